@@ -1,0 +1,63 @@
+"""Django admin for the inspection domain. Inspections are the edge's records: read-only here."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement
+from traceability.admin import AuditedAdmin, ReadOnlyInline
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(EdgeDevice)
+class EdgeDeviceAdmin(AuditedAdmin):
+    list_display = ["device_id", "name", "cell", "hardware", "backend", "precision", "model_version", "last_heartbeat_at"]
+    search_fields = ["device_id", "name", "hardware"]
+    list_filter = ["backend", "precision"]
+
+
+class MeasurementInline(ReadOnlyInline):
+    model = Measurement
+    fields = ["name", "value", "nominal", "lower_tol", "upper_tol", "unit", "passed"]
+    readonly_fields = fields
+
+
+class DefectFindingInline(ReadOnlyInline):
+    model = DefectFinding
+    fields = ["defect_class", "confidence", "bbox"]
+    readonly_fields = fields
+
+
+@admin.register(Inspection)
+class InspectionAdmin(ReadOnlyAdmin):
+    list_display = ["result_id", "part", "station", "verdict", "defect_class", "model_version", "backend", "captured_at"]
+    list_filter = ["verdict", "station", "backend", "needs_review"]
+    search_fields = ["part__serial", "result_id", "capture_id"]
+    date_hierarchy = "captured_at"
+    list_select_related = ["part", "station__cell"]
+    inlines = [MeasurementInline, DefectFindingInline]
+
+
+@admin.register(ImageBlob)
+class ImageBlobAdmin(ReadOnlyAdmin):
+    list_display = ["sha256", "size_bytes", "width", "height", "stored_at"]
+    search_fields = ["sha256"]
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "source", "reason", "detail", "resolved"]
+    list_filter = ["reason", "source", "resolved"]
+    search_fields = ["detail"]

@@ -1,0 +1,233 @@
+"""Django admin for the traceability domain. Every save and delete goes through the audited actions."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+
+from traceability import actions
+from traceability.models import (
+    Area,
+    AuditRecord,
+    Batch,
+    Cell,
+    DefectCode,
+    DimensionalFeature,
+    FailureCase,
+    Line,
+    LotConsumption,
+    LotLink,
+    MaterialDefinition,
+    MaterialLot,
+    Pallet,
+    Part,
+    PartComponent,
+    PartType,
+    Site,
+    Station,
+    StationEvent,
+)
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Saves and deletes through `traceability.actions`, so admin edits land in the audit trail too."""
+
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
+        actions.save_record(obj, actor=request.user, reason="edited in admin")
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        actions.delete_record(obj, actor=request.user, reason="deleted in admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            actions.delete_record(obj, actor=request.user, reason="deleted in admin")
+
+    def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            actions.delete_record(obj, actor=request.user, reason="deleted in admin")
+        for obj in instances:
+            actions.save_record(obj, actor=request.user, reason="edited in admin")
+        formset.save_m2m()
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Site)
+class SiteAdmin(AuditedAdmin):
+    search_fields = ["code", "name"]
+
+
+@admin.register(Area)
+class AreaAdmin(AuditedAdmin):
+    list_display = ["code", "name", "site"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Line)
+class LineAdmin(AuditedAdmin):
+    list_display = ["code", "name", "area"]
+    search_fields = ["code", "name"]
+
+
+class StationInline(admin.TabularInline):
+    model = Station
+    extra = 0
+
+
+@admin.register(Cell)
+class CellAdmin(AuditedAdmin):
+    list_display = ["code", "name", "line", "target_cycle_time_s"]
+    search_fields = ["code", "name"]
+    inlines = [StationInline]
+
+
+@admin.register(Station)
+class StationAdmin(AuditedAdmin):
+    list_display = ["code", "name", "cell", "kind", "position"]
+    list_filter = ["cell", "kind"]
+    search_fields = ["code", "name"]
+
+
+class DimensionalFeatureInline(admin.TabularInline):
+    model = DimensionalFeature
+    extra = 0
+
+
+@admin.register(PartType)
+class PartTypeAdmin(AuditedAdmin):
+    list_display = ["code", "name", "drawing_number", "revision", "four_eyes_override"]
+    search_fields = ["code", "name", "drawing_number"]
+    list_filter = ["four_eyes_override"]
+    inlines = [DimensionalFeatureInline]
+
+
+@admin.register(MaterialDefinition)
+class MaterialDefinitionAdmin(AuditedAdmin):
+    list_display = ["code", "name", "unit"]
+    search_fields = ["code", "name"]
+
+
+class ChildLinkInline(ReadOnlyInline):
+    model = LotLink
+    fk_name = "parent"
+    verbose_name = "lot this lot went into"
+    verbose_name_plural = "lots this lot went into (splits and merges)"
+
+
+class ParentLinkInline(ReadOnlyInline):
+    model = LotLink
+    fk_name = "child"
+    verbose_name = "lot this lot came from"
+    verbose_name_plural = "lots this lot came from"
+
+
+@admin.register(MaterialLot)
+class MaterialLotAdmin(AuditedAdmin):
+    list_display = ["lot_key", "material", "supplier", "supplier_lot_number", "received_at", "quantity", "status"]
+    list_filter = ["status", "material", "supplier"]
+    search_fields = ["lot_key", "supplier", "supplier_lot_number"]
+    date_hierarchy = "received_at"
+    inlines = [ParentLinkInline, ChildLinkInline]
+
+
+@admin.register(Batch)
+class BatchAdmin(AuditedAdmin):
+    list_display = ["batch_number", "part_type", "cell", "planned_quantity", "status", "created_at"]
+    list_filter = ["status", "part_type"]
+    search_fields = ["batch_number"]
+    date_hierarchy = "created_at"
+
+
+class LotConsumptionInline(ReadOnlyInline):
+    model = LotConsumption
+    fields = ["lot", "quantity", "consumed_at"]
+    readonly_fields = fields
+
+
+class StationEventInline(ReadOnlyInline):
+    model = StationEvent
+    fields = ["station", "entered_at", "left_at", "outcome", "parameters"]
+    readonly_fields = fields
+
+
+class ComponentInline(ReadOnlyInline):
+    model = PartComponent
+    fk_name = "assembly"
+    fields = ["component", "assembled_at"]
+    readonly_fields = fields
+
+
+@admin.register(Part)
+class PartAdmin(AuditedAdmin):
+    list_display = ["serial", "part_type", "batch", "status", "created_at", "pallet"]
+    list_filter = ["status", "part_type"]
+    search_fields = ["serial", "batch__batch_number"]
+    date_hierarchy = "created_at"
+    list_select_related = ["part_type", "batch", "pallet"]
+    raw_id_fields = ["batch", "pallet"]
+    inlines = [LotConsumptionInline, ComponentInline, StationEventInline]
+
+
+@admin.register(StationEvent)
+class StationEventAdmin(AuditedAdmin):
+    list_display = ["part", "station", "entered_at", "left_at", "outcome"]
+    list_filter = ["station", "outcome"]
+    search_fields = ["part__serial"]
+    raw_id_fields = ["part"]
+    list_select_related = ["part", "station__cell"]
+
+
+@admin.register(Pallet)
+class PalletAdmin(AuditedAdmin):
+    list_display = ["sscc", "status", "created_at", "shipped_at"]
+    list_filter = ["status"]
+    search_fields = ["sscc"]
+
+
+@admin.register(DefectCode)
+class DefectCodeAdmin(AuditedAdmin):
+    list_display = ["code", "name", "severity"]
+    list_filter = ["severity"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(FailureCase)
+class FailureCaseAdmin(AuditedAdmin):
+    list_display = ["id", "part", "defect_code", "found_by", "disposition", "status", "owner", "opened_at"]
+    list_filter = ["status", "disposition", "found_by", "defect_code"]
+    search_fields = ["part__serial", "description"]
+    raw_id_fields = ["part"]
+    list_select_related = ["part", "defect_code", "owner"]
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """The audit trail, read-only: the database refuses changes anyway."""
+
+    list_display = ["id", "created_at", "actor_name", "action", "subject_type", "subject_key", "corrects"]
+    list_filter = ["action", "subject_type"]
+    search_fields = ["subject_key", "actor_name", "action"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,12 @@
+"""Server-rendered pages of the traceability app (auditor search, genealogy, recall)."""
+from __future__ import annotations
+
+from django.urls import path
+
+from traceability import views
+
+urlpatterns = [
+    path("trace/", views.trace_search, name="trace-search"),
+    path("trace/parts/<slug:serial>/", views.trace_part, name="trace-part"),
+    path("trace/lots/<slug:lot_key>/", views.trace_lot, name="trace-lot"),
+]

@@ -1,0 +1,70 @@
+"""Publishing live events to a cell's WebSocket group.
+
+The database is the truth; these messages are notifications. Each cell stream carries a monotonic sequence
+number (a Redis counter) so a client can tell it missed something and re-fetch the snapshot.
+Events are sent only after the transaction that caused them commits.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from functools import partial
+from typing import Any
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+_redis_client: redis.Redis | None = None
+
+
+def cell_group(cell_id: int) -> str:
+    return f"cell.{cell_id}"
+
+
+def _redis() -> redis.Redis:
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+def next_sequence(cell_id: int) -> int:
+    return int(_redis().incr(f"twinweb:cell:{cell_id}:seq"))
+
+
+def current_sequence(cell_id: int) -> int:
+    value = _redis().get(f"twinweb:cell:{cell_id}:seq")
+    return int(value) if value else 0
+
+
+async def _send_and_close(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    try:
+        await layer.group_send(group, message)
+    finally:
+        # Outside an ASGI server each async_to_sync call runs its own event loop; pools bound to a closed loop
+        # fail with "Event loop is closed" on the next call (channels_redis#332), so close them here.
+        close_pools = getattr(layer, "close_pools", None)
+        if close_pools is not None:
+            await close_pools()
+
+
+def publish(cell_id: int, event: dict[str, Any]) -> None:
+    """Send one event to the cell's group now, stamped with the next sequence number."""
+    try:
+        seq = next_sequence(cell_id)
+        message = {"type": "cell.event", "seq": seq, "event": json.loads(json.dumps(event, default=str))}
+        async_to_sync(_send_and_close)(cell_group(cell_id), message)
+    except Exception:  # a lost notification is recovered by the client's snapshot; never fail the write
+        log.exception("live event for cell %s not published", cell_id)
+
+
+def publish_on_commit(cell_id: int | None, event: dict[str, Any]) -> None:
+    if cell_id is None:
+        return
+    transaction.on_commit(partial(publish, cell_id, event))
