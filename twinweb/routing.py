@@ -1,12 +1,6 @@
 """WebSocket routes of every app."""
 from __future__ import annotations
 
-from typing import Any
+from inspection.routing import websocket_urlpatterns
 
-websocket_urlpatterns: list[Any] = []
-
-try:
-    from inspection.routing import websocket_urlpatterns as inspection_ws
-except ImportError:  # the live view is not installed yet
-    inspection_ws = []
-websocket_urlpatterns += inspection_ws
+__all__ = ["websocket_urlpatterns"]

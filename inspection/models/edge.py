@@ -1,0 +1,4 @@
+"""edge models."""
+from __future__ import annotations
+
+__all__: list[str] = []

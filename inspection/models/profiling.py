@@ -1,0 +1,4 @@
+"""profiling models."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,67 @@
+"""Shared fixtures: the personas (as healthchecks' alice/bob/charlie) and the database's audit permit."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tests import factories
+from traceability import roles
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    # Test teardown empties tables (flush/TRUNCATE); the append-only guard lets that happen only while a purge
+    # permit exists. Tests that check the guard delete the permit inside their own transaction.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO twinweb_audit_purge_permit (granted_at, reason) VALUES (CURRENT_TIMESTAMP, 'test suite')"
+        )
+
+
+@pytest.fixture
+def operator(db: Any) -> Any:
+    return factories.make_user("olivia", roles.OPERATOR)
+
+
+@pytest.fixture
+def supervisor(db: Any) -> Any:
+    return factories.make_user("sam", roles.SUPERVISOR)
+
+
+@pytest.fixture
+def auditor(db: Any) -> Any:
+    return factories.make_user("ada", roles.AUDITOR)
+
+
+@pytest.fixture
+def quality_engineer(db: Any) -> Any:
+    return factories.make_user("quinn", roles.QUALITY_ENGINEER)
+
+
+@pytest.fixture
+def admin_user(db: Any) -> Any:
+    return factories.make_user("alex", roles.ADMIN)
+
+
+@pytest.fixture
+def outsider(db: Any) -> Any:
+    """Signed in, but in no role."""
+    return factories.make_user("charlie", None)
+
+
+@pytest.fixture
+def login() -> Any:
+    def _login(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def cell(db: Any) -> Any:
+    return factories.make_cell()
