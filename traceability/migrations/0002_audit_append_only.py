@@ -35,7 +35,7 @@ POSTGRES_FORWARD = [
             RAISE EXCEPTION 'audit records are append-only: UPDATE refused';
           END IF;
           IF NOT EXISTS (SELECT 1 FROM {PERMIT}) THEN
-            RAISE EXCEPTION 'audit records are append-only: % refused', TG_OP;
+            RAISE EXCEPTION USING MESSAGE = 'audit records are append-only: ' || TG_OP || ' refused';
           END IF;
           IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
           RETURN NULL;
