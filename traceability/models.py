@@ -156,6 +156,10 @@ class MaterialDefinition(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=10, default="kg")
+    gtin = models.CharField(
+        max_length=14, blank=True, validators=[RegexValidator(r"^\d{14}$", "A GTIN-14 has 14 digits.")],
+        help_text="GTIN-14 of the material, used for its lots' EPCIS class identifiers (LGTIN).",
+    )
 
     class Meta:
         ordering = ["code"]

@@ -1,0 +1,471 @@
+"""Genealogy: backward trace of a serial ("what went into this part, and what happened to it?") and forward trace
+of a lot ("which parts did this lot reach?").
+
+Both walk the genealogy graph with recursive CTEs that run on SQLite and PostgreSQL, a fixed number of queries
+per trace whatever the depth or width (no per-node queries in Python loops):
+
+- backward: the part and its sub-assemblies (PartComponent assembly → component, recursively), the lots they
+  consumed (LotConsumption), and every ancestor of those lots through splits and merges (LotLink child → parent);
+- forward: the lot and its descendants (LotLink parent → child), the parts that consumed any of them, and every
+  assembly those parts were built into (PartComponent component → assembly, recursively).
+
+The recursive members use UNION (not UNION ALL) over edge tuples, so shared ancestors are visited once and the
+walk ends even if bad data made a cycle.
+
+Inspections belong to the `inspection` app, which traceability does not import: an app contributes them through
+`register_inspection_source` from its `trace.py` module, discovered once like Django's admin modules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from django.utils.module_loading import autodiscover_modules
+
+from traceability.choices import PartStatus
+from traceability.models import (
+    AuditRecord,
+    FailureCase,
+    LotConsumption,
+    LotLink,
+    MaterialLot,
+    Part,
+    PartComponent,
+    StationEvent,
+)
+
+# --- Inspection steps contributed by other apps ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasurementStep:
+    name: str
+    kind: str
+    value: float | None
+    nominal: float
+    lower_tol: float
+    upper_tol: float
+    unit: str
+    passed: bool
+
+    @property
+    def lower_limit(self) -> float:
+        return self.nominal + self.lower_tol
+
+    @property
+    def upper_limit(self) -> float:
+        return self.nominal + self.upper_tol
+
+
+@dataclass(frozen=True)
+class InspectionStep:
+    """One inspection of a part, as the trace shows it (the `inspection` app fills these in)."""
+
+    key: str  # the inspection's result id
+    part_id: int
+    station_id: int
+    station_code: str
+    device_id: str | None
+    verdict: str
+    reason: str
+    defect_class: str
+    defect_confidence: float | None
+    model_version: str
+    backend: str
+    captured_at: dt.datetime
+    inspected_at: dt.datetime
+    needs_review: bool
+    reviewer: str | None
+    failure_case_id: int | None
+    measurements: tuple[MeasurementStep, ...] = ()
+    image_url: str | None = None
+
+
+InspectionSource = Callable[[Sequence[int]], list[InspectionStep]]
+PartFilter = Callable[[QuerySet[Part], str], QuerySet[Part]]
+
+
+@dataclass
+class _Registry:
+    inspection_sources: list[InspectionSource] = field(default_factory=list)
+    verdict_filters: list[PartFilter] = field(default_factory=list)
+    verdict_choices: list[tuple[str, str]] = field(default_factory=list)
+    discovered: bool = False
+
+
+_registry = _Registry()
+
+
+def register_inspection_source(
+    source: InspectionSource, *, verdict_filter: PartFilter | None = None,
+    verdict_choices: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Called by another app's `trace.py`: `source(part_ids)` returns the inspection steps of those parts in one
+    or two queries; `verdict_filter(parts, verdict)` narrows a part queryset for the auditor search."""
+    if source not in _registry.inspection_sources:
+        _registry.inspection_sources.append(source)
+    if verdict_filter and verdict_filter not in _registry.verdict_filters:
+        _registry.verdict_filters.append(verdict_filter)
+        _registry.verdict_choices.extend(c for c in verdict_choices if c not in _registry.verdict_choices)
+
+
+def _discover() -> _Registry:
+    if not _registry.discovered:
+        _registry.discovered = True
+        autodiscover_modules("trace")
+    return _registry
+
+
+def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
+    steps: list[InspectionStep] = []
+    for source in _discover().inspection_sources:
+        steps.extend(source(part_ids))
+    return sorted(steps, key=lambda s: (s.captured_at, s.key))
+
+
+def verdict_choices() -> list[tuple[str, str]]:
+    return list(_discover().verdict_choices)
+
+
+def filter_parts_by_verdict(parts: QuerySet[Part], verdict: str) -> QuerySet[Part]:
+    filters = _discover().verdict_filters
+    if not filters:
+        return parts.none()
+    matching = Q()
+    for narrow in filters:
+        matching |= Q(pk__in=narrow(Part.objects.all(), verdict).values("pk"))
+    return parts.filter(matching)
+
+
+# --- SQL ------------------------------------------------------------------------------------------------
+
+
+def _t(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _sql_part_tree() -> str:
+    """Rows (part_id, assembly_id, depth): the part and every sub-assembly built into it, recursively."""
+    pc = _t(PartComponent)
+    return f"""
+        WITH RECURSIVE tree(part_id, assembly_id, depth) AS (
+            SELECT CAST(%s AS BIGINT), CAST(NULL AS BIGINT), 0
+            UNION
+            SELECT pc.component_id, pc.assembly_id, tree.depth + 1
+            FROM {pc} pc JOIN tree ON pc.assembly_id = tree.part_id
+            WHERE tree.depth < 50
+        )
+        SELECT part_id, assembly_id, depth FROM tree ORDER BY depth, part_id
+    """
+
+
+def _sql_lot_ancestors(part_count: int) -> str:
+    """Lot ids: the lots consumed by the given parts and every ancestor of those lots (LotLink child → parent)."""
+    lc, ll = _t(LotConsumption), _t(LotLink)
+    placeholders = ", ".join(["%s"] * part_count)
+    return f"""
+        WITH RECURSIVE lots(lot_id) AS (
+            SELECT lc.lot_id FROM {lc} lc WHERE lc.part_id IN ({placeholders})
+            UNION
+            SELECT ll.parent_id FROM {ll} ll JOIN lots ON ll.child_id = lots.lot_id
+        )
+        SELECT lot_id FROM lots
+    """
+
+
+def _sql_lot_descendants() -> str:
+    """Lot ids: the lot and every descendant through splits and merges (LotLink parent → child)."""
+    ll = _t(LotLink)
+    return f"""
+        WITH RECURSIVE lots(lot_id) AS (
+            SELECT CAST(%s AS BIGINT)
+            UNION
+            SELECT ll.child_id FROM {ll} ll JOIN lots ON ll.parent_id = lots.lot_id
+        )
+        SELECT lot_id FROM lots
+    """
+
+
+def _sql_lot_sources() -> str:
+    """Lot ids: every ancestor of the lot (not the lot itself)."""
+    ll = _t(LotLink)
+    return f"""
+        WITH RECURSIVE lots(lot_id) AS (
+            SELECT ll.parent_id FROM {ll} ll WHERE ll.child_id = %s
+            UNION
+            SELECT ll.parent_id FROM {ll} ll JOIN lots ON ll.child_id = lots.lot_id
+        )
+        SELECT lot_id FROM lots
+    """
+
+
+def _sql_parts_reached(*, with_details: bool) -> str:
+    """Rows per (part, how it was reached): parts that consumed the lot or a descendant, and the assemblies they
+    went into. With details, each row carries what the recall list shows (status, batch, type, pallet)."""
+    ll, lc, pc = _t(LotLink), _t(LotConsumption), _t(PartComponent)
+    reached = f"""
+        WITH RECURSIVE lots(lot_id) AS (
+            SELECT CAST(%s AS BIGINT)
+            UNION
+            SELECT ll.child_id FROM {ll} ll JOIN lots ON ll.parent_id = lots.lot_id
+        ),
+        reached(part_id, via_lot_id, via_part_id) AS (
+            SELECT lc.part_id, lc.lot_id, CAST(NULL AS BIGINT) FROM {lc} lc JOIN lots ON lc.lot_id = lots.lot_id
+            UNION
+            SELECT pc.assembly_id, CAST(NULL AS BIGINT), pc.component_id
+            FROM {pc} pc JOIN reached ON pc.component_id = reached.part_id
+        )
+    """
+    if not with_details:
+        return reached + " SELECT DISTINCT part_id FROM reached"
+    from traceability.models import Batch, Pallet, PartType
+
+    part, batch, ptype, pallet, lot = _t(Part), _t(Batch), _t(PartType), _t(Pallet), _t(MaterialLot)
+    return reached + f"""
+        SELECT p.id, p.serial, p.status, p.created_at, p.status_changed_at, b.batch_number, pt.code, pt.gtin,
+               pl.sscc, pl.status, p.packed_at, vl.lot_key, vp.serial
+        FROM reached
+        JOIN {part} p ON p.id = reached.part_id
+        JOIN {batch} b ON b.id = p.batch_id
+        JOIN {ptype} pt ON pt.id = p.part_type_id
+        LEFT JOIN {pallet} pl ON pl.id = p.pallet_id
+        LEFT JOIN {lot} vl ON vl.id = reached.via_lot_id
+        LEFT JOIN {part} vp ON vp.id = reached.via_part_id
+        ORDER BY p.id
+    """
+
+
+def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    """Raw SQL returns datetimes as strings on SQLite."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+# --- Backward trace -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartNode:
+    part: Part
+    assembly_id: int | None  # the part it is built into, within this trace (None for the traced part)
+    depth: int
+
+
+@dataclass
+class BackwardTrace:
+    """Everything that went into a part and everything that happened to it."""
+
+    part: Part
+    parts: list[PartNode]  # the part first, then its sub-assemblies, breadth first
+    lots: dict[int, MaterialLot]  # consumed lots and all their ancestors
+    consumptions: list[LotConsumption]
+    lot_links: list[LotLink]  # links between the lots above (child → parent)
+    station_events: list[StationEvent]
+    inspections: list[InspectionStep]
+    failure_cases: list[FailureCase]
+    audit_records: list[AuditRecord]
+    elapsed_ms: float = 0.0
+
+    @property
+    def part_ids(self) -> list[int]:
+        return [node.part.pk for node in self.parts]
+
+    @property
+    def lot_keys(self) -> set[str]:
+        return {lot.lot_key for lot in self.lots.values()}
+
+    @property
+    def serials(self) -> set[str]:
+        return {node.part.serial for node in self.parts}
+
+    def components_of(self, part_id: int) -> list[PartNode]:
+        return [node for node in self.parts if node.assembly_id == part_id]
+
+    def consumptions_of(self, part_id: int) -> list[LotConsumption]:
+        return [c for c in self.consumptions if c.part_id == part_id]
+
+    def parents_of(self, lot_id: int) -> list[LotLink]:
+        return [link for link in self.lot_links if link.child_id == lot_id]
+
+    def timeline(self) -> list[tuple[dt.datetime, str, Any]]:
+        """Station events, inspections, failure cases and audit records of the traced parts in time order."""
+        entries: list[tuple[dt.datetime, str, Any]] = []
+        entries += [(e.entered_at, "station", e) for e in self.station_events]
+        entries += [(i.captured_at, "inspection", i) for i in self.inspections]
+        entries += [(f.opened_at, "failure_case", f) for f in self.failure_cases]
+        entries += [(a.created_at, "audit", a) for a in self.audit_records]
+        order = {"station": 0, "inspection": 1, "failure_case": 2, "audit": 3}
+        return sorted(entries, key=lambda entry: (entry[0], order[entry[1]], getattr(entry[2], "pk", 0) or 0))
+
+
+def backward_trace(part: Part, *, with_audit: bool = True) -> BackwardTrace:
+    """The full genealogy and history of one serial, in a fixed number of queries."""
+    started = time.perf_counter()
+    tree = _rows(_sql_part_tree(), [part.pk])
+    part_ids = [row[0] for row in tree]
+    parts_by_id = Part.objects.select_related("part_type", "batch", "pallet").in_bulk(part_ids)
+    nodes = [PartNode(parts_by_id[pid], assembly_id, depth) for pid, assembly_id, depth in tree if pid in parts_by_id]
+
+    lot_ids = [row[0] for row in _rows(_sql_lot_ancestors(len(part_ids)), part_ids)]
+    lots = MaterialLot.objects.select_related("material").in_bulk(lot_ids) if lot_ids else {}
+    consumptions = list(
+        LotConsumption.objects.filter(part_id__in=part_ids).order_by("consumed_at", "id")
+    )
+    links = list(LotLink.objects.filter(child_id__in=lot_ids).order_by("linked_at", "id")) if lot_ids else []
+
+    events = list(
+        StationEvent.objects.filter(part_id__in=part_ids).select_related("station").order_by("entered_at", "id")
+    )
+    cases = list(
+        FailureCase.objects.filter(part_id__in=part_ids)
+        .select_related("defect_code", "station", "owner").order_by("opened_at", "id")
+    )
+    audit_records: list[AuditRecord] = []
+    if with_audit:
+        serials = [node.part.serial for node in nodes]
+        about = Q(subject_type="traceability.part", subject_key__in=serials)
+        if cases:
+            about |= Q(subject_type="traceability.failurecase", subject_key__in=[str(c.pk) for c in cases])
+        audit_records = list(AuditRecord.objects.filter(about).order_by("id"))
+    trace = BackwardTrace(
+        part=parts_by_id.get(part.pk, part), parts=nodes, lots=lots, consumptions=consumptions, lot_links=links,
+        station_events=events, inspections=inspection_steps(part_ids), failure_cases=cases,
+        audit_records=audit_records,
+    )
+    trace.elapsed_ms = (time.perf_counter() - started) * 1000
+    return trace
+
+
+# --- Forward trace --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReachedPart:
+    """A part the lot reached, with how: the lots (keys) it consumed from the lot's family, and the components
+    (serials) through which it was reached as an assembly."""
+
+    id: int
+    serial: str
+    status: str
+    created_at: dt.datetime | None
+    status_changed_at: dt.datetime | None
+    batch_number: str
+    part_type: str
+    gtin: str
+    pallet_sscc: str | None
+    pallet_status: str | None
+    packed_at: dt.datetime | None
+    via_lots: list[str] = field(default_factory=list)
+    via_components: list[str] = field(default_factory=list)
+
+    @property
+    def shipped(self) -> bool:
+        return self.status == PartStatus.SHIPPED
+
+
+@dataclass
+class ForwardTrace:
+    lot: MaterialLot
+    lots: dict[int, MaterialLot]  # the lot and its descendants
+    lot_links: list[LotLink]  # links among those lots (parent → child)
+    sources: dict[int, MaterialLot]  # ancestors of the lot (where it came from)
+    source_links: list[LotLink]
+    parts: list[ReachedPart]
+    elapsed_ms: float = 0.0
+
+    @property
+    def serials(self) -> set[str]:
+        return {p.serial for p in self.parts}
+
+    @property
+    def lot_keys(self) -> set[str]:
+        return {lot.lot_key for lot in self.lots.values()}
+
+    def counts_by_status(self) -> dict[str, int]:
+        counts = Counter(p.status for p in self.parts)
+        return {status.value: counts.get(status.value, 0) for status in PartStatus}
+
+    def pallets(self) -> list[dict[str, Any]]:
+        by_sscc: dict[str, dict[str, Any]] = {}
+        for p in self.parts:
+            if p.pallet_sscc:
+                entry = by_sscc.setdefault(p.pallet_sscc, {"sscc": p.pallet_sscc, "status": p.pallet_status, "parts": 0})
+                entry["parts"] += 1
+        return sorted(by_sscc.values(), key=lambda e: e["sscc"])
+
+    def children_of(self, lot_id: int) -> list[LotLink]:
+        return [link for link in self.lot_links if link.parent_id == lot_id]
+
+
+def descendant_lot_ids(lot: MaterialLot) -> list[int]:
+    return [row[0] for row in _rows(_sql_lot_descendants(), [lot.pk])]
+
+
+def reached_part_ids(lot: MaterialLot) -> list[int]:
+    """Ids of every part the lot reached (one query); used by containment."""
+    return [row[0] for row in _rows(_sql_parts_reached(with_details=False), [lot.pk])]
+
+
+def forward_trace(lot: MaterialLot, *, with_sources: bool = True) -> ForwardTrace:
+    """Every part a lot reached, through splits, merges and sub-assemblies, in a fixed number of queries."""
+    started = time.perf_counter()
+    lot_ids = descendant_lot_ids(lot)
+    lots = MaterialLot.objects.select_related("material").in_bulk(lot_ids)
+    links = list(LotLink.objects.filter(parent_id__in=lot_ids).order_by("linked_at", "id"))
+    sources: dict[int, MaterialLot] = {}
+    source_links: list[LotLink] = []
+    if with_sources:
+        source_ids = [row[0] for row in _rows(_sql_lot_sources(), [lot.pk])]
+        if source_ids:
+            sources = MaterialLot.objects.select_related("material").in_bulk(source_ids)
+            source_links = list(LotLink.objects.filter(child_id__in=[lot.pk, *source_ids]).order_by("linked_at", "id"))
+
+    parts: dict[int, ReachedPart] = {}
+    for (pid, serial, status, created, changed, batch_number, part_type, gtin, sscc, pallet_status, packed,
+         via_lot, via_part) in _rows(_sql_parts_reached(with_details=True), [lot.pk]):
+        reached = parts.get(pid)
+        if reached is None:
+            reached = parts[pid] = ReachedPart(
+                pid, serial, status, _datetime(created), _datetime(changed), batch_number, part_type, gtin or "",
+                sscc, pallet_status, _datetime(packed),
+            )
+        if via_lot:
+            reached.via_lots.append(via_lot)
+        if via_part:
+            reached.via_components.append(via_part)
+    trace = ForwardTrace(
+        lot=lots.get(lot.pk, lot), lots=lots, lot_links=links, sources=sources, source_links=source_links,
+        parts=sorted(parts.values(), key=lambda p: p.serial),
+    )
+    trace.elapsed_ms = (time.perf_counter() - started) * 1000
+    return trace
+
+
+def lot_ancestry(lot_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Parent lot ids per lot, for the lots given (one query)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for child_id, parent_id in LotLink.objects.filter(child_id__in=list(lot_ids)).values_list("child_id", "parent_id"):
+        parents[child_id].append(parent_id)
+    return dict(parents)
+
+
+def quantity_text(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f").rstrip("0")
