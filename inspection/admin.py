@@ -50,6 +50,20 @@ class InspectionAdmin(ReadOnlyAdmin):
     inlines = [MeasurementInline, DefectFindingInline]
 
 
+@admin.register(Measurement)
+class MeasurementAdmin(ReadOnlyAdmin):
+    list_display = ["inspection", "name", "value", "nominal", "lower_tol", "upper_tol", "passed"]
+    list_filter = ["passed", "name"]
+    search_fields = ["inspection__part__serial", "name"]
+
+
+@admin.register(DefectFinding)
+class DefectFindingAdmin(ReadOnlyAdmin):
+    list_display = ["inspection", "defect_class", "confidence"]
+    list_filter = ["defect_class"]
+    search_fields = ["inspection__part__serial"]
+
+
 @admin.register(ImageBlob)
 class ImageBlobAdmin(ReadOnlyAdmin):
     list_display = ["sha256", "size_bytes", "width", "height", "stored_at"]

@@ -316,6 +316,7 @@ def assemble_component(assembly: Part, *, component: Part, actor: Actor, at: dt.
 
 @transaction.atomic
 def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str = "", at: dt.datetime | None = None) -> Part:
+    part = Part.objects.select_for_update().select_related("batch").get(pk=part.pk)  # decide on the stored state
     if part.status in FINAL_PART_STATES and status != part.status:
         raise RefusedByRule(f"Part {part.serial} is {part.get_status_display().lower()}: its status is final.")
     before = part.status

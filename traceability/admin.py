@@ -214,6 +214,43 @@ class FailureCaseAdmin(AuditedAdmin):
     list_select_related = ["part", "defect_code", "owner"]
 
 
+@admin.register(DimensionalFeature)
+class DimensionalFeatureAdmin(AuditedAdmin):
+    list_display = ["part_type", "name", "kind", "nominal", "lower_tol", "upper_tol", "unit"]
+    list_filter = ["part_type", "kind"]
+    search_fields = ["name"]
+
+
+class GenealogyLinkAdmin(AuditedAdmin):
+    """Genealogy links are written by production actions; the admin shows them, and audits any correction."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(LotLink)
+class LotLinkAdmin(GenealogyLinkAdmin):
+    list_display = ["parent", "child", "kind", "quantity", "linked_at"]
+    list_filter = ["kind"]
+    search_fields = ["parent__lot_key", "child__lot_key"]
+    raw_id_fields = ["parent", "child"]
+
+
+@admin.register(LotConsumption)
+class LotConsumptionAdmin(GenealogyLinkAdmin):
+    list_display = ["part", "lot", "quantity", "consumed_at"]
+    search_fields = ["part__serial", "lot__lot_key"]
+    raw_id_fields = ["part", "lot"]
+    list_select_related = ["part", "lot"]
+
+
+@admin.register(PartComponent)
+class PartComponentAdmin(GenealogyLinkAdmin):
+    list_display = ["assembly", "component", "assembled_at"]
+    search_fields = ["assembly__serial", "component__serial"]
+    raw_id_fields = ["assembly", "component"]
+
+
 @admin.register(AuditRecord)
 class AuditRecordAdmin(admin.ModelAdmin):
     """The audit trail, read-only: the database refuses changes anyway."""

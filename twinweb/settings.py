@@ -175,6 +175,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PartStatusEnum": "traceability.choices.PartStatus",
+        "LotStatusEnum": "traceability.choices.LotStatus",
+        "BatchStatusEnum": "traceability.choices.BatchStatus",
+        "PalletStatusEnum": "traceability.choices.PalletStatus",
+        "FailureCaseStatusEnum": "traceability.choices.FailureCaseStatus",
+        "StationOutcomeEnum": "traceability.choices.StationOutcome",
+        "VerdictEnum": "inspection.choices.Verdict",
+    },
 }
 
 # --- Production hardening (check --deploy is clean when DEBUG is off) -----------------------------------
