@@ -243,14 +243,14 @@ def _apply_surface_defect(
         ang = rng.uniform(0, math.pi)
         length = rng.uniform(40, 90)
         x1, y1 = x0 + length * math.cos(ang), y0 + length * math.sin(ang)
-        width = rng.uniform(1.0, 1.8)
+        width = rng.uniform(1.6, 2.6)
         cov = _coverage(_segment_sdf(xx, yy, (x0, y0), (x1, y1)) - width / 2)
-        delta = rng.choice([-1.0, 1.0]) * rng.uniform(55, 85)
+        delta = rng.choice([-1.0, 1.0]) * rng.uniform(60, 90)
         surface = surface + delta * cov
         xs, ys = [x0, x1], [y0, y1]
     elif defect == "dent":
         x0, y0 = _random_point_on_material(rng, material, inner)
-        rad = rng.uniform(8, 14)
+        rad = rng.uniform(11, 18)
         ell = rng.uniform(0.6, 1.0)
         ang = rng.uniform(0, math.pi)
         u = ((xx - x0) * math.cos(ang) + (yy - y0) * math.sin(ang)) / rad
@@ -258,8 +258,8 @@ def _apply_surface_defect(
         bump = np.exp(-(u * u + v * v) * 1.5)
         light = rng.uniform(0, 2 * math.pi)
         # A dent is shaded: dark on the side facing the light, a bright rim opposite, darker centre.
-        shade = -(u * math.cos(light) + v * math.sin(light)) * bump * rng.uniform(55, 80)
-        surface = surface + shade - 30.0 * bump
+        shade = -(u * math.cos(light) + v * math.sin(light)) * bump * rng.uniform(70, 100)
+        surface = surface + shade - 45.0 * bump
         xs, ys = [x0 - rad, x0 + rad], [y0 - rad, y0 + rad]
     elif defect == "crack":
         # Starts at an edge (outer edge or a hole) and runs into the material as a jagged dark line.
@@ -286,7 +286,7 @@ def _apply_surface_defect(
         d = np.full(xx.shape, 1e9, dtype=np.float32)
         for p0, p1 in zip(pts[:-1], pts[1:]):
             d = np.minimum(d, _segment_sdf(xx, yy, p0, p1))
-        width = rng.uniform(1.0, 1.6)
+        width = rng.uniform(1.6, 2.4)
         cov = _coverage(d - width / 2)
         surface = surface - rng.uniform(90, 130) * cov
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
@@ -300,7 +300,7 @@ def _apply_surface_defect(
             a0 = rng.uniform(0, 2 * math.pi)
             for k in range(int(rng.integers(3, 6))):
                 a = a0 + k * rng.uniform(0.12, 0.2)
-                rb = rng.uniform(2.5, 4.0)
+                rb = rng.uniform(3.5, 5.5)
                 bumps.append((c.cx + c.r * math.cos(a), c.cy + c.r * math.sin(a), rb))
         else:
             edge = np.abs(sdf_outer) < 1.0
@@ -317,12 +317,12 @@ def _apply_surface_defect(
                 iy = np.clip(np.rint(ry).astype(int), 0, xx.shape[0] - 1)
                 outside = np.nonzero(sdf_outer[iy, ix] > 0)[0]
                 j = int(outside[0]) if len(outside) else len(ray) - 1
-                bumps.append((float(rx[j]), float(ry[j]), rng.uniform(2.5, 4.0)))
+                bumps.append((float(rx[j]), float(ry[j]), rng.uniform(4.0, 6.0)))
         lump = np.zeros_like(material)
         for bx, by, rb in bumps:
             lump = np.maximum(lump, _coverage(np.hypot(xx - bx, yy - by) - rb))
         material = np.maximum(material, lump)
-        surface = surface + 20.0 * lump
+        surface = surface + 35.0 * lump
         xs = [b[0] for b in bumps]
         ys = [b[1] for b in bumps]
         info["edge"] = "hole" if use_hole else "outer"

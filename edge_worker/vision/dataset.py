@@ -1,0 +1,56 @@
+"""Rendered datasets: a folder of PNGs with labels (the ``render`` command) and in-memory arrays for
+training. Deterministic: image i of a dataset with seed S is rendered with seed ``S * 1_000_003 + i``,
+part type ``codes[i % 2]`` and defect class ``DEFECT_CLASSES[(i // 2) % 7]`` (balanced classes)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .parts import DEMO_PART_TYPES
+from .preprocess import to_uint8_input
+from .render import DEFECT_CLASSES, DEFAULT_PX_PER_MM, RenderedPart, encode_png, render_part
+
+
+def iter_dataset(count: int, seed: int, px_per_mm: float = DEFAULT_PX_PER_MM) -> Iterator[tuple[int, RenderedPart]]:
+    codes = sorted(DEMO_PART_TYPES)
+    for i in range(count):
+        code = codes[i % len(codes)]
+        defect = DEFECT_CLASSES[(i // len(codes)) % len(DEFECT_CLASSES)]
+        yield i, render_part(code, seed=seed * 1_000_003 + i, defect=defect, px_per_mm=px_per_mm)
+
+
+def render_arrays(count: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """(N, S, S) uint8 classifier inputs, (N,) int64 labels, and each image's truth."""
+    xs, ys, truths = [], [], []
+    for _i, part in iter_dataset(count, seed):
+        xs.append(to_uint8_input(part.image))
+        ys.append(DEFECT_CLASSES.index(part.truth["defect_class"]))
+        truths.append(part.truth)
+    return np.stack(xs), np.array(ys, dtype=np.int64), truths
+
+
+def write_dataset(out_dir: Path, count: int, seed: int, px_per_mm: float = DEFAULT_PX_PER_MM) -> Path:
+    """Write ``images/NNNNN_<part>_<class>.png``, ``labels.json`` (full truth) and ``labels.csv``."""
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for i, part in iter_dataset(count, seed, px_per_mm):
+        t = part.truth
+        name = f"images/{i:05d}_{t['part_type']}_{t['defect_class']}.png"
+        (out_dir / name).write_bytes(encode_png(part.image))
+        rows.append({"file": name, **t})
+    meta = {"seed": seed, "count": count, "classes": list(DEFECT_CLASSES), "image": "PNG, grayscale uint8", "items": rows}
+    (out_dir / "labels.json").write_text(json.dumps(meta, indent=1))
+    dim_names = sorted({k for r in rows for k in r["dimensions_mm"]})
+    with (out_dir / "labels.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "part_type", "seed", "defect_class", "px_per_mm", *[f"{n}_mm" for n in dim_names]])
+        for r in rows:
+            w.writerow([r["file"], r["part_type"], r["seed"], r["defect_class"], r["px_per_mm"],
+                        *[("" if r["dimensions_mm"].get(n) is None else f"{r['dimensions_mm'][n]:.5f}") for n in dim_names]])
+    return out_dir
