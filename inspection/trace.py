@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, QuerySet
 
 from inspection.choices import Verdict
@@ -15,13 +16,36 @@ from inspection.models import Inspection, Measurement
 from traceability.genealogy import InspectionStep, MeasurementStep, register_inspection_source
 from traceability.models import Part
 
-# Debug Mode may add who reviewed an inspection; the trace shows it once a field or relation of these names exists.
-_REVIEWER_FIELDS = ("reviewer", "reviewed_by")
+# Who reviewed an inspection in Debug Mode: the reviewer of its Review (reverse one-to-one `review`), or a direct
+# field of these names; the trace keeps `reviewer` null while neither exists.
+_REVIEWER_PATHS = ("review__reviewer", "reviewer", "reviewed_by")
 
 
-def _reviewer_field() -> str | None:
-    names = {f.name for f in Inspection._meta.get_fields()}
-    return next((name for name in _REVIEWER_FIELDS if name in names), None)
+def _reviewer_path() -> str | None:
+    fields = {f.name: f for f in Inspection._meta.get_fields()}
+    for path in _REVIEWER_PATHS:
+        head, _, tail = path.partition("__")
+        relation = fields.get(head)
+        if relation is None:
+            continue
+        if not tail:
+            return path
+        related = relation.related_model
+        if related is not None and tail in {f.name for f in related._meta.get_fields()}:
+            return path
+    return None
+
+
+def _reviewer_of(inspection: Inspection, path: str | None) -> Any:
+    value: Any = inspection
+    for name in (path or "").split("__") if path else []:
+        try:
+            value = getattr(value, name)
+        except ObjectDoesNotExist:
+            return None
+        if value is None:
+            return None
+    return value if path else None
 
 
 def _person(user: Any) -> str | None:
@@ -32,7 +56,7 @@ def _person(user: Any) -> str | None:
 
 
 def inspections_of(part_ids: Sequence[int]) -> QuerySet[Inspection]:
-    reviewer = _reviewer_field()
+    reviewer = _reviewer_path()
     related = ["station", "device", "image"] + ([reviewer] if reviewer else [])
     return (
         Inspection.objects.filter(part_id__in=list(part_ids))
@@ -43,7 +67,7 @@ def inspections_of(part_ids: Sequence[int]) -> QuerySet[Inspection]:
 
 
 def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
-    reviewer = _reviewer_field()
+    reviewer = _reviewer_path()
     steps = []
     for inspection in inspections_of(part_ids):
         steps.append(InspectionStep(
@@ -61,7 +85,7 @@ def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
             captured_at=inspection.captured_at,
             inspected_at=inspection.inspected_at,
             needs_review=inspection.needs_review,
-            reviewer=_person(getattr(inspection, reviewer)) if reviewer else None,
+            reviewer=_person(_reviewer_of(inspection, reviewer)),
             failure_case_id=inspection.failure_case_id,
             measurements=tuple(
                 MeasurementStep(m.name, m.kind, m.value, m.nominal, m.lower_tol, m.upper_tol, m.unit, m.passed)
