@@ -1,5 +1,12 @@
+"""WebSocket routes of the inspection app."""
 from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from inspection.consumers import CellConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/cells/<int:cell_id>/", CellConsumer.as_asgi(), name="ws-cell"),
+]

@@ -3,11 +3,17 @@
 The database is the truth; these messages are notifications. Each cell stream carries a monotonic sequence
 number (a Redis counter) so a client can tell it missed something and re-fetch the snapshot.
 Events are sent only after the transaction that caused them commits.
+
+Message on the group: {"type": "cell.event", "seq": n, "published_at": epoch ms, "event": {...}}. The cell
+consumer (inspection/consumers.py) forwards each message as one WebSocket frame; when a client falls behind it
+coalesces queued events per (event type, station) and flags the frame, so the client re-fetches the snapshot
+instead of the server queueing without bound.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import partial
 from typing import Any
 
@@ -58,7 +64,12 @@ def publish(cell_id: int, event: dict[str, Any]) -> None:
     """Send one event to the cell's group now, stamped with the next sequence number."""
     try:
         seq = next_sequence(cell_id)
-        message = {"type": "cell.event", "seq": seq, "event": json.loads(json.dumps(event, default=str))}
+        message = {
+            "type": "cell.event",
+            "seq": seq,
+            "published_at": time.time() * 1000.0,
+            "event": json.loads(json.dumps(event, default=str)),
+        }
         async_to_sync(_send_and_close)(cell_group(cell_id), message)
     except Exception:  # a lost notification is recovered by the client's snapshot; never fail the write
         log.exception("live event for cell %s not published", cell_id)

@@ -1,0 +1,526 @@
+/* TwinWeb live cell view. The database is the truth: the page starts from a snapshot, applies events in
+   sequence order, and re-fetches the snapshot (GET stateUrl) after a gap, a coalesced frame, a reconnect or a
+   heartbeat that is ahead of it. Vanilla JS, no build step; Plotly is served by the app. */
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("live-config").textContent);
+  const $ = (id) => document.getElementById(id);
+  const HEARTBEAT_TIMEOUT_MS = 25000; // server heartbeat every 10 s: two missed -> the socket is dead
+  const RECENT_MAX = 12;
+  const POINTS_MAX = 200;
+
+  const S = {
+    state: null, lastSeq: 0, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
+    degraded: null, resyncing: false, resyncAgain: false, pollTimer: null, chartsDirty: true, chartsAt: 0,
+    kpiTimer: null, connected: false,
+  };
+  // Read by the end-to-end test and bench/live.py: counts, and result-to-DOM latency per inspection event.
+  const probe = (window.__twin = {
+    status: "connecting", events: 0, gaps: 0, resyncs: 0, snapshots: 0, latencies: [],
+    lastSeq: () => S.lastSeq,
+  });
+
+  // ---------------------------------------------------------------- helpers
+  const serverNow = () => Date.now() + S.offsetMs;
+  const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
+  const num = (v, d = 1) => (v == null ? "–" : Number(v).toFixed(d));
+  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
+  function ageText(iso) {
+    if (!iso) return "never";
+    const s = Math.max(0, (serverNow() - Date.parse(iso)) / 1000);
+    return s < 90 ? `${s.toFixed(0)} s ago` : s < 5400 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
+  }
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  // ---------------------------------------------------------------- banner and connection pill
+  function setConn(kind, label) {
+    const pill = $("conn");
+    const colour = { live: "ok", reconnecting: "warn", degraded: "warn", connecting: "neutral", refused: "bad" }[kind];
+    pill.className = "badge badge-" + (colour || "neutral");
+    pill.dataset.state = kind;
+    pill.textContent = label || kind;
+    probe.status = kind;
+    document.body.classList.toggle("live-disconnected", kind === "reconnecting" || kind === "refused");
+  }
+  function banner(kind, message) {
+    const b = $("banner");
+    if (!kind) { b.hidden = true; b.textContent = ""; b.dataset.kind = ""; return; }
+    b.hidden = false;
+    b.dataset.kind = kind;
+    b.className = "live-banner banner-" + kind;
+    b.textContent = message;
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+  function wsUrl() {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath;
+  }
+  function connect() {
+    setConn(S.everConnected ? "reconnecting" : "connecting", S.everConnected ? "reconnecting…" : "connecting…");
+    let ws;
+    try { ws = new WebSocket(wsUrl()); } catch (e) { scheduleReconnect(); return; }
+    S.ws = ws;
+    ws.onmessage = (m) => {
+      S.lastFrameAt = Date.now();
+      let frame;
+      try { frame = JSON.parse(m.data); } catch (e) { return; }
+      onFrame(frame, S.lastFrameAt);
+    };
+    ws.onclose = (e) => {
+      if (S.ws !== ws) return;
+      S.ws = null;
+      S.connected = false;
+      if (e.code === 4403 || (!S.everConnected && e.code === 1006 && S.attempt > 6)) {
+        // Refused (no permission or signed out): keep trying slowly, the session may come back.
+      }
+      scheduleReconnect();
+    };
+  }
+  function scheduleReconnect() {
+    S.attempt += 1;
+    const base = Math.min(10000, 500 * 2 ** (S.attempt - 1));
+    const delay = base / 2 + Math.random() * (base / 2);
+    setConn("reconnecting", "reconnecting…");
+    banner("reconnecting", `Connection to the cell lost: reconnecting (attempt ${S.attempt}, next try in ${(delay / 1000).toFixed(1)} s). Values shown are not live.`);
+    setTimeout(connect, delay);
+  }
+
+  function onFrame(frame, receivedAt) {
+    switch (frame.type) {
+      case "snapshot":
+        S.attempt = 0;
+        S.everConnected = true;
+        S.connected = true;
+        applySnapshot(frame.state);
+        if (!S.degraded) banner(null);
+        setConn(S.degraded ? "degraded" : "live", S.degraded ? "degraded" : "live");
+        break;
+      case "event":
+        onEvent(frame, receivedAt);
+        break;
+      case "heartbeat":
+        onHeartbeat(frame);
+        break;
+      case "resync":
+        resync(frame.reason || "server asked");
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onEvent(frame, receivedAt) {
+    if (!S.state || frame.seq <= S.lastSeq) return; // already contained in the snapshot
+    probe.events += 1;
+    const gap = frame.seq !== S.lastSeq + 1;
+    S.lastSeq = frame.seq;
+    $("seq").textContent = S.lastSeq;
+    applyEvent(frame.event, frame, receivedAt);
+    if (gap || frame.coalesced) {
+      probe.gaps += 1;
+      resync(gap ? `gap before seq ${frame.seq}` : "coalesced updates");
+    }
+  }
+
+  function onHeartbeat(frame) {
+    if (frame.server_time) S.offsetMs = Date.parse(frame.server_time) - Date.now();
+    if (frame.degraded) {
+      if (!S.degraded) startPolling();
+      S.degraded = frame.degraded;
+      setConn("degraded", "degraded");
+      banner("degraded", `Live updates degraded (${frame.degraded}): the page refreshes from the database every 5 s.`);
+      return;
+    }
+    if (S.degraded) {
+      S.degraded = null;
+      stopPolling();
+      banner(null);
+      setConn("live", "live");
+      resync("event bus back");
+      return;
+    }
+    if (frame.seq != null && frame.seq > S.lastSeq) {
+      const expected = frame.seq;
+      // Events still in flight arrive within moments; only a seq still missing after that is lost.
+      setTimeout(() => { if (S.lastSeq < expected) resync(`missed events up to seq ${expected}`); }, 1500);
+    }
+  }
+
+  function startPolling() {
+    stopPolling();
+    S.pollTimer = setInterval(() => resync("polling while degraded"), 5000);
+  }
+  function stopPolling() {
+    if (S.pollTimer) clearInterval(S.pollTimer);
+    S.pollTimer = null;
+  }
+
+  async function resync(reason) {
+    if (S.resyncing) { S.resyncAgain = true; return; }
+    S.resyncing = true;
+    probe.resyncs += 1;
+    try {
+      const r = await fetch(cfg.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      applySnapshot(await r.json());
+      if (S.degraded == null && S.connected) banner(null);
+    } catch (e) {
+      banner("degraded", `Cannot refresh from the server (${e.message}): retrying.`);
+      setTimeout(() => resync("retry"), 3000);
+    } finally {
+      S.resyncing = false;
+      if (S.resyncAgain) { S.resyncAgain = false; setTimeout(() => resync("queued"), 250); }
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+  function applySnapshot(state) {
+    const first = !S.state || S.state.stations.map((s) => s.code).join() !== state.stations.map((s) => s.code).join();
+    S.state = state;
+    S.lastSeq = state.seq;
+    probe.snapshots += 1;
+    if (state.server_time) S.offsetMs = Date.parse(state.server_time) - Date.now();
+    $("seq").textContent = S.lastSeq;
+    if (first) Twin.build($("twin"), state.stations);
+    renderAll();
+  }
+
+  const station = (code) => S.state.stations.find((s) => s.code === code);
+  const lastStationCode = () => S.state.stations.length ? S.state.stations[S.state.stations.length - 1].code : null;
+
+  function applyEvent(ev, frame, receivedAt) {
+    const st = S.state;
+    switch (ev.type) {
+      case "station.entered": {
+        const target = station(ev.station);
+        st.stations.forEach((s) => { if (s !== target && s.part && s.part.serial === ev.serial) s.part = null; });
+        if (target) target.part = { serial: ev.serial, status: "in_process", entered_at: ev.at };
+        st.cell_last_event_at = ev.at;
+        renderTwin();
+        break;
+      }
+      case "station.left": {
+        const target = station(ev.station);
+        if (target) {
+          if (target.part && target.part.serial === ev.serial) target.part = null;
+          target.last_outcome = ev.outcome;
+        }
+        st.cell_last_event_at = ev.at;
+        renderTwin();
+        if (ev.station === lastStationCode()) scheduleKpiRefresh();
+        break;
+      }
+      case "inspection.recorded": {
+        const target = station(ev.station);
+        if (target) {
+          target.last_verdict = { verdict: ev.verdict, defect_class: ev.defect_class, serial: ev.serial, result_id: ev.result_id, at: ev.captured_at };
+        }
+        if (!st.recent.some((r) => r.result_id === ev.result_id)) {
+          st.recent.unshift(ev);
+          st.recent.length = Math.min(st.recent.length, RECENT_MAX);
+          if (ev.verdict === "fail") {
+            const cls = ev.defect_class || "unclassified";
+            const row = st.charts.pareto.find((p) => p.defect_class === cls);
+            if (row) row.count += 1; else st.charts.pareto.push({ defect_class: cls, count: 1 });
+            st.charts.pareto.sort((a, b) => b.count - a.count);
+          }
+          if (ev.energy_mj != null) {
+            let row = st.charts.energy.find((p) => p.serial === ev.serial);
+            if (!row) { row = { serial: ev.serial, energy_mj: 0, inspections: 0 }; st.charts.energy.push(row); }
+            row.energy_mj += ev.energy_mj;
+            row.inspections += 1;
+            if (st.charts.energy.length > POINTS_MAX) st.charts.energy.shift();
+          }
+          if (ev.avg_power_mw != null && !st.devices.some((d) => d.fps != null)) {
+            pushPower({ at: ev.captured_at, device_id: ev.device_id || "", power_mw: ev.avg_power_mw, fps: null });
+          }
+        }
+        renderTwin();
+        renderRecent();
+        S.chartsDirty = true;
+        recordLatency(ev, frame, receivedAt);
+        break;
+      }
+      case "device.telemetry": {
+        let d = st.devices.find((x) => x.device_id === ev.device_id);
+        if (!d) { d = { device_id: ev.device_id, name: ev.device_id }; st.devices.push(d); }
+        Object.assign(d, {
+          backend: ev.backend ?? d.backend, precision: ev.precision ?? d.precision, model_version: ev.model_version ?? d.model_version,
+          fps: ev.fps, power_mw: ev.power_mw, memory: ev.memory, temperature: ev.temperature, gpu_load: ev.gpu_load,
+          last_heartbeat_at: ev.at,
+        });
+        pushPower({ at: ev.at, device_id: ev.device_id, power_mw: ev.power_mw, fps: ev.fps });
+        renderDevices();
+        renderTwin();
+        S.chartsDirty = true;
+        break;
+      }
+      case "part.status": {
+        st.stations.forEach((s) => { if (s.part && s.part.serial === ev.serial) s.part.status = ev.status; });
+        renderTwin();
+        break;
+      }
+      case "alarm.raised":
+      case "alarm.acknowledged":
+      case "alarm.cleared": {
+        const a = ev.alarm;
+        st.alarms = st.alarms.filter((x) => x.id !== a.id);
+        if (ev.type !== "alarm.cleared") st.alarms.unshift(a);
+        renderAlarms();
+        renderTwin();
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  function pushPower(point) {
+    const arr = S.state.charts.power;
+    arr.push(point);
+    if (arr.length > POINTS_MAX) arr.splice(0, arr.length - POINTS_MAX);
+  }
+
+  function scheduleKpiRefresh() {
+    // KPIs and the cycle chart are computed by the server from the database: refresh them when a part completes.
+    if (S.kpiTimer) return;
+    S.kpiTimer = setTimeout(() => { S.kpiTimer = null; resync("part completed"); }, 1200);
+  }
+
+  function recordLatency(ev, frame, receivedAt) {
+    const committed = ev.committed_at ? Date.parse(ev.committed_at) : null;
+    const sent = ev.sent_at ? Date.parse(ev.sent_at) : null;
+    requestAnimationFrame(() => {
+      probe.latencies.push({
+        seq: frame.seq, result_id: ev.result_id, committed_at: committed, sent_at: sent,
+        published_at: frame.published_at, received_at: receivedAt, dom_at: Date.now(),
+      });
+      if (probe.latencies.length > 10000) probe.latencies.shift();
+    });
+  }
+
+  // ---------------------------------------------------------------- derived states (recomputed every second)
+  function deviceHealth(d) {
+    const th = S.state.thresholds;
+    if (!d.last_heartbeat_at) return "never_seen";
+    const age = (serverNow() - Date.parse(d.last_heartbeat_at)) / 1000;
+    return age <= th.device_stale_s ? "online" : age <= th.device_offline_s ? "stale" : "offline";
+  }
+  function stationState(s) {
+    const st = S.state, th = st.thresholds;
+    const fault = st.alarms.some((a) => a.station === s.code && a.rule !== "stale_device" && !a.cleared_at);
+    const devicesStale = st.devices.length > 0 && st.devices.some((d) => deviceHealth(d) !== "online");
+    const silent = st.cell_last_event_at && (serverNow() - Date.parse(st.cell_last_event_at)) / 1000 > th.device_offline_s;
+    if (fault) return "fault";
+    if ((s.inspection && devicesStale) || (s.part && silent)) return "stale";
+    if (!s.part) return "idle";
+    const dwell = (serverNow() - Date.parse(s.part.entered_at)) / 1000;
+    return dwell > th.blocked_factor * st.cell.target_cycle_time_s ? "blocked" : "running";
+  }
+
+  // ---------------------------------------------------------------- rendering
+  function renderAll() {
+    renderTwin();
+    renderKpis();
+    renderAlarms();
+    renderDevices();
+    renderRecent();
+    S.chartsDirty = true;
+    renderCharts(true);
+  }
+
+  function renderTwin() {
+    if (!S.state) return;
+    for (const s of S.state.stations) {
+      const v = s.last_verdict;
+      Twin.update($("twin"), {
+        code: s.code,
+        state: stationState(s),
+        part: s.part,
+        dwell_s: s.part ? (serverNow() - Date.parse(s.part.entered_at)) / 1000 : null,
+        verdict: v ? v.verdict : s.inspection ? null : s.last_outcome && s.last_outcome !== "in_progress" ? s.last_outcome : null,
+        defect: v && v.verdict === "fail" && v.defect_class ? v.defect_class : "",
+        bottleneck: s.code === S.state.bottleneck,
+      });
+    }
+  }
+
+  function renderKpis() {
+    const k = S.state.kpis;
+    $("kpi-throughput").textContent = num(k.throughput_per_h, 1);
+    $("kpi-fpy").textContent = pct(k.first_pass_yield);
+    $("kpi-oee").textContent = pct(k.oee);
+    $("kpi-a").textContent = pct(k.availability);
+    $("kpi-p").textContent = pct(k.performance);
+    $("kpi-q").textContent = pct(k.quality);
+    const target = k.target_cycle_time_s;
+    for (const [id, v] of [["kpi-cycle-mean", k.cycle_mean_s], ["kpi-cycle-p95", k.cycle_p95_s]]) {
+      $(id).textContent = v == null ? "–" : `${num(v, 1)} s`;
+      $(id).classList.toggle("over-target", v != null && v > target);
+    }
+    $("kpi-completed").textContent = `${k.completed} · ${k.good}`;
+    $("def-window").textContent = k.window_start ? `since ${time(k.window_start)}, ${(k.planned_s / 60).toFixed(0)} min planned, ${(k.run_s / 60).toFixed(0)} min run` : "no part yet";
+  }
+
+  function renderAlarms() {
+    const list = $("alarms");
+    const alarms = S.state.alarms;
+    const unacked = alarms.filter((a) => !a.acknowledged_at).length;
+    const count = $("alarm-count");
+    count.textContent = alarms.length;
+    count.className = "badge " + (unacked ? "badge-bad" : alarms.length ? "badge-warn" : "badge-neutral");
+    document.body.classList.toggle("andon-active", unacked > 0);
+    list.textContent = "";
+    if (!alarms.length) { list.append(h("li", { class: "muted" }, "No active alarm.")); return; }
+    for (const a of alarms) {
+      const li = h("li", { class: "alarm" + (a.acknowledged_at ? " acked" : ""), "data-alarm-id": a.id },
+        h("div", { class: "alarm-head" },
+          h("span", { class: "badge " + (a.acknowledged_at ? "badge-warn" : "badge-bad") }, a.acknowledged_at ? "ACK" : "ALARM"),
+          h("strong", {}, a.message)),
+        h("div", { class: "muted small" }, `${a.rule_label} · raised ${time(a.raised_at)}`),
+        a.acknowledged_at ? h("div", { class: "small" }, `Acknowledged by ${a.acknowledged_by} at ${time(a.acknowledged_at)}: “${a.ack_reason}”`) : null);
+      if (!a.acknowledged_at && cfg.canAck) li.append(ackForm(a));
+      list.append(li);
+    }
+  }
+
+  function ackForm(a) {
+    const input = h("input", { type: "text", name: "reason", required: "required", placeholder: "Reason / action taken", "aria-label": "Reason" });
+    const error = h("div", { class: "error small" });
+    const form = h("form", { class: "ack-form" }, input, h("button", { type: "submit", class: "primary" }, "Acknowledge"), error);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const url = cfg.ackUrl.replace("/0/acknowledge/", `/${a.id}/acknowledge/`);
+      try {
+        const r = await fetch(url, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+          body: JSON.stringify({ reason: input.value }),
+        });
+        const body = await r.json().catch(() => ({}));
+        if (!r.ok) { error.textContent = body.detail || body.reason || `Refused (HTTP ${r.status})`; return; }
+        applyEvent({ type: "alarm.acknowledged", alarm: body }, { seq: S.lastSeq }, Date.now());
+      } catch (err) {
+        error.textContent = `Not sent: ${err.message}`;
+      }
+    });
+    return form;
+  }
+
+  function renderDevices() {
+    const box = $("devices");
+    const devices = S.state.devices;
+    box.textContent = "";
+    if (!devices.length) { box.append(h("p", { class: "muted" }, "No edge device registered for this cell.")); return; }
+    for (const d of devices) {
+      const health = deviceHealth(d);
+      const fresh = health === "online";
+      const reading = (v, fmt) => (fresh && v != null ? fmt(v) : "stale");
+      const mem = (m) => (typeof m === "object" && m ? `${num(m.used_mb, 0)} / ${num(m.total_mb, 0)} MB` : `${num(m, 0)} MB`);
+      const temp = (t) => (typeof t === "object" && t ? Object.entries(t).map(([k, v]) => `${k} ${num(v, 1)} °C`).join(", ") : `${num(t, 1)} °C`);
+      const colour = { online: "ok", stale: "warn", offline: "bad", never_seen: "neutral" }[health];
+      box.append(h("div", { class: "device" + (fresh ? "" : " is-stale"), "data-device-id": d.device_id, "data-health": health },
+        h("div", { class: "device-head" }, h("strong", {}, d.device_id), h("span", { class: `badge badge-${colour}` }, health.replace("_", " "))),
+        h("dl", { class: "device-grid" },
+          h("dt", {}, "Backend"), h("dd", {}, `${d.backend || "–"} · ${d.precision || "–"}`),
+          h("dt", {}, "Model"), h("dd", {}, d.model_version || "–"),
+          h("dt", {}, "FPS"), h("dd", { class: "reading" }, reading(d.fps, (v) => num(v, 1))),
+          h("dt", {}, "Power"), h("dd", { class: "reading" }, reading(d.power_mw, (v) => `${num(v, 0)} mW`)),
+          h("dt", {}, "Memory"), h("dd", { class: "reading" }, reading(d.memory, mem)),
+          h("dt", {}, "Temperature"), h("dd", { class: "reading" }, reading(d.temperature, temp)),
+          h("dt", {}, "Last heartbeat"), h("dd", {}, `${ageText(d.last_heartbeat_at)}`))));
+    }
+  }
+
+  function renderRecent() {
+    const list = $("recent");
+    list.textContent = "";
+    if (!S.state.recent.length) { list.append(h("li", { class: "muted" }, "No inspection yet.")); return; }
+    for (const r of S.state.recent) {
+      const colour = { pass: "ok", fail: "bad", error: "warn" }[r.verdict] || "neutral";
+      list.append(h("li", { "data-result-id": r.result_id, class: "result" },
+        r.image_url ? h("img", { src: r.image_url, alt: `inspection image of ${r.serial}`, loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
+        h("div", {},
+          h("div", {}, h("span", { class: `badge badge-${colour}` }, r.verdict === "fail" ? "NOK" : r.verdict.toUpperCase()), " ",
+            h("a", { href: `${cfg.replayUrl}?serial=${encodeURIComponent(r.serial)}` }, r.serial)),
+          h("div", { class: "muted small" },
+            `${r.station} · ${time(r.captured_at)}${r.defect_class ? ` · ${r.defect_class} ${num(100 * (r.defect_confidence || 0), 0)} %` : ""}${r.latency_ms != null ? ` · ${num(r.latency_ms, 0)} ms` : ""}`))));
+    }
+  }
+
+  // ---------------------------------------------------------------- charts (Plotly, throttled to 1 Hz)
+  const baseLayout = () => ({
+    margin: { l: 48, r: 48, t: 8, b: 40 }, height: 230, font: { size: 12, family: "system-ui, sans-serif" },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
+  });
+  const plotConfig = { displayModeBar: false, responsive: true, staticPlot: false };
+
+  function renderCharts(force) {
+    if (!S.state || typeof Plotly === "undefined") return;
+    if (!S.chartsDirty) return;
+    if (!force && Date.now() - S.chartsAt < 1000) return;
+    S.chartsDirty = false;
+    S.chartsAt = Date.now();
+    const c = S.state.charts, target = S.state.cell.target_cycle_time_s;
+
+    const cyc = c.cycle;
+    Plotly.react("chart-cycle", [{
+      x: cyc.map((p) => p.completed_at), y: cyc.map((p) => p.cycle_s), text: cyc.map((p) => p.serial), type: "scatter", mode: "lines+markers",
+      marker: { color: cyc.map((p) => (p.cycle_s > 1.2 * target ? "#b3261e" : p.cycle_s > target ? "#a15c00" : "#0b5cad")), size: 6 },
+      line: { color: "#9bb7d4", width: 1 }, hovertemplate: "%{text}: %{y:.1f} s<extra></extra>",
+    }], {
+      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero" }, xaxis: { type: "date" },
+      shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: target, y1: target, line: { color: "#137333", width: 2, dash: "dash" } }],
+      annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } }],
+    }, plotConfig);
+
+    const total = c.pareto.reduce((a, p) => a + p.count, 0);
+    let run = 0;
+    Plotly.react("chart-pareto", [
+      { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => p.count), type: "bar", marker: { color: "#b3261e" }, name: "count" },
+      { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", yaxis: "y2", line: { color: "#14191f" }, name: "cumulative %" },
+    ], { ...baseLayout(), yaxis: { title: { text: "NOK" }, rangemode: "tozero" }, yaxis2: { overlaying: "y", side: "right", range: [0, 105], ticksuffix: "%" },
+      annotations: total ? [] : [{ text: "No NOK in the window", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+
+    const pw = c.power;
+    Plotly.react("chart-power", [
+      { x: pw.map((p) => p.at), y: pw.map((p) => p.power_mw), type: "scatter", mode: "lines", name: "power (mW)", line: { color: "#a15c00" } },
+      { x: pw.filter((p) => p.fps != null).map((p) => p.at), y: pw.filter((p) => p.fps != null).map((p) => p.fps), type: "scatter", mode: "lines", name: "FPS", yaxis: "y2", line: { color: "#0b5cad" } },
+    ], { ...baseLayout(), showlegend: true, legend: { orientation: "h", y: 1.12 }, xaxis: { type: "date" }, yaxis: { title: { text: "mW" }, rangemode: "tozero" },
+      yaxis2: { title: { text: "FPS" }, overlaying: "y", side: "right", rangemode: "tozero" },
+      annotations: pw.length ? [] : [{ text: "No power reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+
+    const en = c.energy.slice(-60);
+    Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
+      { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 20 }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
+        annotations: en.length ? [] : [{ text: "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+  }
+
+  // ---------------------------------------------------------------- clock: derived states, watchdog, charts
+  setInterval(() => {
+    $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString([], { hour12: false });
+    if (S.ws && S.ws.readyState === WebSocket.OPEN && S.lastFrameAt && Date.now() - S.lastFrameAt > HEARTBEAT_TIMEOUT_MS) {
+      S.ws.close(); // half-open socket: no heartbeat; onclose reconnects
+    }
+    if (!S.state) return;
+    renderTwin();
+    renderDevices();
+    renderCharts(false);
+  }, 1000);
+
+  window.addEventListener("online", () => { if (!S.ws) connect(); });
+  connect();
+})();
