@@ -1,12 +1,54 @@
-"""The Celery app: a queue per edge device (`edge.<device_id>`) and the server's `ingest` queue."""
+"""The Celery app: a queue per edge device (`edge.<device_id>`), one per cell's cobot (`cobot.<cell code>`) and
+the server's `ingest` queue.
+
+Delivery is at-least-once end to end: tasks acknowledge late (after their work committed) and are redelivered
+when a worker dies (`reject_on_worker_lost`); the broker hands an unacknowledged message to another consumer
+after CELERY_VISIBILITY_TIMEOUT_S; every task is idempotent on its message's unique id, so redelivery is safe.
+Publishing retries while Redis is away, so a Redis restart delays messages instead of losing them.
+"""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
 
+INGEST_QUEUE = "ingest"
+
 app = Celery("twinweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+def _defaults() -> dict[str, Any]:
+    """Evaluated lazily, when the configuration is first read (settings are not importable at module import:
+    this module is imported by the `twinweb` package itself)."""
+    from django.conf import settings
+
+    visibility = int(settings.CELERY_VISIBILITY_TIMEOUT_S)
+    return {
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_ignore_result": True,
+        "task_routes": {
+            "inspection.tasks.ingest_result": {"queue": INGEST_QUEUE},
+            "inspection.tasks.ingest_telemetry": {"queue": INGEST_QUEUE},
+        },
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 2},
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_transport_options": {
+            "visibility_timeout": visibility,
+            # Sweep for messages whose consumer died at least every few seconds (kombu's default is ~100 s).
+            "unacked_restore_interval": max(1, min(10, visibility // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+    }
+
+
+app.add_defaults(_defaults)
 app.autodiscover_tasks(["inspection", "edge_worker"])

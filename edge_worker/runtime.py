@@ -1,0 +1,233 @@
+"""What an edge worker process holds for its lifetime: the classifier, the power monitor and the FPS counter.
+
+Created once per worker process, after any fork (CUDA/TensorRT state is not fork-safe), on the first task or
+from `worker_process_init`. Configured from the environment only (the device has no database):
+
+    TWINWEB_EDGE_DEVICE        the device id (queue `edge.<device id>`)       default jetson-demo-01
+    TWINWEB_INFERENCE_BACKEND  auto | tensorrt | onnxruntime | opencv | torch | none (dimensional only)
+    TWINWEB_INFERENCE_PRECISION fp32 | fp16 | int8                             default fp32
+    TWINWEB_POWER_SAMPLER      auto | jtop | nvml | rapl | none
+    TWINWEB_POWER_RATE_HZ      background power sampling rate                   default 10
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import threading
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from edge_worker.messages import (
+    Capture,
+    InspectionResult,
+    MeasurementRow,
+    ModelRef,
+    PowerSummary,
+    Telemetry,
+    utc_now,
+)
+from edge_worker.power import INFERENCE, PowerMonitor, monitor_from_env
+
+log = logging.getLogger(__name__)
+
+# Result ids are derived from (device, capture): a capture redelivered after a worker died yields the same
+# result id, so the server stores it once however often the device re-inspects it.
+RESULT_NAMESPACE = uuid.UUID("5b0f4d56-3c1e-4f57-9a55-2f4c1b8e7a10")
+
+
+def result_id_for(capture_id: uuid.UUID, device_id: str) -> uuid.UUID:
+    return uuid.uuid5(RESULT_NAMESPACE, f"{device_id}:{capture_id}")
+
+
+def device_id_from_env() -> str:
+    return os.environ.get("TWINWEB_EDGE_DEVICE", "jetson-demo-01")
+
+
+def _hardware() -> str:
+    model = "/proc/device-tree/model"  # Jetson boards name themselves here
+    try:
+        with open(model, "rb") as handle:
+            return handle.read().rstrip(b"\x00").decode(errors="replace").strip()
+    except OSError:
+        return f"{platform.machine()} {platform.processor() or platform.node()}".strip()
+
+
+def _memory() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        with open("/proc/meminfo") as handle:
+            info = {line.split(":")[0]: int(line.split()[1]) for line in handle if line.split()[1:2]}
+        out["total_mb"] = round(info["MemTotal"] / 1024, 1)
+        out["used_mb"] = round((info["MemTotal"] - info.get("MemAvailable", info["MemFree"])) / 1024, 1)
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    out["worker_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+def _temperatures() -> dict[str, float]:
+    out: dict[str, float] = {}
+    root = "/sys/class/thermal"
+    try:
+        zones = sorted(z for z in os.listdir(root) if z.startswith("thermal_zone"))
+    except OSError:
+        return out
+    for zone in zones:
+        try:
+            with open(f"{root}/{zone}/type") as t, open(f"{root}/{zone}/temp") as v:
+                out[t.read().strip()] = round(int(v.read().strip()) / 1000.0, 1)
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+class EdgeRuntime:
+    def __init__(self, *, device_id: str | None = None, backend: str | None = None, precision: str | None = None,
+                 monitor: PowerMonitor | None = None) -> None:
+        self.device_id = device_id or device_id_from_env()
+        self.backend_choice = (backend or os.environ.get("TWINWEB_INFERENCE_BACKEND", "auto")).strip().lower()
+        self.precision_choice = precision or os.environ.get("TWINWEB_INFERENCE_PRECISION", "fp32")
+        self.classifier: Any = None
+        self.model = ModelRef(version="", sha256="", backend="none", backend_version="", precision="", device="cpu")
+        self.backend_reason = ""
+        self._load_classifier()
+        self.monitor = monitor if monitor is not None else monitor_from_env()
+        self.monitor.start()
+        self.hardware = _hardware()
+        self._done: deque[float] = deque(maxlen=10_000)
+        self._lock = threading.Lock()
+
+    def _load_classifier(self) -> None:
+        if self.backend_choice == "none":
+            self.backend_reason = "configured: no classifier (dimensional inspection only)"
+            log.info(self.backend_reason)
+            return
+        try:
+            from edge_worker.vision.backends import load_classifier
+
+            self.classifier, self.backend_reason = load_classifier(self.backend_choice, precision=self.precision_choice)
+        except Exception as exc:  # no model files or no runtime: inspect dimensions only, and say so in every result
+            self.classifier = None
+            self.backend_reason = f"classifier not loaded ({type(exc).__name__}: {exc}); dimensional inspection only"
+            log.warning(self.backend_reason)
+            return
+        d = self.classifier.describe()
+        self.model = ModelRef(
+            version=str(d.get("version", "")), sha256=str(d.get("sha256", "")), backend=str(d.get("backend", "")),
+            backend_version=str(d.get("backend_version", "")), precision=str(d.get("precision", "")),
+            device=str(d.get("device", "")),
+        )
+
+    def inspect(self, capture: Capture) -> InspectionResult:
+        """Inspect one capture; the result carries the model, latency and power over the inference window."""
+        from edge_worker.vision.inspect import inspect_image
+        from edge_worker.vision.parts import PartTypeSpec
+
+        image = capture.image_bytes
+        spec = PartTypeSpec.from_dict(capture.part_type)
+        started = time.perf_counter()
+        with self.monitor.window(INFERENCE) as window:
+            outcome = inspect_image(image, spec, classifier=self.classifier)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        with self._lock:
+            self._done.append(time.monotonic())
+        power = window.power
+        if power is not None and power.energy_mj is not None and power.avg_power_mw is not None:
+            summary = PowerSummary(round(power.avg_power_mw, 3), round(power.energy_mj, 6),
+                                   f"{self.monitor.sampler.name}: {power.samples} samples over {power.duration_s * 1000:.1f} ms")
+        else:
+            summary = PowerSummary.not_measured(power.note if power is not None else "no window")
+        verdict = outcome.verdict
+        measurements = tuple(MeasurementRow.from_vision(row) for row in outcome.measurements)
+        return InspectionResult(
+            result_id=result_id_for(capture.capture_id, self.device_id),
+            capture_id=capture.capture_id,
+            device_id=self.device_id,
+            serial=capture.serial,
+            station=capture.station,
+            cell=capture.cell,
+            verdict=verdict,
+            reason=outcome.reason,
+            measurements=measurements,
+            findings=outcome.findings,
+            defect_class=outcome.defect_class,
+            defect_confidence=outcome.defect_confidence,
+            class_probabilities=outcome.class_probabilities,
+            model=self.model,
+            latency_ms=round(latency_ms, 3),
+            timings_ms=outcome.timings_ms,
+            power=summary,
+            image_png_b64=capture.image_png_b64,
+            image_sha256=hashlib.sha256(image).hexdigest(),
+            captured_at=capture.captured_at,
+            inspected_at=utc_now(),
+        )
+
+    def fps(self, over_s: float = 10.0) -> float:
+        now = time.monotonic()
+        with self._lock:
+            recent = sum(1 for t in self._done if now - t <= over_s)
+        return round(recent / over_s, 3)
+
+    def telemetry(self, *, over_s: float = 10.0) -> Telemetry:
+        extras = self.monitor.sampler.extras()
+        memory = {**_memory(), **extras.get("memory", {})}
+        temperature = extras.get("temperature") or _temperatures()
+        return Telemetry(
+            device_id=self.device_id,
+            at=utc_now(),
+            fps=self.fps(over_s),
+            power_mw=self.monitor.latest_mw() if self.monitor.measuring else None,
+            memory=memory,
+            temperature=temperature,
+            gpu_load=extras.get("gpu_load"),
+            backend=self.model.backend,
+            precision=self.model.precision,
+            model_version=self.model.version,
+            hardware=str(extras.get("hardware") or self.hardware)[:200],
+            power_source=self.monitor.sampler.describe()[:200],
+        )
+
+    def close(self) -> None:
+        self.monitor.stop()
+        if self.classifier is not None:
+            self.classifier.close()
+
+
+_runtime: EdgeRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> EdgeRuntime:
+    """The process's runtime, created on first use (in the worker process, after any fork)."""
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                _runtime = EdgeRuntime()
+    return _runtime
+
+
+def reset_runtime() -> None:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None:
+            _runtime.close()
+        _runtime = None
+
+
+
+
+
+
+__all__ = ["EdgeRuntime", "get_runtime", "reset_runtime", "result_id_for"]

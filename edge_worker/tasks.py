@@ -1,0 +1,94 @@
+"""The edge device's Celery task: inspect one capture and send the result to the server's ingest queue.
+
+Runs on the device with `--pool=solo` (or threads): the classifier and the power monitor are created in the
+worker process on first use (or on `worker_process_init` under prefork), never before a fork. The result goes
+back by task name, so this module imports nothing of the server (no Django, no ORM):
+
+    app.send_task("inspection.tasks.ingest_result", args=[result.to_dict()], queue="ingest")
+
+Late acknowledgement + a result id derived from the capture id: if the worker dies mid-task the capture is
+redelivered and re-inspected, and the server stores its result once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from celery import current_app, shared_task
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from edge_worker.messages import (
+    INGEST_QUEUE,
+    INGEST_RESULT_TASK,
+    INGEST_TELEMETRY_TASK,
+    INSPECT_CAPTURE_TASK,
+    Capture,
+    InspectionResult,
+    MessageError,
+    Telemetry,
+    utc_now,
+)
+from edge_worker.runtime import get_runtime, reset_runtime
+
+log = logging.getLogger(__name__)
+
+# Results are held and re-sent until the broker takes them (store and forward): an outage delays, never loses.
+RESULT_PUBLISH_RETRY = {"max_retries": None, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
+TELEMETRY_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
+
+
+def _fault_pause(point: str) -> None:
+    """Fault injection for the kill-and-restart tests: EDGE_WORKER_FAULT_PAUSE=<point>:<seconds> sleeps there."""
+    spec = os.environ.get("EDGE_WORKER_FAULT_PAUSE", "")
+    if spec.startswith(point + ":"):
+        seconds = float(spec.split(":", 1)[1])
+        log.warning("fault injection: pausing %.1f s at %s", seconds, point)
+        time.sleep(seconds)
+
+
+def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
+    payload = result.with_sent_at(utc_now()).to_dict()
+    (app or current_app).send_task(
+        INGEST_RESULT_TASK, args=[payload], queue=INGEST_QUEUE, retry=True, retry_policy=RESULT_PUBLISH_RETRY
+    )
+    return payload
+
+
+def send_telemetry(telemetry: Telemetry, app: Any = None, *, expires_s: float = 60.0) -> None:
+    # Telemetry is periodic: a message that could not be sent is replaced by the next one, and an old one expires.
+    (app or current_app).send_task(
+        INGEST_TELEMETRY_TASK, args=[telemetry.to_dict()], queue=INGEST_QUEUE, retry=True,
+        retry_policy=TELEMETRY_PUBLISH_RETRY, expires=expires_s,
+    )
+
+
+@shared_task(name=INSPECT_CAPTURE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def inspect_capture(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        capture = Capture.from_dict(payload)
+    except MessageError as exc:
+        # Nothing to inspect and no ids to report a result under: refuse loudly; the sender keeps its copy.
+        log.error("refused capture: %s", exc)
+        return {"refused": str(exc)}
+    runtime = get_runtime()
+    result = runtime.inspect(capture)
+    log.info("capture %s serial %s at %s: %s (%.1f ms, %s)", capture.capture_id, capture.serial, capture.station,
+             result.verdict, result.latency_ms, result.model.backend)
+    _fault_pause("before_send")
+    send_result(result, self.app)
+    _fault_pause("after_send")
+    return {"result_id": str(result.result_id), "verdict": result.verdict}
+
+
+@worker_process_init.connect
+def _load_in_child(**_: Any) -> None:
+    """Prefork: load the model in each child, after the fork."""
+    if os.environ.get("TWINWEB_EDGE_PRELOAD", "1") == "1" and os.environ.get("TWINWEB_EDGE_WORKER") == "1":
+        get_runtime()
+
+
+@worker_process_shutdown.connect
+def _close_in_child(**_: Any) -> None:
+    reset_runtime()
