@@ -28,7 +28,7 @@ from django.utils import timezone
 from inspection import live_state
 from traceability.access import can_view_cell
 from traceability.models import Cell
-from twinweb.live import cell_group
+from twinweb.live import cell_group, sequence_key
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class CellConsumer(AsyncWebsocketConsumer):
 
     async def _heartbeat(self) -> None:
         assert self.cell is not None
-        key = f"twinweb:cell:{self.cell.pk}:seq"
+        key = sequence_key(self.cell.pk)
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             degraded: str | None = None

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import redis
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -39,13 +39,28 @@ def _redis() -> redis.Redis:
     return _redis_client
 
 
+def sequence_key(cell_id: int) -> str:
+    """The Redis counter of a cell's stream, under the channel layer's prefix (so test runs never share it)."""
+    prefix = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("prefix", "twinweb")
+    return f"{prefix}:cell:{cell_id}:seq"
+
+
 def next_sequence(cell_id: int) -> int:
-    return int(_redis().incr(f"twinweb:cell:{cell_id}:seq"))
+    return int(_redis().incr(sequence_key(cell_id)))
 
 
 def current_sequence(cell_id: int) -> int:
-    value = _redis().get(f"twinweb:cell:{cell_id}:seq")
+    value = _redis().get(sequence_key(cell_id))
     return int(value) if value else 0
+
+
+def _inside_asgi_server() -> bool:
+    """True in a sync view's thread under Daphne: async_to_sync then runs on the server's own event loop."""
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None
+
+
+async def _send(group: str, message: dict[str, Any]) -> None:
+    await get_channel_layer().group_send(group, message)
 
 
 async def _send_and_close(group: str, message: dict[str, Any]) -> None:
@@ -70,7 +85,9 @@ def publish(cell_id: int, event: dict[str, Any]) -> None:
             "published_at": time.time() * 1000.0,
             "event": json.loads(json.dumps(event, default=str)),
         }
-        async_to_sync(_send_and_close)(cell_group(cell_id), message)
+        # Never close the pools on a server's loop: that would cut every consumer's receive on it.
+        sender = _send if _inside_asgi_server() else _send_and_close
+        async_to_sync(sender)(cell_group(cell_id), message)
     except Exception:  # a lost notification is recovered by the client's snapshot; never fail the write
         log.exception("live event for cell %s not published", cell_id)
 

@@ -1,0 +1,77 @@
+"""KPI arithmetic with known answers, and the snapshot's KPIs for a scripted shift."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from inspection import live_state
+from tests.live import builders
+from traceability.choices import StationOutcome
+
+
+def test_it_computes_oee_for_the_textbook_shift() -> None:
+    # planned 480 min, run 420 min, ideal cycle 1 min, 400 made, 380 good
+    result = live_state.oee(planned_s=480 * 60, run_s=420 * 60, ideal_cycle_s=60, total_count=400, good_count=380)
+    assert round(result.availability, 4) == 0.875
+    assert round(result.performance, 3) == 0.952
+    assert round(result.quality, 3) == 0.950
+    # 0.875 x 0.95238 x 0.95 = 0.79167: 79.2 % rounded (79.1 % where sources truncate)
+    assert round(result.oee, 4) == 0.7917
+
+
+def test_it_leaves_oee_undefined_without_production() -> None:
+    result = live_state.oee(planned_s=0, run_s=0, ideal_cycle_s=15, total_count=0, good_count=0)
+    assert result.availability is None and result.performance is None and result.quality is None
+    assert result.oee is None
+
+
+def test_it_takes_nearest_rank_percentiles() -> None:
+    values = [float(v) for v in range(1, 21)]  # 1..20
+    assert live_state.percentile(values, 95) == 19.0
+    assert live_state.percentile(values, 50) == 10.0
+    assert live_state.percentile([], 95) is None
+
+
+def test_it_measures_run_time_as_the_union_of_occupied_intervals() -> None:
+    t = dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.UTC)
+    s = dt.timedelta(seconds=1)
+    intervals = [(t, t + 10 * s), (t + 5 * s, t + 15 * s), (t + 20 * s, t + 30 * s), (t + 22 * s, t + 25 * s)]
+    assert live_state.union_length_s(intervals) == 25.0
+
+
+@pytest.mark.django_db
+def test_it_reports_cycle_times_yield_and_bottleneck_for_a_scripted_shift(cell: Any) -> None:
+    batch = builders.batch_for(cell)
+    start = builders.now() - dt.timedelta(minutes=30)
+    # Four parts, back to back 30 s apart; the dimensional station (3rd) is the slowest for every part.
+    dwells = [
+        [5, 10, 14, 8, 5],
+        [5, 10, 16, 8, 5],
+        [5, 10, 18, 8, 5],
+        [5, 10, 20, 8, 5],
+    ]
+    parts = []
+    for i, dwell in enumerate(dwells):
+        outcomes = [StationOutcome.OK] * 5
+        if i == 3:
+            outcomes[1] = StationOutcome.NOK  # the last part fails the visual station
+        parts.append(builders.run_part(
+            cell, batch, start=start + dt.timedelta(seconds=60 * i), dwell_s=dwell, outcomes=outcomes,
+        ))
+
+    state = live_state.cell_snapshot(cell)
+    kpis = state["kpis"]
+    assert kpis["completed"] == 4
+    assert [p["cycle_s"] for p in state["charts"]["cycle"]] == [14.0, 16.0, 18.0, 20.0]
+    assert kpis["cycle_mean_s"] == 17.0
+    assert kpis["cycle_p95_s"] == 20.0
+    assert kpis["first_pass_yield"] == 0.75
+    assert kpis["quality"] == 0.75
+    assert state["bottleneck"] == "dimensional"
+    # planned time runs from the first entry (30 min ago) to now; run time is the occupied part of it.
+    assert 29 * 60 < kpis["planned_s"] <= 30 * 60 + 5
+    assert kpis["run_s"] == pytest.approx(sum(sum(d) for d in dwells), abs=0.01)  # parts never overlap here
+    assert kpis["performance"] == pytest.approx(15.0 * 4 / kpis["run_s"], rel=1e-6)
+    assert all(s["state"] == "idle" for s in state["stations"])
