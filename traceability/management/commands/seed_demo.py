@@ -104,6 +104,9 @@ class Command(BaseCommand):
             lots = self._lots(admin, rng)
             self._history(admin, rng, cell, part_types, lots, total=parts)
             self.stdout.write(self.style.SUCCESS(f"Seeded demo cell {cell.name} with {Part.objects.count()} parts."))
+        from inspection.demo_reviews import seed_review_cases  # Debug Mode cases awaiting review (idempotent)
+
+        self.stdout.write(f"Debug Mode: {seed_review_cases(CELL_CODE)} new cases awaiting review.")
         self.stdout.write("\nDemo users (password for all: %s):" % DEMO_PASSWORD)
         for username, first, last, role in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role}")

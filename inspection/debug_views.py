@@ -1,0 +1,272 @@
+"""Debug Mode pages: the review queue, the step-through of one case, signing, countersigning.
+
+Views adapt only: they parse input, call one action or selector, and render. Domain errors become a message and
+a redirect (forms) or a JSON error with the error's status (the step-through page's fetch calls).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from inspection import review_selectors as selectors
+from inspection.actions import review as actions
+from inspection.models import Inspection, Review, ReviewClaim
+from inspection.review_choices import OverrideReason, ReviewStatus
+from traceability import roles
+from traceability.access import can_review
+from traceability.errors import DomainError
+from traceability.models import DefectCode
+
+View = Callable[..., HttpResponse]
+
+
+def reviewer_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not (can_review(request.user) or request.user.has_perm(roles.COUNTERSIGN)):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _json_error(exc: DomainError) -> JsonResponse:
+    return JsonResponse({"detail": str(exc), "code": exc.code}, status=exc.http_status)
+
+
+def _inspection(result_id: uuid.UUID) -> Inspection:
+    return get_object_or_404(Inspection.objects.select_related("part__part_type", "station__cell", "image"), result_id=result_id)
+
+
+# --- Queue ---------------------------------------------------------------------------------------------
+
+
+@reviewer_required
+def queue(request: HttpRequest) -> HttpResponse:
+    sort = "confidence" if request.GET.get("sort") == "confidence" else "oldest"
+    cases = list(selectors.review_queue(sort=sort)[:200])
+    for case in cases:
+        case.mine = case.claim_holder_id == request.user.pk
+        case.free = case.claim_holder_id is None
+    next_free = next((c for c in cases if c.free or c.mine), None)
+    supervisor = request.user.has_perm(roles.COUNTERSIGN)
+    context = {
+        "cases": cases, "counts": selectors.queue_counts(cases), "sort": sort, "next_case": next_free,
+        "threshold": settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD, "can_review": can_review(request.user),
+        "awaiting": list(selectors.awaiting_countersign()) if supervisor else [],
+        "shift_times": selectors.review_time_by_shift() if supervisor else [],
+        "supervisor": supervisor,
+        "recent": list(selectors.reviews().filter(reviewer=request.user).order_by("-signed_at")[:5]),
+    }
+    return render(request, "debug/queue.html", context)
+
+
+@reviewer_required
+@require_POST
+def claim_next(request: HttpRequest) -> HttpResponse:
+    for case in selectors.review_queue():
+        if case.claim_holder_id in (None, request.user.pk):
+            return claim(request, case.result_id)
+    messages.info(request, "No case is waiting for you.")
+    return redirect("debug-queue")
+
+
+@reviewer_required
+@require_POST
+def claim(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
+    inspection = _inspection(result_id)
+    try:
+        actions.claim_case(inspection, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return redirect("debug-queue")
+    return redirect("debug-case", result_id=inspection.result_id)
+
+
+# --- One case ------------------------------------------------------------------------------------------
+
+
+@reviewer_required
+def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
+    inspection = _inspection(result_id)
+    if hasattr(inspection, "review"):
+        return redirect("debug-review", pk=inspection.review.pk)
+    claim_ = actions.open_claim_of(inspection, request.user)
+    if claim_ is None:
+        messages.error(request, f"Claim {inspection.part.serial} before reviewing it (your claim may have lapsed).")
+        return redirect("debug-queue")
+    machine_failed = inspection.verdict != "pass"
+    case_data = {
+        "resultId": str(inspection.result_id),
+        "serial": inspection.part.serial,
+        "partType": inspection.part.part_type.code,
+        "fourEyes": inspection.part.part_type.four_eyes_override,
+        "machineVerdict": inspection.verdict,
+        "machineReason": inspection.reason,
+        "imageUrl": inspection.image.get_absolute_url() if inspection.image_id else "",
+        "findings": selectors.case_findings(inspection),
+        "claimExpiresAt": claim_.expires_at.isoformat(),
+        "claimTtlS": settings.TWINWEB_REVIEW_CLAIM_TTL_S,
+        "openedAt": claim_.claimed_at.isoformat(),
+        "username": request.user.get_username(),
+        "urls": {
+            "sign": reverse("debug-sign", args=[inspection.result_id]),
+            "view": reverse("debug-view", args=[inspection.result_id]),
+            "renew": reverse("debug-renew", args=[inspection.result_id]),
+            "release": reverse("debug-release", args=[inspection.result_id]),
+            "queue": reverse("debug-queue"),
+        },
+        # The verdict choices, in digit order.
+        "choices": (
+            [{"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
+             {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"},
+             {"verdict": "override_ok", "disposition": "line", "label": "OK: false reject, back to line"}]
+            if machine_failed else
+            [{"verdict": "confirm_ok", "disposition": "line", "label": "OK: confirm, back to line"},
+             {"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
+             {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"}]
+        ),
+        "overrideReasons": [{"code": c.value, "label": c.label} for c in OverrideReason],
+        "defectCodes": [{"code": d.code, "label": d.name} for d in DefectCode.objects.order_by("code")],
+        "needsDefectCode": inspection.failure_case_id is None,
+    }
+    return render(request, "debug/case.html", {"inspection": inspection, "claim": claim_, "case_data": case_data})
+
+
+@reviewer_required
+@require_POST
+def release(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
+    inspection = _inspection(result_id)
+    claim_ = ReviewClaim.objects.filter(inspection=inspection, holder=request.user, ended_at__isnull=True).first()
+    if claim_ is not None:
+        try:
+            actions.release_claim(claim_, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JsonResponse({"released": True})
+    messages.info(request, f"Released {inspection.part.serial}: it is back in the queue.")
+    return redirect("debug-queue")
+
+
+@reviewer_required
+@require_POST
+def renew(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
+    inspection = _inspection(result_id)
+    claim_ = actions.open_claim_of(inspection, request.user)
+    if claim_ is None:
+        return JsonResponse({"detail": "Your claim has lapsed.", "code": "claim_lapsed"}, status=409)
+    try:
+        claim_ = actions.renew_claim(claim_, actor=request.user)
+    except DomainError as exc:
+        return _json_error(exc)
+    return JsonResponse({"expires_at": claim_.expires_at.isoformat()})
+
+
+@reviewer_required
+@require_POST
+def present_view(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
+    inspection = _inspection(result_id)
+    data = _json_body(request)
+    try:
+        command = actions.present_finding_view(
+            inspection, finding_index=int(data.get("index", 0)), finding_kind=str(data.get("kind", "overview")),
+            finding_name=str(data.get("name", ""))[:80], bbox=[float(v) for v in (data.get("bbox") or [])][:4],
+            actor=request.user,
+        )
+    except (TypeError, ValueError):
+        return JsonResponse({"detail": "Malformed view request.", "code": "malformed"}, status=400)
+    except DomainError as exc:
+        return _json_error(exc)
+    return JsonResponse({"command_id": str(command.command_id)})
+
+
+@reviewer_required
+@require_POST
+def sign(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
+    inspection = _inspection(result_id)
+    data = _json_body(request)
+    try:
+        key = uuid.UUID(str(data.get("idempotency_key", "")))
+    except ValueError:
+        return JsonResponse({"detail": "A decision needs its idempotency key.", "code": "malformed"}, status=400)
+    try:
+        review, applied = actions.sign_verdict(
+            inspection, actor=request.user, verdict=str(data.get("verdict", "")),
+            disposition=str(data.get("disposition", "")), reason_code=str(data.get("reason_code", "")),
+            note=str(data.get("note", ""))[:2000], credential=str(data.get("credential", "")), idempotency_key=key,
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    return JsonResponse({
+        "review": review.pk, "applied": applied, "status": review.status, "verdict": review.verdict,
+        "disposition": review.disposition, "content_sha256": review.content_sha256,
+        "review_seconds": round(review.review_seconds, 1), "url": reverse("debug-review", args=[review.pk]),
+    }, status=201 if applied else 200)
+
+
+# --- A signed review -----------------------------------------------------------------------------------
+
+
+@reviewer_required
+def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    review = get_object_or_404(selectors.reviews(), pk=pk)
+    signatures = list(review.signatures.all())
+    context = {
+        "review": review, "signatures": signatures,
+        "intact": all(actions.signature_is_intact(s) for s in signatures),
+        "can_countersign": review.status == ReviewStatus.AWAITING_COUNTERSIGN
+        and request.user.has_perm(roles.COUNTERSIGN) and review.reviewer_id != request.user.pk,
+        "decision_key": uuid.uuid4(),
+    }
+    return render(request, "debug/review.html", context)
+
+
+@reviewer_required
+@require_POST
+def countersign(request: HttpRequest, pk: int) -> HttpResponse:
+    review = get_object_or_404(Review, pk=pk)
+    try:
+        actions.countersign_review(
+            review, actor=request.user, credential=request.POST.get("credential", ""),
+            idempotency_key=request.POST.get("idempotency_key", "") or uuid.uuid4(),
+        )
+    except (DomainError, ValueError) as exc:
+        messages.error(request, str(exc))
+        return redirect("debug-review", pk=pk)
+    messages.success(request, "Countersigned: the override is in effect.")
+    return redirect("debug-review", pk=pk)
+
+
+@reviewer_required
+@require_POST
+def set_pin(request: HttpRequest) -> HttpResponse:
+    try:
+        actions.set_review_pin(request.user, pin=request.POST.get("pin", ""), actor=request.user)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Signing PIN set at {timezone.localtime():%H:%M}.")
+    return redirect("debug-queue")
