@@ -301,7 +301,10 @@ def _store(
     ])
 
     part_change = ""
-    if result.verdict == Verdict.FAIL and newer is None and part.status not in FINAL_PART_STATES:
+    if result.verdict == Verdict.FAIL and part.status == PartStatus.FAILED:
+        # One non-conformance per failed part: a second station confirming it adds evidence, not a new case.
+        review_reasons.append("part already failed")
+    elif result.verdict == Verdict.FAIL and newer is None and part.status not in FINAL_PART_STATES:
         case = trace_actions.open_failure_case(
             part, defect_code=_defect_code(result), found_by=FoundBy.MACHINE, actor=None, station=station,
             description=result.reason[:2000], at=result.inspected_at,
