@@ -45,7 +45,7 @@ def inspect(part: Part, station: Station, *, at: dt.datetime, verdict: str = "pa
 
 def run_part(cell: Cell, batch: Batch, *, start: dt.datetime, dwell_s: Sequence[float],
              outcomes: Sequence[StationOutcome] | None = None, verdicts: dict[str, str] | None = None,
-             serial: str | None = None) -> Part:
+             serial: str | None = None, with_images: bool = False) -> Part:
     """One part through every station back to back, starting at `start`, each dwell as given."""
     part = factories.make_part(batch, serial=serial)
     at = start
@@ -55,10 +55,37 @@ def run_part(cell: Cell, batch: Batch, *, start: dt.datetime, dwell_s: Sequence[
         if verdicts and station.code in verdicts:
             verdict = verdicts[station.code]
             inspect(part, station, at=at + dt.timedelta(seconds=1), verdict=verdict,
-                    defect_class="scratch" if verdict == "fail" else "", energy_mj=150.0)
+                    defect_class="scratch" if verdict == "fail" else "", energy_mj=150.0,
+                    image=make_image(index) if with_images else None)
         at += dt.timedelta(seconds=dwell_s[index])
     return part
 
 
 def now() -> dt.datetime:
     return timezone.now()
+
+
+def make_image(seed: int = 0) -> Any:
+    """A small real PNG stored as an ImageBlob, as ingest stores evidence images."""
+    import hashlib
+    import struct
+    import zlib
+
+    from django.core.files.base import ContentFile
+
+    from inspection.models import ImageBlob
+
+    width = height = 8
+    raw = b"".join(b"\x00" + bytes([(seed * 37 + x * 16 + y * 8) % 256 for x in range(width)]) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    sha = hashlib.sha256(png).hexdigest()
+    existing = ImageBlob.objects.filter(sha256=sha).first()
+    if existing:
+        return existing
+    return ImageBlob.objects.create(sha256=sha, file=ContentFile(png, name=f"{sha}.png"), size_bytes=len(png),
+                                    width=width, height=height, stored_at=timezone.now())
