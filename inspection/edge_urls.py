@@ -1,5 +1,15 @@
+"""Edge profiling pages (/edge/)."""
 from __future__ import annotations
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import path
+
+from inspection import edge_views
+
+urlpatterns: list[Any] = [
+    path("edge/", edge_views.edge_runs, name="edge-runs"),
+    path("edge/runs.csv", edge_views.edge_runs_csv, name="edge-runs-csv"),
+    path("edge/start/", edge_views.edge_run_start, name="edge-run-start"),
+    path("edge/runs/<uuid:run_id>/", edge_views.edge_run, name="edge-run"),
+]
