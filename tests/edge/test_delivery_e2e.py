@@ -1,0 +1,132 @@
+"""Exactly one stored result per capture, with real worker processes, a real Redis and the test database:
+a worker killed mid-task, and a Redis crash mid-run, lose nothing and store nothing twice."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from edge_worker.messages import INSPECT_CAPTURE_TASK, Capture, edge_queue, encode_image
+from edge_worker.runtime import result_id_for
+from edge_worker.vision.parts import DEMO_PART_TYPES
+from edge_worker.vision.render import encode_png, render_part
+from inspection.models import DeadLetter, Inspection
+from tests import factories
+from tests.edge import builders, processes
+from traceability.models import Part, PartType
+
+pytestmark = [pytest.mark.e2e]
+DEVICE = "jetson-e2e-01"
+
+
+@pytest.fixture
+def private_redis() -> Iterator[processes.RedisServer]:
+    server = processes.RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def plant(transactional_db: Any) -> dict[str, Any]:
+    cell = factories.make_cell()
+    builders.make_device(cell, DEVICE)
+    part_type = factories.make_part_type(code="CF-80")
+    batch = factories.make_batch(part_type, cell)
+    return {"cell": cell, "batch": batch}
+
+
+@pytest.fixture
+def workers(plant: dict[str, Any], private_redis: processes.RedisServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    env = processes.worker_env(private_redis, tmp_path / "media")
+    ingest = processes.ingest_worker(env, tmp_path)
+    edge = processes.edge_worker(env, tmp_path, DEVICE)
+    yield {"ingest": ingest, "edge": edge, "redis": private_redis}
+    edge.kill()
+    ingest.kill()
+
+
+@pytest.fixture(scope="module")
+def part_png() -> bytes:
+    return encode_png(render_part("CF-80", seed=11).image)
+
+
+def producer(server: processes.RedisServer) -> Celery:
+    app = Celery("e2e-producer", broker="redis+socket://" + str(server.socket))
+    app.conf.task_publish_retry_policy = {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+    app.conf.broker_connection_retry_on_startup = True
+    return app
+
+
+def send_capture(app: Celery, serial: str, station: str, png: bytes) -> uuid.UUID:
+    capture = Capture(
+        capture_id=uuid.uuid4(), serial=serial, station=station, cell="e2e", part_type=DEMO_PART_TYPES["CF-80"].to_dict(),
+        image_png_b64=encode_image(png), captured_at=dt.datetime.now(dt.timezone.utc), device_id=DEVICE,
+    )
+    app.send_task(INSPECT_CAPTURE_TASK, args=[capture.to_dict()], queue=edge_queue(DEVICE))
+    return capture.capture_id
+
+
+def stored(capture_ids: list[uuid.UUID]) -> int:
+    return Inspection.objects.filter(capture_id__in=capture_ids).count()
+
+
+@pytest.mark.parametrize("kill_point", ["before_send", "after_send"])
+def test_it_stores_exactly_one_result_when_the_edge_worker_is_killed_mid_task(
+    workers: dict[str, Any], plant: dict[str, Any], part_png: bytes, kill_point: str
+) -> None:
+    part = factories.make_part(plant["batch"])
+    ingest, edge = workers["ingest"], workers["edge"]
+    ingest.start()
+    edge.start(EDGE_WORKER_FAULT_PAUSE=f"{kill_point}:60")
+    capture_id = send_capture(producer(workers["redis"]), part.serial, "visual", part_png)
+
+    edge.wait_for_log(f"fault injection: pausing 60.0 s at {kill_point}", 30)
+    edge.kill()  # SIGKILL mid-task: the message is unacknowledged
+    if kill_point == "after_send":  # the result left before the crash: it is stored once ...
+        processes.wait_for(lambda: stored([capture_id]) == 1, 30, "the result sent before the kill", on_fail=ingest.log)
+    else:
+        time.sleep(1.0)
+        assert stored([capture_id]) == 0
+
+    mark = len(edge.log())
+    edge.start()  # ... and the redelivered capture, re-inspected, is not stored again
+    edge.wait_for_log(f"capture {capture_id}", 30, after=mark)
+    processes.wait_for(lambda: stored([capture_id]) == 1, 30, "the redelivered capture's result", on_fail=ingest.log)
+    time.sleep(1.5)  # let a duplicate reach the ingest worker if there were one
+    inspection = Inspection.objects.get(capture_id=capture_id)
+    assert inspection.result_id == result_id_for(capture_id, DEVICE)
+    assert Inspection.objects.count() == 1
+    assert DeadLetter.objects.count() == 0, list(DeadLetter.objects.values_list("reason", "detail"))
+
+
+def test_it_loses_nothing_when_redis_crashes_mid_run(workers: dict[str, Any], plant: dict[str, Any], part_png: bytes) -> None:
+    parts = [factories.make_part(plant["batch"]) for _ in range(8)]
+    ingest, edge, server = workers["ingest"], workers["edge"], workers["redis"]
+    ingest.start()
+    edge.start()
+    app = producer(server)
+    sent = [send_capture(app, p.serial, station, part_png) for p in parts[:4] for station in ("visual", "dimensional")]
+    processes.wait_for(lambda: stored(sent) >= 2, 40, "the first results", on_fail=lambda: edge.log() + ingest.log())
+
+    server.kill()  # crash mid-run: messages queued, in flight and unacknowledged
+    time.sleep(1.0)
+    server.start()
+    app = producer(server)
+    sent += [send_capture(app, p.serial, station, part_png) for p in parts[4:] for station in ("visual", "dimensional")]
+
+    processes.wait_for(lambda: stored(sent) == len(sent), 45, f"all {len(sent)} results",
+                       on_fail=lambda: edge.log()[-3000:] + ingest.log())
+    time.sleep(1.0)
+    assert stored(sent) == len(sent) == 16
+    assert Inspection.objects.count() == 16  # nothing twice
+    assert set(Inspection.objects.values_list("capture_id", flat=True)) == set(sent)
+    assert DeadLetter.objects.count() == 0
+    assert set(Part.objects.filter(pk__in=[p.pk for p in parts]).values_list("inspections__station__code", flat=True)) == {
+        "visual", "dimensional"}
+    assert PartType.objects.filter(code="CF-80").exists()
