@@ -561,3 +561,62 @@ def import_production_history(batch: Batch, *, parts: Sequence[HistoricalPart], 
         ]
     )
     return created
+
+
+# --- Containment (genealogy) ---------------------------------------------------------------------------
+
+# Parts that containment leaves as they are: gone to the customer, destroyed, or already held.
+_NOT_HELD_BY_CONTAINMENT = {PartStatus.SHIPPED, PartStatus.SCRAPPED, PartStatus.ON_HOLD}
+
+
+def _in_chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
+    # Stays under SQLite's bound-parameter limit on recalls of many thousands of parts.
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+@transaction.atomic
+def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
+    """Mark a lot suspect and hold everything it reached that has not shipped, in one transaction.
+
+    The lot and its descendant lots (its splits and merges) become suspect, so no part consumes them any more;
+    every part the lot reached (see `genealogy.reached_part_ids`: directly, through those lots, or as an assembly
+    of a reached part) that is not shipped, scrapped or already held goes on hold, which `pack_part`, `pack_parts`
+    and `ship_pallet` refuse. Each change has its audit record. Returns the parts already shipped: those need a
+    recall at the customer.
+    """
+    from traceability import genealogy
+
+    if not reason.strip():
+        raise RefusedByRule("Containing a lot needs a reason.")
+    at = timezone.now()
+    lots = list(MaterialLot.objects.select_for_update().filter(pk__in=genealogy.descendant_lot_ids(lot)).order_by("pk"))
+    part_ids = genealogy.reached_part_ids(lot)
+    parts: list[Part] = []
+    for chunk in _in_chunks(part_ids):
+        parts += Part.objects.select_for_update().filter(pk__in=chunk).only("id", "serial", "status").order_by("pk")
+    to_hold = [p for p in parts if p.status not in _NOT_HELD_BY_CONTAINMENT]
+    for chunk in _in_chunks([p.pk for p in to_hold]):
+        Part.objects.filter(pk__in=chunk).update(status=PartStatus.ON_HOLD, status_changed_at=at)
+    to_suspect = [item for item in lots if item.status != LotStatus.SUSPECT]
+    MaterialLot.objects.filter(pk__in=[item.pk for item in to_suspect]).update(status=LotStatus.SUSPECT)
+    shipped_ids = [p.pk for p in parts if p.status == PartStatus.SHIPPED]
+    shipped_serials = sorted(p.serial for p in parts if p.status == PartStatus.SHIPPED)
+    audit.append_many(
+        [audit.PendingRecord(
+            actor, "lot.contain", lot, before={"status": next(i.status for i in lots if i.pk == lot.pk)}, reason=reason,
+            after={"status": LotStatus.SUSPECT, "lots": sorted(item.lot_key for item in lots),
+                   "parts_reached": len(parts), "parts_held": len(to_hold), "shipped": shipped_serials},
+        )]
+        + [audit.PendingRecord(actor, "lot.status", item, before={"status": item.status},
+                               after={"status": LotStatus.SUSPECT}, reason=f"lot {lot.lot_key} contained: {reason}")
+           for item in to_suspect]
+        + [audit.PendingRecord(actor, "part.status", p, before={"status": p.status},
+                               after={"status": PartStatus.ON_HOLD}, reason=f"lot {lot.lot_key} contained: {reason}")
+           for p in to_hold]
+    )
+    lot.status = LotStatus.SUSPECT
+    shipped: list[Part] = []
+    for chunk in _in_chunks(shipped_ids):
+        shipped += Part.objects.filter(pk__in=chunk).select_related("pallet", "batch", "part_type")
+    return sorted(shipped, key=lambda p: p.serial)
