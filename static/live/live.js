@@ -463,7 +463,7 @@
 
   // ---------------------------------------------------------------- charts (Plotly, throttled to 1 Hz)
   const baseLayout = () => ({
-    margin: { l: 48, r: 48, t: 8, b: 40 }, height: 230, font: { size: 12, family: "system-ui, sans-serif" },
+    margin: { l: 48, r: 48, t: 8, b: 36 }, height: 205, font: { size: 12, family: "system-ui, sans-serif" },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
   });
   const plotConfig = { displayModeBar: false, responsive: true, staticPlot: false };
@@ -482,9 +482,10 @@
       marker: { color: cyc.map((p) => (p.cycle_s > 1.2 * target ? "#b3261e" : p.cycle_s > target ? "#a15c00" : "#0b5cad")), size: 6 },
       line: { color: "#9bb7d4", width: 1 }, hovertemplate: "%{text}: %{y:.1f} s<extra></extra>",
     }], {
-      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero" }, xaxis: { type: "date" },
+      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero" }, xaxis: { type: "date", visible: cyc.length > 0 },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: target, y1: target, line: { color: "#137333", width: 2, dash: "dash" } }],
-      annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } }],
+      annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
+        ...(cyc.length ? [] : [{ text: "No completed part in the window yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
     }, plotConfig);
 
     const total = c.pareto.reduce((a, p) => a + p.count, 0);
@@ -492,13 +493,13 @@
     Plotly.react("chart-pareto", [
       { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => p.count), type: "bar", marker: { color: "#b3261e" }, name: "count" },
       { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", yaxis: "y2", line: { color: "#14191f" }, name: "cumulative %" },
-    ], { ...baseLayout(), yaxis: { title: { text: "NOK" }, rangemode: "tozero" }, yaxis2: { overlaying: "y", side: "right", range: [0, 105], ticksuffix: "%" },
+    ], { ...baseLayout(), yaxis: { title: { text: "NOK" }, rangemode: "tozero", tickformat: ",d" }, yaxis2: { overlaying: "y", side: "right", range: [0, 105], tickvals: [0, 20, 40, 60, 80, 100], ticksuffix: "%" },
       annotations: total ? [] : [{ text: "No NOK in the window", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 
     const pw = c.power;
     Plotly.react("chart-power", [
-      { x: pw.map((p) => p.at), y: pw.map((p) => p.power_mw), type: "scatter", mode: "lines", name: "power (mW)", line: { color: "#a15c00" } },
-      { x: pw.filter((p) => p.fps != null).map((p) => p.at), y: pw.filter((p) => p.fps != null).map((p) => p.fps), type: "scatter", mode: "lines", name: "FPS", yaxis: "y2", line: { color: "#0b5cad" } },
+      { x: pw.map((p) => p.at), y: pw.map((p) => p.power_mw), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "power (mW)", line: { color: "#a15c00" } },
+      { x: pw.filter((p) => p.fps != null).map((p) => p.at), y: pw.filter((p) => p.fps != null).map((p) => p.fps), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "FPS", yaxis: "y2", line: { color: "#0b5cad" } },
     ], { ...baseLayout(), showlegend: true, legend: { orientation: "h", y: 1.12 }, xaxis: { type: "date" }, yaxis: { title: { text: "mW" }, rangemode: "tozero" },
       yaxis2: { title: { text: "FPS" }, overlaying: "y", side: "right", rangemode: "tozero" },
       annotations: pw.length ? [] : [{ text: "No power reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);

@@ -25,6 +25,15 @@
     return node;
   }
 
+  /* Two lines of at most `max` characters, split at a space; the second is cut with an ellipsis if needed. */
+  function splitName(name, max) {
+    if (name.length <= max) return [name, ""];
+    let cut = name.lastIndexOf(" ", max);
+    if (cut <= 0) cut = max;
+    const rest = name.slice(cut).trim();
+    return [name.slice(0, cut), rest.length > max ? rest.slice(0, max - 1) + "…" : rest];
+  }
+
   function build(svg, stations) {
     const layer = svg.querySelector("#twin-stations");
     layer.textContent = "";
@@ -35,11 +44,13 @@
       const x = LEFT + i * (width + GAP);
       const g = el("g", { class: "station st-idle", "data-code": st.code, transform: `translate(${x},14)` }, layer);
       el("rect", { class: "st-box", width: width, height: 132, rx: 10 }, g);
-      text(g, { class: "st-name", x: 12, y: 24 }, st.name.length > 22 ? st.name.slice(0, 21) + "…" : st.name);
-      text(g, { class: "st-state", x: 12, y: 46 }, "idle");
-      const icon = el("g", { class: "st-icon", transform: `translate(${width - 70},48)` }, g);
+      const [line1, line2] = splitName(st.name, Math.floor((width - 20) / 8.6));
+      text(g, { class: "st-name", x: 12, y: 22 }, line1);
+      if (line2) text(g, { class: "st-name", x: 12, y: 40 }, line2);
+      text(g, { class: "st-state", x: 12, y: 60 }, "idle");
+      const icon = el("g", { class: "st-icon", transform: `translate(${width - 66},44)` }, g);
       el("path", { d: ICONS[st.kind] || ICONS.loading }, icon);
-      text(g, { class: "st-dwell", x: 12, y: 70 }, "");
+      text(g, { class: "st-dwell", x: 12, y: 80 }, "");
       const verdict = el("g", { class: "st-verdict", transform: "translate(12,98)", style: "display:none" }, g);
       el("rect", { width: 74, height: 22, rx: 11 }, verdict);
       text(verdict, { x: 37, y: 15, "text-anchor": "middle" }, "");

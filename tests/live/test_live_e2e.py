@@ -1,0 +1,106 @@
+"""End to end: headless Chromium on the twin page served by a real Daphne process; results go through a real
+Celery ingest worker (the edge worker's message, the ingest task, commit, publish); the server is restarted
+and the page recovers, including what happened while it was down."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from inspection.tasks import ingest_result, ingest_telemetry
+from tests import factories
+from tests.edge import builders as edge
+from tests.live import builders, processes
+from traceability import actions, roles
+from traceability.models import Station
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+]
+ARTIFACTS = processes.BASE_DIR / "test-artifacts"
+
+
+def send_result(queue: str, **kwargs: Any) -> str:
+    """What the edge worker does: put an InspectionResult on the ingest queue."""
+    payload = edge.payload(**kwargs)
+    ingest_result.apply_async(args=[payload], queue=queue)
+    return str(payload["result_id"])
+
+
+def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; Django's ORM calls here are still sequential
+    # (the documented setting for Playwright tests).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cell = factories.make_cell(code="ac-cell-e2e")
+    supervisor = factories.make_user("sam", roles.SUPERVISOR)
+    edge.make_device(cell)
+    batch = factories.make_batch(cell=cell)
+    start = timezone.now() - dt.timedelta(minutes=4)
+    for i in range(8):  # some history, so KPIs and charts have something to show
+        builders.run_part(cell, batch, start=start + dt.timedelta(seconds=20 * i), dwell_s=[4, 12, 14 + i % 4, 9, 4],
+                          verdicts={"visual": "fail" if i == 5 else "pass", "dimensional": "pass"})
+    part = factories.make_part(batch, serial="CF-80-E2E-0001")
+    visual = Station.objects.get(cell=cell, code="visual")
+    actions.record_station_entry(part, station=visual, actor=None)
+
+    queue = f"ingest-e2e-{uuid.uuid4().hex[:8]}"
+    env = processes.child_env()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with processes.daphne(env, tmp_path / "daphne.log") as server, \
+            processes.celery_worker(env, queue, tmp_path / "worker.log"), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1920, "height": 1080})
+        context.add_cookies([processes.session_cookie_for(supervisor, server.url)])
+        page = context.new_page()
+        page.goto(f"{server.url}/cells/{cell.pk}/")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+        expect(page.locator('.station[data-code="visual"] .st-serial')).to_have_text("CF-80-E2E-0001")
+
+        # 1. Telemetry and a result through the real worker appear on the page.
+        ingest_telemetry.apply_async(args=[edge.telemetry(at=timezone.now())], queue=queue)
+        expect(page.locator('[data-device-id="jetson-test-01"]')).to_have_attribute("data-health", "online",
+                                                                                    timeout=20_000)
+        expect(page.locator('[data-device-id="jetson-test-01"] .reading').first).to_have_text("0.2")
+        first = send_result(queue, serial=part.serial, station="visual", verdict="fail", defect_class="scratch",
+                            defect_confidence=0.97, captured_at=timezone.now())
+        expect(page.locator(f'#recent [data-result-id="{first}"]')).to_be_visible(timeout=20_000)
+        expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("NOK")
+        expect(page.locator('.station[data-code="visual"] .st-defect')).to_have_text("scratch")
+        latencies = page.evaluate("window.__twin.latencies")
+        assert any(row["result_id"] == first and row["committed_at"] for row in latencies)
+        page.wait_for_timeout(1200)  # let the 1 Hz chart refresh draw
+        page.screenshot(path=str(ARTIFACTS / "live-view.png"), full_page=True)
+
+        # 2. The server goes away: the page says so.
+        server.stop()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting", timeout=10_000)
+        expect(page.locator("#banner")).to_contain_text("reconnecting")
+
+        # 3. While it is down, the worker stores another result (its notification reaches nobody).
+        second = send_result(queue, serial=part.serial, station="visual", verdict="pass", defect_class="ok",
+                             captured_at=timezone.now() + dt.timedelta(seconds=1))
+        deadline = timezone.now() + dt.timedelta(seconds=20)
+        from inspection.models import Inspection
+        while not Inspection.objects.filter(result_id=second).exists():
+            assert timezone.now() < deadline, "the worker did not store the result"
+            page.wait_for_timeout(200)
+
+        # 4. The server comes back on the same port: the page reconnects, takes the snapshot, shows the result
+        #    made during the outage, and the banner goes.
+        server.start()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20_000)
+        expect(page.locator(f'#recent [data-result-id="{second}"]')).to_be_visible(timeout=5_000)
+        expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("PASS")
+        expect(page.locator("#banner")).to_be_hidden()
+        assert page.evaluate("window.__twin.snapshots") >= 2
+        browser.close()
