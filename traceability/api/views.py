@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from traceability import actions, selectors
+from traceability import actions, epcis, genealogy, selectors
 from traceability.api import filters, serializers
+from traceability.api import trace as trace_api
 from traceability.choices import Disposition
-from traceability.models import LotConsumption
+from traceability.models import LotConsumption, Part
 
 
 class PartViewSet(viewsets.ReadOnlyModelViewSet):
@@ -22,12 +26,59 @@ class PartViewSet(viewsets.ReadOnlyModelViewSet):
         Prefetch("lot_consumptions", queryset=LotConsumption.objects.select_related("lot"))
     ).order_by("-created_at", "id")
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
+            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    def trace(self, request: Request, serial: str | None = None) -> Response:
+        """Backward trace: what went into this part (lots, sub-assemblies, lot ancestors) and what happened to it
+        (station events, inspections, failure cases, audit records)."""
+        return Response(trace_api.part_trace_data(genealogy.backward_trace(self._part(serial)), request))
+
+    @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
+            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    def epcis(self, request: Request, serial: str | None = None) -> JsonResponse:
+        """The part's trace as an EPCIS 2.0 JSON-LD document; each eventID is the event's CBV 2.0 hash."""
+        document = epcis.part_document(genealogy.backward_trace(self._part(serial)))
+        return JsonResponse(document, content_type="application/ld+json")
+
+    def _part(self, serial: str | None) -> Part:
+        return get_object_or_404(selectors.parts(), serial=serial)
+
 
 class LotViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.LotSerializer
     lookup_field = "lot_key"
     filterset_class = filters.LotFilter
     queryset = selectors.lots().order_by("-received_at", "id")
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
+            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    def trace(self, request: Request, lot_key: str | None = None) -> Response:
+        """Forward trace: every part this lot reached through splits, merges and sub-assemblies, with pallets."""
+        lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+        return Response(trace_api.lot_trace_data(genealogy.forward_trace(lot), request))
+
+    @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
+            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    def epcis(self, request: Request, lot_key: str | None = None) -> JsonResponse:
+        """The lot's forward trace as an EPCIS 2.0 JSON-LD document."""
+        lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+        return JsonResponse(epcis.lot_document(genealogy.forward_trace(lot)), content_type="application/ld+json")
+
+    @extend_schema(request=trace_api.ContainInputSerializer, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
+            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    def contain(self, request: Request, lot_key: str | None = None) -> Response:
+        """Mark the lot suspect and hold every unshipped part it reached; answers with the parts already shipped."""
+        lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+        data = trace_api.ContainInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        shipped = actions.contain_lot(lot, actor=request.user, reason=data.validated_data["reason"])
+        return Response({"lot_key": lot.lot_key, "status": lot.status,
+                         "shipped": [trace_api.part_ref(p, request) for p in shipped]})
 
 
 class BatchViewSet(viewsets.ReadOnlyModelViewSet):
