@@ -522,6 +522,7 @@ class Profiler:
         from edge_worker.vision.backends import ModelInfo
 
         started_at = _utc_now()
+        specs = select_variants(self.config.variants)  # refuse unknown variants before any work
         model_dir = Path(self.config.model_dir) if self.config.model_dir else None
         threads = self.config.threads or _default_threads()
         model = ModelInfo(model_dir)  # fails early (ModelFileError) when the device has no model
@@ -531,7 +532,7 @@ class Profiler:
         self.memory.start()
         results: list[VariantResult] = []
         try:
-            for spec in select_variants(self.config.variants):
+            for spec in specs:
                 results.append(self._run_variant(spec, test_set, model_dir, threads))
         finally:
             self.memory.stop()
