@@ -114,7 +114,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 (8.1 here) defaults socket_timeout to 5 s, the same as channels_redis' 5 s BZPOPMIN: an idle
+            # consumer's receive then times out and the consumer silently stops getting group messages.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
             "prefix": env_str("CHANNEL_LAYER_PREFIX", "twinweb"),
             "capacity": 1000,
             "expiry": 30,

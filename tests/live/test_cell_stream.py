@@ -197,3 +197,19 @@ async def test_it_bounds_the_outbox_and_asks_a_far_behind_client_to_resync(monke
         await consumer.cell_event({"type": "cell.event", "seq": seq, "event": {"type": "alarm.raised"}})
     assert len(consumer.outbox) <= 4
     assert any(frame["type"] == "resync" for frame in consumer.outbox.values())
+
+
+@pytest.mark.slow
+async def test_it_keeps_delivering_to_a_consumer_that_sat_idle_past_the_redis_blocking_pop(
+    live_cell: Any, watcher: Any
+) -> None:
+    # channels_redis blocks 5 s per BZPOPMIN; with redis-py's 5 s default socket timeout an idle consumer's
+    # receive used to time out and die silently (settings: the layer's socket_timeout is 30 s).
+    communicator, connected, _ = await open_stream(live_cell.pk, watcher)
+    assert connected
+    snapshot = await next_frame(communicator)
+    await asyncio.sleep(6.5)
+    await sync_to_async(live.publish)(live_cell.pk, {"type": "station.entered", "station": "load", "serial": "X"})
+    frame = await next_event(communicator)
+    assert frame["seq"] == snapshot["seq"] + 1
+    await communicator.disconnect()
