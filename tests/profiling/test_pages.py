@@ -1,0 +1,150 @@
+"""/edge/: any signed-in role reads the deck's table, the charts' data and the CSV; only roles with
+PROFILE_EDGE start a run, which is queued on the device's own queue after commit."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+
+from edge_worker.profiling import PHASES, PROFILE_TASK
+from inspection.actions.edge import register_edge_device
+from inspection.actions.profiling import store_profiling_run
+from inspection.models import ProfilingRun
+from tests import factories
+from traceability.models import AuditRecord
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def device(db: Any) -> Any:
+    device, _ = register_edge_device(factories.unique("jetson"), cell=factories.make_cell(), actor=None)
+    return device
+
+
+def _variant(key: str, fps: float, total_mw: float | None, inference_mw: float | None) -> dict[str, Any]:
+    phases = [{"name": p, "start_s": i, "end_s": i + 1, "duration_s": 1.0} for i, p in enumerate(PHASES)]
+    return {
+        "key": key, "backend": key.split("-")[0], "precision": key.split("-")[-1], "label": key, "available": True,
+        "reason": "test", "device": "gpu", "backend_version": "10.3", "phases": phases,
+        "metrics": {
+            "images": 100, "correct": 97, "accuracy": 0.97, "fps": fps, "latency_p50_ms": 12.0, "latency_p99_ms": 15.5,
+            "mem_rss_bytes_peak": 300 * 2**20, "mem_process_percent_peak": 7.5, "mem_system_percent_peak": 61.0,
+            "avg_power_total_mw": total_mw, "avg_power_inference_mw": inference_mw,
+            "fps_per_w_total": fps / total_mw * 1000 if total_mw else None,
+            "fps_per_w_inference": fps / inference_mw * 1000 if inference_mw else None,
+            "energy_per_image_mj": inference_mw / fps if inference_mw else None,
+            "power_note": "" if inference_mw else "not measured: no sampler (test)",
+        },
+        "power_series": [[0.1 * i, 5000.0 + i, PHASES[i % 4]] for i in range(8)] if inference_mw else [],
+        "memory_series": [[0.1 * i, 300 * 2**20, 7.5, 61.0, PHASES[i % 4]] for i in range(8)],
+    }
+
+
+@pytest.fixture
+def stored_run(device: Any) -> ProfilingRun:
+    report = {
+        "schema": 1, "run_id": str(uuid.uuid4()), "device_id": device.device_id, "hardware": "Jetson Nano (test)",
+        "started_at": "2026-11-25T03:00:00+00:00", "finished_at": "2026-11-25T03:05:00+00:00",
+        "config": {"images": 100, "warmup": 1, "rounds": 1, "batch_size": 1, "seed": 808},
+        "power_source": "jtop: test", "power_measured": True, "model": {"version": "m-1", "sha256": "ab" * 32},
+        "environment": {}, "error": "",
+        "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0), _variant("tensorrt-fp32", 82.0, 3185.0, 5711.0),
+                     {"key": "tensorrt-int8", "backend": "tensorrt", "precision": "int8", "label": "TensorRT INT8",
+                      "available": False, "reason": "TensorRT 11.4 removed the INT8 builder flag", "metrics": {},
+                      "phases": []}],
+    }
+    run, _ = store_profiling_run(report)
+    return run
+
+
+@pytest.mark.parametrize("persona", ["operator", "supervisor", "auditor", "quality_engineer", "admin_user"])
+def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun, request: Any, login: Any) -> None:
+    client = login(request.getfixturevalue(persona))
+    index = client.get("/edge/")
+    assert index.status_code == 200
+    page = client.get(f"/edge/runs/{stored_run.run_id}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    # The deck's own arithmetic on its own figures: 41 FPS at 3386 mW -> 12.11; 82 at 3185 -> 25.75.
+    for figure in ("12.11", "25.75", "6.69", "14.36", "97.0", "41.0", "82.0", "149.39"):
+        assert figure in html, figure
+    assert "TensorRT 11.4 removed the INT8 builder flag" in html
+    assert "vendor/plotly.min.js" in html and "cdn" not in html.lower()
+    data = json.loads(html.split('id="edge-chart-data" type="application/json">', 1)[1].split("</script>", 1)[0])
+    assert [v["key"] for v in data["variants"]] == ["torch-fp32", "tensorrt-fp32"]
+    assert data["variants"][0]["power"][0] == [0.0, 5000.0, "load"]
+
+
+def test_outsiders_and_anonymous_users_see_nothing(stored_run: ProfilingRun, outsider: Any, login: Any) -> None:
+    client = login(outsider)
+    for path in ("/edge/", f"/edge/runs/{stored_run.run_id}/", "/edge/runs.csv"):
+        assert client.get(path).status_code == 403, path
+        anonymous = Client().get(path)
+        assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
+
+
+def test_the_csv_has_one_row_per_variant_with_raw_numbers(stored_run: ProfilingRun, auditor: Any, login: Any) -> None:
+    response = login(auditor).get("/edge/runs.csv", {"run": str(stored_run.run_id)})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["variant"] for r in rows] == ["torch-fp32", "tensorrt-fp32", "tensorrt-int8"]
+    trt = rows[1]
+    assert float(trt["fps_per_w_total"]) == pytest.approx(82 / 3.185)
+    assert float(trt["accuracy_pct"]) == pytest.approx(97.0)
+    assert rows[2]["available"] == "False" and "INT8" in rows[2]["reason"] and rows[2]["fps"] == ""
+
+
+def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: Any) -> None:
+    report = {"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": False,
+              "power_source": "none: no rails", "variants": [_variant("onnxruntime-fp32", 500.0, None, None)]}
+    run, _ = store_profiling_run(report)
+    html = login(operator).get(f"/edge/runs/{run.run_id}/").content.decode()
+    assert html.count("not measured") >= 5 and "no sampler (test)" in html
+
+
+def test_runs_of_several_devices_are_compared(stored_run: ProfilingRun, supervisor: Any, login: Any) -> None:
+    other, _ = register_edge_device(factories.unique("orin"), cell=factories.make_cell(), actor=None)
+    store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": other.device_id, "power_measured": True,
+                         "variants": [_variant("tensorrt-fp32", 160.0, 7000.0, 9000.0)]})
+    html = login(supervisor).get("/edge/").content.decode()
+    assert "Comparison across runs and devices" in html
+    assert other.device_id in html and stored_run.device.device_id in html
+    only = login(supervisor).get("/edge/", {"device": other.device_id}).content.decode()
+    assert "Comparison across runs and devices" not in only  # a single run has nothing to compare
+
+
+def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor: Any, quality_engineer: Any,
+                                             login: Any, django_capture_on_commit_callbacks: Any) -> None:
+    form = {"device": device.device_id, "images": "8", "warmup": "0", "rounds": "1"}
+    for refused in (operator, auditor):
+        assert login(refused).post("/edge/start/", form).status_code == 403
+    assert not ProfilingRun.objects.exists()
+    queue = f"edge.{device.device_id}"
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete(queue)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(quality_engineer).post("/edge/start/", form)
+    run = ProfilingRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/edge/runs/{run.run_id}/"
+    assert run.status == "queued" and run.requested_by == quality_engineer
+    assert run.config["images"] == 8 and run.config["rounds"] == 1
+    record = AuditRecord.objects.get(subject_key=str(run.run_id))
+    assert record.action == "profiling.requested" and record.actor_id == quality_engineer.pk
+    # The job is on the device's own queue in the real broker, by task name, carrying the run id.
+    try:
+        [raw] = broker.lrange(queue, 0, -1)
+        message = json.loads(raw)
+        assert message["headers"]["task"] == PROFILE_TASK
+        assert str(run.run_id) in message["headers"]["kwargsrepr"]
+    finally:
+        broker.delete(queue)
+    page = login(quality_engineer).get(f"/edge/runs/{run.run_id}/").content.decode()
+    assert "Waiting for the device" in page
