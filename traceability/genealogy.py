@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.module_loading import autodiscover_modules
 
 from traceability.choices import PartStatus
@@ -451,3 +452,88 @@ def forward_trace(lot: MaterialLot, *, with_sources: bool = True) -> ForwardTrac
     )
     trace.elapsed_ms = (time.perf_counter() - started) * 1000
     return trace
+
+
+# --- Auditor search -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchCriteria:
+    query: str = ""  # a serial, lot key, batch number or pallet SSCC (exact), or part of one
+    station: str = ""  # station code: the part passed this station ...
+    window_start: dt.datetime | None = None  # ... within this time window (either end may be open)
+    window_end: dt.datetime | None = None
+    verdict: str = ""  # an inspection of the part had this verdict
+    defect_code: str = ""  # a failure case of the part has this defect code
+    created_from: dt.datetime | None = None  # the part was made in this date range
+    created_to: dt.datetime | None = None
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.station or self.window_start or self.window_end or self.verdict or self.defect_code
+                    or self.created_from or self.created_to)
+
+
+@dataclass
+class SearchResult:
+    go_to: tuple[str, str] | None = None  # ("part", serial) or ("lot", lot key): an exact hit
+    scope: str = ""  # what the query matched, in words
+    parts: list[Part] = field(default_factory=list)
+    total: int = 0
+    lots: list[MaterialLot] = field(default_factory=list)
+
+
+def search(criteria: SearchCriteria, *, limit: int = 200) -> SearchResult:
+    """The auditor's search box: an exact serial or lot key goes straight to its trace; a batch or pallet lists its
+    parts; anything else matches parts of serials, batches and pallets, and lots. Filters narrow the parts."""
+    from traceability.models import Batch, Pallet
+
+    q = criteria.query.strip()
+    result = SearchResult()
+    parts = Part.objects.select_related("part_type", "batch", "pallet")
+    if q:
+        if not criteria.has_filters:
+            if Part.objects.filter(serial=q).exists():
+                return SearchResult(go_to=("part", q))
+            if MaterialLot.objects.filter(lot_key=q).exists():
+                return SearchResult(go_to=("lot", q))
+        if Batch.objects.filter(batch_number=q).exists():
+            parts, result.scope = parts.filter(batch__batch_number=q), f"batch {q}"
+        elif Pallet.objects.filter(sscc=q).exists():
+            parts, result.scope = parts.filter(pallet__sscc=q), f"pallet {q}"
+        elif (lot := MaterialLot.objects.filter(lot_key=q).first()) is not None:
+            parts, result.scope = parts.filter(pk__in=_reached_ids_subquery(lot)), f"parts reached by lot {q}"
+        else:
+            parts = parts.filter(Q(serial__icontains=q) | Q(batch__batch_number__icontains=q)
+                                 | Q(pallet__sscc__icontains=q))
+            result.scope = f"serials, batches and pallets containing “{q}”"
+            result.lots = list(
+                MaterialLot.objects.select_related("material")
+                .filter(Q(lot_key__icontains=q) | Q(supplier_lot_number__icontains=q)).order_by("lot_key")[:20]
+            )
+    elif not criteria.has_filters:
+        return result
+    if criteria.station or criteria.window_start or criteria.window_end:
+        events = StationEvent.objects.all()
+        if criteria.station:
+            events = events.filter(station__code=criteria.station)
+        if criteria.window_start:
+            events = events.filter(entered_at__gte=criteria.window_start)
+        if criteria.window_end:
+            events = events.filter(entered_at__lt=criteria.window_end)
+        parts = parts.filter(pk__in=events.values("part_id"))
+    if criteria.verdict:
+        parts = filter_parts_by_verdict(parts, criteria.verdict)
+    if criteria.defect_code:
+        parts = parts.filter(pk__in=FailureCase.objects.filter(defect_code__code=criteria.defect_code).values("part_id"))
+    if criteria.created_from:
+        parts = parts.filter(created_at__gte=criteria.created_from)
+    if criteria.created_to:
+        parts = parts.filter(created_at__lt=criteria.created_to)
+    result.total = parts.count()
+    result.parts = list(parts.order_by("-created_at", "-id")[:limit])
+    return result
+
+
+def _reached_ids_subquery(lot: MaterialLot) -> RawSQL:
+    return RawSQL(_sql_parts_reached(with_details=False), [lot.pk])

@@ -9,4 +9,6 @@ urlpatterns = [
     path("trace/", views.trace_search, name="trace-search"),
     path("trace/parts/<slug:serial>/", views.trace_part, name="trace-part"),
     path("trace/lots/<slug:lot_key>/", views.trace_lot, name="trace-lot"),
+    path("trace/lots/<slug:lot_key>/recall.csv", views.trace_lot_csv, name="trace-lot-csv"),
+    path("trace/lots/<slug:lot_key>/contain/", views.contain_lot, name="trace-lot-contain"),
 ]

@@ -1,26 +1,132 @@
-"""Auditor pages. Genealogy and recall arrive with the genealogy issue; until then they say so."""
+"""Auditor pages: the trace search, a part's genealogy (tree and timeline), a lot's recall (counts by status,
+CSV download, containment). Server-rendered, no build step. Each trace page shows how long the trace took."""
 from __future__ import annotations
 
+import csv
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from traceability import roles
-from traceability.models import MaterialLot, Part
+from traceability import access, actions, genealogy, roles, selectors
+from traceability.choices import PartStatus, badge_colour
+from traceability.forms import ContainLotForm, TraceSearchForm
+from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
+from traceability.models import LotLink, MaterialLot
+
+RECALL_ROWS_SHOWN = 500
 
 
 @permission_required(roles.VIEW_TRACE, raise_exception=True)
 def trace_search(request: HttpRequest) -> HttpResponse:
-    return render(request, "traceability/search.html", {"query": request.GET.get("q", "")})
+    form = TraceSearchForm(request.GET or None)
+    result = None
+    if form.is_bound and form.is_valid():
+        result = genealogy.search(form.criteria())
+        if result.go_to:
+            kind, key = result.go_to
+            return redirect("trace-part" if kind == "part" else "trace-lot", key)
+    return render(request, "traceability/search.html", {
+        "form": form, "result": result, "query": request.GET.get("q", ""),
+        "filters_open": form.is_bound and not form.errors and form.criteria().has_filters,
+        "part_rows": [(p, badge_colour(PartStatus, p.status)) for p in (result.parts if result else [])],
+    })
+
+
+def _lot_tree(lot_id: int, trace_lots: dict[int, MaterialLot], links: list[LotLink], *, up: bool,
+              depth: int = 0) -> dict[str, Any]:
+    """A lot with its parents (up) or children (down), for the page's nested lists."""
+    lot = trace_lots[lot_id]
+    related = [link for link in links if (link.child_id if up else link.parent_id) == lot_id]
+    return {
+        "lot": lot, "badge": badge_colour_lot(lot.status),
+        "related": [] if depth > 30 else [
+            {"link": link, "node": _lot_tree(link.parent_id if up else link.child_id, trace_lots, links, up=up,
+                                              depth=depth + 1)}
+            for link in related if (link.parent_id if up else link.child_id) in trace_lots
+        ],
+    }
+
+
+def badge_colour_lot(status: str) -> str:
+    from traceability.choices import LotStatus
+
+    return badge_colour(LotStatus, status)
+
+
+def _part_tree(trace: BackwardTrace, node: PartNode) -> dict[str, Any]:
+    part = node.part
+    return {
+        "part": part, "badge": badge_colour(PartStatus, part.status),
+        "lots": [{"consumption": c, "node": _lot_tree(c.lot_id, trace.lots, trace.lot_links, up=True)}
+                 for c in trace.consumptions_of(part.pk)],
+        "components": [_part_tree(trace, child) for child in trace.components_of(part.pk)],
+    }
 
 
 @permission_required(roles.VIEW_TRACE, raise_exception=True)
 def trace_part(request: HttpRequest, serial: str) -> HttpResponse:
-    part = get_object_or_404(Part, serial=serial)
-    return render(request, "traceability/part.html", {"part": part})
+    part = get_object_or_404(selectors.parts(), serial=serial)
+    trace = genealogy.backward_trace(part)
+    serials = {node.part.pk: node.part.serial for node in trace.parts}
+    return render(request, "traceability/part.html", {
+        "part": trace.part, "trace": trace, "tree": _part_tree(trace, trace.parts[0]),
+        "badge": badge_colour(PartStatus, trace.part.status),
+        "timeline": [{"at": at, "kind": kind, "item": item, "serial": serials.get(getattr(item, "part_id", None), "")}
+                     for at, kind, item in trace.timeline()],
+    })
 
 
 @permission_required(roles.VIEW_TRACE, raise_exception=True)
 def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
-    lot = get_object_or_404(MaterialLot, lot_key=lot_key)
-    return render(request, "traceability/lot.html", {"lot": lot})
+    lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+    trace = genealogy.forward_trace(lot)
+    every_lot = {**trace.sources, **trace.lots}
+    counts = trace.counts_by_status()
+    return render(request, "traceability/lot.html", {
+        "lot": trace.lot, "trace": trace, "badge": badge_colour_lot(trace.lot.status),
+        "sources": _lot_tree(lot.pk, every_lot, trace.source_links, up=True),
+        "descendants": _lot_tree(lot.pk, trace.lots, trace.lot_links, up=False),
+        "counts": [(PartStatus(s).label, n, badge_colour(PartStatus, s)) for s, n in counts.items() if n],
+        "shipped_count": counts.get(PartStatus.SHIPPED, 0),
+        "part_rows": [(p, badge_colour(PartStatus, p.status), PartStatus(p.status).label)
+                      for p in trace.parts[:RECALL_ROWS_SHOWN]],
+        "rows_shown": min(len(trace.parts), RECALL_ROWS_SHOWN),
+        "can_contain": access.can_contain(request.user),
+        "contain_form": ContainLotForm(),
+    })
+
+
+@permission_required(roles.VIEW_TRACE, raise_exception=True)
+def trace_lot_csv(request: HttpRequest, lot_key: str) -> HttpResponse:
+    lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+    trace: ForwardTrace = genealogy.forward_trace(lot, with_sources=False)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="recall-{lot.lot_key}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["serial", "status", "part_type", "batch", "pallet_sscc", "pallet_status", "via_lots",
+                     "via_components"])
+    for p in trace.parts:
+        writer.writerow([p.serial, p.status, p.part_type, p.batch_number, p.pallet_sscc or "", p.pallet_status or "",
+                         " ".join(p.via_lots), " ".join(p.via_components)])
+    return response
+
+
+@require_POST
+@permission_required(roles.CONTAIN_LOT, raise_exception=True)
+def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
+    lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+    form = ContainLotForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Containment needs a reason.")
+        return redirect("trace-lot", lot.lot_key)
+    shipped = actions.contain_lot(lot, actor=request.user, reason=form.cleaned_data["reason"])
+    held = genealogy.forward_trace(lot, with_sources=False).counts_by_status().get(PartStatus.ON_HOLD, 0)
+    messages.success(request, f"Lot {lot.lot_key} is suspect; {held} parts it reached are on hold.")
+    if shipped:
+        listed = ", ".join(p.serial for p in shipped[:50]) + (" …" if len(shipped) > 50 else "")
+        messages.error(request, f"{len(shipped)} parts had already shipped and need a customer recall: {listed}")
+    return redirect("trace-lot", lot.lot_key)

@@ -1,0 +1,57 @@
+"""Forms of the auditor pages."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from traceability import genealogy
+from traceability.models import DefectCode, Station
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+def _day_start(value: dt.date | None, *, days: int = 0) -> dt.datetime | None:
+    if value is None:
+        return None
+    return timezone.make_aware(dt.datetime.combine(value + dt.timedelta(days=days), dt.time.min))
+
+
+class TraceSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=80, label="Serial, lot, batch or pallet (SSCC)")
+    station = forms.ChoiceField(required=False, label="Station")
+    window_start = forms.DateTimeField(required=False, label="At the station from",
+                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    window_end = forms.DateTimeField(required=False, label="until",
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    verdict = forms.ChoiceField(required=False, label="Inspection verdict")
+    defect_code = forms.ChoiceField(required=False, label="Defect code")
+    created_from = forms.DateField(required=False, label="Made from", widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, label="to (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        codes = sorted(set(Station.objects.values_list("code", flat=True)))
+        self.fields["station"].choices = [("", "any station")] + [(c, c) for c in codes]  # type: ignore[attr-defined]
+        self.fields["verdict"].choices = [("", "any verdict")] + genealogy.verdict_choices()  # type: ignore[attr-defined]
+        self.fields["defect_code"].choices = [("", "any defect")] + [  # type: ignore[attr-defined]
+            (d.code, f"{d.code} – {d.name}") for d in DefectCode.objects.order_by("code")
+        ]
+
+    def criteria(self) -> genealogy.SearchCriteria:
+        data = self.cleaned_data
+        return genealogy.SearchCriteria(
+            query=data.get("q") or "", station=data.get("station") or "",
+            window_start=_aware(data.get("window_start")), window_end=_aware(data.get("window_end")),
+            verdict=data.get("verdict") or "", defect_code=data.get("defect_code") or "",
+            created_from=_day_start(data.get("created_from")), created_to=_day_start(data.get("created_to"), days=1),
+        )
+
+
+class ContainLotForm(forms.Form):
+    reason = forms.CharField(max_length=500, label="Reason (recorded in the audit trail)")
