@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 PUBLISH_RETRY = {"max_retries": None, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
 
 
-def send_report(report: dict[str, Any], app: Any = None) -> None:
-    (app or current_app).send_task(STORE_TASK, args=[report], queue=INGEST_QUEUE, retry=True,
-                                   retry_policy=PUBLISH_RETRY)
+def send_report(report: dict[str, Any], app: Any = None, queue: str = INGEST_QUEUE) -> None:
+    (app or current_app).send_task(STORE_TASK, args=[report], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
 
 
 def run_profile(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +36,7 @@ def run_profile(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str
 
 
 @shared_task(name=PROFILE_TASK, acks_late=False, ignore_result=True)
-def profile_edge(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str, Any]:
+def profile_edge(run_id: str, device_id: str, config: dict[str, Any], reply_queue: str = INGEST_QUEUE) -> dict[str, Any]:
     report = run_profile(run_id, device_id, config)
-    send_report(report)
+    send_report(report, queue=reply_queue or INGEST_QUEUE)
     return {"run_id": run_id, "variants": len(report["variants"]), "error": report["error"]}

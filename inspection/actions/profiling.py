@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from edge_worker.messages import edge_queue
+from edge_worker.messages import INGEST_QUEUE, edge_queue
 from edge_worker.profiling import PHASES, PROFILE_TASK, SCHEMA_VERSION, VARIANT_KEYS, ProfileConfig
 from inspection.models import EdgeDevice, ProfilingRun, ProfilingRunStatus, ProfilingSeries, ProfilingVariant, SeriesKind
 from traceability import audit, roles
@@ -49,16 +49,18 @@ def _subject(run: ProfilingRun) -> tuple[str, str]:
     return ("inspection.profilingrun", str(run.run_id))
 
 
-def send_profiling_job(run: ProfilingRun) -> None:
-    """Queue the protocol on the device's queue (called after commit). The device answers on `ingest`."""
+def send_profiling_job(run: ProfilingRun, reply_queue: str = INGEST_QUEUE) -> None:
+    """Queue the protocol on the device's queue (called after commit). The device answers on `reply_queue`."""
     from twinweb.celery import app
 
     app.send_task(PROFILE_TASK, kwargs={"run_id": str(run.run_id), "device_id": run.device.device_id,
-                                        "config": run.config}, queue=edge_queue(run.device.device_id))
+                                        "config": run.config, "reply_queue": reply_queue},
+                  queue=edge_queue(run.device.device_id))
 
 
 @transaction.atomic(durable=True)
-def request_profiling_run(device: EdgeDevice, *, config: ProfileConfig, actor: Any, send: bool = True) -> ProfilingRun:
+def request_profiling_run(device: EdgeDevice, *, config: ProfileConfig, actor: Any, send: bool = True,
+                          reply_queue: str = INGEST_QUEUE) -> ProfilingRun:
     """Record a queued run and, after commit, send the job to `edge.<device_id>` (`send=False`: the caller runs
     the protocol itself, e.g. `manage.py profile_edge --inline`)."""
     if actor is not None and not can_run_profiling(actor):
@@ -70,7 +72,7 @@ def request_profiling_run(device: EdgeDevice, *, config: ProfileConfig, actor: A
     audit.append(actor=actor, action="profiling.requested", subject=_subject(run),
                  after={"device": device.device_id, "config": run.config, "sent_to": edge_queue(device.device_id) if send else "inline"})
     if send:
-        transaction.on_commit(lambda: send_profiling_job(run))
+        transaction.on_commit(lambda: send_profiling_job(run, reply_queue))
     return run
 
 

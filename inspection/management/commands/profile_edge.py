@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from edge_worker.messages import INGEST_QUEUE
 from edge_worker.profiling import VARIANT_KEYS, ProfileConfig
 from inspection.actions.profiling import request_profiling_run, store_profiling_run
 from inspection.models import EdgeDevice, ProfilingRun, ProfilingRunStatus
@@ -33,10 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--variants", default="", help=f"Comma-separated subset of: {', '.join(VARIANT_KEYS)}.")
         parser.add_argument("--sampler", default="auto", choices=["auto", "jtop", "nvml", "rapl", "none"])
         parser.add_argument("--power-rate", type=float, default=10.0, help="Power samples per second (default 10).")
-        parser.add_argument("--model-dir", default=None, help="Model directory (--inline only; default: the shipped model).")
+        parser.add_argument("--model-dir", default=None, help="Model directory on the device (default: the shipped model).")
         parser.add_argument("--wait", action="store_true", help="Wait for the stored run and print its table.")
         parser.add_argument("--timeout", type=float, default=1800.0, help="Seconds --wait waits (default 1800).")
         parser.add_argument("--inline", action="store_true", help="Run the protocol here instead of on the device's worker.")
+        parser.add_argument("--reply-queue", default=INGEST_QUEUE,
+                            help="Queue the device sends its report to (default ingest; a worker must consume it).")
         parser.add_argument("--cell", default="", help="Register the device for this cell code if it is not known yet.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -56,7 +59,7 @@ class Command(BaseCommand):
         if opts["inline"]:
             run = self._inline(device, config)
         else:
-            run = request_profiling_run(device, config=config, actor=None)
+            run = request_profiling_run(device, config=config, actor=None, reply_queue=opts["reply_queue"])
             self.stdout.write(f"profiling run {run.run_id} sent to queue {device.queue_name}")
             if not opts["wait"]:
                 self.stdout.write("it appears at /edge/ when the device reports (or use --wait)")
