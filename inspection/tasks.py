@@ -2,31 +2,99 @@
 
 Late acknowledgement: a message is acknowledged only after its transaction committed, so a worker that dies
 mid-task leaves it to be redelivered; the actions are idempotent on the result id, so redelivery stores nothing
-twice. A refused payload is not an error to retry: it is kept in a DeadLetter and the task completes.
+twice. A refused payload is not an error to retry: it is kept in a DeadLetter and the task completes. A database
+that is away is an error to retry (with backoff, indefinitely): the message is re-queued, never dropped.
+
+Group commit: with TWINWEB_INGEST_BATCH=N (N > 1) and a threads pool (`--pool threads --concurrency 32`), each
+task hands its payload to one committer thread per process, which stores up to N waiting results in one
+transaction and wakes every task once its result committed; each message is still acknowledged only after its
+own commit. With the solo pool (the default) every result is its own transaction.
 """
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from edge_worker.messages import INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
-from inspection.actions.ingest import PayloadRefused, record_inspection_result, record_telemetry
+from inspection.actions.ingest import IngestOutcome, PayloadRefused, record_inspection_results, record_telemetry
 
 log = logging.getLogger(__name__)
+RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 1, "retry_backoff_max": 30,
+         "max_retries": None, "retry_jitter": True}
 
 
-@shared_task(name=INGEST_RESULT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+class GroupCommitter:
+    """Collects results from concurrent tasks and stores them in batches (one transaction per batch)."""
+
+    def __init__(self, max_batch: int, max_wait_s: float = 0.005) -> None:
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[tuple[Any, Future[IngestOutcome]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, payload: Any) -> IngestOutcome:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ingest-group-commit", daemon=True)
+                self._thread.start()
+        future: Future[IngestOutcome] = Future()
+        self._queue.put((payload, future))
+        return future.result()
+
+    def _take(self) -> list[tuple[Any, Future[IngestOutcome]]]:
+        batch = [self._queue.get()]
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get(timeout=self.max_wait_s))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            try:
+                close_old_connections()
+                outcomes = record_inspection_results([payload for payload, _ in batch])
+            except Exception as exc:  # each waiting task raises it (and retries if the database was away)
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), outcome in zip(batch, outcomes):
+                future.set_result(outcome)
+
+
+_committer: GroupCommitter | None = None
+
+
+def _store(payload: Any) -> IngestOutcome:
+    global _committer
+    batch = int(os.environ.get("TWINWEB_INGEST_BATCH", "1"))
+    if batch <= 1:
+        return record_inspection_results([payload])[0]
+    if _committer is None:
+        _committer = GroupCommitter(batch)
+    return _committer.submit(payload)
+
+
+@shared_task(name=INGEST_RESULT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)
 def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
-    try:
-        inspection, created = record_inspection_result(payload)
-    except PayloadRefused as refused:
-        return {"refused": refused.dead_letter.reason, "dead_letter": refused.dead_letter.pk}
-    return {"inspection": inspection.pk, "created": created}
+    outcome = _store(payload)
+    if outcome.refused is not None:
+        return {"refused": outcome.refused.reason, "dead_letter": outcome.refused.pk}
+    assert outcome.inspection is not None
+    return {"inspection": outcome.inspection.pk, "created": outcome.created}
 
 
-@shared_task(name=INGEST_TELEMETRY_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=INGEST_TELEMETRY_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)
 def ingest_telemetry(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         sample = record_telemetry(payload)

@@ -92,6 +92,39 @@ def publish(cell_id: int, event: dict[str, Any]) -> None:
         log.exception("live event for cell %s not published", cell_id)
 
 
+async def _send_many_and_close(group: str, messages: list[dict[str, Any]]) -> None:
+    layer = get_channel_layer()
+    try:
+        for message in messages:
+            await layer.group_send(group, message)
+    finally:
+        close_pools = getattr(layer, "close_pools", None)
+        if close_pools is not None:
+            await close_pools()
+
+
+def publish_many(cell_id: int, events: list[dict[str, Any]]) -> None:
+    """Send several events to the cell's group in order, with consecutive sequence numbers and one connection
+    round (the ingest worker commits results in batches)."""
+    if not events:
+        return
+    try:
+        last = int(_redis().incrby(sequence_key(cell_id), len(events)))
+        now = time.time() * 1000.0
+        messages = [
+            {"type": "cell.event", "seq": last - len(events) + 1 + n, "published_at": now,
+             "event": json.loads(json.dumps(event, default=str))}
+            for n, event in enumerate(events)
+        ]
+        if _inside_asgi_server():  # never close the pools on a server's loop
+            for message in messages:
+                async_to_sync(_send)(cell_group(cell_id), message)
+        else:
+            async_to_sync(_send_many_and_close)(cell_group(cell_id), messages)
+    except Exception:  # a lost notification is recovered by the client's snapshot; never fail the write
+        log.exception("live events for cell %s not published", cell_id)
+
+
 def publish_on_commit(cell_id: int | None, event: dict[str, Any]) -> None:
     if cell_id is None:
         return

@@ -22,12 +22,16 @@ import logging
 import os
 import struct
 import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from edge_worker.messages import InspectionResult, MessageError, Telemetry, image_b64_size
@@ -37,7 +41,7 @@ from traceability import actions as trace_actions
 from traceability import audit
 from traceability.choices import FoundBy, PartStatus
 from traceability.models import DefectCode, Part, Station
-from twinweb.live import publish, publish_on_commit
+from twinweb.live import publish, publish_many, publish_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -158,21 +162,15 @@ def _stored_identity(inspection: Inspection) -> dict[str, Any]:
     }
 
 
-def _existing(result: InspectionResult, payload: Any, source: str) -> Inspection | None:
-    """The stored inspection with this result id, if any; a differing one is refused as a conflict."""
-    existing = (
-        Inspection.objects.select_related("part", "station", "device", "image")
-        .filter(result_id=result.result_id).first()
-    )
-    if existing is None:
-        return None
-    stored, incoming = _stored_identity(existing), _identity(result)
-    differences = [f"{k}: stored {stored[k]!r}, received {incoming[k]!r}" for k in IDENTITY_FIELDS if stored[k] != incoming[k]]
-    if differences:
-        raise _refuse(payload, DeadLetterReason.CONFLICT,
-                      f"result {result.result_id} is already stored with different content ({'; '.join(differences)})", source)
-    log.info("result %s already stored (inspection %s): duplicate ignored", result.result_id, existing.pk)
-    return existing
+def _differences(stored: dict[str, Any], incoming: dict[str, Any]) -> list[str]:
+    return [f"{k}: stored {stored[k]!r}, received {incoming[k]!r}" for k in IDENTITY_FIELDS if stored[k] != incoming[k]]
+
+
+def _existing_inspections(result_ids: set[uuid.UUID]) -> dict[uuid.UUID, Inspection]:
+    return {
+        i.result_id: i
+        for i in Inspection.objects.select_related("part", "station", "device", "image").filter(result_id__in=result_ids)
+    }
 
 
 def _defect_code(result: InspectionResult) -> DefectCode:
@@ -187,21 +185,34 @@ def _defect_code(result: InspectionResult) -> DefectCode:
     )
 
 
-def _parse_result(payload: Any, source: str) -> InspectionResult:
+@dataclass
+class IngestOutcome:
+    """What happened to one payload: stored (created), a duplicate of a stored result, or refused."""
+
+    inspection: Inspection | None = None
+    created: bool = False
+    refused: DeadLetter | None = None
+
+
+@dataclass
+class _Item:
+    index: int
+    payload: Any
+    result: InspectionResult
+    image: bytes
+    dimensions: tuple[int, int]
+    device: EdgeDevice | None = None
+    part: Part | None = None
+    station: Station | None = None
+    image_name: str = ""
+
+
+def _validated(payload: Any, source: str, index: int) -> _Item:
+    """Schema, image size, image hash and format: everything that needs no database."""
     try:
-        return InspectionResult.from_dict(payload)
+        result = InspectionResult.from_dict(payload)
     except MessageError as exc:
         raise _refuse(payload, DeadLetterReason.MALFORMED, f"malformed inspection result: {exc}", source) from None
-
-
-def record_inspection_result(payload: Any, *, source: str = RESULT_SOURCE) -> tuple[Inspection, bool]:
-    """Store one inspection result sent by an edge device. Returns (inspection, created).
-
-    Raises PayloadRefused (after storing a DeadLetter) for anything that cannot be stored.
-    """
-    result = _parse_result(payload, source)
-    received_at = timezone.now()
-
     size = image_b64_size(result.image_png_b64)
     limit = settings.TWINWEB_MAX_IMAGE_BYTES
     if size > limit:
@@ -213,128 +224,242 @@ def record_inspection_result(payload: Any, *, source: str = RESULT_SOURCE) -> tu
     dimensions = png_size(image)
     if dimensions is None:
         raise _refuse(payload, DeadLetterReason.MALFORMED, "malformed inspection result: image_png_b64: not a PNG image", source)
+    return _Item(index, payload, result, image, dimensions)
 
-    device = EdgeDevice.objects.filter(device_id=result.device_id).first()
-    if device is None:
-        raise _refuse(payload, DeadLetterReason.UNKNOWN_DEVICE, f"no edge device {result.device_id!r} is registered", source)
-    part = Part.objects.select_related("batch").filter(serial=result.serial).first()
-    if part is None:
-        raise _refuse(payload, DeadLetterReason.UNKNOWN_PART, f"no part with serial {result.serial!r}", source)
-    cell_id = part.batch.cell_id or device.cell_id
-    station = Station.objects.filter(cell_id=cell_id, code=result.station).first()
-    if station is None:
-        raise _refuse(payload, DeadLetterReason.UNKNOWN_STATION,
-                      f"no station {result.station!r} in the cell of part {result.serial} (cell id {cell_id})", source)
 
-    existing = _existing(result, payload, source)
-    if existing is not None:
-        return existing, False
+def record_inspection_result(payload: Any, *, source: str = RESULT_SOURCE) -> tuple[Inspection, bool]:
+    """Store one inspection result sent by an edge device. Returns (inspection, created).
 
-    # The image file is written before the transaction (no I/O inside it); a rolled-back transaction leaves
-    # at worst an unreferenced file under its own hash, which the next identical image reuses.
-    image_name = write_image_file(result.image_sha256, image)
-    try:
-        inspection = _store(result, device=device, part=part, station=station, image_name=image_name,
-                            image_size=len(image), dimensions=dimensions, received_at=received_at)
-    except IntegrityError:
-        # Another worker stored the same result id between our check and our insert.
-        existing = _existing(result, payload, source)
-        if existing is None:
-            raise
-        return existing, False
-    return inspection, True
+    Raises PayloadRefused (after storing a DeadLetter) for anything that cannot be stored.
+    """
+    [outcome] = record_inspection_results([payload], source=source)
+    if outcome.refused is not None:
+        raise PayloadRefused(outcome.refused)
+    assert outcome.inspection is not None
+    return outcome.inspection, outcome.created
+
+
+def record_inspection_results(payloads: Sequence[Any], *, source: str = RESULT_SOURCE) -> list[IngestOutcome]:
+    """Store a batch of results in one transaction (group commit), with exactly the semantics of storing them one
+    by one in this order. One outcome per payload, in order; refusals are kept as dead letters."""
+    outcomes = [IngestOutcome() for _ in payloads]
+    items: list[_Item] = []
+    for index, payload in enumerate(payloads):
+        try:
+            items.append(_validated(payload, source, index))
+        except PayloadRefused as refused:
+            outcomes[index].refused = refused.dead_letter
+    if not items:
+        return outcomes
+    received_at = timezone.now()
+
+    devices = {d.device_id: d for d in EdgeDevice.objects.filter(device_id__in={i.result.device_id for i in items})}
+    parts = {p.serial: p for p in Part.objects.select_related("batch").filter(serial__in={i.result.serial for i in items})}
+    cell_ids = {p.batch.cell_id for p in parts.values()} | {d.cell_id for d in devices.values()}
+    stations = {(s.cell_id, s.code): s for s in Station.objects.filter(cell_id__in=cell_ids - {None})}
+    existing = _existing_inspections({i.result.result_id for i in items})
+
+    to_store: list[_Item] = []
+    first_in_batch: dict[uuid.UUID, _Item] = {}
+    duplicates: list[_Item] = []
+    for item in items:
+        r = item.result
+        try:
+            item.device = devices.get(r.device_id)
+            if item.device is None:
+                raise _refuse(item.payload, DeadLetterReason.UNKNOWN_DEVICE, f"no edge device {r.device_id!r} is registered", source)
+            item.part = parts.get(r.serial)
+            if item.part is None:
+                raise _refuse(item.payload, DeadLetterReason.UNKNOWN_PART, f"no part with serial {r.serial!r}", source)
+            cell_id = item.part.batch.cell_id or item.device.cell_id
+            item.station = stations.get((cell_id, r.station))
+            if item.station is None:
+                raise _refuse(item.payload, DeadLetterReason.UNKNOWN_STATION,
+                              f"no station {r.station!r} in the cell of part {r.serial} (cell id {cell_id})", source)
+            stored = existing.get(r.result_id)
+            if stored is not None:
+                differences = _differences(_stored_identity(stored), _identity(r))
+                if differences:
+                    raise _refuse(item.payload, DeadLetterReason.CONFLICT,
+                                  f"result {r.result_id} is already stored with different content ({'; '.join(differences)})", source)
+                log.info("result %s already stored (inspection %s): duplicate ignored", r.result_id, stored.pk)
+                outcomes[item.index].inspection = stored
+                continue
+            if r.result_id in first_in_batch:
+                duplicates.append(item)  # decided once the first one is stored
+                continue
+        except PayloadRefused as refused:
+            outcomes[item.index].refused = refused.dead_letter
+            continue
+        first_in_batch[r.result_id] = item
+        to_store.append(item)
+
+    # Image files are written before the transaction (no I/O inside it); a rolled-back transaction leaves at worst
+    # an unreferenced file under its own hash, which the next identical image reuses.
+    for item in to_store:
+        item.image_name = write_image_file(item.result.image_sha256, item.image)
+    if to_store:
+        try:
+            stored_now = _store_all(to_store, received_at)
+        except IntegrityError:
+            if len(to_store) == 1:
+                # Another worker stored the same result id between our check and our insert: a duplicate.
+                stored_now = {}
+                duplicates.append(to_store[0])
+                first_in_batch.pop(to_store[0].result.result_id)
+            else:  # settle which one raced, one at a time
+                for item in to_store:
+                    single = record_inspection_results([item.payload], source=source)[0]
+                    outcomes[item.index] = single
+                return _settle_duplicates(outcomes, duplicates, source)
+        for item in to_store:
+            outcomes[item.index].inspection = stored_now[item.result.result_id]
+            outcomes[item.index].created = True
+    return _settle_duplicates(outcomes, duplicates, source)
+
+
+def _settle_duplicates(outcomes: list[IngestOutcome], duplicates: list[_Item], source: str) -> list[IngestOutcome]:
+    if not duplicates:
+        return outcomes
+    stored = _existing_inspections({d.result.result_id for d in duplicates})
+    for item in duplicates:
+        inspection = stored.get(item.result.result_id)
+        if inspection is None:  # pragma: no cover - the first copy was refused; so is this one
+            outcomes[item.index] = record_inspection_results([item.payload], source=source)[0]
+            continue
+        differences = _differences(_stored_identity(inspection), _identity(item.result))
+        if differences:
+            outcomes[item.index].refused = dead_letter(
+                item.payload, reason=DeadLetterReason.CONFLICT, source=source,
+                detail=f"result {item.result.result_id} is already stored with different content ({'; '.join(differences)})",
+            )
+        else:
+            outcomes[item.index].inspection = inspection
+    return outcomes
+
+
+def _review_reasons(result: InspectionResult) -> list[str]:
+    if result.verdict == Verdict.FAIL:
+        return ["failed"]
+    if result.verdict == Verdict.ERROR:
+        return [f"inspection error: {result.reason}"]
+    threshold = settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD
+    if result.defect_confidence is not None and result.defect_confidence < threshold:
+        return [f"low confidence {result.defect_confidence:.3f} < {threshold}"]
+    return []
 
 
 @transaction.atomic(durable=True)
-def _store(
-    result: InspectionResult, *, device: EdgeDevice, part: Part, station: Station, image_name: str, image_size: int,
-    dimensions: tuple[int, int], received_at: dt.datetime,
-) -> Inspection:
-    # Lock the part: its results are decided one at a time, so "newest" below cannot race.
-    part = Part.objects.select_for_update().select_related("batch").get(pk=part.pk)
-    if Inspection.objects.filter(result_id=result.result_id).exists():
-        raise IntegrityError("result stored concurrently")
-    blob, _ = ImageBlob.objects.get_or_create(
-        sha256=result.image_sha256,
-        defaults={"file": image_name, "size_bytes": image_size, "width": dimensions[0], "height": dimensions[1],
-                  "stored_at": received_at},
-    )
-    newer = (
-        Inspection.objects.filter(part=part, captured_at__gt=result.captured_at)
-        .order_by("-captured_at").values_list("result_id", "captured_at").first()
-    )
-    review_reasons: list[str] = []
-    if result.verdict == Verdict.FAIL:
-        review_reasons.append("failed")
-    elif result.verdict == Verdict.ERROR:
-        review_reasons.append(f"inspection error: {result.reason}")
-    elif result.defect_confidence is not None and result.defect_confidence < settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD:
-        review_reasons.append(
-            f"low confidence {result.defect_confidence:.3f} < {settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD}"
-        )
-    if newer is not None:
-        review_reasons.append(f"arrived after a newer result ({newer[0]} captured {newer[1].isoformat()})")
+def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, Inspection]:
+    # Lock the parts (in id order: no deadlock between workers): their results are decided one at a time, in
+    # arrival order, so "newest" below cannot race.
+    part_ids = sorted({item.part.pk for item in items})  # type: ignore[union-attr]
+    parts = {p.pk: p for p in Part.objects.select_for_update().select_related("batch").filter(pk__in=part_ids).order_by("pk")}
+    newest: dict[int, tuple[dt.datetime, str]] = {}
+    for part_id, captured_at, result_id in (
+        Inspection.objects.filter(part_id__in=part_ids).order_by("part_id", "-captured_at")
+        .distinct("part_id").values_list("part_id", "captured_at", "result_id")
+        if connection.vendor == "postgresql" else _newest_per_part(part_ids)
+    ):
+        newest[part_id] = (captured_at, str(result_id))
 
-    inspection = Inspection.objects.create(
-        result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,
-        verdict=result.verdict, reason=result.reason, defect_class=result.defect_class or "",
-        defect_confidence=result.defect_confidence, class_probabilities=result.class_probabilities,
-        findings=result.findings, image=blob, model_version=result.model.version, model_sha256=result.model.sha256,
-        backend=result.model.backend, backend_version=result.model.backend_version, precision=result.model.precision,
-        latency_ms=result.latency_ms, timings_ms=result.timings_ms, avg_power_mw=result.power.avg_power_mw,
-        energy_mj=result.power.energy_mj, power_note=result.power.note[:300], captured_at=result.captured_at,
-        inspected_at=result.inspected_at, received_at=received_at, needs_review=bool(review_reasons),
+    ImageBlob.objects.bulk_create(
+        [ImageBlob(sha256=sha, file=item.image_name, size_bytes=len(item.image), width=item.dimensions[0],
+                   height=item.dimensions[1], stored_at=received_at)
+         for sha, item in {i.result.image_sha256: i for i in items}.items()],
+        ignore_conflicts=True,
     )
+    blobs = {b.sha256: b for b in ImageBlob.objects.filter(sha256__in={i.result.image_sha256 for i in items})}
+
+    inspections: list[Inspection] = []
+    audit_entries: list[audit.PendingRecord] = []
+    events: dict[int, list[dict[str, Any]]] = {}
+    heartbeats: dict[int, tuple[EdgeDevice, InspectionResult]] = {}
+    for item in items:
+        result, station, device = item.result, item.station, item.device
+        assert station is not None and device is not None
+        part = parts[item.part.pk]  # type: ignore[union-attr]
+        reasons = _review_reasons(result)
+        newer = newest.get(part.pk)
+        stale = newer is not None and newer[0] > result.captured_at
+        if stale:
+            reasons.append(f"arrived after a newer result ({newer[1]} captured {newer[0].isoformat()})")  # type: ignore[index]
+        else:
+            newest[part.pk] = (result.captured_at, str(result.result_id))
+        case = None
+        part_change = None
+        if result.verdict == Verdict.FAIL and part.status == PartStatus.FAILED:
+            # One non-conformance per failed part: a second station confirming it adds evidence, not a new case.
+            reasons.append("part already failed")
+        elif result.verdict == Verdict.FAIL and not stale and part.status not in FINAL_PART_STATES:
+            case = trace_actions.open_failure_case(
+                part, defect_code=_defect_code(result), found_by=FoundBy.MACHINE, actor=None, station=station,
+                description=result.reason[:2000], at=result.inspected_at,
+            )
+            trace_actions.set_part_status(part, status=PartStatus.FAILED, actor=None,
+                                          reason=f"inspection {result.result_id} at {station.code}: {result.reason}"[:500],
+                                          at=result.inspected_at)
+            part_change = PartStatus.FAILED
+        blob = blobs[result.image_sha256]
+        inspections.append(Inspection(
+            result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,
+            verdict=result.verdict, reason=result.reason, defect_class=result.defect_class or "",
+            defect_confidence=result.defect_confidence, class_probabilities=result.class_probabilities,
+            findings=result.findings, image=blob, model_version=result.model.version, model_sha256=result.model.sha256,
+            backend=result.model.backend, backend_version=result.model.backend_version, precision=result.model.precision,
+            latency_ms=result.latency_ms, timings_ms=result.timings_ms, avg_power_mw=result.power.avg_power_mw,
+            energy_mj=result.power.energy_mj, power_note=result.power.note[:300], captured_at=result.captured_at,
+            inspected_at=result.inspected_at, received_at=received_at, needs_review=bool(reasons), failure_case=case,
+        ))
+        audit_entries.append(audit.PendingRecord(
+            None, "inspection.record", ("inspection.inspection", str(result.result_id)),
+            after={
+                "serial": part.serial, "station": station.code, "device": device.device_id, "verdict": result.verdict,
+                "defect_class": result.defect_class, "defect_confidence": result.defect_confidence,
+                "image_sha256": result.image_sha256, "model_version": result.model.version,
+                "model_sha256": result.model.sha256, "backend": result.model.backend, "precision": result.model.precision,
+                "failure_case": case.pk if case else None, "part_status": part_change,
+                "needs_review": "; ".join(reasons) or None,
+            },
+        ))
+        heartbeats[device.pk] = (device, result)
+        if station.cell_id:
+            events.setdefault(station.cell_id, []).append(_recorded_event(result, inspections[-1], blob))
+
+    Inspection.objects.bulk_create(inspections)
     Measurement.objects.bulk_create([
         Measurement(
             inspection=inspection, name=m.name, kind=m.kind, value=m.value, nominal=m.nominal, lower_tol=m.lower_tol,
             upper_tol=m.upper_tol, unit=m.unit, passed=m.passed, geometry=m.geometry or {},
         )
-        for m in result.measurements
+        for item, inspection in zip(items, inspections) for m in item.result.measurements
     ])
     DefectFinding.objects.bulk_create([
-        DefectFinding(
-            inspection=inspection, defect_class=f["name"], confidence=float(f.get("confidence") or 0.0),
-            bbox=f.get("bbox") or [],
-        )
-        for f in result.findings if f.get("kind") == "defect"
+        DefectFinding(inspection=inspection, defect_class=f["name"], confidence=float(f.get("confidence") or 0.0),
+                      bbox=f.get("bbox") or [])
+        for item, inspection in zip(items, inspections) for f in item.result.findings if f.get("kind") == "defect"
     ])
-
-    part_change = ""
-    if result.verdict == Verdict.FAIL and part.status == PartStatus.FAILED:
-        # One non-conformance per failed part: a second station confirming it adds evidence, not a new case.
-        review_reasons.append("part already failed")
-    elif result.verdict == Verdict.FAIL and newer is None and part.status not in FINAL_PART_STATES:
-        case = trace_actions.open_failure_case(
-            part, defect_code=_defect_code(result), found_by=FoundBy.MACHINE, actor=None, station=station,
-            description=result.reason[:2000], at=result.inspected_at,
+    for device, result in heartbeats.values():
+        EdgeDevice.objects.filter(pk=device.pk).update(
+            last_heartbeat_at=Greatest(Coalesce("last_heartbeat_at", Value(received_at)), Value(received_at)),
+            backend=result.model.backend, backend_version=result.model.backend_version,
+            precision=result.model.precision, model_version=result.model.version,
         )
-        inspection.failure_case = case
-        inspection.save(update_fields=["failure_case"])
-        trace_actions.set_part_status(part, status=PartStatus.FAILED, actor=None,
-                                      reason=f"inspection {result.result_id} at {station.code}: {result.reason}"[:500],
-                                      at=result.inspected_at)
-        part_change = PartStatus.FAILED
+    audit.append_many(audit_entries)
+    for cell_id, cell_events in events.items():
+        _publish_stamped(cell_id, cell_events)
+    return {i.result_id: i for i in inspections}
 
-    heartbeat = max(filter(None, [device.last_heartbeat_at, received_at]))
-    EdgeDevice.objects.filter(pk=device.pk).update(
-        last_heartbeat_at=heartbeat, backend=result.model.backend, backend_version=result.model.backend_version,
-        precision=result.model.precision, model_version=result.model.version,
+
+def _newest_per_part(part_ids: list[int]) -> list[tuple[int, dt.datetime, Any]]:
+    latest = (
+        Inspection.objects.filter(part_id=OuterRef("part_id")).order_by("-captured_at").values("captured_at")[:1]
     )
-    audit.append(
-        actor=None, action="inspection.record", subject=("inspection.inspection", str(result.result_id)),
-        after={
-            "serial": part.serial, "station": station.code, "device": device.device_id, "verdict": result.verdict,
-            "defect_class": result.defect_class, "defect_confidence": result.defect_confidence,
-            "image_sha256": result.image_sha256, "model_version": result.model.version,
-            "model_sha256": result.model.sha256, "backend": result.model.backend, "precision": result.model.precision,
-            "failure_case": inspection.failure_case_id, "part_status": part_change or None,
-            "needs_review": "; ".join(review_reasons) or None,
-        },
+    rows = (
+        Inspection.objects.filter(part_id__in=part_ids, captured_at=Subquery(latest))
+        .values_list("part_id", "captured_at", "result_id")
     )
-    if station.cell_id:
-        _publish_stamped(station.cell_id, _recorded_event(result, inspection, blob))
-    return inspection
+    return list(rows)
 
 
 def _recorded_event(result: InspectionResult, inspection: Inspection, blob: ImageBlob) -> dict[str, Any]:
@@ -360,11 +485,16 @@ def _recorded_event(result: InspectionResult, inspection: Inspection, blob: Imag
     }
 
 
-def _publish_stamped(cell_id: int, event: dict[str, Any]) -> None:
-    """After commit: stamp the commit time (the end of the sent -> committed latency) and publish."""
+def _publish_stamped(cell_id: int, events: list[dict[str, Any]]) -> None:
+    """After commit: stamp the commit time (the end of the sent -> committed latency) and publish, in order."""
     def hook() -> None:
-        event["committed_at"] = timezone.now().isoformat()
-        publish(cell_id, event)
+        committed_at = timezone.now().isoformat()
+        for event in events:
+            event["committed_at"] = committed_at
+        if len(events) == 1:
+            publish(cell_id, events[0])
+        else:
+            publish_many(cell_id, events)
 
     transaction.on_commit(hook)
 

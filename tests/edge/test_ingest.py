@@ -228,3 +228,22 @@ def test_it_calls_a_silent_device_stale_then_offline() -> None:
     assert device_health(device, now + dt.timedelta(seconds=16)) == DeviceHealth.STALE
     assert device_health(device, now + dt.timedelta(seconds=60)) == DeviceHealth.STALE
     assert device_health(device, now + dt.timedelta(seconds=61)) == DeviceHealth.OFFLINE
+
+
+def test_it_stores_a_batch_as_if_one_by_one_in_arrival_order(edge: dict[str, Any]) -> None:
+    from inspection.actions.ingest import record_inspection_results
+
+    serial = edge["part"].serial
+    newer = builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30))
+    older_fail = builders.payload(serial=serial, captured_at=builders.T0, verdict="fail", defect_class="dent",
+                                  defect_confidence=0.95)
+    bad = dict(builders.payload(serial=serial), verdict="maybe")
+    conflicting = dict(newer, verdict="fail", defect_class="dent")
+    outcomes = record_inspection_results([newer, older_fail, bad, newer, conflicting])
+    assert [(o.created, o.refused.reason if o.refused else None) for o in outcomes] == [
+        (True, None), (True, None), (False, DeadLetterReason.MALFORMED), (False, None), (False, DeadLetterReason.CONFLICT)]
+    assert outcomes[3].inspection.pk == outcomes[0].inspection.pk
+    assert Inspection.objects.count() == 2
+    assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.IN_PROCESS  # the older fail came second
+    assert FailureCase.objects.count() == 0
+    assert AuditRecord.objects.filter(action="inspection.record").count() == 2
