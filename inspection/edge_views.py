@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from edge_worker.profiling import ProfileConfig
+from edge_worker.profiling import DECK_ROWS, ProfileConfig, deck_check
 from inspection.actions.profiling import can_run_profiling, can_view_profiling, request_profiling_run
 from inspection.models import EdgeDevice, ProfilingRun, SeriesKind
 from inspection.profiling_tables import comparison, csv_rows, run_table, run_with_series, runs_queryset
@@ -53,6 +53,7 @@ def edge_runs(request: HttpRequest) -> HttpResponse:
         "runs": runs, "tables": tables, "compare": comparison([r for r in runs if r.status == "done"]),
         "devices": EdgeDevice.objects.order_by("device_id"), "device": device,
         "can_run": can_run_profiling(request.user), "form": StartRunForm(),
+        "deck": list(zip(DECK_ROWS, deck_check())),
     })
 
 

@@ -4,7 +4,7 @@
   const el = document.getElementById("edge-chart-data");
   if (!el || typeof Plotly === "undefined") return;
   const data = JSON.parse(el.textContent);
-  const layoutBase = { margin: { l: 60, r: 20, t: 10, b: 50 }, legend: { orientation: "h" }, hovermode: "closest" };
+  const layoutBase = { margin: { l: 60, r: 20, t: 10, b: 90 }, legend: { orientation: "h", y: -0.3 }, hovermode: "closest" };
   const config = { responsive: true, displaylogo: false };
 
   const power = data.variants.filter((v) => v.power.length > 0).map((v) => ({

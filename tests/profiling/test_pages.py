@@ -70,6 +70,7 @@ def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun
     client = login(request.getfixturevalue(persona))
     index = client.get("/edge/")
     assert index.status_code == 200
+    assert "12.10 / 12.11" in index.content.decode()  # the deck's own figure beside our recomputation
     page = client.get(f"/edge/runs/{stored_run.run_id}/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -32,6 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1)
         parser.add_argument("--seed", type=int, default=ProfileConfig.seed, help="Seed of the rendered test set.")
         parser.add_argument("--variants", default="", help=f"Comma-separated subset of: {', '.join(VARIANT_KEYS)}.")
+        parser.add_argument("--threads", type=int, default=None,
+                            help="CPU threads per backend (default: EDGE_WORKER_INFER_THREADS or min(CPUs, 4)).")
         parser.add_argument("--sampler", default="auto", choices=["auto", "jtop", "nvml", "rapl", "none"])
         parser.add_argument("--power-rate", type=float, default=10.0, help="Power samples per second (default 10).")
         parser.add_argument("--model-dir", default=None, help="Model directory on the device (default: the shipped model).")
@@ -48,7 +50,7 @@ class Command(BaseCommand):
                 images=opts["images"], warmup=opts["warmup"], rounds=opts["rounds"], batch_size=opts["batch_size"],
                 seed=opts["seed"], power_sampler=opts["sampler"], power_rate_hz=opts["power_rate"],
                 variants=tuple(v.strip() for v in opts["variants"].split(",") if v.strip()),
-                model_dir=opts["model_dir"],
+                model_dir=opts["model_dir"], threads=opts["threads"],
             )
             from edge_worker.profiling import select_variants
 
