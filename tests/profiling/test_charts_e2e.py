@@ -1,0 +1,53 @@
+"""In a real browser: the run page draws power against samples per variant and memory over time with the local
+Plotly, and says why power is missing when it is."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inspection.actions.edge import register_edge_device
+from inspection.actions.profiling import store_profiling_run
+from tests import factories
+from tests.live import processes
+from tests.profiling.test_pages import _variant
+from traceability import roles
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    device, _ = register_edge_device(f"chart-{uuid.uuid4().hex[:6]}", cell=factories.make_cell(), actor=None)
+    measured, _ = store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": True,
+                                       "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0),
+                                                    _variant("tensorrt-fp32", 82.0, 3185.0, 5711.0)]})
+    unmeasured, _ = store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id,
+                                         "variants": [_variant("opencv-fp32", 400.0, None, None)]})
+    operator = factories.make_user("olivia", roles.OPERATOR)
+    errors: list[str] = []
+    with processes.daphne(processes.child_env(), tmp_path / "daphne.log") as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_cookies([processes.session_cookie_for(operator, server.url)])
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server.url}/edge/runs/{measured.run_id}/")
+        expect(page.locator("#power-chart .scatterlayer .trace")).to_have_count(2)
+        expect(page.locator("#memory-chart .scatterlayer .trace")).to_have_count(2)
+        expect(page.locator("#power-chart .legendtext")).to_have_text(["torch-fp32", "tensorrt-fp32"])
+        page.screenshot(path=str(tmp_path / "edge-run.png"), full_page=True)
+        page.goto(f"{server.url}/edge/runs/{unmeasured.run_id}/")
+        expect(page.locator("#power-missing")).to_contain_text("not measured: no sampler (test)")
+        expect(page.locator("#power-chart")).to_be_hidden()
+        expect(page.locator("#memory-chart .scatterlayer .trace")).to_have_count(1)
+        browser.close()
+    assert errors == []
