@@ -229,7 +229,7 @@ def _load_torch_cuda(model_dir: Path | None, precision: str, threads: int) -> An
                             config=tuple(tuple(c) for c in arch["config_t_c_n_s"]), stem=arch["stem"], last=arch["last"])
             net.load_state_dict(torch.load(model.verified_path("pt"), map_location="cpu", weights_only=True))
             self._dtype = torch.float16 if precision == "fp16" else torch.float32
-            self._net = net.eval().to("cuda", dtype=self._dtype)
+            self._net: Any = net.eval().to("cuda", dtype=self._dtype)
             self.version = torch.__version__
             self.precision = precision
             self.device = f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"

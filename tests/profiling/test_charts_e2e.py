@@ -37,7 +37,7 @@ def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any)
     with processes.daphne(processes.child_env(), tmp_path / "daphne.log") as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_cookies([processes.session_cookie_for(operator, server.url)])
+        context.add_cookies([processes.session_cookie_for(operator, server.url)])  # type: ignore[list-item]
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"{server.url}/edge/runs/{measured.run_id}/")

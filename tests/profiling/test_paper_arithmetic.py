@@ -16,7 +16,8 @@ from edge_worker.profiling import DECK_ROWS, deck_check, energy_per_image_mj, fp
     ],
 )
 def test_it_reproduces_the_decks_fps_per_watt(fps: float, mw: float, expected: float) -> None:
-    assert round(fps_per_watt(fps, mw), 2) == expected
+    result = fps_per_watt(fps, mw)
+    assert result is not None and round(result, 2) == expected
 
 
 def test_it_agrees_with_every_published_figure_to_the_last_printed_digit() -> None:
