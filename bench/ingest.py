@@ -198,6 +198,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     redis_proc, sock = start_redis(work)
     children: list[subprocess.Popen[bytes]] = []
     try:
+        if "django.apps" in sys.modules and sys.modules["django.apps"].apps.ready:
+            from django.db import connections
+
+            connections.close_all()  # a previous run's connection would be cut by DROP DATABASE ... FORCE
         ensure_database(args.db_url)
         env = setup_django(args.db_url, sock, work / "media")
         from django.core.management import call_command
@@ -329,7 +333,7 @@ def report_md(rows: list[dict[str, Any]], commands: list[str]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['results']} | {r['rate'] or 'max'} | {r['workers']} x {r['pool']} ({r['concurrency'] if r['pool'] == 'threads' else 1}) | "
+            f"| {r['results']} | {format(r['rate'], 'g') if r['rate'] else 'max'} | {r['workers']} x {r['pool']} ({r['concurrency'] if r['pool'] == 'threads' else 1}) | "
             f"{r['batch'] if r['batch'] > 1 else 'off'} | {r['image']} ({r['image_bytes']}) | {r['message_bytes']} | "
             f"**{r['throughput']:.0f}** | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']:.0f} | "
             f"{r['stored']} / {r['distinct']} / {r['missing']} / {r['dead_letters']} (latency from {r['latency_samples']} live events) |"
@@ -350,13 +354,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", type=int, default=6000)
     p.add_argument("--parts", type=int, default=1000)
-    p.add_argument("--rate", type=float, default=500.0, help="Offered results per second (0: as fast as possible).")
+    p.add_argument("--rate", default="500", help="Offered results per second (0: as fast as possible); a comma list runs each.")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--prefetch", type=int, default=2)
     p.add_argument("--pool", choices=["solo", "threads"], default="threads")
     p.add_argument("--concurrency", type=int, default=32, help="Threads per worker (threads pool).")
     p.add_argument("--batch", type=int, default=64, help="TWINWEB_INGEST_BATCH: results per group commit (1: none).")
-    p.add_argument("--image", choices=["real", "small"], default="real")
+    p.add_argument("--image", default="real", help="real (a rendered 512x512 part, ~140 kB) or small (32x32); a comma list runs each.")
     p.add_argument("--defect-rate", type=float, default=0.05)
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--warmup-s", type=float, default=3.0)
@@ -374,8 +378,12 @@ def main() -> None:
         asyncio.run(listen(args.listen, Path(args.listen_out), args.results, args.listen_timeout))
         return
     started = dt.datetime.now(dt.timezone.utc)
-    result = run(args)
-    print(json.dumps(result, indent=2))
+    rows = []
+    for image in args.image.split(","):
+        for rate in args.rate.split(","):
+            one = argparse.Namespace(**{**vars(args), "image": image.strip(), "rate": float(rate)})
+            rows.append(run(one))
+            print(json.dumps(rows[-1], indent=2), flush=True)
     if args.write_docs:
         command = "  ".join(sys.argv)
         body = "\n".join([
@@ -383,7 +391,7 @@ def main() -> None:
             f"Command: `.venv/bin/python {' '.join(sys.argv)}`  ",
             f"Machine: {machine()}  ",
             f"Date: {started:%Y-%m-%d %H:%M} UTC", "",
-            report_md([result], [command]), "",
+            report_md(rows, [command]), "",
             "Path measured: producer -> private redis-server (AOF on) -> Celery ingest worker(s) -> "
             "`record_inspection_result` (validation, image file under its sha256, one durable transaction with "
             "inspection, measurements, audit record; failure case and part status on fails) -> commit -> live event. "

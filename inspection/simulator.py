@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import close_old_connections
 from django.utils import timezone
 
 from edge_worker.messages import INSPECT_CAPTURE_TASK, Capture, edge_queue, encode_image
@@ -77,11 +76,13 @@ class PartOnLine:
 
 class CellSimulator:
     def __init__(self, config: SimulatorConfig, *, send: Callable[[str, dict[str, Any], str], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, stop: Callable[[], bool] = lambda: False) -> None:
+                 sleep: Callable[[float], object] = time.sleep, stop: Callable[[], bool] = lambda: False,
+                 between_ticks: Callable[[], None] = lambda: None) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
         self.sleep = sleep
         self.should_stop = stop
+        self.between_ticks = between_ticks
         self._send = send or _celery_send
         self.cell = Cell.objects.get(code=config.cell_code)
         self.stations = {s.code: s for s in Station.objects.filter(cell=self.cell)}
@@ -111,7 +112,7 @@ class CellSimulator:
                 break
             next_tick += self.config.takt_s
             self.sleep(max(0.0, next_tick - time.monotonic()))
-            close_old_connections()
+            self.between_ticks()
         return self.finished
 
     def tick(self) -> None:

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
 from inspection.simulator import CellSimulator, SimulatorConfig
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         try:
-            simulator = CellSimulator(config, sleep=stop.wait, stop=stop.is_set)
+            simulator = CellSimulator(config, sleep=stop.wait, stop=stop.is_set, between_ticks=close_old_connections)
         except Exception as exc:
             raise CommandError(f"{exc} (run `python manage.py seed_demo` first?)") from exc
         self.stdout.write(f"Simulating cell {config.cell_code}: takt {config.takt_s:.2f} s, edge device "

@@ -1,0 +1,42 @@
+"""run_demo's shutdown: every process group gets SIGTERM, and whatever ignores it is killed after the timeout,
+grandchildren included."""
+from __future__ import annotations
+
+import os
+import time
+
+from twinweb.management.commands.run_demo import Child, start, stop_all
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) counts as gone
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_it_stops_every_process_group_even_those_ignoring_sigterm(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    polite = Child("polite", ["sleep", "60"])
+    stubborn = Child("stubborn", ["bash", "-c", f"trap '' TERM; sleep 60 & echo $! > {tmp_path}/grandchild; wait"])
+    for child in (polite, stubborn):
+        start(child, dict(os.environ))
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "grandchild").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int((tmp_path / "grandchild").read_text())
+    messages: list[str] = []
+
+    started = time.monotonic()
+    stop_all([polite, stubborn], timeout_s=1.0, log=messages.append)
+
+    assert time.monotonic() - started < 5
+    assert polite.process is not None and polite.process.returncode == -15
+    assert stubborn.process is not None and stubborn.process.returncode == -9
+    assert messages == ["  stubborn did not stop within 1 s: killing it"]
+    time.sleep(0.2)
+    assert not alive(grandchild)
