@@ -165,8 +165,10 @@ class Command(BaseCommand):
         received = timezone.now() - dt.timedelta(days=30)
         lots: dict[str, list[MaterialLot]] = {}
         number = 0
-        for code, name, unit in MATERIALS:
-            material = actions.save_record(MaterialDefinition(code=code, name=name, unit=unit), actor=actor)
+        for index, (code, name, unit) in enumerate(MATERIALS, start=901):
+            material = actions.save_record(  # the GTIN names its lots in EPCIS exports (LGTIN)
+                MaterialDefinition(code=code, name=name, unit=unit, gtin=gs1.gtin14(COMPANY_PREFIX, index)), actor=actor
+            )
             lots[code] = []
             for supplier in SUPPLIERS[code]:
                 for _ in range(2):
