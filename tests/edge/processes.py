@@ -134,9 +134,9 @@ def ingest_worker(env: dict[str, str], log_dir: Path) -> Worker:
                              "--loglevel", "INFO"], env, log_dir)
 
 
-def edge_worker(env: dict[str, str], log_dir: Path, device_id: str) -> Worker:
-    return Worker("edge", [sys.executable, "-m", "edge_worker.worker", "--device", device_id, "--telemetry-interval", "0"],
-                  env, log_dir)
+def edge_worker(env: dict[str, str], log_dir: Path, device_id: str, telemetry_s: float = 0) -> Worker:
+    return Worker("edge", [sys.executable, "-m", "edge_worker.worker", "--device", device_id,
+                           "--telemetry-interval", str(telemetry_s)], env, log_dir)
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, *, on_fail: Callable[[], str] | None = None,

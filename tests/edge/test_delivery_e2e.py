@@ -11,15 +11,18 @@ from typing import Any
 
 import pytest
 from celery import Celery
+from django.utils import timezone
 
 from edge_worker.messages import INSPECT_CAPTURE_TASK, Capture, edge_queue, encode_image
 from edge_worker.runtime import result_id_for
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import encode_png, render_part
-from inspection.models import DeadLetter, Inspection
+from inspection.choices import DeviceHealth
+from inspection.edge_health import device_health
+from inspection.models import DeadLetter, EdgeDevice, Inspection, TelemetrySample
 from tests import factories
 from tests.edge import builders, processes
-from traceability.models import Part, PartType
+from traceability.models import Part
 
 pytestmark = [pytest.mark.e2e]
 DEVICE = "jetson-e2e-01"
@@ -45,7 +48,7 @@ def plant(transactional_db: Any) -> dict[str, Any]:
 def workers(plant: dict[str, Any], private_redis: processes.RedisServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
     env = processes.worker_env(private_redis, tmp_path / "media")
     ingest = processes.ingest_worker(env, tmp_path)
-    edge = processes.edge_worker(env, tmp_path, DEVICE)
+    edge = processes.edge_worker(env, tmp_path, DEVICE, telemetry_s=1.0)
     yield {"ingest": ingest, "edge": edge, "redis": private_redis}
     edge.kill()
     ingest.kill()
@@ -129,4 +132,8 @@ def test_it_loses_nothing_when_redis_crashes_mid_run(workers: dict[str, Any], pl
     assert DeadLetter.objects.count() == 0
     assert set(Part.objects.filter(pk__in=[p.pk for p in parts]).values_list("inspections__station__code", flat=True)) == {
         "visual", "dimensional"}
-    assert PartType.objects.filter(code="CF-80").exists()
+    # The device kept reporting itself across the outage: telemetry rows, and it is online.
+    device = EdgeDevice.objects.get(device_id=DEVICE)
+    assert TelemetrySample.objects.filter(device=device).exists()
+    assert device.last_telemetry["backend"] == "none" and device.last_telemetry["power_mw"] is None
+    assert device_health(device, timezone.now()) == DeviceHealth.ONLINE
