@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -326,8 +327,15 @@ def event_hash_ids(document: dict[str, Any]) -> list[str]:
     `eventID`, so the ids can be filled in afterwards). The JSON-LD context is read from the package's own copy."""
     from epcis_event_hash_generator import hash_generator, json_to_py
 
-    events = json_to_py.event_list_from_epcis_document_json(copy.deepcopy(document))
-    return hash_generator.epcis_hashes_from_events(events)
+    # The package logs every event on the root logger at INFO (and dumps the document at DEBUG): our logs would
+    # carry whole documents. Silence INFO and below for the duration of the call.
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.INFO))
+    try:
+        events = json_to_py.event_list_from_epcis_document_json(copy.deepcopy(document))
+        return hash_generator.epcis_hashes_from_events(events)
+    finally:
+        logging.disable(previous)
 
 
 def document(events: list[dict[str, Any]], *, created_at: dt.datetime | None = None) -> dict[str, Any]:
