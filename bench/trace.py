@@ -79,7 +79,7 @@ def _tables() -> dict[str, str]:
     from inspection.models import Inspection, Measurement
     from traceability import models as m
 
-    named = {
+    named: dict[str, Any] = {
         "site": m.Site, "area": m.Area, "line": m.Line, "cell": m.Cell, "station": m.Station, "parttype": m.PartType,
         "material": m.MaterialDefinition, "lot": m.MaterialLot, "lotlink": m.LotLink, "batch": m.Batch,
         "pallet": m.Pallet, "part": m.Part, "consumption": m.LotConsumption, "component": m.PartComponent,

@@ -394,7 +394,7 @@ class ForwardTrace:
 
     def counts_by_status(self) -> dict[str, int]:
         counts = Counter(p.status for p in self.parts)
-        return {status.value: counts.get(status.value, 0) for status in PartStatus}
+        return {value: counts.get(value, 0) for value in PartStatus.values}
 
     def pallets(self) -> list[dict[str, Any]]:
         by_sscc: dict[str, dict[str, Any]] = {}

@@ -91,7 +91,7 @@ def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
         "sources": _lot_tree(lot.pk, every_lot, trace.source_links, up=True),
         "descendants": _lot_tree(lot.pk, trace.lots, trace.lot_links, up=False),
         "counts": [(PartStatus(s).label, n, badge_colour(PartStatus, s)) for s, n in counts.items() if n],
-        "shipped_count": counts.get(PartStatus.SHIPPED, 0),
+        "shipped_count": counts.get(str(PartStatus.SHIPPED), 0),
         "part_rows": [(p, badge_colour(PartStatus, p.status), PartStatus(p.status).label)
                       for p in trace.parts[:RECALL_ROWS_SHOWN]],
         "rows_shown": min(len(trace.parts), RECALL_ROWS_SHOWN),
@@ -124,7 +124,7 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
         messages.error(request, "Containment needs a reason.")
         return redirect("trace-lot", lot.lot_key)
     shipped = actions.contain_lot(lot, actor=request.user, reason=form.cleaned_data["reason"])
-    held = genealogy.forward_trace(lot, with_sources=False).counts_by_status().get(PartStatus.ON_HOLD, 0)
+    held = genealogy.forward_trace(lot, with_sources=False).counts_by_status().get(str(PartStatus.ON_HOLD), 0)
     messages.success(request, f"Lot {lot.lot_key} is suspect; {held} parts it reached are on hold.")
     if shipped:
         listed = ", ".join(p.serial for p in shipped[:50]) + (" …" if len(shipped) > 50 else "")
