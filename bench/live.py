@@ -41,9 +41,20 @@ async def _client(index: int, url: str, cookie: str, origin: str, ready: asyncio
                   frames: list[dict[str, Any]]) -> None:
     import websockets
 
-    async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": origin},
-                                  max_size=2**24, open_timeout=30) as ws:
-        first = json.loads(await ws.recv())
+    for attempt in range(6):  # as the page does: retry with backoff when the server is busy
+        try:
+            ws = await websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": origin},
+                                          max_size=2**24, open_timeout=30)
+            first = json.loads(await ws.recv())
+            break
+        except Exception as exc:
+            frames.append({"type": "retry", "error": repr(exc), "recv_ms": time.time() * 1000})
+            await asyncio.sleep(0.5 * 2**attempt)
+    else:
+        frames.append({"type": "error", "error": "could not connect", "recv_ms": time.time() * 1000})
+        await ready.put(index)
+        return
+    async with ws:
         frames.append({"type": first["type"], "seq": first.get("seq"), "recv_ms": time.time() * 1000})
         await ready.put(index)
         while not stop.is_set():
@@ -67,8 +78,10 @@ async def _clients_main(args: argparse.Namespace) -> None:
     ready: asyncio.Queue[int] = asyncio.Queue()
     stop = asyncio.Event()
     frames: list[list[dict[str, Any]]] = [[] for _ in range(args.clients)]
-    tasks = [asyncio.create_task(_client(i, args.url, args.cookie, args.origin, ready, stop, frames[i]))
-             for i in range(args.clients)]
+    tasks = []
+    for i in range(args.clients):
+        tasks.append(asyncio.create_task(_client(i, args.url, args.cookie, args.origin, ready, stop, frames[i])))
+        await asyncio.sleep(0.02)  # browsers do not all open at the same millisecond
     for _ in range(args.clients):
         await ready.get()
     print("READY", flush=True)
@@ -153,7 +166,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         page = context.new_page()
         page.goto(f"{server.url}/cells/{cell.pk}/")
         page.wait_for_selector('#conn[data-state="live"]', timeout=30_000)
+        print("browser live", flush=True)
         line = clients.stdout.readline().strip()
+        print(f"clients: {line}", flush=True)
         if line != "READY":
             raise RuntimeError(f"WebSocket clients did not start: {line!r}")
 
@@ -227,6 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "browser_recv": {p: percentile(browser_recv, p) for p in (50, 95, 99)},
         "browser_dom": {p: percentile(browser_dom, p) for p in (50, 95, 99)}, "browser_dom_max": max(browser_dom, default=None),
         "browser_results": len({r["result_id"] for r in browser_mine}), "browser_probe": browser_probe,
+        "connect_retries": sum(1 for c in frames for f in c if f["type"] == "retry"),
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "redis": "embedded redis-server (unix socket)" if settings.EMBEDDED_REDIS else "Redis " + settings.REDIS_URL.split("@")[-1],
         "machine": f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()}",
@@ -260,7 +276,8 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"{_fmt(r['browser_dom_max'])} | {r['browser_results']} |",
         "",
         f"Completeness: {r['complete_clients']}/{r['clients']} WebSocket clients received every event "
-        f"({r['missing_total']} missing sequence numbers in all, {r['coalesced_frames']} coalesced frames); "
+        f"({r['missing_total']} missing sequence numbers in all, {r['coalesced_frames']} coalesced frames, "
+        f"{r['connect_retries']} connection retries); "
         f"the browser applied {r['browser_results']}/{r['results']} results "
         f"(gaps seen {r['browser_probe']['gaps']}, snapshot re-fetches {r['browser_probe']['resyncs']}). "
         f"{'Every client got every event.' if complete else 'NOT every client got every event.'}",

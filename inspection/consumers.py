@@ -1,6 +1,6 @@
 """The live cell stream: `/ws/cells/<id>/`.
 
-The consumer checks permission, joins the cell's group, sends a snapshot, then forwards events with their
+The consumer checks permission, subscribes to the cell's stream (CellHub), sends a snapshot, then forwards events with their
 sequence numbers and an application heartbeat. It writes nothing.
 
 Frames sent to the browser (JSON):
@@ -14,21 +14,24 @@ The client answers {"type": "ping"} with nothing required; the server replies {"
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
 from inspection import live_state
 from traceability.access import can_view_cell
 from traceability.models import Cell
-from twinweb.live import cell_group, sequence_key
+from twinweb.live import cell_group, current_sequence, sequence_key
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,23 @@ def coalesce_key(seq: int, event: dict[str, Any]) -> str:
     return f"seq:{seq}"
 
 
+SNAPSHOT_REUSE_S = 1.0
+_snapshot_cache: dict[int, tuple[float, int, str]] = {}
+
+
+def _snapshot_frame(cell: Cell) -> str:
+    """The snapshot frame, shared for up to a second by clients connecting at the same sequence number: after a
+    server restart every browser reconnects at once, and each would otherwise rebuild the same snapshot."""
+    now = time.monotonic()
+    cached = _snapshot_cache.get(cell.pk)
+    if cached is not None and now - cached[0] < SNAPSHOT_REUSE_S and cached[1] == current_sequence(cell.pk):
+        return cached[2]
+    snapshot = live_state.cell_snapshot(cell)
+    frame = json.dumps({"type": "snapshot", "seq": snapshot["seq"], "state": snapshot})
+    _snapshot_cache[cell.pk] = (now, snapshot["seq"], frame)
+    return frame
+
+
 def _load_cell(cell_id: int) -> Cell | None:
     return Cell.objects.filter(pk=cell_id).first()
 
@@ -67,9 +87,91 @@ def _may_view(user: Any, cell: Cell) -> bool:
     return can_view_cell(user, cell)
 
 
+class CellHub:
+    """One channel-layer subscription per (server process, cell), fanned out in memory to that process's consumers.
+
+    With one group member per browser, every event costs one Redis message and one blocking pop per browser
+    (the group_send cost in the notes); with the hub it costs one per server process, whatever the audience.
+    """
+
+    REJOIN_S = 600.0  # re-join the group well before channels_redis' group_expiry drops the membership
+
+    def __init__(self, cell_id: int) -> None:
+        self.cell_id = cell_id
+        self.members: set[CellConsumer] = set()
+        self.channel_name = ""
+        self.task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def _join(self) -> None:
+        layer = get_channel_layer()
+        if not self.channel_name:
+            self.channel_name = await layer.new_channel()
+        await layer.group_add(cell_group(self.cell_id), self.channel_name)
+
+    async def run(self) -> None:
+        layer = get_channel_layer()
+        joined_at = 0.0
+        loop = asyncio.get_running_loop()
+        while self.members:
+            try:
+                if loop.time() - joined_at > self.REJOIN_S:
+                    await self._join()
+                    joined_at = loop.time()
+                    self.ready.set()
+                message = await asyncio.wait_for(layer.receive(self.channel_name), timeout=self.REJOIN_S)
+            except asyncio.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: clients see it in the heartbeat and re-fetch the snapshot later
+                log.warning("cell %s: live subscription interrupted; retrying", self.cell_id, exc_info=True)
+                joined_at = 0.0
+                await asyncio.sleep(1.0)
+                continue
+            if message.get("type") == "cell.event":
+                for member in list(self.members):
+                    member.enqueue(message)
+        with contextlib.suppress(Exception):
+            await layer.group_discard(cell_group(self.cell_id), self.channel_name)
+
+    @classmethod
+    async def subscribe(cls, cell_id: int, consumer: CellConsumer) -> None:
+        key = (asyncio.get_running_loop(), cell_id)
+        hub = _hubs.get(key)
+        if hub is None or hub.task is None or hub.task.done():
+            hub = _hubs[key] = cls(cell_id)
+            hub.members.add(consumer)
+            hub.task = asyncio.create_task(hub.run())
+        else:
+            hub.members.add(consumer)
+        with contextlib.suppress(asyncio.TimeoutError):  # Redis away: go on; the heartbeat says "degraded"
+            await asyncio.wait_for(hub.ready.wait(), timeout=5)
+
+    @classmethod
+    def unsubscribe(cls, cell_id: int, consumer: CellConsumer) -> None:
+        key = (asyncio.get_running_loop(), cell_id)
+        hub = _hubs.get(key)
+        if hub is None:
+            return
+        hub.members.discard(consumer)
+        if not hub.members and hub.task is not None:
+            hub.task.cancel()
+            _hubs.pop(key, None)
+            if hub.channel_name:
+                asyncio.create_task(_discard(cell_id, hub.channel_name))
+
+
+async def _discard(cell_id: int, channel_name: str) -> None:
+    with contextlib.suppress(Exception):
+        await get_channel_layer().group_discard(cell_group(cell_id), channel_name)
+
+
+_hubs: dict[tuple[asyncio.AbstractEventLoop, int], CellHub] = {}
+
+
 class CellConsumer(AsyncWebsocketConsumer):
     cell: Cell | None = None
-    group: str | None = None
 
     async def connect(self) -> None:
         self.outbox: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -82,20 +184,18 @@ class CellConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake is refused (HTTP 403)
             return
         self.cell = cell
-        self.group = cell_group(cell.pk)
-        # Join before reading the snapshot so nothing published in between is missed; events already in the
-        # snapshot carry a seq <= its seq and the client drops them.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Subscribe before reading the snapshot so nothing published in between is missed; events already in
+        # the snapshot carry a seq <= its seq and the client drops them.
         await self.accept()
-        snapshot = await database_sync_to_async(live_state.cell_snapshot)(cell)
-        await self.send(text_data=json.dumps({"type": "snapshot", "seq": snapshot["seq"], "state": snapshot}))
+        await CellHub.subscribe(cell.pk, self)
+        await self.send(text_data=await database_sync_to_async(_snapshot_frame)(cell))
         self.tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._heartbeat())]
 
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.cell is not None:
+            CellHub.unsubscribe(self.cell.pk, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -106,7 +206,10 @@ class CellConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
 
     async def cell_event(self, message: dict[str, Any]) -> None:
-        """A group message: queue it for the sender, replacing an older queued one with the same key."""
+        self.enqueue(message)
+
+    def enqueue(self, message: dict[str, Any]) -> None:
+        """An event from the hub: queue it for the sender, replacing an older queued one with the same key."""
         seq = int(message["seq"])
         event = message.get("event", {})
         key = coalesce_key(seq, event)
