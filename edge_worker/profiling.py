@@ -527,6 +527,7 @@ class Profiler:
         threads = self.config.threads or _default_threads()
         model = ModelInfo(model_dir)  # fails early (ModelFileError) when the device has no model
         test_set = render_test_set(self.config.images, self.config.seed)
+        load_start = _load_average()
         self._t0 = self.monitor.clock()
         self.monitor.start()
         self.memory.start()
@@ -543,7 +544,9 @@ class Profiler:
             power_measured=self.sampler.available,
             model={"version": model.version, "sha256": model.onnx_sha256, "classes": list(model.classes),
                    "input_size": model.input_size, "test_images": len(test_set.labels), "test_seed": test_set.seed},
-            environment={**environment(), "threads": threads}, variants=results,
+            environment={**environment(), "threads": threads, "load_average_start": load_start,
+                         "load_average_end": _load_average()},
+            variants=results,
         )
 
     def _run_variant(self, spec: VariantSpec, test_set: TestSet, model_dir: Path | None, threads: int) -> VariantResult:
@@ -688,6 +691,14 @@ def _gpu_memory(spec: VariantSpec, classifier: Any, sampler: PowerSampler) -> tu
             return None, "unified memory (Jetson): the GPU's share is in the system memory figures"
         return None, "not measured: no GPU memory source (NVML/jtop) available"
     return None, "CPU variant: no GPU memory"
+
+
+def _load_average() -> list[float] | None:
+    """1/5/15-minute load averages: other work on the device skews FPS, so the report says how busy it was."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _default_threads() -> int:
