@@ -40,6 +40,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from traceability.choices import StationKind, StationOutcome
+from traceability.errors import DomainError
 from traceability.genealogy import BackwardTrace, ForwardTrace, InspectionStep
 from traceability.models import LotConsumption, LotLink, MaterialLot, Part, StationEvent
 
@@ -320,6 +321,25 @@ def _pallet_ship_times(codes: list[str]) -> dict[str, dt.datetime]:
 
 
 # --- Documents and hashes -------------------------------------------------------------------------------
+
+# GS1's reference hash code costs ~4 ms per event on our hardware (JSON-LD expansion and normalisation): above
+# this many parts a lot export no longer fits a web request and goes through `manage.py export_epcis`.
+WEB_EXPORT_MAX_PARTS = 2000
+
+
+class ExportTooLarge(DomainError):
+    code = "export_too_large"
+    http_status = 409
+
+
+def lot_document_for_web(trace: ForwardTrace) -> dict[str, Any]:
+    if len(trace.parts) > WEB_EXPORT_MAX_PARTS:
+        raise ExportTooLarge(
+            f"Lot {trace.lot.lot_key} reached {len(trace.parts):,} parts: its EPCIS export takes minutes. "
+            f"Run `python manage.py export_epcis --lot {trace.lot.lot_key} --output FILE` instead."
+        )
+    return lot_document(trace)
+
 
 
 def event_hash_ids(document: dict[str, Any]) -> list[str]:

@@ -156,3 +156,18 @@ def test_it_writes_epc_uris_as_the_gs1_tag_data_standard_says() -> None:
     assert epcis.lgtin("07891234009017", "LOT/7") == "urn:epc:class:lgtin:7891234.000901.LOT%2F7"
     assert epcis.sscc(gs1.sscc("7891234", 42)) == "urn:epc:id:sscc:7891234.0000000042"
     assert epcis.sgtin("", "SN-1") == "urn:twinweb:part:SN-1"  # a part type without a GTIN
+
+
+def test_a_lot_too_large_for_a_web_request_is_sent_to_the_command(
+    g: known.KnownGenealogy, auditor: Any, login: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    from django.core.management import call_command
+
+    monkeypatch.setattr(epcis, "WEB_EXPORT_MAX_PARTS", 10)
+    response = login(auditor).get(f"/api/lots/{g.key('A0')}/epcis/")
+    assert response.status_code == 409
+    assert "manage.py export_epcis --lot K-A0" in response.json()["detail"]
+
+    call_command("export_epcis", lot=g.key("A0"), output=str(tmp_path / "a0.jsonld"), validate=True)
+    document = json.loads((tmp_path / "a0.jsonld").read_text())
+    assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == hashes_by_the_package(document)

@@ -64,9 +64,10 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
             authentication_classes=trace_api.TRACE_AUTHENTICATION)
     def epcis(self, request: Request, lot_key: str | None = None) -> JsonResponse:
-        """The lot's forward trace as an EPCIS 2.0 JSON-LD document."""
+        """The lot's forward trace as an EPCIS 2.0 JSON-LD document (up to epcis.WEB_EXPORT_MAX_PARTS parts; larger
+        recalls export with `manage.py export_epcis`)."""
         lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
-        return JsonResponse(epcis.lot_document(genealogy.forward_trace(lot)), content_type="application/ld+json")
+        return JsonResponse(epcis.lot_document_for_web(genealogy.forward_trace(lot)), content_type="application/ld+json")
 
     @extend_schema(request=trace_api.ContainInputSerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
