@@ -247,3 +247,42 @@ def test_it_stores_a_batch_as_if_one_by_one_in_arrival_order(edge: dict[str, Any
     assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.IN_PROCESS  # the older fail came second
     assert FailureCase.objects.count() == 0
     assert AuditRecord.objects.filter(action="inspection.record").count() == 2
+
+
+def test_it_publishes_the_recorded_event_after_commit(edge: dict[str, Any], django_capture_on_commit_callbacks: Any) -> None:
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from twinweb.live import cell_group
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(cell_group(edge["cell"].pk), channel)
+    data = builders.payload(serial=edge["part"].serial, verdict="fail", defect_class="dent", defect_confidence=0.93)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        inspection, _ = record_inspection_result(data)
+    events = []
+    for callback in callbacks:  # nothing is sent before the commit
+        callback()
+    async def receive() -> dict[str, Any]:
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    while True:
+        message = async_to_sync(receive)()
+        events.append(message["event"])
+        if message["event"]["type"] == "inspection.recorded":
+            break
+    event = events[-1]
+    assert isinstance(message["seq"], int)
+    assert set(event) == {
+        "type", "result_id", "serial", "station", "verdict", "defect_class", "defect_confidence", "needs_review",
+        "latency_ms", "avg_power_mw", "energy_mj", "model_version", "backend", "precision", "captured_at", "sent_at",
+        "committed_at", "image_url",
+    }
+    assert (event["result_id"], event["verdict"], event["defect_class"], event["image_url"]) == (
+        data["result_id"], "fail", "dent", f"/images/{data['image_sha256']}.png")
+    assert event["sent_at"] == data["sent_at"] and event["committed_at"] is not None
+    assert event["energy_mj"] == 91.375 and event["backend"] == "onnxruntime"
+    assert {"part.status"} <= {e["type"] for e in events}
