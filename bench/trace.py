@@ -432,6 +432,7 @@ def main() -> None:
         generation_s = generate(args.parts, log=log)
         log(f"generated in {generation_s:.0f} s")
     sizes = counts()
+    load_before = os.getloadavg()[0]
     result = measure(generated_parts() or args.parts, samples=args.samples, seed=args.seed,
                      with_epcis=not args.no_epcis)
     report = table(result, sizes, generation_s)
@@ -461,7 +462,9 @@ def main() -> None:
             command,
             "",
             f"Machine: {machine()}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
-            + (f", commit {commit}." if commit else "."),
+            + (f", commit {commit}" if commit else "")
+            + f". Load average during the run: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+            " (the machine is shared: other work running at the same time slows every figure).",
             "",
             report,
             "",
