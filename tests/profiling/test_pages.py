@@ -149,3 +149,24 @@ def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor
         broker.delete(queue)
     page = login(quality_engineer).get(f"/edge/runs/{run.run_id}/").content.decode()
     assert "Waiting for the device" in page
+
+
+def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any, login: Any,
+                                                       django_assert_num_queries: Any) -> None:
+    client = login(auditor)
+
+    def store(n: int) -> None:
+        for _ in range(n):
+            store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": True,
+                                 "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0)]})
+
+    store(1)
+    client.get("/edge/")  # warm the session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/edge/").status_code == 200
+    store(3)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert client.get("/edge/").status_code == 200
