@@ -140,3 +140,20 @@ def session_cookie_for(user: Any, base_url: str) -> dict[str, Any]:
 
 def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
+
+
+def in_plain_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run fn in a thread without an event loop: Playwright's sync API keeps one in the main thread, and the
+    publish helper (async_to_sync) refuses to run inside a loop. The thread closes its database connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection as thread_connection
+
+    def call() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            thread_connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()

@@ -213,3 +213,19 @@ async def test_it_keeps_delivering_to_a_consumer_that_sat_idle_past_the_redis_bl
     frame = await next_event(communicator)
     assert frame["seq"] == snapshot["seq"] + 1
     await communicator.disconnect()
+
+
+async def test_it_fans_one_subscription_out_to_every_client_of_the_cell(live_cell: Any, watcher: Any) -> None:
+    first, ok1, _ = await open_stream(live_cell.pk, watcher)
+    second, ok2, _ = await open_stream(live_cell.pk, watcher)
+    assert ok1 and ok2
+    s1, s2 = await next_frame(first), await next_frame(second)
+    await sync_to_async(live.publish)(live_cell.pk, {"type": "part.status", "serial": "A", "status": "passed"})
+    assert (await next_event(first))["seq"] == s1["seq"] + 1
+    assert (await next_event(second))["seq"] == s2["seq"] + 1
+    await first.disconnect()
+    await sync_to_async(live.publish)(live_cell.pk, {"type": "part.status", "serial": "B", "status": "passed"})
+    frame = await next_event(second)
+    assert frame["event"]["serial"] == "B", "the remaining client still receives after another one left"
+    assert await second.receive_nothing(timeout=0.3), "each event arrives once"
+    await second.disconnect()

@@ -4,6 +4,7 @@ and the page recovers, including what happened while it was down."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -103,4 +104,54 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("PASS")
         expect(page.locator("#banner")).to_be_hidden()
         assert page.evaluate("window.__twin.snapshots") >= 2
+        browser.close()
+
+
+def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from inspection.actions.alarms import evaluate_cell_alarms
+    from traceability.models import AuditRecord
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cell = factories.make_cell(code="ac-cell-andon")
+    operator = factories.make_user("olivia", roles.OPERATOR)
+    batch = factories.make_batch(cell=cell)
+    start = timezone.now() - dt.timedelta(minutes=3)
+    for i in range(3):  # three NOK in a row at the visual station
+        last = builders.run_part(cell, batch, start=start + dt.timedelta(seconds=20 * i), dwell_s=[3, 8, 9, 6, 3],
+                                 verdicts={"visual": "fail"}, serial=f"CF-80-ANDON-{i}", with_images=True)
+
+    env = processes.child_env()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})  # a tablet in landscape
+        context.add_cookies([processes.session_cookie_for(operator, server.url)])
+        page = context.new_page()
+        page.goto(f"{server.url}/cells/{cell.pk}/")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+
+        # The rule fires (as watch_andon does); the alarm arrives live and the station shows a fault.
+        [alarm] = processes.in_plain_thread(evaluate_cell_alarms, cell)
+        item = page.locator(f'#alarms [data-alarm-id="{alarm.pk}"]')
+        expect(item).to_contain_text("3 NOK in a row", timeout=10_000)
+        expect(page.locator('.station[data-code="visual"]')).to_have_class(re.compile(r"\bst-fault\b"))
+        item.locator('input[name="reason"]').fill("Lens cleaned; watching the next parts")
+        item.locator('button[type="submit"]').click()
+        expect(item.locator(".badge")).to_have_text("ACK", timeout=10_000)
+        expect(item).to_contain_text("Lens cleaned")
+        assert AuditRecord.objects.filter(action="alarm.acknowledge", actor=operator).count() == 1
+
+        # Replay: the part's journey with its real timestamps, verdicts and image.
+        page.goto(f"{server.url}/cells/{cell.pk}/replay/?serial={last.serial}")
+        expect(page.locator("#steps li")).to_have_count(5, timeout=10_000)
+        page.locator("#timeline").fill("1000")
+        expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("NOK")
+        expect(page.locator("#evidence img")).to_be_visible()
+        page.locator("#timeline").fill("300")
+        expect(page.locator(".st-part:visible")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "live-replay.png"), full_page=True)
         browser.close()
