@@ -69,9 +69,9 @@ def oee(*, planned_s: float, run_s: float, ideal_cycle_s: float, total_count: in
     availability = _ratio(run_s, planned_s)
     performance = _ratio(ideal_cycle_s * total_count, run_s)
     quality = _ratio(good_count, total_count)
-    parts = (availability, performance, quality)
-    product = math.prod(parts) if all(p is not None for p in parts) else None  # type: ignore[misc]
-    return Oee(availability, performance, quality, product)
+    if availability is None or performance is None or quality is None:
+        return Oee(availability, performance, quality, None)
+    return Oee(availability, performance, quality, availability * performance * quality)
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:

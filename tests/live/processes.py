@@ -130,7 +130,8 @@ def celery_worker(env: dict[str, str], queue: str, log_path: Path | None = None)
             proc.wait(timeout=10)
 
 
-def session_cookie_for(user: Any, base_url: str) -> dict[str, Any]:
+def session_cookie_for(user: Any, base_url: str) -> Any:
+    """A Playwright cookie (SetCookieParam) carrying a fresh session of `user`."""
     from django.test import Client
 
     client = Client()

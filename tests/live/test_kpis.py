@@ -14,6 +14,7 @@ from traceability.choices import StationOutcome
 def test_it_computes_oee_for_the_textbook_shift() -> None:
     # planned 480 min, run 420 min, ideal cycle 1 min, 400 made, 380 good
     result = live_state.oee(planned_s=480 * 60, run_s=420 * 60, ideal_cycle_s=60, total_count=400, good_count=380)
+    assert result.availability and result.performance and result.quality and result.oee
     assert round(result.availability, 4) == 0.875
     assert round(result.performance, 3) == 0.952
     assert round(result.quality, 3) == 0.950
