@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> str:
             continue
         for precision in args.precisions:
             try:
-                clf = create_backend(name, precision=precision, threads=threads)
+                clf = create_backend(name, precision=precision, threads=threads, model_dir=args.model_dir)
             except Exception as exc:
                 if precision == "fp32":
                     skipped.append(f"- `{name}` {precision}: not measured: {exc}")
@@ -129,7 +129,10 @@ def write_docs(body: str, args: argparse.Namespace, measurement_md: str | None) 
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text()
     cmd = "python bench/inference.py " + " ".join(a for a in sys.argv[1:])
-    machine = f"{cpu_model()}, {os.cpu_count()} cores visible, {default_threads()} inference threads; Python {platform.python_version()}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    machine = (f"{cpu_model()}, {os.cpu_count()} cores visible, {default_threads()} inference threads; Python {platform.python_version()}; "
+               f"load average at the end {load} (the cores are shared with other jobs: treat absolute figures as indicative, "
+               "ratios between backends measured in the same run as the result)")
     section = [
         SECTION,
         "",
@@ -160,6 +163,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--precisions", nargs="+", default=["fp32"], help="also fp16/int8 where a backend supports them")
     p.add_argument("--measurement-count", type=int, default=500, help="images for the measurement error (0: skip)")
+    p.add_argument("--model-dir", type=Path, default=None, help="default: edge_worker/models")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
     body = run(args)

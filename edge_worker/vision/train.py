@@ -238,9 +238,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--test-seed", type=int, default=2)
     p.add_argument("--train-per-class", type=int, default=150, help="images per class and part type")
     p.add_argument("--test-per-class", type=int, default=50, help="test images per class and part type")
-    p.add_argument("--epochs", type=int, default=24)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=4e-3)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--ok-weight", type=float, default=0.7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data-cache", default="", help="npz to load the rendered arrays from / save them to (tuning only)")
@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     raw = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(raw)
-    args.argv = raw
+    # The data cache only skips re-rendering identical arrays: leave it out of the recorded command.
+    args.argv = [a for i, a in enumerate(raw) if a != "--data-cache" and (i == 0 or raw[i - 1] != "--data-cache")]
     if args.seed == args.test_seed:
         p.error("--test-seed must differ from --seed")
     return train(args)

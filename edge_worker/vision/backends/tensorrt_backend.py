@@ -243,8 +243,7 @@ class TensorRTClassifier(Classifier):
             self._h_in[:n] = batch
             cuda.memcpy_htod_async(self._d_in, self._h_in, self._stream)
             if self._major >= 10:
-                in_name = self._engine.get_tensor_name(0)
-                out_name = self._engine.get_tensor_name(1)
+                in_name, out_name = self._io_names()
                 self._context.set_input_shape(in_name, batch.shape)
                 self._context.set_tensor_address(in_name, int(self._d_in))
                 self._context.set_tensor_address(out_name, int(self._d_out))
@@ -257,6 +256,13 @@ class TensorRTClassifier(Classifier):
             return np.array(self._h_out[:n])
         finally:
             self._ctx.pop()
+
+    def _io_names(self) -> tuple[str, str]:
+        trt = self._trt
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        outputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        return inputs[0], outputs[0]
 
     def close(self) -> None:
         ctx = getattr(self, "_ctx", None)
