@@ -17,6 +17,7 @@
   var tctx = thumb.getContext("2d");
   var stepEl = document.getElementById("dm-step");
   var statusEl = document.getElementById("dm-status");
+  var cobotEl = document.getElementById("dm-cobot");
   var progressEl = document.getElementById("dm-progress");
   var backBtn = document.getElementById("dm-back");
   var nextBtn = document.getElementById("dm-next");
@@ -297,8 +298,8 @@
   function presentView(s) {
     state.lastViewSent = s.i;
     post(data.urls.view, { index: s.i, kind: s.finding.kind, name: s.finding.name, bbox: s.finding.bbox || [] })
-      .then(function (r) { if (r.ok) say("Cobot: presenting finding " + (s.i + 1) + "."); })
-      .catch(function () { say("Cobot not reached (offline); the review goes on.", "warn"); });
+      .then(function (r) { cobotEl.textContent = r.ok ? "Cobot: presenting finding " + (s.i + 1) + "." : "Cobot: view not sent (" + r.status + ")."; })
+      .catch(function () { cobotEl.textContent = "Cobot not reached (offline); the review goes on."; });
   }
 
   function pickChoice(i) {
@@ -372,6 +373,7 @@
       if (res.status === 200 || res.status === 201) {
         try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* ignore */ }
         state.sending = false; state.credential = ""; state.done = res.json;
+        cobotEl.textContent = res.json.status === "awaiting_countersign" ? "Cobot: holding the part." : "Cobot: moving the part (" + state.choice.disposition + ").";
         state.index = steps().length - 1;
         say(res.status === 200 ? "Already recorded: this decision reached the server before." : "Verdict signed.", "ok");
         render();

@@ -1,0 +1,143 @@
+"""End to end, keyboard only, at tablet size: an operator signs in, claims the oldest case, steps through its
+findings with Enter, picks "NOK: scrap" with a digit and signs with the password, while the connection drops at
+the moment of signing. A real Daphne serves the pages; a real Celery worker plays the cobot and records its
+acknowledgements; headless Chromium is the tablet."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from inspection.models import CobotCommand, Review
+from inspection.review_choices import ReviewStatus
+from tests import factories
+from tests.debug.helpers import make_review_case
+from tests.edge import processes as edge_processes
+from tests.live import processes as live_processes
+from traceability import roles
+from traceability.choices import Disposition, PartStatus
+from traceability.models import AuditRecord
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not live_processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+]
+ARTIFACTS = live_processes.BASE_DIR / "test-artifacts"
+
+
+@pytest.fixture
+def fast_password_hashing() -> None:
+    """The server process checks the password with the real hashers, so the user's hash must be a real one."""
+
+
+def small_touch_targets(page: Any) -> list[str]:
+    return page.evaluate("""() => [...document.querySelectorAll('main button, main a, main input, main textarea, main summary')]
+        .filter(e => e.offsetParent !== null && e.type !== 'hidden')
+        .map(e => [e, e.getBoundingClientRect()])
+        .filter(([e, r]) => r.height < 47.5 || r.width < 47.5)
+        .map(([e, r]) => `${e.tagName} ${e.id || e.textContent.trim().slice(0, 20)} ${r.width}x${r.height}`)""")
+
+
+def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps a loop in this thread
+    cell = factories.make_cell()
+    factories.make_user("olivia", roles.OPERATOR)
+    case = make_review_case(cell, defect="scratch", seed=1)  # a bore out of tolerance and a scratch: two findings
+    assert [f["kind"] for f in case.findings] == ["dimension", "defect"]
+
+    redis_server = edge_processes.RedisServer().start()
+    env = edge_processes.worker_env(redis_server, Path(settings.MEDIA_ROOT))
+    cobot = edge_processes.Worker(
+        "cobot", [sys.executable, "-m", "celery", "-A", "twinweb", "worker", "-Q", f"cobot.{cell.code},ingest",
+                  "-I", "edge_worker.cobot,inspection.tasks_cobot", "--pool", "solo", "-n", "cobot-e2e@%h",
+                  "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+        env, tmp_path).start()
+    server = live_processes.Daphne(live_processes.free_port(), env, tmp_path / "daphne.log")
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        server.start()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=live_processes.CHROMIUM, args=live_processes.CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1024, "height": 768})
+            page = context.new_page()
+            page.goto(server.url + "/accounts/login/?next=/debug/")
+            expect(page.locator("#id_username")).to_be_focused()
+            page.keyboard.type("olivia")
+            page.keyboard.press("Tab")
+            expect(page.locator("#id_password")).to_be_focused()
+            page.keyboard.type(factories.PASSWORD)
+            page.keyboard.press("Enter")
+            expect(page.locator("#review-next")).to_be_focused()
+            expect(page.locator("[data-count=total]")).to_have_text("1")
+            page.keyboard.press("Enter")  # claim the oldest case
+
+            expect(page.locator("#dm-step")).to_contain_text("bore diameter")
+            expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 2")
+            page.wait_for_load_state("load")
+            page.screenshot(path=str(ARTIFACTS / "debug-mode-dimension.png"))
+            page.keyboard.press("+")  # zoom in, brighter: the canvas redraws (no assertion on pixels)
+            page.keyboard.press("]")
+            page.keyboard.press("Enter")
+            expect(page.locator("#dm-step")).to_contain_text("Defect: scratch")
+            page.wait_for_timeout(300)  # the image has loaded and drawn
+            page.screenshot(path=str(ARTIFACTS / "debug-mode.png"))
+            assert small_touch_targets(page) == []
+            page.keyboard.press("Backspace")  # back to the first finding, and forward again
+            expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 2")
+            page.keyboard.press("Enter")
+            page.keyboard.press("Enter")
+            expect(page.locator("#dm-step")).to_contain_text("Your verdict")
+            page.keyboard.press("Enter")  # no choice yet: refused, says which keys
+            expect(page.locator("#dm-status")).to_contain_text("press 1 to 3")
+            page.keyboard.press("1")  # NOK: scrap
+            expect(page.locator(".dm-option.selected")).to_contain_text("NOK: scrap")
+            page.keyboard.press("Enter")
+            expect(page.locator("#dm-credential")).to_be_focused()
+            page.keyboard.type(factories.PASSWORD)
+
+            context.set_offline(True)  # the Wi-Fi drops just as the operator signs
+            page.keyboard.press("Enter")
+            expect(page.locator("#dm-status")).to_contain_text("kept on this tablet", timeout=10_000)
+            pending = page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('twinweb.debug.pending.'))")
+            assert pending == [f"twinweb.debug.pending.{case.result_id}"]
+            assert factories.PASSWORD not in page.evaluate("() => JSON.stringify(localStorage)")
+            context.set_offline(False)
+            expect(page.locator("#dm-step")).to_contain_text("Signed and applied", timeout=20_000)
+            assert page.evaluate("() => Object.keys(localStorage).length") == 0
+
+            page.set_viewport_size({"width": 768, "height": 1024})
+            page.screenshot(path=str(ARTIFACTS / "debug-mode-portrait.png"))
+            assert small_touch_targets(page) == []
+            page.keyboard.press("Enter")  # next case: none left, back to the queue
+            expect(page.locator("[data-count=total]")).to_have_text("0")
+            page.wait_for_load_state("load")
+            page.screenshot(path=str(ARTIFACTS / "debug-mode-queue-portrait.png"), full_page=True)
+            assert small_touch_targets(page) == []
+            browser.close()
+
+        review = Review.objects.get(inspection=case)
+        case.part.refresh_from_db()
+        case.failure_case.refresh_from_db()
+        assert (review.verdict, review.disposition, review.status) == ("confirm_nok", "scrap", ReviewStatus.COMPLETE)
+        assert review.signatures.get().printed_name == "Olivia Tester (olivia)"
+        assert case.part.status == PartStatus.SCRAPPED and case.failure_case.disposition == Disposition.SCRAP
+        assert AuditRecord.objects.filter(action="review.sign", subject_key=case.part.serial).count() == 1
+        # The cobot presented both findings and carried the part to scrap, and said so.
+        edge_processes.wait_for(
+            lambda: CobotCommand.objects.filter(inspection=case, acked_at__isnull=False, kind="move_part").exists(),
+            30, "the cobot's acknowledgement of the move", on_fail=cobot.log)
+        move = CobotCommand.objects.get(inspection=case, kind="move_part")
+        assert move.payload["destination"] == "scrap" and move.ack["status"] == "done"
+        views = CobotCommand.objects.filter(inspection=case, kind="present_view")
+        assert {c.payload["finding_index"] for c in views} == {0, 1}
+        assert views.filter(acked_at__isnull=False).count() >= 1
+    finally:
+        server.stop()
+        cobot.kill()
+        redis_server.stop()
