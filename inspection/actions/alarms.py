@@ -115,7 +115,7 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
     findings = [*_nok_findings(cell, stations), *_slow_cycle_findings(cell, stations), *_stale_device_findings(cell, now)]
     active = {
         (a.rule, a.station_id, a.device_id): a
-        for a in Alarm.objects.select_for_update().filter(cell=cell, cleared_at__isnull=True)
+        for a in Alarm.objects.select_for_update(of=("self",)).filter(cell=cell, cleared_at__isnull=True)
         .select_related("station", "device", "acknowledged_by")
     }
     changed: list[Alarm] = []
@@ -156,7 +156,7 @@ def acknowledge_alarm(alarm: Alarm, *, actor: AbstractBaseUser, reason: str) -> 
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why you acknowledge this alarm."})
-    alarm = Alarm.objects.select_for_update().select_related("station", "device").get(pk=alarm.pk)
+    alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
     if alarm.acknowledged_at is not None:
         raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
     alarm.acknowledged_by = actor  # type: ignore[assignment]

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from inspection import consumers
@@ -48,6 +50,14 @@ async def next_event(communicator: WebsocketCommunicator, timeout: float = 5) ->
         frame = await next_frame(communicator, timeout)
         if frame["type"] == "event":
             return frame
+
+
+@pytest.fixture(autouse=True)
+async def close_worker_thread_connections() -> Any:
+    """The consumers' database calls run in a worker thread whose connection outlives the test (CONN_MAX_AGE);
+    close it so the test database can be dropped at the end of the run."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
