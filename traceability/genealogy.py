@@ -151,9 +151,10 @@ def _t(model: Any) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _sql_part_tree() -> str:
-    """Rows (part_id, assembly_id, depth): the part and every sub-assembly built into it, recursively."""
-    pc = _t(PartComponent)
+def _sql_backward() -> str:
+    """Rows ("part", part_id, assembly_id, depth) for the part and every sub-assembly built into it, recursively,
+    then ("lot", lot_id, NULL, NULL) for every lot those parts consumed and every ancestor of those lots."""
+    pc, lc, ll = _t(PartComponent), _t(LotConsumption), _t(LotLink)
     return f"""
         WITH RECURSIVE tree(part_id, assembly_id, depth) AS (
             SELECT CAST(%s AS BIGINT), CAST(NULL AS BIGINT), 0
@@ -161,22 +162,16 @@ def _sql_part_tree() -> str:
             SELECT pc.component_id, pc.assembly_id, tree.depth + 1
             FROM {pc} pc JOIN tree ON pc.assembly_id = tree.part_id
             WHERE tree.depth < 50
-        )
-        SELECT part_id, assembly_id, depth FROM tree ORDER BY depth, part_id
-    """
-
-
-def _sql_lot_ancestors(part_count: int) -> str:
-    """Lot ids: the lots consumed by the given parts and every ancestor of those lots (LotLink child → parent)."""
-    lc, ll = _t(LotConsumption), _t(LotLink)
-    placeholders = ", ".join(["%s"] * part_count)
-    return f"""
-        WITH RECURSIVE lots(lot_id) AS (
-            SELECT lc.lot_id FROM {lc} lc WHERE lc.part_id IN ({placeholders})
+        ),
+        lots(lot_id) AS (
+            SELECT lc.lot_id FROM {lc} lc JOIN tree ON lc.part_id = tree.part_id
             UNION
             SELECT ll.parent_id FROM {ll} ll JOIN lots ON ll.child_id = lots.lot_id
         )
-        SELECT lot_id FROM lots
+        SELECT 'part', part_id, assembly_id, depth FROM tree
+        UNION ALL
+        SELECT 'lot', lot_id, CAST(NULL AS BIGINT), CAST(NULL AS INTEGER) FROM lots
+        ORDER BY 1 DESC, 4, 2
     """
 
 
@@ -315,17 +310,21 @@ class BackwardTrace:
 def backward_trace(part: Part, *, with_audit: bool = True) -> BackwardTrace:
     """The full genealogy and history of one serial, in a fixed number of queries."""
     started = time.perf_counter()
-    tree = _rows(_sql_part_tree(), [part.pk])
+    rows = _rows(_sql_backward(), [part.pk])
+    tree = [(pid, assembly_id, depth) for kind, pid, assembly_id, depth in rows if kind == "part"]
+    lot_ids = [lot_id for kind, lot_id, _, _ in rows if kind == "lot"]
     part_ids = [row[0] for row in tree]
     parts_by_id = Part.objects.select_related("part_type", "batch__cell", "pallet").in_bulk(part_ids)
     nodes = [PartNode(parts_by_id[pid], assembly_id, depth) for pid, assembly_id, depth in tree if pid in parts_by_id]
-
-    lot_ids = [row[0] for row in _rows(_sql_lot_ancestors(len(part_ids)), part_ids)]
-    lots = MaterialLot.objects.select_related("material").in_bulk(lot_ids) if lot_ids else {}
+    # Every lot is either consumed by a traced part or the parent of a link into a traced lot: the two queries
+    # below bring all of them along, with their material.
     consumptions = list(
-        LotConsumption.objects.filter(part_id__in=part_ids).order_by("consumed_at", "id")
+        LotConsumption.objects.filter(part_id__in=part_ids).select_related("lot__material").order_by("consumed_at", "id")
     )
-    links = list(LotLink.objects.filter(child_id__in=lot_ids).order_by("linked_at", "id")) if lot_ids else []
+    links = list(
+        LotLink.objects.filter(child_id__in=lot_ids).select_related("parent__material").order_by("linked_at", "id")
+    ) if lot_ids else []
+    lots = {c.lot_id: c.lot for c in consumptions} | {link.parent_id: link.parent for link in links}
 
     events = list(
         StationEvent.objects.filter(part_id__in=part_ids).select_related("station").order_by("entered_at", "id")

@@ -76,9 +76,9 @@ def test_it_traces_backward_in_a_fixed_number_of_queries(
     small = g.parts["U1"]
     large = g.parts["T1"]  # four parts, six lots over three levels
 
-    with django_assert_max_num_queries(12) as small_queries:
+    with django_assert_max_num_queries(9) as small_queries:
         genealogy.backward_trace(small)
-    with django_assert_max_num_queries(12) as large_queries:
+    with django_assert_max_num_queries(9) as large_queries:
         genealogy.backward_trace(large)
 
     assert len(large_queries.captured_queries) == len(small_queries.captured_queries)
