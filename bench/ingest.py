@@ -166,6 +166,45 @@ def build_payloads(count: int, serials: list[str], image: str, defect_rate: floa
     return payloads
 
 
+# --- CPU accounting (machine-load independent: CPU seconds each part of the path spent per result) ---------
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def group_pids(leader: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == leader:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def postgres_backends(db_name: str) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db_name])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def cpu_snapshot(parts: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    return {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in parts.items()}
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    return {name: sum(after[name].get(pid, 0.0) - t for pid, t in before[name].items()) for name in before}
+
+
 # --- latency listener (a child process: reads the live events the workers publish after commit) ------------
 
 
@@ -240,6 +279,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from inspection.models import DeadLetter, Inspection
 
         app = Celery("bench-producer", broker=f"redis+socket://{sock}")
+        workers = children[1:]
+        accounted = {
+            "ingest workers": [pid for w in workers for pid in group_pids(w.pid)],
+            "PostgreSQL backends": postgres_backends(args.db_url.rsplit("/", 1)[1]),
+            "redis-server": [redis_proc.pid],
+            "producer (edge side)": [os.getpid()],
+            "latency listener": [listener.pid],
+        }
+        before_cpu = cpu_snapshot(accounted)
         period = 1.0 / args.rate if args.rate > 0 else 0.0
         print(f"sending {args.results} results at {args.rate or 'max'}/s to {args.workers} worker(s)", flush=True)
         first_sent = time.time()
@@ -261,6 +309,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if stored >= args.results:
                 break
             time.sleep(0.2)
+        # Workers open their database connections on their first task: count backends that appeared since.
+        late = [pid for pid in postgres_backends(args.db_url.rsplit("/", 1)[1]) if pid not in before_cpu["PostgreSQL backends"]]
+        before_cpu["PostgreSQL backends"].update({pid: 0.0 for pid in late})
+        after_cpu = cpu_snapshot({name: list(pids) for name, pids in before_cpu.items()})
         listener.wait(timeout=max(5.0, args.timeout))
         lines = [json.loads(line) for line in events.read_text().splitlines()] if events.exists() else []
         latencies = sorted(
@@ -284,6 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "stored": stored, "distinct": distinct, "missing": len(sent_ids - stored_ids), "dead_letters": dead,
             "latency_samples": len(latencies), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
             "max_ms": latencies[-1] if latencies else float("nan"),
+            "cpu_ms_per_result": {k: round(v * 1000 / max(1, stored), 3) for k, v in cpu_used(before_cpu, after_cpu).items()},
         }
     finally:
         for child in children:
@@ -324,6 +377,24 @@ def machine() -> str:
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL {pg}, "
             f"redis-server {redis_version.removeprefix('v=')}; load average after the run {load}")
+
+
+SERVER_SIDE = ("ingest workers", "PostgreSQL backends", "redis-server")
+
+
+def cpu_md(rows: list[dict[str, Any]]) -> str:
+    names = list(rows[0]["cpu_ms_per_result"])
+    lines = [
+        "| run | " + " | ".join(names) + " | server side total | derived capacity on 2 dedicated cores |",
+        "|---|" + "---|" * (len(names) + 2),
+    ]
+    for r in rows:
+        cpu = r["cpu_ms_per_result"]
+        server = sum(cpu[n] for n in SERVER_SIDE)
+        rate = format(r["rate"], "g") if r["rate"] else "max"
+        lines.append(f"| {r['image']} @ {rate} | " + " | ".join(f"{cpu[n]:.2f}" for n in names)
+                     + f" | {server:.2f} | {2000 / server:.0f} results/s |")
+    return "\n".join(lines)
 
 
 def report_md(rows: list[dict[str, Any]], commands: list[str]) -> str:
@@ -392,6 +463,11 @@ def main() -> None:
             f"Machine: {machine()}  ",
             f"Date: {started:%Y-%m-%d %H:%M} UTC", "",
             report_md(rows, [command]), "",
+            "CPU milliseconds spent per stored result (utime + stime from /proc over the send-and-drain phase; "
+            "PostgreSQL = the backends connected to the bench database; WAL writer and checkpointer not counted). "
+            "The capacity column is derived, not measured: 2000 CPU-ms per second / server-side CPU-ms per result, "
+            "i.e. what two cores doing nothing else could sustain.", "",
+            cpu_md(rows), "",
             "Path measured: producer -> private redis-server (AOF on) -> Celery ingest worker(s) -> "
             "`record_inspection_result` (validation, image file under its sha256, one durable transaction with "
             "inspection, measurements, audit record; failure case and part status on fails) -> commit -> live event. "

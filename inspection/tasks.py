@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from edge_worker.messages import INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
 from inspection.actions.ingest import IngestOutcome, PayloadRefused, record_inspection_results, record_telemetry
@@ -75,10 +75,18 @@ class GroupCommitter:
 _committer: GroupCommitter | None = None
 
 
+def _drop_stale_connections() -> None:
+    """Connections persist across tasks (twinweb.celery); drop broken or expired ones first, as Django does at the
+    start of a request (never inside a transaction, e.g. a test calling the task directly)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def _store(payload: Any) -> IngestOutcome:
     global _committer
     batch = int(os.environ.get("TWINWEB_INGEST_BATCH", "1"))
     if batch <= 1:
+        _drop_stale_connections()
         return record_inspection_results([payload])[0]
     if _committer is None:
         _committer = GroupCommitter(batch)
@@ -96,6 +104,7 @@ def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
 
 @shared_task(name=INGEST_TELEMETRY_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)
 def ingest_telemetry(payload: dict[str, Any]) -> dict[str, Any]:
+    _drop_stale_connections()
     try:
         sample = record_telemetry(payload)
     except PayloadRefused as refused:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
 
@@ -58,3 +58,18 @@ app.autodiscover_tasks(["inspection"], related_name="tasks_cobot")
 # Edge profiling: the device's protocol task and the server's task that stores its report.
 app.autodiscover_tasks(["edge_worker"], related_name="profiling_tasks")
 app.autodiscover_tasks(["inspection"], related_name="tasks_profiling")
+
+
+@signals.worker_init.connect
+def _keep_database_connections(sender: Any = None, **_: Any) -> None:
+    """Keep database connections across tasks, as Django keeps them across requests (CONN_MAX_AGE).
+
+    Celery's Django fixup closes every connection before and after every task unless CELERY_DB_REUSE_MAX is set,
+    and it looks that setting up under its old name, which the CELERY settings namespace never provides: every
+    message would open a new PostgreSQL connection (measured: ~30 CPU-ms per result instead of ~7). Tasks that
+    touch the database call `django.db.close_old_connections()` first, which drops broken or expired ones.
+    """
+    worker_app = getattr(sender, "app", None)
+    for fixup in getattr(worker_app, "_fixups", None) or []:
+        if hasattr(fixup, "worker_fixup"):
+            fixup.worker_fixup.db_reuse_max = 1 << 62
