@@ -113,7 +113,7 @@ def expire_claims(*, now: dt.datetime | None = None, inspection: Inspection | No
     if inspection is not None:
         lapsed = lapsed.filter(inspection=inspection)
     count = 0
-    for claim in lapsed.select_for_update():
+    for claim in lapsed.select_for_update(of=("self",)):
         _end_claim(claim, end=ClaimEnd.EXPIRED, actor=None, at=now)
         count += 1
     return count
@@ -124,7 +124,7 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
     """Hold a case for `actor` for TWINWEB_REVIEW_CLAIM_TTL_S seconds; claiming one's own case again renews it."""
     _require(actor, roles.REVIEW, "review inspections")
     now = now or timezone.now()
-    inspection = Inspection.objects.select_for_update().select_related("part", "station").get(pk=inspection.pk)
+    inspection = Inspection.objects.select_for_update(of=("self",)).select_related("part", "station").get(pk=inspection.pk)
     if Review.objects.filter(inspection=inspection).exists():
         raise RefusedByRule(f"Inspection of {inspection.part.serial} has already been reviewed.")
     if not needs_human(inspection):
@@ -163,7 +163,7 @@ def renew_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = Non
     """Keep a claim alive while its holder works (the step-through page calls this every minute).
     Not audited: it changes only when the claim lapses, which the claim and its end record already show."""
     now = now or timezone.now()
-    claim = ReviewClaim.objects.select_for_update().get(pk=claim.pk)
+    claim = ReviewClaim.objects.select_for_update(of=("self",)).get(pk=claim.pk)
     if claim.holder_id != actor.pk or claim.ended_at is not None or claim.expires_at <= now:
         raise RefusedByRule("This claim is no longer yours: open the queue and claim the case again.")
     claim.expires_at = now + claim_ttl()
@@ -173,7 +173,7 @@ def renew_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = Non
 
 @transaction.atomic
 def release_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = None) -> ReviewClaim:
-    claim = ReviewClaim.objects.select_for_update().select_related("holder", "inspection__part", "inspection__station").get(pk=claim.pk)
+    claim = ReviewClaim.objects.select_for_update(of=("self",)).select_related("holder", "inspection__part", "inspection__station").get(pk=claim.pk)
     if claim.ended_at is not None:
         return claim
     if claim.holder_id != actor.pk:
@@ -247,7 +247,7 @@ def _move_part(inspection: Inspection, *, destination: CobotDestination, reason:
 def record_cobot_ack(data: dict[str, Any]) -> tuple[CobotCommand, bool]:
     """Store the cobot's acknowledgement once (a redelivered ack is a no-op). Returns (command, recorded now)."""
     ack = CobotAck.from_dict(data)
-    command = CobotCommand.objects.select_for_update().select_related("inspection__part").filter(command_id=ack.command_id).first()
+    command = CobotCommand.objects.select_for_update(of=("self",)).select_related("inspection__part").filter(command_id=ack.command_id).first()
     if command is None:
         raise NotFound(f"No cobot command {ack.command_id}.")
     if command.acked_at is not None:
@@ -392,7 +392,7 @@ def sign_verdict(
 
     now = now or timezone.now()
     inspection = (
-        Inspection.objects.select_for_update()
+        Inspection.objects.select_for_update(of=("self",))
         .select_related("part__part_type", "part__batch", "station__cell", "image", "failure_case__defect_code")
         .get(pk=inspection.pk)
     )
@@ -466,7 +466,7 @@ def countersign_review(
         raise NotAllowed("The countersignature must come from a second person, not the reviewer.")
     method = verify_signer(actor, credential)
     now = now or timezone.now()
-    review = Review.objects.select_for_update().select_related(
+    review = Review.objects.select_for_update(of=("self",)).select_related(
         "inspection__part__part_type", "inspection__part__batch", "inspection__station__cell", "reviewer"
     ).get(pk=review.pk)
     if review.status != ReviewStatus.AWAITING_COUNTERSIGN:
