@@ -253,9 +253,12 @@ def variant_availability(spec: VariantSpec) -> tuple[bool, str]:
     """Cheap check before loading anything: the runtime is importable and the precision is possible."""
     if spec.backend == "torch-cuda":
         return torch_cuda_availability(spec.precision)
-    from edge_worker.vision.backends import available_backends
+    import importlib
 
-    ok, why = available_backends()[spec.backend]
+    try:  # only this backend's runtime: importing every runtime would bill them all to the first variant
+        ok, why = importlib.import_module(f"edge_worker.vision.backends.{spec.backend}_backend").availability()
+    except Exception as exc:
+        ok, why = False, f"{spec.backend} availability check failed: {exc}"
     if not ok:
         return False, why
     if spec.backend in ("torch", "opencv") and spec.precision != "fp32":
@@ -552,19 +555,23 @@ class Profiler:
     def _run_variant(self, spec: VariantSpec, test_set: TestSet, model_dir: Path | None, threads: int) -> VariantResult:
         from edge_worker.vision.backends import BackendUnavailable, ModelInfo
 
-        ok, why = variant_availability(spec)
-        result = VariantResult(spec.key, spec.backend, spec.precision, spec.label, ok, why)
-        if not ok:
-            return result
+        result = VariantResult(spec.key, spec.backend, spec.precision, spec.label, False, "")
         gc.collect()
         cfg = self.config
         classifier = None
         try:
             with self._phase(result, "load"):
-                info = ModelInfo(model_dir)
-                info.verified_path("onnx")
-                if spec.backend.startswith("torch"):
-                    info.verified_path("pt")
+                # Importing the runtime is part of loading (torch takes seconds); a variant this device cannot run
+                # stops here with the reason, having measured nothing.
+                ok, why = variant_availability(spec)
+                if ok:
+                    info = ModelInfo(model_dir)
+                    info.verified_path("onnx")
+                    if spec.backend.startswith("torch"):
+                        info.verified_path("pt")
+            result.available, result.reason = ok, why
+            if not ok:
+                return result
             with self._phase(result, "build"):
                 classifier = load_variant(spec, model_dir, threads)
             result.device = str(classifier.device)

@@ -77,7 +77,10 @@ def edge_run(request: HttpRequest, run_id: Any) -> HttpResponse:
         run = run_with_series(run_id)
     except ProfilingRun.DoesNotExist:
         run = get_object_or_404(ProfilingRun, run_id=run_id)  # 404 with the usual page
-    return render(request, "edge/run.html", {"run": run, "table": run_table(run), "chart_data": _chart_data(run)})
+    skip = {"model", "threads", "load_average_start", "load_average_end"}
+    versions = [f"{k} {v}" for k, v in (run.environment or {}).items() if k not in skip]
+    return render(request, "edge/run.html", {"run": run, "table": run_table(run), "chart_data": _chart_data(run),
+                                             "versions": versions})
 
 
 def edge_runs_csv(request: HttpRequest) -> HttpResponse:
