@@ -148,7 +148,7 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
              {"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
              {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"}]
         ),
-        "overrideReasons": [{"code": c.value, "label": c.label} for c in OverrideReason],
+        "overrideReasons": [{"code": code, "label": label} for code, label in OverrideReason.choices],
         "defectCodes": [{"code": d.code, "label": d.name} for d in DefectCode.objects.order_by("code")],
         "needsDefectCode": inspection.failure_case_id is None,
     }

@@ -95,7 +95,7 @@ def needs_human(inspection: Inspection) -> bool:
 # --- Claims --------------------------------------------------------------------------------------------
 
 
-def _end_claim(claim: ReviewClaim, *, end: ClaimEnd, actor: Any, at: dt.datetime) -> None:
+def _end_claim(claim: ReviewClaim, *, end: str, actor: Any, at: dt.datetime) -> None:
     claim.ended_at = at
     claim.end_reason = end
     claim.save(update_fields=["ended_at", "end_reason"])
@@ -229,7 +229,7 @@ def present_finding_view(
     return row
 
 
-def _move_part(inspection: Inspection, *, destination: CobotDestination, reason: str) -> CobotCommand:
+def _move_part(inspection: Inspection, *, destination: str, reason: str) -> CobotCommand:
     cell = inspection.station.cell
     command = MovePart(
         command_id=str(uuid.uuid4()), cell=cell.code, serial=inspection.part.serial,
@@ -312,7 +312,7 @@ def signature_is_intact(signature: Signature) -> bool:
     return content_hash(review.signed_content) == review.content_sha256 == signature.content_sha256
 
 
-def _allowed_verdicts(inspection: Inspection) -> tuple[ReviewVerdict, ...]:
+def _allowed_verdicts(inspection: Inspection) -> tuple[str, ...]:
     if inspection.verdict == Verdict.PASS:
         return (ReviewVerdict.CONFIRM_OK, ReviewVerdict.CONFIRM_NOK)
     return (ReviewVerdict.CONFIRM_NOK, ReviewVerdict.OVERRIDE_OK)

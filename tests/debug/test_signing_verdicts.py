@@ -55,7 +55,7 @@ def cobot_messages(cell_code: str) -> list[dict[str, Any]]:
 
 async def drain(layer: Any, channel: str) -> list[dict[str, Any]]:
     """Every event the cell group received, until none comes for a second."""
-    events = []
+    events: list[dict[str, Any]] = []
     while True:
         try:
             message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
@@ -192,6 +192,9 @@ def test_it_waits_for_a_second_person_on_a_four_eyes_override(
 
     page = login(supervisor).get(reverse("debug-queue"))
     assert [r.pk for r in page.context["awaiting"]] == [review.pk]
+    detail = login(supervisor).get(reverse("debug-review", args=[review.pk]))
+    assert detail.context["can_countersign"] and "Countersign this override" in detail.content.decode()
+    assert not login(quality_engineer).get(reverse("debug-review", args=[review.pk])).context["can_countersign"]
     login(supervisor).post(url, {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
     review.refresh_from_db()
     case.part.refresh_from_db()
@@ -287,3 +290,19 @@ def test_it_records_review_time_and_shows_supervisors_the_median_per_shift(
     assert (row.shift, row.reviews, row.median_s) == ("early", 3, 50.0)
     assert "Median review time" in page.content.decode()
     assert "Median review time" not in login(operator).get(reverse("debug-queue")).content.decode()
+
+
+def test_it_hands_the_step_through_page_each_finding_with_its_evidence(cell: Any, operator: Any, login: Any) -> None:
+    case = make_review_case(cell, defect="scratch", seed=1, confidence=0.81)
+    client = claimed(login(operator), case)
+    response = client.get(reverse("debug-case", args=[case.result_id]))
+    assert response.status_code == 200
+    data = response.context["case_data"]
+    dimension, defect = data["findings"]
+    assert dimension["kind"] == "dimension" and dimension["name"] == "bore_diameter"
+    assert dimension["geometry"]["type"] == "circle" and dimension["lower_limit"] == 30.0
+    assert dimension["value"] < dimension["lower_limit"]
+    assert defect == {**defect, "kind": "defect", "defect_class": "scratch", "confidence": 0.81}
+    assert [c["verdict"] for c in data["choices"]] == ["confirm_nok", "confirm_nok", "override_ok"]
+    assert data["imageUrl"] == case.image.get_absolute_url()
+    assert client.get(data["imageUrl"]).status_code == 200
