@@ -74,7 +74,7 @@ def rendered_case(code: str, *, seed: int, defect: str, classifier: Any = None,
         data.defect_class = outcome.defect_class or ""
         data.defect_confidence = outcome.defect_confidence
         data.class_probabilities = outcome.class_probabilities
-        data.model_version = str(outcome.model.get("model_version", ""))
+        data.model_version = str(outcome.model.get("version", ""))
         data.backend = str(outcome.model.get("backend", getattr(classifier, "name", "")))
         if data.defect_class and data.defect_class != "ok":
             box = next((f["bbox"] for f in outcome.findings if f["kind"] == "defect"), outcome.part_bbox)
