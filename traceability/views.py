@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from traceability import access, actions, genealogy, roles, selectors
-from traceability.choices import PartStatus, badge_colour
+from traceability.choices import LotStatus, PartStatus, badge_colour
 from traceability.forms import ContainLotForm, TraceSearchForm
 from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
 from traceability.models import LotLink, MaterialLot
@@ -52,8 +52,6 @@ def _lot_tree(lot_id: int, trace_lots: dict[int, MaterialLot], links: list[LotLi
 
 
 def badge_colour_lot(status: str) -> str:
-    from traceability.choices import LotStatus
-
     return badge_colour(LotStatus, status)
 
 
