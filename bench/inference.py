@@ -146,6 +146,10 @@ def write_docs(body: str, args: argparse.Namespace, measurement_md: str | None) 
         "",
         body,
     ]
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        section += ["", f"Caveat: the machine was oversubscribed during this run (load average {load} on {os.cpu_count()} cores). "
+                    "torch's OpenMP threads busy-wait and suffer far more from that than ONNX Runtime's or OpenCV's pools, so the "
+                    "torch figures (and the ratios against them) are distorted; re-run on idle cores for a fair baseline."]
     if measurement_md:
         section += ["", "### Dimensional measurement error", "", "Command: `python -m edge_worker.vision.measure_accuracy --count 500`", "", measurement_md]
     new = "\n".join(section) + "\n\n"

@@ -409,6 +409,7 @@ def feature_results(spec: PartTypeSpec, meas: PartMeasurement, px_per_mm: float)
     rows = []
     for f in spec.features:
         vpx = meas.values_px.get(f.name)
+        vpx = None if vpx is None else float(vpx)
         value = None if vpx is None else round(vpx / px_per_mm, 4)
         rows.append(_row(f, value, vpx, meas.geometry.get(f.name), meas.details.get(f.name, {})))
     return rows
@@ -424,7 +425,7 @@ def _row(f: FeatureSpec, value: float | None, vpx: float | None, geometry: dict[
         "lower_tol": f.lower_tol,
         "upper_tol": f.upper_tol,
         "unit": f.unit,
-        "passed": f.passes(value),
+        "passed": bool(f.passes(value)),
         "geometry": geometry,
         "detail": detail,
     }

@@ -40,7 +40,7 @@ class FeatureSpec:
         if value is None:
             return False
         # A hair of slack for float round-off at the limit itself.
-        return self.lower_limit - 1e-9 <= value <= self.upper_limit + 1e-9
+        return bool(self.lower_limit - 1e-9 <= float(value) <= self.upper_limit + 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
