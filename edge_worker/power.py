@@ -10,7 +10,8 @@ Samplers (each says honestly whether it can measure here, and why not):
     none   measures nothing, says so
 
 `PowerMonitor` runs one sampler on a background thread at a configurable rate and tags each sample with the
-current phase (idle, inference, ...). Energy over a window is the trapezoid integral of the samples (mW x s =
+current phase (idle, inference, ...). Samplers measure the whole board or GPU, so a window's energy is exact per
+part only when one inference runs at a time (the device's solo pool); overlapping windows each carry the total. Energy over a window is the trapezoid integral of the samples (mW x s =
 mJ), with the power at the window's edges interpolated; jetson-stats' own `avg` is `(power + old_avg) // 2`, not
 a time average, so it is never used. The integration functions are plain functions over samples so other
 windows (a whole profiling run, only its real rounds) use the same arithmetic.

@@ -130,14 +130,23 @@ class EdgeRuntime:
 
     def inspect(self, capture: Capture) -> InspectionResult:
         """Inspect one capture; the result carries the model, latency and power over the inference window."""
-        from edge_worker.vision.inspect import inspect_image
+        from edge_worker.messages import MessageError
+        from edge_worker.vision.inspect import InspectionOutcome, inspect_image
         from edge_worker.vision.parts import PartTypeSpec
 
-        image = capture.image_bytes
-        spec = PartTypeSpec.from_dict(capture.part_type)
+        try:
+            image = capture.image_bytes
+        except MessageError as exc:  # reported as an error result (the server keeps it), never dropped here
+            image = b""
+            log.error("capture %s: %s", capture.capture_id, exc)
         started = time.perf_counter()
         with self.monitor.window(INFERENCE) as window:
-            outcome = inspect_image(image, spec, classifier=self.classifier)
+            try:
+                spec = PartTypeSpec.from_dict(capture.part_type)
+            except (KeyError, TypeError, ValueError) as exc:
+                outcome = InspectionOutcome(verdict="error", reason=f"part type specification unusable: {exc!r}")
+            else:
+                outcome = inspect_image(image, spec, classifier=self.classifier)
         latency_ms = (time.perf_counter() - started) * 1000.0
         with self._lock:
             self._done.append(time.monotonic())

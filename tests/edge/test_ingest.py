@@ -286,3 +286,4 @@ def test_it_publishes_the_recorded_event_after_commit(edge: dict[str, Any], djan
     assert event["sent_at"] == data["sent_at"] and event["committed_at"] is not None
     assert event["energy_mj"] == 91.375 and event["backend"] == "onnxruntime"
     assert {"part.status"} <= {e["type"] for e in events}
+
