@@ -493,7 +493,7 @@
     Plotly.react("chart-pareto", [
       { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => p.count), type: "bar", marker: { color: "#b3261e" }, name: "count" },
       { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", yaxis: "y2", line: { color: "#14191f" }, name: "cumulative %" },
-    ], { ...baseLayout(), yaxis: { title: { text: "NOK" }, rangemode: "tozero", tickformat: ",d" }, yaxis2: { overlaying: "y", side: "right", range: [0, 105], tickvals: [0, 20, 40, 60, 80, 100], ticksuffix: "%" },
+    ], { ...baseLayout(), yaxis: { title: { text: "NOK" }, rangemode: "tozero", tickformat: ",d", dtick: total && c.pareto[0].count <= 10 ? 1 : null }, yaxis2: { overlaying: "y", side: "right", range: [0, 105], tickvals: [0, 20, 40, 60, 80, 100], ticksuffix: "%" },
       annotations: total ? [] : [{ text: "No NOK in the window", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 
     const pw = c.power;
@@ -506,7 +506,7 @@
 
     const en = c.energy.slice(-60);
     Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
-      { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 20 }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
+      { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 12, title: { text: en.length > 12 ? `last ${en.length} parts` : "" } }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
         annotations: en.length ? [] : [{ text: "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
   }
 

@@ -239,3 +239,20 @@ async def test_it_fans_one_subscription_out_to_every_client_of_the_cell(live_cel
     assert frame["event"]["serial"] == "B", "the remaining client still receives after another one left"
     assert await second.receive_nothing(timeout=0.3), "each event arrives once"
     await second.disconnect()
+
+
+async def test_it_reports_a_degraded_event_bus_in_the_heartbeat(
+    live_cell: Any, watcher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable() -> Any:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(consumers, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(consumers, "_async_redis", unreachable)
+    communicator, connected, _ = await open_stream(live_cell.pk, watcher)
+    assert connected
+    await next_frame(communicator)
+    while (frame := await next_frame(communicator))["type"] != "heartbeat":
+        pass
+    assert frame["degraded"] and "ConnectionError" in frame["degraded"]
+    await communicator.disconnect()
