@@ -1,18 +1,20 @@
 """End to end, keyboard only, at tablet size: an operator signs in, claims the oldest case, steps through its
 findings with Enter, picks "NOK: scrap" with a digit and signs with the password, while the connection drops at
-the moment of signing. A real Daphne serves the pages; a real Celery worker plays the cobot and records its
+the moment of signing; then, in portrait, opens the next case and cancels it with Esc. A real Daphne serves the pages; a real Celery worker plays the cobot and records its
 acknowledgements; headless Chromium is the tablet."""
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
-from inspection.models import CobotCommand, Review
-from inspection.review_choices import ReviewStatus
+from inspection.models import CobotCommand, Review, ReviewClaim
+from inspection.review_choices import ClaimEnd, ReviewStatus
 from tests import factories
 from tests.debug.helpers import make_review_case
 from tests.edge import processes as edge_processes
@@ -48,7 +50,10 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps a loop in this thread
     cell = factories.make_cell()
     factories.make_user("olivia", roles.OPERATOR)
-    case = make_review_case(cell, defect="scratch", seed=1)  # a bore out of tolerance and a scratch: two findings
+    now = timezone.now()
+    # The oldest: a bore out of tolerance and a scratch, two findings. Then a pass the model was unsure about.
+    case = make_review_case(cell, defect="scratch", seed=1, captured_at=now - dt.timedelta(minutes=3))
+    unsure = make_review_case(cell, defect="ok", seed=2, confidence=0.61, captured_at=now - dt.timedelta(minutes=1))
     assert [f["kind"] for f in case.findings] == ["dimension", "defect"]
 
     redis_server = edge_processes.RedisServer().start()
@@ -74,7 +79,7 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             page.keyboard.type(factories.PASSWORD)
             page.keyboard.press("Enter")
             expect(page.locator("#review-next")).to_be_focused()
-            expect(page.locator("[data-count=total]")).to_have_text("1")
+            expect(page.locator("[data-count=total]")).to_have_text("2")
             page.keyboard.press("Enter")  # claim the oldest case
 
             expect(page.locator("#dm-step")).to_contain_text("bore diameter")
@@ -111,11 +116,20 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             expect(page.locator("#dm-step")).to_contain_text("Signed and applied", timeout=20_000)
             assert page.evaluate("() => Object.keys(localStorage).length") == 0
 
-            page.set_viewport_size({"width": 768, "height": 1024})
+            page.set_viewport_size({"width": 768, "height": 1024})  # the tablet turned to portrait
+            page.keyboard.press("Enter")  # next case: the unsure pass
+            expect(page.locator("#dm-step")).to_contain_text("Whole part: model says ok")
+            expect(page.locator("#dm-step")).to_contain_text("61 %")
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(300)
             page.screenshot(path=str(ARTIFACTS / "debug-mode-portrait.png"))
             assert small_touch_targets(page) == []
-            page.keyboard.press("Enter")  # next case: none left, back to the queue
-            expect(page.locator("[data-count=total]")).to_have_text("0")
+            assert page.evaluate("() => document.getElementById('dm-next').getBoundingClientRect().bottom") <= 1024
+            page.keyboard.press("Escape")
+            expect(page.locator("#dm-status")).to_contain_text("Press Esc again")
+            page.keyboard.press("Escape")  # cancel: the case goes back to the queue
+            expect(page.locator("[data-count=total]")).to_have_text("1")
+            expect(page.locator("[data-count=claimed]")).to_have_text("0")
             page.wait_for_load_state("load")
             page.screenshot(path=str(ARTIFACTS / "debug-mode-queue-portrait.png"), full_page=True)
             assert small_touch_targets(page) == []
@@ -137,6 +151,8 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
         views = CobotCommand.objects.filter(inspection=case, kind="present_view")
         assert {c.payload["finding_index"] for c in views} == {0, 1}
         assert views.filter(acked_at__isnull=False).count() >= 1
+        assert ReviewClaim.objects.get(inspection=unsure).end_reason == ClaimEnd.RELEASED
+        assert not Review.objects.filter(inspection=unsure).exists()
     finally:
         server.stop()
         cobot.kill()
