@@ -103,3 +103,37 @@ class ProfilingSeriesAdmin(ReadOnlyAdmin):
     list_display = ["variant", "kind"]
     list_filter = ["kind"]
     list_select_related = ["variant__run"]
+
+
+# --- Debug Mode (read-only: reviews and signatures are written only by signing) ---------------------------
+from inspection.models import CobotCommand, Review, ReviewClaim, Signature  # noqa: E402
+
+
+class SignatureInline(ReadOnlyInline):
+    model = Signature
+    fields = ["printed_name", "signed_at", "meaning", "method", "content_sha256"]
+    readonly_fields = fields
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["inspection", "reviewer", "verdict", "disposition", "reason_code", "status", "review_seconds", "signed_at"]
+    list_filter = ["verdict", "disposition", "status"]
+    search_fields = ["inspection__part__serial", "inspection__result_id", "reviewer__username"]
+    list_select_related = ["inspection__part", "reviewer"]
+    inlines = [SignatureInline]
+
+
+@admin.register(ReviewClaim)
+class ReviewClaimAdmin(ReadOnlyAdmin):
+    list_display = ["inspection", "holder", "claimed_at", "expires_at", "ended_at", "end_reason"]
+    list_filter = ["end_reason"]
+    list_select_related = ["inspection__part", "holder"]
+
+
+@admin.register(CobotCommand)
+class CobotCommandAdmin(ReadOnlyAdmin):
+    list_display = ["command_id", "cell", "kind", "sent_at", "acked_at"]
+    list_filter = ["kind", "cell"]
+    search_fields = ["command_id", "inspection__part__serial"]
+    list_select_related = ["cell"]
