@@ -97,6 +97,9 @@ def claim_next(request: HttpRequest) -> HttpResponse:
 @require_POST
 def claim(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
     inspection = _inspection(result_id)
+    if hasattr(inspection, "review"):
+        messages.info(request, f"{inspection.part.serial} already has a signed verdict.")
+        return redirect("debug-review", pk=inspection.review.pk)
     try:
         actions.claim_case(inspection, actor=request.user)
     except DomainError as exc:

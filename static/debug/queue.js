@@ -1,7 +1,13 @@
-/* Debug Mode queue: Enter on the focused "Review next case" button claims it (a plain form). This script only
+/* Debug Mode queue (and review pages): Enter on the focused "Review next case" button claims it (a plain form). This script only
  * tells the operator about signed decisions still kept on this tablet after a lost connection. */
 (function () {
   "use strict";
+  // On a signed review's page: a decision still kept on this tablet for that part is settled.
+  var reviewed = document.querySelector("[data-reviewed-result-id]");
+  if (reviewed) {
+    try { localStorage.removeItem("twinweb.debug.pending." + reviewed.getAttribute("data-reviewed-result-id")); } catch (e) { /* ignore */ }
+    return;
+  }
   var box = document.getElementById("dm-pending");
   if (!box) return;
   var pending = [];
@@ -13,13 +19,21 @@
   } catch (e) { return; }
   if (!pending.length) return;
   box.hidden = false;
-  box.textContent = pending.length + " signed decision(s) on this tablet were not confirmed by the server. Open the case again to resend (nothing is applied twice): ";
+  box.textContent = pending.length + " signed decision(s) on this tablet were not confirmed by the server. Reopen to resend (nothing is applied twice): ";
+  var csrf = document.querySelector('meta[name="csrf-token"]');
   pending.forEach(function (id) {
+    // Claim the case again (a plain form POST), which opens it with the kept decision ready to resend.
     var row = document.querySelector('tr[data-result-id="' + id + '"]');
-    var a = document.createElement("a");
-    a.href = "/debug/cases/" + id + "/";
-    a.textContent = row ? row.querySelector("strong").textContent : id.slice(0, 8);
-    a.className = "button";
-    box.appendChild(a);
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = "/debug/cases/" + id + "/claim/";
+    var token = document.createElement("input");
+    token.type = "hidden"; token.name = "csrfmiddlewaretoken"; token.value = csrf ? csrf.content : "";
+    var button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = "Resend " + (row ? row.querySelector("strong").textContent : id.slice(0, 8));
+    form.appendChild(token);
+    form.appendChild(button);
+    box.appendChild(form);
   });
 })();

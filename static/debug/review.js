@@ -136,6 +136,7 @@
       } else if (g.points && g.points.length) {
         ctx.strokeStyle = "#ff4d4d"; ctx.beginPath();
         g.points.forEach(function (p, i) { var q = map(p[0], p[1]); if (i) ctx.lineTo(q[0], q[1]); else ctx.moveTo(q[0], q[1]); });
+        if (g.type === "polygon") ctx.closePath();
         ctx.stroke();
       } else if (box) {
         strokeBox(box, map, "#ff4d4d");
