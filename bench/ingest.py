@@ -385,7 +385,7 @@ SERVER_SIDE = ("ingest workers", "PostgreSQL backends", "redis-server")
 def cpu_md(rows: list[dict[str, Any]]) -> str:
     names = list(rows[0]["cpu_ms_per_result"])
     lines = [
-        "| run | " + " | ".join(names) + " | server side total | derived capacity on 2 dedicated cores |",
+        "| run | " + " | ".join(names) + " | server side total | 2 dedicated cores at this cost (derived) |",
         "|---|" + "---|" * (len(names) + 2),
     ]
     for r in rows:
@@ -465,8 +465,10 @@ def main() -> None:
             report_md(rows, [command]), "",
             "CPU milliseconds spent per stored result (utime + stime from /proc over the send-and-drain phase; "
             "PostgreSQL = the backends connected to the bench database; WAL writer and checkpointer not counted). "
-            "The capacity column is derived, not measured: 2000 CPU-ms per second / server-side CPU-ms per result, "
-            "i.e. what two cores doing nothing else could sustain.", "",
+            "The last column is derived, not measured: 2000 CPU-ms per second / server-side CPU-ms per result, "
+            "i.e. what two cores doing nothing else could sustain at that cost per result. It is meaningful for the "
+            "saturated runs (`max`), where group-commit batches fill; paced runs commit small batches and pay more "
+            "per result.", "",
             cpu_md(rows), "",
             "Path measured: producer -> private redis-server (AOF on) -> Celery ingest worker(s) -> "
             "`record_inspection_result` (validation, image file under its sha256, one durable transaction with "
