@@ -96,8 +96,12 @@ def case_findings(inspection: Inspection) -> list[dict[str, Any]]:
             })
         steps.append(step)
     if not steps:
-        steps.append({"kind": "overview", "name": "whole part", "bbox": [], "defect_class": inspection.defect_class or "ok",
-                      "confidence": inspection.defect_confidence, "detail": inspection.reason})
+        title = (f"Whole part: model says {inspection.defect_class}" if inspection.defect_class
+                 else "Whole part: the machine reported no finding")
+        if inspection.verdict == Verdict.ERROR:
+            title = "Inspection error: check the part yourself"
+        steps.append({"kind": "overview", "name": "whole part", "bbox": [], "defect_class": inspection.defect_class,
+                      "confidence": inspection.defect_confidence, "detail": inspection.reason, "title": title})
     top = sorted((inspection.class_probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
     for step in steps:
         step["top_classes"] = [[c, p] for c, p in top]

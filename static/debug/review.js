@@ -199,7 +199,7 @@
       children.push(el("p", { class: "dm-legend", text: "Red: measured edge. Green dashed: tolerance limits." }));
     } else {
       var conf = f.confidence;
-      children.push(el("h2", { text: f.kind === "overview" ? "Whole part: model says " + (f.defect_class || "ok") : "Defect: " + f.defect_class.replace(/_/g, " ") }));
+      children.push(el("h2", { text: f.title || "Defect: " + f.defect_class.replace(/_/g, " ") }));
       children.push(el("dl", { class: "dm-facts" }, [
         el("dt", { text: "Model confidence" }), el("dd", { class: "dm-value", text: conf === null || conf === undefined ? "not available" : Math.round(conf * 100) + " %" }),
       ]));
