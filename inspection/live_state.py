@@ -6,8 +6,9 @@ snapshot (`GET /api/cells/<id>/state/`) and then applies only events with a high
 KPI definitions (also shown on the page):
 - window: the last 8 hours, starting no earlier than the first part that entered the cell in them;
 - planned production time = the window; run time = time in which at least one station held a part;
-- a part is *completed* when it leaves the cell's last station; its cycle time is its longest station dwell
-  (stations work in parallel, so the slowest one paces the cell);
+- a part is *completed* when it leaves the cell: out of the last station, or out of a station with a final
+  status (rejects leave through the cobot failure-analysis station); its cycle time is its longest station
+  dwell (stations work in parallel, so the slowest one paces the cell);
 - availability = run time / planned time; performance = target cycle time x completed parts / run time;
   quality = good parts / completed parts (good: no NOK, or reworked to good); OEE = A x P x Q;
 - first-pass yield = parts completed with no NOK station outcome and no failed inspection / completed parts.
@@ -262,12 +263,16 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
 
     # --- KPIs over the window
     window_events = [e for e in events if e["entered_at"] >= since or (e["left_at"] or now) >= since]
-    completed = [
-        e for e in window_events
-        if last_station is not None and e["station_id"] == last_station.pk and e["left_at"] is not None
-        and e["left_at"] >= since
-    ]
-    completed_parts = {e["part_id"]: e for e in completed}
+    # A part has left the cell when its latest station visit is over and that was the last station, or it was
+    # taken out with a final status (rejects leave through the cobot failure-analysis station).
+    latest_visit: dict[int, dict[str, Any]] = {}
+    for e in events:
+        latest_visit[e["part_id"]] = e  # events are ordered by entry time
+    completed_parts = {
+        pid: e for pid, e in latest_visit.items()
+        if e["left_at"] is not None and e["left_at"] >= since and last_station is not None
+        and (e["station_id"] == last_station.pk or e["part__status"] != PartStatus.IN_PROCESS)
+    }
     dwell_by_part: dict[int, list[float]] = defaultdict(list)
     nok_parts: set[int] = set()
     for e in events:
@@ -376,7 +381,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         })
 
     # --- Charts
-    pareto = Counter(i["defect_class"] or "unclassified" for i in inspections if i["verdict"] == Verdict.FAIL)
+    pareto = Counter(pareto_class(i["defect_class"]) for i in inspections if i["verdict"] == Verdict.FAIL)
     energy: dict[str, dict[str, Any]] = {}
     for i in inspections:
         if i["energy_mj"] is None:
@@ -414,6 +419,12 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         "alarms": [alarm_row(a) for a in alarms],
         "recent": [inspection_row(i) for i in recent],
     }
+
+
+def pareto_class(defect_class: str | None) -> str:
+    """The Pareto bar of a failed inspection: its defect class, or "out of tolerance" when the classifier saw
+    no surface defect (the part failed on its measurements)."""
+    return defect_class if defect_class and defect_class != "ok" else "out of tolerance"
 
 
 def _in_window(since: dt.datetime) -> Q:

@@ -232,7 +232,7 @@
           st.recent.unshift(ev);
           st.recent.length = Math.min(st.recent.length, RECENT_MAX);
           if (ev.verdict === "fail") {
-            const cls = ev.defect_class || "unclassified";
+            const cls = ev.defect_class && ev.defect_class !== "ok" ? ev.defect_class : "out of tolerance";
             const row = st.charts.pareto.find((p) => p.defect_class === cls);
             if (row) row.count += 1; else st.charts.pareto.push({ defect_class: cls, count: 1 });
             st.charts.pareto.sort((a, b) => b.count - a.count);
@@ -271,6 +271,7 @@
       case "part.status": {
         st.stations.forEach((s) => { if (s.part && s.part.serial === ev.serial) s.part.status = ev.status; });
         renderTwin();
+        scheduleKpiRefresh(); // a part with a final status leaves the cell (rejects through the cobot station)
         break;
       }
       case "alarm.raised":
@@ -428,7 +429,8 @@
     for (const d of devices) {
       const health = deviceHealth(d);
       const fresh = health === "online";
-      const reading = (v, fmt) => (fresh && v != null ? fmt(v) : "stale");
+      const empty = (v) => v == null || (typeof v === "object" && !Object.keys(v).length);
+      const reading = (v, fmt) => (!fresh ? "stale" : empty(v) ? "not measured" : fmt(v));
       const mem = (m) => (typeof m === "object" && m ? `${num(m.used_mb, 0)} / ${num(m.total_mb, 0)} MB` : `${num(m, 0)} MB`);
       const temp = (t) => (typeof t === "object" && t ? Object.entries(t).map(([k, v]) => `${k} ${num(v, 1)} °C`).join(", ") : `${num(t, 1)} °C`);
       const colour = { online: "ok", stale: "warn", offline: "bad", never_seen: "neutral" }[health];
@@ -482,7 +484,7 @@
       marker: { color: cyc.map((p) => (p.cycle_s > 1.2 * target ? "#b3261e" : p.cycle_s > target ? "#a15c00" : "#0b5cad")), size: 6 },
       line: { color: "#9bb7d4", width: 1 }, hovertemplate: "%{text}: %{y:.1f} s<extra></extra>",
     }], {
-      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero" }, xaxis: { type: "date", visible: cyc.length > 0 },
+      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero" }, xaxis: { type: "date", visible: cyc.length > 0, tickformat: "%H:%M:%S", nticks: 5 },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: target, y1: target, line: { color: "#137333", width: 2, dash: "dash" } }],
       annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
         ...(cyc.length ? [] : [{ text: "No completed part in the window yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
@@ -500,7 +502,7 @@
     Plotly.react("chart-power", [
       { x: pw.map((p) => p.at), y: pw.map((p) => p.power_mw), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "power (mW)", line: { color: "#a15c00" } },
       { x: pw.filter((p) => p.fps != null).map((p) => p.at), y: pw.filter((p) => p.fps != null).map((p) => p.fps), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "FPS", yaxis: "y2", line: { color: "#0b5cad" } },
-    ], { ...baseLayout(), showlegend: true, legend: { orientation: "h", y: 1.12 }, xaxis: { type: "date" }, yaxis: { title: { text: "mW" }, rangemode: "tozero" },
+    ], { ...baseLayout(), showlegend: true, legend: { orientation: "h", y: 1.12 }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5 }, yaxis: { title: { text: "mW" }, rangemode: "tozero" },
       yaxis2: { title: { text: "FPS" }, overlaying: "y", side: "right", rangemode: "tozero" },
       annotations: pw.length ? [] : [{ text: "No power reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 

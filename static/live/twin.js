@@ -86,7 +86,12 @@
     if (view.part) {
       part.style.display = "";
       part.setAttribute("class", "st-part ps-" + (view.part.status || "in_process"));
-      part.querySelector(".st-serial").textContent = view.part.serial;
+      // Long serials would run into the neighbours' labels: show the tail, the whole one on hover.
+      const serial = view.part.serial;
+      part.querySelector(".st-serial").textContent = serial.length > 16 ? "…" + serial.slice(-15) : serial;
+      let title = part.querySelector("title");
+      if (!title) title = el("title", {}, part);
+      title.textContent = serial;
     } else {
       part.style.display = "none";
     }

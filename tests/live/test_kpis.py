@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from inspection import live_state
+from tests import factories
 from tests.live import builders
-from traceability.choices import StationOutcome
+from traceability import actions
+from traceability.choices import PartStatus, StationOutcome
 
 
 def test_it_computes_oee_for_the_textbook_shift() -> None:
@@ -62,17 +64,30 @@ def test_it_reports_cycle_times_yield_and_bottleneck_for_a_scripted_shift(cell: 
             cell, batch, start=start + dt.timedelta(seconds=60 * i), dwell_s=dwell, outcomes=outcomes,
         ))
 
+    # A reject: NOK at the visual station, failed, taken out through the cobot station (never reaches unload).
+    reject = factories.make_part(batch)
+    load, visual, dimensional, cobot, _ = builders.stations(cell)
+    at = start + dt.timedelta(seconds=300)
+    for station, dwell, outcome in ((load, 5, StationOutcome.OK), (visual, 10, StationOutcome.NOK),
+                                    (dimensional, 12, StationOutcome.OK), (cobot, 7, StationOutcome.OK)):
+        builders.visit(reject, station, entered=at, dwell_s=dwell, outcome=outcome)
+        at += dt.timedelta(seconds=dwell)
+    actions.set_part_status(reject, status=PartStatus.FAILED, actor=None, reason="NOK at visual")
+    # A part still at the visual station has not left the cell.
+    builders.visit(factories.make_part(batch), visual, entered=builders.now() - dt.timedelta(seconds=5), dwell_s=None)
+
     state = live_state.cell_snapshot(cell)
     kpis = state["kpis"]
-    assert kpis["completed"] == 4
-    assert [p["cycle_s"] for p in state["charts"]["cycle"]] == [14.0, 16.0, 18.0, 20.0]
-    assert kpis["cycle_mean_s"] == 17.0
+    assert kpis["completed"] == 5
+    assert [p["cycle_s"] for p in state["charts"]["cycle"]] == [14.0, 16.0, 18.0, 20.0, 12.0]
+    assert kpis["cycle_mean_s"] == 16.0
     assert kpis["cycle_p95_s"] == 20.0
-    assert kpis["first_pass_yield"] == 0.75
-    assert kpis["quality"] == 0.75
+    assert kpis["first_pass_yield"] == 0.6
+    assert kpis["quality"] == 0.6
     assert state["bottleneck"] == "dimensional"
     # planned time runs from the first entry (30 min ago) to now; run time is the occupied part of it.
     assert 29 * 60 < kpis["planned_s"] <= 30 * 60 + 5
-    assert kpis["run_s"] == pytest.approx(sum(sum(d) for d in dwells), abs=0.01)  # parts never overlap here
-    assert kpis["performance"] == pytest.approx(15.0 * 4 / kpis["run_s"], rel=1e-6)
-    assert all(s["state"] == "idle" for s in state["stations"])
+    # parts never overlap here; the part still at the visual station adds its 5 s so far
+    assert kpis["run_s"] == pytest.approx(sum(sum(d) for d in dwells) + 34 + 5, abs=0.5)
+    assert kpis["performance"] == pytest.approx(15.0 * 5 / kpis["run_s"], rel=1e-3)
+    assert [s["state"] for s in state["stations"]] == ["idle", "running", "idle", "idle", "idle"]
