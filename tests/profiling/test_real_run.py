@@ -34,7 +34,7 @@ def device(db: Any) -> Any:
 def test_it_profiles_every_cpu_backend_and_stores_the_run(device: Any, model_dir: Path) -> None:
     out = io.StringIO()
     call_command("profile_edge", "--device", device.device_id, "--inline", "--images", "14", "--warmup", "1",
-                 "--rounds", "1", "--model-dir", str(model_dir), stdout=out)
+                 "--rounds", "1", "--threads", "1", "--model-dir", str(model_dir), stdout=out)
     run = ProfilingRun.objects.get(device=device)
     assert run.status == "done" and run.error == ""
     variants = {v.key: v for v in run.variants.all()}
