@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.live.processes import BASE_DIR
 
 
+@pytest.mark.e2e  # spawns a fresh interpreter
 def test_importing_the_edge_profiling_modules_pulls_in_no_server_code_and_no_gpu_runtime() -> None:
     code = (
         "import sys, edge_worker.profiling, edge_worker.profiling_tasks\n"
