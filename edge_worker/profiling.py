@@ -3,7 +3,8 @@
 The protocol, per variant (backend x precision), in this order, each phase timed and every power and memory
 sample tagged with its phase:
 
-    load      read the model card and verify the model files' sha256 (the deck's "load the model")
+    load      import the variant's runtime, read the model card, verify the files' sha256 ("load the model");
+              a variant the device cannot run stops here, listed with the reason
     build     build or extract the inference engine (torch module, ORT session, cv2.dnn net, TensorRT plan)
     warmup    `warmup` rounds over the test images (not measured: caches, allocators, clocks settle)
     measure   `rounds` real rounds over the same images: latency per batch, FPS, accuracy, power, memory
