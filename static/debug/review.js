@@ -103,14 +103,16 @@
     ctx.save();
     ctx.fillStyle = "#000"; ctx.fillRect(0, 0, C, C);
     if (!imgReady) { ctx.restore(); return; }
-    var showImageStep = step.type === "finding" ? step : steps()[0];
-    var crop = cropFor(showImageStep);
+    // A finding step zooms on its finding; the verdict and signing steps show the whole part with every finding.
+    var crop = cropFor(step.type === "finding" ? step : null);
     var s = C / crop.side;
+    var map = function (x, y) { return [(x - crop.x) * s, (y - crop.y) * s]; };
     ctx.filter = "brightness(" + state.brightness + ") contrast(" + state.contrast + ")";
     ctx.imageSmoothingEnabled = state.zoom < 2;
     ctx.drawImage(img, crop.x, crop.y, crop.side, crop.side, 0, 0, C, C);
     ctx.filter = "none";
-    if (showImageStep.type === "finding") overlay(showImageStep.finding, function (x, y) { return [(x - crop.x) * s, (y - crop.y) * s]; }, s);
+    if (step.type === "finding") overlay(step.finding, map, s);
+    else data.findings.forEach(function (f) { overlay(f, map, s); });
     ctx.restore();
     drawThumb(crop);
   }
