@@ -194,10 +194,14 @@ def present_view(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
     inspection = _inspection(result_id)
     data = _json_body(request)
     try:
+        index = int(data.get("index", 0))
+        findings = selectors.case_findings(inspection)
+        if not 0 <= index < len(findings):
+            raise ValueError(index)
+        finding = findings[index]  # what the cobot shows comes from the record, not from the browser
         command = actions.present_finding_view(
-            inspection, finding_index=int(data.get("index", 0)), finding_kind=str(data.get("kind", "overview")),
-            finding_name=str(data.get("name", ""))[:80], bbox=[float(v) for v in (data.get("bbox") or [])][:4],
-            actor=request.user,
+            inspection, finding_index=index, finding_kind=finding["kind"], finding_name=finding["name"],
+            bbox=[float(v) for v in finding.get("bbox") or []], actor=request.user,
         )
     except (TypeError, ValueError):
         return JsonResponse({"detail": "Malformed view request.", "code": "malformed"}, status=400)

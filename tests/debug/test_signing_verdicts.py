@@ -306,3 +306,18 @@ def test_it_hands_the_step_through_page_each_finding_with_its_evidence(cell: Any
     assert [c["verdict"] for c in data["choices"]] == ["confirm_nok", "confirm_nok", "override_ok"]
     assert data["imageUrl"] == case.image.get_absolute_url()
     assert client.get(data["imageUrl"]).status_code == 200
+
+
+def test_it_tells_the_cobot_which_finding_to_present(cell: Any, operator: Any, login: Any, clear_cobot_queue: Any,
+                                                     django_capture_on_commit_callbacks: Any) -> None:
+    case = make_review_case(cell, defect="scratch", seed=1)
+    client = claimed(login(operator), case)
+    url = reverse("debug-view", args=[case.result_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, json.dumps({"index": 1}), content_type="application/json").status_code == 200
+    assert client.post(url, json.dumps({"index": 7}), content_type="application/json").status_code == 400
+    [message] = cobot_messages(cell.code)
+    assert message["task"] == "edge_worker.cobot.present_view"
+    assert message["payload"]["finding_kind"] == "defect" and message["payload"]["finding_name"] == "scratch"
+    other = factories.make_user("oscar", roles.OPERATOR)
+    assert login(other).post(url, json.dumps({"index": 0}), content_type="application/json").status_code == 409
