@@ -20,10 +20,18 @@ from concurrent.futures import Future
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
 
 from edge_worker.messages import INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
-from inspection.actions.ingest import IngestOutcome, PayloadRefused, record_inspection_results, record_telemetry
+from inspection.actions.ingest import (
+    RESULT_SOURCE,
+    IngestOutcome,
+    PayloadRefused,
+    dead_letter,
+    record_inspection_results,
+    record_telemetry,
+)
+from inspection.choices import DeadLetterReason
 
 log = logging.getLogger(__name__)
 RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 1, "retry_backoff_max": 30,
@@ -49,9 +57,15 @@ class GroupCommitter:
         self._queue.put((payload, future))
         return future.result()
 
+    def close(self) -> None:
+        """Stop the committer thread once the queued results are stored; it closes its database connections."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)  # type: ignore[arg-type]
+            self._thread.join(timeout=30)
+
     def _take(self) -> list[tuple[Any, Future[IngestOutcome]]]:
         batch = [self._queue.get()]
-        while len(batch) < self.max_batch:
+        while len(batch) < self.max_batch and batch[-1] is not _STOP:
             try:
                 batch.append(self._queue.get(timeout=self.max_wait_s))
             except queue.Empty:
@@ -61,17 +75,36 @@ class GroupCommitter:
     def _run(self) -> None:
         while True:
             batch = self._take()
-            try:
-                close_old_connections()
-                outcomes = record_inspection_results([payload for payload, _ in batch])
-            except Exception as exc:  # each waiting task raises it (and retries if the database was away)
-                for _, future in batch:
+            if batch[-1] is _STOP:
+                batch.pop()
+                if batch:
+                    self._commit(batch)
+                connections.close_all()
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Any, Future[IngestOutcome]]]) -> None:
+        try:
+            close_old_connections()
+            outcomes = record_inspection_results([payload for payload, _ in batch])
+        except (OperationalError, InterfaceError) as exc:  # the database is away: every task retries
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        except Exception:
+            # One payload broke the batch: store the others one by one, so only that one fails.
+            log.exception("group commit of %d results failed; storing them one by one", len(batch))
+            for payload, future in batch:
+                try:
+                    future.set_result(record_inspection_results([payload])[0])
+                except Exception as exc:
                     future.set_exception(exc)
-                continue
-            for (_, future), outcome in zip(batch, outcomes):
-                future.set_result(outcome)
+            return
+        for (_, future), outcome in zip(batch, outcomes):
+            future.set_result(outcome)
 
 
+_STOP = object()
 _committer: GroupCommitter | None = None
 
 
@@ -95,7 +128,15 @@ def _store(payload: Any) -> IngestOutcome:
 
 @shared_task(name=INGEST_RESULT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)
 def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
-    outcome = _store(payload)
+    try:
+        outcome = _store(payload)
+    except (OperationalError, InterfaceError):
+        raise  # retried with backoff: the message stays until the database takes it
+    except Exception as exc:  # a bug or an unforeseen payload: keep it for a person rather than lose it
+        log.exception("result could not be stored")
+        letter = dead_letter(payload, reason=DeadLetterReason.MALFORMED, source=RESULT_SOURCE,
+                             detail=f"could not be stored ({type(exc).__name__}: {exc})")
+        return {"refused": letter.reason, "dead_letter": letter.pk}
     if outcome.refused is not None:
         return {"refused": outcome.refused.reason, "dead_letter": outcome.refused.pk}
     assert outcome.inspection is not None

@@ -287,3 +287,53 @@ def test_it_publishes_the_recorded_event_after_commit(edge: dict[str, Any], djan
     assert event["energy_mj"] == 91.375 and event["backend"] == "onnxruntime"
     assert {"part.status"} <= {e["type"] for e in events}
 
+
+
+def test_it_keeps_a_payload_it_could_not_store_instead_of_losing_it(edge: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspection.tasks as tasks
+
+    def broken(payloads: Any, **_: Any) -> Any:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(tasks, "record_inspection_results", broken)
+    outcome = ingest_result.run(builders.payload(serial=edge["part"].serial))
+    letter = DeadLetter.objects.get(pk=outcome["dead_letter"])
+    assert letter.detail == "could not be stored (ValueError: a bug)"
+    assert letter.payload["serial"] == edge["part"].serial
+
+
+def test_it_stores_the_rest_of_a_group_commit_when_one_payload_breaks_it(
+    transactional_db: Any, edge: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The committer is its own thread with its own connection: the test data must be committed.
+    import inspection.tasks as tasks
+
+    good = [builders.payload(serial=edge["part"].serial) for _ in range(3)]
+    poison = builders.payload(serial=edge["part"].serial)
+    real = tasks.record_inspection_results
+
+    def fragile(payloads: Any, **kwargs: Any) -> Any:
+        if any(p is poison for p in payloads):
+            raise ValueError("poison")
+        return real(payloads, **kwargs)
+
+    monkeypatch.setattr(tasks, "record_inspection_results", fragile)
+    committer = tasks.GroupCommitter(max_batch=8, max_wait_s=0.2)
+    import threading
+
+    results: dict[int, Any] = {}
+
+    def submit(n: int, payload: Any) -> None:
+        try:
+            results[n] = committer.submit(payload)
+        except Exception as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=submit, args=(n, p)) for n, p in enumerate([*good, poison])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    committer.close()
+    assert isinstance(results[3], ValueError)
+    assert all(results[n].created for n in range(3))
