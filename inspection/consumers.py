@@ -7,7 +7,8 @@ Frames sent to the browser (JSON):
 - {"type": "snapshot", "seq": n, "state": {...}}         on connect (same body as GET /api/cells/<id>/state/)
 - {"type": "event", "seq": n, "published_at": ms, "event": {...}, "coalesced": k}   one per event; `coalesced`
   (> 0) says k older events with the same (type, station) were replaced by this one: re-fetch the snapshot
-- {"type": "heartbeat", "seq": n, "server_time": iso, "degraded": reason | null}   every HEARTBEAT_S
+- {"type": "heartbeat", "seq": n, "server_time": iso, "degraded": reason | null}   every
+  TWINWEB_LIVE_HEARTBEAT_S (5 s)
 - {"type": "resync", "reason": ...}                       the outbox overflowed: re-fetch the snapshot
 The client answers {"type": "ping"} with nothing required; the server replies {"type": "pong"}.
 """
@@ -35,7 +36,7 @@ from twinweb.live import cell_group, current_sequence, sequence_key
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 10.0
+HEARTBEAT_S: float | None = None  # None: settings.TWINWEB_LIVE_HEARTBEAT_S (tests set it shorter)
 OUTBOX_LIMIT = 256  # distinct coalescing keys queued for one client before it is told to resync instead
 CLOSE_FORBIDDEN = 4403
 
@@ -63,7 +64,7 @@ def coalesce_key(seq: int, event: dict[str, Any]) -> str:
 
 
 SNAPSHOT_REUSE_S = 1.0
-_snapshot_cache: dict[int, tuple[float, int, str]] = {}
+_snapshot_cache: dict[int, tuple[float, int | None, str]] = {}
 
 
 def _snapshot_frame(cell: Cell) -> str:
@@ -71,8 +72,12 @@ def _snapshot_frame(cell: Cell) -> str:
     server restart every browser reconnects at once, and each would otherwise rebuild the same snapshot."""
     now = time.monotonic()
     cached = _snapshot_cache.get(cell.pk)
-    if cached is not None and now - cached[0] < SNAPSHOT_REUSE_S and cached[1] == current_sequence(cell.pk):
-        return cached[2]
+    if cached is not None and now - cached[0] < SNAPSHOT_REUSE_S:
+        try:
+            if cached[1] == current_sequence(cell.pk):
+                return cached[2]
+        except Exception:  # Redis away: build a fresh snapshot (it says so)
+            pass
     snapshot = live_state.cell_snapshot(cell)
     frame = json.dumps({"type": "snapshot", "seq": snapshot["seq"], "state": snapshot})
     _snapshot_cache[cell.pk] = (now, snapshot["seq"], frame)
@@ -171,6 +176,9 @@ _hubs: dict[tuple[asyncio.AbstractEventLoop, int], CellHub] = {}
 
 
 class CellConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: events come from the process's CellHub. So a Redis outage does not kill the socket
+    # (the heartbeat says "degraded" and the page polls the snapshot) and idle sockets cost Redis nothing.
+    channel_layer_alias = None  # type: ignore[assignment]
     cell: Cell | None = None
 
     async def connect(self) -> None:
@@ -238,7 +246,7 @@ class CellConsumer(AsyncWebsocketConsumer):
         assert self.cell is not None
         key = sequence_key(self.cell.pk)
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(HEARTBEAT_S or settings.TWINWEB_LIVE_HEARTBEAT_S)
             degraded: str | None = None
             seq: int | None = None
             try:

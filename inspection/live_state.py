@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis
 from django.apps import apps
 from django.conf import settings
 from django.db.models import Q
@@ -235,7 +236,11 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     """Everything the live page draws, as of now, with the sequence number it is current to."""
     # Read the sequence first: every event up to it was published after its commit, so the rows read below
     # include it; later events carry higher numbers and the client applies them on top.
-    seq = current_sequence(cell.pk)
+    degraded: str | None = None
+    try:
+        seq: int | None = current_sequence(cell.pk)
+    except redis.RedisError as exc:  # the database still answers: serve its truth, say the stream is down
+        seq, degraded = None, f"event bus unreachable: {type(exc).__name__}"
     now = now or timezone.now()
     since = now - WINDOW
     target_s = float(cell.target_cycle_time_s)
@@ -398,6 +403,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
 
     return {
         "seq": seq,
+        "degraded": degraded,
         "server_time": _iso(now),
         "cell": {"id": cell.pk, "code": cell.code, "name": cell.name, "target_cycle_time_s": target_s},
         "thresholds": {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -39,6 +40,7 @@ def _page_config(request: HttpRequest, cell: Cell) -> dict[str, Any]:
         "ackUrl": reverse("alarm-acknowledge", args=[cell.pk, 0]),
         "replayUrl": reverse("cell-replay", args=[cell.pk]),
         "canAck": alarm_actions.can_acknowledge_alarm(request.user, cell),
+        "heartbeatS": settings.TWINWEB_LIVE_HEARTBEAT_S,
     }
 
 

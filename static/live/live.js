@@ -5,7 +5,8 @@
   "use strict";
   const cfg = JSON.parse(document.getElementById("live-config").textContent);
   const $ = (id) => document.getElementById(id);
-  const HEARTBEAT_TIMEOUT_MS = 25000; // server heartbeat every 10 s: two missed -> the socket is dead
+  // Three missed server heartbeats: the socket is dead even if the browser never saw it close (half-open).
+  const HEARTBEAT_TIMEOUT_MS = Math.max(10000, 3000 * (cfg.heartbeatS || 5));
   const RECENT_MAX = 12;
   const POINTS_MAX = 200;
 
@@ -152,6 +153,11 @@
       resync("event bus back");
       return;
     }
+    if (frame.seq != null && frame.seq < S.lastSeq) {
+      // The counter went backwards (Redis restarted without its data): start again from the snapshot.
+      resync("sequence reset");
+      return;
+    }
     if (frame.seq != null && frame.seq > S.lastSeq) {
       const expected = frame.seq;
       // Events still in flight arrive within moments; only a seq still missing after that is lost.
@@ -190,7 +196,7 @@
   function applySnapshot(state) {
     const first = !S.state || S.state.stations.map((s) => s.code).join() !== state.stations.map((s) => s.code).join();
     S.state = state;
-    S.lastSeq = state.seq;
+    if (state.seq != null) S.lastSeq = state.seq; // null: the event bus is down, the database answered
     probe.snapshots += 1;
     if (state.server_time) S.offsetMs = Date.parse(state.server_time) - Date.now();
     $("seq").textContent = S.lastSeq;

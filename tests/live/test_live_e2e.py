@@ -164,3 +164,58 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
         expect(page.locator(".st-part:visible")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "live-replay.png"), full_page=True)
         browser.close()
+
+
+def test_it_says_degraded_while_redis_is_down_and_recovers_when_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A Redis of this test's own (the shared one must not be stopped): the page keeps its socket, says
+    "degraded" within one heartbeat, shows what the database holds meanwhile, and goes live again."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from twinweb import embedded_redis, live
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    redis_dir = tmp_path / "redis"
+    socket_path = embedded_redis.ensure_running(redis_dir)
+    redis_url = embedded_redis.socket_url(socket_path)
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.REDIS_URL = redis_url
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [
+        {"address": redis_url, "socket_timeout": 30, "socket_connect_timeout": 5}]}}}
+    monkeypatch.setattr(live, "_redis_client", None)
+
+    cell = factories.make_cell(code="ac-cell-redis")
+    supervisor = factories.make_user("sam", roles.SUPERVISOR)
+    batch = factories.make_batch(cell=cell)
+    first, second = factories.make_part(batch, serial="CF-80-R-1"), factories.make_part(batch, serial="CF-80-R-2")
+    load = Station.objects.get(cell=cell, code="load")
+    env = processes.child_env(TWINWEB_LIVE_HEARTBEAT_S="1")
+    try:
+        with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            context.add_cookies([processes.session_cookie_for(supervisor, server.url)])
+            page = context.new_page()
+            page.goto(f"{server.url}/cells/{cell.pk}/")
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+            processes.in_plain_thread(actions.record_station_entry, first, station=load, actor=None)
+            expect(page.locator('.station[data-code="load"] .st-serial')).to_have_text("CF-80-R-1")
+
+            embedded_redis.stop(redis_dir)
+            expect(page.locator("#conn")).to_have_attribute("data-state", "degraded", timeout=5_000)
+            expect(page.locator("#banner")).to_contain_text("degraded")
+            # The database still takes writes; the page shows them by polling the snapshot.
+            processes.in_plain_thread(actions.record_station_exit, first.station_events.get(), outcome="ok", actor=None)
+            processes.in_plain_thread(actions.record_station_entry, second, station=load, actor=None)
+            expect(page.locator('.station[data-code="load"] .st-serial')).to_have_text("CF-80-R-2", timeout=12_000)
+
+            embedded_redis.ensure_running(redis_dir)
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=10_000)
+            expect(page.locator("#banner")).to_be_hidden()
+            visual = Station.objects.get(cell=cell, code="visual")
+            processes.in_plain_thread(actions.record_station_entry, first, station=visual, actor=None)
+            expect(page.locator('.station[data-code="visual"] .st-serial')).to_have_text("CF-80-R-1", timeout=10_000)
+            browser.close()
+    finally:
+        embedded_redis.stop(redis_dir)
