@@ -39,7 +39,7 @@ from traceability import actions as trace_actions
 from traceability import audit, roles
 from traceability.choices import Disposition, FailureCaseStatus, FoundBy, PartStatus
 from traceability.errors import DomainError, NotFound, RefusedByRule
-from traceability.models import DefectCode, FailureCase
+from traceability.models import AuditRecord, DefectCode, FailureCase
 from twinweb.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,27 @@ def verify_signer(user: Any, credential: str) -> str:
     raise SignatureRefused("Password or PIN not accepted: the verdict was not signed.")
 
 
+def authenticate_signer(user: Any, credential: str, *, subject: tuple[str, str]) -> str:
+    """verify_signer, with every refusal audited, and signing locked for a while after repeated refusals."""
+    window = dt.timedelta(seconds=float(settings.TWINWEB_SIGNATURE_LOCKOUT_S))
+    limit = int(settings.TWINWEB_SIGNATURE_MAX_FAILURES)
+    recent = AuditRecord.objects.filter(
+        action="review.signature_refused", actor_id=user.pk, created_at__gte=timezone.now() - window
+    ).count()
+    if recent >= limit:
+        raise SignatureRefused(
+            f"Signing is locked for {user.get_username()} after {recent} refused attempts; try again in "
+            f"{int(window.total_seconds() // 60)} minutes or ask a supervisor."
+        )
+    try:
+        return verify_signer(user, credential)
+    except SignatureRefused as exc:
+        with transaction.atomic():
+            audit.append(actor=user, action="review.signature_refused", subject=subject,
+                         after={"attempt": recent + 1, "limit": limit}, reason=str(exc))
+        raise
+
+
 @transaction.atomic
 def set_review_pin(user: AbstractBaseUser, *, pin: str, actor: Any) -> ReviewPin:
     if not PIN_PATTERN.match(pin or ""):
@@ -374,7 +395,6 @@ def _signed_content(inspection: Inspection, review_fields: dict[str, Any], revie
     }
 
 
-@transaction.atomic
 def sign_verdict(
     inspection: Inspection, *, actor: Any, verdict: str, credential: str, idempotency_key: uuid.UUID | str,
     disposition: str = "", reason_code: str = "", note: str = "", now: dt.datetime | None = None,
@@ -388,8 +408,24 @@ def sign_verdict(
         if existing.reviewer_id != actor.pk or existing.inspection_id != inspection.pk:
             raise RefusedByRule("This decision key belongs to another decision.")
         return existing, False
-    method = verify_signer(actor, credential)  # before the lock: password hashing is slow on purpose
+    # Before the transaction: password hashing is slow on purpose, and SQLite's write lock starts with it.
+    method = authenticate_signer(actor, credential, subject=inspection_subject(inspection))
+    try:
+        return _record_verdict(inspection, actor=actor, verdict=verdict, method=method, key=key,
+                               disposition=disposition, reason_code=reason_code, note=note, now=now), True
+    except IntegrityError:
+        # The same decision arrived twice at once: the first one stored it.
+        existing = Review.objects.filter(idempotency_key=key, reviewer=actor, inspection=inspection).first()
+        if existing is None:
+            raise
+        return existing, False
 
+
+@transaction.atomic
+def _record_verdict(
+    inspection: Inspection, *, actor: Any, verdict: str, method: str, key: uuid.UUID, disposition: str,
+    reason_code: str, note: str, now: dt.datetime | None,
+) -> Review:
     now = now or timezone.now()
     inspection = (
         Inspection.objects.select_for_update(of=("self",))
@@ -447,10 +483,9 @@ def sign_verdict(
     else:
         _apply(review, actor=actor, at=now)
     _publish_signed(review, signature)
-    return review, True
+    return review
 
 
-@transaction.atomic
 def countersign_review(
     review: Review, *, actor: Any, credential: str, idempotency_key: uuid.UUID | str, now: dt.datetime | None = None,
 ) -> tuple[Signature, bool]:
@@ -464,7 +499,12 @@ def countersign_review(
         return existing, False
     if review.reviewer_id == actor.pk:
         raise NotAllowed("The countersignature must come from a second person, not the reviewer.")
-    method = verify_signer(actor, credential)
+    method = authenticate_signer(actor, credential, subject=inspection_subject(review.inspection))
+    return _record_countersignature(review, actor=actor, method=method, key=key, now=now), True
+
+
+@transaction.atomic
+def _record_countersignature(review: Review, *, actor: Any, method: str, key: uuid.UUID, now: dt.datetime | None) -> Signature:
     now = now or timezone.now()
     review = Review.objects.select_for_update(of=("self",)).select_related(
         "inspection__part__part_type", "inspection__part__batch", "inspection__station__cell", "reviewer"
@@ -487,7 +527,7 @@ def countersign_review(
     review.save(update_fields=["status", "completed_at"])
     _apply(review, actor=actor, at=now)
     _publish_signed(review, signature)
-    return signature, True
+    return signature
 
 
 _DESTINATIONS = {

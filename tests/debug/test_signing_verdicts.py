@@ -321,3 +321,18 @@ def test_it_tells_the_cobot_which_finding_to_present(cell: Any, operator: Any, l
     assert message["payload"]["finding_kind"] == "defect" and message["payload"]["finding_name"] == "scratch"
     other = factories.make_user("oscar", roles.OPERATOR)
     assert login(other).post(url, json.dumps({"index": 0}), content_type="application/json").status_code == 409
+
+
+def test_it_audits_refused_signatures_and_locks_signing_after_too_many(
+    cell: Any, operator: Any, login: Any, settings: Any
+) -> None:
+    settings.TWINWEB_SIGNATURE_MAX_FAILURES = 3
+    case = make_review_case(cell)
+    client = claimed(login(operator), case)
+    for _ in range(3):
+        assert sign(client, case, verdict="confirm_nok", disposition="scrap", credential="guess").status_code == 403
+    refused = AuditRecord.objects.filter(action="review.signature_refused", actor_id=operator.pk)
+    assert refused.count() == 3 and refused.first().subject_key == str(case.result_id)
+    locked = sign(client, case, verdict="confirm_nok", disposition="scrap")  # the right password, too late
+    assert locked.status_code == 403 and "locked" in locked.json()["detail"]
+    assert not Review.objects.exists()
