@@ -594,7 +594,8 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     part_ids = genealogy.reached_part_ids(lot)
     parts: list[Part] = []
     for chunk in _in_chunks(part_ids):
-        parts += Part.objects.select_for_update().filter(pk__in=chunk).only("id", "serial", "status").order_by("pk")
+        parts += (Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch")
+                  .only("id", "serial", "status", "batch__cell_id").order_by("pk"))
     to_hold = [p for p in parts if p.status not in _NOT_HELD_BY_CONTAINMENT]
     for chunk in _in_chunks([p.pk for p in to_hold]):
         Part.objects.filter(pk__in=chunk).update(status=PartStatus.ON_HOLD, status_changed_at=at)
@@ -615,6 +616,9 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
                                after={"status": PartStatus.ON_HOLD}, reason=f"lot {lot.lot_key} contained: {reason}")
            for p in to_hold]
     )
+    for p in to_hold:  # the live view shows parts still in the cell; finished ones are not on it
+        if p.status == PartStatus.IN_PROCESS and p.batch.cell_id:
+            publish_on_commit(p.batch.cell_id, {"type": "part.status", "serial": p.serial, "status": PartStatus.ON_HOLD})
     lot.status = LotStatus.SUSPECT
     shipped: list[Part] = []
     for chunk in _in_chunks(shipped_ids):

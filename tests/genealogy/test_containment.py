@@ -91,3 +91,22 @@ def test_it_needs_a_reason_and_changes_nothing_without_one(g: known.KnownGenealo
 
     assert PartStatus.ON_HOLD not in statuses(g).values()
     assert MaterialLot.objects.get(pk=g.lots["A1"].pk).status == LotStatus.RELEASED
+
+
+def test_parts_still_in_the_cell_go_on_hold_on_the_live_view(
+    g: known.KnownGenealogy, quality_engineer: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """One part.status event per held part still in the cell, sent after commit through the real event bus (its
+    Redis sequence counter moves by one); finished parts are not on the live view and send nothing."""
+    from twinweb import live
+
+    in_cell = actions.register_part(serial=g.key("S31"), batch=g.batches["SUB"], actor=None,
+                                    consumed_lots=[(g.lots["A1"], 1)])
+    before = live.current_sequence(g.cell.pk)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
+
+    assert len(callbacks) == 1
+    assert live.current_sequence(g.cell.pk) == before + 1
+    assert Part.objects.get(pk=in_cell.pk).status == PartStatus.ON_HOLD
