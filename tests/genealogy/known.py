@@ -183,3 +183,15 @@ def add_inspection(g: KnownGenealogy, name: str, *, verdict: str = "pass", revie
                                value=80.07 if verdict != "pass" else 80.01, nominal=80.0, lower_tol=-0.05,
                                upper_tol=0.05, unit="mm", passed=verdict == "pass")
     return inspection
+
+
+def add_review(inspection: Any, reviewer: Any) -> Any:
+    """A signed Debug Mode review of an inspection, written with the ORM (Debug Mode's actions are another issue's)."""
+    from inspection.models import Review
+
+    at = inspection.received_at + dt.timedelta(minutes=1)
+    return Review.objects.create(
+        inspection=inspection, reviewer=reviewer, verdict="confirm_nok", disposition="scrap", opened_at=at,
+        signed_at=at + dt.timedelta(seconds=20), review_seconds=20.0, status="complete",
+        completed_at=at + dt.timedelta(seconds=20), idempotency_key=uuid.uuid4(), signed_content={}, content_sha256="0" * 64,
+    )

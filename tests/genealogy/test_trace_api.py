@@ -157,3 +157,15 @@ def test_quality_engineers_contain_a_lot_over_the_api(
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "suspect" and response.json()["shipped"] == []
     assert Part.objects.get(serial=g.key("T1")).status == "on_hold"
+
+
+def test_it_names_the_reviewer_once_an_inspection_is_reviewed(
+    g: known.KnownGenealogy, auditor: Any, operator: Any, login: Any
+) -> None:
+    inspection = known.add_inspection(g, "S02", verdict="fail")
+    known.add_review(inspection, operator)
+
+    body = login(auditor).get(f"/api/parts/{g.key('S02')}/trace/").json()
+
+    [step] = body["inspections"]
+    assert step["reviewer"] == "Olivia Tester"
