@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 
 from .parts import DEMO_PART_TYPES
-from .preprocess import to_uint8_input
+from .preprocess import CHANNELS, INPUT_SIZE, to_uint8_input
 from .render import DEFECT_CLASSES, DEFAULT_PX_PER_MM, RenderedPart, encode_png, render_part
 
 
@@ -54,3 +55,24 @@ def write_dataset(out_dir: Path, count: int, seed: int, px_per_mm: float = DEFAU
             w.writerow([r["file"], r["part_type"], r["seed"], r["defect_class"], r["px_per_mm"],
                         *[("" if r["dimensions_mm"].get(n) is None else f"{r['dimensions_mm'][n]:.5f}") for n in dim_names]])
     return out_dir
+
+
+def load_labelled_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Classifier inputs and labels from a dataset folder (``labels.json`` + PNGs): one written by
+    ``write_dataset`` or by the server's ``export_reviewed_samples`` (images labelled by people in Debug Mode)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "labels.json").read_text())
+    xs, ys = [], []
+    for item in meta["items"]:
+        label = item["defect_class"]
+        if label not in DEFECT_CLASSES:
+            raise ValueError(f"{folder}: {item['file']} has unknown class {label!r}")
+        image = cv2.imread(str(folder / item["file"]), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise ValueError(f"{folder}: cannot read {item['file']}")
+        xs.append(to_uint8_input(image))
+        ys.append(DEFECT_CLASSES.index(label))
+    if not xs:
+        return np.zeros((0, CHANNELS, INPUT_SIZE, INPUT_SIZE), np.uint8), np.zeros((0,), np.int64)
+    return np.stack(xs), np.array(ys, dtype=np.int64)
+

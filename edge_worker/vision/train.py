@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .dataset import render_arrays
+from .dataset import load_labelled_folder, render_arrays
 from .metrics import classification_report
 from .model import DEFAULT_CONFIG, DefectNet, ProbabilityHead
 from .preprocess import CHANNELS, INPUT_SIZE, PREPROCESSING, normalise_uint8
@@ -93,6 +93,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         x_test, y_test, _ = render_arrays(args.test_per_class * n_classes * 2, args.test_seed)
         if cache is not None:
             np.savez(cache, x=x_train, y=y_train, xt=x_test, yt=y_test)
+    extra_sources = []
+    for folder in args.extra_data:
+        x_extra, y_extra = load_labelled_folder(Path(folder))
+        x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
+        extra_sources.append({"folder": str(folder), "images": int(len(x_extra))})
+        print(f"added {len(x_extra)} labelled images from {folder}", flush=True)
     render_s = time.perf_counter() - t0
     print(f"rendered {len(x_train)} train (seed {args.seed}) + {len(x_test)} test (seed {args.test_seed}) in {render_s:.0f}s", flush=True)
 
@@ -153,6 +159,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "seed": args.seed,
             "dataset": "rendered by edge_worker.vision.render (both demo part types, balanced classes)",
             "train_size": int(len(x_train)),
+            "extra_data": extra_sources,
             "epochs": args.epochs,
             "batch": args.batch,
             "optimizer": f"AdamW lr {args.lr} one-cycle, weight decay 1e-4, label smoothing 0.05, ok weight {args.ok_weight}",
@@ -243,6 +250,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--ok-weight", type=float, default=0.7)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--extra-data", action="append", default=[], metavar="DIR",
+        help="also train on a labelled folder (e.g. from `manage.py export_reviewed_samples`); repeatable",
+    )
     p.add_argument("--data-cache", default="", help="npz to load the rendered arrays from / save them to (tuning only)")
     import sys
 

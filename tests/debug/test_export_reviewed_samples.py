@@ -7,13 +7,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from django.core.management import call_command
 
-from edge_worker.vision.dataset import render_arrays, write_dataset
-from edge_worker.vision.preprocess import to_uint8_input
+from edge_worker.vision.dataset import load_labelled_folder, render_arrays, write_dataset
 from edge_worker.vision.render import DEFECT_CLASSES
 from inspection.actions import review as review_actions
 from tests import factories
@@ -56,17 +53,27 @@ def test_it_exports_human_labels_in_the_training_dataset_format(cell: Any, opera
         header = next(csv.reader(fh))
     assert header[:5] == ref_header[:5]
 
-    # What a training run does with each item: decode, preprocess, index the class.
-    xs, ys = [], []
-    for item in meta["items"]:
-        image = cv2.imread(str(out / item["file"]), cv2.IMREAD_GRAYSCALE)
-        assert image is not None and image.shape == (512, 512)
-        xs.append(to_uint8_input(image))
-        ys.append(DEFECT_CLASSES.index(item["defect_class"]))
+    # The training command reads the folder as it is.
+    xs, ys = load_labelled_folder(out)
     rendered_x, _y, _truth = render_arrays(1, seed=1)
-    assert np.stack(xs).shape == (3, *rendered_x.shape[1:])  # the same classifier input as the rendered data
-    assert sorted(ys) == sorted([0, 0, DEFECT_CLASSES.index("dent")])
+    assert xs.shape == (3, *rendered_x.shape[1:])  # the same classifier input as the rendered data
+    assert sorted(ys.tolist()) == sorted([0, 0, DEFECT_CLASSES.index("dent")])
     assert abs(meta["items"][0]["px_per_mm"] - 5.0) < 0.1
+
+
+@pytest.mark.slow
+def test_the_training_command_learns_from_the_exported_reviews(cell: Any, operator: Any, tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="torch not installed (requirements-train.txt)")
+    from edge_worker.vision import train
+
+    decide(make_review_case(cell, defect="scratch", seed=2), operator, verdict="override_ok", reason_code="dirt")
+    call_command("export_reviewed_samples", "--out", str(tmp_path / "reviewed"))
+
+    card = train.main(["--out", str(tmp_path / "model"), "--train-per-class", "1", "--test-per-class", "1",
+                       "--epochs", "1", "--batch", "8", "--extra-data", str(tmp_path / "reviewed")])
+
+    assert card["training"]["extra_data"] == [{"folder": str(tmp_path / "reviewed"), "images": 1}]
+    assert card["training"]["train_size"] == 2 * 7 + 1
 
 
 def test_it_leaves_out_dimensional_only_rejects(cell: Any, operator: Any, tmp_path: Path) -> None:
