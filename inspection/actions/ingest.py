@@ -10,8 +10,12 @@ Order of work (healthchecks' Check.ping() keeps uploads outside the atomic block
     one durable transaction: inspection, measurements, defects, failure case, part status, audit record ->
     after commit: the live event.
 
+`record_inspection_results` stores a batch in one transaction (the ingest worker's group commit) with exactly the
+semantics of storing its results one by one in arrival order; `record_inspection_result` is a batch of one.
+
 Out-of-order results never regress a part: only the newest result of a part (by capture time) may change the
-part's status or open a failure case. An older result is stored for the record and flagged for review.
+part's status or open a failure case. An older result is stored for the record and flagged for review. A failed
+part gets one failure case (from its first failing result); later failures of it are flagged for review.
 """
 from __future__ import annotations
 
