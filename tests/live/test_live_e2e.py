@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from inspection.tasks import ingest_result, ingest_telemetry
@@ -114,6 +115,7 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         expect(page.locator("#banner")).to_be_hidden()
         assert page.evaluate("window.__twin.snapshots") >= 2
         browser.close()
+        connections.close_all()  # connections opened while Playwright's loop ran are their own
 
 
 def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
@@ -164,6 +166,7 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
         expect(page.locator(".st-part:visible")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "live-replay.png"), full_page=True)
         browser.close()
+        connections.close_all()  # connections opened while Playwright's loop ran are their own
 
 
 def test_it_says_degraded_while_redis_is_down_and_recovers_when_it_returns(
@@ -217,5 +220,6 @@ def test_it_says_degraded_while_redis_is_down_and_recovers_when_it_returns(
             processes.in_plain_thread(actions.record_station_entry, first, station=visual, actor=None)
             expect(page.locator('.station[data-code="visual"] .st-serial')).to_have_text("CF-80-R-1", timeout=10_000)
             browser.close()
+            connections.close_all()
     finally:
         embedded_redis.stop(redis_dir)
