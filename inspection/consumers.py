@@ -5,8 +5,9 @@ sequence numbers and an application heartbeat. It writes nothing.
 
 Frames sent to the browser (JSON):
 - {"type": "snapshot", "seq": n, "state": {...}}         on connect (same body as GET /api/cells/<id>/state/)
-- {"type": "event", "seq": n, "published_at": ms, "event": {...}, "coalesced": k}   one per event; `coalesced`
-  (> 0) says k older events with the same (type, station) were replaced by this one: re-fetch the snapshot
+- {"type": "event", "seq": n, "published_at": ms, "event": {...}, "coalesced": k}   one per event. Only when
+  a client falls behind (COALESCE_AFTER frames queued) does a new event replace a queued older one with the
+  same (type, station); `coalesced` > 0 says how many it replaced: re-fetch the snapshot
 - {"type": "heartbeat", "seq": n, "server_time": iso, "degraded": reason | null}   every
   TWINWEB_LIVE_HEARTBEAT_S (5 s)
 - {"type": "resync", "reason": ...}                       the outbox overflowed: re-fetch the snapshot
@@ -37,7 +38,8 @@ from twinweb.live import cell_group, current_sequence, sequence_key
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S: float | None = None  # None: settings.TWINWEB_LIVE_HEARTBEAT_S (tests set it shorter)
-OUTBOX_LIMIT = 256  # distinct coalescing keys queued for one client before it is told to resync instead
+COALESCE_AFTER = 64  # frames queued for one client before new events replace older ones of the same key
+OUTBOX_LIMIT = 512  # frames queued for one client before it is told to resync instead
 CLOSE_FORBIDDEN = 4403
 
 _redis: aioredis.Redis | None = None
@@ -182,7 +184,10 @@ class CellConsumer(AsyncWebsocketConsumer):
     cell: Cell | None = None
 
     async def connect(self) -> None:
-        self.outbox: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Queued frames in order: outbox key -> (coalescing key, frame); latest_by_key: coalescing key -> newest
+        # outbox key with it.
+        self.outbox: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self.latest_by_key: dict[str, str] = {}
         self.wake = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         user = self.scope.get("user")
@@ -217,21 +222,26 @@ class CellConsumer(AsyncWebsocketConsumer):
         self.enqueue(message)
 
     def enqueue(self, message: dict[str, Any]) -> None:
-        """An event from the hub: queue it for the sender, replacing an older queued one with the same key."""
+        """An event from the hub: queue it for the sender. Normally every event goes out; once this client is
+        COALESCE_AFTER frames behind, an event replaces the queued older one with the same (type, station)."""
         seq = int(message["seq"])
         event = message.get("event", {})
-        key = coalesce_key(seq, event)
+        ckey = coalesce_key(seq, event)
         frame = {"type": "event", "seq": seq, "published_at": message.get("published_at"), "event": event,
                  "coalesced": 0}
-        older = self.outbox.pop(key, None)
-        if older is not None:
-            frame["coalesced"] = older["coalesced"] + 1
+        if len(self.outbox) >= COALESCE_AFTER:
+            older_key = self.latest_by_key.get(ckey)
+            older = self.outbox.pop(older_key, None) if older_key else None
+            if older is not None:
+                frame["coalesced"] = older[1]["coalesced"] + 1
         if len(self.outbox) >= OUTBOX_LIMIT:
-            # This client is far behind: drop the backlog, tell it to take a fresh snapshot.
+            # Far behind even so: drop the backlog, tell the client to take a fresh snapshot.
             self.outbox.clear()
-            self.outbox["resync"] = {"type": "resync", "reason": "client behind", "seq": seq}
+            self.latest_by_key.clear()
+            self.outbox["resync"] = ("resync", {"type": "resync", "reason": "client behind", "seq": seq})
         else:
-            self.outbox[key] = frame
+            self.outbox[f"seq:{seq}"] = (ckey, frame)
+            self.latest_by_key[ckey] = f"seq:{seq}"
         self.wake.set()
 
     async def _sender(self) -> None:
@@ -239,7 +249,9 @@ class CellConsumer(AsyncWebsocketConsumer):
             await self.wake.wait()
             self.wake.clear()
             while self.outbox:
-                _, frame = self.outbox.popitem(last=False)
+                key, (ckey, frame) = self.outbox.popitem(last=False)
+                if self.latest_by_key.get(ckey) == key:
+                    del self.latest_by_key[ckey]
                 await self.send(text_data=json.dumps(frame))
 
     async def _heartbeat(self) -> None:
@@ -256,7 +268,7 @@ class CellConsumer(AsyncWebsocketConsumer):
                 degraded = f"event bus unreachable: {type(exc).__name__}"
             # Through the outbox, so it follows the events queued before it.
             self.outbox.pop("heartbeat", None)
-            self.outbox["heartbeat"] = {
+            self.outbox["heartbeat"] = ("heartbeat", {
                 "type": "heartbeat", "seq": seq, "server_time": timezone.now().isoformat(), "degraded": degraded,
-            }
+            })
             self.wake.set()

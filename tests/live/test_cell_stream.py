@@ -178,11 +178,33 @@ async def test_it_answers_pings_and_writes_nothing(live_cell: Any, watcher: Any)
     assert await sync_to_async(AuditRecord.objects.count)() == audit_before
 
 
-async def test_it_coalesces_queued_events_per_station_when_a_client_falls_behind() -> None:
+def idle_consumer() -> consumers.CellConsumer:
+    """A consumer whose sender has not run yet: what a client that fell behind looks like from the server."""
     consumer = consumers.CellConsumer()
     consumer.outbox = OrderedDict()
+    consumer.latest_by_key = {}
     consumer.wake = asyncio.Event()
-    # Five events arrive before the sender runs (a slow client): two stations, one device, one alarm.
+    return consumer
+
+
+def queued(consumer: consumers.CellConsumer) -> list[dict[str, Any]]:
+    return [frame for _, frame in consumer.outbox.values()]
+
+
+async def test_it_queues_every_event_of_a_burst_for_a_client_that_keeps_up() -> None:
+    consumer = idle_consumer()
+    for seq in range(1, 21):  # a batch from the ingest worker: 20 results at one station
+        await consumer.cell_event({"type": "cell.event", "seq": seq, "published_at": 0,
+                                   "event": {"type": "inspection.recorded", "station": "visual"}})
+    assert [f["seq"] for f in queued(consumer)] == list(range(1, 21))
+    assert all(f["coalesced"] == 0 for f in queued(consumer))
+
+
+async def test_it_coalesces_queued_events_per_station_when_a_client_falls_behind(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "COALESCE_AFTER", 0)  # behind from the first frame
+    consumer = idle_consumer()
     messages = [
         {"seq": 11, "event": {"type": "inspection.recorded", "station": "visual", "result_id": "a"}},
         {"seq": 12, "event": {"type": "inspection.recorded", "station": "dimensional", "result_id": "b"}},
@@ -192,21 +214,19 @@ async def test_it_coalesces_queued_events_per_station_when_a_client_falls_behind
     ]
     for message in messages:
         await consumer.cell_event({"type": "cell.event", "published_at": 0, **message})
-    queued = list(consumer.outbox.values())
-    assert [f["seq"] for f in queued] == [12, 14, 15], "latest per (type, station), in sequence order"
-    assert [f["coalesced"] for f in queued] == [0, 0, 2], "the visual frame says it replaced two older events"
-    assert queued[-1]["event"]["result_id"] == "d"
+    frames = queued(consumer)
+    assert [f["seq"] for f in frames] == [12, 14, 15], "latest per (type, station), in sequence order"
+    assert [f["coalesced"] for f in frames] == [0, 0, 2], "the visual frame says it replaced two older events"
+    assert frames[-1]["event"]["result_id"] == "d"
 
 
 async def test_it_bounds_the_outbox_and_asks_a_far_behind_client_to_resync(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(consumers, "OUTBOX_LIMIT", 4)
-    consumer = consumers.CellConsumer()
-    consumer.outbox = OrderedDict()
-    consumer.wake = asyncio.Event()
+    consumer = idle_consumer()
     for seq in range(1, 10):  # alarms never coalesce: each is its own key
         await consumer.cell_event({"type": "cell.event", "seq": seq, "event": {"type": "alarm.raised"}})
     assert len(consumer.outbox) <= 4
-    assert any(frame["type"] == "resync" for frame in consumer.outbox.values())
+    assert any(frame["type"] == "resync" for frame in queued(consumer))
 
 
 @pytest.mark.slow
