@@ -137,3 +137,15 @@ class CobotCommandAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "cell"]
     search_fields = ["command_id", "inspection__part__serial"]
     list_select_related = ["cell"]
+
+
+# --- Edge worker telemetry (machine-written: read-only) ---------------------------------------------------
+from inspection.models import TelemetrySample  # noqa: E402
+
+
+@admin.register(TelemetrySample)
+class TelemetrySampleAdmin(ReadOnlyAdmin):
+    list_display = ["device", "at", "fps", "power_mw", "gpu_load", "backend", "precision", "model_version"]
+    list_filter = ["device", "backend", "precision"]
+    date_hierarchy = "at"
+    list_select_related = ["device"]
