@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from traceability import access, actions, genealogy, roles, selectors
+from traceability import access, actions, epcis, genealogy, roles, selectors
 from traceability.choices import LotStatus, PartStatus, badge_colour
 from traceability.forms import ContainLotForm, TraceSearchForm
 from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
@@ -94,6 +94,7 @@ def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
                       for p in trace.parts[:RECALL_ROWS_SHOWN]],
         "rows_shown": min(len(trace.parts), RECALL_ROWS_SHOWN),
         "can_contain": access.can_contain(request.user),
+        "epcis_on_the_web": len(trace.parts) <= epcis.WEB_EXPORT_MAX_PARTS,
         "contain_form": ContainLotForm(),
     })
 
