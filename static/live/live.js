@@ -13,7 +13,7 @@
   const S = {
     state: null, lastSeq: 0, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
     degraded: null, resyncing: false, resyncAgain: false, pollTimer: null, chartsDirty: true, chartsAt: 0,
-    kpiTimer: null, connected: false,
+    kpiTimer: null, connected: false, buffer: [],
   };
   // Read by the end-to-end test and bench/live.py: counts, and result-to-DOM latency per inspection event.
   const probe = (window.__twin = {
@@ -130,6 +130,8 @@
     S.lastSeq = frame.seq;
     $("seq").textContent = S.lastSeq;
     applyEvent(frame.event, frame, receivedAt);
+    // A snapshot being fetched may be older than this event: keep it to apply again on top of the snapshot.
+    if (S.resyncing) S.buffer.push(frame);
     if (gap || frame.coalesced) {
       probe.gaps += 1;
       resync(gap ? `gap before seq ${frame.seq}` : "coalesced updates");
@@ -177,17 +179,27 @@
   async function resync(reason) {
     if (S.resyncing) { S.resyncAgain = true; return; }
     S.resyncing = true;
+    S.buffer = [];
     probe.resyncs += 1;
     try {
       const r = await fetch(cfg.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" });
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      applySnapshot(await r.json());
+      const state = await r.json();
+      const newer = state.seq == null ? [] : S.buffer.filter((f) => f.seq > state.seq);
+      applySnapshot(state);
+      // Events that arrived while the snapshot was on its way and are newer than it: apply them again.
+      for (const f of newer) {
+        applyEvent(f.event, f, null);
+        S.lastSeq = Math.max(S.lastSeq, f.seq);
+      }
+      $("seq").textContent = S.lastSeq;
       if (S.degraded == null && S.connected) banner(null);
     } catch (e) {
       banner("degraded", `Cannot refresh from the server (${e.message}): retrying.`);
       setTimeout(() => resync("retry"), 3000);
     } finally {
       S.resyncing = false;
+      S.buffer = [];
       if (S.resyncAgain) { S.resyncAgain = false; setTimeout(() => resync("queued"), 250); }
     }
   }
@@ -257,7 +269,7 @@
         renderTwin();
         renderRecent();
         S.chartsDirty = true;
-        recordLatency(ev, frame, receivedAt);
+        if (receivedAt != null) recordLatency(ev, frame, receivedAt); // not when re-applied after a snapshot
         break;
       }
       case "device.telemetry": {
@@ -303,8 +315,10 @@
 
   function scheduleKpiRefresh() {
     // KPIs and the cycle chart are computed by the server from the database: refresh them when a part completes.
+    // At most one refresh every 5 s however fast parts complete (the server computes them from the database).
     if (S.kpiTimer) return;
-    S.kpiTimer = setTimeout(() => { S.kpiTimer = null; resync("part completed"); }, 1200);
+    const wait = Math.max(1200, 5000 - (Date.now() - (S.kpiAt || 0)));
+    S.kpiTimer = setTimeout(() => { S.kpiTimer = null; S.kpiAt = Date.now(); resync("part completed"); }, wait);
   }
 
   function recordLatency(ev, frame, receivedAt) {
