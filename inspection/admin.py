@@ -149,3 +149,16 @@ class TelemetrySampleAdmin(ReadOnlyAdmin):
     list_filter = ["device", "backend", "precision"]
     date_hierarchy = "at"
     list_select_related = ["device"]
+
+
+# --- Live view: andon alarms (raised and cleared by rules, acknowledged through the live page: read-only) ----
+from inspection.models import Alarm  # noqa: E402
+
+
+@admin.register(Alarm)
+class AlarmAdmin(ReadOnlyAdmin):
+    list_display = ["cell", "rule", "station", "device", "raised_at", "cleared_at", "acknowledged_by", "acknowledged_at"]
+    list_filter = ["cell", "rule"]
+    date_hierarchy = "raised_at"
+    list_select_related = ["cell", "station", "device", "acknowledged_by"]
+    search_fields = ["message", "ack_reason"]
