@@ -241,11 +241,12 @@ def _apply_surface_defect(
     if defect == "scratch":
         x0, y0 = _random_point_on_material(rng, material, inner)
         ang = rng.uniform(0, math.pi)
-        length = rng.uniform(40, 90)
+        length = rng.uniform(60, 110)
         x1, y1 = x0 + length * math.cos(ang), y0 + length * math.sin(ang)
-        width = rng.uniform(1.6, 2.6)
+        width = rng.uniform(2.6, 4.0)
         cov = _coverage(_segment_sdf(xx, yy, (x0, y0), (x1, y1)) - width / 2)
-        delta = rng.choice([-1.0, 1.0]) * rng.uniform(60, 90)
+        # Under the cell's ring light a scratch in machined metal shows bright (it reflects); a crack shows dark.
+        delta = rng.uniform(70, 100)
         surface = surface + delta * cov
         xs, ys = [x0, x1], [y0, y1]
     elif defect == "dent":
@@ -276,7 +277,7 @@ def _apply_surface_defect(
             px, py = float(xs_[i]), float(ys_[i])
             heading = math.atan2(cy - py, cx - px)
         pts = [(px, py)]
-        total = rng.uniform(30, 60)
+        total = rng.uniform(40, 75)
         n = 6
         for _ in range(n):
             heading += rng.uniform(-0.6, 0.6)
@@ -286,9 +287,9 @@ def _apply_surface_defect(
         d = np.full(xx.shape, 1e9, dtype=np.float32)
         for p0, p1 in zip(pts[:-1], pts[1:]):
             d = np.minimum(d, _segment_sdf(xx, yy, p0, p1))
-        width = rng.uniform(1.6, 2.4)
+        width = rng.uniform(2.4, 3.4)
         cov = _coverage(d - width / 2)
-        surface = surface - rng.uniform(90, 130) * cov
+        surface = surface - rng.uniform(100, 140) * cov
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     elif defect == "burr":
         # Small lumps of material left on an edge: outward on the outer edge, inward into a hole.
@@ -298,9 +299,9 @@ def _apply_surface_defect(
         if use_hole:
             c = present[int(rng.integers(0, len(present)))]
             a0 = rng.uniform(0, 2 * math.pi)
-            for k in range(int(rng.integers(3, 6))):
+            for k in range(int(rng.integers(4, 7))):
                 a = a0 + k * rng.uniform(0.12, 0.2)
-                rb = rng.uniform(3.5, 5.5)
+                rb = rng.uniform(5.5, 8.0)
                 bumps.append((c.cx + c.r * math.cos(a), c.cy + c.r * math.sin(a), rb))
         else:
             edge = np.abs(sdf_outer) < 1.0
@@ -309,7 +310,7 @@ def _apply_surface_defect(
             ex, ey = float(xs_[i]), float(ys_[i])
             a0 = math.atan2(ey - cy, ex - cx)
             # Walk along the edge with small steps; sdf_outer is a distance so its zero set is the edge.
-            for k in range(int(rng.integers(3, 6))):
+            for k in range(int(rng.integers(4, 7))):
                 a = a0 + k * rng.uniform(0.05, 0.09)
                 ray = np.arange(0, 400, 0.5)
                 rx, ry = cx + ray * math.cos(a), cy + ray * math.sin(a)
@@ -317,12 +318,12 @@ def _apply_surface_defect(
                 iy = np.clip(np.rint(ry).astype(int), 0, xx.shape[0] - 1)
                 outside = np.nonzero(sdf_outer[iy, ix] > 0)[0]
                 j = int(outside[0]) if len(outside) else len(ray) - 1
-                bumps.append((float(rx[j]), float(ry[j]), rng.uniform(4.0, 6.0)))
+                bumps.append((float(rx[j]), float(ry[j]), rng.uniform(6.0, 9.0)))
         lump = np.zeros_like(material)
         for bx, by, rb in bumps:
             lump = np.maximum(lump, _coverage(np.hypot(xx - bx, yy - by) - rb))
         material = np.maximum(material, lump)
-        surface = surface + 35.0 * lump
+        surface = surface + 55.0 * lump
         xs = [b[0] for b in bumps]
         ys = [b[1] for b in bumps]
         info["edge"] = "hole" if use_hole else "outer"

@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--test-seed", type=int, default=2)
     p.add_argument("--train-per-class", type=int, default=150, help="images per class and part type")
     p.add_argument("--test-per-class", type=int, default=50, help="test images per class and part type")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--ok-weight", type=float, default=0.7)

@@ -58,11 +58,10 @@ def test_it_fails_a_missing_hole_as_not_measured(classifier):
     assert "not measured" in out.reason
 
 
-INTERIM_MODEL = "interim model (accuracy 0.83, burr recall 0.67): see edge_worker/models/MODEL_CARD.md"
 
 
 @pytest.mark.parametrize("defect", [
-    "scratch", "dent", pytest.param("burr", marks=pytest.mark.xfail(reason=INTERIM_MODEL, strict=False)), "crack",
+    "scratch", "dent", "burr", "crack",
 ])
 def test_it_fails_a_surface_defect_through_the_classifier(defect, classifier):
     part = render_part("CF-80", seed=21, defect=defect)
