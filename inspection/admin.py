@@ -6,7 +6,24 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement
+from inspection.models import (
+    Alarm,
+    CobotCommand,
+    DeadLetter,
+    DefectFinding,
+    EdgeDevice,
+    ImageBlob,
+    Inspection,
+    Measurement,
+    ProfilingRun,
+    ProfilingSeries,
+    ProfilingVariant,
+    Review,
+    ReviewClaim,
+    ReviewPin,
+    Signature,
+    TelemetrySample,
+)
 from traceability.admin import AuditedAdmin, ReadOnlyInline
 
 
@@ -79,8 +96,6 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 # --- Edge profiling (machine-written: read-only) ---------------------------------------------------------
 
-from inspection.models import ProfilingRun, ProfilingSeries, ProfilingVariant  # noqa: E402
-
 
 @admin.register(ProfilingRun)
 class ProfilingRunAdmin(ReadOnlyAdmin):
@@ -106,7 +121,6 @@ class ProfilingSeriesAdmin(ReadOnlyAdmin):
 
 
 # --- Debug Mode (read-only: reviews and signatures are written only by signing) ---------------------------
-from inspection.models import CobotCommand, Review, ReviewClaim, Signature  # noqa: E402
 
 
 class SignatureInline(ReadOnlyInline):
@@ -140,7 +154,6 @@ class CobotCommandAdmin(ReadOnlyAdmin):
 
 
 # --- Edge worker telemetry (machine-written: read-only) ---------------------------------------------------
-from inspection.models import TelemetrySample  # noqa: E402
 
 
 @admin.register(TelemetrySample)
@@ -152,7 +165,6 @@ class TelemetrySampleAdmin(ReadOnlyAdmin):
 
 
 # --- Live view: andon alarms (raised and cleared by rules, acknowledged through the live page: read-only) ----
-from inspection.models import Alarm  # noqa: E402
 
 
 @admin.register(Alarm)
@@ -162,3 +174,19 @@ class AlarmAdmin(ReadOnlyAdmin):
     date_hierarchy = "raised_at"
     list_select_related = ["cell", "station", "device", "acknowledged_by"]
     search_fields = ["message", "ack_reason"]
+
+
+@admin.register(Signature)
+class SignatureAdmin(ReadOnlyAdmin):
+    list_display = ["review", "printed_name", "meaning", "method", "signed_at", "content_sha256"]
+    list_filter = ["meaning", "method"]
+    search_fields = ["printed_name", "review__inspection__part__serial"]
+
+
+@admin.register(ReviewPin)
+class ReviewPinAdmin(ReadOnlyAdmin):
+    """Who has a signing PIN, and since when. The PIN itself is stored hashed and never shown."""
+
+    list_display = ["user", "set_at"]
+    fields = ["user", "set_at"]
+    search_fields = ["user__username"]
