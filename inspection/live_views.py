@@ -11,6 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -58,6 +61,8 @@ def cell_replay(request: HttpRequest, cell_id: int) -> HttpResponse:
     })
 
 
+@extend_schema(summary="Live cell snapshot: stations, KPIs, chart data, devices, alarms; `seq` it is current to",
+               responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def cell_state(request: Request, cell_id: int) -> Response:
@@ -67,6 +72,8 @@ def cell_state(request: Request, cell_id: int) -> Response:
     return response
 
 
+@extend_schema(summary="A part's journey through the cell: station visits, verdicts, images",
+               responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def cell_journey(request: Request, cell_id: int, serial: str) -> Response:
@@ -77,6 +84,11 @@ def cell_journey(request: Request, cell_id: int, serial: str) -> Response:
     return Response(journey)
 
 
+@extend_schema(
+    summary="Acknowledge an andon alarm with a reason (audited)",
+    request=inline_serializer("AlarmAcknowledgement", fields={"reason": serializers.CharField()}),
+    responses=OpenApiTypes.OBJECT,
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def alarm_acknowledge(request: Request, cell_id: int, alarm_id: int) -> Response:
