@@ -529,7 +529,7 @@
 
     const en = c.energy.slice(-60);
     Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
-      { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 12, title: { text: en.length > 12 ? `last ${en.length} parts` : "" } }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
+      { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 6, title: { text: en.length > 6 ? `last ${en.length} parts (hover for serials)` : "" } }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
         annotations: en.length ? [] : [{ text: "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
   }
 

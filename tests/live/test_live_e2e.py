@@ -65,6 +65,8 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
         context.add_cookies([processes.session_cookie_for(supervisor, server.url)])
         page = context.new_page()
+        script_errors: list[str] = []
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
         page.goto(f"{server.url}/cells/{cell.pk}/")
         expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
         expect(page.locator('.station[data-code="visual"] .st-serial')).to_have_text("CF-80-E2E-0001")
@@ -114,6 +116,7 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("PASS")
         expect(page.locator("#banner")).to_be_hidden()
         assert page.evaluate("window.__twin.snapshots") >= 2
+        assert script_errors == []
         browser.close()
         connections.close_all()  # connections opened while Playwright's loop ran are their own
 
