@@ -9,8 +9,12 @@ Station events go through the traceability actions (`register_part` with lot con
 `record_station_exit`, `set_part_status`), as the cell's PLC integration would. At the visual and dimensional
 stations the simulator renders the part with the vision library (a visual defect on `--defect-rate` of parts)
 and sends the capture to the edge device's queue `edge.<device_id>`; the station's outcome follows the
-inspection result the edge device sends back, as stored by the ingest worker. A part whose result does not arrive
-within `result_timeout_s` goes on hold to the cobot station: the cell never ships an uninspected part.
+inspection result the edge device sends back, as stored by the ingest worker. A capture whose result is overdue
+(`resend_after_s`) is sent again, unchanged: the edge derives the result id from the capture id, so a re-sent
+capture is stored once, and a message lost anywhere on the way (kombu's Redis transport pops a message before it
+records it as unacknowledged: a broker crash in between loses that delivery) is recovered end to end. A part whose
+result does not arrive within `result_timeout_s` goes on hold to the cobot station: the cell never ships an
+uninspected part.
 """
 from __future__ import annotations
 
@@ -56,6 +60,7 @@ class SimulatorConfig:
     parts: int | None = None  # None: run until stopped
     part_types: tuple[str, ...] = ("CF-80", "TF-12")
     result_timeout_s: float = 60.0
+    resend_after_s: float = 10.0
 
     @property
     def takt_s(self) -> float:
@@ -71,6 +76,8 @@ class PartOnLine:
     station_index: int = 0
     event: StationEvent | None = None
     capture_id: uuid.UUID | None = None
+    capture_payload: dict[str, Any] | None = None
+    capture_sent: float = 0.0
     path: list[str] = field(default_factory=lambda: list(FLOW))
 
 
@@ -176,7 +183,9 @@ class CellSimulator:
             part_type=DEMO_PART_TYPES[item.part.part_type.code].to_dict(), image_png_b64=encode_image(item.png),
             captured_at=timezone.now(), device_id=self.device.device_id,
         )
-        self._send(INSPECT_CAPTURE_TASK, capture.to_dict(), edge_queue(self.device.device_id))
+        item.capture_payload = capture.to_dict()
+        item.capture_sent = time.monotonic()
+        self._send(INSPECT_CAPTURE_TASK, item.capture_payload, edge_queue(self.device.device_id))
 
     def _inspection_outcome(self, item: PartOnLine) -> tuple[StationOutcome, dict[str, Any]]:
         deadline = time.monotonic() + self.config.result_timeout_s
@@ -185,6 +194,10 @@ class CellSimulator:
             inspection = Inspection.objects.filter(capture_id=item.capture_id).only("verdict", "result_id").first()
             if inspection is not None or time.monotonic() >= deadline or self.should_stop():
                 break
+            if time.monotonic() - item.capture_sent >= self.config.resend_after_s and item.capture_payload:
+                log.warning("part %s: result of capture %s overdue: capture sent again", item.part.serial, item.capture_id)
+                item.capture_sent = time.monotonic()
+                self._send(INSPECT_CAPTURE_TASK, item.capture_payload, edge_queue(self.device.device_id))
             self.sleep(0.1)
         if inspection is None:
             reason = f"no inspection result within {self.config.result_timeout_s:.0f} s"

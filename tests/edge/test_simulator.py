@@ -64,3 +64,26 @@ def test_it_moves_parts_through_the_cell_and_follows_the_inspection_results(
             assert (path[-1][0], part.status) == ("unload", PartStatus.PASSED)
     consumed = LotConsumption.objects.filter(lot=lot)
     assert consumed.count() == 2 and {c.quantity for c in consumed} == {Decimal("0.420")}  # the two CF-80 parts
+
+
+def test_it_sends_an_overdue_capture_again_and_the_result_is_stored_once(
+    cell: Any, edge_device_inline: Any, tmp_path: Path
+) -> None:
+    deliver, sent = edge_device_inline
+    builders.make_device(cell)
+    factories.make_part_type(code="TF-12")
+    lost: list[dict[str, Any]] = []
+
+    def lossy(task: str, payload: dict[str, Any], queue: str) -> None:
+        if not lost:  # the broker loses the very first capture
+            lost.append(payload)
+            return
+        deliver(task, payload, queue)
+
+    config = SimulatorConfig(cell_code=cell.code, speed=1000.0, defect_rate=0.0, seed=1, parts=1, part_types=("TF-12",),
+                             resend_after_s=0.0)
+    with override_settings(MEDIA_ROOT=tmp_path):
+        [part] = CellSimulator(config, send=lossy, sleep=lambda _s: None).run()
+    assert len(sent) == 2  # visual (re-sent once) and dimensional
+    assert Inspection.objects.filter(part=part).count() == 2
+    assert Inspection.objects.filter(capture_id=lost[0]["capture_id"]).count() == 1

@@ -25,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--parts", type=int, default=None, help="Parts to load, then drain and stop (default: forever).")
         parser.add_argument("--result-timeout", type=float, default=60.0,
                             help="Seconds a station waits for its inspection result before holding the part.")
+        parser.add_argument("--resend-after", type=float, default=10.0,
+                            help="Seconds after which an overdue capture is sent again (idempotent).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["speed"] <= 0 or options["cycle"] <= 0:
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         config = SimulatorConfig(
             cell_code=options["cell"], device_id=options["device"], cycle_s=options["cycle"], speed=options["speed"],
             defect_rate=options["defect_rate"], seed=options["seed"], parts=options["parts"],
-            result_timeout_s=options["result_timeout"],
+            result_timeout_s=options["result_timeout"], resend_after_s=options["resend_after"],
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
