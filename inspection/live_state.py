@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inspection.choices import DeviceHealth, Verdict
+from inspection.edge_health import device_health
 from inspection.models import Alarm, EdgeDevice, Inspection
 from traceability.choices import PartStatus, StationKind, StationOutcome
 from traceability.models import Cell, Part, Station, StationEvent
@@ -105,18 +106,6 @@ def union_length_s(intervals: Iterable[tuple[dt.datetime, dt.datetime]]) -> floa
 
 
 # --- Devices ----------------------------------------------------------------------------------------------
-
-
-def device_health(device: EdgeDevice, now: dt.datetime) -> DeviceHealth:
-    """Online while heartbeats are fresh; stale after TWINWEB_HEARTBEAT_STALE_S, offline after ..._OFFLINE_S."""
-    if device.last_heartbeat_at is None:
-        return DeviceHealth.NEVER_SEEN
-    age = (now - device.last_heartbeat_at).total_seconds()
-    if age <= settings.TWINWEB_HEARTBEAT_STALE_S:
-        return DeviceHealth.ONLINE
-    if age <= settings.TWINWEB_HEARTBEAT_OFFLINE_S:
-        return DeviceHealth.STALE
-    return DeviceHealth.OFFLINE
 
 
 def _device_row(device: EdgeDevice, now: dt.datetime) -> dict[str, Any]:

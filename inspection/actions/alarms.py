@@ -24,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inspection.choices import DeviceHealth, Verdict
-from inspection.live_state import alarm_row, device_health
+from inspection.edge_health import device_health
+from inspection.live_state import alarm_row
 from inspection.models import Alarm, AlarmRule, EdgeDevice, Inspection
 from traceability import audit, roles
 from traceability.choices import StationOutcome
