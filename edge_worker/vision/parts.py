@@ -103,7 +103,7 @@ COMPRESSOR_FLANGE = PartTypeSpec(
     revision="C",
     features=(
         FeatureSpec("outer_diameter", "diameter", 80.0, -0.10, 0.10),
-        FeatureSpec("bore_diameter", "diameter", 30.0, 0.0, 0.05),
+        FeatureSpec("bore_diameter", "diameter", 30.0, 0.0, 0.084),  # H10
         FeatureSpec("bolt_hole_1_diameter", "diameter", 9.0, 0.0, 0.10),
         FeatureSpec("bolt_hole_2_diameter", "diameter", 9.0, 0.0, 0.10),
         FeatureSpec("bolt_hole_3_diameter", "diameter", 9.0, 0.0, 0.10),
@@ -120,7 +120,7 @@ TUBE_FITTING = PartTypeSpec(
     features=(
         FeatureSpec("block_length", "length", 60.0, -0.10, 0.10),
         FeatureSpec("block_width", "length", 36.0, -0.10, 0.10),
-        FeatureSpec("bore_diameter", "diameter", 12.0, 0.0, 0.05),
+        FeatureSpec("bore_diameter", "diameter", 12.0, 0.0, 0.07),  # H10
         FeatureSpec("mount_hole_1_diameter", "diameter", 6.6, 0.0, 0.10),
         FeatureSpec("mount_hole_2_diameter", "diameter", 6.6, 0.0, 0.10),
         FeatureSpec("mount_hole_distance", "distance", 44.0, -0.10, 0.10),

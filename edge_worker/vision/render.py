@@ -52,8 +52,10 @@ class _Circle:
 
 
 def _sample_true(rng: np.random.Generator, nominal: float, lower: float, upper: float) -> float:
+    # A capable process: the tolerance band is +-4 sigma wide, so a defect-free part is in tolerance
+    # (dimensional rejects come from the labelled defects: missing or oversized holes).
     mid = nominal + (lower + upper) / 2.0
-    spread = max(upper - lower, 0.02) / 4.0
+    spread = max(upper - lower, 0.02) / 8.0
     return float(mid + rng.normal(0.0, spread))
 
 

@@ -292,6 +292,14 @@
         scheduleKpiRefresh(); // a part with a final status leaves the cell (rejects through the cobot station)
         break;
       }
+      case "review.signed": {
+        // An operator confirmed or overrode the machine's verdict in Debug Mode: show the human decision.
+        const r = st.recent.find((x) => x.result_id === ev.result_id);
+        if (r) r.review = { verdict: ev.verdict, disposition: ev.disposition, signer: ev.signer, at: ev.at };
+        renderRecent();
+        scheduleKpiRefresh();
+        break;
+      }
       case "alarm.raised":
       case "alarm.acknowledged":
       case "alarm.cleared": {
@@ -477,7 +485,9 @@
         r.image_url ? h("img", { src: r.image_url, alt: `inspection image of ${r.serial}`, loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
         h("div", {},
           h("div", {}, h("span", { class: `badge badge-${colour}` }, r.verdict === "fail" ? "NOK" : r.verdict.toUpperCase()), " ",
-            h("a", { href: `${cfg.replayUrl}?serial=${encodeURIComponent(r.serial)}` }, r.serial)),
+            h("a", { href: `${cfg.replayUrl}?serial=${encodeURIComponent(r.serial)}` }, r.serial),
+            r.review ? h("span", { class: "review-note small", title: `signed by ${r.review.signer} at ${time(r.review.at)}` },
+              ` · reviewed: ${r.review.verdict.replace("_", " ")}${r.review.disposition ? ` (${r.review.disposition})` : ""}`) : ""),
           h("div", { class: "muted small" },
             `${r.station} · ${time(r.captured_at)}${r.defect_class ? ` · ${r.defect_class} ${num(100 * (r.defect_confidence || 0), 0)} %` : ""}${r.latency_ms != null ? ` · ${num(r.latency_ms, 0)} ms` : ""}`))));
     }
