@@ -4,6 +4,7 @@ Starts, each in its own process group:
     web        daphne twinweb.asgi:application on 127.0.0.1:8000
     ingest     Celery worker on the `ingest` queue (results, telemetry, cobot acknowledgements)
     edge       the edge worker (python -m edge_worker.worker) on `edge.<device>` and `cobot.<cell code>`
+    andon      python manage.py watch_andon (raises and clears the andon alarms)
     simulator  python manage.py run_cell_simulator
 
 Ctrl-C (or SIGTERM) stops them all: SIGTERM to every group, SIGKILL to whatever is left after --stop-timeout.
@@ -103,6 +104,7 @@ class Command(BaseCommand):
             Child("edge", [python, "-m", "edge_worker.worker", "--device", device.device_id,
                            "--queues", cobot_queue(cell.code)]),
         ]
+        children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
         if not options["no_simulator"]:
             sim = [python, manage, "run_cell_simulator", "--cell", cell.code, "--device", device.device_id,
                    "--speed", str(options["speed"]), "--defect-rate", str(options["defect_rate"])]
