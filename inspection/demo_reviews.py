@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -36,9 +35,12 @@ log = logging.getLogger(__name__)
 
 DEMO_NAMESPACE = uuid.UUID("6f1d6a3c-5b0e-4a51-9d7e-7e1d2c0b7a07")
 # (part type, defect rendered, render seed): surface defects, hole defects and good parts for low confidence.
-DEMO_CASES: tuple[tuple[str, str, int], ...] = (
-    ("CF-80", "scratch", 11), ("TF-12", "dent", 12), ("CF-80", "oversized_hole", 13), ("TF-12", "crack", 14),
-    ("CF-80", "burr", 15), ("TF-12", "missing_hole", 16), ("CF-80", "ok", 17), ("TF-12", "ok", 18),
+# (part type, surface defect, seed, true dimensions that differ from the process's draw)
+DEMO_CASES: tuple[tuple[str, str, int, dict[str, float]], ...] = (
+    ("CF-80", "scratch", 11, {}), ("TF-12", "dent", 12, {}), ("CF-80", "oversized_hole", 13, {}),
+    ("TF-12", "crack", 14, {}), ("CF-80", "burr", 15, {}), ("TF-12", "missing_hole", 16, {}),
+    # Good surfaces, dimension at or just past a limit: the cases where a person's judgement matters most.
+    ("CF-80", "ok", 17, {"bore_diameter": 29.99}), ("TF-12", "ok", 18, {"mount_hole_distance": 44.12}),
 )
 LOW_CONFIDENCE_DEMO = 0.62  # stand-in classifier confidence for a good part when no classifier is installed
 
@@ -61,9 +63,9 @@ class CaseData:
 
 
 def rendered_case(code: str, *, seed: int, defect: str, classifier: Any = None,
-                  confidence_without_model: float = 1.0) -> CaseData:
+                  confidence_without_model: float = 1.0, dimensions_mm: dict[str, float] | None = None) -> CaseData:
     """Render, measure and (if a classifier is given) classify one part."""
-    rendered = render_part(code, seed=seed, defect=defect)
+    rendered = render_part(code, seed=seed, defect=defect, dimensions_mm=dimensions_mm)
     png = encode_png(rendered.image)
     outcome = inspect_image(png, DEMO_PART_TYPES[code], classifier=classifier)
     data = CaseData(
@@ -175,12 +177,12 @@ def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES), actor: An
         return 0
     classifier = _classifier()
     start = timezone.now() - dt.timedelta(minutes=5 * len(DEMO_CASES))
-    for i, (code, defect, seed) in wanted:
+    for i, (code, defect, seed, dimensions_mm) in wanted:
         part_type = PartType.objects.get(code=code)
         batch_number = f"B-REVIEW-{code}"
         batch = Batch.objects.filter(batch_number=batch_number).first() or trace_actions.create_batch(
             batch_number=batch_number, part_type=part_type, cell=cell, planned_quantity=len(DEMO_CASES), actor=actor)
-        data = _low_confidence_or(code, seed, defect, classifier)
+        data = _demo_case(code, seed, defect, dimensions_mm, classifier)
         at = start + dt.timedelta(minutes=5 * i)
         part = Part.objects.filter(serial=f"{code}-REVIEW-{i + 1:03d}").first() or trace_actions.register_part(
             serial=f"{code}-REVIEW-{i + 1:03d}", batch=batch, actor=actor, at=at)
@@ -189,15 +191,8 @@ def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES), actor: An
     return len(wanted)
 
 
-def _low_confidence_or(code: str, seed: int, defect: str, classifier: Any) -> CaseData:
-    if defect != "ok":
-        return rendered_case(code, seed=seed, defect=defect, classifier=classifier)
-    if classifier is None:
-        return rendered_case(code, seed=seed, defect="ok", confidence_without_model=LOW_CONFIDENCE_DEMO)
-    # With a real model, look for a good part it is unsure about (bounded search); else keep the last one.
-    data = rendered_case(code, seed=seed, defect="ok", classifier=classifier)
-    for attempt in range(1, 40):
-        if data.verdict == Verdict.PASS and (data.defect_confidence or 1.0) < settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD:
-            break
-        data = rendered_case(code, seed=seed * 1000 + attempt, defect="ok", classifier=classifier)
-    return data
+def _demo_case(code: str, seed: int, defect: str, dimensions_mm: dict[str, float], classifier: Any) -> CaseData:
+    return rendered_case(
+        code, seed=seed, defect=defect, classifier=classifier, dimensions_mm=dimensions_mm or None,
+        confidence_without_model=LOW_CONFIDENCE_DEMO if defect == "ok" else 1.0,
+    )

@@ -78,7 +78,7 @@ VERDICT_DISPOSITION = {"pass": "conformant", "fail": "non_conformant"}
 def company_prefix_length() -> int:
     """Digits of the GS1 company prefix in our GTINs and SSCCs (EPC URIs split the key there). The demo plant's
     prefix is 7891234 (7 digits); a plant with another prefix sets GS1_COMPANY_PREFIX_LENGTH."""
-    return int(getattr(settings, "GS1_COMPANY_PREFIX_LENGTH", 7))
+    return int(settings.GS1_COMPANY_PREFIX_LENGTH)
 
 
 def _epc_text(value: str) -> str:

@@ -45,16 +45,24 @@ def write_dataset(out_dir: Path, count: int, seed: int, px_per_mm: float = DEFAU
         name = f"images/{i:05d}_{t['part_type']}_{t['defect_class']}.png"
         (out_dir / name).write_bytes(encode_png(part.image))
         rows.append({"file": name, **t})
-    meta = {"seed": seed, "count": count, "classes": list(DEFECT_CLASSES), "image": "PNG, grayscale uint8", "items": rows}
-    (out_dir / "labels.json").write_text(json.dumps(meta, indent=1))
+    write_labels(out_dir, rows, seed=seed)
+    return out_dir
+
+
+def write_labels(out_dir: Path, rows: list[dict[str, Any]], *, seed: int | None, **meta: Any) -> None:
+    """``labels.json`` (every item whole) and ``labels.csv`` (file, class and dimensions) of a dataset folder.
+    Each row has at least file, part_type, defect_class, px_per_mm and dimensions_mm."""
+    document = {"seed": seed, "count": len(rows), "classes": list(DEFECT_CLASSES), "image": "PNG, grayscale uint8",
+                **meta, "items": rows}
+    (out_dir / "labels.json").write_text(json.dumps(document, indent=1))
     dim_names = sorted({k for r in rows for k in r["dimensions_mm"]})
     with (out_dir / "labels.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["file", "part_type", "seed", "defect_class", "px_per_mm", *[f"{n}_mm" for n in dim_names]])
         for r in rows:
-            w.writerow([r["file"], r["part_type"], r["seed"], r["defect_class"], r["px_per_mm"],
-                        *[("" if r["dimensions_mm"].get(n) is None else f"{r['dimensions_mm'][n]:.5f}") for n in dim_names]])
-    return out_dir
+            dims = r["dimensions_mm"]
+            w.writerow([r["file"], r["part_type"], "" if r.get("seed") is None else r["seed"], r["defect_class"],
+                        r["px_per_mm"], *[("" if dims.get(n) is None else f"{dims[n]:.5f}") for n in dim_names]])
 
 
 def load_labelled_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:

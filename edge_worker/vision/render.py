@@ -15,6 +15,8 @@ Gaussian blur, sensor noise. Defects: scratch, dent, burr, crack, missing_hole, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,8 +81,10 @@ def render_part(
     seed: int,
     defect: str | None = None,
     px_per_mm: float = DEFAULT_PX_PER_MM,
+    dimensions_mm: Mapping[str, float] | None = None,
 ) -> RenderedPart:
-    """Render one part. ``defect`` None or "ok" gives a part without visual defect."""
+    """Render one part. ``defect`` None or "ok" gives a part without visual defect. ``dimensions_mm`` fixes
+    the true size of named features (e.g. an out-of-tolerance bore); the others are drawn from the process."""
     spec = get_part_type(spec_or_code)
     defect = defect or "ok"
     if defect not in DEFECT_CLASSES:
@@ -93,6 +97,10 @@ def render_part(
     true_mm: dict[str, float] = {
         f.name: _sample_true(rng, f.nominal, f.lower_tol, f.upper_tol) for f in spec.features
     }
+    unknown = set(dimensions_mm or {}) - set(true_mm)
+    if unknown:
+        raise ValueError(f"{spec.code} has no feature {sorted(unknown)}; known: {sorted(true_mm)}")
+    true_mm.update({name: float(value) for name, value in (dimensions_mm or {}).items()})
     cx = size / 2 + rng.uniform(-12, 12)
     cy = size / 2 + rng.uniform(-12, 12)
     angle = rng.uniform(-8.0, 8.0)  # degrees, part rotation

@@ -538,7 +538,7 @@ def _store_telemetry(device: EdgeDevice, telemetry: Telemetry) -> TelemetrySampl
             setattr(device, name, value[: device._meta.get_field(name).max_length])
             changed.append(name)
     device.save(update_fields=changed)
-    keep = int(getattr(settings, "TWINWEB_TELEMETRY_HISTORY", 720))
+    keep = settings.TWINWEB_TELEMETRY_HISTORY
     history = TelemetrySample.objects.filter(device=device)
     boundary = history.order_by("-at", "-id").values_list("at", "id")[keep:keep + 1].first()
     if boundary is not None:  # bounded history: drop everything from the (keep+1)-th newest back

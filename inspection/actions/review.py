@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import uuid
-from functools import partial
 from typing import Any
 
 from django.conf import settings

@@ -35,7 +35,7 @@ def demo_part_type(code: str = "CF-80", *, four_eyes: bool = False) -> PartType:
 
 def make_review_case(
     cell: Cell, *, code: str = "CF-80", defect: str = "scratch", seed: int = 2, confidence: float = 0.93,
-    four_eyes: bool = False, serial: str | None = None, **store: Any,
+    four_eyes: bool = False, serial: str | None = None, dimensions_mm: dict[str, float] | None = None, **store: Any,
 ) -> Inspection:
     """A part of `cell` whose inspection awaits review: failed for any defect, a low-confidence pass for "ok"."""
     for name in ("scratch", "dent", "burr", "crack", "missing_hole", "oversized_hole", "dimension_out_of_tolerance"):
@@ -43,6 +43,7 @@ def make_review_case(
     part_type = demo_part_type(code, four_eyes=four_eyes)
     batch = factories.make_batch(part_type, cell)
     part = factories.make_part(batch, serial=serial)
-    data: CaseData = rendered_case(code, seed=seed, defect=defect, confidence_without_model=confidence)
+    data: CaseData = rendered_case(code, seed=seed, defect=defect, confidence_without_model=confidence,
+                                   dimensions_mm=dimensions_mm)
     station = cell.stations.get(code="visual")
     return store_inspection(part, station, data, result_id=uuid.uuid4(), source="test", **store)

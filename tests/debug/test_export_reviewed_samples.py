@@ -77,7 +77,7 @@ def test_the_training_command_learns_from_the_exported_reviews(cell: Any, operat
 
 
 def test_it_leaves_out_dimensional_only_rejects(cell: Any, operator: Any, tmp_path: Path) -> None:
-    dimensional = make_review_case(cell, defect="ok", seed=5)  # seed 5 renders a bore out of tolerance: a fail
+    dimensional = make_review_case(cell, defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9})  # an undersized bore
     assert dimensional.verdict == "fail"
     dimensional.defect_class = ""
     dimensional.save(update_fields=["defect_class"])

@@ -293,7 +293,7 @@ def test_it_records_review_time_and_shows_supervisors_the_median_per_shift(
 
 
 def test_it_hands_the_step_through_page_each_finding_with_its_evidence(cell: Any, operator: Any, login: Any) -> None:
-    case = make_review_case(cell, defect="scratch", seed=1, confidence=0.81)
+    case = make_review_case(cell, defect="scratch", seed=1, confidence=0.81, dimensions_mm={"bore_diameter": 29.9})
     client = claimed(login(operator), case)
     response = client.get(reverse("debug-case", args=[case.result_id]))
     assert response.status_code == 200
@@ -310,7 +310,7 @@ def test_it_hands_the_step_through_page_each_finding_with_its_evidence(cell: Any
 
 def test_it_tells_the_cobot_which_finding_to_present(cell: Any, operator: Any, login: Any, clear_cobot_queue: Any,
                                                      django_capture_on_commit_callbacks: Any) -> None:
-    case = make_review_case(cell, defect="scratch", seed=1)
+    case = make_review_case(cell, defect="scratch", seed=1, dimensions_mm={"bore_diameter": 29.9})
     client = claimed(login(operator), case)
     url = reverse("debug-view", args=[case.result_id])
     with django_capture_on_commit_callbacks(execute=True):

@@ -52,7 +52,7 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
     factories.make_user("olivia", roles.OPERATOR)
     now = timezone.now()
     # The oldest: a bore out of tolerance and a scratch, two findings. Then a pass the model was unsure about.
-    case = make_review_case(cell, defect="scratch", seed=1, captured_at=now - dt.timedelta(minutes=3))
+    case = make_review_case(cell, defect="scratch", seed=1, dimensions_mm={"bore_diameter": 29.9}, captured_at=now - dt.timedelta(minutes=3))
     unsure = make_review_case(cell, defect="ok", seed=2, confidence=0.61, captured_at=now - dt.timedelta(minutes=1))
     assert [f["kind"] for f in case.findings] == ["dimension", "defect"]
 

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from edge_worker.vision.backends import DEFAULT_MODEL_DIR, ModelInfo
 
 CARD = json.loads((DEFAULT_MODEL_DIR / "defect_classifier.json").read_text())
@@ -28,7 +26,6 @@ def test_its_card_reports_the_required_accuracy_and_defect_recall_on_another_see
 def test_the_shipped_onnx_model_meets_the_targets_on_images_it_has_never_seen():
     """An independent check of the card's claim: a fresh test set (seed 3, neither the training nor the card's
     test seed), through the production backend."""
-    import numpy as np
 
     from edge_worker.vision.backends import create_backend
     from edge_worker.vision.dataset import render_arrays

@@ -13,8 +13,6 @@ confirmed NOK. Reviews whose NOK was dimensional only carry no surface class and
 """
 from __future__ import annotations
 
-import csv
-import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
+from edge_worker.vision.dataset import write_labels
 from edge_worker.vision.render import DEFAULT_PX_PER_MM, DEFECT_CLASSES
 from inspection.models import Review
 from inspection.review_choices import ReviewStatus
@@ -81,18 +80,7 @@ class Command(BaseCommand):
                 "reviewer": review.reviewer.get_username(), "signed_at": review.signed_at.isoformat(),
                 "content_sha256": review.content_sha256,
             })
-        meta = {
-            "seed": None, "count": len(rows), "classes": list(DEFECT_CLASSES), "image": "PNG, grayscale uint8",
-            "source": "Debug Mode reviews (human labels)", "items": rows,
-        }
-        (out_dir / "labels.json").write_text(json.dumps(meta, indent=1))
-        dim_names = sorted({k for r in rows for k in r["dimensions_mm"]})
-        with (out_dir / "labels.csv").open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["file", "part_type", "seed", "defect_class", "px_per_mm", *[f"{n}_mm" for n in dim_names]])
-            for r in rows:
-                w.writerow([r["file"], r["part_type"], "", r["defect_class"], r["px_per_mm"],
-                            *[("" if r["dimensions_mm"].get(n) is None else f"{r['dimensions_mm'][n]:.5f}") for n in dim_names]])
+        write_labels(out_dir, rows, seed=None, source="Debug Mode reviews (human labels)")
         self.stdout.write(
             f"Wrote {len(rows)} reviewed samples to {out_dir}"
             + (f"; left out {skipped} dimensional-only NOK reviews (no surface class to learn)." if skipped else ".")
