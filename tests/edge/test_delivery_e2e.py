@@ -60,7 +60,8 @@ def part_png() -> bytes:
 
 
 def producer(server: processes.RedisServer) -> Celery:
-    app = Celery("e2e-producer", broker="redis+socket://" + str(server.socket))
+    # Not the current app: tasks elsewhere in this test process must keep publishing through twinweb.celery.app.
+    app = Celery("e2e-producer", broker="redis+socket://" + str(server.socket), set_as_current=False)
     app.conf.task_publish_retry_policy = {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
     app.conf.broker_connection_retry_on_startup = True
     return app
