@@ -1,6 +1,7 @@
 """Shared fixtures: the personas (as healthchecks' alice/bob/charlie) and the database's audit permit."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,13 +13,22 @@ from traceability import roles
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
     # Test teardown empties tables (flush/TRUNCATE); the append-only guard lets that happen only while a purge
     # permit exists. Tests that check the guard delete the permit inside their own transaction.
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO twinweb_audit_purge_permit (granted_at, reason) VALUES (CURRENT_TIMESTAMP, 'test suite')"
         )
+    yield
+    if connection.vendor == "postgresql":
+        # Connections opened by other threads (Channels' sync_to_async pool) would keep PostgreSQL from
+        # dropping the test database.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
