@@ -395,6 +395,10 @@
     $("kpi-a").textContent = pct(k.availability);
     $("kpi-p").textContent = pct(k.performance);
     $("kpi-q").textContent = pct(k.quality);
+    // Above 100 % the cell ran faster than its target cycle: the figure is kept, and flagged, not capped.
+    const fast = k.performance != null && k.performance > 1;
+    $("kpi-oee-note").hidden = !fast;
+    $("kpi-p").classList.toggle("over-target", fast);
     const target = k.target_cycle_time_s;
     for (const [id, v] of [["kpi-cycle-mean", k.cycle_mean_s], ["kpi-cycle-p95", k.cycle_p95_s]]) {
       $(id).textContent = v == null ? "–" : `${num(v, 1)} s`;
