@@ -42,6 +42,9 @@ BOTTLENECK_SAMPLES = 20
 RECENT_RESULTS = 12
 CHART_POINTS = 200
 INSPECTION_KINDS = (StationKind.VISUAL_INSPECTION, StationKind.DIMENSIONAL_INSPECTION)
+# Only rejects visit the failure-analysis station and they dwell there for a human review: that time is not part
+# of the line's takt, so it counts neither in cycle time nor for the bottleneck (nor for the slow-cycle andon).
+OFF_TAKT_KINDS = (StationKind.FAILURE_ANALYSIS,)
 
 
 class StationState:
@@ -235,6 +238,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     target_s = float(cell.target_cycle_time_s)
     stations = list(Station.objects.filter(cell=cell).order_by("position"))
     last_station = stations[-1] if stations else None
+    off_takt_ids = {s.pk for s in stations if s.kind in OFF_TAKT_KINDS}
 
     events = list(
         StationEvent.objects.filter(station__cell=cell)
@@ -270,7 +274,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     dwell_by_part: dict[int, list[float]] = defaultdict(list)
     nok_parts: set[int] = set()
     for e in events:
-        if e["left_at"] is not None:
+        if e["left_at"] is not None and e["station_id"] not in off_takt_ids:
             dwell_by_part[e["part_id"]].append((e["left_at"] - e["entered_at"]).total_seconds())
         if e["outcome"] == StationOutcome.NOK:
             nok_parts.add(e["part_id"])
@@ -328,7 +332,8 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     mean_dwell = {
         sid: sum(v[-BOTTLENECK_SAMPLES:]) / len(v[-BOTTLENECK_SAMPLES:]) for sid, v in dwell_samples.items() if len(v) >= 3
     }
-    bottleneck_id = max(mean_dwell, key=lambda sid: mean_dwell[sid]) if mean_dwell else None
+    takt_dwell = {sid: mean for sid, mean in mean_dwell.items() if sid not in off_takt_ids}
+    bottleneck_id = max(takt_dwell, key=lambda sid: takt_dwell[sid]) if takt_dwell else None
     last_verdict: dict[int, dict[str, Any]] = {}
     for row in recent[::-1]:
         last_verdict[row.station_id] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -71,10 +72,21 @@ def ensure_running(data_dir: Path, *, timeout_s: float = 10.0) -> Path:
     raise RuntimeError(f"embedded redis did not answer on {socket_path} (see {data_dir / 'redis.log'})")
 
 
-def stop(data_dir: Path) -> None:
+def stop(data_dir: Path, *, timeout_s: float = 10.0) -> bool:
+    """SIGTERM the embedded redis-server (it fsyncs its append-only file and exits) and wait for it to go.
+
+    Returns whether a server was running."""
     pid_file = data_dir / "redis.pid"
-    if pid_file.exists():
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
-            os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    raise RuntimeError(f"embedded redis-server (pid {pid}) did not exit within {timeout_s:.0f} s")

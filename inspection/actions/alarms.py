@@ -4,8 +4,8 @@ people with a reason. Every change is audited inside its transaction and announc
 Rules (per station unless noted):
 - nok_streak: the last three results at a station are NOK (failed/errored inspections at inspection stations,
   NOK station outcomes elsewhere); cleared by the next OK result.
-- slow_cycle: the last ten parts at a station each dwelt over 1.2 x the cell's target cycle time; cleared when
-  the latest part is back within it.
+- slow_cycle: the last ten parts at a line station each dwelt over 1.2 x the cell's target cycle time; cleared
+  when the latest part is back within it. The failure-analysis station is off the takt (a human review) and exempt.
 - stale_device (per edge device of the cell): no heartbeat for TWINWEB_HEARTBEAT_STALE_S; cleared by the next
   heartbeat.
 
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from inspection.choices import DeviceHealth, Verdict
 from inspection.edge_health import device_health
-from inspection.live_state import alarm_row
+from inspection.live_state import OFF_TAKT_KINDS, alarm_row
 from inspection.models import Alarm, AlarmRule, EdgeDevice, Inspection
 from traceability import audit, roles
 from traceability.choices import StationOutcome
@@ -77,6 +77,8 @@ def _slow_cycle_findings(cell: Cell, stations: list[Station]) -> list[RuleFindin
     limit_s = SLOW_CYCLE_FACTOR * float(cell.target_cycle_time_s)
     findings = []
     for station in stations:
+        if station.kind in OFF_TAKT_KINDS:
+            continue
         events = list(
             StationEvent.objects.filter(station=station, left_at__isnull=False).order_by("-left_at", "-id")
             .values_list("entered_at", "left_at", "part__serial")[:SLOW_CYCLE_PARTS]

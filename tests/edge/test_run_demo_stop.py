@@ -1,10 +1,13 @@
 """run_demo's shutdown: every process group gets SIGTERM, and whatever ignores it is killed after the timeout,
-grandchildren included."""
+grandchildren included; then the embedded redis-server stops too, its queue kept on disk."""
 from __future__ import annotations
 
 import os
 import time
 
+import redis
+
+from twinweb import embedded_redis
 from twinweb.management.commands.run_demo import Child, start, stop_all
 
 
@@ -40,3 +43,19 @@ def test_it_stops_every_process_group_even_those_ignoring_sigterm(tmp_path) -> N
     assert messages == ["  stubborn did not stop within 1 s: killing it"]
     time.sleep(0.2)
     assert not alive(grandchild)
+
+
+def test_it_stops_the_embedded_redis_server_and_keeps_its_queue_for_the_next_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    socket_path = embedded_redis.ensure_running(tmp_path)
+    pid = int((tmp_path / "redis.pid").read_text())
+    redis.Redis(unix_socket_path=str(socket_path)).rpush("ingest", "result-1")
+
+    assert embedded_redis.stop(tmp_path) is True
+    assert not alive(pid)
+    assert embedded_redis.stop(tmp_path) is False, "stopping twice is harmless"
+
+    socket_path = embedded_redis.ensure_running(tmp_path)
+    try:
+        assert redis.Redis(unix_socket_path=str(socket_path)).lrange("ingest", 0, -1) == [b"result-1"]
+    finally:
+        embedded_redis.stop(tmp_path)

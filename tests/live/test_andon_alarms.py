@@ -13,6 +13,7 @@ from inspection.actions import alarms
 from inspection.models import Alarm, AlarmRule, EdgeDevice
 from tests import factories
 from tests.live import builders
+from traceability.choices import StationKind
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -50,15 +51,25 @@ def test_it_clears_the_nok_alarm_at_the_next_good_result(cell: Any) -> None:
 
 def test_it_raises_an_alarm_when_ten_parts_run_over_target_by_twenty_percent(cell: Any) -> None:
     batch = builders.batch_for(cell)
-    cobot = builders.stations(cell)[3]
+    dimensional = builders.stations(cell)[2]
     start = timezone.now() - dt.timedelta(minutes=20)
     for i in range(9):
-        builders.visit(factories.make_part(batch), cobot, entered=start + dt.timedelta(seconds=30 * i), dwell_s=18.5)
+        builders.visit(factories.make_part(batch), dimensional, entered=start + dt.timedelta(seconds=30 * i), dwell_s=18.5)
     assert alarms.evaluate_cell_alarms(cell) == [], "nine slow parts are not ten"
-    builders.visit(factories.make_part(batch), cobot, entered=start + dt.timedelta(seconds=300), dwell_s=18.1)
+    builders.visit(factories.make_part(batch), dimensional, entered=start + dt.timedelta(seconds=300), dwell_s=18.1)
     [alarm] = alarms.evaluate_cell_alarms(cell)
-    assert alarm.rule == AlarmRule.SLOW_CYCLE and alarm.station == cobot
+    assert alarm.rule == AlarmRule.SLOW_CYCLE and alarm.station == dimensional
     assert alarm.evidence["limit_s"] == 18.0
+
+
+def test_it_raises_no_slow_cycle_alarm_for_human_reviews_at_the_failure_analysis_station(cell: Any) -> None:
+    batch = builders.batch_for(cell)
+    cobot = builders.stations(cell)[3]
+    assert cobot.kind == StationKind.FAILURE_ANALYSIS
+    start = timezone.now() - dt.timedelta(minutes=20)
+    for i in range(12):
+        builders.visit(factories.make_part(batch), cobot, entered=start + dt.timedelta(seconds=60 * i), dwell_s=45)
+    assert alarms.evaluate_cell_alarms(cell) == []
 
 
 def test_it_raises_an_alarm_for_a_stale_edge_device_and_clears_it_on_the_next_heartbeat(cell: Any) -> None:

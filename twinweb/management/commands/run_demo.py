@@ -8,7 +8,8 @@ Starts, each in its own process group:
     simulator  python manage.py run_cell_simulator
 
 Ctrl-C (or SIGTERM) stops them all: SIGTERM to every group, SIGKILL to whatever is left after --stop-timeout.
-The embedded redis-server (no REDIS_URL) is started by Django's setup of this very command.
+The embedded redis-server (no REDIS_URL) is started by Django's setup of this very command and stopped after
+the children (its queue is kept on disk, in var/redis/appendonly.aof, for the next run).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from edge_worker.messages import cobot_queue
+from twinweb import embedded_redis
 
 DEMO_CELL = "ac-cell-1"
 DEMO_USERS = ("olivia (operator)", "sam (supervisor)", "ada (auditor)", "quinn (quality engineer)", "admin (admin)")
@@ -141,6 +143,8 @@ class Command(BaseCommand):
         finally:
             self.stdout.write("\nStopping: " + ", ".join(c.name for c in children))
             stop_all(children, options["stop_timeout"], log=self.stdout.write)
+            if settings.EMBEDDED_REDIS and embedded_redis.stop(settings.VAR_DIR / "redis"):
+                self.stdout.write("Stopped the embedded redis-server (its queue is kept in var/redis/).")
             self.stdout.write("Stopped.")
         if exit_code:
             raise CommandError("a demo process failed (see its output above)")
