@@ -537,14 +537,14 @@
     Plotly.react("chart-power", [
       { x: pw.map((p) => p.at), y: pw.map((p) => p.power_mw), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "power (mW)", line: { color: "#a15c00" } },
       { x: pw.filter((p) => p.fps != null).map((p) => p.at), y: pw.filter((p) => p.fps != null).map((p) => p.fps), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "FPS", yaxis: "y2", line: { color: "#0b5cad" } },
-    ], { ...baseLayout(), showlegend: hasPower, legend: { orientation: "h", y: 1.12 }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5 }, yaxis: { title: { text: "mW" }, rangemode: "tozero", visible: hasPower },
+    ], { ...baseLayout(), margin: { l: 48, r: 48, t: 26, b: 36 }, showlegend: hasPower, legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5 }, yaxis: { title: { text: "mW" }, rangemode: "tozero", visible: hasPower },
       yaxis2: { title: { text: "FPS" }, overlaying: "y", side: "right", rangemode: "tozero" },
-      annotations: hasPower ? [] : [{ text: pw.length ? "FPS · power not measured on this device" : "No reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1.02 : 0.5, yanchor: "bottom" }] }, plotConfig);
+      annotations: hasPower ? [] : [{ text: pw.length ? "FPS · power not measured on this device" : "No reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1 : 0.5, yanchor: pw.length ? "bottom" : "middle" }] }, plotConfig);
 
     const en = c.energy.slice(-60);
     Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
       { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 6, title: { text: en.length > 6 ? `last ${en.length} parts (hover for serials)` : "" } }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
-        annotations: en.length ? [] : [{ text: "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+        annotations: en.length ? [] : [{ text: pw.length && !hasPower ? "not measured: the edge device reports no power" : "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
   }
 
   // ---------------------------------------------------------------- clock: derived states, watchdog, charts
