@@ -170,3 +170,24 @@ def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any
     store(3)
     with django_assert_num_queries(len(one.captured_queries)):
         assert client.get("/edge/").status_code == 200
+
+
+def test_the_demo_queues_one_first_profiling_run_on_its_device(device: Any,
+                                                               django_capture_on_commit_callbacks: Any) -> None:
+    from twinweb.management.commands.run_demo import Command
+
+    queue = f"edge.{device.device_id}"
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete(queue)
+    command = Command(stdout=io.StringIO())
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            command._queue_first_profiling_run(device)
+        with django_capture_on_commit_callbacks(execute=True):
+            command._queue_first_profiling_run(device)
+        [run] = ProfilingRun.objects.filter(device=device)
+        assert run.status == "queued" and run.requested_by is None
+        [raw] = broker.lrange(queue, 0, -1)
+        assert str(run.run_id) in json.loads(raw)["headers"]["kwargsrepr"]
+    finally:
+        broker.delete(queue)

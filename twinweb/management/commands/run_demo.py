@@ -84,6 +84,8 @@ class Command(BaseCommand):
         parser.add_argument("--defect-rate", type=float, default=0.1)
         parser.add_argument("--parts", type=int, default=None, help="Stop the simulator after N parts.")
         parser.add_argument("--no-simulator", action="store_true")
+        parser.add_argument("--no-profile", action="store_true",
+                            help="Do not queue the first edge profiling run (queued only when the device has none).")
         parser.add_argument("--stop-timeout", type=float, default=10.0, help="Seconds between SIGTERM and SIGKILL.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -129,6 +131,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nTwinWeb demo running at {url}"))
         self.stdout.write(f"  users ({DEMO_PASSWORD}): " + ", ".join(DEMO_USERS))
         self.stdout.write(f"  edge device {device.device_id} on queues edge.{device.device_id}, {cobot_queue(cell.code)}")
+        if not options["no_profile"]:
+            self._queue_first_profiling_run(device)
         self.stdout.write("  Ctrl-C stops everything.\n")
         exit_code = 0
         try:
@@ -148,3 +152,15 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
         if exit_code:
             raise CommandError("a demo process failed (see its output above)")
+
+    def _queue_first_profiling_run(self, device: Any) -> None:
+        """A real profiling run of the demo device, so /edge/ has the deck's table from the start (a few seconds
+        of the edge worker's time on the CPU backends; later runs are started from /edge/ or profile_edge)."""
+        from edge_worker.profiling import ProfileConfig
+        from inspection.actions.profiling import request_profiling_run
+        from inspection.models import ProfilingRun
+
+        if ProfilingRun.objects.filter(device=device).exists():
+            return
+        run = request_profiling_run(device, config=ProfileConfig(), actor=None)
+        self.stdout.write(f"  first profiling run {run.run_id} queued on edge.{device.device_id}: see /edge/")
