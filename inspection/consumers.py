@@ -118,11 +118,13 @@ class CellHub:
 
     async def run(self) -> None:
         layer = get_channel_layer()
-        joined_at = 0.0
+        # None, not 0.0: loop.time() is the monotonic clock, which on a machine up for under REJOIN_S seconds is
+        # itself below REJOIN_S, so "now - 0.0 > REJOIN_S" would never join.
+        joined_at: float | None = None
         loop = asyncio.get_running_loop()
         while self.members:
             try:
-                if loop.time() - joined_at > self.REJOIN_S:
+                if joined_at is None or loop.time() - joined_at > self.REJOIN_S:
                     await self._join()
                     joined_at = loop.time()
                     self.ready.set()
@@ -133,7 +135,7 @@ class CellHub:
                 raise
             except Exception:  # Redis away: clients see it in the heartbeat and re-fetch the snapshot later
                 log.warning("cell %s: live subscription interrupted; retrying", self.cell_id, exc_info=True)
-                joined_at = 0.0
+                joined_at = None
                 await asyncio.sleep(1.0)
                 continue
             if message.get("type") == "cell.event":

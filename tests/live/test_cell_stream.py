@@ -123,6 +123,26 @@ async def test_it_forwards_events_in_order_with_consecutive_sequence_numbers(liv
     await communicator.disconnect()
 
 
+async def test_it_delivers_events_on_a_machine_that_booted_moments_ago(live_cell: Any, watcher: Any) -> None:
+    """The event loop's clock is the monotonic clock, which starts near zero at boot: the subscription must not
+    depend on it being large (a fresh CI machine once received no events at all)."""
+    loop = asyncio.get_running_loop()
+    clock_at_boot = loop.time()
+    loop.time = lambda: asyncio.BaseEventLoop.time(loop) - clock_at_boot + 1.0  # type: ignore[method-assign]
+    communicator, connected, _ = await open_stream(live_cell.pk, watcher)
+    try:
+        assert connected
+        snapshot = await next_frame(communicator)
+        await sync_to_async(live.publish)(live_cell.pk, {"type": "inspection.recorded", "station": "visual",
+                                                         "result_id": "just-booted", "verdict": "pass"})
+        frame = await next_event(communicator)
+        assert frame["seq"] == snapshot["seq"] + 1
+        assert frame["event"]["result_id"] == "just-booted"
+    finally:
+        await communicator.disconnect()
+        del loop.time  # type: ignore[method-assign]
+
+
 async def test_it_lets_a_client_recover_from_a_gap_with_the_snapshot(live_cell: Any, watcher: Any) -> None:
     communicator, connected, _ = await open_stream(live_cell.pk, watcher)
     assert connected
