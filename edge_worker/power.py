@@ -95,8 +95,17 @@ def clip_to_window(samples: Sequence[PowerSample], start: float, end: float) -> 
     return inside
 
 
-def window_power(samples: Sequence[PowerSample], start: float, end: float) -> WindowPower:
-    """Energy (trapezoid) and time-averaged power over [start, end]."""
+def window_power(samples: Sequence[PowerSample], start: float, end: float, *,
+                 min_duration_s: float = 0.0) -> WindowPower:
+    """Energy (trapezoid) and time-averaged power over [start, end].
+
+    `min_duration_s` is the shortest window the source can resolve (see `PowerMonitor.min_window_s`): a sensor
+    that refreshes its value every 0.5 s, read 10 times a second, gives repeated stale values, and a shorter
+    window would report the power from before it began."""
+    if end - start < min_duration_s:
+        return WindowPower(start, end, None, None, 0,
+                           f"not measured: the {end - start:.3f} s window is shorter than the {min_duration_s:.3f} s "
+                           "this power source can resolve (twice its update interval)")
     clipped = clip_to_window(samples, start, end)
     if len(clipped) < 2 or clipped[0].t > start or clipped[-1].t < end:
         return WindowPower(start, end, None, None, len(clipped),
@@ -140,13 +149,17 @@ def phase_energy(samples: Sequence[PowerSample], phase: str) -> tuple[float, flo
 
 
 class PowerSampler:
-    """One power source. `read_mw()` returns the instantaneous power (or None if this read has no value)."""
+    """One power source. `read_mw()` returns the instantaneous power (or None if this read has no value).
+
+    `update_interval_s` is how often the source itself refreshes the value it returns (0: every read is fresh);
+    reading faster than that repeats the last value."""
 
     name = "base"
 
     def __init__(self) -> None:
         self.available = False
         self.reason = ""
+        self.update_interval_s = 0.0
 
     def read_mw(self) -> float | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -197,7 +210,9 @@ class JtopSampler(PowerSampler):
             return
         self._jtop = handle
         self.available = True
-        self.reason = f"jetson-stats {getattr(handle, 'interval', interval_s)} s service interval, board total rail"
+        service_interval = float(getattr(handle, "interval", max(0.5, interval_s)))  # the service may keep its own
+        self.update_interval_s = service_interval
+        self.reason = f"jetson-stats {service_interval} s service interval, board total rail"
 
     def read_mw(self) -> float | None:
         if self._jtop is None:
@@ -264,8 +279,12 @@ class NvmlSampler(PowerSampler):
         field_id = getattr(nv, "NVML_FI_DEV_POWER_INSTANT", None)
         if field_id is not None and self._read_field(field_id) is not None:
             self._instant_field = field_id
+            # NVIDIA does not document the refresh period; 20-100 ms is reported for the driver's power counters:
+            # assume the slow end.
+            self.update_interval_s = 0.1
             kind = "POWER_INSTANT field"
         else:
+            self.update_interval_s = 1.0
             kind = "nvmlDeviceGetPowerUsage (a 1 s average on Ampere and newer)"
         self.available = True
         self.reason = f"NVML on {name if isinstance(name, str) else name.decode()}: {kind}"
@@ -432,6 +451,11 @@ class PowerMonitor:
         return self.sampler.available
 
     @property
+    def min_window_s(self) -> float:
+        """The shortest window whose power this monitor can tell apart from its surroundings."""
+        return 2.0 * self.sampler.update_interval_s
+
+    @property
     def phase(self) -> str:
         return self._phase
 
@@ -517,7 +541,7 @@ class _Window:
         if not m.measuring:
             self.power = WindowPower(self.start, self.end, None, None, 0, f"not measured: {m.sampler.reason}")
             return
-        self.power = window_power(m.samples(), self.start, self.end)
+        self.power = window_power(m.samples(), self.start, self.end, min_duration_s=m.min_window_s)
 
 
 def monitor_from_env() -> PowerMonitor:

@@ -630,8 +630,9 @@ class Profiler:
             note = f"not measured: {self.sampler.reason}"
         else:
             samples = self.monitor.samples()
-            total = window_power(samples, start_total, end_total)
-            inference = window_power(samples, start_inf, end_inf)
+            resolvable = self.monitor.min_window_s
+            total = window_power(samples, start_total, end_total, min_duration_s=resolvable)
+            inference = window_power(samples, start_inf, end_inf, min_duration_s=resolvable)
             power_total, power_inf, energy_inf = total.avg_power_mw, inference.avg_power_mw, inference.energy_mj
             note = "; ".join(n for n in (total.note, inference.note) if n)
         mem = [m for m in self.memory.samples(start_inf, end_inf)]

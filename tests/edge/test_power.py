@@ -121,6 +121,57 @@ def test_it_measures_a_window_shorter_than_the_sampling_period() -> None:
     assert window.power.energy_mj == pytest.approx((2000 + 2010) / 2 * 0.02)
 
 
+class SlowSensorSampler(PowerSampler):
+    """Like jtop: the sensor publishes a new value every 0.5 s (3 W idle, 6 W while inferring); reads in between
+    return the last published value."""
+
+    name = "slow-sensor"
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.available = True
+        self.reason = "test sensor, 0.5 s refresh"
+        self.update_interval_s = 0.5
+        self.inferring_since: float | None = None
+
+    def read_mw(self) -> float:
+        published_at = (self.clock.now // 0.5) * 0.5
+        busy = self.inferring_since is not None and published_at >= self.inferring_since
+        return 6000.0 if busy else 3000.0
+
+
+def test_it_says_not_measured_when_the_window_is_shorter_than_the_sensor_can_resolve() -> None:
+    clock = FakeClock()
+    sensor = SlowSensorSampler(clock)
+    monitor = PowerMonitor(sensor, rate_hz=10, clock=clock)
+    clock.now = 10.1
+    with monitor.window() as window:
+        sensor.inferring_since = clock.now
+        for step in range(1, 3):  # 0.2 s of inference, sampled at 10 Hz: every read is the idle value from 10.0 s
+            clock.now = 10.1 + step / 10
+            monitor.sample_once()
+    sensor.inferring_since = None
+    assert window.power is not None
+    assert window.power.energy_mj is None and window.power.avg_power_mw is None
+    assert window.power.note.startswith("not measured:")
+    assert "shorter than the 1.000 s" in window.power.note
+
+
+def test_it_measures_a_window_long_enough_for_the_sensor() -> None:
+    clock = FakeClock()
+    sensor = SlowSensorSampler(clock)
+    monitor = PowerMonitor(sensor, rate_hz=10, clock=clock)
+    clock.now = 20.0
+    with monitor.window() as window:
+        sensor.inferring_since = clock.now
+        for step in range(1, 31):  # 3 s of inference
+            clock.now = 20.0 + step / 10
+            monitor.sample_once()
+    assert window.power is not None and window.power.avg_power_mw is not None
+    assert window.power.avg_power_mw > 5000.0  # dominated by the inference value, not the idle one
+
+
 def test_it_samples_on_a_background_thread_at_the_configured_rate() -> None:
     import time
 
