@@ -12,4 +12,5 @@ urlpatterns: list[Any] = [
     path("edge/runs.csv", edge_views.edge_runs_csv, name="edge-runs-csv"),
     path("edge/start/", edge_views.edge_run_start, name="edge-run-start"),
     path("edge/runs/<uuid:run_id>/", edge_views.edge_run, name="edge-run"),
+    path("edge/runs/<uuid:run_id>/series.csv", edge_views.edge_run_series_csv, name="edge-run-series-csv"),
 ]

@@ -18,7 +18,14 @@ from django.views.decorators.http import require_POST
 from edge_worker.profiling import DECK_ROWS, ProfileConfig, deck_check
 from inspection.actions.profiling import can_run_profiling, can_view_profiling, request_profiling_run
 from inspection.models import EdgeDevice, ProfilingRun, SeriesKind
-from inspection.profiling_tables import comparison, csv_rows, run_table, run_with_series, runs_queryset
+from inspection.profiling_tables import (
+    comparison,
+    csv_rows,
+    run_table,
+    run_with_series,
+    runs_queryset,
+    series_csv_rows,
+)
 
 RUNS_ON_INDEX = 20
 TABLES_ON_INDEX = 3
@@ -89,12 +96,25 @@ def edge_runs_csv(request: HttpRequest) -> HttpResponse:
     run_id = request.GET.get("run", "")
     if run_id:
         runs = runs.filter(run_id=run_id)
+    return _csv_response(csv_rows(runs), "edge-profiling.csv")
+
+
+def _csv_response(rows: Any, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="edge-profiling.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    for row in csv_rows(runs):
+    for row in rows:
         writer.writerow(row)
     return response
+
+
+def edge_run_series_csv(request: HttpRequest, run_id: Any) -> HttpResponse:
+    _require_view(request)
+    try:
+        run = run_with_series(run_id)
+    except ProfilingRun.DoesNotExist:
+        run = get_object_or_404(ProfilingRun, run_id=run_id)
+    return _csv_response(series_csv_rows(run), f"edge-profiling-{run.run_id}-series.csv")
 
 
 @require_POST

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from inspection.models import ProfilingRun, ProfilingSeries, ProfilingVariant
+from inspection.models import ProfilingRun, ProfilingSeries, ProfilingVariant, SeriesKind
 
 NOT_MEASURED = "not measured"
 
@@ -60,12 +60,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("fps", "FPS", lambda v: v.fps, lambda v: _fmt(v.fps, 1)),
     Metric("latency_p50_ms", "Latency p50 (ms)", lambda v: v.latency_p50_ms, lambda v: _fmt(v.latency_p50_ms, 2)),
     Metric("latency_p99_ms", "Latency p99 (ms)", lambda v: v.latency_p99_ms, lambda v: _fmt(v.latency_p99_ms, 2)),
-    Metric("mem_rss_mib", "Memory, process peak (MiB)", lambda v: v.mem_rss_bytes_peak, lambda v: _mib(v.mem_rss_bytes_peak)),
+    Metric("mem_rss_bytes_peak", "Memory, process peak (MiB)", lambda v: v.mem_rss_bytes_peak, lambda v: _mib(v.mem_rss_bytes_peak)),
     Metric("mem_process_pct", "Memory, process (% of RAM)", lambda v: v.mem_process_percent_peak,
            lambda v: _fmt(v.mem_process_percent_peak, 1)),
     Metric("mem_system_pct", "Memory, device used (%)", lambda v: v.mem_system_percent_peak,
            lambda v: _fmt(v.mem_system_percent_peak, 1)),
-    Metric("gpu_mem_mib", "GPU memory (MiB)", lambda v: v.gpu_mem_bytes,
+    Metric("gpu_mem_bytes", "GPU memory (MiB)", lambda v: v.gpu_mem_bytes,
            lambda v: _mib(v.gpu_mem_bytes) if v.gpu_mem_bytes is not None else ("–" if v.gpu_mem_note.startswith("CPU") else NOT_MEASURED)),
     Metric("avg_power_total_mw", "Avg power, total (mW)", lambda v: v.avg_power_total_mw,
            _power_text(lambda v: v.avg_power_total_mw, 0), power=True),
@@ -124,6 +124,20 @@ def csv_rows(runs: Iterable[ProfilingRun]) -> Iterable[list[Any]]:
                    v.key, v.backend, v.precision, v.available, v.reason,
                    *["" if x is None else x for x in values], "" if v.latency_mean_ms is None else v.latency_mean_ms,
                    v.power_note, *["" if phases.get(p) is None else phases[p] for p in ("load", "build", "warmup", "measure")]]
+
+
+SERIES_CSV_HEADER = ["variant", "series", "t_s", "phase", "power_mw", "rss_bytes", "process_pct", "system_pct"]
+
+
+def series_csv_rows(run: ProfilingRun) -> Iterable[list[Any]]:
+    """Every power and memory sample of a run's variants (as the run page's charts), seconds from the run's start."""
+    yield SERIES_CSV_HEADER
+    for v in run.variants.all():
+        series = {s.kind: s.points for s in v.series.all()}
+        for t, mw, phase in series.get(SeriesKind.POWER, []):
+            yield [v.key, "power", t, phase, mw, "", "", ""]
+        for t, rss, process_pct, system_pct, phase in series.get(SeriesKind.MEMORY, []):
+            yield [v.key, "memory", t, phase, "", rss, process_pct, system_pct]
 
 
 def comparison(runs: Sequence[ProfilingRun], metric_keys: Sequence[str] = ("fps", "accuracy_pct", "latency_p99_ms",

@@ -71,6 +71,7 @@ def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun
     index = client.get("/edge/")
     assert index.status_code == 200
     assert "12.10 / 12.11" in index.content.decode()  # the deck's own figure beside our recomputation
+    assert "26.01 / –" in index.content.decode()  # FP16's inputs are derived from its FPS/W: nothing to recompute
     page = client.get(f"/edge/runs/{stored_run.run_id}/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -86,7 +87,7 @@ def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun
 
 def test_outsiders_and_anonymous_users_see_nothing(stored_run: ProfilingRun, outsider: Any, login: Any) -> None:
     client = login(outsider)
-    for path in ("/edge/", f"/edge/runs/{stored_run.run_id}/", "/edge/runs.csv"):
+    for path in ("/edge/", f"/edge/runs/{stored_run.run_id}/", "/edge/runs.csv", f"/edge/runs/{stored_run.run_id}/series.csv"):
         assert client.get(path).status_code == 403, path
         anonymous = Client().get(path)
         assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
@@ -100,7 +101,21 @@ def test_the_csv_has_one_row_per_variant_with_raw_numbers(stored_run: ProfilingR
     trt = rows[1]
     assert float(trt["fps_per_w_total"]) == pytest.approx(82 / 3.185)
     assert float(trt["accuracy_pct"]) == pytest.approx(97.0)
+    assert int(trt["mem_rss_bytes_peak"]) == 300 * 2**20  # bytes, as the column says
     assert rows[2]["available"] == "False" and "INT8" in rows[2]["reason"] and rows[2]["fps"] == ""
+
+
+def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_run: ProfilingRun, auditor: Any,
+                                                                         login: Any) -> None:
+    response = login(auditor).get(f"/edge/runs/{stored_run.run_id}/series.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    power = [r for r in rows if r["series"] == "power"]
+    memory = [r for r in rows if r["series"] == "memory"]
+    assert len(power) == len(memory) == 16  # 8 samples each for the two variants that ran
+    assert (power[1]["variant"], float(power[1]["t_s"]), float(power[1]["power_mw"]), power[1]["phase"]) == (
+        "torch-fp32", 0.1, 5001.0, "build")
+    assert int(memory[0]["rss_bytes"]) == 300 * 2**20 and memory[0]["power_mw"] == ""
 
 
 def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: Any) -> None:
