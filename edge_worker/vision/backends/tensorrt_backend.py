@@ -241,7 +241,8 @@ class TensorRTClassifier(Classifier):
         self._ctx.push()
         try:
             self._h_in[:n] = batch
-            cuda.memcpy_htod_async(self._d_in, self._h_in, self._stream)
+            # Only the n rows in use: a full MAX_BATCH copy would cost 32x the transfer for one image.
+            cuda.memcpy_htod_async(self._d_in, self._h_in[:n], self._stream)
             if self._major >= 10:
                 in_name, out_name = self._io_names()
                 self._context.set_input_shape(in_name, batch.shape)
@@ -251,7 +252,7 @@ class TensorRTClassifier(Classifier):
             else:
                 self._context.set_binding_shape(0, batch.shape)
                 self._context.execute_async_v2(bindings=[int(self._d_in), int(self._d_out)], stream_handle=self._stream.handle)
-            cuda.memcpy_dtoh_async(self._h_out, self._d_out, self._stream)
+            cuda.memcpy_dtoh_async(self._h_out[:n], self._d_out, self._stream)
             self._stream.synchronize()
             return np.array(self._h_out[:n])
         finally:
