@@ -8,18 +8,16 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests import factories
+from tests import audit_permit, factories
 from traceability import roles
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
-    # Test teardown empties tables (flush/TRUNCATE); the append-only guard lets that happen only while a purge
-    # permit exists. Tests that check the guard delete the permit inside their own transaction.
+    # Test teardown empties tables (flush/TRUNCATE), which the append-only guard refuses: the test databases
+    # alone get a teardown permit (tests/audit_permit.py).
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO twinweb_audit_purge_permit (granted_at, reason) VALUES (CURRENT_TIMESTAMP, 'test suite')"
-        )
+        audit_permit.install(cursor, connection.vendor)
     yield
     if connection.vendor == "postgresql":
         # Connections opened by other threads (Channels' sync_to_async pool) would keep PostgreSQL from

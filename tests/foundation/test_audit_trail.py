@@ -1,7 +1,9 @@
 """The audit trail is append-only, hash-chained, and tells exactly where it was tampered with."""
 from __future__ import annotations
 
+import importlib
 import json
+import sqlite3
 from typing import Any
 
 import pytest
@@ -81,6 +83,46 @@ def test_it_refuses_deleting_through_the_orm_too(quality_engineer: Any) -> None:
     _without_purge_permit()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditRecord.objects.all().delete()
+
+
+def _migration(name: str) -> Any:
+    return importlib.import_module(f"traceability.migrations.{name}")
+
+
+GUARD_MIGRATIONS = ("0002_audit_append_only", "0004_audit_delete_always_refused")
+
+
+def test_the_production_guard_refuses_delete_even_to_someone_who_recreates_the_old_permit() -> None:
+    """The migrations' own guard, not the test suite's teardown variant: deletion is refused outright."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA guard_check")
+            cursor.execute("SET LOCAL search_path TO guard_check")
+            cursor.execute("CREATE TABLE traceability_auditrecord (id integer PRIMARY KEY)")
+            for name in GUARD_MIGRATIONS:
+                for sql in _migration(name).POSTGRES_FORWARD:
+                    cursor.execute(sql)
+            cursor.execute("INSERT INTO traceability_auditrecord VALUES (1)")
+            cursor.execute("CREATE TABLE twinweb_audit_purge_permit (id integer)")
+            cursor.execute("INSERT INTO twinweb_audit_purge_permit VALUES (1)")
+            for statement in ("DELETE FROM traceability_auditrecord", "TRUNCATE traceability_auditrecord"):
+                with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                    cursor.execute(statement)
+            cursor.execute("SELECT count(*) FROM traceability_auditrecord")
+            assert cursor.fetchone() == (1,)
+            transaction.set_rollback(True)
+    else:
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE traceability_auditrecord (id integer PRIMARY KEY)")
+        for name in GUARD_MIGRATIONS:
+            for sql in _migration(name).SQLITE_FORWARD:
+                db.execute(sql)
+        db.execute("INSERT INTO traceability_auditrecord VALUES (1)")
+        db.execute("CREATE TABLE twinweb_audit_purge_permit (id integer)")
+        db.execute("INSERT INTO twinweb_audit_purge_permit VALUES (1)")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("DELETE FROM traceability_auditrecord")
+        assert db.execute("SELECT count(*) FROM traceability_auditrecord").fetchone() == (1,)
 
 
 def test_verify_audit_passes_on_an_intact_trail(quality_engineer: Any, capsys: Any) -> None:
