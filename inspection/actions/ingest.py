@@ -13,9 +13,12 @@ Order of work (healthchecks' Check.ping() keeps uploads outside the atomic block
 `record_inspection_results` stores a batch in one transaction (the ingest worker's group commit) with exactly the
 semantics of storing its results one by one in arrival order; `record_inspection_result` is a batch of one.
 
-Out-of-order results never regress a part: only the newest result of a part (by capture time) may change the
-part's status or open a failure case. An older result is stored for the record and flagged for review. A failed
-part gets one failure case (from its first failing result); later failures of it are flagged for review.
+Out-of-order results never regress a part. Staleness is per (part, station): a result captured before the newest
+stored result of the same part at the same station is stored for the record and flagged for review, and moves
+nothing. A result from another station is no reason to ignore a fail: the visual station's crack stays a crack
+when the dimensional pass captured after it happens to arrive first. Only a fail moves a part (to failed), so an
+older pass can never undo a newer fail. A failed part gets one failure case (from its first failing result);
+later failures of it are flagged for review.
 """
 from __future__ import annotations
 
@@ -359,13 +362,14 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     # arrival order, so "newest" below cannot race.
     part_ids = sorted({item.part.pk for item in items})  # type: ignore[union-attr]
     parts = {p.pk: p for p in Part.objects.select_for_update().select_related("batch").filter(pk__in=part_ids).order_by("pk")}
-    newest: dict[int, tuple[dt.datetime, str]] = {}
-    for part_id, captured_at, result_id in (
-        Inspection.objects.filter(part_id__in=part_ids).order_by("part_id", "-captured_at")
-        .distinct("part_id").values_list("part_id", "captured_at", "result_id")
-        if connection.vendor == "postgresql" else _newest_per_part(part_ids)
+    # The newest stored result of each part at each station: (part id, station id) -> (captured at, result id).
+    newest: dict[tuple[int, int], tuple[dt.datetime, str]] = {}
+    for part_id, station_id, captured_at, result_id in (
+        Inspection.objects.filter(part_id__in=part_ids).order_by("part_id", "station_id", "-captured_at")
+        .distinct("part_id", "station_id").values_list("part_id", "station_id", "captured_at", "result_id")
+        if connection.vendor == "postgresql" else _newest_per_part_and_station(part_ids)
     ):
-        newest[part_id] = (captured_at, str(result_id))
+        newest[(part_id, station_id)] = (captured_at, str(result_id))
 
     ImageBlob.objects.bulk_create(
         [ImageBlob(sha256=sha, file=item.image_name, size_bytes=len(item.image), width=item.dimensions[0],
@@ -384,12 +388,12 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
         assert station is not None and device is not None
         part = parts[item.part.pk]  # type: ignore[union-attr]
         reasons = _review_reasons(result)
-        newer = newest.get(part.pk)
+        newer = newest.get((part.pk, station.pk))
         stale = newer is not None and newer[0] > result.captured_at
-        if stale:
-            reasons.append(f"arrived after a newer result ({newer[1]} captured {newer[0].isoformat()})")  # type: ignore[index]
+        if newer is not None and stale:
+            reasons.append(f"arrived after a newer result at {station.code} ({newer[1]} captured {newer[0].isoformat()})")
         else:
-            newest[part.pk] = (result.captured_at, str(result.result_id))
+            newest[(part.pk, station.pk)] = (result.captured_at, str(result.result_id))
         case = None
         part_change = None
         if result.verdict == Verdict.FAIL and part.status == PartStatus.FAILED:
@@ -455,13 +459,15 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     return {i.result_id: i for i in inspections}
 
 
-def _newest_per_part(part_ids: list[int]) -> list[tuple[int, dt.datetime, Any]]:
+def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt.datetime, Any]]:
+    """SQLite has no DISTINCT ON: the same rows through a correlated subquery."""
     latest = (
-        Inspection.objects.filter(part_id=OuterRef("part_id")).order_by("-captured_at").values("captured_at")[:1]
+        Inspection.objects.filter(part_id=OuterRef("part_id"), station_id=OuterRef("station_id"))
+        .order_by("-captured_at").values("captured_at")[:1]
     )
     rows = (
         Inspection.objects.filter(part_id__in=part_ids, captured_at=Subquery(latest))
-        .values_list("part_id", "captured_at", "result_id")
+        .values_list("part_id", "station_id", "captured_at", "result_id")
     )
     return list(rows)
 

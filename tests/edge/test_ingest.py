@@ -133,6 +133,32 @@ def test_it_does_not_let_an_older_result_change_the_part(edge: dict[str, Any]) -
     assert "arrived after a newer result" in audit.payload
 
 
+def test_it_fails_the_part_on_a_late_fail_from_an_earlier_station_after_a_pass_elsewhere(edge: dict[str, Any]) -> None:
+    # Staleness is per station: the dimensional pass (captured later) says nothing about the crack the visual
+    # station saw first; its result merely arrived late.
+    serial = edge["part"].serial
+    record_inspection_result(builders.payload(serial=serial, station="dimensional",
+                                              captured_at=builders.T0 + dt.timedelta(seconds=15)))
+    late_fail, created = record_inspection_result(builders.payload(
+        serial=serial, station="visual", captured_at=builders.T0, verdict="fail", defect_class="crack",
+        defect_confidence=0.99))
+    assert created
+    assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.FAILED
+    case = FailureCase.objects.get()
+    assert late_fail.failure_case == case
+    assert (case.part_id, case.defect_code.code, case.station.code) == (edge["part"].pk, "crack", "visual")
+
+
+def test_it_does_not_let_an_older_pass_undo_a_newer_fail_at_the_same_station(edge: dict[str, Any]) -> None:
+    serial = edge["part"].serial
+    record_inspection_result(builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30),
+                                              verdict="fail", defect_class="dent", defect_confidence=0.95))
+    older_pass, _ = record_inspection_result(builders.payload(serial=serial, captured_at=builders.T0))
+    assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.FAILED
+    assert FailureCase.objects.count() == 1
+    assert older_pass.needs_review and older_pass.failure_case is None
+
+
 def test_it_never_moves_a_shipped_part(edge: dict[str, Any]) -> None:
     part = factories.make_part(factories.make_batch(cell=edge["cell"]), status=PartStatus.PASSED)
     Part.objects.filter(pk=part.pk).update(status=PartStatus.SHIPPED)
