@@ -13,8 +13,9 @@ inspection result the edge device sends back, as stored by the ingest worker. A 
 (`resend_after_s`) is sent again, unchanged: the edge derives the result id from the capture id, so a re-sent
 capture is stored once, and a message lost anywhere on the way (kombu's Redis transport pops a message before it
 records it as unacknowledged: a broker crash in between loses that delivery) is recovered end to end. A part whose
-result does not arrive within `result_timeout_s` goes on hold to the cobot station: the cell never ships an
-uninspected part.
+result does not arrive within `result_timeout_s`, or whose result is an `error` verdict (the edge device could not
+inspect it), goes on hold to the cobot station: the cell never ships an uninspected part. Only a part that passed
+both inspection stations leaves through unload.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from django.utils import timezone
 from edge_worker.messages import INSPECT_CAPTURE_TASK, Capture, edge_queue, encode_image
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import DEFECT_CLASSES, encode_png, render_part
+from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
 from traceability import actions
 from traceability.choices import LotStatus, PartStatus, StationOutcome
@@ -79,6 +81,7 @@ class PartOnLine:
     capture_payload: dict[str, Any] | None = None
     capture_sent: float = 0.0
     path: list[str] = field(default_factory=lambda: list(FLOW))
+    verdicts: dict[str, str] = field(default_factory=dict)  # inspection station -> verdict ("" when none came)
 
 
 class CellSimulator:
@@ -145,13 +148,14 @@ class CellSimulator:
         outcome, parameters = StationOutcome.OK, {"cycle_time_s": round(self.config.takt_s, 3)}
         if station in INSPECTION_STATIONS:
             outcome, detail = self._inspection_outcome(item)
+            item.verdicts[station] = str(detail.get("verdict", ""))
             parameters.update(detail)
         assert item.event is not None
         actions.record_station_exit(item.event, outcome=outcome, actor=None, parameters=parameters)
         item.part.refresh_from_db()
         item.station_index += 1
         if item.station_index == len(FLOW):
-            item.path.append("unload" if item.part.status == PartStatus.IN_PROCESS else "cobot")
+            item.path.append("unload" if self._inspected_and_passed(item) else "cobot")
         if item.station_index >= len(item.path):
             self._finish(item)
             return
@@ -162,6 +166,20 @@ class CellSimulator:
         item.event = actions.record_station_entry(item.part, station=station, actor=None)
         if station.code in INSPECTION_STATIONS:
             self._capture(item, station)
+
+    def _inspected_and_passed(self, item: PartOnLine) -> bool:
+        """Whether the part may leave through unload: every inspection station passed it and it is still in
+        process. Anything else goes to failure analysis; a part still in process then goes on hold first."""
+        not_passed = [f"{code}: {item.verdicts.get(code) or 'no result'}" for code in INSPECTION_STATIONS
+                      if item.verdicts.get(code) != Verdict.PASS]
+        if item.part.status == PartStatus.IN_PROCESS and not_passed:
+            self._hold(item, f"not passed by inspection ({', '.join(not_passed)})")
+        return item.part.status == PartStatus.IN_PROCESS
+
+    def _hold(self, item: PartOnLine, reason: str) -> None:
+        item.part.refresh_from_db()
+        if item.part.status == PartStatus.IN_PROCESS:
+            item.part = actions.set_part_status(item.part, status=PartStatus.ON_HOLD, actor=None, reason=reason)
 
     def _finish(self, item: PartOnLine) -> None:
         self.line.remove(item)
@@ -191,7 +209,7 @@ class CellSimulator:
         deadline = time.monotonic() + self.config.result_timeout_s
         inspection = None
         while True:
-            inspection = Inspection.objects.filter(capture_id=item.capture_id).only("verdict", "result_id").first()
+            inspection = Inspection.objects.filter(capture_id=item.capture_id).only("verdict", "reason", "result_id").first()
             if inspection is not None or time.monotonic() >= deadline or self.should_stop():
                 break
             if time.monotonic() - item.capture_sent >= self.config.resend_after_s and item.capture_payload:
@@ -202,12 +220,15 @@ class CellSimulator:
         if inspection is None:
             reason = f"no inspection result within {self.config.result_timeout_s:.0f} s"
             log.warning("part %s: %s", item.part.serial, reason)
-            item.part.refresh_from_db()
-            if item.part.status == PartStatus.IN_PROCESS:
-                actions.set_part_status(item.part, status=PartStatus.ON_HOLD, actor=None, reason=reason)
+            self._hold(item, reason)
             return StationOutcome.SKIPPED, {"inspection": reason}
         detail = {"result_id": str(inspection.result_id), "verdict": inspection.verdict}
-        return (StationOutcome.OK if inspection.verdict == "pass" else StationOutcome.NOK), detail
+        if inspection.verdict == Verdict.ERROR:  # the device could not inspect it: not inspected, as above
+            reason = f"inspection {inspection.result_id} at {item.path[item.station_index]} errored: {inspection.reason}"
+            log.warning("part %s: %s", item.part.serial, reason)
+            self._hold(item, reason[:500])
+            return StationOutcome.SKIPPED, {**detail, "inspection": reason[:500]}
+        return (StationOutcome.OK if inspection.verdict == Verdict.PASS else StationOutcome.NOK), detail
 
     # --- master data --------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ device's results, and failed parts go to the cobot station. (The edge device run
 queue path is covered by the e2e tests.)"""
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,34 @@ def test_it_sends_an_overdue_capture_again_and_the_result_is_stored_once(
     assert len(sent) == 2  # visual (re-sent once) and dimensional
     assert Inspection.objects.filter(part=part).count() == 2
     assert Inspection.objects.filter(capture_id=lost[0]["capture_id"]).count() == 1
+
+
+@pytest.mark.parametrize("erring_station", ["visual", "dimensional"])
+def test_it_holds_a_part_whose_inspection_errored_and_sends_it_to_failure_analysis(
+    cell: Any, tmp_path: Path, erring_station: str
+) -> None:
+    # An error verdict means the part was not inspected (e.g. the classifier failed): like a missing result, it
+    # never leaves through unload as passed.
+    runtime = EdgeRuntime(device_id=builders.DEVICE_ID, backend="none", monitor=PowerMonitor(NoneSampler()))
+
+    def send(task: str, payload: dict[str, Any], queue: str) -> None:
+        result = runtime.inspect(Capture.from_dict(payload))
+        if result.station == erring_station:
+            result = dataclasses.replace(result, verdict="error", reason="classifier failed: RuntimeError('boom')")
+        record_inspection_result(result.with_sent_at(result.inspected_at).to_dict())
+
+    builders.make_device(cell)
+    factories.make_part_type(code="TF-12")
+    config = SimulatorConfig(cell_code=cell.code, speed=1000.0, defect_rate=0.0, seed=1, parts=1, part_types=("TF-12",))
+    try:
+        with override_settings(MEDIA_ROOT=tmp_path):
+            [part] = CellSimulator(config, send=send, sleep=lambda _s: None).run()
+    finally:
+        runtime.close()
+
+    part.refresh_from_db()
+    path = dict(StationEvent.objects.filter(part=part).values_list("station__code", "outcome"))
+    assert part.status == PartStatus.ON_HOLD
+    assert "cobot" in path and "unload" not in path
+    assert path[erring_station] == StationOutcome.SKIPPED
+    assert Inspection.objects.get(part=part, station__code=erring_station).verdict == "error"
