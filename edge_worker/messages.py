@@ -7,6 +7,8 @@ dead-letter record with a reason a person can act on. `to_dict` is the exact inv
     Capture          server (cell simulator or camera) -> edge queue `edge.<device_id>`
     InspectionResult edge -> server queue `ingest` (task `inspection.tasks.ingest_result`)
     Telemetry        edge -> server queue `ingest` (task `inspection.tasks.ingest_telemetry`)
+    Refusal          edge -> server queue `ingest` (task `inspection.tasks.ingest_refusal`): a message the edge
+                     could not use, kept by the server in a dead-letter record
 
 Pure Python: no Django, no ORM (this module runs on the Jetson).
 """
@@ -16,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import json
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ VERDICTS = ("pass", "fail", "error")
 INGEST_QUEUE = "ingest"
 INGEST_RESULT_TASK = "inspection.tasks.ingest_result"
 INGEST_TELEMETRY_TASK = "inspection.tasks.ingest_telemetry"
+INGEST_REFUSAL_TASK = "inspection.tasks.ingest_refusal"
 INSPECT_CAPTURE_TASK = "edge_worker.tasks.inspect_capture"
 
 
@@ -542,4 +546,97 @@ class Telemetry:
             model_version=_str(data, "model_version", optional=True, max_len=80),
             hardware=_str(data, "hardware", optional=True, max_len=200),
             power_source=_str(data, "power_source", optional=True, max_len=200),
+        )
+
+
+# --- Refused messages -------------------------------------------------------------------------------------
+
+KEPT_PAYLOAD_CAP = 64 * 1024  # bytes of JSON kept whole; a larger payload loses its long strings (the image)
+KEPT_STRING_CAP = 1024  # in a payload over the cap, strings longer than this are replaced by their length and hash
+REFUSAL_NAMESPACE = uuid.UUID("0f6c2f4e-8d3a-4a4b-9b7e-5d1e3c2a9f60")
+
+
+def kept_payload(payload: Any, cap: int = KEPT_PAYLOAD_CAP) -> tuple[dict[str, Any], int]:
+    """A refused payload as it is kept, and the size of the whole payload as JSON in bytes.
+
+    Whole when small; over `cap`, an object keeps its fields but each long string (a base64 image) becomes
+    "<N characters omitted; sha256 ...>", so a person still sees what was sent and can match the image. A payload
+    that is not an object is kept under "value" (or "repr" when it is not JSON at all)."""
+    try:
+        text = json.dumps(payload, default=str)
+    except (TypeError, ValueError):
+        text = repr(payload)
+        return {"repr": text[:cap]}, len(text)
+    size = len(text.encode("utf-8"))
+    if not isinstance(payload, dict):
+        return {"value": payload if size <= cap else text[:cap]}, size
+    if size <= cap:
+        return payload, size
+    kept: dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, str) and len(value) > KEPT_STRING_CAP:
+            kept[key] = f"<{len(value)} characters omitted; sha256 {hashlib.sha256(value.encode()).hexdigest()}>"
+        else:
+            kept[key] = value
+    if len(json.dumps(kept, default=str).encode("utf-8")) > cap:  # large without long strings: keep its start
+        return {"truncated": json.dumps(kept, default=str)[:cap]}, size
+    return kept, size
+
+
+def _payload_digest(payload: Any) -> str:
+    try:
+        text = json.dumps(payload, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(payload)
+    return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A message an edge task could not use (it does not follow the schema), sent to the server so that it is kept
+    in a dead-letter record instead of being lost on the device.
+
+    `refusal_id` is derived from (device, task, payload): a redelivered message refused again, or a refusal
+    delivered twice, is kept once. `payload` is the refused message as `kept_payload` keeps it (a huge one loses
+    its image); `payload_bytes` is the size of the whole message."""
+
+    refusal_id: uuid.UUID
+    device_id: str
+    task: str
+    reason: str
+    payload: dict[str, Any]
+    payload_bytes: int
+    refused_at: dt.datetime
+
+    @classmethod
+    def of(cls, payload: Any, *, device_id: str, task: str, reason: str) -> "Refusal":
+        kept, size = kept_payload(payload)
+        return cls(
+            refusal_id=uuid.uuid5(REFUSAL_NAMESPACE, f"{device_id}:{task}:{_payload_digest(payload)}"),
+            device_id=device_id, task=task, reason=reason[:2000], payload=kept, payload_bytes=size, refused_at=utc_now(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "refusal_id": str(self.refusal_id),
+            "device_id": self.device_id,
+            "task": self.task,
+            "reason": self.reason,
+            "payload": self.payload,
+            "payload_bytes": self.payload_bytes,
+            "refused_at": _iso(self.refused_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Refusal":
+        data = _check_schema(data, "refusal")
+        return cls(
+            refusal_id=_uuid(data, "refusal_id"),
+            device_id=_str(data, "device_id", allow_empty=False, max_len=60),
+            task=_str(data, "task", allow_empty=False, max_len=80),
+            reason=_str(data, "reason", allow_empty=False, max_len=2000),
+            payload=_dict(data, "payload"),
+            payload_bytes=int(_num(data, "payload_bytes", minimum=0.0)),  # type: ignore[arg-type]
+            refused_at=_when(data, "refused_at"),  # type: ignore[arg-type]
         )

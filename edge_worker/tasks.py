@@ -8,6 +8,10 @@ back by task name, so this module imports nothing of the server (no Django, no O
 
 Late acknowledgement + a result id derived from the capture id: if the worker dies mid-task the capture is
 redelivered and re-inspected, and the server stores its result once.
+
+A capture that does not follow the schema cannot be inspected, but is not lost either: it goes back to the ingest
+queue as a `Refusal` (the payload, its image left out when huge, and the reason), which the server keeps in a
+dead-letter record, once per refusal id.
 """
 from __future__ import annotations
 
@@ -21,16 +25,18 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from edge_worker.messages import (
     INGEST_QUEUE,
+    INGEST_REFUSAL_TASK,
     INGEST_RESULT_TASK,
     INGEST_TELEMETRY_TASK,
     INSPECT_CAPTURE_TASK,
     Capture,
     InspectionResult,
     MessageError,
+    Refusal,
     Telemetry,
     utc_now,
 )
-from edge_worker.runtime import get_runtime, reset_runtime
+from edge_worker.runtime import device_id_from_env, get_runtime, reset_runtime
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,13 @@ def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
     return payload
 
 
+def send_refusal(refusal: Refusal, app: Any = None) -> None:
+    # Held and re-sent like a result: the refused message exists nowhere else once this task is acknowledged.
+    (app or current_app).send_task(
+        INGEST_REFUSAL_TASK, args=[refusal.to_dict()], queue=INGEST_QUEUE, retry=True, retry_policy=RESULT_PUBLISH_RETRY
+    )
+
+
 def send_telemetry(telemetry: Telemetry, app: Any = None, *, expires_s: float = 60.0) -> None:
     # Telemetry is periodic: a message that could not be sent is replaced by the next one, and an old one expires.
     (app or current_app).send_task(
@@ -69,9 +82,12 @@ def inspect_capture(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         capture = Capture.from_dict(payload)
     except MessageError as exc:
-        # Nothing to inspect and no ids to report a result under: refuse loudly; the sender keeps its copy.
-        log.error("refused capture: %s", exc)
-        return {"refused": str(exc)}
+        # Nothing to inspect and no ids to report a result under: the server keeps it in a dead letter.
+        refusal = Refusal.of(payload, device_id=device_id_from_env(), task=INSPECT_CAPTURE_TASK,
+                             reason=f"malformed capture: {exc}")
+        log.error("refused capture (refusal %s, sent to the server's dead letters): %s", refusal.refusal_id, exc)
+        send_refusal(refusal, self.app)
+        return {"refused": str(exc), "refusal_id": str(refusal.refusal_id)}
     runtime = get_runtime()
     result = runtime.inspect(capture)
     log.info("capture %s serial %s at %s: %s (%.1f ms, %s)", capture.capture_id, capture.serial, capture.station,

@@ -22,12 +22,13 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
 
-from edge_worker.messages import INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
+from edge_worker.messages import INGEST_REFUSAL_TASK, INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
 from inspection.actions.ingest import (
     RESULT_SOURCE,
     IngestOutcome,
     PayloadRefused,
     dead_letter,
+    record_edge_refusal,
     record_inspection_results,
     record_telemetry,
 )
@@ -151,3 +152,11 @@ def ingest_telemetry(payload: dict[str, Any]) -> dict[str, Any]:
     except PayloadRefused as refused:
         return {"refused": refused.dead_letter.reason, "dead_letter": refused.dead_letter.pk}
     return {"telemetry": sample.pk}
+
+
+@shared_task(name=INGEST_REFUSAL_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)
+def ingest_refusal(payload: dict[str, Any]) -> dict[str, Any]:
+    """A message an edge device refused: kept in a dead letter (once per refusal id)."""
+    _drop_stale_connections()
+    letter, created = record_edge_refusal(payload)
+    return {"dead_letter": letter.pk, "created": created}

@@ -34,6 +34,7 @@ def _defaults() -> dict[str, Any]:
         "task_routes": {
             "inspection.tasks.ingest_result": {"queue": INGEST_QUEUE},
             "inspection.tasks.ingest_telemetry": {"queue": INGEST_QUEUE},
+            "inspection.tasks.ingest_refusal": {"queue": INGEST_QUEUE},
         },
         "task_publish_retry": True,
         "task_publish_retry_policy": {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 2},

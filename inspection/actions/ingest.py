@@ -1,9 +1,10 @@
-"""Storing what the edge devices send: inspection results and telemetry.
+"""Storing what the edge devices send: inspection results, telemetry, and the messages they refused.
 
 `record_inspection_result` is idempotent on `result_id`: a redelivered or duplicated result stores nothing a
 second time, and a result whose id is known but whose content differs is refused as a conflict. Anything that
 cannot be stored is kept in a DeadLetter with the reason (logged too) and reported by raising `PayloadRefused`;
-nothing is dropped silently.
+nothing is dropped silently. A message an edge device could not use (a malformed capture) comes back as a
+`Refusal` and is kept in a DeadLetter too (`record_edge_refusal`).
 
 Order of work (healthchecks' Check.ping() keeps uploads outside the atomic block; so do we):
     validate the message -> look up device, part, station -> write the image file under its sha256 ->
@@ -23,8 +24,6 @@ later failures of it are flagged for review.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import struct
@@ -41,7 +40,7 @@ from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from edge_worker.messages import InspectionResult, MessageError, Telemetry, image_b64_size
+from edge_worker.messages import InspectionResult, MessageError, Refusal, Telemetry, image_b64_size, kept_payload
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement, TelemetrySample
 from traceability import actions as trace_actions
@@ -54,10 +53,10 @@ log = logging.getLogger(__name__)
 
 RESULT_SOURCE = "inspection.tasks.ingest_result"
 TELEMETRY_SOURCE = "inspection.tasks.ingest_telemetry"
+REFUSAL_SOURCE = "inspection.tasks.ingest_refusal"
 DIMENSION_DEFECT_CODE = "dimension_out_of_tolerance"
 OK_CLASS = "ok"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-DEAD_LETTER_PAYLOAD_CAP = 64 * 1024  # bytes of JSON kept whole; larger payloads lose their image field
 # Parts in these states are out of production's hands: a result may be recorded but never moves them.
 FINAL_PART_STATES = {PartStatus.SCRAPPED, PartStatus.SHIPPED}
 # What two deliveries of one result must agree on to count as the same result (timings may differ when the
@@ -76,31 +75,13 @@ class PayloadRefused(Exception):
 # --- Dead letters ---------------------------------------------------------------------------------------
 
 
-def _kept_payload(payload: Any) -> tuple[dict[str, Any], int]:
-    """The payload as stored in a dead letter: whole when small, without the image when large."""
-    try:
-        text = json.dumps(payload, default=str)
-    except (TypeError, ValueError):
-        text = repr(payload)
-        return {"repr": text[:DEAD_LETTER_PAYLOAD_CAP]}, len(text)
-    size = len(text.encode("utf-8"))
-    if not isinstance(payload, dict):
-        return {"value": payload if size <= DEAD_LETTER_PAYLOAD_CAP else text[:DEAD_LETTER_PAYLOAD_CAP]}, size
-    if size <= DEAD_LETTER_PAYLOAD_CAP:
-        return payload, size
-    kept: dict[str, Any] = {}
-    for key, value in payload.items():
-        if isinstance(value, str) and len(value) > 1024:
-            kept[key] = f"<{len(value)} characters omitted; sha256 {hashlib.sha256(value.encode()).hexdigest()}>"
-        else:
-            kept[key] = value
-    return kept, size
-
-
-def dead_letter(payload: Any, *, reason: DeadLetterReason, detail: str, source: str) -> DeadLetter:
+def dead_letter(payload: Any, *, reason: DeadLetterReason, detail: str, source: str,
+                payload_bytes: int | None = None) -> DeadLetter:
     """Keep a refused message with the reason. Its own transaction: a refusal is recorded even when the caller's
-    work rolls back."""
-    kept, size = _kept_payload(payload)
+    work rolls back. `payload_bytes`: the size of the whole message when `payload` is already cut down (an edge
+    device's refusal)."""
+    kept, size = kept_payload(payload)
+    size = size if payload_bytes is None else payload_bytes
     log.warning("refused %s payload (%s): %s", source, reason.value, detail)
     with transaction.atomic():
         letter = DeadLetter.objects.create(
@@ -114,6 +95,25 @@ def dead_letter(payload: Any, *, reason: DeadLetterReason, detail: str, source: 
 
 def _refuse(payload: Any, reason: DeadLetterReason, detail: str, source: str = RESULT_SOURCE) -> PayloadRefused:
     return PayloadRefused(dead_letter(payload, reason=reason, detail=detail, source=source))
+
+
+def record_edge_refusal(payload: Any, *, source: str = REFUSAL_SOURCE) -> tuple[DeadLetter, bool]:
+    """Keep a message an edge device refused (a malformed capture) in a dead letter, under the edge task that
+    refused it as its source. Returns (dead letter, created): a refusal already kept (the same refusal id: the
+    capture was redelivered, or the refusal sent twice) is not kept again. A refusal that is itself malformed is
+    kept too, as a malformed payload of this task."""
+    try:
+        refusal = Refusal.from_dict(payload)
+    except MessageError as exc:
+        return dead_letter(payload, reason=DeadLetterReason.MALFORMED, detail=f"malformed refusal: {exc}", source=source), True
+    tag = f"(refusal {refusal.refusal_id})"
+    kept = DeadLetter.objects.filter(source=refusal.task, detail__endswith=tag).first()
+    if kept is not None:
+        log.info("refusal %s already kept (dead letter %s): duplicate ignored", refusal.refusal_id, kept.pk)
+        return kept, False
+    detail = f"{refusal.reason} (refused by edge device {refusal.device_id!r} at {refusal.refused_at.isoformat()}) {tag}"
+    return dead_letter(refusal.payload, reason=DeadLetterReason.MALFORMED, detail=detail, source=refusal.task,
+                       payload_bytes=refusal.payload_bytes), True
 
 
 # --- Images ---------------------------------------------------------------------------------------------

@@ -6,7 +6,16 @@ import uuid
 
 import pytest
 
-from edge_worker.messages import Capture, InspectionResult, MessageError, Telemetry, encode_image, image_b64_size, utc_now
+from edge_worker.messages import (
+    Capture,
+    InspectionResult,
+    MessageError,
+    Refusal,
+    Telemetry,
+    encode_image,
+    image_b64_size,
+    utc_now,
+)
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from tests.edge import builders
 
@@ -22,6 +31,15 @@ def test_it_round_trips_a_capture_and_telemetry() -> None:
     assert Capture.from_dict(capture.to_dict()) == capture
     data = builders.telemetry()
     assert Telemetry.from_dict(data).to_dict() == data
+
+
+def test_it_round_trips_a_refusal_whose_id_follows_the_device_and_payload() -> None:
+    refusal = Refusal.of({"serial": "SN-1"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture",
+                         reason="malformed capture: capture_id: missing")
+    assert Refusal.from_dict(refusal.to_dict()) == refusal
+    again = Refusal.of({"serial": "SN-1"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture", reason="x")
+    other = Refusal.of({"serial": "SN-2"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture", reason="x")
+    assert again.refusal_id == refusal.refusal_id != other.refusal_id
 
 
 @pytest.mark.parametrize(
