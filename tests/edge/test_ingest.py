@@ -244,6 +244,45 @@ def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
     assert DeadLetter.objects.get().reason == DeadLetterReason.UNKNOWN_DEVICE
 
 
+@pytest.mark.parametrize(
+    ("change", "reason", "detail"),
+    [
+        (lambda d: d.pop("at"), DeadLetterReason.MALFORMED, "malformed telemetry: at: missing"),
+        (lambda d: d.pop("device_id"), DeadLetterReason.MALFORMED, "malformed telemetry: device_id: missing"),
+        (lambda d: d.update(fps="fast"), DeadLetterReason.MALFORMED, "malformed telemetry: fps: expected a number, got str"),
+        (lambda d: d.update(power_mw=-5), DeadLetterReason.MALFORMED, "malformed telemetry: power_mw: must be >= 0.0, got -5.0"),
+        (lambda d: d.update(memory=[1500]), DeadLetterReason.MALFORMED, "malformed telemetry: memory: expected an object, got list"),
+        (lambda d: d["temperature"].update(gpu="hot"), DeadLetterReason.MALFORMED,
+         "malformed telemetry: temperature.gpu: expected a number, got str"),
+        (lambda d: d.update(at=1772352000), DeadLetterReason.MALFORMED,
+         "malformed telemetry: at: expected an ISO 8601 timestamp, got int"),
+        (lambda d: d.update(device_id="jetson-rogue"), DeadLetterReason.UNKNOWN_DEVICE, "no edge device 'jetson-rogue' is registered"),
+    ],
+    ids=["missing-at", "missing-device", "fps-str", "negative-power", "memory-list", "temperature-str", "at-int",
+         "unknown-device"],
+)
+def test_it_dead_letters_malformed_telemetry_with_the_reason(edge: dict[str, Any], change: Any, reason: str, detail: str) -> None:
+    from inspection.tasks import ingest_telemetry
+
+    data = builders.telemetry()
+    change(data)
+    outcome = ingest_telemetry.run(data)
+    letter = DeadLetter.objects.get(pk=outcome["dead_letter"])
+    assert (letter.source, letter.reason, letter.detail) == ("inspection.tasks.ingest_telemetry", reason, detail)
+    assert letter.payload == data
+    assert TelemetrySample.objects.count() == 0
+    device = EdgeDevice.objects.get(pk=edge["device"].pk)
+    assert device.last_heartbeat_at is None, "a refused message is no heartbeat"
+
+
+def test_it_dead_letters_telemetry_that_is_not_even_an_object(db: Any) -> None:
+    with pytest.raises(PayloadRefused) as raised:
+        record_telemetry(["fps", 0.2])
+    letter = raised.value.dead_letter
+    assert letter.detail == "malformed telemetry: a telemetry message must be a JSON object, got list"
+    assert letter.payload == {"value": ["fps", 0.2]}
+
+
 @override_settings(TWINWEB_HEARTBEAT_STALE_S=15.0, TWINWEB_HEARTBEAT_OFFLINE_S=60.0)
 def test_it_calls_a_silent_device_stale_then_offline() -> None:
     device = EdgeDevice(device_id="d")
