@@ -1,6 +1,7 @@
-/* TwinWeb live cell view. The database is the truth: the page starts from a snapshot, applies events in
-   sequence order, and re-fetches the snapshot (GET stateUrl) after a gap, a coalesced frame, a reconnect or a
-   heartbeat that is ahead of it. Vanilla JS, no build step; Plotly is served by the app. */
+/* TwinWeb live cell view. The database is the truth: the page starts from the snapshot the socket pushes on
+   connect, applies events in sequence order, and re-fetches the snapshot (GET stateUrl) after a gap, a coalesced
+   frame, a reconnect or a heartbeat that is ahead of it. Which snapshot and which events apply, in which order,
+   is sequencer.js's job. Vanilla JS, no build step; Plotly is served by the app. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("live-config").textContent);
@@ -11,14 +12,19 @@
   const POINTS_MAX = 200;
 
   const S = {
-    state: null, lastSeq: 0, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
-    degraded: null, resyncing: false, resyncAgain: false, pollTimer: null, chartsDirty: true, chartsAt: 0,
-    kpiTimer: null, connected: false, buffer: [],
+    state: null, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
+    degraded: null, resyncing: false, resyncAgain: [], pollTimer: null, chartsDirty: true, chartsAt: 0,
+    kpiTimer: null, connected: false,
   };
-  // Read by the end-to-end test and bench/live.py: counts, and result-to-DOM latency per inspection event.
+  const Seq = LiveSequencer.create({
+    snapshot: (state) => applySnapshot(state),
+    event: (frame, receivedAt) => applyEvent(frame.event, frame, receivedAt),
+  });
+  // Read by the end-to-end test and bench/live.py: counts, why the page re-fetched, result-to-DOM latency per
+  // inspection event.
   const probe = (window.__twin = {
-    status: "connecting", events: 0, gaps: 0, resyncs: 0, snapshots: 0, latencies: [],
-    lastSeq: () => S.lastSeq,
+    status: "connecting", events: 0, gaps: 0, resyncs: 0, resyncReasons: [], snapshots: 0, snapshotsDropped: 0,
+    latencies: [], lastSeq: () => Seq.lastSeq,
   });
 
   // ---------------------------------------------------------------- helpers
@@ -74,6 +80,11 @@
     let ws;
     try { ws = new WebSocket(wsUrl()); } catch (e) { scheduleReconnect(); return; }
     S.ws = ws;
+    ws.onopen = () => {
+      // A reconnect: whatever happened while the socket was down is in the database, not in the stream. Fetch
+      // the snapshot over HTTP (the one the server pushes races it; the sequencer applies the newer).
+      if (S.everConnected) { Seq.restart(); resync("reconnect"); }
+    };
     ws.onmessage = (m) => {
       S.lastFrameAt = Date.now();
       let frame;
@@ -105,7 +116,7 @@
         S.attempt = 0;
         S.everConnected = true;
         S.connected = true;
-        applySnapshot(frame.state);
+        takeSnapshot(frame.state, Seq.epoch);
         if (!S.degraded) banner(null);
         setConn(S.degraded ? "degraded" : "live", S.degraded ? "degraded" : "live");
         break;
@@ -124,18 +135,23 @@
   }
 
   function onEvent(frame, receivedAt) {
-    if (!S.state || frame.seq <= S.lastSeq) return; // already contained in the snapshot
+    const r = Seq.event(frame, receivedAt); // applied now unless already shown; kept for a snapshot older than it
+    if (!r.applied) return;
     probe.events += 1;
-    const gap = frame.seq !== S.lastSeq + 1;
-    S.lastSeq = frame.seq;
-    $("seq").textContent = S.lastSeq;
-    applyEvent(frame.event, frame, receivedAt);
-    // A snapshot being fetched may be older than this event: keep it to apply again on top of the snapshot.
-    if (S.resyncing) S.buffer.push(frame);
-    if (gap || frame.coalesced) {
+    $("seq").textContent = Seq.lastSeq;
+    if (r.gap || frame.coalesced) {
       probe.gaps += 1;
-      resync(gap ? `gap before seq ${frame.seq}` : "coalesced updates");
+      resync(r.gap ? `gap before seq ${frame.seq}` : "coalesced updates");
     }
+  }
+
+  /** A snapshot from the socket or from GET stateUrl, read in sequencer epoch `epoch`. */
+  function takeSnapshot(state, epoch) {
+    const r = Seq.snapshot(state, epoch);
+    if (!r.applied) { probe.snapshotsDropped += 1; return r; }
+    $("seq").textContent = Seq.lastSeq;
+    if (r.gap) { probe.gaps += 1; resync("gap after the snapshot"); }
+    return r;
   }
 
   function onHeartbeat(frame) {
@@ -152,18 +168,20 @@
       stopPolling();
       banner(null);
       setConn("live", "live");
+      Seq.restart(); // Redis may have come back without its counters
       resync("event bus back");
       return;
     }
-    if (frame.seq != null && frame.seq < S.lastSeq) {
+    if (frame.seq != null && frame.seq < Seq.lastSeq) {
       // The counter went backwards (Redis restarted without its data): start again from the snapshot.
+      Seq.restart();
       resync("sequence reset");
       return;
     }
-    if (frame.seq != null && frame.seq > S.lastSeq) {
-      const expected = frame.seq;
+    if (frame.seq != null && frame.seq > Seq.lastSeq) {
+      const expected = frame.seq, epoch = Seq.epoch;
       // Events still in flight arrive within moments; only a seq still missing after that is lost.
-      setTimeout(() => { if (S.lastSeq < expected) resync(`missed events up to seq ${expected}`); }, 1500);
+      setTimeout(() => { if (Seq.epoch === epoch && Seq.lastSeq < expected) resync(`missed events up to seq ${expected}`); }, 1500);
     }
   }
 
@@ -176,31 +194,34 @@
     S.pollTimer = null;
   }
 
+  /** Fetch the snapshot (GET stateUrl) and apply it through the sequencer. One fetch at a time: reasons that
+      come while one is on its way are sent with the next (the X-Twin-Resync header says why, for the logs and
+      the end-to-end test). */
   async function resync(reason) {
-    if (S.resyncing) { S.resyncAgain = true; return; }
+    if (S.resyncing) { if (!S.resyncAgain.includes(reason)) S.resyncAgain.push(reason); return; }
     S.resyncing = true;
-    S.buffer = [];
     probe.resyncs += 1;
+    probe.resyncReasons.push(reason);
+    if (probe.resyncReasons.length > 100) probe.resyncReasons.shift();
+    const epoch = Seq.epoch; // a restart while this is on its way makes its answer stale: the sequencer drops it
     try {
-      const r = await fetch(cfg.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" });
+      const r = await fetch(cfg.stateUrl, {
+        credentials: "same-origin", cache: "no-store",
+        headers: { Accept: "application/json", "X-Twin-Resync": reason.replace(/[^\x20-\x7e]/g, "?") },
+      });
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      const state = await r.json();
-      const newer = state.seq == null ? [] : S.buffer.filter((f) => f.seq > state.seq);
-      applySnapshot(state);
-      // Events that arrived while the snapshot was on its way and are newer than it: apply them again.
-      for (const f of newer) {
-        applyEvent(f.event, f, null);
-        S.lastSeq = Math.max(S.lastSeq, f.seq);
-      }
-      $("seq").textContent = S.lastSeq;
+      takeSnapshot(await r.json(), epoch);
       if (S.degraded == null && S.connected) banner(null);
     } catch (e) {
       banner("degraded", `Cannot refresh from the server (${e.message}): retrying.`);
       setTimeout(() => resync("retry"), 3000);
     } finally {
       S.resyncing = false;
-      S.buffer = [];
-      if (S.resyncAgain) { S.resyncAgain = false; setTimeout(() => resync("queued"), 250); }
+      if (S.resyncAgain.length) {
+        const again = S.resyncAgain.join("; ");
+        S.resyncAgain = [];
+        setTimeout(() => resync(again), 250);
+      }
     }
   }
 
@@ -208,10 +229,8 @@
   function applySnapshot(state) {
     const first = !S.state || S.state.stations.map((s) => s.code).join() !== state.stations.map((s) => s.code).join();
     S.state = state;
-    if (state.seq != null) S.lastSeq = state.seq; // null: the event bus is down, the database answered
     probe.snapshots += 1;
     if (state.server_time) S.offsetMs = Date.parse(state.server_time) - Date.now();
-    $("seq").textContent = S.lastSeq;
     if (first) Twin.build($("twin"), state.stations);
     renderAll();
   }
@@ -445,7 +464,7 @@
         });
         const body = await r.json().catch(() => ({}));
         if (!r.ok) { error.textContent = body.detail || body.reason || `Refused (HTTP ${r.status})`; return; }
-        applyEvent({ type: "alarm.acknowledged", alarm: body }, { seq: S.lastSeq }, Date.now());
+        applyEvent({ type: "alarm.acknowledged", alarm: body }, { seq: Seq.lastSeq }, Date.now());
       } catch (err) {
         error.textContent = `Not sent: ${err.message}`;
       }

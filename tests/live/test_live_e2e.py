@@ -67,6 +67,15 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         page = context.new_page()
         script_errors: list[str] = []
         page.on("pageerror", lambda error: script_errors.append(str(error)))
+        # Every snapshot re-fetch, with why the page made it (its X-Twin-Resync header).
+        state_url = f"{server.url}/api/cells/{cell.pk}/state/"
+        fetches: list[str] = []
+        page.on("request", lambda r: fetches.append(r.headers.get("x-twin-resync", "")) if r.url == state_url else None)
+
+        def refetch(why: str) -> Any:
+            return page.expect_request(lambda r: r.url == state_url and why in r.headers.get("x-twin-resync", ""),
+                                       timeout=15_000)
+
         page.goto(f"{server.url}/cells/{cell.pk}/")
         expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
         expect(page.locator('.station[data-code="visual"] .st-serial')).to_have_text("CF-80-E2E-0001")
@@ -83,15 +92,24 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         expect(page.locator('.station[data-code="visual"] .st-defect')).to_have_text("scratch")
         latencies = page.evaluate("window.__twin.latencies")
         assert any(row["result_id"] == first and row["committed_at"] for row in latencies)
-        # A notification lost on the way: the page sees the gap at the next event and re-fetches the snapshot.
-        gaps_before = page.evaluate("window.__twin.gaps")
-        processes.in_plain_thread(next_sequence, cell.pk)
+        # A notification lost on the way: a result is stored and its notification (its seq number) never arrives.
+        # The page sees the gap at the next event, re-fetches the snapshot, and shows the result only the snapshot
+        # carries.
+        before = page.evaluate("({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})")
+        dimensional = Station.objects.get(cell=cell, code="dimensional")
+        unseen = builders.inspect(part, dimensional, at=timezone.now(), verdict="fail", defect_class="dent")
+        lost = processes.in_plain_thread(next_sequence, cell.pk)
         unload = Station.objects.get(cell=cell, code="unload")
         other = factories.make_part(batch, serial="CF-80-E2E-0002")
-        processes.in_plain_thread(actions.record_station_entry, other, station=unload, actor=None)
+        with refetch(f"gap before seq {lost + 1}"):
+            processes.in_plain_thread(actions.record_station_entry, other, station=unload, actor=None)
         expect(page.locator('.station[data-code="unload"] .st-serial')).to_have_text("CF-80-E2E-0002")
-        page.wait_for_function(f"window.__twin.gaps > {gaps_before} && window.__twin.lastSeq() >= 1")
-        page.wait_for_timeout(1200)  # let the snapshot land and the 1 Hz chart refresh draw
+        expect(page.locator(f'#recent [data-result-id="{unseen.result_id}"]')).to_be_visible(timeout=10_000)
+        expect(page.locator('.station[data-code="dimensional"] .st-defect')).to_have_text("dent")
+        after = page.evaluate("({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})")
+        assert after["gaps"] > before["gaps"] and after["resyncs"] > before["resyncs"]
+        assert after["seq"] == lost + 1 > before["seq"]
+        page.wait_for_timeout(1200)  # let the 1 Hz chart refresh draw
         page.screenshot(path=str(ARTIFACTS / "live-view.png"), full_page=True)
 
         # 2. The server goes away: the page says so.
@@ -108,10 +126,13 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
             assert timezone.now() < deadline, "the worker did not store the result"
             page.wait_for_timeout(200)
 
-        # 4. The server comes back on the same port: the page reconnects, takes the snapshot, shows the result
-        #    made during the outage, and the banner goes.
-        server.start()
-        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20_000)
+        # 4. The server comes back on the same port: the page reconnects, re-fetches the snapshot over HTTP,
+        #    shows the result made during the outage, and the banner goes.
+        fetched_before = len(fetches)
+        with refetch("reconnect"):
+            server.start()
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20_000)
+        assert len(fetches) > fetched_before
         expect(page.locator(f'#recent [data-result-id="{second}"]')).to_be_visible(timeout=5_000)
         expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("PASS")
         expect(page.locator("#banner")).to_be_hidden()
