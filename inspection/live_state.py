@@ -11,7 +11,10 @@ KPI definitions (also shown on the page):
   dwell (stations work in parallel, so the slowest one paces the cell);
 - availability = run time / planned time; performance = target cycle time x completed parts / run time;
   quality = good parts / completed parts (good: no NOK, or reworked to good); OEE = A x P x Q;
-- first-pass yield = parts completed with no NOK station outcome and no failed inspection / completed parts.
+- first-pass yield = parts right first time / parts whose first pass is decided. Decided: completed, or failed
+  already (a NOK station outcome or an inspection that did not pass), even while still awaiting review at the
+  failure-analysis station: the Pareto counts those NOKs at once, so the yield must too. Right first time:
+  completed with no NOK outcome, no inspection that did not pass, and not failed, scrapped, reworked or on hold.
 """
 from __future__ import annotations
 
@@ -279,6 +282,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         if e["outcome"] == StationOutcome.NOK:
             nok_parts.add(e["part_id"])
     failed_inspection_parts = {i["part_id"] for i in inspections if i["verdict"] != Verdict.PASS}
+    first_pass_decided = set(completed_parts) | nok_parts | failed_inspection_parts
     first_pass_ok = {
         pid for pid, e in completed_parts.items()
         if pid not in nok_parts and pid not in failed_inspection_parts
@@ -308,8 +312,9 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         "completed": total,
         "good": len(good),
         "first_pass_ok": len(first_pass_ok),
+        "first_pass_decided": len(first_pass_decided),
         "throughput_per_h": round(total / (planned_s / 3600.0), 1) if planned_s >= 60 else None,
-        "first_pass_yield": _ratio(len(first_pass_ok), total),
+        "first_pass_yield": _ratio(len(first_pass_ok), len(first_pass_decided)),
         **asdict(kpi),
         "cycle_mean_s": round(sum(cycle_values) / len(cycle_values), 2) if cycle_values else None,
         "cycle_p95_s": percentile(cycle_values, 95),

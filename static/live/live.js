@@ -410,6 +410,7 @@
     const k = S.state.kpis;
     $("kpi-throughput").textContent = num(k.throughput_per_h, 1);
     $("kpi-fpy").textContent = pct(k.first_pass_yield);
+    $("kpi-fpy-count").textContent = k.first_pass_decided ? `${k.first_pass_ok} of ${k.first_pass_decided} parts` : "no part decided yet";
     $("kpi-oee").textContent = pct(k.oee);
     $("kpi-a").textContent = pct(k.availability);
     $("kpi-p").textContent = pct(k.performance);

@@ -92,3 +92,39 @@ def test_it_reports_cycle_times_yield_and_bottleneck_for_a_scripted_shift(cell: 
     assert kpis["run_s"] == pytest.approx(sum(sum(d) for d in dwells) + 72 + 5, abs=0.5)
     assert kpis["performance"] == pytest.approx(15.0 * 5 / kpis["run_s"], rel=1e-3)
     assert [s["state"] for s in state["stations"]] == ["idle", "running", "idle", "idle", "idle"]
+
+
+@pytest.mark.django_db
+def test_it_counts_a_part_awaiting_review_after_a_failed_inspection_against_first_pass_yield(cell: Any) -> None:
+    """The Pareto counts a NOK the moment it is found; first-pass yield must too, not only once the part has
+    left the cell after its review."""
+    batch = builders.batch_for(cell)
+    now = builders.now()
+    start = now - dt.timedelta(minutes=10)
+    for i in range(2):
+        builders.run_part(cell, batch, start=start + dt.timedelta(seconds=60 * i), dwell_s=[5, 10, 12, 8, 5],
+                          verdicts={"visual": "pass", "dimensional": "pass"})
+    load, visual, dimensional, cobot, _ = builders.stations(cell)
+    s = dt.timedelta(seconds=1)
+    # Failed at the visual station, on hold, now at the failure-analysis station awaiting a human review.
+    waiting = factories.make_part(batch)
+    at = start + 180 * s
+    builders.visit(waiting, load, entered=at, dwell_s=5)
+    builders.visit(waiting, visual, entered=at + 5 * s, dwell_s=10, outcome=StationOutcome.NOK)
+    builders.inspect(waiting, visual, at=at + 6 * s, verdict="fail", defect_class="dent")
+    builders.visit(waiting, dimensional, entered=at + 15 * s, dwell_s=12)
+    builders.inspect(waiting, dimensional, at=at + 16 * s, verdict="pass")
+    actions.set_part_status(waiting, status=PartStatus.ON_HOLD, actor=None, reason="not passed by inspection")
+    builders.visit(waiting, cobot, entered=now - 20 * s, dwell_s=None)
+    # Passed the visual station so far and still on the line: its first pass is not decided yet.
+    going = factories.make_part(batch)
+    builders.visit(going, load, entered=now - 12 * s, dwell_s=5)
+    builders.visit(going, visual, entered=now - 7 * s, dwell_s=None)
+    builders.inspect(going, visual, at=now - 6 * s, verdict="pass")
+
+    state = live_state.cell_snapshot(cell)
+    kpis = state["kpis"]
+    assert state["charts"]["pareto"] == [{"defect_class": "dent", "count": 1}]
+    assert (kpis["completed"], kpis["good"], kpis["quality"]) == (2, 2, 1.0)  # OEE's Q counts finished parts
+    assert (kpis["first_pass_ok"], kpis["first_pass_decided"]) == (2, 3)
+    assert kpis["first_pass_yield"] == pytest.approx(2 / 3)

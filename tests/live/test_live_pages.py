@@ -31,6 +31,7 @@ def test_it_serves_the_twin_page_with_local_assets_only(login: Any, operator: An
     assert "/static/live/live.js" in html
     assert not re.search(r'(src|href)="(https?:)?//', html), "no CDN or remote asset"
     assert "OEE = " in html and "Availability (A)" in html, "the KPI definitions are on the page"
+    assert "First-pass yield" in html and "even while still awaiting review" in html
     assert f"/ws/cells/{cell.pk}/" in html
 
 
