@@ -441,7 +441,12 @@ def _in_window(since: dt.datetime) -> Q:
 
 
 def part_journey(cell: Cell, serial: str) -> dict[str, Any] | None:
-    """A part's path through the cell's stations with real timestamps, verdicts and images; None if unknown."""
+    """A part's path through the cell's stations with real timestamps, verdicts and images; None if unknown.
+
+    Each inspection belongs to the visit of its station that was under way when it was captured (the latest one
+    entered before it, else the first). Inspections at a station the part has no recorded visit of (station
+    events missing, e.g. results from an edge device with no PLC feed) are kept in `inspections_without_visit`
+    rather than dropped."""
     part = Part.objects.select_related("part_type", "batch").filter(serial=serial).first()
     if part is None:
         return None
@@ -452,9 +457,19 @@ def part_journey(cell: Cell, serial: str) -> dict[str, Any] | None:
         Inspection.objects.filter(part=part, station__cell=cell).select_related("station", "image", "part")
         .order_by("captured_at", "id")
     )
-    by_station: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    visits: dict[int, list[int]] = defaultdict(list)  # station id -> indexes into events, in entry order
+    for index, e in enumerate(events):
+        visits[e.station_id].append(index)
+    by_visit: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    without_visit: list[dict[str, Any]] = []
     for inspection in inspections:
-        by_station[inspection.station_id].append(inspection_row(inspection))
+        row = {**inspection_row(inspection), "station_name": inspection.station.name}
+        candidates = visits.get(inspection.station_id)
+        if not candidates:
+            without_visit.append(row)
+            continue
+        entered_before = [i for i in candidates if events[i].entered_at <= inspection.captured_at]
+        by_visit[entered_before[-1] if entered_before else candidates[0]].append(row)
     steps = [
         {
             "station": e.station.code,
@@ -464,9 +479,9 @@ def part_journey(cell: Cell, serial: str) -> dict[str, Any] | None:
             "left_at": _iso(e.left_at),
             "outcome": e.outcome,
             "duration_s": e.duration_s,
-            "inspections": by_station.get(e.station_id, []),
+            "inspections": by_visit.get(index, []),
         }
-        for e in events
+        for index, e in enumerate(events)
     ]
     return {
         "serial": part.serial,
@@ -474,6 +489,7 @@ def part_journey(cell: Cell, serial: str) -> dict[str, Any] | None:
         "batch": part.batch.batch_number,
         "status": part.status,
         "steps": steps,
+        "inspections_without_visit": without_visit,
         "stations": [
             {"code": s.code, "name": s.name, "kind": s.kind, "position": s.position}
             for s in Station.objects.filter(cell=cell).order_by("position")
@@ -482,7 +498,8 @@ def part_journey(cell: Cell, serial: str) -> dict[str, Any] | None:
 
 
 def recent_serials(cell: Cell, limit: int = 30) -> list[str]:
+    """Serials last seen in the cell: with a station visit or an inspection there."""
     return list(
-        Part.objects.filter(station_events__station__cell=cell).order_by("-created_at").values_list("serial", flat=True)
-        .distinct()[:limit]
+        Part.objects.filter(Q(station_events__station__cell=cell) | Q(inspections__station__cell=cell))
+        .order_by("-created_at").values_list("serial", flat=True).distinct()[:limit]
     )

@@ -20,16 +20,21 @@
     const j = await r.json();
     R.journey = j;
     Twin.build($("twin"), j.stations);
-    const times = [];
+    const loose = j.inspections_without_visit || [];
+    const times = loose.map((i) => Date.parse(i.captured_at));
     j.steps.forEach((s) => { times.push(Date.parse(s.entered_at)); if (s.left_at) times.push(Date.parse(s.left_at)); s.inspections.forEach((i) => times.push(Date.parse(i.captured_at))); });
-    if (!times.length) { $("replay-message").textContent = `${serial} has not been through this cell yet.`; return; }
+    if (!times.length) { $("replay-message").textContent = `${serial} has no station visit and no inspection recorded in this cell.`; return; }
     R.t0 = Math.min(...times) - 1000;
     R.t1 = Math.max(...times) + 1000;
     R.t = R.t0;
     $("replay-serial").textContent = j.serial;
     $("replay-status").textContent = `· ${j.part_type} · batch ${j.batch} · ${j.status.replace("_", " ")}`;
     $("replay-range").textContent = `${fmt(R.t0)} → ${fmt(R.t1)} (${((R.t1 - R.t0) / 1000).toFixed(1)} s of real time)`;
-    $("replay-message").textContent = `${j.steps.length} station visits.`;
+    const where = [...new Set(loose.map((i) => i.station_name))].join(", ");
+    const inspections = (n) => `${n} inspection${n === 1 ? "" : "s"}`;
+    $("replay-message").textContent = !loose.length ? `${j.steps.length} station visits.`
+      : !j.steps.length ? `${inspections(loose.length)} (${where}) but no station visit recorded: the cell's station events for ${j.serial} are missing. Showing the inspections at their capture times.`
+      : `${j.steps.length} station visits; ${inspections(loose.length)} at ${where} with no visit of that station recorded, shown at their capture times.`;
     $("timeline").disabled = false;
     $("play").disabled = false;
     draw();
@@ -44,10 +49,12 @@
     let latestImage = null;
     const steps = $("steps");
     steps.textContent = "";
+    const seen = (i) => Date.parse(i.captured_at) <= t;
+    const loose = j.inspections_without_visit || [];
     for (const st of j.stations) {
       const visit = j.steps.filter((s) => s.station === st.code && Date.parse(s.entered_at) <= t).pop();
       const here = visit && (!visit.left_at || Date.parse(visit.left_at) > t);
-      const shown = visit ? visit.inspections.filter((i) => Date.parse(i.captured_at) <= t) : [];
+      const shown = visit ? visit.inspections.filter(seen) : loose.filter((i) => i.station === st.code && seen(i));
       const last = shown[shown.length - 1];
       if (last && last.image_url) latestImage = last;
       const left = visit && visit.left_at && Date.parse(visit.left_at) <= t;
@@ -66,11 +73,19 @@
       const cls = entered <= t && (!left || left > t) ? "current" : left && left <= t ? "done" : "";
       steps.append(h("li", { class: cls },
         h("strong", {}, s.station_name), ` · in ${fmt(entered)}`, left ? ` · out ${fmt(left)} (${s.duration_s.toFixed(1)} s) · ${s.outcome.toUpperCase()}` : " · still there",
-        ...s.inspections.map((i) => h("div", { class: "small" }, `${i.verdict === "fail" ? "NOK" : i.verdict.toUpperCase()}${i.defect_class ? " " + i.defect_class : ""} · ${i.model_version || "model ?"} · ${i.backend || ""} ${i.precision || ""} · ${fmt(Date.parse(i.captured_at))}`))));
+        ...s.inspections.map(inspectionLine)));
+    }
+    for (const i of loose) {
+      steps.append(h("li", { class: seen(i) ? "done no-visit" : "no-visit", "data-result-id": i.result_id },
+        h("strong", {}, i.station_name), " · no station visit recorded", inspectionLine(i)));
     }
     const ev = $("evidence");
     ev.textContent = "";
     if (latestImage) ev.append(h("h2", {}, "Evidence"), h("img", { src: latestImage.image_url, alt: `image of ${j.serial} at ${latestImage.station}` }), h("div", { class: "small muted" }, `${latestImage.station} · ${fmt(Date.parse(latestImage.captured_at))}`));
+  }
+
+  function inspectionLine(i) {
+    return h("div", { class: "small" }, `${i.verdict === "fail" ? "NOK" : i.verdict.toUpperCase()}${i.defect_class ? " " + i.defect_class : ""} · ${i.model_version || "model ?"} · ${i.backend || ""} ${i.precision || ""} · ${fmt(Date.parse(i.captured_at))}`);
   }
 
   function tick(now) {

@@ -158,6 +158,11 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
     for i in range(3):  # three NOK in a row at the visual station
         last = builders.run_part(cell, batch, start=start + dt.timedelta(seconds=20 * i), dwell_s=[3, 8, 9, 6, 3],
                                  verdicts={"visual": "fail"}, serial=f"CF-80-ANDON-{i}", with_images=True)
+    # Results from an edge device, but no station event for the part (no PLC feed).
+    unvisited = factories.make_part(batch, serial="CF-80-NO-VISIT")
+    visual = Station.objects.get(cell=cell, code="visual")
+    builders.inspect(unvisited, visual, at=timezone.now() - dt.timedelta(seconds=30), verdict="fail",
+                     defect_class="dent", image=builders.make_image(7))
 
     env = processes.child_env()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -189,6 +194,15 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
         page.locator("#timeline").fill("300")
         expect(page.locator(".st-part:visible")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "live-replay.png"), full_page=True)
+
+        # A part with inspections but no station visit: its inspections are shown, and the page says what is missing.
+        page.goto(f"{server.url}/cells/{cell.pk}/replay/?serial={unvisited.serial}")
+        expect(page.locator("#replay-message")).to_contain_text("no station visit recorded", timeout=10_000)
+        expect(page.locator("#steps li")).to_have_count(1)
+        expect(page.locator("#steps li")).to_contain_text("NOK dent")
+        page.locator("#timeline").fill("1000")
+        expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("NOK")
+        expect(page.locator("#evidence img")).to_be_visible()
         browser.close()
         connections.close_all()  # connections opened while Playwright's loop ran are their own
 

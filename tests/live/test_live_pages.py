@@ -110,3 +110,35 @@ def test_it_replays_a_part_journey_with_timestamps_verdicts_and_images(login: An
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
     assert dt.datetime.fromisoformat(journey["steps"][0]["entered_at"]) == start
     assert client.get(reverse("cell-journey", args=[cell.pk, "nope"])).status_code == 404
+
+
+def test_it_replays_the_inspections_of_a_part_with_no_station_visit_recorded(login: Any, operator: Any, cell: Any) -> None:
+    """Results from an edge device with no station events (no PLC feed): the journey keeps them, not 'nothing'."""
+    batch = builders.batch_for(cell)
+    part = builders.factories.make_part(batch, serial="SN-NO-VISITS")
+    _, visual, dimensional, _, _ = builders.stations(cell)
+    at = timezone.now() - dt.timedelta(minutes=1)
+    builders.inspect(part, visual, at=at, verdict="fail", defect_class="dent", image=builders.make_image(3))
+    builders.inspect(part, dimensional, at=at + dt.timedelta(seconds=15), verdict="pass")
+    client = login(operator)
+    journey = client.get(reverse("cell-journey", args=[cell.pk, part.serial])).json()
+    assert journey["steps"] == []
+    assert [(i["station"], i["station_name"], i["verdict"]) for i in journey["inspections_without_visit"]] == [
+        ("visual", visual.name, "fail"), ("dimensional", dimensional.name, "pass")]
+    assert journey["inspections_without_visit"][0]["image_url"]
+    page = client.get(reverse("cell-replay", args=[cell.pk]))
+    assert 'value="SN-NO-VISITS"' in page.content.decode(), "offered in the serial list"
+
+
+def test_it_puts_each_inspection_under_the_visit_it_was_made_in(login: Any, operator: Any, cell: Any) -> None:
+    batch = builders.batch_for(cell)
+    part = builders.factories.make_part(batch, serial="SN-TWICE")
+    _, visual, _, _, _ = builders.stations(cell)
+    start = timezone.now() - dt.timedelta(minutes=5)
+    for n in range(2):  # through the visual station twice (re-inspection after rework)
+        entered = start + dt.timedelta(minutes=2 * n)
+        builders.visit(part, visual, entered=entered, dwell_s=10)
+        builders.inspect(part, visual, at=entered + dt.timedelta(seconds=2), verdict="fail" if n == 0 else "pass")
+    journey = login(operator).get(reverse("cell-journey", args=[cell.pk, part.serial])).json()
+    assert [[i["verdict"] for i in s["inspections"]] for s in journey["steps"]] == [["fail"], ["pass"]]
+    assert journey["inspections_without_visit"] == []
