@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from traceability import audit
@@ -33,6 +34,8 @@ from traceability.models import (
     AuditRecord,
     Batch,
     Cell,
+    Containment,
+    ContainmentHold,
     DefectCode,
     FailureCase,
     LotConsumption,
@@ -283,6 +286,8 @@ def register_part(
 
 
 def _consume(part: Part, *, lot: MaterialLot, quantity: Decimal, at: dt.datetime) -> LotConsumption:
+    # The stored, locked status: a containment committing meanwhile must not be missed (PostgreSQL).
+    lot.status = MaterialLot.objects.select_for_update().values_list("status", flat=True).get(pk=lot.pk)
     if lot.status not in (LotStatus.RELEASED,):
         raise RefusedByRule(f"Lot {lot.lot_key} is {lot.get_status_display().lower()}: it cannot be consumed.")
     consumption = LotConsumption(part=part, lot=lot, quantity=quantity, consumed_at=at)
@@ -314,13 +319,31 @@ def assemble_component(assembly: Part, *, component: Part, actor: Actor, at: dt.
     return link
 
 
+def _active_containments(part: Part) -> list[str]:
+    """Lot keys of the active containments holding the part."""
+    return list(ContainmentHold.objects.filter(part=part, containment__released_at__isnull=True)
+                .order_by("containment__lot__lot_key").values_list("containment__lot__lot_key", flat=True))
+
+
 @transaction.atomic
 def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str = "", at: dt.datetime | None = None) -> Part:
+    """Move a part to `status`. While a containment holds the part it stays on hold: the new status is kept as
+    the one it takes on release (scrapping is the exception: destroying a suspect part is always safe)."""
     part = Part.objects.select_for_update().select_related("batch").get(pk=part.pk)  # decide on the stored state
     if part.status in FINAL_PART_STATES and status != part.status:
         raise RefusedByRule(f"Part {part.serial} is {part.get_status_display().lower()}: its status is final.")
     before = part.status
     if before == status:
+        return part
+    holding = _active_containments(part) if status != PartStatus.SCRAPPED else []
+    if holding:
+        deferred_before = part.status_on_release
+        part.status_on_release = status
+        part.save(update_fields=["status_on_release"])
+        audit.append(actor=actor, action="part.status_deferred", subject=part,
+                     before={"status": before, "status_on_release": deferred_before},
+                     after={"status": before, "status_on_release": status, "held_by": holding},
+                     reason=f"{reason} (kept on hold: containment of {', '.join(holding)})".strip())
         return part
     part.status = status
     part.status_changed_at = at or timezone.now()
@@ -565,8 +588,8 @@ def import_production_history(batch: Batch, *, parts: Sequence[HistoricalPart], 
 
 # --- Containment (genealogy) ---------------------------------------------------------------------------
 
-# Parts that containment leaves as they are: gone to the customer, destroyed, or already held.
-_NOT_HELD_BY_CONTAINMENT = {PartStatus.SHIPPED, PartStatus.SCRAPPED, PartStatus.ON_HOLD}
+# Parts containment does not hold: gone to the customer (listed for a recall instead) or destroyed.
+_NOT_HELD_BY_CONTAINMENT = {PartStatus.SHIPPED, PartStatus.SCRAPPED}
 
 
 def _in_chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
@@ -581,9 +604,10 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
 
     The lot and its descendant lots (its splits and merges) become suspect, so no part consumes them any more;
     every part the lot reached (see `genealogy.reached_part_ids`: directly, through those lots, or as an assembly
-    of a reached part) that is not shipped, scrapped or already held goes on hold, which `pack_part`, `pack_parts`
-    and `ship_pallet` refuse. Each change has its audit record. Returns the parts already shipped: those need a
-    recall at the customer.
+    of a reached part) that is not shipped or scrapped is held by the containment and goes on hold, which
+    `pack_part`, `pack_parts` and `ship_pallet` refuse, and which production actions cannot lift (see
+    `set_part_status`): only `release_containment` does. Each change has its audit record. Returns the parts
+    already shipped: those need a recall at the customer.
     """
     from traceability import genealogy
 
@@ -591,36 +615,134 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
         raise RefusedByRule("Containing a lot needs a reason.")
     at = timezone.now()
     lots = list(MaterialLot.objects.select_for_update().filter(pk__in=genealogy.descendant_lot_ids(lot)).order_by("pk"))
+    if Containment.objects.filter(lot=lot, released_at__isnull=True).exists():
+        raise RefusedByRule(f"Lot {lot.lot_key} is already contained: release that containment first.")
+    containment = Containment(lot=lot, reason=reason.strip(), contained_at=at,
+                              contained_by=actor if getattr(actor, "is_authenticated", False) else None)
+    containment.full_clean()
+    containment.save()
     part_ids = genealogy.reached_part_ids(lot)
     parts: list[Part] = []
     for chunk in _in_chunks(part_ids):
         parts += (Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch")
-                  .only("id", "serial", "status", "batch__cell_id").order_by("pk"))
+                  .only("id", "serial", "status", "status_on_release", "batch__cell_id").order_by("pk"))
     to_hold = [p for p in parts if p.status not in _NOT_HELD_BY_CONTAINMENT]
-    for chunk in _in_chunks([p.pk for p in to_hold]):
-        Part.objects.filter(pk__in=chunk).update(status=PartStatus.ON_HOLD, status_changed_at=at)
+    newly_on_hold = [p for p in to_hold if p.status != PartStatus.ON_HOLD]
+    already_held = [p for p in to_hold if p.status == PartStatus.ON_HOLD]  # by another containment, or a manual hold
+    ContainmentHold.objects.bulk_create([ContainmentHold(containment=containment, part=p) for p in to_hold],
+                                        batch_size=5000)
+    for chunk in _in_chunks([p.pk for p in newly_on_hold]):
+        # SQL reads the old `status` on the right-hand side: the status before the hold is what release restores.
+        Part.objects.filter(pk__in=chunk).update(status_on_release=F("status"), status=PartStatus.ON_HOLD,
+                                                 status_changed_at=at)
+    for p in newly_on_hold:
+        p.status_on_release, p.status = p.status, PartStatus.ON_HOLD
+    for chunk in _in_chunks([p.pk for p in already_held if not p.status_on_release]):
+        Part.objects.filter(pk__in=chunk).update(status_on_release=PartStatus.ON_HOLD)  # stays held on release
     to_suspect = [item for item in lots if item.status != LotStatus.SUSPECT]
-    MaterialLot.objects.filter(pk__in=[item.pk for item in to_suspect]).update(status=LotStatus.SUSPECT)
+    for item in to_suspect:
+        item.status_before_containment, item.status = item.status, LotStatus.SUSPECT
+    MaterialLot.objects.bulk_update(to_suspect, ["status", "status_before_containment"])
     shipped_ids = [p.pk for p in parts if p.status == PartStatus.SHIPPED]
     shipped_serials = sorted(p.serial for p in parts if p.status == PartStatus.SHIPPED)
+    why = f"lot {lot.lot_key} contained: {reason}"
     audit.append_many(
         [audit.PendingRecord(
-            actor, "lot.contain", lot, before={"status": next(i.status for i in lots if i.pk == lot.pk)}, reason=reason,
-            after={"status": LotStatus.SUSPECT, "lots": sorted(item.lot_key for item in lots),
+            actor, "lot.contain", lot, before={"status": lot.status}, reason=reason, at=at,
+            after={"status": LotStatus.SUSPECT, "containment": containment.pk,
+                   "lots": sorted(item.lot_key for item in lots),
                    "parts_reached": len(parts), "parts_held": len(to_hold), "shipped": shipped_serials},
         )]
-        + [audit.PendingRecord(actor, "lot.status", item, before={"status": item.status},
-                               after={"status": LotStatus.SUSPECT}, reason=f"lot {lot.lot_key} contained: {reason}")
+        + [audit.PendingRecord(actor, "lot.status", item, before={"status": item.status_before_containment},
+                               after={"status": LotStatus.SUSPECT}, reason=why, at=at)
            for item in to_suspect]
-        + [audit.PendingRecord(actor, "part.status", p, before={"status": p.status},
-                               after={"status": PartStatus.ON_HOLD}, reason=f"lot {lot.lot_key} contained: {reason}")
-           for p in to_hold]
+        + [audit.PendingRecord(actor, "part.status", p, before={"status": p.status_on_release},
+                               after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key}, reason=why, at=at)
+           for p in newly_on_hold]
+        + [audit.PendingRecord(actor, "part.hold", p, after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key},
+                               reason=why, at=at)
+           for p in already_held]
     )
-    for p in to_hold:  # the live view shows parts still in the cell; finished ones are not on it
-        if p.status == PartStatus.IN_PROCESS and p.batch.cell_id:
+    for p in newly_on_hold:  # the live view shows parts still in the cell; finished ones are not on it
+        if p.status_on_release == PartStatus.IN_PROCESS and p.batch.cell_id:
             publish_on_commit(p.batch.cell_id, {"type": "part.status", "serial": p.serial, "status": PartStatus.ON_HOLD})
     lot.status = LotStatus.SUSPECT
     shipped: list[Part] = []
     for chunk in _in_chunks(shipped_ids):
         shipped += Part.objects.filter(pk__in=chunk).select_related("pallet", "batch", "part_type")
     return sorted(shipped, key=lambda p: p.serial)
+
+
+@dataclass(frozen=True)
+class ContainmentRelease:
+    containment: Containment
+    parts_released: list[str]  # serials back to the status they had (or were given) before the hold
+    parts_still_held: list[str]  # serials another active containment still holds
+    lots_released: list[str]  # lot keys back to their status before containment
+
+
+@transaction.atomic
+def release_containment(lot: MaterialLot, *, actor: Actor, reason: str) -> ContainmentRelease:
+    """End a lot's active containment: the lot and its descendant lots return to their status before it (unless
+    another active containment covers them), and every part it held returns to `status_on_release` unless another
+    active containment still holds it."""
+    from traceability import genealogy
+
+    if not reason.strip():
+        raise RefusedByRule("Releasing a containment needs a reason.")
+    containment = Containment.objects.select_for_update().filter(lot=lot, released_at__isnull=True).first()
+    if containment is None:
+        raise RefusedByRule(f"Lot {lot.lot_key} has no active containment to release.")
+    at = timezone.now()
+    containment.released_at = at
+    containment.released_by = actor if getattr(actor, "is_authenticated", False) else None
+    containment.release_reason = reason.strip()
+    containment.save(update_fields=["released_at", "released_by", "release_reason"])
+
+    still_covered: set[int] = set()
+    for other in Containment.objects.filter(released_at__isnull=True).select_related("lot"):
+        still_covered |= set(genealogy.descendant_lot_ids(other.lot))
+    lots = list(MaterialLot.objects.select_for_update()
+                .filter(pk__in=genealogy.descendant_lot_ids(lot), status=LotStatus.SUSPECT).order_by("pk"))
+    to_release = [item for item in lots if item.pk not in still_covered]
+    for item in to_release:
+        item.status = item.status_before_containment or LotStatus.RELEASED
+        item.status_before_containment = ""
+    MaterialLot.objects.bulk_update(to_release, ["status", "status_before_containment"])
+
+    held_ids = list(containment.holds.values_list("part_id", flat=True))
+    still_held = set(ContainmentHold.objects.filter(part_id__in=held_ids, containment__released_at__isnull=True)
+                     .values_list("part_id", flat=True))
+    parts: list[Part] = []
+    for chunk in _in_chunks(held_ids):
+        parts += Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch").order_by("pk")
+    released = [p for p in parts if p.pk not in still_held and p.status == PartStatus.ON_HOLD]
+    records = []
+    for p in released:
+        restored = PartStatus(p.status_on_release or PartStatus.ON_HOLD)
+        records.append(audit.PendingRecord(actor, "part.status", p, before={"status": p.status},
+                                           after={"status": restored, "released_from": lot.lot_key},
+                                           reason=f"containment of lot {lot.lot_key} released: {reason}", at=at))
+        p.status, p.status_on_release, p.status_changed_at = restored, "", at
+    Part.objects.bulk_update(released, ["status", "status_on_release", "status_changed_at"], batch_size=2000)
+    result = ContainmentRelease(
+        containment=containment,
+        parts_released=sorted(p.serial for p in released),
+        parts_still_held=sorted(p.serial for p in parts if p.pk in still_held),
+        lots_released=sorted(item.lot_key for item in to_release),
+    )
+    audit.append_many(
+        [audit.PendingRecord(actor, "lot.release_containment", lot, reason=reason, at=at,
+                             after={"containment": containment.pk, "lots_released": result.lots_released,
+                                    "parts_released": len(result.parts_released),
+                                    "parts_still_held": result.parts_still_held})]
+        + [audit.PendingRecord(actor, "lot.status", item, before={"status": LotStatus.SUSPECT},
+                               after={"status": item.status}, reason=f"containment of lot {lot.lot_key} released: {reason}", at=at)
+           for item in to_release]
+        + records
+    )
+    for p in released:
+        if p.status == PartStatus.IN_PROCESS and p.batch.cell_id:
+            publish_on_commit(p.batch.cell_id, {"type": "part.status", "serial": p.serial, "status": p.status})
+    lot.status = next((item.status for item in to_release if item.pk == lot.pk), lot.status)
+    return result

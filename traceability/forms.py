@@ -55,3 +55,7 @@ class TraceSearchForm(forms.Form):
 
 class ContainLotForm(forms.Form):
     reason = forms.CharField(max_length=500, label="Reason (recorded in the audit trail)")
+
+
+class ReleaseContainmentForm(forms.Form):
+    reason = forms.CharField(max_length=500, label="Why the lot is cleared (recorded in the audit trail)")

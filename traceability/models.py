@@ -176,6 +176,10 @@ class MaterialLot(models.Model):
     received_at = models.DateTimeField()
     quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(0)])
     status = models.CharField(max_length=20, choices=LotStatus.choices, default=LotStatus.RELEASED)
+    status_before_containment = models.CharField(
+        max_length=20, choices=LotStatus.choices, blank=True,
+        help_text="The status a suspect lot returns to when its last containment is released.",
+    )
 
     class Meta:
         ordering = ["-received_at", "lot_key"]
@@ -252,6 +256,11 @@ class Part(models.Model):
     status_changed_at = models.DateTimeField()
     pallet = models.ForeignKey(Pallet, on_delete=models.PROTECT, related_name="parts", null=True, blank=True)
     packed_at = models.DateTimeField(null=True, blank=True)
+    status_on_release = models.CharField(
+        max_length=20, choices=PartStatus.choices, blank=True,
+        help_text="While containment holds the part: the status it takes when the last hold is released "
+                  "(its status before the hold, updated by what production decided meanwhile).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -383,6 +392,50 @@ class FailureCase(models.Model):
 
 
 # --- Audit trail ----------------------------------------------------------------------------------------
+
+
+class Containment(models.Model):
+    """A lot declared suspect, and the parts it held, until a quality engineer releases it."""
+
+    lot = models.ForeignKey(MaterialLot, on_delete=models.PROTECT, related_name="containments")
+    reason = models.TextField()
+    contained_at = models.DateTimeField()
+    contained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-contained_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot"], condition=models.Q(released_at__isnull=True),
+                                    name="containment_one_active_per_lot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"containment of {self.lot_id} ({'released' if self.released_at else 'active'})"
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+class ContainmentHold(models.Model):
+    """One part held by one containment. A part stays on hold while any of its containments is active."""
+
+    containment = models.ForeignKey(Containment, on_delete=models.PROTECT, related_name="holds")
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="containment_holds")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["containment", "part"], name="containment_hold_unique")]
+        indexes = [models.Index(fields=["part", "containment"])]
+
+    def __str__(self) -> str:
+        return f"{self.part_id} held by containment {self.containment_id}"
 
 
 class AuditRecord(models.Model):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("trace/lots/<slug:lot_key>/", views.trace_lot, name="trace-lot"),
     path("trace/lots/<slug:lot_key>/recall.csv", views.trace_lot_csv, name="trace-lot-csv"),
     path("trace/lots/<slug:lot_key>/contain/", views.contain_lot, name="trace-lot-contain"),
+    path("trace/lots/<slug:lot_key>/release/", views.release_containment, name="trace-lot-release"),
 ]

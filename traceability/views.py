@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 
 from traceability import access, actions, epcis, genealogy, roles, selectors
 from traceability.choices import LotStatus, PartStatus, badge_colour
-from traceability.forms import ContainLotForm, TraceSearchForm
+from traceability.errors import DomainError
+from traceability.forms import ContainLotForm, ReleaseContainmentForm, TraceSearchForm
 from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
 from traceability.models import LotLink, MaterialLot
 
@@ -96,6 +97,8 @@ def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
         "can_contain": access.can_contain(request.user),
         "epcis_on_the_web": len(trace.parts) <= epcis.WEB_EXPORT_MAX_PARTS,
         "contain_form": ContainLotForm(),
+        "active_containment": lot.containments.filter(released_at__isnull=True).first(),
+        "release_form": ReleaseContainmentForm(),
     })
 
 
@@ -122,10 +125,34 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Containment needs a reason.")
         return redirect("trace-lot", lot.lot_key)
-    shipped = actions.contain_lot(lot, actor=request.user, reason=form.cleaned_data["reason"])
+    try:
+        shipped = actions.contain_lot(lot, actor=request.user, reason=form.cleaned_data["reason"])
+    except DomainError as refusal:
+        messages.error(request, str(refusal))
+        return redirect("trace-lot", lot.lot_key)
     held = genealogy.forward_trace(lot, with_sources=False).counts_by_status().get(str(PartStatus.ON_HOLD), 0)
     messages.success(request, f"Lot {lot.lot_key} is suspect; {held} parts it reached are on hold.")
     if shipped:
         listed = ", ".join(p.serial for p in shipped[:50]) + (" …" if len(shipped) > 50 else "")
         messages.error(request, f"{len(shipped)} parts had already shipped and need a customer recall: {listed}")
+    return redirect("trace-lot", lot.lot_key)
+
+
+@require_POST
+@permission_required(roles.CONTAIN_LOT, raise_exception=True)
+def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
+    lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+    form = ReleaseContainmentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Releasing a containment needs a reason.")
+        return redirect("trace-lot", lot.lot_key)
+    try:
+        released = actions.release_containment(lot, actor=request.user, reason=form.cleaned_data["reason"])
+    except DomainError as refusal:
+        messages.error(request, str(refusal))
+        return redirect("trace-lot", lot.lot_key)
+    messages.success(request, f"Containment of lot {lot.lot_key} released: {len(released.parts_released)} parts "
+                              f"back to their status, lots {', '.join(released.lots_released) or 'none'} cleared.")
+    if released.parts_still_held:
+        messages.error(request, f"{len(released.parts_still_held)} parts stay on hold under another containment.")
     return redirect("trace-lot", lot.lot_key)

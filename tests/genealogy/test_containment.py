@@ -110,3 +110,83 @@ def test_parts_still_in_the_cell_go_on_hold_on_the_live_view(
     assert len(callbacks) == 1
     assert live.current_sequence(g.cell.pk) == before + 1
     assert Part.objects.get(pk=in_cell.pk).status == PartStatus.ON_HOLD
+
+
+def part(g: known.KnownGenealogy, name: str) -> Part:
+    return Part.objects.get(serial=g.key(name))
+
+
+def test_production_decisions_on_a_held_part_wait_for_the_release(g: known.KnownGenealogy, quality_engineer: Any) -> None:
+    """A failure case dispositioned, a Debug Mode verdict or a late inspection all go through set_part_status:
+    while containment holds the part, none of them lifts the hold; the last decision applies on release."""
+    from tests import factories
+    from traceability.choices import Disposition, FoundBy
+
+    actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
+    case = actions.open_failure_case(part(g, "S07"), defect_code=factories.make_defect_code("burr"),
+                                     found_by=FoundBy.PERSON, actor=quality_engineer)
+    actions.disposition_failure_case(case, disposition=Disposition.REWORK, actor=quality_engineer, reason="deburred")
+
+    held = part(g, "S07")
+    assert held.status == PartStatus.ON_HOLD and held.status_on_release == PartStatus.REWORKED
+    deferred = AuditRecord.objects.filter(action="part.status_deferred", subject_key=g.key("S07")).get()
+    assert "kept on hold: containment of K-A1" in deferred.payload
+    pallet = actions.create_pallet(sscc=gs1.sscc("7891234", 4), actor=None)
+    with pytest.raises(RefusedByRule, match="on hold"):
+        actions.pack_part(held, pallet=pallet, actor=None)
+
+    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="supplier analysis: no porosity")
+
+    assert g.key("S07") in released.parts_released
+    assert part(g, "S07").status == PartStatus.REWORKED and part(g, "S08").status == PartStatus.PASSED
+    assert part(g, "S05").status == PartStatus.PASSED  # packed on an open pallet before the hold
+    actions.pack_part(part(g, "S07"), pallet=pallet, actor=None)
+    assert MaterialLot.objects.get(pk=g.lots["A1"].pk).status == LotStatus.RELEASED
+
+
+def test_scrapping_a_held_part_is_allowed(g: known.KnownGenealogy, quality_engineer: Any) -> None:
+    actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
+    actions.set_part_status(part(g, "S09"), status=PartStatus.SCRAPPED, actor=quality_engineer, reason="destroyed")
+
+    assert part(g, "S09").status == PartStatus.SCRAPPED
+    actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="cleared")
+    assert part(g, "S09").status == PartStatus.SCRAPPED
+
+
+def test_a_part_held_by_two_containments_stays_held_until_both_are_released(
+    g: known.KnownGenealogy, quality_engineer: Any
+) -> None:
+    # A1 and R1 (through the merge RM) both reached S01..S15.
+    actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
+    actions.contain_lot(g.lots["R1"], actor=quality_engineer, reason="O-ring hardness")
+
+    first = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="billets cleared")
+
+    assert g.key("S01") in first.parts_still_held and part(g, "S01").status == PartStatus.ON_HOLD
+    assert part(g, "M3").status == PartStatus.PASSED  # reached through A1a only
+    actions.release_containment(g.lots["R1"], actor=quality_engineer, reason="O-rings cleared")
+    assert part(g, "S01").status == PartStatus.PASSED and part(g, "T1").status == PartStatus.PASSED
+
+
+def test_releasing_a_lot_inside_a_wider_containment_keeps_it_suspect(g: known.KnownGenealogy, quality_engineer: Any) -> None:
+    before = {g.name(k): s for k, s in MaterialLot.objects.values_list("lot_key", "status")}
+    actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
+    actions.contain_lot(g.lots["A0"], actor=quality_engineer, reason="supplier recall")
+
+    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="A1 cleared")
+
+    assert released.lots_released == []  # A1 and A1a descend from A0, still contained
+    assert MaterialLot.objects.get(pk=g.lots["A1"].pk).status == LotStatus.SUSPECT
+    actions.release_containment(g.lots["A0"], actor=quality_engineer, reason="recall withdrawn")
+    after = {g.name(k): s for k, s in MaterialLot.objects.values_list("lot_key", "status")}
+    assert after == before  # every lot back to its status before containment (consumed stays consumed)
+
+
+def test_containing_twice_or_releasing_nothing_is_refused(g: known.KnownGenealogy, quality_engineer: Any) -> None:
+    with pytest.raises(RefusedByRule, match="no active containment"):
+        actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="x")
+    actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
+    with pytest.raises(RefusedByRule, match="already contained"):
+        actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="again")
+    with pytest.raises(RefusedByRule, match="needs a reason"):
+        actions.release_containment(g.lots["A1"], actor=quality_engineer, reason=" ")

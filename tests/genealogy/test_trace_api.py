@@ -157,6 +157,25 @@ def test_quality_engineers_contain_a_lot_over_the_api(
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "suspect" and response.json()["shipped"] == []
     assert Part.objects.get(serial=g.key("T1")).status == "on_hold"
+    again = login(quality_engineer).post(path, {"reason": "porosity"})
+    assert again.status_code == 409 and "already contained" in again.json()["detail"]
+
+
+def test_quality_engineers_release_a_containment_over_the_api(
+    g: known.KnownGenealogy, quality_engineer: Any, auditor: Any, login: Any
+) -> None:
+    login(quality_engineer).post(f"/api/lots/{g.key('A1')}/contain/", {"reason": "porosity"})
+    path = f"/api/lots/{g.key('A1')}/release/"
+    assert login(auditor).post(path, {"reason": "cleared"}).status_code == 403
+
+    response = login(quality_engineer).post(path, {"reason": "cleared"})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "released" and body["parts_still_held"] == []
+    assert g.key("T1") in body["parts_released"] and sorted(body["lots_released"]) == [g.key("A1"), g.key("A1a")]
+    assert Part.objects.get(serial=g.key("T1")).status == "passed"
+    assert login(quality_engineer).post(path, {"reason": "cleared"}).status_code == 409
 
 
 def test_it_names_the_reviewer_once_an_inspection_is_reviewed(

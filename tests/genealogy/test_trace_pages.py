@@ -131,6 +131,32 @@ def test_quality_engineers_contain_a_lot_from_its_page(
     assert MaterialLot.objects.get(lot_key=g.key("A1")).status == "suspect"
 
 
+def test_quality_engineers_release_a_containment_from_its_page(
+    g: known.KnownGenealogy, quality_engineer: Any, login: Any
+) -> None:
+    client = login(quality_engineer)
+    client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "porosity"})
+    html = page(client, f"/trace/lots/{g.key('A1')}/")
+    assert "Contained since" in html and "Reason: porosity" in html and "Contain lot" not in html
+
+    response = client.post(f"/trace/lots/{g.key('A1')}/release/", {"reason": "supplier cleared it"}, follow=True)
+
+    html = response.content.decode()
+    assert f"Containment of lot {g.key('A1')} released: 18 parts back to their status" in html
+    assert MaterialLot.objects.get(lot_key=g.key("A1")).status == "released"
+    again = client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "porosity"}, follow=True)
+    assert "is suspect" in again.content.decode()  # a released lot can be contained again
+
+
+def test_a_second_containment_of_a_contained_lot_is_refused_with_a_message(
+    g: known.KnownGenealogy, quality_engineer: Any, login: Any
+) -> None:
+    client = login(quality_engineer)
+    client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "porosity"})
+    response = client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "again"}, follow=True)
+    assert response.status_code == 200 and "already contained" in response.content.decode()
+
+
 def test_containment_without_a_reason_changes_nothing(g: known.KnownGenealogy, quality_engineer: Any, login: Any) -> None:
     response = login(quality_engineer).post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": ""}, follow=True)
 
@@ -140,9 +166,9 @@ def test_containment_without_a_reason_changes_nothing(g: known.KnownGenealogy, q
 
 def test_auditors_and_supervisors_may_not_contain(g: known.KnownGenealogy, request: Any, login: Any) -> None:
     for persona in ("auditor", "supervisor"):
-        response = login(request.getfixturevalue(persona)).post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "x"})
-
-        assert response.status_code == 403, persona
+        client = login(request.getfixturevalue(persona))
+        assert client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "x"}).status_code == 403, persona
+        assert client.post(f"/trace/lots/{g.key('A1')}/release/", {"reason": "x"}).status_code == 403, persona
     assert MaterialLot.objects.get(lot_key=g.key("A1")).status == "released"
 
 

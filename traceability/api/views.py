@@ -82,6 +82,19 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
                          "shipped": [trace_api.part_ref(p, request) for p in shipped]})
 
 
+    @extend_schema(request=trace_api.ContainInputSerializer, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
+            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    def release(self, request: Request, lot_key: str | None = None) -> Response:
+        """End the lot's active containment: its parts return to the status production gave them meanwhile."""
+        lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
+        data = trace_api.ContainInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        released = actions.release_containment(lot, actor=request.user, reason=data.validated_data["reason"])
+        return Response({"lot_key": lot.lot_key, "status": lot.status, "lots_released": released.lots_released,
+                         "parts_released": released.parts_released, "parts_still_held": released.parts_still_held})
+
+
 class BatchViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.BatchSerializer
     lookup_field = "batch_number"
