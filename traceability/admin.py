@@ -1,19 +1,30 @@
-"""Django admin for the traceability domain. Every save and delete goes through the audited actions."""
+"""Django admin for the traceability domain. Every save and delete goes through the audited actions.
+
+Fields that plant rules govern (a part's status and pallet, a lot's status, a case's disposition, a pallet's
+status) are read-only here: they change through their own actions (containment on the lot's trace page, the
+admin actions below for cases and pallets), which enforce the rules that a generic save would skip.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from traceability import actions
+from traceability.choices import Disposition
+from traceability.errors import DomainError
 from traceability.models import (
     Area,
     AuditRecord,
     Batch,
     Cell,
+    Containment,
+    ContainmentHold,
     DefectCode,
     DimensionalFeature,
     FailureCase,
@@ -52,6 +63,24 @@ class AuditedAdmin(admin.ModelAdmin):
         for obj in instances:
             actions.save_record(obj, actor=request.user, reason="edited in admin")
         formset.save_m2m()
+
+
+def _each_through_action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any],
+                         action: Any, done: str) -> None:
+    """Run one audited action per selected object; a refusal by a plant rule is shown, not raised."""
+    count = 0
+    for obj in queryset:
+        try:
+            action(obj)
+            count += 1
+        except DomainError as refusal:
+            modeladmin.message_user(request, f"{obj}: {refusal}", messages.ERROR)
+    if count:
+        modeladmin.message_user(request, f"{count} {done}.", messages.SUCCESS)
+
+
+def _trace_link(url_name: str, key: str, text: str) -> str:
+    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[key]), text)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -142,6 +171,13 @@ class MaterialLotAdmin(AuditedAdmin):
     search_fields = ["lot_key", "supplier", "supplier_lot_number"]
     date_hierarchy = "received_at"
     inlines = [ParentLinkInline, ChildLinkInline]
+    readonly_fields = ["status", "status_before_containment", "containment"]
+
+    @admin.display(description="Containment")
+    def containment(self, obj: MaterialLot) -> str:
+        if not obj.pk:
+            return "-"
+        return _trace_link("trace-lot", obj.lot_key, "Contain or release on the lot's trace page (with a reason)")
 
 
 @admin.register(Batch)
@@ -178,8 +214,15 @@ class PartAdmin(AuditedAdmin):
     search_fields = ["serial", "batch__batch_number"]
     date_hierarchy = "created_at"
     list_select_related = ["part_type", "batch", "pallet"]
-    raw_id_fields = ["batch", "pallet"]
+    raw_id_fields = ["batch"]
     inlines = [LotConsumptionInline, ComponentInline, StationEventInline]
+    readonly_fields = ["status", "status_changed_at", "status_on_release", "pallet", "packed_at", "genealogy"]
+
+    @admin.display(description="Genealogy")
+    def genealogy(self, obj: Part) -> str:
+        if not obj.pk:
+            return "-"
+        return _trace_link("trace-part", obj.serial, "Trace, inspections and decisions")
 
 
 @admin.register(StationEvent)
@@ -196,6 +239,18 @@ class PalletAdmin(AuditedAdmin):
     list_display = ["sscc", "status", "created_at", "shipped_at"]
     list_filter = ["status"]
     search_fields = ["sscc"]
+    readonly_fields = ["status", "shipped_at"]
+    actions = ["close_selected", "ship_selected"]
+
+    @admin.action(description="Close the selected pallets", permissions=["change"])
+    def close_selected(self, request: HttpRequest, queryset: QuerySet[Pallet]) -> None:
+        _each_through_action(self, request, queryset, lambda p: actions.close_pallet(p, actor=request.user),
+                             "pallets closed")
+
+    @admin.action(description="Ship the selected pallets (refused while a part on them is held)", permissions=["change"])
+    def ship_selected(self, request: HttpRequest, queryset: QuerySet[Pallet]) -> None:
+        _each_through_action(self, request, queryset, lambda p: actions.ship_pallet(p, actor=request.user),
+                             "pallets shipped")
 
 
 @admin.register(DefectCode)
@@ -212,6 +267,28 @@ class FailureCaseAdmin(AuditedAdmin):
     search_fields = ["part__serial", "description"]
     raw_id_fields = ["part"]
     list_select_related = ["part", "defect_code", "owner"]
+    readonly_fields = ["disposition", "status", "closed_at"]
+    actions = ["scrap", "rework", "use_as_is"]
+
+    def _disposition(self, request: HttpRequest, queryset: QuerySet[FailureCase], disposition: Disposition) -> None:
+        _each_through_action(
+            self, request, queryset,
+            lambda case: actions.disposition_failure_case(case, disposition=disposition, actor=request.user,
+                                                          reason="dispositioned in the admin"),
+            f"cases closed as {disposition.label.lower()} (their parts follow)",
+        )
+
+    @admin.action(description="Disposition: scrap the parts", permissions=["change"])
+    def scrap(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> None:
+        self._disposition(request, queryset, Disposition.SCRAP)
+
+    @admin.action(description="Disposition: rework the parts", permissions=["change"])
+    def rework(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> None:
+        self._disposition(request, queryset, Disposition.REWORK)
+
+    @admin.action(description="Disposition: use the parts as is", permissions=["change"])
+    def use_as_is(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> None:
+        self._disposition(request, queryset, Disposition.USE_AS_IS)
 
 
 @admin.register(DimensionalFeature)
@@ -249,6 +326,42 @@ class PartComponentAdmin(GenealogyLinkAdmin):
     list_display = ["assembly", "component", "assembled_at"]
     search_fields = ["assembly__serial", "component__serial"]
     raw_id_fields = ["assembly", "component"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ContainmentHoldInline(ReadOnlyInline):
+    model = ContainmentHold
+    fields = ["part"]
+    readonly_fields = fields
+
+
+@admin.register(Containment)
+class ContainmentAdmin(ReadOnlyAdmin):
+    """Containments are placed and released on the lot's trace page (or the API), with a reason."""
+
+    list_display = ["lot", "contained_at", "contained_by", "released_at", "released_by"]
+    list_filter = [("released_at", admin.EmptyFieldListFilter)]
+    search_fields = ["lot__lot_key", "reason", "release_reason"]
+    list_select_related = ["lot", "contained_by", "released_by"]
+    inlines = [ContainmentHoldInline]
+
+
+@admin.register(ContainmentHold)
+class ContainmentHoldAdmin(ReadOnlyAdmin):
+    list_display = ["part", "containment"]
+    search_fields = ["part__serial", "containment__lot__lot_key"]
+    list_select_related = ["part", "containment__lot"]
+    raw_id_fields = ["part"]
 
 
 @admin.register(AuditRecord)

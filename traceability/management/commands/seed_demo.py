@@ -235,7 +235,7 @@ class Command(BaseCommand):
                 if batch_index < batch_count - 1:
                     disposition = rng.choice([Disposition.SCRAP, Disposition.REWORK, Disposition.SCRAP])
                     actions.disposition_failure_case(case, disposition=disposition, actor=actor, reason="demo history")
-            pallet_number = self._pack(actor, batch, pallet_number, ship=batch_index < batch_count - 2)
+            pallet_number = self._pack(actor, batch, pallet_number, ship=batch_index < max(1, batch_count - 2))
 
     def _station_events(
         self, rng: random.Random, stations: dict[str, Station], clock: dt.datetime, defect: str | None
