@@ -100,4 +100,5 @@ def parts_with_verdict(parts: QuerySet[Part], verdict: str) -> QuerySet[Part]:
     return parts.filter(pk__in=Inspection.objects.filter(verdict=verdict).values("part_id"))
 
 
-register_inspection_source(inspection_steps, verdict_filter=parts_with_verdict, verdict_choices=Verdict.choices)
+register_inspection_source(inspection_steps, verdict_filter=parts_with_verdict, verdict_choices=Verdict.choices,
+                           audit_subject_type="inspection.inspection")

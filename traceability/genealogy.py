@@ -97,6 +97,7 @@ class _Registry:
     inspection_sources: list[InspectionSource] = field(default_factory=list)
     verdict_filters: list[PartFilter] = field(default_factory=list)
     verdict_choices: list[tuple[str, str]] = field(default_factory=list)
+    audit_subject_types: list[str] = field(default_factory=list)
     discovered: bool = False
 
 
@@ -105,12 +106,15 @@ _registry = _Registry()
 
 def register_inspection_source(
     source: InspectionSource, *, verdict_filter: PartFilter | None = None,
-    verdict_choices: Sequence[tuple[str, str]] = (),
+    verdict_choices: Sequence[tuple[str, str]] = (), audit_subject_type: str = "",
 ) -> None:
     """Called by another app's `trace.py`: `source(part_ids)` returns the inspection steps of those parts in one
-    or two queries; `verdict_filter(parts, verdict)` narrows a part queryset for the auditor search."""
+    or two queries; `verdict_filter(parts, verdict)` narrows a part queryset for the auditor search; audit records
+    filed under `audit_subject_type` with a step's key (its result id) belong to the part's trace."""
     if source not in _registry.inspection_sources:
         _registry.inspection_sources.append(source)
+    if audit_subject_type and audit_subject_type not in _registry.audit_subject_types:
+        _registry.audit_subject_types.append(audit_subject_type)
     if verdict_filter and verdict_filter not in _registry.verdict_filters:
         _registry.verdict_filters.append(verdict_filter)
         _registry.verdict_choices.extend(c for c in verdict_choices if c not in _registry.verdict_choices)
@@ -333,16 +337,19 @@ def backward_trace(part: Part, *, with_audit: bool = True) -> BackwardTrace:
         FailureCase.objects.filter(part_id__in=part_ids)
         .select_related("defect_code", "station", "owner").order_by("opened_at", "id")
     )
+    inspections = inspection_steps(part_ids)
     audit_records: list[AuditRecord] = []
     if with_audit:
         serials = [node.part.serial for node in nodes]
         about = Q(subject_type="traceability.part", subject_key__in=serials)
         if cases:
             about |= Q(subject_type="traceability.failurecase", subject_key__in=[str(c.pk) for c in cases])
+        if inspections and _discover().audit_subject_types:
+            about |= Q(subject_type__in=_registry.audit_subject_types, subject_key__in=[i.key for i in inspections])
         audit_records = list(AuditRecord.objects.filter(about).order_by("id"))
     trace = BackwardTrace(
         part=parts_by_id.get(part.pk, part), parts=nodes, lots=lots, consumptions=consumptions, lot_links=links,
-        station_events=events, inspections=inspection_steps(part_ids), failure_cases=cases,
+        station_events=events, inspections=inspections, failure_cases=cases,
         audit_records=audit_records,
     )
     trace.elapsed_ms = (time.perf_counter() - started) * 1000

@@ -178,6 +178,28 @@ def test_quality_engineers_release_a_containment_over_the_api(
     assert login(quality_engineer).post(path, {"reason": "cleared"}).status_code == 409
 
 
+def test_the_backward_trace_carries_the_audit_records_of_the_parts_inspections(
+    g: known.KnownGenealogy, auditor: Any, login: Any
+) -> None:
+    """Records filed under an inspection (its storing, Debug Mode claims and refused signatures) are about the part."""
+    from django.db import transaction
+
+    from traceability import audit
+
+    inspection = known.add_inspection(g, "S02", verdict="fail")
+    other = known.add_inspection(g, "S03", verdict="fail")
+    with transaction.atomic():
+        audit.append(actor=None, action="inspection.record", subject=("inspection.inspection", str(inspection.result_id)))
+        audit.append(actor=None, action="review.claim", subject=("inspection.inspection", str(inspection.result_id)))
+        audit.append(actor=None, action="review.claim", subject=("inspection.inspection", str(other.result_id)))
+
+    body = login(auditor).get(f"/api/parts/{g.key('S02')}/trace/").json()
+
+    about_inspections = [a for a in body["audit_records"] if a["subject_type"] == "inspection.inspection"]
+    assert [(a["action"], a["subject_key"]) for a in about_inspections] == [
+        ("inspection.record", str(inspection.result_id)), ("review.claim", str(inspection.result_id))]
+
+
 def test_it_names_the_reviewer_once_an_inspection_is_reviewed(
     g: known.KnownGenealogy, auditor: Any, operator: Any, login: Any
 ) -> None:
