@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from epcis_event_hash_generator import hash_generator, json_to_py
 from django.test import Client
 
 from tests.genealogy import known
@@ -118,6 +119,9 @@ def test_it_exports_epcis_json_ld_that_validates(g: known.KnownGenealogy, audito
         document = json.loads(response.content)
         assert epcis.validation_errors(document) == [], path
         assert document["epcisBody"]["eventList"]
+        received = json_to_py.event_list_from_epcis_document_str(response.content.decode())
+        assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == \
+            hash_generator.epcis_hashes_from_events(received), path
 
 
 def test_unknown_serials_and_lots_are_404(auditor: Any, login: Any) -> None:
