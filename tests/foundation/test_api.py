@@ -56,6 +56,54 @@ def test_part_list_is_paginated_with_a_constant_number_of_queries(
         assert client.get("/api/parts/").json()["count"] == 33
 
 
+def test_page_size_is_the_callers_choice_up_to_500(genealogy: dict[str, Any], auditor: Any, login: Any) -> None:
+    client = login(auditor)
+    body = client.get("/api/parts/?page_size=5").json()
+    assert len(body["results"]) == 5 and body["count"] == 13 and "page_size=5" in body["next"]
+    assert len(client.get("/api/parts/?page_size=100000").json()["results"]) == 13  # capped at 500, not refused
+
+
+def _grow(kind: str, n: int) -> None:
+    """n more records behind one API list."""
+    from traceability import actions, gs1
+    from traceability.choices import FoundBy
+
+    for i in range(n):
+        if kind == "parts":
+            factories.make_part()
+        elif kind == "lots":
+            factories.make_lot()
+        elif kind == "batches":
+            factories.make_batch()
+        elif kind == "stations":
+            factories.make_cell()
+        elif kind == "station-events":
+            part = factories.make_part()
+            station = factories.make_cell().stations.first()
+            actions.record_station_entry(part, station=station, actor=None)
+        elif kind == "pallets":
+            actions.create_pallet(sscc=gs1.sscc("7891234", int(factories.unique("")[-5:])), actor=None)
+        elif kind == "failure-cases":
+            actions.open_failure_case(factories.make_part(), defect_code=factories.make_defect_code(),
+                                      found_by=FoundBy.MACHINE, actor=None)
+
+
+@pytest.mark.parametrize("kind", ["parts", "lots", "batches", "stations", "station-events", "pallets", "failure-cases"])
+def test_every_list_costs_the_same_number_of_queries_whatever_its_length(
+    kind: str, auditor: Any, login: Any, django_assert_max_num_queries: Any
+) -> None:
+    client = login(auditor)
+    _grow(kind, 2)
+    client.get(f"/api/{kind}/")  # warm the session and permission caches
+    with django_assert_max_num_queries(12) as short:
+        assert client.get(f"/api/{kind}/").status_code == 200
+    _grow(kind, 10)
+    with django_assert_max_num_queries(12) as long:
+        body = client.get(f"/api/{kind}/").json()
+    assert body["count"] >= 12
+    assert len(long.captured_queries) == len(short.captured_queries)
+
+
 def test_batches_count_their_serials(genealogy: dict[str, Any], auditor: Any, login: Any) -> None:
     batch = login(auditor).get(f"/api/batches/{genealogy['batch'].batch_number}/").json()
     assert batch["part_count"] == 13

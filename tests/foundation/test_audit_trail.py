@@ -56,6 +56,23 @@ def test_it_writes_one_chained_record_per_action(quality_engineer: Any) -> None:
     assert record.actor_name == "Quinn Tester (quinn)"
 
 
+def test_a_write_and_its_audit_record_commit_or_roll_back_together(quality_engineer: Any, monkeypatch: Any) -> None:
+    lot = factories.make_lot(actor=quality_engineer)
+    records = AuditRecord.objects.count()
+
+    def audit_store_fails(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("disk full while writing the audit record")
+
+    monkeypatch.setattr(AuditRecord.objects, "bulk_create", audit_store_fails)
+    with pytest.raises(DatabaseError, match="disk full"):
+        actions.set_lot_status(lot, status=LotStatus.ON_HOLD, actor=quality_engineer, reason="supplier notice")
+    monkeypatch.undo()
+
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.RELEASED  # the status change went with the audit record
+    assert AuditRecord.objects.count() == records
+
+
 def test_it_refuses_audit_writes_outside_a_transaction(transactional_db: Any) -> None:
     with pytest.raises(RuntimeError, match="inside the action's transaction"):
         audit.append_many([audit.PendingRecord(None, "x", ("t", "1"))])

@@ -116,6 +116,22 @@ def test_quality_engineers_disposition_failure_cases(quality_engineer: Any, logi
     assert part.status == "scrapped"
 
 
+@pytest.mark.parametrize("persona, expected", [("operator", 403), ("supervisor", 403), ("auditor", 403),
+                                               ("quality_engineer", 200), ("admin_user", 200)])
+def test_only_quality_engineers_and_admins_disposition_over_the_api(
+    persona: str, expected: int, request: Any, login: Any
+) -> None:
+    from traceability import actions
+    from traceability.choices import FoundBy
+
+    case = actions.open_failure_case(factories.make_part(), defect_code=factories.make_defect_code(),
+                                     found_by=FoundBy.MACHINE, actor=None)
+    response = login(request.getfixturevalue(persona)).post(
+        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "rework", "reason": "burr removed"})
+    assert response.status_code == expected, response.content
+    assert FailureCase.objects.get(pk=case.pk).disposition == ("rework" if expected == 200 else "")
+
+
 @pytest.mark.parametrize(
     "persona, path, expected",
     [
