@@ -170,17 +170,51 @@ def _check(record: AuditRecord, previous_hash: str) -> str | None:
             return f"its {name} column ({value!r}) differs from what was hashed ({payload.get(name)!r})"
     if payload.get("at") != record.created_at.isoformat():
         return "its created_at column differs from what was hashed"
+    if payload.get("corrects") != getattr(record, "corrects_hash", None):
+        return "its corrects column points at another record than the one whose hash was recorded"
     return None
 
 
-def verify_chain() -> tuple[int, ChainBreak | None]:
-    """Walk the whole trail in order; return how many records were checked and the first break, if any."""
+@dataclass(frozen=True)
+class ChainHead:
+    record_id: int
+    record_hash: str
+
+    def __str__(self) -> str:
+        return f"{self.record_id}:{self.record_hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> "ChainHead":
+        record_id, sep, record_hash = text.partition(":")
+        if not sep or not record_id.isdigit() or len(record_hash) != 64:
+            raise ValueError(f"expected RECORD_ID:SHA256, got {text!r}")
+        return cls(int(record_id), record_hash.lower())
+
+
+def verify_chain(anchor: ChainHead | None = None) -> tuple[int, ChainBreak | None, ChainHead | None]:
+    """Walk the whole trail in order; return how many records were checked, the first break if any, and the head.
+
+    The chain proves that nothing before a record was changed or removed; it cannot by itself show that the newest
+    records were removed. `anchor` is a head recorded earlier outside the database (printed by verify_audit): the
+    trail must still hold that record with that hash."""
     checked = 0
     previous_hash = GENESIS_HASH
-    for record in AuditRecord.objects.order_by("id").iterator(chunk_size=2000):
+    head: ChainHead | None = None
+    anchor_seen = anchor is None
+    records = AuditRecord.objects.annotate(corrects_hash=models.F("corrects__record_hash")).order_by("id")
+    for record in records.iterator(chunk_size=2000):
         problem = _check(record, previous_hash)
         if problem:
-            return checked, ChainBreak(record.pk, problem)
+            return checked, ChainBreak(record.pk, problem), head
+        if anchor is not None and record.pk == anchor.record_id:
+            if record.record_hash != anchor.record_hash:
+                return checked, ChainBreak(record.pk, "its hash differs from the anchor recorded earlier"), head
+            anchor_seen = True
         checked += 1
         previous_hash = record.record_hash
-    return checked, None
+        head = ChainHead(record.pk, record.record_hash)
+    if not anchor_seen:
+        assert anchor is not None
+        return checked, ChainBreak(anchor.record_id, "the anchored record is gone: records were removed from the end "
+                                                     "of the trail"), head
+    return checked, None, head

@@ -40,6 +40,23 @@ def _force_update(record_id: int, payload: str) -> None:
             )
 
 
+def _force_sql(sql: str, params: list[Any]) -> None:
+    """Any statement on the audit table with the guard switched off, as _force_update."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            cursor.execute(sql, params)
+            cursor.execute("SET LOCAL session_replication_role = origin")
+        else:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'traceability_auditrecord'")
+            triggers = [row[0] for row in cursor.fetchall()]
+            for name in ("audit_record_no_update", "audit_record_no_delete"):
+                cursor.execute(f"DROP TRIGGER {name}")
+            cursor.execute(sql, params)
+            for trigger in triggers:
+                cursor.execute(trigger)
+
+
 def test_it_writes_one_chained_record_per_action(quality_engineer: Any) -> None:
     lot = factories.make_lot(actor=quality_engineer)
     actions.set_lot_status(lot, status=LotStatus.ON_HOLD, actor=quality_engineer, reason="supplier notice")
@@ -188,6 +205,37 @@ def test_a_correction_points_at_the_original_which_stays_visible(quality_enginee
     assert json.loads(AuditRecord.objects.get(id=original.id).payload) == json.loads(original.payload)
     assert json.loads(correction.payload)["corrects"] == original.record_hash
     call_command("verify_audit")
+
+
+def test_verify_audit_prints_a_head_that_later_reveals_records_removed_from_the_end(
+    quality_engineer: Any, capsys: Any
+) -> None:
+    factories.make_part(actor=quality_engineer)
+    call_command("verify_audit")
+    head = capsys.readouterr().out.split("head ", 1)[1].split()[0]
+    newest = AuditRecord.objects.latest("id")
+    assert head == f"{newest.id}:{newest.record_hash}"
+    factories.make_lot(actor=quality_engineer)
+    call_command("verify_audit", anchor=head)  # more records since: still intact
+
+    _force_sql("DELETE FROM traceability_auditrecord WHERE id >= %s", [newest.id])
+    call_command("verify_audit")  # the chain alone cannot tell that its end is missing
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit", anchor=head)
+    assert failure.value.returncode == 1 and "anchored record is gone" in str(failure.value)
+
+
+def test_verify_audit_names_a_correction_repointed_at_another_record(quality_engineer: Any) -> None:
+    lot = factories.make_lot(actor=quality_engineer)
+    original = AuditRecord.objects.get(action="lot.receive", subject_key=lot.lot_key)
+    correction = actions.correct_record(lot, corrects=original, changes={"supplier": "Alu Norte"},
+                                        reason="wrong supplier", actor=quality_engineer)
+    other = AuditRecord.objects.exclude(id__in=[original.id, correction.id]).earliest("id")
+    _force_sql("UPDATE traceability_auditrecord SET corrects_id = %s WHERE id = %s", [other.id, correction.id])
+
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit")
+    assert f"record #{correction.id}" in str(failure.value) and "corrects column" in str(failure.value)
 
 
 def test_a_correction_needs_a_reason(quality_engineer: Any) -> None:
