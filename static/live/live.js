@@ -31,6 +31,7 @@
   const serverNow = () => Date.now() + S.offsetMs;
   const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
   const num = (v, d = 1) => (v == null ? "–" : Number(v).toFixed(d));
+  const tenths = (v) => Math.round(10 * v) / 10; // a duration as the page shows it
   const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
   function ageText(iso) {
     if (!iso) return "never";
@@ -421,8 +422,10 @@
     $("kpi-p").classList.toggle("over-target", fast);
     const target = k.target_cycle_time_s;
     for (const [id, v] of [["kpi-cycle-mean", k.cycle_mean_s], ["kpi-cycle-p95", k.cycle_p95_s]]) {
-      $(id).textContent = v == null ? "–" : `${num(v, 1)} s`;
-      $(id).classList.toggle("over-target", v != null && v > target);
+      // Coloured by the value shown: 15.04 s reads "15.0 s", which is not over a 15.0 s target.
+      const shown = v == null ? null : tenths(v);
+      $(id).textContent = shown == null ? "–" : `${shown.toFixed(1)} s`;
+      $(id).classList.toggle("over-target", shown != null && shown > target);
     }
     $("kpi-completed").textContent = `${k.completed} · ${k.good}`;
     $("def-window").textContent = k.window_start ? `since ${time(k.window_start)}, ${(k.planned_s / 60).toFixed(0)} min planned, ${(k.run_s / 60).toFixed(0)} min run` : "no part yet";
@@ -535,21 +538,27 @@
     const cyc = c.cycle;
     Plotly.react("chart-cycle", [{
       x: cyc.map((p) => p.completed_at), y: cyc.map((p) => p.cycle_s), text: cyc.map((p) => p.serial), type: "scatter", mode: "lines+markers",
-      marker: { color: cyc.map((p) => (p.cycle_s > 1.2 * target ? "#b3261e" : p.cycle_s > target ? "#a15c00" : "#0b5cad")), size: 6 },
+      marker: { color: cyc.map((p) => (tenths(p.cycle_s) > 1.2 * target ? "#b3261e" : tenths(p.cycle_s) > target ? "#a15c00" : "#0b5cad")), size: 6 },
       line: { color: "#9bb7d4", width: 1 }, hovertemplate: "%{text}: %{y:.1f} s<extra></extra>",
     }], {
-      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero" }, xaxis: { type: "date", visible: cyc.length > 0, tickformat: "%H:%M:%S", nticks: 5 },
+      ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero", automargin: true }, xaxis: { type: "date", visible: cyc.length > 0, tickformat: "%H:%M:%S", nticks: 5, automargin: true },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: target, y1: target, line: { color: "#137333", width: 2, dash: "dash" } }],
       annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
         ...(cyc.length ? [] : [{ text: "No completed part in the window yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
     }, plotConfig);
 
+    // Horizontal bars, most frequent on top: the defect names stay whole and level at any width (a column per
+    // class leaves about 40 px per name on a tablet).
     const total = c.pareto.reduce((a, p) => a + p.count, 0);
+    const classes = c.pareto.map((p) => p.defect_class.replace(/_/g, " "));
     let run = 0;
     Plotly.react("chart-pareto", [
-      { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => p.count), type: "bar", marker: { color: "#b3261e" }, name: "count" },
-      { x: c.pareto.map((p) => p.defect_class), y: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", yaxis: "y2", line: { color: "#14191f" }, name: "cumulative %" },
-    ], { ...baseLayout(), yaxis: { title: { text: "NOK" }, rangemode: "tozero", tickformat: ",d", dtick: total && c.pareto[0].count <= 10 ? 1 : null }, yaxis2: { overlaying: "y", side: "right", range: [0, 105], tickvals: [0, 20, 40, 60, 80, 100], ticksuffix: "%" },
+      { y: classes, x: c.pareto.map((p) => p.count), type: "bar", orientation: "h", marker: { color: "#b3261e" }, name: "count", hovertemplate: "%{y}: %{x} NOK<extra></extra>" },
+      { y: classes, x: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", xaxis: "x2", line: { color: "#14191f" }, name: "cumulative %", hovertemplate: "%{y}: %{x:.0f} % cumulative<extra></extra>" },
+    ], { ...baseLayout(), height: Math.max(205, 70 + 22 * classes.length), margin: { l: 8, r: 16, t: 30, b: 36 },
+      yaxis: { type: "category", autorange: "reversed", automargin: true, ticksuffix: " ", visible: total > 0 },
+      xaxis: { title: { text: "NOK", standoff: 4 }, rangemode: "tozero", tickformat: ",d", dtick: total && c.pareto[0].count <= 10 ? 1 : null, automargin: true, visible: total > 0 },
+      xaxis2: { overlaying: "x", side: "top", range: [0, 105], tickvals: [0, 25, 50, 75, 100], ticktext: ["0 %", "25 %", "50 %", "75 %", "100 %"], showgrid: false, automargin: true, visible: total > 0 },
       annotations: total ? [] : [{ text: "No NOK in the window", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 
     const pw = c.power;
@@ -557,13 +566,15 @@
     Plotly.react("chart-power", [
       { x: pw.map((p) => p.at), y: pw.map((p) => p.power_mw), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "power (mW)", line: { color: "#a15c00" } },
       { x: pw.filter((p) => p.fps != null).map((p) => p.at), y: pw.filter((p) => p.fps != null).map((p) => p.fps), type: "scatter", mode: "lines+markers", marker: { size: 4 }, name: "FPS", yaxis: "y2", line: { color: "#0b5cad" } },
-    ], { ...baseLayout(), margin: { l: 48, r: 48, t: 26, b: 36 }, showlegend: hasPower, legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5 }, yaxis: { title: { text: "mW" }, rangemode: "tozero", visible: hasPower },
-      yaxis2: { title: { text: "FPS" }, overlaying: "y", side: "right", rangemode: "tozero" },
+    ], { ...baseLayout(), margin: { l: 48, r: 48, t: 26, b: 36 }, showlegend: hasPower, legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5, automargin: true }, yaxis: { title: { text: "mW" }, rangemode: "tozero", visible: hasPower, automargin: true },
+      // automargin: the tick labels push the axis title out instead of running into it
+      yaxis2: { title: { text: "FPS", standoff: 6 }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", nticks: 5, tickformat: "~r", automargin: true },
       annotations: hasPower ? [] : [{ text: pw.length ? "FPS · power not measured on this device" : "No reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1 : 0.5, yanchor: pw.length ? "bottom" : "middle" }] }, plotConfig);
 
     const en = c.energy.slice(-60);
     Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
-      { ...baseLayout(), xaxis: { type: "category", showticklabels: en.length <= 6, title: { text: en.length > 6 ? `last ${en.length} parts (hover for serials)` : "" } }, yaxis: { title: { text: "mJ" }, rangemode: "tozero" },
+      // No energy: no axes either, only the note (empty ticks would run into it and say nothing).
+      { ...baseLayout(), xaxis: { type: "category", visible: en.length > 0, showticklabels: en.length <= 6, title: { text: en.length > 6 ? `last ${en.length} parts (hover for serials)` : "" }, automargin: true }, yaxis: { title: { text: "mJ" }, rangemode: "tozero", visible: en.length > 0, automargin: true },
         annotations: en.length ? [] : [{ text: pw.length && !hasPower ? "not measured: the edge device reports no power" : "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
   }
 

@@ -1,9 +1,14 @@
 /* TwinWeb cell twin: draws the stations of a cell as an SVG and updates them. Shared by the live and replay
-   pages. Vanilla JS, no build step. */
+   pages. Vanilla JS, no build step.
+
+   The drawing is as wide in SVG units as the SVG is on screen (between MIN_W and MAX_W), so its text keeps its
+   CSS size on a tablet instead of shrinking with a 1000-unit drawing; it is laid out again when that width
+   changes. Text that would not fit its place is cut with an ellipsis, the whole of it in a tooltip. */
 (function () {
   "use strict";
   const NS = "http://www.w3.org/2000/svg";
-  const BOX_W = 172, GAP = 18, LEFT = 19;
+  const MIN_W = 640, MAX_W = 1000, HEIGHT = 262;
+  const BOX_W = 172, BOX_H = 132, TOP = 14, PAD = 12;
   const ICONS = {
     loading: "M20 34 L40 34 L40 14 M30 24 L40 14 L50 24",
     visual_inspection: "M14 22 h10 l4 -6 h16 l4 6 h10 v22 h-44 z M36 33 m-8 0 a8 8 0 1 0 16 0 a8 8 0 1 0 -16 0",
@@ -25,41 +30,101 @@
     return node;
   }
 
-  /* Two lines of at most `max` characters, split at a space; the second is cut with an ellipsis if needed. */
-  function splitName(name, max) {
-    if (name.length <= max) return [name, ""];
-    let cut = name.lastIndexOf(" ", max);
-    if (cut <= 0) cut = max;
-    const rest = name.slice(cut).trim();
-    return [name.slice(0, cut), rest.length > max ? rest.slice(0, max - 1) + "…" : rest];
+  function tooltip(node, value) {
+    let title = node.querySelector("title");
+    if (!value) { if (title) title.remove(); return; }
+    if (!title) title = el("title", {}, node);
+    title.textContent = value;
+  }
+
+  /* Sets node's text to value, cut with "…" (at the start when fromEnd: serials differ at their end) to fit
+     maxWidth SVG units. Returns whether it was cut. */
+  function fit(node, value, maxWidth, fromEnd) {
+    node.textContent = value;
+    if (!value || node.getComputedTextLength() <= maxWidth) return false;
+    let keep = value.length - 1;
+    while (keep > 1) {
+      node.textContent = fromEnd ? "…" + value.slice(value.length - keep) : value.slice(0, keep).trimEnd() + "…";
+      if (node.getComputedTextLength() <= maxWidth) break;
+      keep -= 1;
+    }
+    return true;
+  }
+
+  /* A station name on at most two lines: as many words as fit on the first, the rest (cut if need be) on the
+     second. */
+  function fitName(line1, line2, name, maxWidth) {
+    const words = name.split(/\s+/);
+    let n = words.length;
+    while (n > 1) {
+      line1.textContent = words.slice(0, n).join(" ");
+      if (line1.getComputedTextLength() <= maxWidth) break;
+      n -= 1;
+    }
+    const cut1 = fit(line1, words.slice(0, n).join(" "), maxWidth, false);
+    const cut2 = fit(line2, words.slice(n).join(" "), maxWidth, false);
+    return cut1 || cut2;
+  }
+
+  function drawingWidth(svg) {
+    const shown = svg.getBoundingClientRect().width || MAX_W;
+    return Math.round(Math.max(MIN_W, Math.min(MAX_W, shown)));
   }
 
   function build(svg, stations) {
+    const W = drawingWidth(svg);
+    svg._twin = { stations, width: W, views: (svg._twin && svg._twin.views) || {} };
+    svg.setAttribute("viewBox", `0 0 ${W} ${HEIGHT}`);
+    const conveyor = svg.querySelector(".conveyor");
+    if (conveyor) conveyor.setAttribute("width", W - 20);
     const layer = svg.querySelector("#twin-stations");
     layer.textContent = "";
     const empty = svg.querySelector("#twin-empty");
-    if (empty) empty.style.display = stations.length ? "none" : "";
-    const width = Math.min(BOX_W, (960 - GAP * (stations.length - 1)) / Math.max(1, stations.length));
+    if (empty) { empty.style.display = stations.length ? "none" : ""; empty.setAttribute("x", W / 2); }
+    const n = Math.max(1, stations.length);
+    const gap = W < 800 ? 10 : 18;
+    const width = Math.min(BOX_W, (W - 40 - gap * (n - 1)) / n);
+    const left = (W - (n * width + (n - 1) * gap)) / 2;
+    const narrow = width < 150;
+    svg.classList.toggle("twin-narrow", narrow);
+    // Icon path coordinates span x 12..56, y 12..44: scaled to its corner, clear of the state and dwell lines.
+    const iconScale = narrow ? 0.6 : 1;
+    const iconX = width - 8 - 56 * iconScale, iconY = (narrow ? 60 : 52) - 12 * iconScale;
+    const badgeW = narrow ? 58 : 74;
     stations.forEach((st, i) => {
-      const x = LEFT + i * (width + GAP);
-      const g = el("g", { class: "station st-idle", "data-code": st.code, transform: `translate(${x},14)` }, layer);
-      el("rect", { class: "st-box", width: width, height: 132, rx: 10 }, g);
-      const [line1, line2] = splitName(st.name, Math.floor((width - 20) / 8.6));
-      text(g, { class: "st-name", x: 12, y: 22 }, line1);
-      if (line2) text(g, { class: "st-name", x: 12, y: 40 }, line2);
-      text(g, { class: "st-state", x: 12, y: 60 }, "idle");
-      const icon = el("g", { class: "st-icon", transform: `translate(${width - 66},44)` }, g);
+      const x = left + i * (width + gap);
+      const g = el("g", { class: "station st-idle", "data-code": st.code, transform: `translate(${x},${TOP})` }, layer);
+      g._fit = { width, pitch: width + gap };
+      el("rect", { class: "st-box", width: width, height: BOX_H, rx: 10 }, g);
+      const name1 = text(g, { class: "st-name", x: PAD, y: 22 }, "");
+      const name2 = text(g, { class: "st-name", x: PAD, y: 41 }, "");
+      tooltip(g, fitName(name1, name2, st.name, width - 2 * PAD) ? st.name : "");
+      text(g, { class: "st-state", x: PAD, y: 60 }, "idle");
+      const icon = el("g", { class: "st-icon", transform: `translate(${iconX},${iconY}) scale(${iconScale})` }, g);
       el("path", { d: ICONS[st.kind] || ICONS.loading }, icon);
-      text(g, { class: "st-dwell", x: 12, y: 80 }, "");
-      const verdict = el("g", { class: "st-verdict", transform: "translate(12,98)", style: "display:none" }, g);
-      el("rect", { width: 74, height: 22, rx: 11 }, verdict);
-      text(verdict, { x: 37, y: 15, "text-anchor": "middle" }, "");
-      text(g, { class: "st-defect", x: 94, y: 114 }, "");
-      const part = el("g", { class: "st-part", transform: `translate(${width / 2},166)`, style: "display:none" }, g);
+      text(g, { class: "st-dwell", x: PAD, y: 78 }, "");
+      const verdict = el("g", { class: "st-verdict", transform: `translate(${PAD},86)`, style: "display:none" }, g);
+      el("rect", { width: badgeW, height: 22, rx: 11 }, verdict);
+      text(verdict, { x: badgeW / 2, y: 16, "text-anchor": "middle" }, "");
+      text(el("g", { class: "st-defect-wrap" }, g), { class: "st-defect", x: PAD, y: 124 }, "");
+      const part = el("g", { class: "st-part", transform: `translate(${width / 2},${180 - TOP})`, style: "display:none" }, g);
       el("circle", { r: 15 }, part);
       text(part, { class: "st-serial", y: 38, "text-anchor": "middle" }, "");
       text(g, { class: "st-bottleneck", x: width / 2, y: 244, "text-anchor": "middle", style: "display:none" }, "▲ bottleneck");
     });
+    for (const view of Object.values(svg._twin.views)) update(svg, view);
+    watch(svg);
+  }
+
+  /* Lay the drawing out again when the SVG's width on screen changes (rotation, resize). */
+  function watch(svg) {
+    if (svg._twinWatch || typeof ResizeObserver === "undefined") return;
+    let pending = null;
+    svg._twinWatch = new ResizeObserver(() => {
+      clearTimeout(pending);
+      pending = setTimeout(() => { if (svg._twin && drawingWidth(svg) !== svg._twin.width) build(svg, svg._twin.stations); }, 100);
+    });
+    svg._twinWatch.observe(svg);
   }
 
   const STATES = ["running", "idle", "blocked", "fault", "stale"];
@@ -67,8 +132,10 @@
 
   /* view: {code, state, part: {serial, status} | null, dwell_s, verdict: "pass"|"fail"|..., defect, bottleneck} */
   function update(svg, view) {
+    if (svg._twin) svg._twin.views[view.code] = view;
     const g = svg.querySelector(`.station[data-code="${CSS.escape(view.code)}"]`);
     if (!g) return;
+    const { width, pitch } = g._fit;
     STATES.forEach((s) => g.classList.toggle("st-" + s, s === view.state));
     g.classList.toggle("is-bottleneck", !!view.bottleneck);
     g.querySelector(".st-state").textContent = view.state.toUpperCase();
@@ -81,17 +148,24 @@
     } else {
       verdict.style.display = "none";
     }
-    g.querySelector(".st-defect").textContent = view.defect || "";
+    const defect = g.querySelector(".st-defect");
+    const defectText = (view.defect || "").replace(/_/g, " ");
+    if (defect.dataset.full !== defectText) {
+      defect.dataset.full = defectText;
+      tooltip(defect.parentNode, fit(defect, defectText, width - 2 * PAD, false) ? defectText : "");
+    }
     const part = g.querySelector(".st-part");
     if (view.part) {
       part.style.display = "";
       part.setAttribute("class", "st-part ps-" + (view.part.status || "in_process"));
       // Long serials would run into the neighbours' labels: show the tail, the whole one on hover.
       const serial = view.part.serial;
-      part.querySelector(".st-serial").textContent = serial.length > 16 ? "…" + serial.slice(-15) : serial;
-      let title = part.querySelector("title");
-      if (!title) title = el("title", {}, part);
-      title.textContent = serial;
+      const label = part.querySelector(".st-serial");
+      if (label.dataset.full !== serial) {
+        label.dataset.full = serial;
+        fit(label, serial, pitch - 24, true);
+        tooltip(part, serial);
+      }
     } else {
       part.style.display = "none";
     }
