@@ -104,6 +104,7 @@ class BrokerHistory:
 
     pops: list[Pop] = field(default_factory=list)
     unacked_at: dict[str, list[int]] = field(default_factory=dict)  # delivery tag -> positions of its HSET unacked
+    length: int = 0  # commands read: positions below it are this history's, in any later read of the same file
 
     @classmethod
     def read(cls, aof: Path) -> "BrokerHistory":
@@ -128,6 +129,7 @@ class BrokerHistory:
             elif name == b"HSET" and args[0] == b"unacked":
                 for tag in args[1::2]:
                     history.unacked_at.setdefault(tag.decode(), []).append(position)
+            history.length = position + 1
         return history
 
     def never_recorded_unacked(self) -> list[Pop]:
