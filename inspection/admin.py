@@ -20,6 +20,7 @@ from inspection.models import (
     ProfilingVariant,
     Review,
     ReviewClaim,
+    ReviewedInspection,
     ReviewPin,
     Signature,
     TelemetrySample,
@@ -123,9 +124,15 @@ class ProfilingSeriesAdmin(ReadOnlyAdmin):
 # --- Debug Mode (read-only: reviews and signatures are written only by signing) ---------------------------
 
 
+class ReviewedInspectionInline(ReadOnlyInline):
+    model = ReviewedInspection
+    fields = ["inspection"]
+    readonly_fields = fields
+
+
 class SignatureInline(ReadOnlyInline):
     model = Signature
-    fields = ["printed_name", "signed_at", "meaning", "method", "content_sha256"]
+    fields = ["printed_name", "signed_at", "meaning", "method", "content_sha256", "hash_version"]
     readonly_fields = fields
 
 
@@ -135,14 +142,21 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_filter = ["verdict", "disposition", "status"]
     search_fields = ["inspection__part__serial", "inspection__result_id", "reviewer__username"]
     list_select_related = ["inspection__part", "reviewer"]
-    inlines = [SignatureInline]
+    inlines = [ReviewedInspectionInline, SignatureInline]
 
 
 @admin.register(ReviewClaim)
 class ReviewClaimAdmin(ReadOnlyAdmin):
-    list_display = ["inspection", "holder", "claimed_at", "expires_at", "ended_at", "end_reason"]
+    list_display = ["part", "inspection", "holder", "claimed_at", "expires_at", "ended_at", "end_reason"]
     list_filter = ["end_reason"]
-    list_select_related = ["inspection__part", "holder"]
+    list_select_related = ["part", "inspection__part", "holder"]
+
+
+@admin.register(ReviewedInspection)
+class ReviewedInspectionAdmin(ReadOnlyAdmin):
+    list_display = ["review", "inspection"]
+    list_select_related = ["review", "inspection"]
+    search_fields = ["inspection__result_id", "inspection__part__serial"]
 
 
 @admin.register(CobotCommand)

@@ -60,13 +60,18 @@ def _inspection(result_id: uuid.UUID) -> Inspection:
     return get_object_or_404(Inspection.objects.select_related("part__part_type", "station__cell", "image"), result_id=result_id)
 
 
+def _deciding_review(inspection: Inspection) -> Review | None:
+    """The review that decided this inspection (its own, or its part's, made from another station's)."""
+    return Review.objects.filter(decided__inspection=inspection).first()
+
+
 # --- Queue ---------------------------------------------------------------------------------------------
 
 
 @reviewer_required
 def queue(request: HttpRequest) -> HttpResponse:
     sort = "confidence" if request.GET.get("sort") == "confidence" else "oldest"
-    cases = list(selectors.review_queue(sort=sort)[:200])
+    cases = selectors.review_queue(sort=sort)
     for case in cases:
         case.mine = case.claim_holder_id == request.user.pk
         case.free = case.claim_holder_id is None
@@ -97,15 +102,16 @@ def claim_next(request: HttpRequest) -> HttpResponse:
 @require_POST
 def claim(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
     inspection = _inspection(result_id)
-    if hasattr(inspection, "review"):
+    decided = _deciding_review(inspection)
+    if decided is not None:
         messages.info(request, f"{inspection.part.serial} already has a signed verdict.")
-        return redirect("debug-review", pk=inspection.review.pk)
+        return redirect("debug-review", pk=decided.pk)
     try:
-        actions.claim_case(inspection, actor=request.user)
+        claim_ = actions.claim_case(inspection, actor=request.user)
     except DomainError as exc:
         messages.error(request, str(exc))
         return redirect("debug-queue")
-    return redirect("debug-case", result_id=inspection.result_id)
+    return redirect("debug-case", result_id=claim_.inspection.result_id)
 
 
 # --- One case ------------------------------------------------------------------------------------------
@@ -113,24 +119,35 @@ def claim(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
 
 @reviewer_required
 def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
+    """The step-through of a part: the findings of every inspection of it that needs a human."""
     inspection = _inspection(result_id)
-    if hasattr(inspection, "review"):
-        return redirect("debug-review", pk=inspection.review.pk)
+    decided = _deciding_review(inspection)
+    if decided is not None:
+        return redirect("debug-review", pk=decided.pk)
     claim_ = actions.open_claim_of(inspection, request.user)
     if claim_ is None:
         messages.error(request, f"Claim {inspection.part.serial} before reviewing it (your claim may have lapsed).")
         return redirect("debug-queue")
-    machine_failed = inspection.verdict != "pass"
+    if claim_.inspection_id != inspection.pk:  # one address per case: the claim's
+        return redirect("debug-case", result_id=claim_.inspection.result_id)
+    inspections = selectors.case_inspections(inspection.part)
+    if not inspections:
+        messages.error(request, f"{inspection.part.serial} has nothing left to review.")
+        return redirect("debug-queue")
+    machine_failed = actions.machine_failed(inspections)
     case_data = {
         "resultId": str(inspection.result_id),
         "serial": inspection.part.serial,
         "partType": inspection.part.part_type.code,
         "fourEyes": inspection.part.part_type.four_eyes_override,
-        "machineVerdict": inspection.verdict,
-        "machineReason": inspection.reason,
+        "machineVerdict": "fail" if machine_failed else "pass",
+        "machineReason": "; ".join(f"{i.station.code}: {i.reason}" for i in inspections if i.reason),
+        "stations": [i.station.code for i in inspections],
+        "inspections": [str(i.result_id) for i in inspections],  # sent back with the verdict: what was shown
         "imageUrl": inspection.image.get_absolute_url() if inspection.image_id else "",
-        "findings": selectors.case_findings(inspection),
+        "findings": selectors.part_case_findings(inspections),
         "claimExpiresAt": claim_.expires_at.isoformat(),
+        "claimExpiresInS": max(0.0, (claim_.expires_at - timezone.now()).total_seconds()),  # free of clock skew
         "claimTtlS": settings.TWINWEB_REVIEW_CLAIM_TTL_S,
         "openedAt": claim_.claimed_at.isoformat(),
         "username": request.user.get_username(),
@@ -139,6 +156,7 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
             "view": reverse("debug-view", args=[inspection.result_id]),
             "renew": reverse("debug-renew", args=[inspection.result_id]),
             "release": reverse("debug-release", args=[inspection.result_id]),
+            "claim": reverse("debug-claim", args=[inspection.result_id]),
             "queue": reverse("debug-queue"),
         },
         # The verdict choices, in digit order.
@@ -153,16 +171,18 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
         ),
         "overrideReasons": [{"code": code, "label": label} for code, label in OverrideReason.choices],
         "defectCodes": [{"code": d.code, "label": d.name} for d in DefectCode.objects.order_by("code")],
-        "needsDefectCode": inspection.failure_case_id is None,
+        "needsDefectCode": selectors.open_failure_case(inspections) is None,
     }
-    return render(request, "debug/case.html", {"inspection": inspection, "claim": claim_, "case_data": case_data})
+    context = {"inspection": inspection, "inspections": inspections, "machine_failed": machine_failed,
+               "claim": claim_, "case_data": case_data}
+    return render(request, "debug/case.html", context)
 
 
 @reviewer_required
 @require_POST
 def release(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
     inspection = _inspection(result_id)
-    claim_ = ReviewClaim.objects.filter(inspection=inspection, holder=request.user, ended_at__isnull=True).first()
+    claim_ = ReviewClaim.objects.filter(part_id=inspection.part_id, holder=request.user, ended_at__isnull=True).first()
     if claim_ is not None:
         try:
             actions.release_claim(claim_, actor=request.user)
@@ -185,7 +205,8 @@ def renew(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
         claim_ = actions.renew_claim(claim_, actor=request.user)
     except DomainError as exc:
         return _json_error(exc)
-    return JsonResponse({"expires_at": claim_.expires_at.isoformat()})
+    return JsonResponse({"expires_at": claim_.expires_at.isoformat(),
+                         "expires_in_s": max(0.0, (claim_.expires_at - timezone.now()).total_seconds())})
 
 
 @reviewer_required
@@ -195,13 +216,14 @@ def present_view(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
     data = _json_body(request)
     try:
         index = int(data.get("index", 0))
-        findings = selectors.case_findings(inspection)
+        inspections = {str(i.result_id): i for i in selectors.case_inspections(inspection.part)}
+        findings = selectors.part_case_findings(list(inspections.values()))
         if not 0 <= index < len(findings):
             raise ValueError(index)
         finding = findings[index]  # what the cobot shows comes from the record, not from the browser
         command = actions.present_finding_view(
-            inspection, finding_index=index, finding_kind=finding["kind"], finding_name=finding["name"],
-            bbox=[float(v) for v in finding.get("bbox") or []], actor=request.user,
+            inspections[finding["resultId"]], finding_index=index, finding_kind=finding["kind"],
+            finding_name=finding["name"], bbox=[float(v) for v in finding.get("bbox") or []], actor=request.user,
         )
     except (TypeError, ValueError):
         return JsonResponse({"detail": "Malformed view request.", "code": "malformed"}, status=400)
@@ -219,11 +241,13 @@ def sign(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
         key = uuid.UUID(str(data.get("idempotency_key", "")))
     except ValueError:
         return JsonResponse({"detail": "A decision needs its idempotency key.", "code": "malformed"}, status=400)
+    shown = data.get("inspections")
     try:
         review, applied = actions.sign_verdict(
             inspection, actor=request.user, verdict=str(data.get("verdict", "")),
             disposition=str(data.get("disposition", "")), reason_code=str(data.get("reason_code", "")),
             note=str(data.get("note", ""))[:2000], credential=str(data.get("credential", "")), idempotency_key=key,
+            reviewed=[str(r) for r in shown] if isinstance(shown, list) else None,
         )
     except DomainError as exc:
         return _json_error(exc)
@@ -242,7 +266,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = get_object_or_404(selectors.reviews(), pk=pk)
     signatures = list(review.signatures.all())
     context = {
-        "review": review, "signatures": signatures,
+        "review": review, "signatures": signatures, "decided": list(review.decided_inspections.select_related("station").order_by("captured_at", "id")),
         "intact": all(actions.signature_is_intact(s) for s in signatures),
         "can_countersign": review.status == ReviewStatus.AWAITING_COUNTERSIGN
         and request.user.has_perm(roles.COUNTERSIGN) and review.reviewer_id != request.user.pk,

@@ -5,6 +5,10 @@ measurement programme (`inspect_image`), and classified by the installed defect 
 Without a classifier (no model files yet), the surface-defect finding comes from the renderer's ground truth
 and says so: model_version "render-truth", confidence 1.0, no class probabilities.
 
+Debug Mode reviews a part, not one station's result: the demo also has a part both inspection stations flagged
+(a scratch at visual, then an undersized bore at dimensional), which the queue shows as one entry and one
+verdict decides.
+
 `seed_review_cases` is idempotent (deterministic result ids); `store_inspection` is also what the tests use to
 put an inspection in the database until the ingest action lands.
 """
@@ -41,6 +45,10 @@ DEMO_CASES: tuple[tuple[str, str, int, dict[str, float]], ...] = (
     ("TF-12", "crack", 14, {}), ("CF-80", "burr", 15, {}), ("TF-12", "missing_hole", 16, {}),
     # Good surfaces, dimension at or just past a limit: the cases where a person's judgement matters most.
     ("CF-80", "ok", 17, {"bore_diameter": 29.99}), ("TF-12", "ok", 18, {"mount_hole_distance": 44.12}),
+)
+# Parts flagged at both inspection stations: (part type, (visual: defect, seed, dimensions), (dimensional: ...)).
+DEMO_TWO_STATION_CASES: tuple[tuple[str, tuple[str, int, dict[str, float]], tuple[str, int, dict[str, float]]], ...] = (
+    ("CF-80", ("scratch", 19, {}), ("ok", 20, {"bore_diameter": 29.9})),
 )
 LOW_CONFIDENCE_DEMO = 0.62  # stand-in classifier confidence for a good part when no classifier is installed
 
@@ -119,6 +127,7 @@ def store_inspection(
     """Record an inspection the way ingest will: image once, measurements, defects, and for a fail a machine
     failure case and a failed part. Audited, with `source` as the reason."""
     at = captured_at or timezone.now()
+    part.refresh_from_db(fields=["status"])  # decide on the stored state
     inspection = Inspection.objects.create(
         result_id=result_id or uuid.uuid4(), capture_id=uuid.uuid4(), part=part, station=station,
         verdict=data.verdict, reason=data.reason, defect_class=data.defect_class,
@@ -135,7 +144,9 @@ def store_inspection(
     DefectFinding.objects.bulk_create([DefectFinding(inspection=inspection, **d) for d in data.defects])
     audit.append(actor=None, action="inspection.record", subject=("inspection.inspection", str(inspection.result_id)),
                  after={"serial": part.serial, "verdict": data.verdict, "reason": data.reason}, reason=source)
-    if data.verdict == Verdict.FAIL:
+    if data.verdict == Verdict.FAIL and part.status not in (PartStatus.FAILED, PartStatus.SCRAPPED, PartStatus.SHIPPED):
+        # As ingest does: one non-conformance per failed part (a second station's fail adds evidence), and a
+        # final part's status never changes.
         dimensional = any(f["kind"] == "dimension" for f in data.findings)
         code = data.defect_class if data.defect_class and data.defect_class != "ok" else "dimension_out_of_tolerance"
         defect_code = DefectCode.objects.filter(code=code).first() or trace_actions.save_record(
@@ -147,7 +158,7 @@ def store_inspection(
         inspection.failure_case = case
         inspection.save(update_fields=["failure_case"])
         trace_actions.set_part_status(part, status=PartStatus.FAILED, actor=None, reason=data.reason, at=at)
-    elif needs_review:
+    elif needs_review and data.verdict == Verdict.PASS and part.status == PartStatus.IN_PROCESS:
         trace_actions.set_part_status(part, status=PartStatus.ON_HOLD, actor=None,
                                       reason="low-confidence pass awaits a review", at=at)
     return inspection
@@ -165,30 +176,44 @@ def _classifier() -> Any:
         return None
 
 
-def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES), actor: Any = None) -> int:
-    """Add up to `count` cases awaiting review to the demo cell. Idempotent: returns how many it created."""
+def _demo_parts() -> list[tuple[str, list[tuple[str, str, int, dict[str, float], str]]]]:
+    """Every demo part: its type and its station results (station or "" to choose by the result, defect, seed,
+    true dimensions, result id key)."""
+    parts: list[tuple[str, list[tuple[str, str, int, dict[str, float], str]]]] = [
+        (code, [("", defect, seed, dims, f"review-{i}")]) for i, (code, defect, seed, dims) in enumerate(DEMO_CASES)
+    ]
+    for j, (code, visual, dimensional) in enumerate(DEMO_TWO_STATION_CASES):
+        i = len(DEMO_CASES) + j
+        parts.append((code, [("visual", *visual, f"review-{i}"), ("dimensional", *dimensional, f"review-{i}-dimensional")]))
+    return parts
+
+
+def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES) + len(DEMO_TWO_STATION_CASES), actor: Any = None) -> int:
+    """Add up to `count` parts awaiting review to the demo cell. Idempotent: returns how many parts it added to."""
     cell = Cell.objects.filter(code=cell_code).first()
     if cell is None:
         return 0
     stations = {s.code: s for s in cell.stations.all()}
-    wanted = [(i, case) for i, case in enumerate(DEMO_CASES[:count])
-              if not Inspection.objects.filter(result_id=uuid.uuid5(DEMO_NAMESPACE, f"review-{i}")).exists()]
+    parts = _demo_parts()[:count]
+    wanted = [(i, code, result) for i, (code, results) in enumerate(parts) for result in results
+              if not Inspection.objects.filter(result_id=uuid.uuid5(DEMO_NAMESPACE, result[4])).exists()]
     if not wanted:
         return 0
     classifier = _classifier()
-    start = timezone.now() - dt.timedelta(minutes=5 * len(DEMO_CASES))
-    for i, (code, defect, seed, dimensions_mm) in wanted:
+    start = timezone.now() - dt.timedelta(minutes=5 * len(parts))
+    for i, code, (station_code, defect, seed, dimensions_mm, key) in wanted:
         part_type = PartType.objects.get(code=code)
         batch_number = f"B-REVIEW-{code}"
         batch = Batch.objects.filter(batch_number=batch_number).first() or trace_actions.create_batch(
-            batch_number=batch_number, part_type=part_type, cell=cell, planned_quantity=len(DEMO_CASES), actor=actor)
+            batch_number=batch_number, part_type=part_type, cell=cell, planned_quantity=len(parts), actor=actor)
         data = _demo_case(code, seed, defect, dimensions_mm, classifier)
-        at = start + dt.timedelta(minutes=5 * i)
+        at = start + dt.timedelta(minutes=5 * i, seconds=30 if station_code == "dimensional" else 0)
         part = Part.objects.filter(serial=f"{code}-REVIEW-{i + 1:03d}").first() or trace_actions.register_part(
             serial=f"{code}-REVIEW-{i + 1:03d}", batch=batch, actor=actor, at=at)
-        station = stations["visual"] if data.defects or data.verdict == Verdict.PASS else stations["dimensional"]
-        store_inspection(part, station, data, result_id=uuid.uuid5(DEMO_NAMESPACE, f"review-{i}"), captured_at=at)
-    return len(wanted)
+        if not station_code:
+            station_code = "visual" if data.defects or data.verdict == Verdict.PASS else "dimensional"
+        store_inspection(part, stations[station_code], data, result_id=uuid.uuid5(DEMO_NAMESPACE, key), captured_at=at)
+    return len({i for i, _code, _result in wanted})
 
 
 def _demo_case(code: str, seed: int, defect: str, dimensions_mm: dict[str, float], classifier: Any) -> CaseData:

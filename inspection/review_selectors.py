@@ -1,10 +1,17 @@
-"""Debug Mode reads: the review queue, its counts, reviews awaiting a countersignature, and review time per
-shift. Joins are decided here once."""
+"""Debug Mode reads: the review queue (one entry per part), its counts, the open inspections of a part and their
+findings, reviews awaiting a countersignature, and review time per shift. Joins are decided here once.
+
+A part's inspection needs a human while it is flagged (failed, errored, a pass below the confidence threshold, or
+flagged for another reason such as a late result), no review has decided it, and nothing has settled it since it
+was captured: the part is not final (scrapped, shipped), no review of the part was signed and no failure case of
+the part was closed after it, and no override of the part awaits a countersignature. Evidence a disposition has
+already acted on never comes back to the queue, so the cobot is never sent to move that part again for it.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -12,46 +19,170 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from inspection.choices import Verdict
-from inspection.models import DefectFinding, Inspection, Measurement, Review, ReviewClaim
+from inspection.models import DefectFinding, Inspection, Measurement, Review, ReviewClaim, ReviewedInspection
 from inspection.review_choices import ReviewStatus
+from traceability.actions import FINAL_PART_STATES
 from traceability.choices import FailureCaseStatus
+from traceability.models import FailureCase, Part
 
 # Shifts by local start hour (settings.TIME_ZONE): early 06-14, late 14-22, night 22-06.
 SHIFTS: tuple[tuple[str, int], ...] = (("early", 6), ("late", 14), ("night", 22))
+CASE_RELATED = ("part__part_type", "station__cell", "failure_case__defect_code", "image")
 
 
-def needs_review_q(threshold: float | None = None) -> Q:
-    threshold = settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD if threshold is None else threshold
+def threshold() -> float:
+    return float(settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD)
+
+
+def needs_review_q(threshold_: float | None = None) -> Q:
+    threshold_ = threshold() if threshold_ is None else threshold_
     failed_open = Q(verdict__in=[Verdict.FAIL, Verdict.ERROR]) & ~Q(failure_case__status=FailureCaseStatus.CLOSED)
-    low_confidence = Q(verdict=Verdict.PASS, defect_confidence__lt=threshold)
+    low_confidence = Q(verdict=Verdict.PASS, defect_confidence__lt=threshold_)
     return Q(needs_review=True) | failed_open | low_confidence
 
 
-def review_queue(*, now: dt.datetime | None = None, sort: str = "oldest") -> QuerySet[Inspection]:
-    """Cases needing a human, oldest first (or lowest confidence first), each with who holds it now."""
-    now = now or timezone.now()
-    open_claims = ReviewClaim.objects.filter(inspection=OuterRef("pk"), ended_at__isnull=True, expires_at__gt=now)
-    qs = (
+def open_inspections() -> QuerySet[Inspection]:
+    """Every inspection that needs a human now (see the module docstring)."""
+    part, captured = OuterRef("part_id"), OuterRef("captured_at")
+    return (
         Inspection.objects.filter(needs_review_q())
-        .exclude(Exists(Review.objects.filter(inspection=OuterRef("pk"))))
-        .select_related("part__part_type", "station__cell", "failure_case__defect_code", "image")
-        .annotate(
-            claim_holder=Subquery(open_claims.values("holder__username")[:1]),
-            claim_holder_id=Subquery(open_claims.values("holder_id")[:1]),
-            claim_expires_at=Subquery(open_claims.values("expires_at")[:1]),
-        )
+        .exclude(part__status__in=FINAL_PART_STATES)
+        .exclude(Exists(ReviewedInspection.objects.filter(inspection=OuterRef("pk"))))
+        .exclude(Exists(Review.objects.filter(inspection__part=part, signed_at__gte=captured)))
+        .exclude(Exists(Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)))
+        .exclude(Exists(FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=captured)))
     )
+
+
+def case_inspections(part: Part) -> list[Inspection]:
+    """The inspections of `part` a review decides now, oldest first (empty when nothing is left to review)."""
+    return list(open_inspections().filter(part=part).select_related(*CASE_RELATED).order_by("captured_at", "id"))
+
+
+def lead_inspection(inspections: list[Inspection]) -> Inspection:
+    """The inspection a case is addressed by and its review hangs on: the one carrying the part's open failure
+    case, else the first that failed, else the oldest."""
+    def rank(i: Inspection) -> tuple[int, int]:
+        has_case = i.failure_case_id is not None and i.failure_case.status != FailureCaseStatus.CLOSED
+        return (0 if has_case else 1, 0 if i.verdict != Verdict.PASS else 1)
+
+    return min(inspections, key=lambda i: (*rank(i), i.captured_at, i.pk))
+
+
+def open_failure_case(inspections: list[Inspection]) -> FailureCase | None:
+    return next((i.failure_case for i in inspections
+                 if i.failure_case_id is not None and i.failure_case.status != FailureCaseStatus.CLOSED), None)
+
+
+def finding_labels(inspection: Inspection) -> list[str]:
+    """Short words for each finding of an inspection, for the queue (the step-through shows the evidence)."""
+    labels = []
+    for f in inspection.findings or []:
+        name = str(f.get("name", "")).replace("_", " ")
+        if f.get("kind") == "dimension" and f.get("value") is not None:
+            labels.append(f"{name} {float(f['value']):.2f} {f.get('unit', 'mm')}")
+        elif f.get("confidence") is not None:
+            labels.append(f"{name} {float(f['confidence']):.2f}")
+        else:
+            labels.append(name)
+    if not labels:
+        if inspection.verdict == Verdict.ERROR:
+            labels.append("inspection error")
+        elif inspection.defect_confidence is not None:
+            labels.append(f"model says {inspection.defect_class or 'ok'} {inspection.defect_confidence:.2f}")
+        else:
+            labels.append(inspection.reason or "flagged for review")
+    return labels
+
+
+@dataclass
+class QueueEntry:
+    """One part waiting for a human, with every inspection of it that needs one."""
+
+    part: Part
+    inspections: list[Inspection]
+    claim_holder: str | None = None
+    claim_holder_id: int | None = None
+    claim_expires_at: dt.datetime | None = None
+    mine: bool = False
+    free: bool = True
+    lead: Inspection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lead = lead_inspection(self.inspections)
+
+    @property
+    def result_id(self) -> Any:
+        return self.lead.result_id
+
+    @property
+    def failed(self) -> bool:
+        return any(i.verdict != Verdict.PASS for i in self.inspections)
+
+    @property
+    def waiting_since(self) -> dt.datetime:
+        return min(i.captured_at for i in self.inspections)
+
+    @property
+    def lowest_confidence(self) -> float | None:
+        values = [i.defect_confidence for i in self.inspections if i.defect_confidence is not None]
+        return min(values) if values else None
+
+    @property
+    def kind(self) -> str:
+        """failed, low_confidence (a pass below the threshold) or other (flagged for another reason)."""
+        if self.failed:
+            return "failed"
+        limit = threshold()
+        if any(i.defect_confidence is not None and i.defect_confidence < limit for i in self.inspections):
+            return "low_confidence"
+        return "other"
+
+    @property
+    def findings(self) -> list[tuple[str, list[str]]]:
+        return [(i.station.code, finding_labels(i)) for i in self.inspections]
+
+
+def review_queue(*, now: dt.datetime | None = None, sort: str = "oldest", limit: int = 200) -> list[QueueEntry]:
+    """Parts needing a human, oldest first (or lowest confidence first), each with who holds it now. One query."""
+    now = now or timezone.now()
+    claims = ReviewClaim.objects.filter(part=OuterRef("part_id"), ended_at__isnull=True, expires_at__gt=now)
+    rows = (
+        open_inspections().select_related(*CASE_RELATED)
+        .annotate(
+            claim_holder=Subquery(claims.values("holder__username")[:1]),
+            claim_holder_id=Subquery(claims.values("holder_id")[:1]),
+            claim_expires_at=Subquery(claims.values("expires_at")[:1]),
+        )
+        .order_by("captured_at", "id")
+    )
+    by_part: dict[int, QueueEntry] = {}
+    for inspection in rows:
+        entry = by_part.get(inspection.part_id)
+        if entry is None:
+            by_part[inspection.part_id] = QueueEntry(
+                part=inspection.part, inspections=[inspection], claim_holder=inspection.claim_holder,
+                claim_holder_id=inspection.claim_holder_id, claim_expires_at=inspection.claim_expires_at,
+            )
+        else:
+            entry.inspections.append(inspection)
+            entry.lead = lead_inspection(entry.inspections)
+    entries = list(by_part.values())  # in the order of each part's oldest flagged inspection
     if sort == "confidence":
-        return qs.order_by("defect_confidence", "captured_at", "id")
-    return qs.order_by("captured_at", "id")
+        entries.sort(key=lambda e: (e.lowest_confidence is None, e.lowest_confidence or 0.0, e.waiting_since))
+    return entries[:limit]
 
 
-def queue_counts(queue: list[Inspection]) -> dict[str, int]:
+def queue_counts(queue: list[QueueEntry]) -> dict[str, int]:
+    """Parts waiting, by why: failed (or errored) by the machine, passes below the confidence threshold, flagged
+    for another reason (a late or out-of-order result); and how many someone is reviewing now."""
+    kinds = [e.kind for e in queue]
     return {
         "total": len(queue),
-        "failed": sum(1 for i in queue if i.verdict != Verdict.PASS),
-        "low_confidence": sum(1 for i in queue if i.verdict == Verdict.PASS),
-        "claimed": sum(1 for i in queue if i.claim_holder),
+        "failed": kinds.count("failed"),
+        "low_confidence": kinds.count("low_confidence"),
+        "other": kinds.count("other"),
+        "claimed": sum(1 for e in queue if e.claim_holder),
     }
 
 
@@ -65,6 +196,20 @@ def awaiting_countersign() -> QuerySet[Review]:
 
 def reviews() -> QuerySet[Review]:
     return Review.objects.select_related("inspection__part__part_type", "inspection__image", "reviewer").prefetch_related("signatures")
+
+
+def part_case_findings(inspections: list[Inspection]) -> list[dict[str, Any]]:
+    """The step-through of a part: the findings of each of its open inspections, oldest inspection first, each
+    step naming its station, its inspection and the image it is seen on."""
+    steps: list[dict[str, Any]] = []
+    for inspection in inspections:
+        for step in case_findings(inspection):
+            step.update({
+                "station": inspection.station.code, "resultId": str(inspection.result_id),
+                "imageUrl": inspection.image.get_absolute_url() if inspection.image_id else "",
+            })
+            steps.append(step)
+    return steps
 
 
 def case_findings(inspection: Inspection) -> list[dict[str, Any]]:
@@ -128,7 +273,8 @@ class ShiftReviewTime:
 
 
 def review_time_by_shift(*, days: int = 7, now: dt.datetime | None = None) -> list[ShiftReviewTime]:
-    """Median review time (claim opened -> verdict signed) per shift, newest shift first."""
+    """Median review time per shift, newest shift first: claimed to signed within one live claim (a claim that
+    lapsed or was released ends its time; the time after it is not counted)."""
     now = now or timezone.now()
     rows = Review.objects.filter(signed_at__gte=now - dt.timedelta(days=days)).values_list("signed_at", "review_seconds")
     groups: dict[tuple[dt.date, str], list[float]] = {}

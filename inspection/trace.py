@@ -16,36 +16,41 @@ from inspection.models import Inspection, Measurement
 from traceability.genealogy import InspectionStep, MeasurementStep, register_inspection_source
 from traceability.models import Part
 
-# Who reviewed an inspection in Debug Mode: the reviewer of its Review (reverse one-to-one `review`), or a direct
-# field of these names; the trace keeps `reviewer` null while neither exists.
-_REVIEWER_PATHS = ("review__reviewer", "reviewer", "reviewed_by")
+# Who reviewed an inspection in Debug Mode: the reviewer of the Review that decided it (one review decides every
+# flagged inspection of a part, through ReviewedInspection `decided_by`), else of its own Review (reverse
+# one-to-one `review`, for a review recorded without the link), else a direct field of these names; the trace
+# keeps `reviewer` null while none exists.
+_REVIEWER_PATHS = ("decided_by__review__reviewer", "review__reviewer", "reviewer", "reviewed_by")
 
 
-def _reviewer_path() -> str | None:
-    fields = {f.name: f for f in Inspection._meta.get_fields()}
+def _reviewer_paths() -> list[str]:
+    """The paths of _REVIEWER_PATHS the models have, in order."""
+    found = []
     for path in _REVIEWER_PATHS:
-        head, _, tail = path.partition("__")
-        relation = fields.get(head)
-        if relation is None:
-            continue
-        if not tail:
-            return path
-        related = relation.related_model
-        if related is not None and tail in {f.name for f in related._meta.get_fields()}:
-            return path
+        model: Any = Inspection
+        for name in path.split("__"):
+            relation = {f.name: f for f in model._meta.get_fields()}.get(name) if model is not None else None
+            if relation is None:
+                break
+            model = relation.related_model
+        else:
+            found.append(path)
+    return found
+
+
+def _reviewer_of(inspection: Inspection, paths: Sequence[str]) -> Any:
+    for path in paths:
+        value: Any = inspection
+        for name in path.split("__"):
+            try:
+                value = getattr(value, name)
+            except ObjectDoesNotExist:
+                value = None
+            if value is None:
+                break
+        if value is not None:
+            return value
     return None
-
-
-def _reviewer_of(inspection: Inspection, path: str | None) -> Any:
-    value: Any = inspection
-    for name in (path or "").split("__") if path else []:
-        try:
-            value = getattr(value, name)
-        except ObjectDoesNotExist:
-            return None
-        if value is None:
-            return None
-    return value if path else None
 
 
 def _person(user: Any) -> str | None:
@@ -56,8 +61,7 @@ def _person(user: Any) -> str | None:
 
 
 def inspections_of(part_ids: Sequence[int]) -> QuerySet[Inspection]:
-    reviewer = _reviewer_path()
-    related = ["station", "device", "image"] + ([reviewer] if reviewer else [])
+    related = ["station", "device", "image", *_reviewer_paths()]
     return (
         Inspection.objects.filter(part_id__in=list(part_ids))
         .select_related(*related)
@@ -67,7 +71,7 @@ def inspections_of(part_ids: Sequence[int]) -> QuerySet[Inspection]:
 
 
 def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
-    reviewer = _reviewer_path()
+    reviewer = _reviewer_paths()
     steps = []
     for inspection in inspections_of(part_ids):
         steps.append(InspectionStep(

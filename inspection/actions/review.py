@@ -1,6 +1,15 @@
 """Debug Mode writes: claim a case, release it, let lapsed claims expire, tell the cobot which view to present,
 sign a verdict, countersign an override, record the cobot's acknowledgement.
 
+A case is a part: a claim holds the part (every inspection of it that needs a human, from whichever station),
+and one signed verdict decides them all, so the cobot is told once where the part goes. Writes about a part are
+decided under its row lock. Once a part is final (scrapped, shipped) or a disposition has acted on an inspection
+(a review or a failure case closed after it was captured), that inspection is no longer reviewable: claims and
+verdicts on it are refused, never recorded a second time, and the cobot is not moved again.
+
+A verdict needs a live claim (held, not lapsed, not released); only the resent copy of a decision already
+recorded (the same idempotency key) passes without one. Review time runs from that live claim's start.
+
 A signed verdict is one transaction: the review and its signature, the failure case's disposition, the part's
 status, the audit records and the cobot command row. The cobot task and the live event leave after commit.
 Re-authentication (password hashing) runs before the transaction opens, so the write lock is held briefly.
@@ -23,7 +32,18 @@ from django.utils import timezone
 
 from edge_worker.cobot import MOVE_PART_TASK, PRESENT_VIEW_TASK, CobotAck, MovePart, PresentView, cobot_queue
 from inspection.choices import DeadLetterReason, Verdict
-from inspection.models import CobotCommand, DeadLetter, Inspection, Review, ReviewClaim, ReviewPin, Signature
+from inspection import review_selectors as selectors
+from inspection.models import (
+    CobotCommand,
+    DeadLetter,
+    Inspection,
+    Review,
+    ReviewClaim,
+    ReviewedInspection,
+    ReviewPin,
+    Signature,
+)
+from inspection.models.review import SIGNATURE_HASH_VERSION
 from inspection.review_choices import (
     ClaimEnd,
     CobotCommandKind,
@@ -38,7 +58,7 @@ from traceability import actions as trace_actions
 from traceability import audit, roles
 from traceability.choices import Disposition, FailureCaseStatus, FoundBy, PartStatus
 from traceability.errors import DomainError, NotFound, RefusedByRule
-from traceability.models import AuditRecord, DefectCode, FailureCase
+from traceability.models import AuditRecord, DefectCode, FailureCase, Part
 from twinweb.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -58,6 +78,12 @@ class SignatureRefused(DomainError):
 class NotAllowed(DomainError):
     code = "not_allowed"
     http_status = 403
+
+
+class ClaimLapsed(RefusedByRule):
+    """The signer's claim lapsed or was released: nothing was recorded; claiming the case again lets them sign."""
+
+    code = "claim_lapsed"
 
 
 def claim_ttl() -> dt.timedelta:
@@ -83,12 +109,39 @@ def _require(user: Any, permission: str, what: str) -> None:
         raise NotAllowed(f"You may not {what}.")
 
 
-def needs_human(inspection: Inspection) -> bool:
-    """Failed (or errored) inspections, those flagged for review, and passes below the confidence threshold."""
-    if inspection.needs_review or inspection.verdict in (Verdict.FAIL, Verdict.ERROR):
-        return True
-    confidence = inspection.defect_confidence
-    return confidence is not None and confidence < settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD
+def _at(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%H:%M:%S}"
+
+
+def _locked_part(inspection: Inspection) -> Part:
+    """The part's row, locked: claims and verdicts on one part are decided one at a time."""
+    return Part.objects.select_for_update(of=("self",)).select_related("part_type", "batch").get(pk=inspection.part_id)
+
+
+def _nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
+    """Why `inspection` (of `part`) is not reviewable now, in the operator's words."""
+    serial = part.serial
+    if part.status in trace_actions.FINAL_PART_STATES:
+        return RefusedByRule(f"{serial} is {part.get_status_display().lower()}: its status is final, so there is "
+                             "nothing left to review and the cobot will not move it again.")
+    pending = Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN).select_related("reviewer").first()
+    if pending is not None:
+        return RefusedByRule(f"{serial}: the override by {printed_name(pending.reviewer)} awaits a countersignature.")
+    decided = ReviewedInspection.objects.filter(inspection=inspection).select_related("review__reviewer").first()
+    if decided is not None:
+        return RefusedByRule(f"{serial} was already reviewed by {printed_name(decided.review.reviewer)} "
+                             f"(signed {_at(decided.review.signed_at)}).")
+    later = (Review.objects.filter(inspection__part=part, signed_at__gte=inspection.captured_at)
+             .select_related("reviewer").order_by("signed_at").first())
+    if later is not None:
+        return RefusedByRule(f"{serial} was already decided by {printed_name(later.reviewer)}'s review signed "
+                             f"{_at(later.signed_at)}, after this inspection was captured: the cobot has moved it.")
+    closed = (FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=inspection.captured_at)
+              .order_by("closed_at").first())
+    if closed is not None:
+        return RefusedByRule(f"{serial} was already dispositioned ({closed.get_disposition_display().lower()}, "
+                             f"failure case {closed.pk}, {_at(closed.closed_at)}) after this inspection was captured.")
+    return RefusedByRule(f"Inspection of {serial} does not need a review.")
 
 
 # --- Claims --------------------------------------------------------------------------------------------
@@ -105,12 +158,12 @@ def _end_claim(claim: ReviewClaim, *, end: str, actor: Any, at: dt.datetime) -> 
 
 
 @transaction.atomic
-def expire_claims(*, now: dt.datetime | None = None, inspection: Inspection | None = None) -> int:
+def expire_claims(*, now: dt.datetime | None = None, part: Part | None = None) -> int:
     """End every open claim whose time is up (the system is the actor). Returns how many lapsed."""
     now = now or timezone.now()
     lapsed = ReviewClaim.objects.select_related("holder", "inspection").filter(ended_at__isnull=True, expires_at__lte=now)
-    if inspection is not None:
-        lapsed = lapsed.filter(inspection=inspection)
+    if part is not None:
+        lapsed = lapsed.filter(part=part)
     count = 0
     for claim in lapsed.select_for_update(of=("self",)):
         _end_claim(claim, end=ClaimEnd.EXPIRED, actor=None, at=now)
@@ -120,38 +173,40 @@ def expire_claims(*, now: dt.datetime | None = None, inspection: Inspection | No
 
 @transaction.atomic
 def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = None) -> ReviewClaim:
-    """Hold a case for `actor` for TWINWEB_REVIEW_CLAIM_TTL_S seconds; claiming one's own case again renews it."""
+    """Hold the part of `inspection` (every inspection of it that needs a human) for `actor` for
+    TWINWEB_REVIEW_CLAIM_TTL_S seconds; claiming one's own case again renews it. The claim is addressed by the
+    part's leading inspection, whichever of its inspections was opened."""
     _require(actor, roles.REVIEW, "review inspections")
     now = now or timezone.now()
-    inspection = Inspection.objects.select_for_update(of=("self",)).select_related("part", "station").get(pk=inspection.pk)
-    if Review.objects.filter(inspection=inspection).exists():
-        raise RefusedByRule(f"Inspection of {inspection.part.serial} has already been reviewed.")
-    if not needs_human(inspection):
-        raise RefusedByRule(f"Inspection of {inspection.part.serial} does not need a review.")
-    expire_claims(now=now, inspection=inspection)
-    current = ReviewClaim.objects.select_related("holder").filter(inspection=inspection, ended_at__isnull=True).first()
+    part = _locked_part(inspection)
+    open_ = selectors.case_inspections(part)
+    if not any(i.pk == inspection.pk for i in open_):
+        raise _nothing_to_review(part, inspection)
+    lead = selectors.lead_inspection(open_)
+    expire_claims(now=now, part=part)
+    current = ReviewClaim.objects.select_related("holder").filter(part=part, ended_at__isnull=True).first()
     if current is not None:
         if current.holder_id != actor.pk:
             raise RefusedByRule(
-                f"{printed_name(current.holder)} is reviewing {inspection.part.serial} "
-                f"(claim held until {timezone.localtime(current.expires_at):%H:%M:%S})."
+                f"{printed_name(current.holder)} is reviewing {part.serial} (claim held until {_at(current.expires_at)})."
             )
         current.expires_at = now + claim_ttl()
         current.save(update_fields=["expires_at"])
         return current
-    claim = ReviewClaim(inspection=inspection, holder=actor, claimed_at=now, expires_at=now + claim_ttl())
+    claim = ReviewClaim(part=part, inspection=lead, holder=actor, claimed_at=now, expires_at=now + claim_ttl())
     try:
         with transaction.atomic():
             claim.save()
     except IntegrityError:
         # Another session's claim committed between our check and our insert: the constraint decided.
-        raise RefusedByRule(f"Someone else has just claimed {inspection.part.serial}.") from None
+        raise RefusedByRule(f"Someone else has just claimed {part.serial}.") from None
     audit.append(
-        actor=actor, action="review.claim", subject=inspection_subject(inspection),
-        after={"claim": claim.pk, "serial": inspection.part.serial, "expires_at": claim.expires_at},
+        actor=actor, action="review.claim", subject=inspection_subject(lead),
+        after={"claim": claim.pk, "serial": part.serial, "inspections": [str(i.result_id) for i in open_],
+               "expires_at": claim.expires_at},
     )
-    publish_on_commit(_cell_id(inspection), {
-        "type": "review.claimed", "result_id": str(inspection.result_id), "serial": inspection.part.serial,
+    publish_on_commit(_cell_id(lead), {
+        "type": "review.claimed", "result_id": str(lead.result_id), "serial": part.serial,
         "holder": actor.get_username(),
     })
     return claim
@@ -159,8 +214,9 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
 
 @transaction.atomic
 def renew_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = None) -> ReviewClaim:
-    """Keep a claim alive while its holder works (the step-through page calls this every minute).
-    Not audited: it changes only when the claim lapses, which the claim and its end record already show."""
+    """Keep a claim alive while its holder works (the step-through page calls this at most every minute, and only
+    after the operator touched the tablet or a key since the last call). Not audited: it changes only when the
+    claim lapses, which the claim and its end record already show."""
     now = now or timezone.now()
     claim = ReviewClaim.objects.select_for_update(of=("self",)).get(pk=claim.pk)
     if claim.holder_id != actor.pk or claim.ended_at is not None or claim.expires_at <= now:
@@ -185,9 +241,10 @@ def release_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = N
 
 
 def open_claim_of(inspection: Inspection, user: Any, *, now: dt.datetime | None = None) -> ReviewClaim | None:
+    """`user`'s live claim on the part of `inspection`, if they hold one."""
     now = now or timezone.now()
-    return ReviewClaim.objects.filter(
-        inspection=inspection, holder=user, ended_at__isnull=True, expires_at__gt=now
+    return ReviewClaim.objects.select_related("inspection").filter(
+        part_id=inspection.part_id, holder=user, ended_at__isnull=True, expires_at__gt=now
     ).first()
 
 
@@ -326,41 +383,74 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(audit.canonical_json(content).encode("utf-8")).hexdigest()
 
 
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def signature_manifest(signature: Signature, *, review_sha256: str) -> dict[str, Any]:
+    """What a version-2 signature binds: the review's content hash, and who signed it, under which printed name,
+    with which meaning, when (21 CFR 11.50 and 11.70: the manifestation is linked to the record)."""
+    return {
+        "hash_version": 2, "review_content_sha256": review_sha256, "signer_id": signature.signer_id,
+        "printed_name": signature.printed_name, "meaning": signature.meaning, "signed_at": _utc(signature.signed_at),
+    }
+
+
+def _bind(signature: Signature, review: Review) -> Signature:
+    signature.hash_version = SIGNATURE_HASH_VERSION
+    signature.content_sha256 = content_hash(signature_manifest(signature, review_sha256=review.content_sha256))
+    return signature
+
+
 def signature_is_intact(signature: Signature) -> bool:
-    """The signature still matches what the review records as signed."""
+    """The signature still matches what the review records as signed and, from version 2 on, its own printed
+    name, meaning and time. Version 1 signatures (made before) bound the review's content hash alone."""
     review = signature.review
-    return content_hash(review.signed_content) == review.content_sha256 == signature.content_sha256
+    if content_hash(review.signed_content) != review.content_sha256:
+        return False
+    if signature.hash_version == 1:
+        return signature.content_sha256 == review.content_sha256
+    if signature.hash_version == 2:
+        return signature.content_sha256 == content_hash(signature_manifest(signature, review_sha256=review.content_sha256))
+    return False
 
 
-def _allowed_verdicts(inspection: Inspection) -> tuple[str, ...]:
-    if inspection.verdict == Verdict.PASS:
+def machine_failed(inspections: list[Inspection]) -> bool:
+    """The machine's verdict on the part: failed when any of its stations failed (or could not inspect) it."""
+    return any(i.verdict != Verdict.PASS for i in inspections)
+
+
+def _allowed_verdicts(failed: bool) -> tuple[str, ...]:
+    if not failed:
         return (ReviewVerdict.CONFIRM_OK, ReviewVerdict.CONFIRM_NOK)
     return (ReviewVerdict.CONFIRM_NOK, ReviewVerdict.OVERRIDE_OK)
 
 
-def _defect_label(inspection: Inspection, verdict: ReviewVerdict, reason_code: str) -> str:
+def _defect_label(lead: Inspection, inspections: list[Inspection], case: FailureCase | None, verdict: ReviewVerdict,
+                  reason_code: str) -> str:
     if verdict != ReviewVerdict.CONFIRM_NOK:
         return "ok"
-    case_code = inspection.failure_case.defect_code.code if inspection.failure_case_id else ""
-    for candidate in (reason_code, inspection.defect_class, case_code):
+    case_code = case.defect_code.code if case is not None else ""
+    classes = [lead.defect_class] + [i.defect_class for i in inspections if i.pk != lead.pk]
+    for candidate in (reason_code, *classes, case_code):
         if candidate and candidate != "ok" and candidate in CLASSIFIER_CLASSES:
             return candidate
     return ""  # a dimensional reject: no surface class to learn from
 
 
 def _validate_decision(
-    inspection: Inspection, *, verdict: str, disposition: str, reason_code: str, note: str
+    *, failed: bool, has_case: bool, verdict: str, disposition: str, reason_code: str, note: str
 ) -> tuple[ReviewVerdict, ReviewDisposition, str]:
     try:
         verdict_ = ReviewVerdict(verdict)
     except ValueError:
         raise RefusedByRule(f"Unknown verdict {verdict!r}.") from None
-    if verdict_ not in _allowed_verdicts(inspection):
-        raise RefusedByRule(f"A {inspection.get_verdict_display().lower()} inspection cannot be {verdict_.label.lower()}.")
+    if verdict_ not in _allowed_verdicts(failed):
+        raise RefusedByRule(f"A part the machine {'failed' if failed else 'passed'} cannot be {verdict_.label.lower()}.")
     if verdict_ == ReviewVerdict.CONFIRM_NOK:
         if disposition not in (ReviewDisposition.SCRAP, ReviewDisposition.REWORK):
             raise RefusedByRule("Choose scrap or rework for a NOK part.")
-        if inspection.failure_case_id is None:
+        if not has_case:
             if not DefectCode.objects.filter(code=reason_code).exists():
                 raise RefusedByRule("Choose the defect you found.")
         else:
@@ -377,44 +467,61 @@ def _validate_decision(
     return verdict_, ReviewDisposition(disposition), reason_code
 
 
-def _signed_content(inspection: Inspection, review_fields: dict[str, Any], reviewer: Any, at: dt.datetime) -> dict[str, Any]:
+def _machine(inspection: Inspection) -> dict[str, Any]:
     return {
-        "inspection": str(inspection.result_id),
-        "serial": inspection.part.serial,
-        "part_type": inspection.part.part_type.code,
-        "image_sha256": inspection.image.sha256 if inspection.image_id else None,
-        "machine": {
-            "verdict": inspection.verdict, "reason": inspection.reason, "defect_class": inspection.defect_class,
-            "defect_confidence": inspection.defect_confidence, "model_version": inspection.model_version,
-            "findings_sha256": content_hash({"findings": inspection.findings}),
-        },
+        "verdict": inspection.verdict, "reason": inspection.reason, "defect_class": inspection.defect_class,
+        "defect_confidence": inspection.defect_confidence, "model_version": inspection.model_version,
+        "findings_sha256": content_hash({"findings": inspection.findings}),
+    }
+
+
+def _signed_content(lead: Inspection, inspections: list[Inspection], review_fields: dict[str, Any], reviewer: Any,
+                    at: dt.datetime) -> dict[str, Any]:
+    """The evidence decided (every inspection of the part, the leading one also at the top level) and the decision."""
+    return {
+        "inspection": str(lead.result_id),
+        "serial": lead.part.serial,
+        "part_type": lead.part.part_type.code,
+        "image_sha256": lead.image.sha256 if lead.image_id else None,
+        "machine": _machine(lead),
+        "inspections": [
+            {"inspection": str(i.result_id), "station": i.station.code,
+             "image_sha256": i.image.sha256 if i.image_id else None, "machine": _machine(i)}
+            for i in inspections
+        ],
         "decision": review_fields,
         "reviewer": {"username": reviewer.get_username(), "printed_name": printed_name(reviewer)},
+        "meaning": SignatureMeaning.AUTHOR.value,
         "signed_at": at,
     }
 
 
 def sign_verdict(
     inspection: Inspection, *, actor: Any, verdict: str, credential: str, idempotency_key: uuid.UUID | str,
-    disposition: str = "", reason_code: str = "", note: str = "", now: dt.datetime | None = None,
+    disposition: str = "", reason_code: str = "", note: str = "", reviewed: list[str] | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[Review, bool]:
-    """Record the operator's signed verdict. Returns (review, applied now); a resubmission with the same
-    idempotency key returns the review it already made and changes nothing."""
+    """Record the operator's signed verdict on the part of `inspection` (every inspection of it that needs a
+    human). `reviewed`: the result ids of the inspections the operator was shown; when given, a verdict is refused
+    if the part's evidence changed meanwhile (a station reported again), so a signature never covers evidence its
+    signer did not see. Returns (review, applied now); a resubmission with the same idempotency key returns the
+    review it already made and changes nothing, claim or no claim."""
     _require(actor, roles.REVIEW, "sign review verdicts")
     key = uuid.UUID(str(idempotency_key))
     existing = Review.objects.filter(idempotency_key=key).select_related("inspection").first()
     if existing is not None:
-        if existing.reviewer_id != actor.pk or existing.inspection_id != inspection.pk:
+        if existing.reviewer_id != actor.pk or existing.inspection.part_id != inspection.part_id:
             raise RefusedByRule("This decision key belongs to another decision.")
         return existing, False
     # Before the transaction: password hashing is slow on purpose, and SQLite's write lock starts with it.
     method = authenticate_signer(actor, credential, subject=inspection_subject(inspection))
     try:
         return _record_verdict(inspection, actor=actor, verdict=verdict, method=method, key=key,
-                               disposition=disposition, reason_code=reason_code, note=note, now=now), True
+                               disposition=disposition, reason_code=reason_code, note=note, reviewed=reviewed,
+                               now=now), True
     except IntegrityError:
         # The same decision arrived twice at once: the first one stored it.
-        existing = Review.objects.filter(idempotency_key=key, reviewer=actor, inspection=inspection).first()
+        existing = Review.objects.filter(idempotency_key=key, reviewer=actor, inspection__part_id=inspection.part_id).first()
         if existing is None:
             raise
         return existing, False
@@ -423,38 +530,47 @@ def sign_verdict(
 @transaction.atomic
 def _record_verdict(
     inspection: Inspection, *, actor: Any, verdict: str, method: str, key: uuid.UUID, disposition: str,
-    reason_code: str, note: str, now: dt.datetime | None,
+    reason_code: str, note: str, reviewed: list[str] | None, now: dt.datetime | None,
 ) -> Review:
     now = now or timezone.now()
-    inspection = (
-        Inspection.objects.select_for_update(of=("self",))
-        .select_related("part__part_type", "part__batch", "station__cell", "image", "failure_case__defect_code")
-        .get(pk=inspection.pk)
-    )
-    done = Review.objects.filter(inspection=inspection).select_related("reviewer").first()
-    if done is not None:
-        raise RefusedByRule(f"{inspection.part.serial} was already reviewed by {printed_name(done.reviewer)}.")
-    claims = ReviewClaim.objects.select_related("holder").filter(inspection=inspection)
-    other = claims.filter(ended_at__isnull=True, expires_at__gt=now).exclude(holder=actor).first()
+    part = _locked_part(inspection)
+    open_ = selectors.case_inspections(part)
+    if not any(i.pk == inspection.pk for i in open_):
+        raise _nothing_to_review(part, inspection)
+    if reviewed is not None and sorted(map(str, reviewed)) != sorted(str(i.result_id) for i in open_):
+        raise RefusedByRule(f"The evidence for {part.serial} changed while you reviewed it (a station reported "
+                            "again): reopen the case, look at it and sign again. Nothing was recorded.")
+    claims = ReviewClaim.objects.select_related("holder").filter(part=part)
+    live = claims.filter(ended_at__isnull=True, expires_at__gt=now)
+    other = live.exclude(holder=actor).first()
     if other is not None:
         raise RefusedByRule(f"{printed_name(other.holder)} holds this case now: your verdict was not recorded.")
-    # A decision made while holding the claim counts even if the connection came back after the claim lapsed.
-    mine = claims.filter(holder=actor).order_by("-claimed_at").first()
+    mine = live.filter(holder=actor).first()
     if mine is None:
-        raise RefusedByRule("Claim the case before signing a verdict.")
+        last = claims.filter(holder=actor).order_by("-claimed_at").first()
+        if last is None:
+            raise RefusedByRule("Claim the case before signing a verdict.")
+        how = "was released" if last.end_reason == ClaimEnd.RELEASED else "lapsed"
+        raise ClaimLapsed(f"Your claim on {part.serial} {how} at {_at(last.ended_at or last.expires_at)}: the verdict "
+                          "was not recorded. Claim the case again to sign it.")
+    lead = selectors.lead_inspection(open_)
+    case = selectors.open_failure_case(open_)
+    failed = machine_failed(open_)
     verdict_, disposition_, reason_code = _validate_decision(
-        inspection, verdict=verdict, disposition=disposition, reason_code=reason_code, note=note
+        failed=failed, has_case=case is not None, verdict=verdict, disposition=disposition, reason_code=reason_code,
+        note=note,
     )
-    four_eyes = verdict_ == ReviewVerdict.OVERRIDE_OK and inspection.part.part_type.four_eyes_override
+    four_eyes = verdict_ == ReviewVerdict.OVERRIDE_OK and part.part_type.four_eyes_override
     decision = {
         "verdict": verdict_.value, "disposition": disposition_.value, "reason_code": reason_code, "note": note.strip(),
-        "defect_label": _defect_label(inspection, verdict_, reason_code), "four_eyes": four_eyes,
+        "defect_label": _defect_label(lead, open_, case, verdict_, reason_code), "four_eyes": four_eyes,
     }
-    content = _signed_content(inspection, decision, actor, now)
+    content = _signed_content(lead, open_, decision, actor, now)
     sha = content_hash(content)
     review = Review(
-        inspection=inspection, reviewer=actor, claim=mine, verdict=verdict_, disposition=disposition_,
+        inspection=lead, reviewer=actor, claim=mine, verdict=verdict_, disposition=disposition_,
         reason_code=reason_code, note=decision["note"], defect_label=decision["defect_label"],
+        # The live claim began when this stretch of work did: time before a lapse or a release is not counted.
         opened_at=mine.claimed_at, signed_at=now, review_seconds=max(0.0, (now - mine.claimed_at).total_seconds()),
         status=ReviewStatus.AWAITING_COUNTERSIGN if four_eyes else ReviewStatus.COMPLETE,
         completed_at=None if four_eyes else now, idempotency_key=key,
@@ -463,25 +579,28 @@ def _record_verdict(
     )
     review.full_clean()
     review.save()
-    signature = Signature.objects.create(
+    ReviewedInspection.objects.bulk_create([ReviewedInspection(review=review, inspection=i) for i in open_])
+    signature = _bind(Signature(
         review=review, signer=actor, printed_name=printed_name(actor), signed_at=now, meaning=SignatureMeaning.AUTHOR,
-        content_sha256=sha, method=method, idempotency_key=key,
-    )
-    if mine.ended_at is None:
-        _end_claim(mine, end=ClaimEnd.SIGNED, actor=actor, at=now)
+        method=method, idempotency_key=key,
+    ), review)
+    signature.save()
+    _end_claim(mine, end=ClaimEnd.SIGNED, actor=actor, at=now)
     audit.append(
-        actor=actor, action="review.sign", subject=inspection.part,
-        after={"inspection": str(inspection.result_id), **decision, "status": review.status,
-               "content_sha256": sha, "signature": {"printed_name": signature.printed_name, "meaning": signature.meaning,
-                                                     "method": method, "signed_at": now},
+        actor=actor, action="review.sign", subject=part,
+        after={"inspection": str(lead.result_id), "inspections": [str(i.result_id) for i in open_], **decision,
+               "status": review.status, "content_sha256": sha,
+               "signature": {"printed_name": signature.printed_name, "meaning": signature.meaning, "method": method,
+                             "signed_at": now, "sha256": signature.content_sha256,
+                             "hash_version": signature.hash_version},
                "review_seconds": round(review.review_seconds, 1)},
         reason=note.strip(),
     )
     if four_eyes:
-        _move_part(inspection, destination=CobotDestination.HOLD, reason="override awaits a countersignature")
+        _move_part(lead, destination=CobotDestination.HOLD, reason="override awaits a countersignature")
     else:
-        _apply(review, actor=actor, at=now)
-    _publish_signed(review, signature)
+        _apply(review, open_, actor=actor, at=now)
+    _publish_signed(review, signature, open_)
     return review
 
 
@@ -505,27 +624,37 @@ def countersign_review(
 @transaction.atomic
 def _record_countersignature(review: Review, *, actor: Any, method: str, key: uuid.UUID, now: dt.datetime | None) -> Signature:
     now = now or timezone.now()
+    part = _locked_part(review.inspection)
     review = Review.objects.select_for_update(of=("self",)).select_related(
         "inspection__part__part_type", "inspection__part__batch", "inspection__station__cell", "reviewer"
     ).get(pk=review.pk)
     if review.status != ReviewStatus.AWAITING_COUNTERSIGN:
         raise RefusedByRule("This review does not await a countersignature.")
-    signature = Signature.objects.create(
-        review=review, signer=actor, printed_name=printed_name(actor), signed_at=now,
-        meaning=SignatureMeaning.COUNTERSIGN, content_sha256=review.content_sha256, method=method, idempotency_key=key,
+    if part.status in trace_actions.FINAL_PART_STATES:
+        raise RefusedByRule(f"{part.serial} is {part.get_status_display().lower()} now: the override can no longer "
+                            "take effect.")
+    decided = list(
+        Inspection.objects.filter(decided_by__review=review)
+        .select_related(*selectors.CASE_RELATED).order_by("captured_at", "id")
     )
+    signature = _bind(Signature(
+        review=review, signer=actor, printed_name=printed_name(actor), signed_at=now,
+        meaning=SignatureMeaning.COUNTERSIGN, method=method, idempotency_key=key,
+    ), review)
+    signature.save()
     audit.append(
-        actor=actor, action="review.countersign", subject=review.inspection.part,
+        actor=actor, action="review.countersign", subject=part,
         after={"inspection": str(review.inspection.result_id), "content_sha256": review.content_sha256,
                "reviewer": printed_name(review.reviewer),
                "signature": {"printed_name": signature.printed_name, "meaning": signature.meaning, "method": method,
-                             "signed_at": now}},
+                             "signed_at": now, "sha256": signature.content_sha256,
+                             "hash_version": signature.hash_version}},
     )
     review.status = ReviewStatus.COMPLETE
     review.completed_at = now
     review.save(update_fields=["status", "completed_at"])
-    _apply(review, actor=actor, at=now)
-    _publish_signed(review, signature)
+    _apply(review, decided, actor=actor, at=now)
+    _publish_signed(review, signature, decided)
     return signature
 
 
@@ -536,14 +665,15 @@ _DESTINATIONS = {
 }
 
 
-def _apply(review: Review, *, actor: Any, at: dt.datetime) -> None:
-    """The verdict's effects: failure case, part status, inspection flag, cobot move."""
+def _apply(review: Review, decided: list[Inspection], *, actor: Any, at: dt.datetime) -> None:
+    """The verdict's effects on the part: failure case, part status, the inspections' flags, one cobot move.
+    Called once per review (when signed, or when a four-eyes override is countersigned)."""
     inspection = review.inspection
     part = inspection.part
     why = f"Debug Mode review {review.pk} by {printed_name(review.reviewer)}: {review.get_verdict_display()}"
     if review.reason_code:
         why += f" ({review.reason_code})"
-    case: FailureCase | None = inspection.failure_case
+    case: FailureCase | None = selectors.open_failure_case(decided)
     if review.verdict == ReviewVerdict.CONFIRM_NOK:
         if case is None:
             case = trace_actions.open_failure_case(
@@ -551,7 +681,8 @@ def _apply(review: Review, *, actor: Any, at: dt.datetime) -> None:
                 station=inspection.station, description=f"Found in Debug Mode review of inspection {inspection.result_id}",
                 at=at,
             )
-            inspection.failure_case = case
+            if inspection.failure_case_id is None:  # (never re-point an inspection's earlier, closed case)
+                inspection.failure_case = case
         trace_actions.disposition_failure_case(case, disposition=Disposition(review.disposition), actor=actor, reason=why, at=at)
     elif review.verdict == ReviewVerdict.OVERRIDE_OK:
         if case is not None and case.status != FailureCaseStatus.CLOSED:
@@ -563,13 +694,15 @@ def _apply(review: Review, *, actor: Any, at: dt.datetime) -> None:
             trace_actions.set_part_status(part, status=PartStatus.PASSED, actor=actor, reason=why, at=at)
     inspection.needs_review = False
     inspection.save(update_fields=["needs_review", "failure_case"])
+    Inspection.objects.filter(pk__in=[i.pk for i in decided if i.pk != inspection.pk]).update(needs_review=False)
     _move_part(inspection, destination=_DESTINATIONS[ReviewDisposition(review.disposition)], reason=why)
 
 
-def _publish_signed(review: Review, signature: Signature) -> None:
-    inspection = review.inspection
-    publish_on_commit(_cell_id(inspection), {
-        "type": "review.signed", "result_id": str(inspection.result_id), "serial": inspection.part.serial,
-        "verdict": review.verdict, "disposition": review.disposition, "status": review.status,
-        "signer": signature.printed_name, "meaning": signature.meaning, "at": signature.signed_at.isoformat(),
-    })
+def _publish_signed(review: Review, signature: Signature, decided: list[Inspection]) -> None:
+    # One event per inspection decided (the same schema as ever), so each shows the human decision.
+    for inspection in decided:
+        publish_on_commit(_cell_id(inspection), {
+            "type": "review.signed", "result_id": str(inspection.result_id), "serial": inspection.part.serial,
+            "verdict": review.verdict, "disposition": review.disposition, "status": review.status,
+            "signer": signature.printed_name, "meaning": signature.meaning, "at": signature.signed_at.isoformat(),
+        })

@@ -1,10 +1,13 @@
 """Debug Mode: operators claim a case, step through the machine's findings and sign a verdict.
 
-A claim holds one case for one operator until it is released, signed or lapses; the database allows at most one
-open claim per inspection. A Review is the decision (one per inspection); each Signature binds a person, a time
-and a meaning to the sha256 of the review's canonical content. An override on a four-eyes part type waits for a
-countersignature before it takes effect. CobotCommand is the log of what the cobot was told and whether it
-acknowledged.
+A case is a part: every inspection of it that needs a human (the visual station's scratch and the dimensional
+station's bore alike) is reviewed together, by one person at a time. A claim holds the part for one operator
+until it is released, signed or lapses; the database allows at most one open claim per part. A Review is the
+decision on the part; ReviewedInspection names each inspection it decided (each at most once). Each Signature
+binds a person, a time and a meaning to the sha256 of the review's canonical content (hash version 2: the
+signature's own hash covers the printed name, meaning and time as well; version 1 covered the content alone).
+An override on a four-eyes part type waits for a countersignature before it takes effect. CobotCommand is the
+log of what the cobot was told and whether it acknowledged.
 """
 from __future__ import annotations
 
@@ -21,13 +24,19 @@ from inspection.review_choices import (
     ReviewVerdict,
     SignatureMeaning,
 )
-from traceability.models import Cell
+from traceability.models import Cell, Part
 
-__all__ = ["CobotCommand", "Review", "ReviewClaim", "ReviewPin", "Signature"]
+__all__ = ["CobotCommand", "Review", "ReviewClaim", "ReviewPin", "ReviewedInspection", "Signature"]
+
+# How a signature's content_sha256 is made: 1 = the review's content hash; 2 = the hash of that together with the
+# signer, printed name, meaning and time (actions.review.signature_manifest).
+SIGNATURE_HASH_VERSION = 2
 
 
 class ReviewClaim(models.Model):
-    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="review_claims")
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="review_claims")
+    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="review_claims",
+                                   help_text="The part's leading inspection when it was claimed (the case's address).")
     holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_claims")
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -37,10 +46,11 @@ class ReviewClaim(models.Model):
     class Meta:
         ordering = ["-claimed_at"]
         constraints = [
-            # Two operators can never hold the same case: at most one open claim per inspection, whatever the
-            # application does (a lapsed claim is ended before a new one is inserted, in the same transaction).
+            # Two operators can never review the same part: at most one open claim per part, whichever station's
+            # inspection they opened it from and whatever the application does (a lapsed claim is ended before a
+            # new one is inserted, in the same transaction).
             models.UniqueConstraint(
-                fields=["inspection"], condition=Q(ended_at__isnull=True), name="review_claim_one_open_per_inspection"
+                fields=["part"], condition=Q(ended_at__isnull=True), name="review_claim_one_open_per_part"
             ),
             models.CheckConstraint(condition=Q(expires_at__gt=models.F("claimed_at")), name="review_claim_expires_after_claim"),
             models.CheckConstraint(
@@ -55,7 +65,9 @@ class ReviewClaim(models.Model):
 
 
 class Review(models.Model):
-    inspection = models.OneToOneField(Inspection, on_delete=models.PROTECT, related_name="review")
+    inspection = models.OneToOneField(Inspection, on_delete=models.PROTECT, related_name="review",
+                                      help_text="The case's leading inspection (its failure case, if any).")
+    decided_inspections = models.ManyToManyField(Inspection, through="ReviewedInspection", related_name="+")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
     claim = models.ForeignKey(ReviewClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     verdict = models.CharField(max_length=20, choices=ReviewVerdict.choices)
@@ -65,7 +77,7 @@ class Review(models.Model):
     defect_label = models.CharField(max_length=40, blank=True, help_text="The human label for training ('ok', 'scratch', ...).")
     opened_at = models.DateTimeField(help_text="When the reviewer opened the case.")
     signed_at = models.DateTimeField()
-    review_seconds = models.FloatField(help_text="Opened to signed: the review time metric.")
+    review_seconds = models.FloatField(help_text="Claimed to signed, within one live claim: the review time metric.")
     status = models.CharField(max_length=30, choices=ReviewStatus.choices)
     completed_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.UUIDField(unique=True, help_text="Chosen by the client: a resubmission is a no-op.")
@@ -98,6 +110,19 @@ class Review(models.Model):
         return f"review of {self.inspection_id}: {self.verdict}"
 
 
+class ReviewedInspection(models.Model):
+    """An inspection a review decided. One review decides every inspection of the part that needed a human."""
+
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="decided")
+    inspection = models.OneToOneField(Inspection, on_delete=models.PROTECT, related_name="decided_by")
+
+    class Meta:
+        ordering = ["review_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.inspection_id} decided by review {self.review_id}"
+
+
 class Signature(models.Model):
     """An electronic signature: who (printed name), when, what it means, and the hash of what was signed."""
 
@@ -106,7 +131,9 @@ class Signature(models.Model):
     printed_name = models.CharField(max_length=200)
     signed_at = models.DateTimeField()
     meaning = models.CharField(max_length=20, choices=SignatureMeaning.choices)
-    content_sha256 = models.CharField(max_length=64)
+    content_sha256 = models.CharField(max_length=64, help_text="What this signature binds (see hash_version).")
+    hash_version = models.PositiveSmallIntegerField(
+        help_text="1: the review's content hash; 2: that hash with the signer, printed name, meaning and time.")
     method = models.CharField(max_length=20, help_text="How the signer re-authenticated: password or pin.")
     idempotency_key = models.UUIDField(unique=True)
 

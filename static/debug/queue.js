@@ -2,10 +2,14 @@
  * tells the operator about signed decisions still kept on this tablet after a lost connection. */
 (function () {
   "use strict";
-  // On a signed review's page: a decision still kept on this tablet for that part is settled.
-  var reviewed = document.querySelector("[data-reviewed-result-id]");
+  // On a signed review's page: a decision still kept on this tablet for that part is settled (it may have been
+  // kept under any of the inspections the review decided).
+  var reviewed = document.querySelector("[data-reviewed-result-ids]");
   if (reviewed) {
-    try { localStorage.removeItem("twinweb.debug.pending." + reviewed.getAttribute("data-reviewed-result-id")); } catch (e) { /* ignore */ }
+    reviewed.getAttribute("data-reviewed-result-ids").split(/\s+/).forEach(function (id) {
+      if (!id) return;
+      try { localStorage.removeItem("twinweb.debug.pending." + id); } catch (e) { /* ignore */ }
+    });
     return;
   }
   var box = document.getElementById("dm-pending");

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
@@ -12,11 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inspection.actions import review as review_actions
-from inspection.models import ReviewClaim
+from inspection.models import CobotCommand, ReviewClaim
 from inspection.review_choices import ClaimEnd
 from tests import factories
-from tests.debug.helpers import make_review_case
+from tests.debug.helpers import demo_part_type, make_review_case, make_two_station_part
+from traceability import actions as trace_actions
 from traceability import roles
+from traceability.choices import Disposition
 from traceability.errors import RefusedByRule
 from traceability.models import AuditRecord
 
@@ -37,7 +40,7 @@ def test_it_lists_failed_and_low_confidence_inspections_oldest_first_with_counts
     order = [str(c.result_id) for c in response.context["cases"]]
     assert order == [str(unsure.result_id), str(failed.result_id)]
     assert str(sure.result_id) not in order
-    assert response.context["counts"] == {"total": 2, "failed": 1, "low_confidence": 1, "claimed": 0}
+    assert response.context["counts"] == {"total": 2, "failed": 1, "low_confidence": 1, "other": 0, "claimed": 0}
     # Session, user, permissions, the queue, the user's recent reviews: not one query per case.
     assert len(queries) <= 8, [q["sql"][:120] for q in queries.captured_queries]
 
@@ -48,7 +51,7 @@ def test_it_raises_the_threshold_from_settings(cell: Any, operator: Any, login: 
     assert login(operator).get(reverse("debug-queue")).context["counts"]["total"] == 0
     settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = 0.97
     cases = login(operator).get(reverse("debug-queue")).context["cases"]
-    assert [c.pk for c in cases] == [unsure.pk]
+    assert [c.lead.pk for c in cases] == [unsure.pk]
 
 
 def test_it_sorts_lowest_confidence_first_on_request(cell: Any, operator: Any, login: Any) -> None:
@@ -56,7 +59,7 @@ def test_it_sorts_lowest_confidence_first_on_request(cell: Any, operator: Any, l
     a = make_review_case(cell, defect="ok", confidence=0.8, captured_at=now - dt.timedelta(minutes=9))
     b = make_review_case(cell, defect="ok", confidence=0.4, captured_at=now - dt.timedelta(minutes=1))
     cases = login(operator).get(reverse("debug-queue") + "?sort=confidence").context["cases"]
-    assert [c.pk for c in cases] == [b.pk, a.pk]
+    assert [c.lead.pk for c in cases] == [b.pk, a.pk]
 
 
 def test_it_lets_only_one_of_two_operators_claim_a_case(cell: Any, operator: Any, login: Any) -> None:
@@ -76,9 +79,11 @@ def test_it_refuses_a_second_open_claim_in_the_database_itself(cell: Any, operat
     case = make_review_case(cell)
     other = factories.make_user("oscar", roles.OPERATOR)
     now = timezone.now()
-    ReviewClaim.objects.create(inspection=case, holder=operator, claimed_at=now, expires_at=now + dt.timedelta(minutes=5))
+    ReviewClaim.objects.create(inspection=case, part=case.part, holder=operator, claimed_at=now,
+                               expires_at=now + dt.timedelta(minutes=5))
     with pytest.raises(IntegrityError), transaction.atomic():
-        ReviewClaim.objects.create(inspection=case, holder=other, claimed_at=now, expires_at=now + dt.timedelta(minutes=5))
+        ReviewClaim.objects.create(inspection=case, part=case.part, holder=other, claimed_at=now,
+                                   expires_at=now + dt.timedelta(minutes=5))
 
 
 def test_it_frees_a_case_when_the_claim_lapses(cell: Any, operator: Any, settings: Any) -> None:
@@ -109,3 +114,105 @@ def test_it_keeps_the_queue_from_people_without_the_review_role(cell: Any, audit
     case = make_review_case(cell)
     assert login(outsider).get(reverse("debug-queue")).status_code == 403
     assert login(auditor).post(reverse("debug-claim", args=[case.result_id])).status_code == 403
+
+
+# --- A part is one case, whichever stations flagged it ---------------------------------------------------
+
+
+def test_it_lists_a_part_once_with_the_findings_of_all_its_inspections(cell: Any, operator: Any, login: Any) -> None:
+    visual, dimensional = make_two_station_part(cell)
+    page = login(operator).get(reverse("debug-queue"))
+    [entry] = page.context["cases"]
+    assert entry.part == visual.part
+    assert [i.result_id for i in entry.inspections] == [visual.result_id, dimensional.result_id]
+    assert page.context["counts"]["total"] == 1
+    row = page.content.decode()
+    assert row.count(f'data-serial="{visual.part.serial}"') == 1
+    assert "scratch" in row and "bore diameter" in row
+
+
+def test_it_lets_one_operator_at_a_time_review_a_part_whichever_inspection_they_open(
+    cell: Any, operator: Any, login: Any
+) -> None:
+    visual, dimensional = make_two_station_part(cell)
+    other = factories.make_user("oscar", roles.OPERATOR)
+    assert login(operator).post(reverse("debug-claim", args=[visual.result_id])).status_code == 302
+    refused = login(other).post(reverse("debug-claim", args=[dimensional.result_id]), follow=True)
+    assert "is reviewing" in refused.content.decode()
+    assert login(other).get(reverse("debug-case", args=[dimensional.result_id])).status_code == 302
+    assert ReviewClaim.objects.filter(part=visual.part, ended_at__isnull=True).count() == 1
+    # Olivia's page shows the evidence of both stations, each finding with its own image.
+    data = login(operator).get(reverse("debug-case", args=[dimensional.result_id]), follow=True).context["case_data"]
+    assert data["resultId"] == str(visual.result_id)  # the case has one address, its leading inspection
+    assert [(f["station"], f["kind"]) for f in data["findings"]] == [("visual", "defect"), ("dimensional", "dimension")]
+    assert [f["imageUrl"] for f in data["findings"]] == [visual.image.get_absolute_url(), dimensional.image.get_absolute_url()]
+
+
+def test_it_refuses_two_open_claims_on_one_part_in_the_database_itself(cell: Any, operator: Any) -> None:
+    visual, dimensional = make_two_station_part(cell)
+    other = factories.make_user("oscar", roles.OPERATOR)
+    now = timezone.now()
+    ReviewClaim.objects.create(inspection=visual, part=visual.part, holder=operator, claimed_at=now,
+                               expires_at=now + dt.timedelta(minutes=5))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReviewClaim.objects.create(inspection=dimensional, part=dimensional.part, holder=other, claimed_at=now,
+                                   expires_at=now + dt.timedelta(minutes=5))
+
+
+def test_it_counts_as_low_confidence_only_the_passes_below_the_threshold(
+    cell: Any, operator: Any, login: Any, settings: Any
+) -> None:
+    settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = 0.9
+    make_review_case(cell, defect="ok", confidence=0.55)
+    make_review_case(cell, defect="ok", confidence=0.99)  # sure, but flagged for another reason (a late result)
+    make_review_case(cell, defect="scratch", confidence=0.5)  # failed: counted as failed, whatever its confidence
+    page = login(operator).get(reverse("debug-queue"))
+    assert page.context["counts"] == {"total": 3, "failed": 1, "low_confidence": 1, "other": 1, "claimed": 0}
+    assert "passes below 0.90 confidence" in page.content.decode()
+
+
+def test_it_leaves_a_scrapped_part_out_of_the_queue_and_refuses_to_review_it_again(
+    cell: Any, operator: Any, login: Any
+) -> None:
+    case = make_review_case(cell)
+    review_actions.claim_case(case, actor=operator)
+    review_actions.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
+                                credential=factories.PASSWORD, idempotency_key=uuid.uuid4())
+    # A result of the same part arrives late from the dimensional station, flagged for review.
+    late = make_review_case(cell, part=case.part, station="dimensional", defect="ok", confidence=0.5)
+    assert late.needs_review
+    assert login(operator).get(reverse("debug-queue")).context["cases"] == []
+    with pytest.raises(RefusedByRule, match="scrapped"):
+        review_actions.claim_case(late, actor=operator)
+    assert CobotCommand.objects.filter(kind="move_part").count() == 1
+
+
+def test_it_leaves_out_evidence_a_disposition_has_already_acted_on(cell: Any, operator: Any, login: Any) -> None:
+    visual, dimensional = make_two_station_part(cell, captured_at=timezone.now() - dt.timedelta(minutes=1))
+    # Quality dispositioned the non-conformance outside Debug Mode: the part went to rework.
+    trace_actions.disposition_failure_case(visual.failure_case, disposition=Disposition.REWORK, actor=operator)
+    client = login(operator)
+    assert client.get(reverse("debug-queue")).context["cases"] == []
+    with pytest.raises(RefusedByRule, match="already"):
+        review_actions.claim_case(dimensional, actor=operator)
+    # Reworked and inspected again, it fails again: that is a new case.
+    again = make_review_case(cell, part=visual.part, defect="dent", captured_at=timezone.now() + dt.timedelta(seconds=1))
+    [entry] = client.get(reverse("debug-queue")).context["cases"]
+    assert [i.pk for i in entry.inspections] == [again.pk]
+
+
+def test_it_seeds_the_demo_with_a_part_both_stations_flagged_as_one_case(
+    cell: Any, operator: Any, login: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inspection import demo_reviews
+
+    monkeypatch.setattr(demo_reviews, "_classifier", lambda: None)  # the renderer's truth: known findings
+    demo_part_type("CF-80"), demo_part_type("TF-12")
+    parts = len(demo_reviews.DEMO_CASES) + len(demo_reviews.DEMO_TWO_STATION_CASES)
+    assert demo_reviews.seed_review_cases(cell.code) == parts
+    assert demo_reviews.seed_review_cases(cell.code) == 0  # idempotent
+    cases = login(operator).get(reverse("debug-queue")).context["cases"]
+    assert len(cases) == parts
+    [both] = [c for c in cases if len(c.inspections) == 2]
+    assert [i.station.code for i in both.inspections] == ["visual", "dimensional"]
+    assert both.lead.failure_case is not None and both.inspections[1].failure_case is None

@@ -20,12 +20,14 @@ from django.utils import timezone
 from edge_worker.cobot import perform_move_part
 from inspection.actions import review as review_actions
 from inspection.models import CobotCommand, DeadLetter, Review, Signature
+from inspection.review_selectors import review_time_by_shift
 from inspection.review_choices import ReviewStatus, SignatureMeaning
 from inspection.tasks_cobot import record_cobot_ack
 from tests import factories
-from tests.debug.helpers import make_review_case
+from tests.debug.helpers import make_review_case, make_two_station_part
 from traceability import roles
 from traceability.choices import Disposition, FailureCaseStatus, FoundBy, PartStatus
+from traceability.errors import RefusedByRule
 from traceability.genealogy import backward_trace
 from traceability.models import AuditRecord
 
@@ -336,3 +338,142 @@ def test_it_audits_refused_signatures_and_locks_signing_after_too_many(
     locked = sign(client, case, verdict="confirm_nok", disposition="scrap")  # the right password, too late
     assert locked.status_code == 403 and "locked" in locked.json()["detail"]
     assert not Review.objects.exists()
+
+
+# --- One part, one verdict, one move ----------------------------------------------------------------------
+
+
+def test_it_decides_a_part_flagged_by_two_stations_with_one_verdict_and_one_move(
+    cell: Any, operator: Any, login: Any, clear_cobot_queue: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # The visual station found a scratch; the dimensional station passed the part, unsure of its surface.
+    visual = make_review_case(cell, defect="scratch")
+    dimensional = make_review_case(cell, part=visual.part, station="dimensional", defect="ok", confidence=0.5)
+    olivia, oscar = login(operator), login(factories.make_user("oscar", roles.OPERATOR))
+    claimed(olivia, visual)
+    assert "is reviewing" in oscar.post(reverse("debug-claim", args=[dimensional.result_id]), follow=True).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sign(olivia, visual, verdict="confirm_nok", disposition="scrap").status_code == 201
+        oscar.post(reverse("debug-claim", args=[dimensional.result_id]))
+        late = sign(oscar, dimensional, verdict="confirm_ok")
+    assert late.status_code == 409
+    moves = [m["payload"]["destination"] for m in cobot_messages(cell.code) if m["task"] == "edge_worker.cobot.move_part"]
+    assert moves == ["scrap"]
+    review = Review.objects.get()
+    assert {i.result_id for i in review.decided_inspections.all()} == {visual.result_id, dimensional.result_id}
+    assert [i["inspection"] for i in review.signed_content["inspections"]] == [str(visual.result_id), str(dimensional.result_id)]
+    visual.part.refresh_from_db()
+    assert visual.part.status == PartStatus.SCRAPPED
+    assert [step.reviewer for step in backward_trace(visual.part).inspections] == ["Olivia Tester", "Olivia Tester"]
+    assert login(operator).get(reverse("debug-queue")).context["cases"] == []
+
+
+# --- A verdict needs a live claim ----------------------------------------------------------------------------
+
+
+def test_it_refuses_a_verdict_once_the_claim_has_lapsed(cell: Any, operator: Any, settings: Any) -> None:
+    settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
+    case = make_review_case(cell)
+    t0 = timezone.now()
+    review_actions.claim_case(case, actor=operator, now=t0)
+    with pytest.raises(RefusedByRule, match="lapsed"):
+        review_actions.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
+                                    credential=factories.PASSWORD, idempotency_key=uuid.uuid4(),
+                                    now=t0 + dt.timedelta(hours=5))
+    assert not Review.objects.exists()
+    assert review_time_by_shift(now=t0 + dt.timedelta(hours=5)) == []  # no 5-hour review in the shift median
+
+
+def test_it_refuses_a_verdict_after_the_claim_was_released(cell: Any, operator: Any, login: Any) -> None:
+    case = make_review_case(cell)
+    client = claimed(login(operator), case)
+    client.post(reverse("debug-release", args=[case.result_id]))
+    response = sign(client, case, verdict="confirm_nok", disposition="scrap")
+    assert response.status_code == 409 and response.json()["code"] == "claim_lapsed"
+    assert not Review.objects.exists()
+
+
+def test_it_counts_review_time_from_the_live_claim_not_across_a_lapse(cell: Any, operator: Any, settings: Any) -> None:
+    settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
+    case = make_review_case(cell)
+    t0 = timezone.now()
+    review_actions.claim_case(case, actor=operator, now=t0)
+    later = t0 + dt.timedelta(hours=5)
+    again = review_actions.claim_case(case, actor=operator, now=later)
+    review, _ = review_actions.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
+                                            credential=factories.PASSWORD, idempotency_key=uuid.uuid4(),
+                                            now=later + dt.timedelta(seconds=40))
+    assert review.review_seconds == 40.0 and review.opened_at == again.claimed_at == later
+
+
+def test_it_accepts_the_resent_copy_of_a_recorded_decision_without_a_claim(cell: Any, operator: Any, settings: Any) -> None:
+    settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
+    case = make_review_case(cell)
+    t0 = timezone.now()
+    review_actions.claim_case(case, actor=operator, now=t0)
+    key = uuid.uuid4()
+    decision: dict[str, Any] = {"verdict": "confirm_nok", "disposition": "scrap", "credential": factories.PASSWORD,
+                                "idempotency_key": key}
+    first, applied = review_actions.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(seconds=10), **decision)
+    again, applied_again = review_actions.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(hours=5), **decision)
+    assert (applied, applied_again) == (True, False) and again.pk == first.pk
+
+
+# --- What a signature binds --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value", [
+    ("printed_name", "Someone Else (someone)"),
+    ("meaning", SignatureMeaning.COUNTERSIGN),
+    ("signed_at", dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
+])
+def test_it_binds_the_printed_name_meaning_and_time_into_the_signatures_hash(
+    cell: Any, operator: Any, login: Any, field: str, value: Any
+) -> None:
+    case = make_review_case(cell)
+    sign(claimed(login(operator), case), case, verdict="confirm_nok", disposition="rework")
+    signature = Signature.objects.get()
+    assert review_actions.signature_is_intact(signature)
+    Signature.objects.filter(pk=signature.pk).update(**{field: value})
+    assert not review_actions.signature_is_intact(Signature.objects.get())
+
+
+def test_it_binds_the_countersigners_name_meaning_and_time_too(
+    cell: Any, quality_engineer: Any, supervisor: Any, login: Any
+) -> None:
+    case = make_review_case(cell, four_eyes=True)
+    sign(claimed(login(quality_engineer), case), case, verdict="override_ok", reason_code="dirt")
+    review = Review.objects.get()
+    login(supervisor).post(reverse("debug-countersign", args=[review.pk]),
+                           {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
+    author, counter = review.signatures.all()
+    assert counter.meaning == SignatureMeaning.COUNTERSIGN and review_actions.signature_is_intact(counter)
+    assert author.content_sha256 != counter.content_sha256  # each binds its own name, meaning and time
+    Signature.objects.filter(pk=counter.pk).update(printed_name="Quinn Tester (quinn)")
+    assert not review_actions.signature_is_intact(Signature.objects.get(pk=counter.pk))
+
+
+def test_it_still_verifies_a_signature_made_before_the_hash_was_versioned(cell: Any, operator: Any, login: Any) -> None:
+    case = make_review_case(cell)
+    sign(claimed(login(operator), case), case, verdict="confirm_nok", disposition="rework")
+    review = Review.objects.get()
+    # A version-1 signature bound the review's content hash alone.
+    Signature.objects.update(hash_version=1, content_sha256=review.content_sha256)
+    old = Signature.objects.get()
+    assert review_actions.signature_is_intact(old)
+    review.signed_content["decision"]["disposition"] = "scrap"
+    review.save(update_fields=["signed_content"])
+    assert not review_actions.signature_is_intact(Signature.objects.get())
+
+
+def test_it_refuses_a_verdict_on_evidence_that_changed_while_the_operator_looked(cell: Any, operator: Any, login: Any) -> None:
+    case = make_review_case(cell, captured_at=timezone.now() - dt.timedelta(minutes=1))
+    client = claimed(login(operator), case)
+    shown = client.get(reverse("debug-case", args=[case.result_id])).context["case_data"]["inspections"]
+    make_review_case(cell, part=case.part, station="dimensional", defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9})
+    refused = sign(client, case, verdict="override_ok", reason_code="glare", inspections=shown)
+    assert refused.status_code == 409 and "changed" in refused.json()["detail"]
+    assert not Review.objects.exists()
+    shown = client.get(reverse("debug-case", args=[case.result_id])).context["case_data"]["inspections"]
+    assert len(shown) == 2
+    assert sign(client, case, verdict="confirm_nok", disposition="scrap", inspections=shown).status_code == 201
