@@ -1,9 +1,14 @@
 /* Debug Mode step-through: "press Enter, analyse, press Enter".
  *
- * One step per finding (zoomed crop with its overlay), then the verdict, a reason where one is needed, and the
- * signature. Fully keyboard usable: Enter next, Backspace back, Esc twice cancel, digits choose, +/- zoom,
- * [ ] brightness, R reset. A signed decision is kept in localStorage (without the password) and resent with
- * its idempotency key until the server answers, so a lost connection never loses it.
+ * A case is a part: one step per finding of every station that flagged it (zoomed crop of that station's image
+ * with its overlay), then the verdict, a reason where one is needed, and the signature. Fully keyboard usable:
+ * Enter next, Backspace back, Esc twice cancel, digits choose, +/- zoom, [ ] brightness, R reset. A signed
+ * decision is kept in localStorage (without the password) and resent with its idempotency key until the server
+ * answers, so a lost connection never loses it.
+ *
+ * The claim is renewed only while the operator works: at most once per interval, and only after a key press or
+ * a touch since the last renewal. An idle tablet lets the claim lapse; the page then says so and offers to claim
+ * the case again (a verdict needs a live claim).
  * Vanilla JS, no build step.
  */
 (function () {
@@ -23,13 +28,25 @@
   var nextBtn = document.getElementById("dm-next");
   var PENDING_KEY = "twinweb.debug.pending." + data.resultId;
 
-  var img = new Image();
-  var imgReady = false;
+  // One image per inspection: each finding is seen on its own station's image.
+  var images = {};
+  function imageOf(url) {
+    if (!url) return null;
+    if (!images[url]) {
+      var im = new Image();
+      im.onload = function () { draw(); };
+      im.src = url;
+      images[url] = im;
+    }
+    return images[url];
+  }
+  var img = null;
   var state = {
     index: 0, zoom: 1, brightness: 1, contrast: 1,
     choice: null, reason: null, note: "", key: null, credential: "",
     sending: false, done: null, escArmed: 0, lastViewSent: -1,
   };
+  var lapsedBox = null;  // shown above every step once the claim has lapsed
 
   // --- steps -------------------------------------------------------------------------------------------
   function needsReason() {
@@ -84,7 +101,7 @@
 
   // --- image -------------------------------------------------------------------------------------------
   function cropFor(step) {
-    var W = img.naturalWidth || 512, H = img.naturalHeight || 512;
+    var W = (img && img.naturalWidth) || 512, H = (img && img.naturalHeight) || 512;
     var box = step && step.finding && step.finding.bbox && step.finding.bbox.length === 4 ? step.finding.bbox : null;
     var cx, cy, side;
     if (box) {
@@ -102,7 +119,9 @@
     var C = canvas.width;
     ctx.save();
     ctx.fillStyle = "#000"; ctx.fillRect(0, 0, C, C);
-    if (!imgReady) { ctx.restore(); return; }
+    var url = step.type === "finding" ? (step.finding.imageUrl || data.imageUrl) : data.imageUrl;
+    img = imageOf(url);
+    if (!img || !img.complete || !img.naturalWidth) { ctx.restore(); return; }
     // A finding step zooms on its finding; the verdict and signing steps show the whole part with every finding.
     var crop = cropFor(step.type === "finding" ? step : null);
     var s = C / crop.side;
@@ -112,7 +131,7 @@
     ctx.drawImage(img, crop.x, crop.y, crop.side, crop.side, 0, 0, C, C);
     ctx.filter = "none";
     if (step.type === "finding") overlay(step.finding, map, s);
-    else data.findings.forEach(function (f) { overlay(f, map, s); });
+    else data.findings.forEach(function (f) { if ((f.imageUrl || data.imageUrl) === url) overlay(f, map, s); });
     ctx.restore();
     drawThumb(crop);
   }
@@ -158,7 +177,7 @@
     ctx.setLineDash([10, 6]); ctx.strokeStyle = colour; ctx.strokeRect(a[0], a[1], b[0] - a[0], b[1] - a[1]); ctx.setLineDash([]);
   }
   function drawThumb(crop) {
-    var T = thumb.width, W = img.naturalWidth || 512;
+    var T = thumb.width, W = img.naturalWidth || 512;  // only called once img has loaded
     tctx.fillStyle = "#000"; tctx.fillRect(0, 0, T, T);
     tctx.drawImage(img, 0, 0, T, T);
     tctx.strokeStyle = "#ffd400"; tctx.lineWidth = 2;
@@ -187,7 +206,7 @@
 
   function renderFinding(s) {
     var f = s.finding, n = data.findings.length;
-    var children = [el("p", { class: "dm-kicker", text: "Finding " + (s.i + 1) + " of " + n })];
+    var children = [el("p", { class: "dm-kicker", text: "Finding " + (s.i + 1) + " of " + n + (f.station ? " · " + f.station + " station" : "") })];
     if (f.kind === "dimension") {
       var dev = null;
       if (f.value !== null && f.value !== undefined) dev = f.value > f.upper_limit ? f.value - f.upper_limit : f.value < f.lower_limit ? f.value - f.lower_limit : 0;
@@ -286,6 +305,7 @@
     stepEl.textContent = "";
     var children = s.type === "finding" ? renderFinding(s) : s.type === "verdict" ? renderVerdict() : s.type === "reason" ? renderReason() : s.type === "sign" ? renderSign() : renderDone();
     children.forEach(function (c) { stepEl.appendChild(c); });
+    if (lapsedBox && s.type !== "done") stepEl.insertBefore(lapsedBox, stepEl.firstChild);
     backBtn.disabled = state.index === 0 || s.type === "done" || state.sending;
     nextBtn.innerHTML = "";
     nextBtn.appendChild(document.createTextNode(s.type === "sign" ? "Sign " : s.type === "done" ? "Next case " : "Next "));
@@ -354,7 +374,7 @@
   function decision() {
     return {
       verdict: state.choice.verdict, disposition: state.choice.disposition, reason_code: state.reason || "",
-      note: state.note, idempotency_key: state.key,
+      note: state.note, idempotency_key: state.key, inspections: data.inspections,
     };
   }
 
@@ -383,12 +403,15 @@
       } else if (res.status >= 500) {
         retry(body, attempt, "The server did not answer properly (" + res.status + ").");
       } else {
-        // Refused (wrong password, already reviewed, claim taken): nothing was recorded; say why.
+        // Refused (wrong password, already reviewed, claim taken or lapsed): nothing was recorded; say why.
+        // A wrong password or a lapsed claim keeps the decision on the tablet, to sign again.
+        var lapsedClaim = res.json && res.json.code === "claim_lapsed";
         state.sending = false;
-        if (res.status !== 403) { try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* ignore */ } }
+        if (res.status !== 403 && !lapsedClaim) { try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* ignore */ } }
         state.credential = "";
         render();
         say((res.json && res.json.detail) || ("Refused (" + res.status + ")."), "bad");
+        if (lapsedClaim) claimLapsed(res.json.detail);
       }
     }).catch(function () {
       retry(body, attempt, "Connection lost.");
@@ -407,6 +430,13 @@
     if (!raw) return;
     try {
       var p = JSON.parse(raw);
+      var kept = (p.decision.inspections || []).slice().sort().join(" ");
+      if (p.decision.inspections && kept !== data.inspections.slice().sort().join(" ")) {
+        // A station reported again since that decision was signed: it covered other evidence. Review it anew.
+        localStorage.removeItem(PENDING_KEY);
+        say("New evidence arrived for " + data.serial + " since your earlier decision, which was not recorded: review it again.", "warn");
+        return;
+      }
       state.choice = data.choices.filter(function (c) { return c.verdict === p.decision.verdict && c.disposition === p.decision.disposition; })[0] || null;
       if (!state.choice) return;
       state.reason = p.decision.reason_code || null;
@@ -463,18 +493,47 @@
   nextBtn.addEventListener("click", next);
   backBtn.addEventListener("click", back);
 
-  // Keep the claim while the operator works; say so plainly when it has lapsed.
+  // --- the claim ---------------------------------------------------------------------------------------
+  // Renewed only while the operator works: a key press or a touch since the last renewal. An idle tablet lets
+  // the claim lapse, so a case is never held by a page nobody looks at.
+  var claimExpiresAt = Date.now() + data.claimExpiresInS * 1000;  // on this tablet's clock
+  var lastActivity = 0, lastRenewal = Date.now(), lapsed = false;
+  ["keydown", "pointerdown", "touchstart", "input"].forEach(function (type) {
+    document.addEventListener(type, function () { lastActivity = Date.now(); }, { capture: true, passive: true });
+  });
+
+  function claimLapsed(detail) {
+    if (lapsed) return;
+    lapsed = true;
+    var box = lapsedBox = el("div", { class: "dm-lapsed", role: "alert" }, [
+      el("p", { text: detail || ("Your claim on " + data.serial + " lapsed after " + Math.round(data.claimTtlS / 60) + " min without activity: someone else may take the case, and a verdict needs a live claim.") }),
+    ]);
+    var again = el("button", { type: "button", class: "dm-big primary", id: "dm-reclaim-button", text: "Claim it again" });
+    again.addEventListener("click", function () { document.getElementById("dm-reclaim").submit(); });
+    box.appendChild(again);
+    stepEl.insertBefore(box, stepEl.firstChild);
+    say("Your claim has lapsed.", "warn");
+  }
+
   setInterval(function () {
-    if (current().type === "done") return;
+    if (lapsed || state.sending || current().type === "done") return;
+    if (lastActivity <= lastRenewal) {
+      if (Date.now() >= claimExpiresAt) claimLapsed();
+      return;
+    }
+    lastRenewal = Date.now();
     post(data.urls.renew, {}).then(function (r) {
-      if (r.status === 409) say("Your claim on this case has lapsed: someone else may take it. Sign now or reopen it from the queue.", "warn");
+      if (r.status === 409) { claimLapsed(); return null; }
+      return r.ok ? r.json() : null;
+    }).then(function (json) {
+      if (json && json.expires_in_s !== undefined) claimExpiresAt = Date.now() + json.expires_in_s * 1000;
     }).catch(function () { /* offline: the decision queue covers it */ });
   }, Math.max(10, Math.min(60, data.claimTtlS / 3)) * 1000);
 
   window.addEventListener("online", function () { say("Connection is back.", "ok"); });
 
-  img.onload = function () { imgReady = true; draw(); };
-  img.src = data.imageUrl;
+  imageOf(data.imageUrl);
+  data.findings.forEach(function (f) { imageOf(f.imageUrl); });
   restorePending();
   render();
 })();
