@@ -1,11 +1,16 @@
 """End to end, keyboard only, at tablet size: an operator signs in, claims the oldest case, steps through its
 findings with Enter, picks "NOK: scrap" with a digit and signs with the password, while the connection drops at
-the moment of signing; then, in portrait, opens the next case and cancels it with Esc. A real Daphne serves the pages; a real Celery worker plays the cobot and records its
-acknowledgements; headless Chromium is the tablet."""
+the moment of signing; then, in portrait, opens the next case and cancels it with Esc. A real Daphne serves the
+pages; a real Celery worker plays the cobot and records its acknowledgements; headless Chromium is the tablet.
+
+Also at both tablet sizes: a queue of about ten parts fits the screen (no sideways scrolling, every Claim button
+on screen, the signed-in person shown), and the step-through renews its claim only while the operator works."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +18,11 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from inspection.actions import review as review_actions
 from inspection.models import CobotCommand, Review, ReviewClaim
 from inspection.review_choices import ClaimEnd, ReviewStatus
 from tests import factories
-from tests.debug.helpers import make_review_case
+from tests.debug.helpers import make_review_case, make_two_station_part
 from tests.edge import processes as edge_processes
 from tests.live import processes as live_processes
 from traceability import roles
@@ -29,6 +35,7 @@ pytestmark = [
     pytest.mark.skipif(not live_processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
 ]
 ARTIFACTS = live_processes.BASE_DIR / "test-artifacts"
+TABLET_SIZES: tuple[Any, ...] = ({"width": 1024, "height": 768}, {"width": 768, "height": 1024})
 
 
 @pytest.fixture
@@ -42,6 +49,129 @@ def small_touch_targets(page: Any) -> list[str]:
         .map(e => [e, e.getBoundingClientRect()])
         .filter(([e, r]) => r.height < 47.5 || r.width < 47.5)
         .map(([e, r]) => `${e.tagName} ${e.id || e.textContent.trim().slice(0, 20)} ${r.width}x${r.height}`)""")
+
+
+def low_contrast_text(page: Any, selector: str, minimum: float = 4.5) -> list[str]:
+    """Text under `selector` whose contrast with its background (WCAG 2 ratio) is below `minimum`."""
+    return page.evaluate("""([selector, minimum]) => {
+        const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+            .reduce((acc, v, i) => acc + v * [0.2126, 0.7152, 0.0722][i], 0);
+        const background = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+        return [...document.querySelectorAll(selector + ' *')]
+            .filter((e) => e.offsetParent !== null && [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()))
+            .map((e) => { const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
+                return [e, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; })
+            .filter(([e, ratio]) => ratio < minimum)
+            .map(([e, ratio]) => `${e.tagName} "${e.textContent.trim().slice(0, 20)}" ${ratio.toFixed(2)}`);
+    }""", [selector, minimum])
+
+
+@contextlib.contextmanager
+def tablet_server(tmp_path: Path) -> Iterator[str]:
+    """Daphne serving the pages (with a private Redis for its channel layer and the cobot queue): the base URL."""
+    redis_server = edge_processes.RedisServer().start()
+    server = live_processes.Daphne(live_processes.free_port(), edge_processes.worker_env(redis_server, Path(settings.MEDIA_ROOT)),
+                                   tmp_path / "daphne.log")
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
+        redis_server.stop()
+
+
+def test_it_fits_a_queue_of_ten_parts_on_a_tablet_in_both_orientations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cell = factories.make_cell()
+    olivia = factories.make_user("olivia", roles.OPERATOR)
+    oscar = factories.make_user("oscar", roles.OPERATOR)
+    now = timezone.now()
+    # Ten parts with serials as long as the line prints them: failed ones, unsure passes, and parts both
+    # inspection stations flagged (two findings lists in one entry).
+    for i in range(6):
+        make_review_case(cell, defect=("scratch", "dent", "burr")[i % 3], seed=i + 1, serial=f"CF-80-2024-W37-L1-{i:06d}",
+                         captured_at=now - dt.timedelta(minutes=30 - i))
+    for i in range(2):
+        make_review_case(cell, defect="ok", confidence=0.55 + i / 10, seed=i + 7, serial=f"CF-80-2024-W37-L1-{i + 6:06d}",
+                         captured_at=now - dt.timedelta(minutes=20 - i))
+    held, _ = make_two_station_part(cell, captured_at=now - dt.timedelta(minutes=15))
+    make_two_station_part(cell, captured_at=now - dt.timedelta(minutes=14))
+    review_actions.claim_case(held, actor=oscar)  # one of them is being reviewed by someone else
+
+    with tablet_server(tmp_path) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=live_processes.CHROMIUM, args=live_processes.CHROMIUM_ARGS)
+        context = browser.new_context(viewport=TABLET_SIZES[0])
+        context.add_cookies([live_processes.session_cookie_for(olivia, url)])
+        page = context.new_page()
+        ARTIFACTS.mkdir(exist_ok=True)
+        for size in TABLET_SIZES:
+            page.set_viewport_size(size)
+            page.goto(url + "/debug/")
+            expect(page.locator("[data-count=total]")).to_have_text("10")
+            expect(page.locator("tr[data-serial]")).to_have_count(10)
+            page.screenshot(path=str(ARTIFACTS / f"debug-queue-{size['width']}x{size['height']}.png"), full_page=True)
+            widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], (size, widths)
+            claims = page.evaluate("""() => [...document.querySelectorAll('.dm-queue button, .dm-queue a.button')]
+                .map((b) => [b.textContent.trim(), b.getBoundingClientRect().left, b.getBoundingClientRect().right])""")
+            assert [c[0] for c in claims].count("Claim") == 9
+            assert all(0 <= left and right <= size["width"] for _text, left, right in claims), claims
+            assert small_touch_targets(page) == []
+            assert low_contrast_text(page, ".dm-queue") == []
+            # A signing screen: who is signed in stays on it, whatever the width.
+            expect(page.locator(".topbar .who span").first).to_be_visible()
+            expect(page.locator(".topbar .who span").first).to_contain_text("Olivia Tester")
+        browser.close()
+
+
+def test_it_renews_the_claim_only_while_the_operator_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cell = factories.make_cell()
+    olivia = factories.make_user("olivia", roles.OPERATOR)
+    case = make_review_case(cell)
+    review_actions.claim_case(case, actor=olivia)  # TWINWEB_REVIEW_CLAIM_TTL_S: 300 s
+    minute = 60_000
+
+    with tablet_server(tmp_path) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=live_processes.CHROMIUM, args=live_processes.CHROMIUM_ARGS)
+        context = browser.new_context(viewport=TABLET_SIZES[1])
+        context.add_cookies([live_processes.session_cookie_for(olivia, url)])
+        page = context.new_page()
+        page.clock.install()  # the page's timers and Date run on a clock the test moves
+        renewals: list[str] = []
+        page.on("request", lambda r: renewals.append(r.url) if r.url.endswith("/renew/") else None)
+        page.goto(url + f"/debug/cases/{case.result_id}/")
+        expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 1")
+        expect(page.locator(".topbar .who span").first).to_be_visible()  # on the signing screen, in portrait
+        expect(page.locator(".topbar .who span").first).to_contain_text("Olivia Tester")
+
+        page.clock.run_for(3 * minute)  # the tablet lies untouched
+        assert renewals == []
+        page.keyboard.press("]")  # the operator works (brightness)
+        with page.expect_request("**/renew/"):
+            page.clock.run_for(minute + 1000)
+        page.clock.run_for(3 * minute)  # untouched again: no renewal
+        assert len(renewals) == 1
+        page.clock.run_for(3 * minute)  # past the claim's end: the page says so and offers to claim again
+        expect(page.locator("#dm-reclaim-button")).to_be_visible()
+        expect(page.locator("#dm-status")).to_contain_text("lapsed")
+        page.keyboard.press("Enter")  # on to the verdict: the notice stays
+        expect(page.locator("#dm-step")).to_contain_text("Your verdict")
+        expect(page.locator("#dm-reclaim-button")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "debug-mode-claim-lapsed.png"))
+        assert len(renewals) == 1
+        page.locator("#dm-reclaim-button").click()  # (the server's clock had not run out: her own claim, renewed)
+        expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 1")
+        expect(page.locator("#dm-reclaim-button")).to_have_count(0)
+        browser.close()
 
 
 def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
