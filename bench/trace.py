@@ -139,13 +139,14 @@ def generate(parts: int, *, log: Any) -> float:
             INSERT INTO {t['defect']} (id, code, name, description, severity) VALUES (1, 'scratch', 'Scratch', '', 'minor');
         """),
         ("lots", f"""
-            INSERT INTO {t['lot']} (id, lot_key, material_id, supplier, supplier_lot_number, received_at, quantity, status)
+            INSERT INTO {t['lot']} (id, lot_key, material_id, supplier, supplier_lot_number, received_at, quantity, status,
+                                    status_before_containment)
             SELECT k, CASE WHEN k <= {alu_lots} THEN 'LOT-A-' || lpad((k - 1)::text, 5, '0')
                            WHEN k <= {salu0} THEN 'LOT-R-' || lpad((k - {ring0} - 1)::text, 5, '0')
                            WHEN k <= {sring0} THEN 'LOT-S-' || lpad((k - {salu0} - 1)::text, 5, '0')
                            ELSE 'LOT-SR-' || lpad((k - {sring0} - 1)::text, 5, '0') END,
                    CASE WHEN k <= {ring0} OR (k > {salu0} AND k <= {sring0}) THEN 1 ELSE 2 END,
-                   'Bench supplier', 'S' || k, {t0} - interval '10 days', 5000, 'released'
+                   'Bench supplier', 'S' || k, {t0} - interval '10 days', 5000, 'released', ''
             FROM generate_series(1, {sring0 + supplier_rings}) AS k;
             INSERT INTO {t['lotlink']} (parent_id, child_id, kind, quantity, linked_at)
             SELECT {salu0} + 1 + (k - 1) / 2, k, 'split', 2500, {t0} - interval '9 days' FROM generate_series(1, {alu_lots}) AS k
@@ -166,7 +167,8 @@ def generate(parts: int, *, log: Any) -> float:
             FROM generate_series(1, {pallets}) AS p;
         """),
         ("parts", f"""
-            INSERT INTO {t['part']} (id, serial, part_type_id, batch_id, status, created_at, status_changed_at, pallet_id, packed_at)
+            INSERT INTO {t['part']} (id, serial, part_type_id, batch_id, status, created_at, status_changed_at, pallet_id, packed_at,
+                                     status_on_release)
             SELECT i, 'BS-' || lpad(i::text, 7, '0'), CASE WHEN i >= {first_assembly} THEN 2 ELSE 1 END,
                    (i - 1) / 500 + 1,
                    CASE WHEN i BETWEEN {comp_lo} AND {comp_hi} THEN 'passed' WHEN i % 37 = 0 THEN 'failed'
@@ -174,7 +176,7 @@ def generate(parts: int, *, log: Any) -> float:
                    {t0} + i * interval '15 seconds', {t0} + i * interval '15 seconds' + interval '90 seconds',
                    CASE WHEN i BETWEEN {comp_lo} AND {comp_hi} OR i % 37 = 0 THEN NULL ELSE (i - 1) / 120 + 1 END,
                    CASE WHEN i BETWEEN {comp_lo} AND {comp_hi} OR i % 37 = 0 THEN NULL
-                        ELSE {t0} + i * interval '15 seconds' + interval '120 seconds' END
+                        ELSE {t0} + i * interval '15 seconds' + interval '120 seconds' END, ''
             FROM generate_series(1, {n}) AS i;
         """),
         ("lot consumptions", f"""
