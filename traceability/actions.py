@@ -588,6 +588,19 @@ def import_production_history(batch: Batch, *, parts: Sequence[HistoricalPart], 
 
 # --- Containment (genealogy) ---------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _ReachedRow:
+    pk: int
+    serial: str
+    status: str
+    status_on_release: str
+    cell_id: int | None
+
+    @property
+    def subject(self) -> tuple[str, str]:
+        return "traceability.part", self.serial
+
+
 # Parts containment does not hold: gone to the customer (listed for a recall instead) or destroyed.
 _NOT_HELD_BY_CONTAINMENT = {PartStatus.SHIPPED, PartStatus.SCRAPPED}
 
@@ -622,21 +635,20 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     containment.full_clean()
     containment.save()
     part_ids = genealogy.reached_part_ids(lot)
-    parts: list[Part] = []
+    # Rows, not model instances: a recall may lock tens of thousands of parts, and only the shipped ones are returned.
+    parts: list[_ReachedRow] = []
     for chunk in _in_chunks(part_ids):
-        parts += (Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch")
-                  .only("id", "serial", "status", "status_on_release", "batch__cell_id").order_by("pk"))
+        parts += (_ReachedRow(*row) for row in Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk)
+                  .order_by("pk").values_list("id", "serial", "status", "status_on_release", "batch__cell_id"))
     to_hold = [p for p in parts if p.status not in _NOT_HELD_BY_CONTAINMENT]
     newly_on_hold = [p for p in to_hold if p.status != PartStatus.ON_HOLD]
     already_held = [p for p in to_hold if p.status == PartStatus.ON_HOLD]  # by another containment, or a manual hold
-    ContainmentHold.objects.bulk_create([ContainmentHold(containment=containment, part=p) for p in to_hold],
+    ContainmentHold.objects.bulk_create([ContainmentHold(containment=containment, part_id=p.pk) for p in to_hold],
                                         batch_size=5000)
     for chunk in _in_chunks([p.pk for p in newly_on_hold]):
         # SQL reads the old `status` on the right-hand side: the status before the hold is what release restores.
         Part.objects.filter(pk__in=chunk).update(status_on_release=F("status"), status=PartStatus.ON_HOLD,
                                                  status_changed_at=at)
-    for p in newly_on_hold:
-        p.status_on_release, p.status = p.status, PartStatus.ON_HOLD
     for chunk in _in_chunks([p.pk for p in already_held if not p.status_on_release]):
         Part.objects.filter(pk__in=chunk).update(status_on_release=PartStatus.ON_HOLD)  # stays held on release
     to_suspect = [item for item in lots if item.status != LotStatus.SUSPECT]
@@ -656,20 +668,21 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
         + [audit.PendingRecord(actor, "lot.status", item, before={"status": item.status_before_containment},
                                after={"status": LotStatus.SUSPECT}, reason=why, at=at)
            for item in to_suspect]
-        + [audit.PendingRecord(actor, "part.status", p, before={"status": p.status_on_release},
+        + [audit.PendingRecord(actor, "part.status", p.subject, before={"status": p.status},
                                after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key}, reason=why, at=at)
            for p in newly_on_hold]
-        + [audit.PendingRecord(actor, "part.hold", p, after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key},
+        + [audit.PendingRecord(actor, "part.hold", p.subject, after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key},
                                reason=why, at=at)
            for p in already_held]
     )
     for p in newly_on_hold:  # the live view shows parts still in the cell; finished ones are not on it
-        if p.status_on_release == PartStatus.IN_PROCESS and p.batch.cell_id:
-            publish_on_commit(p.batch.cell_id, {"type": "part.status", "serial": p.serial, "status": PartStatus.ON_HOLD})
+        if p.status == PartStatus.IN_PROCESS and p.cell_id:
+            publish_on_commit(p.cell_id, {"type": "part.status", "serial": p.serial, "status": PartStatus.ON_HOLD})
     lot.status = LotStatus.SUSPECT
     shipped: list[Part] = []
     for chunk in _in_chunks(shipped_ids):
-        shipped += Part.objects.filter(pk__in=chunk).select_related("pallet", "batch", "part_type")
+        shipped += (Part.objects.filter(pk__in=chunk).select_related("pallet")
+                    .only("id", "serial", "status", "pallet__id", "pallet__sscc", "pallet__status"))
     return sorted(shipped, key=lambda p: p.serial)
 
 
