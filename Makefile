@@ -46,7 +46,7 @@ test: venv-dev browser services
 
 check: venv-dev
 	$(BIN)/python manage.py check
-	$(BIN)/mypy --ignore-missing-imports twinweb traceability inspection edge_worker
+	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection edge_worker
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts
