@@ -38,7 +38,7 @@ def render_calibration_target(px_per_mm: float, *, seed: int = 0, pitch_mm: floa
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     ang = math.radians(rng.uniform(-3, 3))
     cx, cy = size / 2 + rng.uniform(-5, 5), size / 2 + rng.uniform(-5, 5)
-    img = np.full((size, size), rng.uniform(190, 220), np.float32)
+    img: np.ndarray = np.full((size, size), rng.uniform(190, 220), np.float32)
     r = dot_mm * px_per_mm / 2
     half = (grid - 1) / 2
     for i in range(grid):
