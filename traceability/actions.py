@@ -10,9 +10,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -51,7 +51,15 @@ from traceability.models import (
 )
 from twinweb.live import publish_on_commit
 
-Actor = AbstractBaseUser | AnonymousUser | None
+# Who acts: a signed-in user (settings.AUTH_USER_MODEL is Django's own User), an anonymous visitor, or None for
+# the system itself.
+Actor: TypeAlias = User | AnonymousUser | None
+_M = TypeVar("_M", bound=models.Model)
+
+
+def signed_in_user(actor: Actor) -> User | None:
+    """The user behind an actor, for the tables that name one; None for the system and for anonymous visitors."""
+    return actor if actor is not None and actor.is_authenticated else None
 
 # Parts in these states may no longer change through production actions (only through a correction).
 FINAL_PART_STATES = {PartStatus.SCRAPPED, PartStatus.SHIPPED}
@@ -77,11 +85,11 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, A
 
 
 @transaction.atomic
-def save_record(instance: models.Model, *, actor: Actor, reason: str = "") -> models.Model:
+def save_record(instance: _M, *, actor: Actor, reason: str = "") -> _M:
     """Create or update a record through the audit trail (used by the admin and by setup code)."""
     instance.full_clean()
     creating = instance._state.adding or instance.pk is None
-    before = {} if creating else snapshot(type(instance).objects.get(pk=instance.pk))
+    before = {} if creating else snapshot(type(instance)._default_manager.get(pk=instance.pk))
     instance.save()
     after = snapshot(instance)
     label = instance._meta.label_lower
@@ -418,7 +426,7 @@ def pack_part(part: Part, *, pallet: Pallet, actor: Actor, at: dt.datetime | Non
         raise RefusedByRule(f"Part {part.serial} is {part.get_status_display().lower()}: only passed or reworked parts are packed.")
     if pallet.status != PalletStatus.OPEN:
         raise RefusedByRule(f"Pallet {pallet.sscc} is {pallet.get_status_display().lower()}.")
-    if part.pallet_id:
+    if part.pallet is not None:
         raise RefusedByRule(f"Part {part.serial} is already packed on pallet {part.pallet.sscc}.")
     part.pallet = pallet
     part.packed_at = at or timezone.now()
@@ -482,12 +490,12 @@ def ship_pallet(pallet: Pallet, *, actor: Actor, at: dt.datetime | None = None) 
 @transaction.atomic
 def open_failure_case(
     part: Part, *, defect_code: DefectCode, found_by: FoundBy, actor: Actor, station: Station | None = None,
-    description: str = "", owner: AbstractBaseUser | None = None, at: dt.datetime | None = None,
+    description: str = "", owner: User | None = None, at: dt.datetime | None = None,
 ) -> FailureCase:
     case = FailureCase(
         part=part, defect_code=defect_code, found_by=found_by, station=station, description=description,
         owner=owner, opened_at=at or timezone.now(),
-        found_by_user=actor if found_by == FoundBy.PERSON and getattr(actor, "is_authenticated", False) else None,
+        found_by_user=signed_in_user(actor) if found_by == FoundBy.PERSON else None,
     )
     case.full_clean()
     case.save()
@@ -496,7 +504,7 @@ def open_failure_case(
 
 
 @transaction.atomic
-def assign_failure_case(case: FailureCase, *, owner: AbstractBaseUser, actor: Actor) -> FailureCase:
+def assign_failure_case(case: FailureCase, *, owner: User, actor: Actor) -> FailureCase:
     before = case.owner_id
     case.owner = owner
     case.save(update_fields=["owner"])
@@ -631,7 +639,7 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     if Containment.objects.filter(lot=lot, released_at__isnull=True).exists():
         raise RefusedByRule(f"Lot {lot.lot_key} is already contained: release that containment first.")
     containment = Containment(lot=lot, reason=reason.strip(), contained_at=at,
-                              contained_by=actor if getattr(actor, "is_authenticated", False) else None)
+                              contained_by=signed_in_user(actor))
     containment.full_clean()
     containment.save()
     part_ids = genealogy.reached_part_ids(lot)
@@ -708,7 +716,7 @@ def release_containment(lot: MaterialLot, *, actor: Actor, reason: str) -> Conta
         raise RefusedByRule(f"Lot {lot.lot_key} has no active containment to release.")
     at = timezone.now()
     containment.released_at = at
-    containment.released_by = actor if getattr(actor, "is_authenticated", False) else None
+    containment.released_by = signed_in_user(actor)
     containment.release_reason = reason.strip()
     containment.save(update_fields=["released_at", "released_by", "release_reason"])
 

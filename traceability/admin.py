@@ -190,20 +190,20 @@ class BatchAdmin(AuditedAdmin):
 
 class LotConsumptionInline(ReadOnlyInline):
     model = LotConsumption
-    fields = ["lot", "quantity", "consumed_at"]
+    fields = ("lot", "quantity", "consumed_at")
     readonly_fields = fields
 
 
 class StationEventInline(ReadOnlyInline):
     model = StationEvent
-    fields = ["station", "entered_at", "left_at", "outcome", "parameters"]
+    fields = ("station", "entered_at", "left_at", "outcome", "parameters")
     readonly_fields = fields
 
 
 class ComponentInline(ReadOnlyInline):
     model = PartComponent
     fk_name = "assembly"
-    fields = ["component", "assembled_at"]
+    fields = ("component", "assembled_at")
     readonly_fields = fields
 
 
@@ -341,7 +341,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class ContainmentHoldInline(ReadOnlyInline):
     model = ContainmentHold
-    fields = ["part"]
+    fields = ("part",)
     readonly_fields = fields
 
 

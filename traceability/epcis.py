@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -233,7 +233,8 @@ def _packing_events(pallet_sscc: str, pallet_status: str | None, shipped_at: dt.
 def part_events(trace: BackwardTrace) -> list[dict[str, Any]]:
     parts = {node.part.pk: node.part for node in trace.parts}
     epcs = {pid: part_epc(part) for pid, part in parts.items()}
-    cell_code = trace.part.batch.cell.code if trace.part.batch.cell_id else ""
+    cell = trace.part.batch.cell
+    cell_code = cell.code if cell is not None else ""
     consumed: dict[int, list[tuple[MaterialLot, Decimal]]] = defaultdict(list)
     for c in trace.consumptions:
         consumed[c.part_id].append((trace.lots[c.lot_id], c.quantity))
@@ -248,7 +249,7 @@ def part_events(trace: BackwardTrace) -> list[dict[str, Any]]:
     events += [_station_event(e, epcs[e.part_id], cell_code) for e in trace.station_events]
     events += [_inspection_event(step, epcs[step.part_id], cell_code) for step in trace.inspections if step.part_id in epcs]
     part = trace.part
-    if part.pallet_id and part.packed_at:
+    if part.packed_at and part.pallet is not None:
         events += _packing_events(part.pallet.sscc, part.pallet.status, part.pallet.shipped_at,
                                   {part.packed_at: [epcs[part.pk]]})
     return sorted(events, key=lambda e: e["eventTime"])
@@ -317,7 +318,8 @@ def _pallet_ship_times(codes: list[str]) -> dict[str, dt.datetime]:
 
     if not codes:
         return {}
-    return dict(Pallet.objects.filter(sscc__in=codes, shipped_at__isnull=False).values_list("sscc", "shipped_at"))
+    shipped = Pallet.objects.filter(sscc__in=codes, shipped_at__isnull=False).values_list("sscc", "shipped_at")
+    return dict(cast("Iterable[tuple[str, dt.datetime]]", shipped))  # shipped_at__isnull=False: never None
 
 
 # --- Documents and hashes -------------------------------------------------------------------------------

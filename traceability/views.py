@@ -70,7 +70,8 @@ def _part_tree(trace: BackwardTrace, node: PartNode) -> dict[str, Any]:
 def trace_part(request: HttpRequest, serial: str) -> HttpResponse:
     part = get_object_or_404(selectors.parts(), serial=serial)
     trace = genealogy.backward_trace(part)
-    serials = {node.part.pk: node.part.serial for node in trace.parts}
+    # By part id; a timeline item with no part_id looks up None (and gets "").
+    serials: dict[int | None, str] = {node.part.pk: node.part.serial for node in trace.parts}
     return render(request, "traceability/part.html", {
         "part": trace.part, "trace": trace, "tree": _part_tree(trace, trace.parts[0]),
         "badge": badge_colour(PartStatus, trace.part.status),

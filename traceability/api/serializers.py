@@ -1,6 +1,8 @@
 """Output serializers of the traceability API. Part and lot resources link to each other with `url`s."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from traceability.models import (
@@ -13,6 +15,11 @@ from traceability.models import (
     Station,
     StationEvent,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from traceability.models import DefectCode, MaterialDefinition, PartType
 
 
 class LotRefSerializer(serializers.ModelSerializer):
@@ -41,10 +48,12 @@ class LotConsumptionSerializer(serializers.ModelSerializer):
 
 class PartSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-part-detail", lookup_field="serial")
-    part_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    batch = serializers.HyperlinkedRelatedField(view_name="api-batch-detail", lookup_field="batch_number", read_only=True)
+    part_type: serializers.SlugRelatedField[PartType] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    batch: serializers.HyperlinkedRelatedField[Batch] = serializers.HyperlinkedRelatedField(
+        view_name="api-batch-detail", lookup_field="batch_number", read_only=True
+    )
     batch_number = serializers.CharField(source="batch.batch_number", read_only=True)
-    pallet = serializers.SlugRelatedField(slug_field="sscc", read_only=True)
+    pallet: serializers.SlugRelatedField[Pallet] = serializers.SlugRelatedField(slug_field="sscc", read_only=True)
     lots = LotConsumptionSerializer(source="lot_consumptions", many=True, read_only=True)
 
     class Meta:
@@ -55,7 +64,7 @@ class PartSerializer(serializers.ModelSerializer):
 
 class LotSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-lot-detail", lookup_field="lot_key")
-    material = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    material: serializers.SlugRelatedField[MaterialDefinition] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     parts_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -71,7 +80,7 @@ class LotSerializer(serializers.ModelSerializer):
 
 class BatchSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-batch-detail", lookup_field="batch_number")
-    part_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    part_type: serializers.SlugRelatedField[PartType] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     part_count = serializers.IntegerField(read_only=True)
     passed_count = serializers.IntegerField(read_only=True)
 
@@ -89,7 +98,7 @@ class StationSerializer(serializers.ModelSerializer):
 
 class StationEventSerializer(serializers.ModelSerializer):
     part = PartRefSerializer(read_only=True)
-    station = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    station: serializers.SlugRelatedField[Station] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     duration_s = serializers.FloatField(read_only=True)
 
     class Meta:
@@ -107,9 +116,9 @@ class PalletSerializer(serializers.ModelSerializer):
 
 class FailureCaseSerializer(serializers.ModelSerializer):
     part = PartRefSerializer(read_only=True)
-    defect_code = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    station = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    defect_code: serializers.SlugRelatedField[DefectCode] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    station: serializers.SlugRelatedField[Station] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = FailureCase

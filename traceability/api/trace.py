@@ -106,7 +106,7 @@ def part_trace_data(trace: BackwardTrace, request: HttpRequest) -> dict[str, Any
         return {
             "serial": p.serial, "url": links.part(p.serial), "status": p.status, "part_type": p.part_type.code,
             "batch": p.batch.batch_number, "created_at": p.created_at,
-            "pallet": p.pallet.sscc if p.pallet_id else None,
+            "pallet": p.pallet.sscc if p.pallet is not None else None,
             "lots": [
                 {**_lot(trace.lots[c.lot_id], links), "consumed_quantity": c.quantity, "consumed_at": c.consumed_at}
                 for c in trace.consumptions_of(p.pk)
@@ -125,7 +125,7 @@ def part_trace_data(trace: BackwardTrace, request: HttpRequest) -> dict[str, Any
         "batch": part.batch.batch_number,
         "created_at": part.created_at,
         "pallet": ({"sscc": part.pallet.sscc, "status": part.pallet.status, "packed_at": part.packed_at,
-                    "shipped_at": part.pallet.shipped_at} if part.pallet_id else None),
+                    "shipped_at": part.pallet.shipped_at} if part.pallet is not None else None),
         "elapsed_ms": round(trace.elapsed_ms, 1),
         "tree": node(trace.parts[0]),
         "lots": [
@@ -187,4 +187,4 @@ def lot_trace_data(trace: ForwardTrace, request: HttpRequest) -> dict[str, Any]:
 def part_ref(part: Part, request: HttpRequest) -> dict[str, Any]:
     links = Links(request)
     return {"serial": part.serial, "url": links.part(part.serial), "status": part.status,
-            "pallet": part.pallet.sscc if part.pallet_id else None}
+            "pallet": part.pallet.sscc if part.pallet is not None else None}

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [("traceability", "0002_audit_append_only")]
-    operations: list = [
+    operations = [
         migrations.AddField(
             model_name="materialdefinition",
             name="gtin",

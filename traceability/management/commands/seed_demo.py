@@ -133,7 +133,7 @@ class Command(BaseCommand):
         )
         for position, (code, name, kind) in enumerate(STATIONS, start=1):
             actions.save_record(Station(cell=cell, code=code, name=name, kind=kind, position=position), actor=actor)
-        return cell  # type: ignore[return-value]
+        return cell
 
     def _part_types(self, actor: Any) -> dict[str, PartType]:
         created = {}
@@ -153,7 +153,7 @@ class Command(BaseCommand):
                     ),
                     actor=actor,
                 )
-            created[spec.code] = part_type  # type: ignore[assignment]
+            created[spec.code] = part_type
         return created
 
     def _defect_codes(self, actor: Any) -> None:
@@ -174,7 +174,7 @@ class Command(BaseCommand):
                 for _ in range(2):
                     number += 1
                     lot = actions.receive_lot(
-                        lot_key=f"LOT-{number:05d}", material=material, supplier=supplier,  # type: ignore[arg-type]
+                        lot_key=f"LOT-{number:05d}", material=material, supplier=supplier,
                         supplier_lot_number=f"{supplier[:3].upper()}-{rng.randint(100000, 999999)}",
                         quantity=Decimal(20000 if unit == "pcs" else 2000), received_at=received, actor=actor,
                     )
