@@ -48,13 +48,13 @@ class EdgeDeviceAdmin(AuditedAdmin):
 
 class MeasurementInline(ReadOnlyInline):
     model = Measurement
-    fields = ["name", "value", "nominal", "lower_tol", "upper_tol", "unit", "passed"]
+    fields = ("name", "value", "nominal", "lower_tol", "upper_tol", "unit", "passed")
     readonly_fields = fields
 
 
 class DefectFindingInline(ReadOnlyInline):
     model = DefectFinding
-    fields = ["defect_class", "confidence", "bbox"]
+    fields = ("defect_class", "confidence", "bbox")
     readonly_fields = fields
 
 
@@ -126,13 +126,13 @@ class ProfilingSeriesAdmin(ReadOnlyAdmin):
 
 class ReviewedInspectionInline(ReadOnlyInline):
     model = ReviewedInspection
-    fields = ["inspection"]
+    fields = ("inspection",)
     readonly_fields = fields
 
 
 class SignatureInline(ReadOnlyInline):
     model = Signature
-    fields = ["printed_name", "signed_at", "meaning", "method", "content_sha256", "hash_version"]
+    fields = ("printed_name", "signed_at", "meaning", "method", "content_sha256", "hash_version")
     readonly_fields = fields
 
 

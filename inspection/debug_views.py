@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,6 +32,12 @@ from traceability.errors import DomainError
 from traceability.models import DefectCode
 
 View = Callable[..., HttpResponse]
+
+
+class SignedInRequest(HttpRequest):
+    """The request a `reviewer_required` view gets: `login_required` lets only a signed-in user through."""
+
+    user: User
 
 
 def reviewer_required(view: View) -> View:
@@ -69,7 +76,7 @@ def _deciding_review(inspection: Inspection) -> Review | None:
 
 
 @reviewer_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: SignedInRequest) -> HttpResponse:
     sort = "confidence" if request.GET.get("sort") == "confidence" else "oldest"
     cases = selectors.review_queue(sort=sort)
     for case in cases:
@@ -144,7 +151,7 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
         "machineReason": "; ".join(f"{i.station.code}: {i.reason}" for i in inspections if i.reason),
         "stations": [i.station.code for i in inspections],
         "inspections": [str(i.result_id) for i in inspections],  # sent back with the verdict: what was shown
-        "imageUrl": inspection.image.get_absolute_url() if inspection.image_id else "",
+        "imageUrl": inspection.image.get_absolute_url() if inspection.image is not None else "",
         "findings": selectors.part_case_findings(inspections),
         "claimExpiresAt": claim_.expires_at.isoformat(),
         "claimExpiresInS": max(0.0, (claim_.expires_at - timezone.now()).total_seconds()),  # free of clock skew
@@ -180,7 +187,7 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
 
 @reviewer_required
 @require_POST
-def release(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
+def release(request: SignedInRequest, result_id: uuid.UUID) -> HttpResponse:
     inspection = _inspection(result_id)
     claim_ = ReviewClaim.objects.filter(part_id=inspection.part_id, holder=request.user, ended_at__isnull=True).first()
     if claim_ is not None:
@@ -293,7 +300,7 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @reviewer_required
 @require_POST
-def set_pin(request: HttpRequest) -> HttpResponse:
+def set_pin(request: SignedInRequest) -> HttpResponse:
     try:
         actions.set_review_pin(request.user, pin=request.POST.get("pin", ""), actor=request.user)
     except DomainError as exc:

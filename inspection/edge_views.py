@@ -123,7 +123,7 @@ def edge_run_start(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your role may not start edge profiling runs.")
     form = StartRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Not started: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, "Not started: " + "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
         return redirect("edge-runs")
     data = form.cleaned_data
     config = ProfileConfig(images=data["images"], warmup=data["warmup"], rounds=data["rounds"])

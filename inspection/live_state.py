@@ -23,7 +23,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import redis
 from django.apps import apps
@@ -186,7 +186,7 @@ def inspection_row(inspection: Inspection) -> dict[str, Any]:
         "backend": inspection.backend,
         "precision": inspection.precision,
         "captured_at": _iso(inspection.captured_at),
-        "image_url": image_url(inspection.image.sha256 if inspection.image_id else None),
+        "image_url": image_url(inspection.image.sha256 if inspection.image is not None else None),
     }
 
 
@@ -195,13 +195,13 @@ def alarm_row(alarm: Alarm) -> dict[str, Any]:
         "id": alarm.pk,
         "rule": alarm.rule,
         "rule_label": alarm.get_rule_display(),
-        "station": alarm.station.code if alarm.station_id else None,
-        "device_id": alarm.device.device_id if alarm.device_id else None,
+        "station": alarm.station.code if alarm.station is not None else None,
+        "device_id": alarm.device.device_id if alarm.device is not None else None,
         "message": alarm.message,
         "raised_at": _iso(alarm.raised_at),
         "cleared_at": _iso(alarm.cleared_at),
         "acknowledged_at": _iso(alarm.acknowledged_at),
-        "acknowledged_by": alarm.acknowledged_by.get_username() if alarm.acknowledged_by_id else None,
+        "acknowledged_by": alarm.acknowledged_by.get_username() if alarm.acknowledged_by is not None else None,
         "ack_reason": alarm.ack_reason,
     }
 
@@ -211,6 +211,19 @@ def active_alarms(cell: Cell) -> list[Alarm]:
         Alarm.objects.filter(cell=cell, cleared_at__isnull=True)
         .select_related("station", "device", "acknowledged_by").order_by("-raised_at", "-id")
     )
+
+
+class _EventRow(TypedDict):
+    """A station event as `cell_snapshot` reads it (`StationEvent.objects.values(...)`)."""
+
+    id: int
+    part_id: int
+    part__serial: str
+    part__status: str
+    station_id: int
+    entered_at: dt.datetime
+    left_at: dt.datetime | None
+    outcome: str
 
 
 def _station_state(
@@ -266,7 +279,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     window_events = [e for e in events if e["entered_at"] >= since or (e["left_at"] or now) >= since]
     # A part has left the cell when its latest station visit is over and that was the last station, or it was
     # taken out with a final status (rejects leave through the cobot failure-analysis station).
-    latest_visit: dict[int, dict[str, Any]] = {}
+    latest_visit: dict[int, _EventRow] = {}
     for e in events:
         latest_visit[e["part_id"]] = e  # events are ordered by entry time
     completed_parts = {
@@ -289,7 +302,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         and e["part__status"] not in (PartStatus.FAILED, PartStatus.SCRAPPED, PartStatus.REWORKED, PartStatus.ON_HOLD)
     }
     good = first_pass_ok | {pid for pid, e in completed_parts.items() if e["part__status"] == PartStatus.REWORKED}
-    cycle_points = sorted(
+    cycle_points: list[dict[str, Any]] = sorted(
         (
             {"serial": e["part__serial"], "cycle_s": round(max(dwell_by_part[pid]), 3), "completed_at": _iso(e["left_at"])}
             for pid, e in completed_parts.items() if dwell_by_part.get(pid)
@@ -322,7 +335,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     }
 
     # --- Stations: current part, state, latest verdict, bottleneck
-    open_event: dict[int, dict[str, Any]] = {}
+    open_event: dict[int, _EventRow] = {}
     dwell_samples: dict[int, list[float]] = defaultdict(list)
     last_outcome: dict[int, str] = {}
     cell_last_event_at: dt.datetime | None = None
@@ -390,9 +403,9 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     for i in inspections:
         if i["energy_mj"] is None:
             continue
-        row = energy.setdefault(i["part__serial"], {"serial": i["part__serial"], "energy_mj": 0.0, "inspections": 0})
-        row["energy_mj"] = round(row["energy_mj"] + i["energy_mj"], 3)
-        row["inspections"] += 1
+        part_energy = energy.setdefault(i["part__serial"], {"serial": i["part__serial"], "energy_mj": 0.0, "inspections": 0})
+        part_energy["energy_mj"] = round(part_energy["energy_mj"] + i["energy_mj"], 3)
+        part_energy["inspections"] += 1
     power = _telemetry_history(devices, since)
     if not power:
         power = [

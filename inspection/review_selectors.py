@@ -63,7 +63,7 @@ def lead_inspection(inspections: list[Inspection]) -> Inspection:
     """The inspection a case is addressed by and its review hangs on: the one carrying the part's open failure
     case, else the first that failed, else the oldest."""
     def rank(i: Inspection) -> tuple[int, int]:
-        has_case = i.failure_case_id is not None and i.failure_case.status != FailureCaseStatus.CLOSED
+        has_case = i.failure_case is not None and i.failure_case.status != FailureCaseStatus.CLOSED
         return (0 if has_case else 1, 0 if i.verdict != Verdict.PASS else 1)
 
     return min(inspections, key=lambda i: (*rank(i), i.captured_at, i.pk))
@@ -71,7 +71,7 @@ def lead_inspection(inspections: list[Inspection]) -> Inspection:
 
 def open_failure_case(inspections: list[Inspection]) -> FailureCase | None:
     return next((i.failure_case for i in inspections
-                 if i.failure_case_id is not None and i.failure_case.status != FailureCaseStatus.CLOSED), None)
+                 if i.failure_case is not None and i.failure_case.status != FailureCaseStatus.CLOSED), None)
 
 
 def finding_labels(inspection: Inspection) -> list[str]:
@@ -206,7 +206,7 @@ def part_case_findings(inspections: list[Inspection]) -> list[dict[str, Any]]:
         for step in case_findings(inspection):
             step.update({
                 "station": inspection.station.code, "resultId": str(inspection.result_id),
-                "imageUrl": inspection.image.get_absolute_url() if inspection.image_id else "",
+                "imageUrl": inspection.image.get_absolute_url() if inspection.image is not None else "",
             })
             steps.append(step)
     return steps

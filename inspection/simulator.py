@@ -206,6 +206,7 @@ class CellSimulator:
         self._send(INSPECT_CAPTURE_TASK, item.capture_payload, edge_queue(self.device.device_id))
 
     def _inspection_outcome(self, item: PartOnLine) -> tuple[StationOutcome, dict[str, Any]]:
+        assert item.capture_id is not None  # _enter sent the capture at this station
         deadline = time.monotonic() + self.config.result_timeout_s
         inspection = None
         while True:

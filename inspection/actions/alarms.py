@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +27,7 @@ from inspection.edge_health import device_health
 from inspection.live_state import OFF_TAKT_KINDS, alarm_row
 from inspection.models import Alarm, AlarmRule, EdgeDevice, Inspection
 from traceability import audit, roles
+from traceability.actions import Actor, signed_in_user
 from traceability.choices import StationOutcome
 from traceability.errors import RefusedByRule
 from traceability.models import Cell, Station, StationEvent
@@ -79,10 +79,10 @@ def _slow_cycle_findings(cell: Cell, stations: list[Station]) -> list[RuleFindin
     for station in stations:
         if station.kind in OFF_TAKT_KINDS:
             continue
-        events = list(
+        events = cast("list[tuple[dt.datetime, dt.datetime, str]]", list(  # left_at__isnull=False: never None
             StationEvent.objects.filter(station=station, left_at__isnull=False).order_by("-left_at", "-id")
             .values_list("entered_at", "left_at", "part__serial")[:SLOW_CYCLE_PARTS]
-        )
+        ))
         durations = [(left - entered).total_seconds() for entered, left, _ in events]
         holds = len(durations) == SLOW_CYCLE_PARTS and all(d > limit_s for d in durations)
         findings.append(RuleFinding(
@@ -152,7 +152,7 @@ def can_acknowledge_alarm(user: Any, cell: Cell) -> bool:
 
 
 @transaction.atomic(durable=True)
-def acknowledge_alarm(alarm: Alarm, *, actor: AbstractBaseUser, reason: str) -> Alarm:
+def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     """A person takes note of an alarm and says why/what they do about it. The rule still decides clearing."""
     if not can_acknowledge_alarm(actor, alarm.cell):
         raise PermissionDenied("Your role may not acknowledge alarms.")
@@ -162,7 +162,7 @@ def acknowledge_alarm(alarm: Alarm, *, actor: AbstractBaseUser, reason: str) -> 
     alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
     if alarm.acknowledged_at is not None:
         raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
-    alarm.acknowledged_by = actor  # type: ignore[assignment]
+    alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user
     alarm.acknowledged_at = timezone.now()
     alarm.ack_reason = reason
     alarm.full_clean()

@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import Field, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -186,7 +186,7 @@ def _defect_code(result: InspectionResult) -> DefectCode:
     if found is not None:
         return found
     # A class the model learned after the master data was set up: record it rather than lose the failure.
-    return trace_actions.save_record(  # type: ignore[return-value]
+    return trace_actions.save_record(
         DefectCode(code=code, name=code.replace("_", " ").capitalize()), actor=None,
         reason=f"defect class {code!r} first reported by an edge device",
     )
@@ -263,7 +263,9 @@ def record_inspection_results(payloads: Sequence[Any], *, source: str = RESULT_S
     devices = {d.device_id: d for d in EdgeDevice.objects.filter(device_id__in={i.result.device_id for i in items})}
     parts = {p.serial: p for p in Part.objects.select_related("batch").filter(serial__in={i.result.serial for i in items})}
     cell_ids = {p.batch.cell_id for p in parts.values()} | {d.cell_id for d in devices.values()}
-    stations = {(s.cell_id, s.code): s for s in Station.objects.filter(cell_id__in=cell_ids - {None})}
+    stations: dict[tuple[int | None, str], Station] = {  # looked up by a cell id that may be None
+        (s.cell_id, s.code): s for s in Station.objects.filter(cell_id__in=cell_ids - {None})
+    }
     existing = _existing_inspections({i.result.result_id for i in items})
 
     to_store: list[_Item] = []
@@ -541,7 +543,9 @@ def _store_telemetry(device: EdgeDevice, telemetry: Telemetry) -> TelemetrySampl
     for name in ("backend", "precision", "model_version", "hardware", "power_source"):
         value = getattr(telemetry, name)
         if value and getattr(device, name) != value:
-            setattr(device, name, value[: device._meta.get_field(name).max_length])
+            field = device._meta.get_field(name)
+            assert isinstance(field, Field)  # a column of the device row, not a relation
+            setattr(device, name, value[: field.max_length])
             changed.append(name)
     device.save(update_fields=changed)
     keep = settings.TWINWEB_TELEMETRY_HISTORY

@@ -139,6 +139,7 @@ def _nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
     closed = (FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=inspection.captured_at)
               .order_by("closed_at").first())
     if closed is not None:
+        assert closed.closed_at is not None  # closed_at__gte: never None
         return RefusedByRule(f"{serial} was already dispositioned ({closed.get_disposition_display().lower()}, "
                              f"failure case {closed.pk}, {_at(closed.closed_at)}) after this inspection was captured.")
     return RefusedByRule(f"Inspection of {serial} does not need a review.")
@@ -482,11 +483,11 @@ def _signed_content(lead: Inspection, inspections: list[Inspection], review_fiel
         "inspection": str(lead.result_id),
         "serial": lead.part.serial,
         "part_type": lead.part.part_type.code,
-        "image_sha256": lead.image.sha256 if lead.image_id else None,
+        "image_sha256": lead.image.sha256 if lead.image is not None else None,
         "machine": _machine(lead),
         "inspections": [
             {"inspection": str(i.result_id), "station": i.station.code,
-             "image_sha256": i.image.sha256 if i.image_id else None, "machine": _machine(i)}
+             "image_sha256": i.image.sha256 if i.image is not None else None, "machine": _machine(i)}
             for i in inspections
         ],
         "decision": review_fields,
@@ -561,7 +562,7 @@ def _record_verdict(
         note=note,
     )
     four_eyes = verdict_ == ReviewVerdict.OVERRIDE_OK and part.part_type.four_eyes_override
-    decision = {
+    decision: dict[str, Any] = {
         "verdict": verdict_.value, "disposition": disposition_.value, "reason_code": reason_code, "note": note.strip(),
         "defect_label": _defect_label(lead, open_, case, verdict_, reason_code), "four_eyes": four_eyes,
     }

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from inspection.models import DefectFinding, EdgeDevice, Inspection, Measurement
+
+if TYPE_CHECKING:
+    from traceability.models import Station
 
 
 class MeasurementSerializer(serializers.ModelSerializer):
@@ -19,8 +24,8 @@ class DefectFindingSerializer(serializers.ModelSerializer):
 
 class InspectionSerializer(serializers.ModelSerializer):
     serial = serializers.CharField(source="part.serial", read_only=True)
-    station = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    device = serializers.SlugRelatedField(slug_field="device_id", read_only=True)
+    station: serializers.SlugRelatedField[Station] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    device: serializers.SlugRelatedField[EdgeDevice] = serializers.SlugRelatedField(slug_field="device_id", read_only=True)
     image_url = serializers.SerializerMethodField()
     measurements = MeasurementSerializer(many=True, read_only=True)
     defects = DefectFindingSerializer(many=True, read_only=True)
@@ -34,7 +39,7 @@ class InspectionSerializer(serializers.ModelSerializer):
                   "defects"]
 
     def get_image_url(self, inspection: Inspection) -> str | None:
-        return inspection.image.get_absolute_url() if inspection.image_id else None
+        return inspection.image.get_absolute_url() if inspection.image is not None else None
 
 
 class EdgeDeviceSerializer(serializers.ModelSerializer):

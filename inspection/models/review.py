@@ -67,7 +67,9 @@ class ReviewClaim(models.Model):
 class Review(models.Model):
     inspection = models.OneToOneField(Inspection, on_delete=models.PROTECT, related_name="review",
                                       help_text="The case's leading inspection (its failure case, if any).")
-    decided_inspections = models.ManyToManyField(Inspection, through="ReviewedInspection", related_name="+")
+    decided_inspections: models.ManyToManyField[Inspection, ReviewedInspection] = models.ManyToManyField(
+        Inspection, through="ReviewedInspection", related_name="+"
+    )
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
     claim = models.ForeignKey(ReviewClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     verdict = models.CharField(max_length=20, choices=ReviewVerdict.choices)

@@ -65,16 +65,18 @@ class Command(BaseCommand):
                 skipped += 1
                 continue
             inspection = review.inspection
+            image = inspection.image
+            assert image is not None  # the query keeps only reviews whose inspection has an image
             part_type = inspection.part.part_type.code
             name = f"images/{len(rows):05d}_{part_type}_{label}.png"
-            with inspection.image.file.open("rb") as fh:
+            with image.file.open("rb") as fh:
                 (out_dir / name).write_bytes(fh.read())
             rows.append({
                 "file": name, "part_type": part_type, "seed": None, "defect_class": label,
                 "px_per_mm": px_per_mm(review),
                 "dimensions_mm": {m.name: m.value for m in inspection.measurements.all()},
                 "source": "debug_mode_review", "result_id": str(inspection.result_id), "serial": inspection.part.serial,
-                "image_sha256": inspection.image.sha256, "machine_verdict": inspection.verdict,
+                "image_sha256": image.sha256, "machine_verdict": inspection.verdict,
                 "machine_class": inspection.defect_class, "machine_confidence": inspection.defect_confidence,
                 "model_version": inspection.model_version, "review_verdict": review.verdict,
                 "reviewer": review.reviewer.get_username(), "signed_at": review.signed_at.isoformat(),
