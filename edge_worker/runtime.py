@@ -34,6 +34,10 @@ from edge_worker.power import INFERENCE, PowerMonitor, monitor_from_env
 
 log = logging.getLogger(__name__)
 
+# A cell inspects a pair of images every takt (15 s): over a few takts the rate is steady, over one telemetry
+# interval (5 s) it jumps between 0 and a burst.
+FPS_WINDOW_S = 60.0
+
 # Result ids are derived from (device, capture): a capture redelivered after a worker died yields the same
 # result id, so the server stores it once however often the device re-inspects it.
 RESULT_NAMESPACE = uuid.UUID("5b0f4d56-3c1e-4f57-9a55-2f4c1b8e7a10")
@@ -106,6 +110,7 @@ class EdgeRuntime:
         self.hardware = _hardware()
         self._done: deque[float] = deque(maxlen=10_000)
         self._lock = threading.Lock()
+        self._started = time.monotonic()
 
     def _load_classifier(self) -> None:
         if self.backend_choice == "none":
@@ -182,13 +187,17 @@ class EdgeRuntime:
             inspected_at=utc_now(),
         )
 
-    def fps(self, over_s: float = 10.0) -> float:
+    def fps(self, over_s: float = FPS_WINDOW_S) -> float:
+        """Images inspected per second over the last `over_s` seconds (or since start, if that is shorter)."""
         now = time.monotonic()
+        window = min(over_s, now - self._started)
+        if window <= 0:
+            return 0.0
         with self._lock:
-            recent = sum(1 for t in self._done if now - t <= over_s)
-        return round(recent / over_s, 3)
+            recent = sum(1 for t in self._done if now - t <= window)
+        return round(recent / window, 3)
 
-    def telemetry(self, *, over_s: float = 10.0) -> Telemetry:
+    def telemetry(self, *, over_s: float = FPS_WINDOW_S) -> Telemetry:
         extras = self.monitor.sampler.extras()
         memory = {**_memory(), **extras.get("memory", {})}
         temperature = extras.get("temperature") or _temperatures()

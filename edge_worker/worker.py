@@ -40,7 +40,7 @@ class TelemetryLoop:
         runtime = get_runtime()
         while not self._stop.is_set():
             try:
-                send_telemetry(runtime.telemetry(over_s=max(self.interval_s, 5.0)), self.app,
+                send_telemetry(runtime.telemetry(), self.app,
                                expires_s=max(30.0, 6 * self.interval_s))
             except Exception as exc:  # the broker may be away; the next beat tries again
                 log.warning("telemetry not sent: %s", exc)

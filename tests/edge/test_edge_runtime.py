@@ -41,3 +41,17 @@ def test_it_inspects_a_rendered_part_and_says_which_backend_did_it(runtime: Edge
 def test_it_reports_an_unusable_capture_as_an_error_result(runtime: EdgeRuntime) -> None:
     result = runtime.inspect(capture({"code": "CF-80", "name": "x", "features": [{"name": 1}]}, builders.png()))
     assert result.verdict == "error" and result.reason.startswith("part type specification unusable")
+
+
+def test_it_reports_a_steady_rate_at_the_cells_takt_not_bursts(runtime: EdgeRuntime) -> None:
+    """Two images per 15 s takt for two minutes: 0.133 images/s whenever telemetry samples it, not 0 or 0.4."""
+    import time
+
+    now = time.monotonic()
+    runtime._started = now - 120
+    runtime._done.extend(now - 120 + takt * 15 + offset for takt in range(8) for offset in (0.0, 0.5))
+    assert runtime.fps() == pytest.approx(8 / 60, abs=0.02)
+    runtime._started = now - 20  # a worker up for 20 s: its rate over 20 s, not diluted over a minute
+    runtime._done.clear()
+    runtime._done.extend([now - 14.5, now - 14.0, now - 0.5])
+    assert runtime.fps() == pytest.approx(3 / 20, abs=0.01)
