@@ -29,10 +29,17 @@ try:
 except Exception as exc:
     print(f"Redis not answering: {exc}"); sys.exit(1)
 PY
+# Tests that touch neither the database nor Redis (vision, power integration, message schema, the deck's
+# arithmetic, the profiling protocol) gain nothing from a second run: run 2 leaves them out, unless paths are given.
+DB_FREE=(tests/vision tests/edge/test_power.py tests/edge/test_messages.py tests/profiling/test_paper_arithmetic.py
+         tests/profiling/test_protocol.py)
+skip_db_free=()
+if [ $# -eq 0 ]; then for path in "${DB_FREE[@]}"; do skip_db_free+=("--ignore=$path"); done; fi
 if [ $pg_ok = 1 ] && [ $redis_ok = 1 ]; then
   echo "=== run 2: PostgreSQL ($PG_URL) and Redis ($REDIS_TEST_URL) ==="
-  DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" "$BIN/pytest" "$@"
-  rc=$?; [ $rc -ne 0 ] && status=$rc; ran+=("PostgreSQL + Redis: exit $rc")
+  DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" "$BIN/pytest" "${skip_db_free[@]}" "$@"
+  rc=$?; [ $rc -ne 0 ] && status=$rc
+  ran+=("PostgreSQL + Redis: exit $rc${skip_db_free:+ (database-free tests ran once, in run 1: ${DB_FREE[*]})}")
 else
   ran+=("PostgreSQL + Redis: NOT RUN (not answering on 127.0.0.1)")
 fi
