@@ -57,8 +57,6 @@ REFUSAL_SOURCE = "inspection.tasks.ingest_refusal"
 DIMENSION_DEFECT_CODE = "dimension_out_of_tolerance"
 OK_CLASS = "ok"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# Parts in these states are out of production's hands: a result may be recorded but never moves them.
-FINAL_PART_STATES = {PartStatus.SCRAPPED, PartStatus.SHIPPED}
 # What two deliveries of one result must agree on to count as the same result (timings may differ when the
 # device re-ran a redelivered capture).
 IDENTITY_FIELDS = ("capture_id", "serial", "station", "device", "verdict", "defect_class", "image_sha256", "model_sha256")
@@ -401,7 +399,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
         if result.verdict == Verdict.FAIL and part.status == PartStatus.FAILED:
             # One non-conformance per failed part: a second station confirming it adds evidence, not a new case.
             reasons.append("part already failed")
-        elif result.verdict == Verdict.FAIL and not stale and part.status not in FINAL_PART_STATES:
+        elif result.verdict == Verdict.FAIL and not stale and part.status not in trace_actions.FINAL_PART_STATES:
             case = trace_actions.open_failure_case(
                 part, defect_code=_defect_code(result), found_by=FoundBy.MACHINE, actor=None, station=station,
                 description=result.reason[:2000], at=result.inspected_at,
