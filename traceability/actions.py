@@ -659,6 +659,7 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
                                                  status_changed_at=at)
     for chunk in _in_chunks([p.pk for p in already_held if not p.status_on_release]):
         Part.objects.filter(pk__in=chunk).update(status_on_release=PartStatus.ON_HOLD)  # stays held on release
+    stored_status = next(item.status for item in lots if item.pk == lot.pk)  # the locked row, not the caller's copy
     to_suspect = [item for item in lots if item.status != LotStatus.SUSPECT]
     for item in to_suspect:
         item.status_before_containment, item.status = item.status, LotStatus.SUSPECT
@@ -668,7 +669,7 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     why = f"lot {lot.lot_key} contained: {reason}"
     audit.append_many(
         [audit.PendingRecord(
-            actor, "lot.contain", lot, before={"status": lot.status}, reason=reason, at=at,
+            actor, "lot.contain", lot, before={"status": stored_status}, reason=reason, at=at,
             after={"status": LotStatus.SUSPECT, "containment": containment.pk,
                    "lots": sorted(item.lot_key for item in lots),
                    "parts_reached": len(parts), "parts_held": len(to_hold), "shipped": shipped_serials},
