@@ -1,42 +1,10 @@
-"""Django admin for the inspection domain. Inspections are the edge's records: read-only here."""
+"""Admin of the inspection app: edge devices are configured here; what they report is read-only."""
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from inspection.models import (
-    Alarm,
-    CobotCommand,
-    DeadLetter,
-    DefectFinding,
-    EdgeDevice,
-    ImageBlob,
-    Inspection,
-    Measurement,
-    ProfilingRun,
-    ProfilingSeries,
-    ProfilingVariant,
-    Review,
-    ReviewClaim,
-    ReviewedInspection,
-    ReviewPin,
-    Signature,
-    TelemetrySample,
-)
-from traceability.admin import AuditedAdmin, ReadOnlyInline
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement, TelemetrySample
+from traceability.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline
 
 
 @admin.register(EdgeDevice)
@@ -98,78 +66,6 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 # --- Edge profiling (machine-written: read-only) ---------------------------------------------------------
 
 
-@admin.register(ProfilingRun)
-class ProfilingRunAdmin(ReadOnlyAdmin):
-    list_display = ["run_id", "device", "status", "requested_at", "hardware", "power_measured", "model_version"]
-    list_filter = ["status", "power_measured", "device"]
-    search_fields = ["run_id", "device__device_id", "hardware"]
-    list_select_related = ["device"]
-
-
-@admin.register(ProfilingVariant)
-class ProfilingVariantAdmin(ReadOnlyAdmin):
-    list_display = ["run", "key", "available", "accuracy", "fps", "latency_p99_ms", "avg_power_inference_mw", "fps_per_w_inference"]
-    list_filter = ["key", "available"]
-    search_fields = ["run__run_id", "key"]
-    list_select_related = ["run"]
-
-
-@admin.register(ProfilingSeries)
-class ProfilingSeriesAdmin(ReadOnlyAdmin):
-    list_display = ["variant", "kind"]
-    list_filter = ["kind"]
-    list_select_related = ["variant__run"]
-
-
-# --- Debug Mode (read-only: reviews and signatures are written only by signing) ---------------------------
-
-
-class ReviewedInspectionInline(ReadOnlyInline):
-    model = ReviewedInspection
-    fields = ("inspection",)
-    readonly_fields = fields
-
-
-class SignatureInline(ReadOnlyInline):
-    model = Signature
-    fields = ("printed_name", "signed_at", "meaning", "method", "content_sha256", "hash_version")
-    readonly_fields = fields
-
-
-@admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin):
-    list_display = ["inspection", "reviewer", "verdict", "disposition", "reason_code", "status", "review_seconds", "signed_at"]
-    list_filter = ["verdict", "disposition", "status"]
-    search_fields = ["inspection__part__serial", "inspection__result_id", "reviewer__username"]
-    list_select_related = ["inspection__part", "reviewer"]
-    inlines = [ReviewedInspectionInline, SignatureInline]
-
-
-@admin.register(ReviewClaim)
-class ReviewClaimAdmin(ReadOnlyAdmin):
-    list_display = ["part", "inspection", "holder", "claimed_at", "expires_at", "ended_at", "end_reason"]
-    list_filter = ["end_reason"]
-    list_select_related = ["part", "inspection__part", "holder"]
-
-
-@admin.register(ReviewedInspection)
-class ReviewedInspectionAdmin(ReadOnlyAdmin):
-    list_display = ["review", "inspection"]
-    list_select_related = ["review", "inspection"]
-    search_fields = ["inspection__result_id", "inspection__part__serial"]
-
-
-@admin.register(CobotCommand)
-class CobotCommandAdmin(ReadOnlyAdmin):
-    list_display = ["command_id", "cell", "kind", "sent_at", "acked_at"]
-    list_filter = ["kind", "cell"]
-    search_fields = ["command_id", "inspection__part__serial"]
-    list_select_related = ["cell"]
-
-
-# --- Edge worker telemetry (machine-written: read-only) ---------------------------------------------------
-
-
 @admin.register(TelemetrySample)
 class TelemetrySampleAdmin(ReadOnlyAdmin):
     list_display = ["device", "at", "fps", "power_mw", "gpu_load", "backend", "precision", "model_version"]
@@ -179,28 +75,3 @@ class TelemetrySampleAdmin(ReadOnlyAdmin):
 
 
 # --- Live view: andon alarms (raised and cleared by rules, acknowledged through the live page: read-only) ----
-
-
-@admin.register(Alarm)
-class AlarmAdmin(ReadOnlyAdmin):
-    list_display = ["cell", "rule", "station", "device", "raised_at", "cleared_at", "acknowledged_by", "acknowledged_at"]
-    list_filter = ["cell", "rule"]
-    date_hierarchy = "raised_at"
-    list_select_related = ["cell", "station", "device", "acknowledged_by"]
-    search_fields = ["message", "ack_reason"]
-
-
-@admin.register(Signature)
-class SignatureAdmin(ReadOnlyAdmin):
-    list_display = ["review", "printed_name", "meaning", "method", "signed_at", "content_sha256"]
-    list_filter = ["meaning", "method"]
-    search_fields = ["printed_name", "review__inspection__part__serial"]
-
-
-@admin.register(ReviewPin)
-class ReviewPinAdmin(ReadOnlyAdmin):
-    """Who has a signing PIN, and since when. The PIN itself is stored hashed and never shown."""
-
-    list_display = ["user", "set_at"]
-    fields = ["user", "set_at"]
-    search_fields = ["user__username"]

@@ -1,13 +1,10 @@
-"""Pages of the inspection app: images, the live view, Debug Mode and edge profiling."""
+"""Pages of the inspection app: the images the edge devices captured."""
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import path
 
 from inspection import views
 
 urlpatterns = [
     path("images/<str:sha256>.png", views.image, name="image"),
-    path("", include("inspection.live_urls")),
-    path("", include("inspection.debug_urls")),
-    path("", include("inspection.edge_urls")),
 ]

@@ -29,7 +29,7 @@ PROFILE_EDGE = "inspection.run_profiling"
 READ_ALL = "view:*"  # every view_<model> permission of the project's apps
 WRITE_ALL = "*"  # every permission
 
-DOMAIN_APPS = ("traceability", "inspection")
+DOMAIN_APPS = ("traceability", "inspection", "live", "review", "profiling")
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OPERATOR: (

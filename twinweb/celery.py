@@ -52,13 +52,8 @@ def _defaults() -> dict[str, Any]:
 
 
 app.add_defaults(_defaults)
-app.autodiscover_tasks(["inspection", "edge_worker"])
-# The cobot's tasks (edge side) and the server's handler of its acknowledgements live in their own modules.
-app.autodiscover_tasks(["edge_worker"], related_name="cobot")
-app.autodiscover_tasks(["inspection"], related_name="tasks_cobot")
-# Edge profiling: the device's protocol task and the server's task that stores its report.
-app.autodiscover_tasks(["edge_worker"], related_name="profiling_tasks")
-app.autodiscover_tasks(["inspection"], related_name="tasks_profiling")
+# The server's tasks: ingest (inspection), the cobot's acknowledgements (review), profiling reports (profiling).
+app.autodiscover_tasks(["inspection", "review", "profiling"])
 
 
 @signals.worker_init.connect

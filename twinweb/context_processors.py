@@ -12,8 +12,8 @@ from traceability import roles
 NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("Live view", "home", roles.VIEW_LIVE),
     ("Trace", "trace-search", roles.VIEW_TRACE),
-    ("Debug Mode", "debug-queue", roles.REVIEW),
-    ("Edge", "edge-runs", None),
+    ("Debug Mode", "review-queue", roles.REVIEW),
+    ("Edge", "profiling-runs", None),
 )
 
 

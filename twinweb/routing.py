@@ -1,6 +1,6 @@
 """WebSocket routes of every app."""
 from __future__ import annotations
 
-from inspection.routing import websocket_urlpatterns
+from live.routing import websocket_urlpatterns
 
 __all__ = ["websocket_urlpatterns"]

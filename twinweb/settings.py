@@ -42,6 +42,10 @@ INSTALLED_APPS = [
     "twinweb",
     "traceability",
     "inspection",
+    "live",
+    "review",
+    "profiling",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from twinweb import views
@@ -21,4 +22,10 @@ urlpatterns = [
     path("api/", include("inspection.api.urls")),
     path("", include("traceability.urls")),
     path("", include("inspection.urls")),
+    path("", include("live.urls")),
+    path("", include("review.urls")),
+    path("", include("profiling.urls")),
+    # Bookmarks from before Debug Mode and edge profiling had apps (and URLs) of their own.
+    re_path(r"^debug/(?P<rest>.*)$", RedirectView.as_view(url="/review/%(rest)s", permanent=True, query_string=True)),
+    re_path(r"^edge/(?P<rest>.*)$", RedirectView.as_view(url="/profiling/%(rest)s", permanent=True, query_string=True)),
 ]

@@ -42,7 +42,15 @@ from django.utils import timezone
 
 from edge_worker.messages import InspectionResult, MessageError, Refusal, Telemetry, image_b64_size, kept_payload
 from inspection.choices import DeadLetterReason, Verdict
-from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement, TelemetrySample
+from inspection.models import (
+    DeadLetter,
+    DefectFinding,
+    EdgeDevice,
+    ImageBlob,
+    Inspection,
+    Measurement,
+    TelemetrySample,
+)
 from traceability import actions as trace_actions
 from traceability import audit
 from traceability.choices import FoundBy, PartStatus

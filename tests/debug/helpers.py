@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from edge_worker.vision.parts import DEMO_PART_TYPES
-from inspection.demo_reviews import CaseData, rendered_case, store_inspection
+from demo.reviews import CaseData, rendered_case, store_inspection
 from inspection.models import Inspection
 from tests import factories
 from traceability import actions

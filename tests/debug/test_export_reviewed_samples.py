@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from edge_worker.vision.dataset import load_labelled_folder, render_arrays, write_dataset
 from edge_worker.vision.render import DEFECT_CLASSES
-from inspection.actions import review as review_actions
+from review.actions import verdicts as review_actions
 from tests import factories
 from tests.debug.helpers import make_review_case
 

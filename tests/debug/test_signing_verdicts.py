@@ -18,11 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from edge_worker.cobot import perform_move_part
-from inspection.actions import review as review_actions
-from inspection.models import CobotCommand, DeadLetter, Review, Signature
-from inspection.review_selectors import review_time_by_shift
-from inspection.review_choices import ReviewStatus, SignatureMeaning
-from inspection.tasks_cobot import record_cobot_ack
+from review.actions import verdicts as review_actions
+from review.models import CobotCommand, Review, Signature
+from inspection.models import DeadLetter
+from review.selectors import review_time_by_shift
+from review.choices import ReviewStatus, SignatureMeaning
+from review.tasks import record_cobot_ack
 from tests import factories
 from tests.debug.helpers import make_review_case, make_two_station_part
 from traceability import roles
@@ -36,11 +37,11 @@ pytestmark = pytest.mark.django_db
 
 def sign(client: Any, inspection: Any, **decision: Any) -> Any:
     body = {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4()), **decision}
-    return client.post(reverse("debug-sign", args=[inspection.result_id]), json.dumps(body), content_type="application/json")
+    return client.post(reverse("review-sign", args=[inspection.result_id]), json.dumps(body), content_type="application/json")
 
 
 def claimed(client: Any, inspection: Any) -> Any:
-    assert client.post(reverse("debug-claim", args=[inspection.result_id])).status_code == 302
+    assert client.post(reverse("review-claim", args=[inspection.result_id])).status_code == 302
     return client
 
 
@@ -127,7 +128,7 @@ def test_it_refuses_a_wrong_password_and_records_nothing(cell: Any, operator: An
 def test_it_accepts_a_pin_instead_of_the_password(cell: Any, operator: Any, login: Any) -> None:
     case = make_review_case(cell)
     client = claimed(login(operator), case)
-    client.post(reverse("debug-pin"), {"pin": "4711"})
+    client.post(reverse("review-pin"), {"pin": "4711"})
     response = sign(client, case, verdict="confirm_nok", disposition="rework", credential="4711")
     assert response.status_code == 201
     assert Signature.objects.get().method == "pin"
@@ -185,18 +186,18 @@ def test_it_waits_for_a_second_person_on_a_four_eyes_override(
     assert case.part.status == PartStatus.FAILED
     assert CobotCommand.objects.get(kind="move_part").payload["destination"] == "hold"
 
-    url = reverse("debug-countersign", args=[review.pk])
+    url = reverse("review-countersign", args=[review.pk])
     reviewer.post(url, {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
     login(operator).post(url, {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
     login(supervisor).post(url, {"credential": "wrong", "idempotency_key": str(uuid.uuid4())})
     review.refresh_from_db()
     assert review.status == ReviewStatus.AWAITING_COUNTERSIGN and review.signatures.count() == 1
 
-    page = login(supervisor).get(reverse("debug-queue"))
+    page = login(supervisor).get(reverse("review-queue"))
     assert [r.pk for r in page.context["awaiting"]] == [review.pk]
-    detail = login(supervisor).get(reverse("debug-review", args=[review.pk]))
+    detail = login(supervisor).get(reverse("review-review", args=[review.pk]))
     assert detail.context["can_countersign"] and "Countersign this override" in detail.content.decode()
-    assert not login(quality_engineer).get(reverse("debug-review", args=[review.pk])).context["can_countersign"]
+    assert not login(quality_engineer).get(reverse("review-review", args=[review.pk])).context["can_countersign"]
     login(supervisor).post(url, {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
     review.refresh_from_db()
     case.part.refresh_from_db()
@@ -287,17 +288,17 @@ def test_it_records_review_time_and_shows_supervisors_the_median_per_shift(
         times.append(review.review_seconds)
         assert review.opened_at == claim.claimed_at
     assert times == [30.0, 50.0, 200.0]
-    page = login(supervisor).get(reverse("debug-queue"))
+    page = login(supervisor).get(reverse("review-queue"))
     [row] = [r for r in page.context["shift_times"] if r.day == timezone.localtime(base).date()]
     assert (row.shift, row.reviews, row.median_s) == ("early", 3, 50.0)
     assert "Median review time" in page.content.decode()
-    assert "Median review time" not in login(operator).get(reverse("debug-queue")).content.decode()
+    assert "Median review time" not in login(operator).get(reverse("review-queue")).content.decode()
 
 
 def test_it_hands_the_step_through_page_each_finding_with_its_evidence(cell: Any, operator: Any, login: Any) -> None:
     case = make_review_case(cell, defect="scratch", seed=1, confidence=0.81, dimensions_mm={"bore_diameter": 29.9})
     client = claimed(login(operator), case)
-    response = client.get(reverse("debug-case", args=[case.result_id]))
+    response = client.get(reverse("review-case", args=[case.result_id]))
     assert response.status_code == 200
     data = response.context["case_data"]
     dimension, defect = data["findings"]
@@ -314,7 +315,7 @@ def test_it_tells_the_cobot_which_finding_to_present(cell: Any, operator: Any, l
                                                      django_capture_on_commit_callbacks: Any) -> None:
     case = make_review_case(cell, defect="scratch", seed=1, dimensions_mm={"bore_diameter": 29.9})
     client = claimed(login(operator), case)
-    url = reverse("debug-view", args=[case.result_id])
+    url = reverse("review-view", args=[case.result_id])
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(url, json.dumps({"index": 1}), content_type="application/json").status_code == 200
     assert client.post(url, json.dumps({"index": 7}), content_type="application/json").status_code == 400
@@ -351,10 +352,10 @@ def test_it_decides_a_part_flagged_by_two_stations_with_one_verdict_and_one_move
     dimensional = make_review_case(cell, part=visual.part, station="dimensional", defect="ok", confidence=0.5)
     olivia, oscar = login(operator), login(factories.make_user("oscar", roles.OPERATOR))
     claimed(olivia, visual)
-    assert "is reviewing" in oscar.post(reverse("debug-claim", args=[dimensional.result_id]), follow=True).content.decode()
+    assert "is reviewing" in oscar.post(reverse("review-claim", args=[dimensional.result_id]), follow=True).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         assert sign(olivia, visual, verdict="confirm_nok", disposition="scrap").status_code == 201
-        oscar.post(reverse("debug-claim", args=[dimensional.result_id]))
+        oscar.post(reverse("review-claim", args=[dimensional.result_id]))
         late = sign(oscar, dimensional, verdict="confirm_ok")
     assert late.status_code == 409
     moves = [m["payload"]["destination"] for m in cobot_messages(cell.code) if m["task"] == "edge_worker.cobot.move_part"]
@@ -365,7 +366,7 @@ def test_it_decides_a_part_flagged_by_two_stations_with_one_verdict_and_one_move
     visual.part.refresh_from_db()
     assert visual.part.status == PartStatus.SCRAPPED
     assert [step.reviewer for step in backward_trace(visual.part).inspections] == ["Olivia Tester", "Olivia Tester"]
-    assert login(operator).get(reverse("debug-queue")).context["cases"] == []
+    assert login(operator).get(reverse("review-queue")).context["cases"] == []
 
 
 # --- A verdict needs a live claim ----------------------------------------------------------------------------
@@ -387,7 +388,7 @@ def test_it_refuses_a_verdict_once_the_claim_has_lapsed(cell: Any, operator: Any
 def test_it_refuses_a_verdict_after_the_claim_was_released(cell: Any, operator: Any, login: Any) -> None:
     case = make_review_case(cell)
     client = claimed(login(operator), case)
-    client.post(reverse("debug-release", args=[case.result_id]))
+    client.post(reverse("review-release", args=[case.result_id]))
     response = sign(client, case, verdict="confirm_nok", disposition="scrap")
     assert response.status_code == 409 and response.json()["code"] == "claim_lapsed"
     assert not Review.objects.exists()
@@ -444,7 +445,7 @@ def test_it_binds_the_countersigners_name_meaning_and_time_too(
     case = make_review_case(cell, four_eyes=True)
     sign(claimed(login(quality_engineer), case), case, verdict="override_ok", reason_code="dirt")
     review = Review.objects.get()
-    login(supervisor).post(reverse("debug-countersign", args=[review.pk]),
+    login(supervisor).post(reverse("review-countersign", args=[review.pk]),
                            {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
     author, counter = review.signatures.all()
     assert counter.meaning == SignatureMeaning.COUNTERSIGN and review_actions.signature_is_intact(counter)
@@ -469,11 +470,11 @@ def test_it_still_verifies_a_signature_made_before_the_hash_was_versioned(cell: 
 def test_it_refuses_a_verdict_on_evidence_that_changed_while_the_operator_looked(cell: Any, operator: Any, login: Any) -> None:
     case = make_review_case(cell, captured_at=timezone.now() - dt.timedelta(minutes=1))
     client = claimed(login(operator), case)
-    shown = client.get(reverse("debug-case", args=[case.result_id])).context["case_data"]["inspections"]
+    shown = client.get(reverse("review-case", args=[case.result_id])).context["case_data"]["inspections"]
     make_review_case(cell, part=case.part, station="dimensional", defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9})
     refused = sign(client, case, verdict="override_ok", reason_code="glare", inspections=shown)
     assert refused.status_code == 409 and "changed" in refused.json()["detail"]
     assert not Review.objects.exists()
-    shown = client.get(reverse("debug-case", args=[case.result_id])).context["case_data"]["inspections"]
+    shown = client.get(reverse("review-case", args=[case.result_id])).context["case_data"]["inspections"]
     assert len(shown) == 2
     assert sign(client, case, verdict="confirm_nok", disposition="scrap", inspections=shown).status_code == 201

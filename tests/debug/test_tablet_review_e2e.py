@@ -18,9 +18,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from inspection.actions import review as review_actions
-from inspection.models import CobotCommand, Review, ReviewClaim
-from inspection.review_choices import ClaimEnd, ReviewStatus
+from review.actions import verdicts as review_actions
+from review.models import CobotCommand, Review, ReviewClaim
+from review.choices import ClaimEnd, ReviewStatus
 from tests import factories
 from tests.debug.helpers import make_review_case, make_two_station_part
 from tests.edge import processes as edge_processes
@@ -112,7 +112,7 @@ def test_it_fits_a_queue_of_ten_parts_on_a_tablet_in_both_orientations(
         ARTIFACTS.mkdir(exist_ok=True)
         for size in TABLET_SIZES:
             page.set_viewport_size(size)
-            page.goto(url + "/debug/")
+            page.goto(url + "/review/")
             expect(page.locator("[data-count=total]")).to_have_text("10")
             expect(page.locator("tr[data-serial]")).to_have_count(10)
             page.screenshot(path=str(ARTIFACTS / f"debug-queue-{size['width']}x{size['height']}.png"), full_page=True)
@@ -148,7 +148,7 @@ def test_it_renews_the_claim_only_while_the_operator_works(tmp_path: Path, monke
         page.clock.install()  # the page's timers and Date run on a clock the test moves
         renewals: list[str] = []
         page.on("request", lambda r: renewals.append(r.url) if r.url.endswith("/renew/") else None)
-        page.goto(url + f"/debug/cases/{case.result_id}/")
+        page.goto(url + f"/review/cases/{case.result_id}/")
         expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 1")
         expect(page.locator(".topbar .who span").first).to_be_visible()  # on the signing screen, in portrait
         expect(page.locator(".topbar .who span").first).to_contain_text("Olivia Tester")
@@ -166,7 +166,7 @@ def test_it_renews_the_claim_only_while_the_operator_works(tmp_path: Path, monke
         page.keyboard.press("Enter")  # on to the verdict: the notice stays
         expect(page.locator("#dm-step")).to_contain_text("Your verdict")
         expect(page.locator("#dm-reclaim-button")).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "debug-mode-claim-lapsed.png"))
+        page.screenshot(path=str(ARTIFACTS / "review-mode-claim-lapsed.png"))
         assert len(renewals) == 1
         page.locator("#dm-reclaim-button").click()  # (the server's clock had not run out: her own claim, renewed)
         expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 1")
@@ -201,7 +201,7 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             browser = pw.chromium.launch(executable_path=live_processes.CHROMIUM, args=live_processes.CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1024, "height": 768})
             page = context.new_page()
-            page.goto(server.url + "/accounts/login/?next=/debug/")
+            page.goto(server.url + "/accounts/login/?next=/review/")
             expect(page.locator("#id_username")).to_be_focused()
             page.keyboard.type("olivia")
             page.keyboard.press("Tab")
@@ -215,13 +215,13 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             expect(page.locator("#dm-step")).to_contain_text("bore diameter")
             expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 2")
             page.wait_for_load_state("load")
-            page.screenshot(path=str(ARTIFACTS / "debug-mode-dimension.png"))
+            page.screenshot(path=str(ARTIFACTS / "review-mode-dimension.png"))
             page.keyboard.press("+")  # zoom in, brighter: the canvas redraws (no assertion on pixels)
             page.keyboard.press("]")
             page.keyboard.press("Enter")
             expect(page.locator("#dm-step")).to_contain_text("Defect: scratch")
             page.wait_for_timeout(300)  # the image has loaded and drawn
-            page.screenshot(path=str(ARTIFACTS / "debug-mode.png"))
+            page.screenshot(path=str(ARTIFACTS / "review-mode.png"))
             assert small_touch_targets(page) == []
             page.keyboard.press("Backspace")  # back to the first finding, and forward again
             expect(page.locator("#dm-step")).to_contain_text("Finding 1 of 2")
@@ -252,7 +252,7 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             expect(page.locator("#dm-step")).to_contain_text("61 %")
             page.wait_for_load_state("load")
             page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / "debug-mode-portrait.png"))
+            page.screenshot(path=str(ARTIFACTS / "review-mode-portrait.png"))
             assert small_touch_targets(page) == []
             assert page.evaluate("() => document.getElementById('dm-next').getBoundingClientRect().bottom") <= 1024
             page.keyboard.press("Escape")
@@ -261,7 +261,7 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             expect(page.locator("[data-count=total]")).to_have_text("1")
             expect(page.locator("[data-count=claimed]")).to_have_text("0")
             page.wait_for_load_state("load")
-            page.screenshot(path=str(ARTIFACTS / "debug-mode-queue-portrait.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "review-mode-queue-portrait.png"), full_page=True)
             assert small_touch_targets(page) == []
             browser.close()
 

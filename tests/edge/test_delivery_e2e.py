@@ -19,7 +19,7 @@ from edge_worker.runtime import result_id_for
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import encode_png, render_part
 from inspection.choices import DeviceHealth
-from inspection.edge_health import device_health
+from inspection.selectors import device_health
 from inspection.models import DeadLetter, EdgeDevice, Inspection, TelemetrySample
 from tests import factories
 from tests.edge import builders, processes

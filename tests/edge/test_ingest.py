@@ -15,8 +15,16 @@ from django.utils import timezone
 
 from inspection.actions.ingest import PayloadRefused, record_inspection_result, record_telemetry
 from inspection.choices import DeadLetterReason, DeviceHealth
-from inspection.edge_health import device_health
-from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement, TelemetrySample
+from inspection.selectors import device_health
+from inspection.models import (
+    DeadLetter,
+    DefectFinding,
+    EdgeDevice,
+    ImageBlob,
+    Inspection,
+    Measurement,
+    TelemetrySample,
+)
 from inspection.tasks import ingest_result
 from tests import factories
 from tests.edge import builders

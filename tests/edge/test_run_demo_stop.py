@@ -8,7 +8,7 @@ import time
 import redis
 
 from twinweb import embedded_redis
-from twinweb.management.commands.run_demo import Child, start, stop_all
+from demo.management.commands.run_demo import Child, start, stop_all
 
 
 def alive(pid: int) -> bool:

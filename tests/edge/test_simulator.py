@@ -16,7 +16,7 @@ from edge_worker.power import NoneSampler, PowerMonitor
 from edge_worker.runtime import EdgeRuntime
 from inspection.actions.ingest import record_inspection_result
 from inspection.models import Inspection
-from inspection.simulator import CellSimulator, SimulatorConfig
+from demo.simulator import CellSimulator, SimulatorConfig
 from tests import factories
 from tests.edge import builders
 from traceability import actions

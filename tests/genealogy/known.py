@@ -187,7 +187,7 @@ def add_inspection(g: KnownGenealogy, name: str, *, verdict: str = "pass", revie
 
 def add_review(inspection: Any, reviewer: Any) -> Any:
     """A signed Debug Mode review of an inspection, written with the ORM (Debug Mode's actions are another issue's)."""
-    from inspection.models import Review
+    from review.models import Review
 
     at = inspection.received_at + dt.timedelta(minutes=1)
     return Review.objects.create(

@@ -9,8 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from inspection.actions import alarms
-from inspection.models import Alarm, AlarmRule, EdgeDevice
+from live import actions as alarms
+from live.models import Alarm
+from live.choices import AlarmRule
+from inspection.models import EdgeDevice
 from tests import factories
 from tests.live import builders
 from traceability.choices import StationKind

@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from inspection import consumers
+from live import consumers
 from tests import factories
 from tests.live import builders
 from traceability import actions, roles

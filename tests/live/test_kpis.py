@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from inspection import live_state
+from live import selectors as live_state
 from tests import factories
 from tests.live import builders
 from traceability import actions

@@ -151,7 +151,7 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from inspection.actions.alarms import evaluate_cell_alarms
+    from live.actions import evaluate_cell_alarms
     from traceability.models import AuditRecord
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from inspection.actions.edge import register_edge_device
-from inspection.actions.profiling import store_profiling_run
+from profiling.actions import store_profiling_run
 from tests import factories
 from tests.live import processes
 from tests.profiling.test_pages import _variant
@@ -40,12 +40,12 @@ def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any)
         context.add_cookies([processes.session_cookie_for(operator, server.url)])  # type: ignore[list-item]
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server.url}/edge/runs/{measured.run_id}/")
+        page.goto(f"{server.url}/profiling/runs/{measured.run_id}/")
         expect(page.locator("#power-chart .scatterlayer .trace")).to_have_count(2)
         expect(page.locator("#memory-chart .scatterlayer .trace")).to_have_count(2)
         expect(page.locator("#power-chart .legendtext")).to_have_text(["torch-fp32", "tensorrt-fp32"])
         page.screenshot(path=str(tmp_path / "edge-run.png"), full_page=True)
-        page.goto(f"{server.url}/edge/runs/{unmeasured.run_id}/")
+        page.goto(f"{server.url}/profiling/runs/{unmeasured.run_id}/")
         expect(page.locator("#power-missing")).to_contain_text("not measured: no sampler (test)")
         expect(page.locator("#power-chart")).to_be_hidden()
         expect(page.locator("#memory-chart .scatterlayer .trace")).to_have_count(1)

@@ -1,4 +1,4 @@
-"""/edge/: any signed-in role reads the deck's table, the charts' data and the CSV; only roles with
+"""/profiling/: any signed-in role reads the deck's table, the charts' data and the CSV; only roles with
 PROFILE_EDGE start a run, which is queued on the device's own queue after commit."""
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from django.test import Client
 
 from edge_worker.profiling import PHASES, PROFILE_TASK
 from inspection.actions.edge import register_edge_device
-from inspection.actions.profiling import store_profiling_run
-from inspection.models import ProfilingRun
+from profiling.actions import store_profiling_run
+from profiling.models import ProfilingRun
 from tests import factories
 from traceability.models import AuditRecord
 
@@ -68,11 +68,11 @@ def stored_run(device: Any) -> ProfilingRun:
 @pytest.mark.parametrize("persona", ["operator", "supervisor", "auditor", "quality_engineer", "admin_user"])
 def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun, request: Any, login: Any) -> None:
     client = login(request.getfixturevalue(persona))
-    index = client.get("/edge/")
+    index = client.get("/profiling/")
     assert index.status_code == 200
     assert "12.10 / 12.11" in index.content.decode()  # the deck's own figure beside our recomputation
     assert "26.01 / –" in index.content.decode()  # FP16's inputs are derived from its FPS/W: nothing to recompute
-    page = client.get(f"/edge/runs/{stored_run.run_id}/")
+    page = client.get(f"/profiling/runs/{stored_run.run_id}/")
     assert page.status_code == 200
     html = page.content.decode()
     # The deck's own arithmetic on its own figures: 41 FPS at 3386 mW -> 12.11; 82 at 3185 -> 25.75.
@@ -87,14 +87,14 @@ def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun
 
 def test_outsiders_and_anonymous_users_see_nothing(stored_run: ProfilingRun, outsider: Any, login: Any) -> None:
     client = login(outsider)
-    for path in ("/edge/", f"/edge/runs/{stored_run.run_id}/", "/edge/runs.csv", f"/edge/runs/{stored_run.run_id}/series.csv"):
+    for path in ("/profiling/", f"/profiling/runs/{stored_run.run_id}/", "/profiling/runs.csv", f"/profiling/runs/{stored_run.run_id}/series.csv"):
         assert client.get(path).status_code == 403, path
         anonymous = Client().get(path)
         assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
 
 
 def test_the_csv_has_one_row_per_variant_with_raw_numbers(stored_run: ProfilingRun, auditor: Any, login: Any) -> None:
-    response = login(auditor).get("/edge/runs.csv", {"run": str(stored_run.run_id)})
+    response = login(auditor).get("/profiling/runs.csv", {"run": str(stored_run.run_id)})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["variant"] for r in rows] == ["torch-fp32", "tensorrt-fp32", "tensorrt-int8"]
@@ -107,7 +107,7 @@ def test_the_csv_has_one_row_per_variant_with_raw_numbers(stored_run: ProfilingR
 
 def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_run: ProfilingRun, auditor: Any,
                                                                          login: Any) -> None:
-    response = login(auditor).get(f"/edge/runs/{stored_run.run_id}/series.csv")
+    response = login(auditor).get(f"/profiling/runs/{stored_run.run_id}/series.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     power = [r for r in rows if r["series"] == "power"]
@@ -122,7 +122,7 @@ def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: 
     report = {"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": False,
               "power_source": "none: no rails", "variants": [_variant("onnxruntime-fp32", 500.0, None, None)]}
     run, _ = store_profiling_run(report)
-    html = login(operator).get(f"/edge/runs/{run.run_id}/").content.decode()
+    html = login(operator).get(f"/profiling/runs/{run.run_id}/").content.decode()
     assert html.count("not measured") >= 5 and "no sampler (test)" in html
 
 
@@ -130,10 +130,10 @@ def test_runs_of_several_devices_are_compared(stored_run: ProfilingRun, supervis
     other, _ = register_edge_device(factories.unique("orin"), cell=factories.make_cell(), actor=None)
     store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": other.device_id, "power_measured": True,
                          "variants": [_variant("tensorrt-fp32", 160.0, 7000.0, 9000.0)]})
-    html = login(supervisor).get("/edge/").content.decode()
+    html = login(supervisor).get("/profiling/").content.decode()
     assert "Comparison across runs and devices" in html
     assert other.device_id in html and stored_run.device.device_id in html
-    only = login(supervisor).get("/edge/", {"device": other.device_id}).content.decode()
+    only = login(supervisor).get("/profiling/", {"device": other.device_id}).content.decode()
     assert "Comparison across runs and devices" not in only  # a single run has nothing to compare
 
 
@@ -141,15 +141,15 @@ def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor
                                              login: Any, django_capture_on_commit_callbacks: Any) -> None:
     form = {"device": device.device_id, "images": "8", "warmup": "0", "rounds": "1"}
     for refused in (operator, auditor):
-        assert login(refused).post("/edge/start/", form).status_code == 403
+        assert login(refused).post("/profiling/start/", form).status_code == 403
     assert not ProfilingRun.objects.exists()
     queue = f"edge.{device.device_id}"
     broker = redis.Redis.from_url(settings.REDIS_URL)
     broker.delete(queue)
     with django_capture_on_commit_callbacks(execute=True):
-        response = login(quality_engineer).post("/edge/start/", form)
+        response = login(quality_engineer).post("/profiling/start/", form)
     run = ProfilingRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/edge/runs/{run.run_id}/"
+    assert response.status_code == 302 and response["Location"] == f"/profiling/runs/{run.run_id}/"
     assert run.status == "queued" and run.requested_by == quality_engineer
     assert run.config["images"] == 8 and run.config["rounds"] == 1
     record = AuditRecord.objects.get(subject_key=str(run.run_id))
@@ -162,7 +162,7 @@ def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor
         assert str(run.run_id) in message["headers"]["kwargsrepr"]
     finally:
         broker.delete(queue)
-    page = login(quality_engineer).get(f"/edge/runs/{run.run_id}/").content.decode()
+    page = login(quality_engineer).get(f"/profiling/runs/{run.run_id}/").content.decode()
     assert "Waiting for the device" in page
 
 
@@ -176,20 +176,20 @@ def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any
                                  "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0)]})
 
     store(1)
-    client.get("/edge/")  # warm the session
+    client.get("/profiling/")  # warm the session
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as one:
-        assert client.get("/edge/").status_code == 200
+        assert client.get("/profiling/").status_code == 200
     store(3)
     with django_assert_num_queries(len(one.captured_queries)):
-        assert client.get("/edge/").status_code == 200
+        assert client.get("/profiling/").status_code == 200
 
 
 def test_the_demo_queues_one_first_profiling_run_on_its_device(device: Any,
                                                                django_capture_on_commit_callbacks: Any) -> None:
-    from twinweb.management.commands.run_demo import Command
+    from demo.management.commands.run_demo import Command
 
     queue = f"edge.{device.device_id}"
     broker = redis.Redis.from_url(settings.REDIS_URL)

@@ -15,8 +15,8 @@ from edge_worker.power import make_sampler
 from edge_worker.profiling import PHASES, VARIANT_KEYS
 from edge_worker.profiling_tasks import run_profile
 from inspection.actions.edge import register_edge_device
-from inspection.actions.profiling import ProfilingReportError, store_profiling_run
-from inspection.models import ProfilingRun, ProfilingSeries, ProfilingVariant
+from profiling.actions import ProfilingReportError, store_profiling_run
+from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
 from tests import factories
 from traceability.models import AuditRecord
 

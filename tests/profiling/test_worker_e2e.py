@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 
 from inspection.actions.edge import register_edge_device
-from inspection.models import ProfilingRun
+from profiling.models import ProfilingRun
 from tests import factories
 from tests.live import processes
 

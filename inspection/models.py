@@ -1,0 +1,179 @@
+"""Inspection domain: edge devices, their telemetry, the images they captured, and the inspections they reported.
+
+An Inspection is stored exactly once per result (`result_id` is unique); the image is stored once under its
+content hash, however many inspections refer to it.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+
+from inspection.choices import DeadLetterReason, Verdict
+from traceability.models import Cell, FailureCase, Part, Station
+
+
+class EdgeDevice(models.Model):
+    """An edge computer beside the cell (a Jetson in production). Its Celery queue is `edge.<device_id>`."""
+
+    device_id = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="edge_devices", null=True, blank=True)
+    hardware = models.CharField(max_length=200, blank=True)
+    backend = models.CharField(max_length=40, blank=True)
+    backend_version = models.CharField(max_length=40, blank=True)
+    precision = models.CharField(max_length=10, blank=True)
+    model_version = models.CharField(max_length=80, blank=True)
+    power_source = models.CharField(max_length=200, blank=True, help_text="Power sampler and why, as reported.")
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_telemetry = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["device_id"]
+        permissions = [("run_profiling", "Can run edge profiling")]
+
+    def __str__(self) -> str:
+        return self.device_id
+
+    @property
+    def queue_name(self) -> str:
+        return f"edge.{self.device_id}"
+
+
+class ImageBlob(models.Model):
+    """An inspection image, stored once under the sha256 of its bytes."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to="images/")
+    content_type = models.CharField(max_length=40, default="image/png")
+    size_bytes = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    stored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.sha256[:12]
+
+    def get_absolute_url(self) -> str:
+        return reverse("image", args=[self.sha256])
+
+
+class Inspection(models.Model):
+    result_id = models.UUIDField(unique=True, help_text="Unique per result: makes ingest idempotent.")
+    capture_id = models.UUIDField(db_index=True)
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="inspections")
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="inspections")
+    device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="inspections", null=True)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    reason = models.TextField(blank=True)
+    defect_class = models.CharField(max_length=40, blank=True)
+    defect_confidence = models.FloatField(null=True, blank=True)
+    class_probabilities = models.JSONField(default=dict, blank=True)
+    findings = models.JSONField(default=list, blank=True)
+    image = models.ForeignKey(ImageBlob, on_delete=models.PROTECT, related_name="inspections", null=True, blank=True)
+    model_version = models.CharField(max_length=80, blank=True)
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    backend = models.CharField(max_length=40, blank=True)
+    backend_version = models.CharField(max_length=40, blank=True)
+    precision = models.CharField(max_length=10, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    timings_ms = models.JSONField(default=dict, blank=True)
+    avg_power_mw = models.FloatField(null=True, blank=True)
+    energy_mj = models.FloatField(null=True, blank=True)
+    power_note = models.CharField(max_length=300, blank=True, help_text="Why power was not measured, if it was not.")
+    captured_at = models.DateTimeField()
+    inspected_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    needs_review = models.BooleanField(default=False)
+    failure_case = models.OneToOneField(
+        FailureCase, on_delete=models.PROTECT, null=True, blank=True, related_name="inspection"
+    )
+
+    class Meta:
+        ordering = ["-captured_at"]
+        permissions = [
+            ("review_inspection", "Can review inspections in Debug Mode"),
+            ("countersign_review", "Can countersign an override in Debug Mode"),
+        ]
+        indexes = [
+            models.Index(fields=["part", "captured_at"]),
+            models.Index(fields=["station", "captured_at"]),
+            models.Index(fields=["verdict", "captured_at"]),
+            models.Index(fields=["needs_review", "captured_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.part_id} {self.verdict} @ {self.captured_at:%H:%M:%S}"
+
+
+class Measurement(models.Model):
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="measurements")
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=40)
+    value = models.FloatField(null=True, blank=True)
+    nominal = models.FloatField()
+    lower_tol = models.FloatField()
+    upper_tol = models.FloatField()
+    unit = models.CharField(max_length=10, default="mm")
+    passed = models.BooleanField()
+    geometry = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["inspection_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}{self.unit}"
+
+
+class DefectFinding(models.Model):
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="defects")
+    defect_class = models.CharField(max_length=40)
+    confidence = models.FloatField()
+    bbox = models.JSONField(default=list, blank=True, help_text="[x, y, w, h] in image pixels")
+
+    class Meta:
+        ordering = ["inspection_id", "-confidence"]
+
+    def __str__(self) -> str:
+        return f"{self.defect_class} {self.confidence:.2f}"
+
+
+class DeadLetter(models.Model):
+    """A message the server refused, kept whole (up to a size cap) with the reason, for someone to look at."""
+
+    received_at = models.DateTimeField(db_index=True)
+    source = models.CharField(max_length=80, help_text="Task or endpoint that refused it.")
+    reason = models.CharField(max_length=40, choices=DeadLetterReason.choices)
+    detail = models.TextField()
+    payload = models.JSONField(default=dict, blank=True)
+    payload_bytes = models.PositiveIntegerField(default=0)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+# Edge worker telemetry: a bounded history of what each device reported about itself (the live view's charts).
+# The device's latest state lives on EdgeDevice (last_heartbeat_at, last_telemetry); these rows are the series;
+# `inspection.actions.ingest.record_telemetry` keeps at most settings.TWINWEB_TELEMETRY_HISTORY rows per device.
+class TelemetrySample(models.Model):
+    device = models.ForeignKey(EdgeDevice, on_delete=models.CASCADE, related_name="telemetry")
+    at = models.DateTimeField(help_text="When the device took the reading (device clock).")
+    received_at = models.DateTimeField()
+    fps = models.FloatField(null=True, blank=True, help_text="Inspections per second over the last interval.")
+    power_mw = models.FloatField(null=True, blank=True, help_text="Null when the device cannot measure power.")
+    gpu_load = models.FloatField(null=True, blank=True, help_text="Percent; null where unavailable.")
+    memory = models.JSONField(default=dict, blank=True)
+    temperature = models.JSONField(default=dict, blank=True)
+    backend = models.CharField(max_length=40, blank=True)
+    precision = models.CharField(max_length=10, blank=True)
+    model_version = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["device_id", "-at"]
+        indexes = [models.Index(fields=["device", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} @ {self.at:%H:%M:%S}"

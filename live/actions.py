@@ -1,0 +1,179 @@
+"""Andon alarms: rules evaluated on the cell's recent history, raised and cleared idempotently, acknowledged by
+people with a reason. Every change is audited inside its transaction and announced after commit.
+
+Rules (per station unless noted):
+- nok_streak: the last three results at a station are NOK (failed/errored inspections at inspection stations,
+  NOK station outcomes elsewhere); cleared by the next OK result.
+- slow_cycle: the last ten parts at a line station each dwelt over 1.2 x the cell's target cycle time; cleared
+  when the latest part is back within it. The failure-analysis station is off the takt (a human review) and exempt.
+- stale_device (per edge device of the cell): no heartbeat for TWINWEB_HEARTBEAT_STALE_S; cleared by the next
+  heartbeat.
+
+`evaluate_cell_alarms` is called by `python manage.py watch_andon` (a loop, one per deployment) and may be
+called after any ingest; calling it twice changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from inspection.choices import DeviceHealth, Verdict
+from inspection.selectors import device_health
+from live.selectors import OFF_TAKT_KINDS, alarm_row
+from live.models import Alarm
+from live.choices import AlarmRule
+from inspection.models import EdgeDevice, Inspection
+from traceability import audit, roles
+from traceability.actions import Actor, signed_in_user
+from traceability.choices import StationOutcome
+from traceability.errors import RefusedByRule
+from traceability.models import Cell, Station, StationEvent
+from twinweb.live import publish_on_commit
+
+NOK_STREAK = 3
+SLOW_CYCLE_PARTS = 10
+SLOW_CYCLE_FACTOR = 1.2
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    rule: AlarmRule
+    station: Station | None
+    device: EdgeDevice | None
+    holds: bool
+    message: str
+    evidence: dict[str, Any]
+
+
+def _nok_findings(cell: Cell, stations: list[Station]) -> list[RuleFinding]:
+    findings = []
+    for station in stations:
+        verdicts = list(
+            Inspection.objects.filter(station=station).order_by("-captured_at", "-id")
+            .values_list("verdict", "part__serial")[:NOK_STREAK]
+        )
+        if verdicts:
+            results = [(v != Verdict.PASS, serial) for v, serial in verdicts]
+        else:
+            outcomes = list(
+                StationEvent.objects.filter(station=station, left_at__isnull=False)
+                .exclude(outcome=StationOutcome.SKIPPED).order_by("-left_at", "-id")
+                .values_list("outcome", "part__serial")[:NOK_STREAK]
+            )
+            results = [(o == StationOutcome.NOK, serial) for o, serial in outcomes]
+        holds = len(results) == NOK_STREAK and all(nok for nok, _ in results)
+        findings.append(RuleFinding(
+            rule=AlarmRule.NOK_STREAK, station=station, device=None, holds=holds,
+            message=f"{station.name}: {NOK_STREAK} NOK in a row",
+            evidence={"serials": [serial for _, serial in reversed(results)]},
+        ))
+    return findings
+
+
+def _slow_cycle_findings(cell: Cell, stations: list[Station]) -> list[RuleFinding]:
+    limit_s = SLOW_CYCLE_FACTOR * float(cell.target_cycle_time_s)
+    findings = []
+    for station in stations:
+        if station.kind in OFF_TAKT_KINDS:
+            continue
+        events = cast("list[tuple[dt.datetime, dt.datetime, str]]", list(  # left_at__isnull=False: never None
+            StationEvent.objects.filter(station=station, left_at__isnull=False).order_by("-left_at", "-id")
+            .values_list("entered_at", "left_at", "part__serial")[:SLOW_CYCLE_PARTS]
+        ))
+        durations = [(left - entered).total_seconds() for entered, left, _ in events]
+        holds = len(durations) == SLOW_CYCLE_PARTS and all(d > limit_s for d in durations)
+        findings.append(RuleFinding(
+            rule=AlarmRule.SLOW_CYCLE, station=station, device=None, holds=holds,
+            message=f"{station.name}: cycle time over {limit_s:.1f} s for {SLOW_CYCLE_PARTS} parts",
+            evidence={"limit_s": limit_s, "durations_s": [round(d, 2) for d in reversed(durations)]},
+        ))
+    return findings
+
+
+def _stale_device_findings(cell: Cell, now: dt.datetime) -> list[RuleFinding]:
+    findings = []
+    for device in EdgeDevice.objects.filter(cell=cell):
+        health = device_health(device, now)
+        findings.append(RuleFinding(
+            rule=AlarmRule.STALE_DEVICE, station=None, device=device,
+            holds=health in (DeviceHealth.STALE, DeviceHealth.OFFLINE),
+            message=f"Edge device {device.device_id} is {health.label.lower()}: no heartbeat",
+            evidence={"last_heartbeat_at": device.last_heartbeat_at.isoformat() if device.last_heartbeat_at else None},
+        ))
+    return findings
+
+
+def _event(kind: str, alarm: Alarm) -> dict[str, Any]:
+    return {"type": kind, "alarm": alarm_row(alarm)}
+
+
+@transaction.atomic(durable=True)
+def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[Alarm]:
+    """Raise alarms whose rule now holds and clear those whose rule no longer does. Returns the changed alarms."""
+    now = now or timezone.now()
+    stations = list(Station.objects.filter(cell=cell).order_by("position"))
+    findings = [*_nok_findings(cell, stations), *_slow_cycle_findings(cell, stations), *_stale_device_findings(cell, now)]
+    active = {
+        (a.rule, a.station_id, a.device_id): a
+        for a in Alarm.objects.select_for_update(of=("self",)).filter(cell=cell, cleared_at__isnull=True)
+        .select_related("station", "device", "acknowledged_by")
+    }
+    changed: list[Alarm] = []
+    for finding in findings:
+        key = (finding.rule.value, finding.station.pk if finding.station else None,
+               finding.device.pk if finding.device else None)
+        alarm = active.get(key)
+        if finding.holds and alarm is None:
+            alarm = Alarm(
+                cell=cell, rule=finding.rule, station=finding.station, device=finding.device,
+                message=finding.message, evidence=finding.evidence, raised_at=now,
+            )
+            alarm.full_clean()
+            alarm.save()
+            audit.append(actor=None, action="alarm.raise", subject=alarm,
+                         after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence})
+            publish_on_commit(cell.pk, _event("alarm.raised", alarm))
+            changed.append(alarm)
+        elif not finding.holds and alarm is not None:
+            alarm.cleared_at = now
+            alarm.save(update_fields=["cleared_at"])
+            audit.append(actor=None, action="alarm.clear", subject=alarm,
+                         after={"rule": alarm.rule, "cleared_at": now})
+            publish_on_commit(cell.pk, _event("alarm.cleared", alarm))
+            changed.append(alarm)
+    return changed
+
+
+def can_acknowledge_alarm(user: Any, cell: Cell) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm(roles.ACK_ALARM))
+
+
+@transaction.atomic(durable=True)
+def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
+    """A person takes note of an alarm and says why/what they do about it. The rule still decides clearing."""
+    if not can_acknowledge_alarm(actor, alarm.cell):
+        raise PermissionDenied("Your role may not acknowledge alarms.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why you acknowledge this alarm."})
+    alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
+    if alarm.acknowledged_at is not None:
+        raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
+    alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user
+    alarm.acknowledged_at = timezone.now()
+    alarm.ack_reason = reason
+    alarm.full_clean()
+    alarm.save(update_fields=["acknowledged_by", "acknowledged_at", "ack_reason"])
+    audit.append(
+        actor=actor, action="alarm.acknowledge", subject=alarm,
+        before={"acknowledged_at": None},
+        after={"rule": alarm.rule, "message": alarm.message, "acknowledged_at": alarm.acknowledged_at},
+        reason=reason,
+    )
+    publish_on_commit(alarm.cell_id, _event("alarm.acknowledged", alarm))
+    return alarm

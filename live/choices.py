@@ -1,0 +1,10 @@
+"""Live view choices."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class AlarmRule(models.TextChoices):
+    NOK_STREAK = "nok_streak", "Three NOK in a row at a station"
+    SLOW_CYCLE = "slow_cycle", "Cycle time over target by 20% for ten parts"
+    STALE_DEVICE = "stale_device", "Edge device stale"

@@ -1,0 +1,25 @@
+"""Server side of the cobot: its acknowledgements arrive on the `ingest` queue. Thin: the action does the work,
+and a redelivered ack is a no-op (the command id is unique), so acks_late is safe."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from edge_worker.cobot import ACK_TASK, CobotMessageError
+from review.actions import verdicts as review_actions
+from traceability.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name=ACK_TASK, acks_late=True)
+def record_cobot_ack(data: dict[str, Any]) -> str:
+    try:
+        _command, recorded = review_actions.record_cobot_ack(data)
+    except (CobotMessageError, ValueError, TypeError, NotFound) as exc:
+        review_actions.dead_letter_cobot_ack(data, problem=exc)
+        log.warning("cobot ack refused: %s", exc)
+        return "refused"
+    return "recorded" if recorded else "duplicate"
