@@ -29,10 +29,9 @@ try:
 except Exception as exc:
     print(f"Redis not answering: {exc}"); sys.exit(1)
 PY
-# Tests that touch neither the database nor Redis (vision, power integration, message schema, the deck's
-# arithmetic, the profiling protocol) gain nothing from a second run: run 2 leaves them out, unless paths are given.
-DB_FREE=(tests/vision tests/edge/test_power.py tests/edge/test_messages.py tests/profiling/test_paper_arithmetic.py
-         tests/profiling/test_protocol.py)
+# The edge worker's own tests (vision, power, message contracts, the profiling protocol) touch neither the
+# database nor the server's Redis: they gain nothing from a second run, which leaves them out unless paths are given.
+DB_FREE=(tests/edge_worker)
 skip_db_free=()
 if [ $# -eq 0 ]; then for path in "${DB_FREE[@]}"; do skip_db_free+=("--ignore=$path"); done; fi
 if [ $pg_ok = 1 ] && [ $redis_ok = 1 ]; then

@@ -29,6 +29,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from tests.support import browser as chromium
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 SECTION = "## Live view latency (`bench/live.py`)"
@@ -131,9 +132,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from django.utils import timezone
 
     from inspection.actions.ingest import record_inspection_result
-    from tests import factories
-    from tests.edge import builders as edge
-    from tests.live import processes
+    from tests.support import factories
+    from tests.support import ingest_builders as edge
+    from tests.support import processes
     from traceability import roles
     from twinweb.live import current_sequence
 
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with processes.daphne(env, tmp / "daphne.log") as server, sync_playwright() as pw:
-        cookie = processes.session_cookie_for(user, server.url)
+        cookie = chromium.session_cookie_for(user, server.url)
         clients = subprocess.Popen(
             [sys.executable, __file__, "--_clients", "--clients", str(args.clients),
              "--url", f"ws://127.0.0.1:{server.port}/ws/cells/{cell.pk}/", "--cookie", f"sessionid={cookie['value']}",
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=BASE_DIR,
         )
         assert clients.stdout is not None and clients.stdin is not None
-        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
         context.add_cookies([cookie])
         page = context.new_page()

@@ -1,14 +1,21 @@
-"""Shared fixtures: the personas (as healthchecks' alice/bob/charlie) and the database's audit permit."""
+"""Shared fixtures, in one place: the personas (as healthchecks' alice/bob/charlie), the database's audit permit,
+the settings every test runs with, a channel layer of each test's own, and the edge model and power monitors."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
-from tests import audit_permit, factories
+from edge_worker.power import PowerMonitor
+from edge_worker.vision.backends import DEFAULT_MODEL_DIR, MODEL_JSON
+from tests.support import audit_permit, factories
+from tests.support.power import PhaseSampler
 from traceability import roles
 
 
@@ -73,3 +80,46 @@ def login() -> Any:
 @pytest.fixture
 def cell(db: Any) -> Any:
     return factories.make_cell()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # Signing re-checks passwords on every verdict; PBKDF2's deliberate slowness is not what the tests test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_channel_layer(settings: Any) -> str:
+    """Other test runs may share the Redis server: give each test its own group and counter namespace."""
+    prefix = f"twtest-{uuid.uuid4().hex[:10]}"
+    layers = {**django_settings.CHANNEL_LAYERS}
+    default = {**layers["default"], "CONFIG": {**layers["default"]["CONFIG"], "prefix": prefix}}
+    settings.CHANNEL_LAYERS = {**layers, "default": default}
+    return prefix
+
+
+SHIPPED_MODEL = DEFAULT_MODEL_DIR / MODEL_JSON
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model when it is there; otherwise a tiny one trained here (one epoch, 14 images, ~8 s)."""
+    if SHIPPED_MODEL.is_file():
+        return DEFAULT_MODEL_DIR
+    pytest.importorskip("torch", reason="no shipped model and torch (needed to train a tiny one) is not installed")
+    from edge_worker.vision import train
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    train.main(["--out", str(out), "--train-per-class", "1", "--test-per-class", "1", "--epochs", "1", "--batch", "7"])
+    return out
+
+
+@pytest.fixture
+def phase_monitor() -> Any:
+    def make(by_phase: dict[str, float], rate_hz: float = 50.0) -> PowerMonitor:
+        sampler = PhaseSampler(by_phase)
+        monitor = PowerMonitor(sampler, rate_hz=rate_hz)
+        sampler.monitor = monitor
+        return monitor
+
+    return make

@@ -9,12 +9,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from live import actions as alarms
-from live.models import Alarm
-from live.choices import AlarmRule
 from inspection.models import EdgeDevice
-from tests import factories
-from tests.live import builders
+from live import actions as alarms
+from live.choices import AlarmRule
+from live.models import Alarm
+from tests.support import factories
+from tests.support import live_builders as builders
 from traceability.choices import StationKind
 from traceability.models import AuditRecord
 

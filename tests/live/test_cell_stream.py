@@ -15,8 +15,8 @@ from django.db import connections
 from django.test import Client
 
 from live import consumers
-from tests import factories
-from tests.live import builders
+from tests.support import factories
+from tests.support import live_builders as builders
 from traceability import actions, roles
 from traceability.models import AuditRecord
 from twinweb import live

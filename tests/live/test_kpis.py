@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from live import selectors as live_state
-from tests import factories
-from tests.live import builders
+from tests.support import factories
+from tests.support import live_builders as builders
 from traceability import actions
 from traceability.choices import PartStatus, StationOutcome
 

@@ -14,9 +14,10 @@ from django.db import connections
 from django.utils import timezone
 
 from inspection.tasks import ingest_result, ingest_telemetry
-from tests import factories
-from tests.edge import builders as edge
-from tests.live import builders, processes
+from tests.support import browser as chromium
+from tests.support import factories, processes
+from tests.support import ingest_builders as edge
+from tests.support import live_builders as builders
 from traceability import actions, roles
 from traceability.models import Station
 from twinweb.live import next_sequence
@@ -24,9 +25,9 @@ from twinweb.live import next_sequence
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+    chromium.requires_chromium,
 ]
-ARTIFACTS = processes.BASE_DIR / "test-artifacts"
+ARTIFACTS = processes.ROOT / "test-artifacts"
 
 
 def send_result(queue: str, **kwargs: Any) -> str:
@@ -61,9 +62,9 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
     ARTIFACTS.mkdir(exist_ok=True)
     with processes.daphne(env, tmp_path / "daphne.log") as server, \
             processes.celery_worker(env, queue, tmp_path / "worker.log"), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
-        context.add_cookies([processes.session_cookie_for(supervisor, server.url)])
+        context.add_cookies([chromium.session_cookie_for(supervisor, server.url)])
         page = context.new_page()
         script_errors: list[str] = []
         page.on("pageerror", lambda error: script_errors.append(str(error)))
@@ -101,11 +102,11 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         before = page.evaluate("({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})")
         dimensional = Station.objects.get(cell=cell, code="dimensional")
         unseen = builders.inspect(part, dimensional, at=timezone.now(), verdict="fail", defect_class="dent")
-        lost = processes.in_plain_thread(next_sequence, cell.pk)
+        lost = chromium.in_plain_thread(next_sequence, cell.pk)
         unload = Station.objects.get(cell=cell, code="unload")
         other = factories.make_part(batch, serial="CF-80-E2E-0002")
         with refetch(f"gap before seq {lost + 1}"):
-            processes.in_plain_thread(actions.record_station_entry, other, station=unload, actor=None)
+            chromium.in_plain_thread(actions.record_station_entry, other, station=unload, actor=None)
         expect(page.locator('.station[data-code="unload"] .st-serial')).to_have_text("CF-80-E2E-0002")
         expect(page.locator(f'#recent [data-result-id="{unseen.result_id}"]')).to_be_visible(timeout=10_000)
         expect(page.locator('.station[data-code="dimensional"] .st-defect')).to_have_text("dent")
@@ -171,15 +172,15 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
     env = processes.child_env()
     ARTIFACTS.mkdir(exist_ok=True)
     with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         context = browser.new_context(viewport={"width": 1280, "height": 800})  # a tablet in landscape
-        context.add_cookies([processes.session_cookie_for(operator, server.url)])
+        context.add_cookies([chromium.session_cookie_for(operator, server.url)])
         page = context.new_page()
         page.goto(f"{server.url}/cells/{cell.pk}/")
         expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
 
         # The rule fires (as watch_andon does); the alarm arrives live and the station shows a fault.
-        [alarm] = processes.in_plain_thread(evaluate_cell_alarms, cell)
+        [alarm] = chromium.in_plain_thread(evaluate_cell_alarms, cell)
         item = page.locator(f'#alarms [data-alarm-id="{alarm.pk}"]')
         expect(item).to_contain_text("3 NOK in a row", timeout=10_000)
         expect(page.locator('.station[data-code="visual"]')).to_have_class(re.compile(r"\bst-fault\b"))
@@ -238,28 +239,28 @@ def test_it_says_degraded_while_redis_is_down_and_recovers_when_it_returns(
     env = processes.child_env(TWINWEB_LIVE_HEARTBEAT_S="1")
     try:
         with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+            browser = chromium.launch(pw)
             context = browser.new_context(viewport={"width": 1920, "height": 1080})
-            context.add_cookies([processes.session_cookie_for(supervisor, server.url)])
+            context.add_cookies([chromium.session_cookie_for(supervisor, server.url)])
             page = context.new_page()
             page.goto(f"{server.url}/cells/{cell.pk}/")
             expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
-            processes.in_plain_thread(actions.record_station_entry, first, station=load, actor=None)
+            chromium.in_plain_thread(actions.record_station_entry, first, station=load, actor=None)
             expect(page.locator('.station[data-code="load"] .st-serial')).to_have_text("CF-80-R-1")
 
             embedded_redis.stop(redis_dir)
             expect(page.locator("#conn")).to_have_attribute("data-state", "degraded", timeout=5_000)
             expect(page.locator("#banner")).to_contain_text("degraded")
             # The database still takes writes; the page shows them by polling the snapshot.
-            processes.in_plain_thread(actions.record_station_exit, first.station_events.get(), outcome="ok", actor=None)
-            processes.in_plain_thread(actions.record_station_entry, second, station=load, actor=None)
+            chromium.in_plain_thread(actions.record_station_exit, first.station_events.get(), outcome="ok", actor=None)
+            chromium.in_plain_thread(actions.record_station_entry, second, station=load, actor=None)
             expect(page.locator('.station[data-code="load"] .st-serial')).to_have_text("CF-80-R-2", timeout=12_000)
 
             embedded_redis.ensure_running(redis_dir)
             expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=10_000)
             expect(page.locator("#banner")).to_be_hidden()
             visual = Station.objects.get(cell=cell, code="visual")
-            processes.in_plain_thread(actions.record_station_entry, first, station=visual, actor=None)
+            chromium.in_plain_thread(actions.record_station_entry, first, station=visual, actor=None)
             expect(page.locator('.station[data-code="visual"] .st-serial')).to_have_text("CF-80-R-1", timeout=10_000)
             browser.close()
             connections.close_all()

@@ -12,16 +12,17 @@ from django.db import connections
 from django.utils import timezone
 
 from inspection.models import EdgeDevice, TelemetrySample
-from tests import factories
-from tests.live import builders, processes
+from tests.support import browser as chromium
+from tests.support import factories, processes
+from tests.support import live_builders as builders
 from traceability import roles
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+    chromium.requires_chromium,
 ]
-ARTIFACTS = processes.BASE_DIR / "test-artifacts"
+ARTIFACTS = processes.ROOT / "test-artifacts"
 VIEWPORTS = [(1440, 900), (1024, 768), (768, 1024)]
 DEFECTS = ["dent", "dent", "scratch", "missing_hole", "oversized_hole", "crack", "burr", "out of tolerance"]
 MIN_TEXT_PX = 12.0  # the smallest text the twin may draw, in CSS pixels
@@ -93,11 +94,11 @@ def test_it_lays_out_the_twin_page_on_a_desktop_a_laptop_and_a_tablet(tmp_path: 
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
     with processes.daphne(processes.child_env(), tmp_path / "daphne.log") as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         for width, height in VIEWPORTS:
             where = f"{width}x{height}"
             context = browser.new_context(viewport={"width": width, "height": height})
-            context.add_cookies([processes.session_cookie_for(supervisor, server.url)])
+            context.add_cookies([chromium.session_cookie_for(supervisor, server.url)])
             page = context.new_page()
             page.goto(f"{server.url}/cells/{cell.pk}/")
             expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inspection.models import EdgeDevice
-from tests.live import builders
+from tests.support import live_builders as builders
 from traceability.choices import StationOutcome
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.live import processes
+from tests.support import browser as chromium
+from tests.support import processes
 
-pytestmark = pytest.mark.skipif(not processes.chromium_available(), reason="no /usr/bin/chromium")
-SEQUENCER = processes.BASE_DIR / "static" / "live" / "sequencer.js"
+pytestmark = chromium.requires_chromium
+SEQUENCER = processes.ROOT / "static" / "live" / "sequencer.js"
 
 # Steps: ("snapshot", seq) read in the current epoch; ("snapshot", seq, "marked") read in the epoch saved by the
 # last ("mark",); ("event", seq); ("restart",). Returns what was applied and each step's answer.
@@ -39,7 +40,7 @@ def run() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         page = browser.new_page()
         page.set_content("<!doctype html><title>sequencer</title>")
         page.add_script_tag(path=str(SEQUENCER))

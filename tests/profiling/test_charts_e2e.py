@@ -10,34 +10,34 @@ import pytest
 
 from inspection.actions.edge import register_edge_device
 from profiling.actions import store_profiling_run
-from tests import factories
-from tests.live import processes
-from tests.profiling.test_pages import _variant
+from tests.support import browser as chromium
+from tests.support import factories, processes
+from tests.support.profiling_reports import variant_report
 from traceability import roles
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not processes.chromium_available(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+    chromium.requires_chromium,
 ]
 
 
-def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any) -> None:
+def test_it_draws_power_and_memory_pervariant_report(tmp_path: Path, monkeypatch: Any) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     device, _ = register_edge_device(f"chart-{uuid.uuid4().hex[:6]}", cell=factories.make_cell(), actor=None)
     measured, _ = store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": True,
-                                       "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0),
-                                                    _variant("tensorrt-fp32", 82.0, 3185.0, 5711.0)]})
+                                       "variants": [variant_report("torch-fp32", 41.0, 3386.0, 6125.0),
+                                                    variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0)]})
     unmeasured, _ = store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id,
-                                         "variants": [_variant("opencv-fp32", 400.0, None, None)]})
+                                         "variants": [variant_report("opencv-fp32", 400.0, None, None)]})
     operator = factories.make_user("olivia", roles.OPERATOR)
     errors: list[str] = []
     with processes.daphne(processes.child_env(), tmp_path / "daphne.log") as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=processes.CHROMIUM, args=processes.CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_cookies([processes.session_cookie_for(operator, server.url)])  # type: ignore[list-item]
+        context.add_cookies([chromium.session_cookie_for(operator, server.url)])  # type: ignore[list-item]
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"{server.url}/profiling/runs/{measured.run_id}/")

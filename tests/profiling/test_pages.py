@@ -13,11 +13,12 @@ import redis
 from django.conf import settings
 from django.test import Client
 
-from edge_worker.profiling import PHASES, PROFILE_TASK
+from edge_worker.profiling import PROFILE_TASK
 from inspection.actions.edge import register_edge_device
 from profiling.actions import store_profiling_run
 from profiling.models import ProfilingRun
-from tests import factories
+from tests.support import factories
+from tests.support.profiling_reports import variant_report
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -29,25 +30,6 @@ def device(db: Any) -> Any:
     return device
 
 
-def _variant(key: str, fps: float, total_mw: float | None, inference_mw: float | None) -> dict[str, Any]:
-    phases = [{"name": p, "start_s": i, "end_s": i + 1, "duration_s": 1.0} for i, p in enumerate(PHASES)]
-    return {
-        "key": key, "backend": key.split("-")[0], "precision": key.split("-")[-1], "label": key, "available": True,
-        "reason": "test", "device": "gpu", "backend_version": "10.3", "phases": phases,
-        "metrics": {
-            "images": 100, "correct": 97, "accuracy": 0.97, "fps": fps, "latency_p50_ms": 12.0, "latency_p99_ms": 15.5,
-            "mem_rss_bytes_peak": 300 * 2**20, "mem_process_percent_peak": 7.5, "mem_system_percent_peak": 61.0,
-            "avg_power_total_mw": total_mw, "avg_power_inference_mw": inference_mw,
-            "fps_per_w_total": fps / total_mw * 1000 if total_mw else None,
-            "fps_per_w_inference": fps / inference_mw * 1000 if inference_mw else None,
-            "energy_per_image_mj": inference_mw / fps if inference_mw else None,
-            "power_note": "" if inference_mw else "not measured: no sampler (test)",
-        },
-        "power_series": [[0.1 * i, 5000.0 + i, PHASES[i % 4]] for i in range(8)] if inference_mw else [],
-        "memory_series": [[0.1 * i, 300 * 2**20, 7.5, 61.0, PHASES[i % 4]] for i in range(8)],
-    }
-
-
 @pytest.fixture
 def stored_run(device: Any) -> ProfilingRun:
     report = {
@@ -56,7 +38,7 @@ def stored_run(device: Any) -> ProfilingRun:
         "config": {"images": 100, "warmup": 1, "rounds": 1, "batch_size": 1, "seed": 808},
         "power_source": "jtop: test", "power_measured": True, "model": {"version": "m-1", "sha256": "ab" * 32},
         "environment": {}, "error": "",
-        "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0), _variant("tensorrt-fp32", 82.0, 3185.0, 5711.0),
+        "variants": [variant_report("torch-fp32", 41.0, 3386.0, 6125.0), variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0),
                      {"key": "tensorrt-int8", "backend": "tensorrt", "precision": "int8", "label": "TensorRT INT8",
                       "available": False, "reason": "TensorRT 11.4 removed the INT8 builder flag", "metrics": {},
                       "phases": []}],
@@ -120,7 +102,7 @@ def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_
 
 def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: Any) -> None:
     report = {"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": False,
-              "power_source": "none: no rails", "variants": [_variant("onnxruntime-fp32", 500.0, None, None)]}
+              "power_source": "none: no rails", "variants": [variant_report("onnxruntime-fp32", 500.0, None, None)]}
     run, _ = store_profiling_run(report)
     html = login(operator).get(f"/profiling/runs/{run.run_id}/").content.decode()
     assert html.count("not measured") >= 5 and "no sampler (test)" in html
@@ -129,7 +111,7 @@ def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: 
 def test_runs_of_several_devices_are_compared(stored_run: ProfilingRun, supervisor: Any, login: Any) -> None:
     other, _ = register_edge_device(factories.unique("orin"), cell=factories.make_cell(), actor=None)
     store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": other.device_id, "power_measured": True,
-                         "variants": [_variant("tensorrt-fp32", 160.0, 7000.0, 9000.0)]})
+                         "variants": [variant_report("tensorrt-fp32", 160.0, 7000.0, 9000.0)]})
     html = login(supervisor).get("/profiling/").content.decode()
     assert "Comparison across runs and devices" in html
     assert other.device_id in html and stored_run.device.device_id in html
@@ -173,7 +155,7 @@ def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any
     def store(n: int) -> None:
         for _ in range(n):
             store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": True,
-                                 "variants": [_variant("torch-fp32", 41.0, 3386.0, 6125.0)]})
+                                 "variants": [variant_report("torch-fp32", 41.0, 3386.0, 6125.0)]})
 
     store(1)
     client.get("/profiling/")  # warm the session

@@ -17,7 +17,7 @@ from edge_worker.profiling_tasks import run_profile
 from inspection.actions.edge import register_edge_device
 from profiling.actions import ProfilingReportError, store_profiling_run
 from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
-from tests import factories
+from tests.support import factories
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db

@@ -18,8 +18,7 @@ from django.core.management import call_command
 
 from inspection.actions.edge import register_edge_device
 from profiling.models import ProfilingRun
-from tests import factories
-from tests.live import processes
+from tests.support import factories, processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def edge_worker(device_id: str, env: dict[str, str], log_path: Path) -> Any:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "edge_worker.worker", "--device", device_id,
-                                 "--telemetry-interval", "0"], cwd=processes.BASE_DIR, env=env, stdout=log,
+                                 "--telemetry-interval", "0"], cwd=processes.ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc

@@ -1,0 +1,25 @@
+"""A device's profiling report, as the edge sends it, with figures the tests choose."""
+from __future__ import annotations
+
+from typing import Any
+
+from edge_worker.profiling import PHASES
+
+
+def variant_report(key: str, fps: float, total_mw: float | None, inference_mw: float | None) -> dict[str, Any]:
+    phases = [{"name": p, "start_s": i, "end_s": i + 1, "duration_s": 1.0} for i, p in enumerate(PHASES)]
+    return {
+        "key": key, "backend": key.split("-")[0], "precision": key.split("-")[-1], "label": key, "available": True,
+        "reason": "test", "device": "gpu", "backend_version": "10.3", "phases": phases,
+        "metrics": {
+            "images": 100, "correct": 97, "accuracy": 0.97, "fps": fps, "latency_p50_ms": 12.0, "latency_p99_ms": 15.5,
+            "mem_rss_bytes_peak": 300 * 2**20, "mem_process_percent_peak": 7.5, "mem_system_percent_peak": 61.0,
+            "avg_power_total_mw": total_mw, "avg_power_inference_mw": inference_mw,
+            "fps_per_w_total": fps / total_mw * 1000 if total_mw else None,
+            "fps_per_w_inference": fps / inference_mw * 1000 if inference_mw else None,
+            "energy_per_image_mj": inference_mw / fps if inference_mw else None,
+            "power_note": "" if inference_mw else "not measured: no sampler (test)",
+        },
+        "power_series": [[0.1 * i, 5000.0 + i, PHASES[i % 4]] for i in range(8)] if inference_mw else [],
+        "memory_series": [[0.1 * i, 300 * 2**20, 7.5, 61.0, PHASES[i % 4]] for i in range(8)],
+    }

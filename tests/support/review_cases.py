@@ -1,0 +1,66 @@
+"""Debug Mode test data: real rendered parts, measured by the vision library, stored as inspections.
+
+The surface-defect finding and its confidence are chosen by the test (no classifier is needed), so each test
+knows exactly what the operator will see."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from demo.reviews import CaseData, rendered_case, store_inspection
+from edge_worker.vision.parts import DEMO_PART_TYPES
+from inspection.models import Inspection
+from tests.support import factories
+from traceability import actions
+from traceability.models import Cell, DimensionalFeature, Part, PartType
+
+
+def demo_part_type(code: str = "CF-80", *, four_eyes: bool = False) -> PartType:
+    """The part type the renderer knows, with its drawing's features (created once per test database)."""
+    existing = PartType.objects.filter(code=code).first()
+    if existing is not None:
+        if existing.four_eyes_override != four_eyes:
+            existing.four_eyes_override = four_eyes
+            actions.save_record(existing, actor=None, reason="test setup")
+        return existing
+    spec = DEMO_PART_TYPES[code]
+    part_type = actions.save_record(
+        PartType(code=code, name=spec.name, drawing_number=spec.drawing_number, revision=spec.revision,
+                 four_eyes_override=four_eyes), actor=None)
+    for f in spec.features:
+        actions.save_record(DimensionalFeature(part_type=part_type, name=f.name, kind=f.kind, nominal=f.nominal,
+                                               lower_tol=f.lower_tol, upper_tol=f.upper_tol, unit=f.unit), actor=None)
+    return part_type  # type: ignore[return-value]
+
+
+def make_review_case(
+    cell: Cell, *, code: str = "CF-80", defect: str = "scratch", seed: int = 2, confidence: float = 0.93,
+    four_eyes: bool = False, serial: str | None = None, dimensions_mm: dict[str, float] | None = None,
+    part: Part | None = None, station: str = "visual", **store: Any,
+) -> Inspection:
+    """A part of `cell` whose inspection awaits review: failed for any defect, a low-confidence pass for "ok".
+    With `part`, another inspection of that part (at `station`), as the next station would report it."""
+    for name in ("scratch", "dent", "burr", "crack", "missing_hole", "oversized_hole", "dimension_out_of_tolerance"):
+        factories.make_defect_code(name)
+    if part is None:
+        part_type = demo_part_type(code, four_eyes=four_eyes)
+        batch = factories.make_batch(part_type, cell)
+        part = factories.make_part(batch, serial=serial)
+    else:
+        code = part.part_type.code
+    data: CaseData = rendered_case(code, seed=seed, defect=defect, confidence_without_model=confidence,
+                                   dimensions_mm=dimensions_mm)
+    return store_inspection(part, cell.stations.get(code=station), data, result_id=uuid.uuid4(), source="test", **store)
+
+
+def make_two_station_part(cell: Cell, **store: Any) -> tuple[Inspection, Inspection]:
+    """One part, two inspections awaiting review: a scratch found at the visual station, then an undersized bore
+    at the dimensional station (which, the part having failed already, opens no second failure case)."""
+    visual = make_review_case(cell, defect="scratch", seed=2, **store)
+    dimensional = make_review_case(
+        cell, part=visual.part, station="dimensional", defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9},
+        captured_at=visual.captured_at + dt.timedelta(seconds=15),
+    )
+    assert (visual.verdict, dimensional.verdict) == ("fail", "fail")
+    return visual, dimensional

@@ -1,0 +1,154 @@
+"""Admin edits are audited like any other write; the demo seed is believable and idempotent; production
+settings pass Django's deployment checks."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from tests.support import factories
+from traceability.models import (
+    AuditRecord,
+    Cell,
+    FailureCase,
+    LotLink,
+    MaterialLot,
+    Pallet,
+    Part,
+    StationEvent,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_an_admin_edit_lands_in_the_audit_trail(admin_user: Any, login: Any) -> None:
+    defect = factories.make_defect_code("scratch")
+    response = login(admin_user).post(
+        f"/admin/traceability/defectcode/{defect.pk}/change/",
+        {"code": "scratch", "name": "Surface scratch > 0.2 mm", "description": "", "severity": "major"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    record = AuditRecord.objects.filter(action="traceability.defectcode.update").get()
+    assert record.actor == admin_user
+    assert '"name":"Surface scratch > 0.2 mm"' in record.payload
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_is_read_only_in_the_admin(admin_user: Any, login: Any) -> None:
+    factories.make_lot()
+    record = AuditRecord.objects.latest("id")
+    client = login(admin_user)
+    assert client.get("/admin/traceability/auditrecord/").status_code == 200
+    assert client.get("/admin/traceability/auditrecord/add/").status_code == 403
+    assert client.post(f"/admin/traceability/auditrecord/{record.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_every_model_has_an_admin(admin_user: Any, login: Any) -> None:
+    from django.apps import apps
+    from django.contrib import admin
+
+    missing = [
+        model._meta.label for app in ("traceability", "inspection")
+        for model in apps.get_app_config(app).get_models() if model not in admin.site._registry
+    ]
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_the_admin_cannot_bypass_plant_rules_on_parts_lots_and_pallets(admin_user: Any, login: Any) -> None:
+    """Status, pallet and disposition fields are read-only in the admin: a crafted POST changes nothing."""
+    from traceability import actions, gs1
+
+    client = login(admin_user)
+    lot = factories.make_lot()
+    part = factories.make_part()
+    pallet = actions.create_pallet(sscc=gs1.sscc("7891234", 76), actor=None)
+    lot_form = client.get(f"/admin/traceability/materiallot/{lot.pk}/change/").content.decode()
+    assert 'name="status"' not in lot_form and "Contain or release on the lot" in lot_form
+    part_form = client.get(f"/admin/traceability/part/{part.pk}/change/").content.decode()
+    assert 'name="status"' not in part_form and 'name="pallet"' not in part_form
+
+    client.post(f"/admin/traceability/part/{part.pk}/change/", {
+        "serial": part.serial, "part_type": part.part_type_id, "batch": part.batch_id, "status": "shipped",
+        "created_at_0": "2026-01-01", "created_at_1": "00:00:00", "status_changed_at_0": "2026-01-01",
+        "status_changed_at_1": "00:00:00", "pallet": pallet.pk,
+    })
+    part.refresh_from_db()
+    assert part.status == "in_process" and part.pallet_id is None
+
+
+@pytest.mark.django_db
+def test_admin_actions_go_through_the_plant_rules(admin_user: Any, login: Any) -> None:
+    from traceability import actions, gs1
+    from traceability.choices import FoundBy
+
+    client = login(admin_user)
+    part = factories.make_part()
+    case = actions.open_failure_case(part, defect_code=factories.make_defect_code("dent"), found_by=FoundBy.MACHINE,
+                                     actor=None)
+    response = client.post("/admin/traceability/failurecase/", {"action": "rework", "_selected_action": [case.pk]},
+                           follow=True)
+    assert "1 cases closed as rework" in response.content.decode()
+    part.refresh_from_db()
+    assert part.status == "reworked"
+    assert AuditRecord.objects.filter(action="failure_case.disposition", actor_id=admin_user.pk).exists()
+
+    pallet = actions.create_pallet(sscc=gs1.sscc("7891234", 77), actor=None)
+    response = client.post("/admin/traceability/pallet/", {"action": "ship_selected", "_selected_action": [pallet.pk]},
+                           follow=True)
+    assert "is empty" in response.content.decode()  # refused by the rule, shown to the admin
+    assert Pallet.objects.get(pk=pallet.pk).status == "open"
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_seed_demo_builds_a_believable_cell_and_is_idempotent(capsys: Any) -> None:
+    call_command("seed_demo", parts=1000)
+    counts = (Part.objects.count(), StationEvent.objects.count(), AuditRecord.objects.count())
+    assert Cell.objects.get(code="ac-cell-1").stations.count() == 5
+    assert Part.objects.filter(batch__batch_number__startswith="B-REVIEW").count() < 20  # Debug Mode's demo cases
+    assert Part.objects.exclude(batch__batch_number__startswith="B-REVIEW").count() == 1000
+    assert counts[1] > 3000
+    assert FailureCase.objects.exists()
+    assert LotLink.objects.filter(kind="merge").exists() and LotLink.objects.filter(kind="split").exists()
+    assert MaterialLot.objects.values("supplier").distinct().count() >= 4
+    assert Pallet.objects.filter(status="shipped").exists() and Pallet.objects.filter(status="closed").exists()
+    assert "twinweb-demo" in capsys.readouterr().out
+
+    call_command("seed_demo", parts=1000)
+    assert (Part.objects.count(), StationEvent.objects.count()) == counts[:2]
+    call_command("verify_audit")
+
+
+def test_production_settings_pass_the_deployment_checks() -> None:
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
+        "ALLOWED_HOSTS": "twinweb.plant.example",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://twinweb@127.0.0.1:5432/twinweb"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update({"DEBUG": "0", "REDIS_URL": "redis://127.0.0.1:6379/0"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
