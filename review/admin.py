@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from review.models import CobotCommand, Review, ReviewClaim, ReviewedInspection, ReviewPin, Signature
+from review.models import (
+    CobotCommand,
+    Review,
+    ReviewClaim,
+    ReviewedInspection,
+    ReviewPin,
+    Signature,
+)
 from traceability.admin import ReadOnlyAdmin, ReadOnlyInline
 
 

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from inspection.choices import Verdict
 from inspection.models import DefectFinding, Inspection, Measurement
-from review.models import Review, ReviewClaim, ReviewedInspection
 from review.choices import ReviewStatus
+from review.models import Review, ReviewClaim, ReviewedInspection
 from traceability.actions import FINAL_PART_STATES
 from traceability.choices import FailureCaseStatus
 from traceability.models import FailureCase, Part
@@ -284,3 +284,11 @@ def review_time_by_shift(*, days: int = 7, now: dt.datetime | None = None) -> li
     order = {name: i for i, (name, _h) in enumerate(SHIFTS)}
     result = [ShiftReviewTime(day, shift, len(v), statistics.median(v)) for (day, shift), v in groups.items()]
     return sorted(result, key=lambda r: (r.day, order[r.shift]), reverse=True)
+
+
+def open_claim_of(inspection: Inspection, user: Any, *, now: dt.datetime | None = None) -> ReviewClaim | None:
+    """`user`'s live claim on the part of `inspection`, if they hold one."""
+    now = now or timezone.now()
+    return ReviewClaim.objects.select_related("inspection").filter(
+        part_id=inspection.part_id, holder=user, ended_at__isnull=True, expires_at__gt=now
+    ).first()

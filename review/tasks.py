@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from edge_worker.cobot import ACK_TASK, CobotMessageError
-from review.actions import verdicts as review_actions
+from review.actions import cobot
 from traceability.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 @shared_task(name=ACK_TASK, acks_late=True)
 def record_cobot_ack(data: dict[str, Any]) -> str:
     try:
-        _command, recorded = review_actions.record_cobot_ack(data)
+        _command, recorded = cobot.record_cobot_ack(data)
     except (CobotMessageError, ValueError, TypeError, NotFound) as exc:
-        review_actions.dead_letter_cobot_ack(data, problem=exc)
+        cobot.dead_letter_cobot_ack(data, problem=exc)
         log.warning("cobot ack refused: %s", exc)
         return "refused"
     return "recorded" if recorded else "duplicate"

@@ -22,11 +22,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from review import selectors
-from review.actions import verdicts as actions
 from inspection.models import Inspection
-from review.models import Review, ReviewClaim
+from review import selectors
+from review.actions import claims, cobot, signing, verdicts
 from review.choices import OverrideReason, ReviewStatus
+from review.models import Review, ReviewClaim
 from traceability import roles
 from traceability.access import can_review
 from traceability.errors import DomainError
@@ -115,7 +115,7 @@ def claim(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
         messages.info(request, f"{inspection.part.serial} already has a signed verdict.")
         return redirect("review-review", pk=decided.pk)
     try:
-        claim_ = actions.claim_case(inspection, actor=request.user)
+        claim_ = claims.claim_case(inspection, actor=request.user)
     except DomainError as exc:
         messages.error(request, str(exc))
         return redirect("review-queue")
@@ -132,7 +132,7 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
     decided = _deciding_review(inspection)
     if decided is not None:
         return redirect("review-review", pk=decided.pk)
-    claim_ = actions.open_claim_of(inspection, request.user)
+    claim_ = selectors.open_claim_of(inspection, request.user)
     if claim_ is None:
         messages.error(request, f"Claim {inspection.part.serial} before reviewing it (your claim may have lapsed).")
         return redirect("review-queue")
@@ -142,7 +142,7 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
     if not inspections:
         messages.error(request, f"{inspection.part.serial} has nothing left to review.")
         return redirect("review-queue")
-    machine_failed = actions.machine_failed(inspections)
+    machine_failed = verdicts.machine_failed(inspections)
     case_data = {
         "resultId": str(inspection.result_id),
         "serial": inspection.part.serial,
@@ -193,7 +193,7 @@ def release(request: SignedInRequest, result_id: uuid.UUID) -> HttpResponse:
     claim_ = ReviewClaim.objects.filter(part_id=inspection.part_id, holder=request.user, ended_at__isnull=True).first()
     if claim_ is not None:
         try:
-            actions.release_claim(claim_, actor=request.user)
+            claims.release_claim(claim_, actor=request.user)
         except DomainError as exc:
             messages.error(request, str(exc))
     if request.headers.get("accept", "").startswith("application/json"):
@@ -206,11 +206,11 @@ def release(request: SignedInRequest, result_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def renew(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
     inspection = _inspection(result_id)
-    claim_ = actions.open_claim_of(inspection, request.user)
+    claim_ = selectors.open_claim_of(inspection, request.user)
     if claim_ is None:
         return JsonResponse({"detail": "Your claim has lapsed.", "code": "claim_lapsed"}, status=409)
     try:
-        claim_ = actions.renew_claim(claim_, actor=request.user)
+        claim_ = claims.renew_claim(claim_, actor=request.user)
     except DomainError as exc:
         return _json_error(exc)
     return JsonResponse({"expires_at": claim_.expires_at.isoformat(),
@@ -229,7 +229,7 @@ def present_view(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
         if not 0 <= index < len(findings):
             raise ValueError(index)
         finding = findings[index]  # what the cobot shows comes from the record, not from the browser
-        command = actions.present_finding_view(
+        command = cobot.present_finding_view(
             inspections[finding["resultId"]], finding_index=index, finding_kind=finding["kind"],
             finding_name=finding["name"], bbox=[float(v) for v in finding.get("bbox") or []], actor=request.user,
         )
@@ -251,7 +251,7 @@ def sign(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
         return JsonResponse({"detail": "A decision needs its idempotency key.", "code": "malformed"}, status=400)
     shown = data.get("inspections")
     try:
-        review, applied = actions.sign_verdict(
+        review, applied = verdicts.sign_verdict(
             inspection, actor=request.user, verdict=str(data.get("verdict", "")),
             disposition=str(data.get("disposition", "")), reason_code=str(data.get("reason_code", "")),
             note=str(data.get("note", ""))[:2000], credential=str(data.get("credential", "")), idempotency_key=key,
@@ -275,7 +275,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     signatures = list(review.signatures.all())
     context = {
         "review": review, "signatures": signatures, "decided": list(review.decided_inspections.select_related("station").order_by("captured_at", "id")),
-        "intact": all(actions.signature_is_intact(s) for s in signatures),
+        "intact": all(signing.signature_is_intact(s) for s in signatures),
         "can_countersign": review.status == ReviewStatus.AWAITING_COUNTERSIGN
         and request.user.has_perm(roles.COUNTERSIGN) and review.reviewer_id != request.user.pk,
         "decision_key": uuid.uuid4(),
@@ -288,7 +288,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def countersign(request: HttpRequest, pk: int) -> HttpResponse:
     review = get_object_or_404(Review, pk=pk)
     try:
-        actions.countersign_review(
+        verdicts.countersign_review(
             review, actor=request.user, credential=request.POST.get("credential", ""),
             idempotency_key=request.POST.get("idempotency_key", "") or uuid.uuid4(),
         )
@@ -303,7 +303,7 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def set_pin(request: SignedInRequest) -> HttpResponse:
     try:
-        actions.set_review_pin(request.user, pin=request.POST.get("pin", ""), actor=request.user)
+        signing.set_review_pin(request.user, pin=request.POST.get("pin", ""), actor=request.user)
     except DomainError as exc:
         messages.error(request, str(exc))
     else:

@@ -22,8 +22,8 @@ from django.utils.dateparse import parse_datetime
 
 from edge_worker.vision.dataset import write_labels
 from edge_worker.vision.render import DEFAULT_PX_PER_MM, DEFECT_CLASSES
-from review.models import Review
 from review.choices import ReviewStatus
+from review.models import Review
 
 
 def px_per_mm(review: Review) -> float:
