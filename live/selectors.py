@@ -241,23 +241,27 @@ def _station_state(
     return StationState.RUNNING
 
 
-def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Everything the live page draws, as of now, with the sequence number it is current to."""
-    # Read the sequence first: every event up to it was published after its commit, so the rows read below
-    # include it; later events carry higher numbers and the client applies them on top.
-    degraded: str | None = None
-    try:
-        seq: int | None = current_sequence(cell.pk)
-    except redis.RedisError as exc:  # the database still answers: serve its truth, say the stream is down
-        seq, degraded = None, f"event bus unreachable: {type(exc).__name__}"
-    now = now or timezone.now()
-    since = now - WINDOW
-    target_s = float(cell.target_cycle_time_s)
-    stations = list(Station.objects.filter(cell=cell).order_by("position"))
-    last_station = stations[-1] if stations else None
-    off_takt_ids = {s.pk for s in stations if s.kind in OFF_TAKT_KINDS}
+@dataclass
+class _CellWindow:
+    """The rows a snapshot is computed from: the cell's last WINDOW of station events and inspections, its
+    devices, active alarms and most recent results."""
 
-    events = list(
+    now: dt.datetime
+    since: dt.datetime
+    target_s: float
+    stations: list[Station]
+    off_takt_ids: set[int]
+    events: list[_EventRow]
+    inspections: list[Any]  # rows of .values(): part_id, station_id, verdict, defect_class, energy, capture time
+    devices: list[EdgeDevice]
+    alarms: list[Alarm]
+    recent: list[Inspection]
+
+
+def _read_window(cell: Cell, now: dt.datetime) -> _CellWindow:
+    since = now - WINDOW
+    stations = list(Station.objects.filter(cell=cell).order_by("position"))
+    events: list[_EventRow] = list(
         StationEvent.objects.filter(station__cell=cell)
         .filter(_in_window(since))
         .values("id", "part_id", "part__serial", "part__status", "station_id", "entered_at", "left_at", "outcome")
@@ -269,14 +273,22 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
                 "part__serial", "device__device_id")
         .order_by("captured_at", "id")
     )
-    devices = list(EdgeDevice.objects.filter(cell=cell).order_by("device_id"))
-    alarms = active_alarms(cell)
     recent = list(
         Inspection.objects.filter(station__cell=cell).select_related("part", "station", "image")
         .order_by("-captured_at", "-id")[:RECENT_RESULTS]
     )
+    return _CellWindow(
+        now=now, since=since, target_s=float(cell.target_cycle_time_s), stations=stations,
+        off_takt_ids={s.pk for s in stations if s.kind in OFF_TAKT_KINDS}, events=events, inspections=inspections,
+        devices=list(EdgeDevice.objects.filter(cell=cell).order_by("device_id")), alarms=active_alarms(cell),
+        recent=recent,
+    )
 
-    # --- KPIs over the window
+
+def _kpis(w: _CellWindow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """OEE, first-pass yield, throughput and cycle times over the window, and the cycle chart's points."""
+    now, since, events = w.now, w.since, w.events
+    last_station = w.stations[-1] if w.stations else None
     window_events = [e for e in events if e["entered_at"] >= since or (e["left_at"] or now) >= since]
     # A part has left the cell when its latest station visit is over and that was the last station, or it was
     # taken out with a final status (rejects leave through the cobot failure-analysis station).
@@ -291,11 +303,11 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     dwell_by_part: dict[int, list[float]] = defaultdict(list)
     nok_parts: set[int] = set()
     for e in events:
-        if e["left_at"] is not None and e["station_id"] not in off_takt_ids:
+        if e["left_at"] is not None and e["station_id"] not in w.off_takt_ids:
             dwell_by_part[e["part_id"]].append((e["left_at"] - e["entered_at"]).total_seconds())
         if e["outcome"] == StationOutcome.NOK:
             nok_parts.add(e["part_id"])
-    failed_inspection_parts = {i["part_id"] for i in inspections if i["verdict"] != Verdict.PASS}
+    failed_inspection_parts = {i["part_id"] for i in w.inspections if i["verdict"] != Verdict.PASS}
     first_pass_decided = set(completed_parts) | nok_parts | failed_inspection_parts
     first_pass_ok = {
         pid for pid, e in completed_parts.items()
@@ -318,7 +330,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         (max(e["entered_at"], planned_start), min(e["left_at"] or now, now)) for e in window_events
     )
     total = len(completed_parts)
-    kpi = oee(planned_s=planned_s, run_s=run_s, ideal_cycle_s=target_s, total_count=total, good_count=len(good))
+    kpi = oee(planned_s=planned_s, run_s=run_s, ideal_cycle_s=w.target_s, total_count=total, good_count=len(good))
     kpis = {
         "window_start": _iso(planned_start),
         "planned_s": round(planned_s, 1),
@@ -332,15 +344,38 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         **asdict(kpi),
         "cycle_mean_s": round(sum(cycle_values) / len(cycle_values), 2) if cycle_values else None,
         "cycle_p95_s": percentile(cycle_values, 95),
-        "target_cycle_time_s": target_s,
+        "target_cycle_time_s": w.target_s,
     }
+    return kpis, cycle_points
 
-    # --- Stations: current part, state, latest verdict, bottleneck
+
+def _last_verdicts(w: _CellWindow) -> dict[int, dict[str, Any]]:
+    """Each station's latest verdict: from the recent results, else from the window's inspections."""
+    last_verdict: dict[int, dict[str, Any]] = {}
+    for row in w.recent[::-1]:
+        last_verdict[row.station_id] = {
+            "verdict": row.verdict, "defect_class": row.defect_class, "serial": row.part.serial,
+            "result_id": str(row.result_id), "at": _iso(row.captured_at),
+        }
+    for i in w.inspections:
+        last_verdict.setdefault(i["station_id"], {
+            "verdict": i["verdict"], "defect_class": i["defect_class"], "serial": i["part__serial"],
+            "result_id": None, "at": _iso(i["captured_at"]),
+        })
+    return last_verdict
+
+
+def _station_rows(
+    w: _CellWindow, device_rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dt.datetime | None]:
+    """Each station's current part, state, latest verdict and mean cycle, the bottleneck marked; and when the
+    cell last reported a station event."""
+    now = w.now
     open_event: dict[int, _EventRow] = {}
     dwell_samples: dict[int, list[float]] = defaultdict(list)
     last_outcome: dict[int, str] = {}
     cell_last_event_at: dt.datetime | None = None
-    for e in events:
+    for e in w.events:
         if e["left_at"] is None:
             open_event[e["station_id"]] = e  # the latest open event at a station holds its current part
         else:
@@ -351,27 +386,16 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
     mean_dwell = {
         sid: sum(v[-BOTTLENECK_SAMPLES:]) / len(v[-BOTTLENECK_SAMPLES:]) for sid, v in dwell_samples.items() if len(v) >= 3
     }
-    takt_dwell = {sid: mean for sid, mean in mean_dwell.items() if sid not in off_takt_ids}
+    takt_dwell = {sid: mean for sid, mean in mean_dwell.items() if sid not in w.off_takt_ids}
     bottleneck_id = max(takt_dwell, key=lambda sid: takt_dwell[sid]) if takt_dwell else None
-    last_verdict: dict[int, dict[str, Any]] = {}
-    for row in recent[::-1]:
-        last_verdict[row.station_id] = {
-            "verdict": row.verdict, "defect_class": row.defect_class, "serial": row.part.serial,
-            "result_id": str(row.result_id), "at": _iso(row.captured_at),
-        }
-    for i in inspections:
-        last_verdict.setdefault(i["station_id"], {
-            "verdict": i["verdict"], "defect_class": i["defect_class"], "serial": i["part__serial"],
-            "result_id": None, "at": _iso(i["captured_at"]),
-        })
-    device_rows = [_device_row(d, now) for d in devices]
+    last_verdict = _last_verdicts(w)
     devices_stale = bool(device_rows) and any(d["health"] != DeviceHealth.ONLINE for d in device_rows)
     feed_silent = cell_last_event_at is not None and (
         (now - cell_last_event_at).total_seconds() > settings.TWINWEB_HEARTBEAT_OFFLINE_S
     )
-    fault_stations = {a.station_id for a in alarms if a.station_id and a.rule != "stale_device"}
+    fault_stations = {a.station_id for a in w.alarms if a.station_id and a.rule != "stale_device"}
     station_rows = []
-    for station in stations:
+    for station in w.stations:
         current = open_event.get(station.pk)
         dwell = (now - current["entered_at"]).total_seconds() if current else None
         inspection_station = station.kind in INSPECTION_KINDS
@@ -389,7 +413,7 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
             "dwell_s": round(dwell, 1) if dwell is not None else None,
             "state": _station_state(
                 has_part=current is not None, dwell_s=dwell, fault=station.pk in fault_stations,
-                inputs_stale=inputs_stale, target_s=target_s,
+                inputs_stale=inputs_stale, target_s=w.target_s,
             ),
             "fault": station.pk in fault_stations,
             "last_outcome": last_outcome.get(station.pk),
@@ -397,28 +421,51 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
             "mean_cycle_s": round(mean_dwell[station.pk], 2) if station.pk in mean_dwell else None,
             "bottleneck": station.pk == bottleneck_id,
         })
+    return station_rows, cell_last_event_at
 
-    # --- Charts
-    pareto = Counter(pareto_class(i["defect_class"]) for i in inspections if i["verdict"] == Verdict.FAIL)
+
+def _charts(w: _CellWindow, cycle_points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The cycle-time, defect Pareto, power and energy-per-part charts' data."""
+    pareto = Counter(pareto_class(i["defect_class"]) for i in w.inspections if i["verdict"] == Verdict.FAIL)
     energy: dict[str, dict[str, Any]] = {}
-    for i in inspections:
+    for i in w.inspections:
         if i["energy_mj"] is None:
             continue
         part_energy = energy.setdefault(i["part__serial"], {"serial": i["part__serial"], "energy_mj": 0.0, "inspections": 0})
         part_energy["energy_mj"] = round(part_energy["energy_mj"] + i["energy_mj"], 3)
         part_energy["inspections"] += 1
-    power = _telemetry_history(devices, since)
+    power = _telemetry_history(w.devices, w.since)
     if not power:
         power = [
             {"at": _iso(i["captured_at"]), "device_id": i["device__device_id"], "power_mw": i["avg_power_mw"], "fps": None}
-            for i in inspections[-CHART_POINTS:] if i["avg_power_mw"] is not None
+            for i in w.inspections[-CHART_POINTS:] if i["avg_power_mw"] is not None
         ]
+    return {
+        "cycle": cycle_points[-CHART_POINTS:],
+        "pareto": [{"defect_class": k, "count": v} for k, v in pareto.most_common()],
+        "power": power,
+        "energy": list(energy.values())[-CHART_POINTS:],
+    }
 
+
+def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Everything the live page draws, as of now, with the sequence number it is current to."""
+    # Read the sequence first: every event up to it was published after its commit, so the rows read below
+    # include it; later events carry higher numbers and the client applies them on top.
+    degraded: str | None = None
+    try:
+        seq: int | None = current_sequence(cell.pk)
+    except redis.RedisError as exc:  # the database still answers: serve its truth, say the stream is down
+        seq, degraded = None, f"event bus unreachable: {type(exc).__name__}"
+    w = _read_window(cell, now or timezone.now())
+    kpis, cycle_points = _kpis(w)
+    device_rows = [_device_row(d, w.now) for d in w.devices]
+    station_rows, cell_last_event_at = _station_rows(w, device_rows)
     return {
         "seq": seq,
         "degraded": degraded,
-        "server_time": _iso(now),
-        "cell": {"id": cell.pk, "code": cell.code, "name": cell.name, "target_cycle_time_s": target_s},
+        "server_time": _iso(w.now),
+        "cell": {"id": cell.pk, "code": cell.code, "name": cell.name, "target_cycle_time_s": w.target_s},
         "thresholds": {
             "device_stale_s": settings.TWINWEB_HEARTBEAT_STALE_S,
             "device_offline_s": settings.TWINWEB_HEARTBEAT_OFFLINE_S,
@@ -428,15 +475,10 @@ def cell_snapshot(cell: Cell, *, now: dt.datetime | None = None) -> dict[str, An
         "stations": station_rows,
         "bottleneck": next((s["code"] for s in station_rows if s["bottleneck"]), None),
         "kpis": kpis,
-        "charts": {
-            "cycle": cycle_points[-CHART_POINTS:],
-            "pareto": [{"defect_class": k, "count": v} for k, v in pareto.most_common()],
-            "power": power,
-            "energy": list(energy.values())[-CHART_POINTS:],
-        },
+        "charts": _charts(w, cycle_points),
         "devices": device_rows,
-        "alarms": [alarm_row(a) for a in alarms],
-        "recent": [inspection_row(i) for i in recent],
+        "alarms": [alarm_row(a) for a in w.alarms],
+        "recent": [inspection_row(i) for i in w.recent],
     }
 
 

@@ -16,7 +16,7 @@ from edge_worker.vision.dataset import (
     write_dataset,
 )
 from edge_worker.vision.render import DEFECT_CLASSES
-from review.actions import verdicts as review_actions
+from review.actions import claims, verdicts
 from tests.support import factories
 from tests.support.review_cases import make_review_case
 
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.django_db
 
 
 def decide(case: Any, user: Any, **decision: Any) -> None:
-    review_actions.claim_case(case, actor=user)
-    review_actions.sign_verdict(case, actor=user, credential=factories.PASSWORD, idempotency_key=uuid.uuid4(), **decision)
+    claims.claim_case(case, actor=user)
+    verdicts.sign_verdict(case, actor=user, credential=factories.PASSWORD, idempotency_key=uuid.uuid4(), **decision)
 
 
 def test_it_exports_human_labels_in_the_training_dataset_format(cell: Any, operator: Any, tmp_path: Path) -> None:

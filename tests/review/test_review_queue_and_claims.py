@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from review.actions import verdicts as review_actions
+from review.actions import claims, verdicts
 from review.choices import ClaimEnd
 from review.models import CobotCommand, ReviewClaim
 from tests.support import factories
@@ -94,10 +94,10 @@ def test_it_frees_a_case_when_the_claim_lapses(cell: Any, operator: Any, setting
     case = make_review_case(cell)
     other = factories.make_user("oscar", roles.OPERATOR)
     t0 = timezone.now()
-    first = review_actions.claim_case(case, actor=operator, now=t0)
+    first = claims.claim_case(case, actor=operator, now=t0)
     with pytest.raises(RefusedByRule):
-        review_actions.claim_case(case, actor=other, now=t0 + dt.timedelta(seconds=59))
-    second = review_actions.claim_case(case, actor=other, now=t0 + dt.timedelta(seconds=61))
+        claims.claim_case(case, actor=other, now=t0 + dt.timedelta(seconds=59))
+    second = claims.claim_case(case, actor=other, now=t0 + dt.timedelta(seconds=61))
     first.refresh_from_db()
     assert first.end_reason == ClaimEnd.EXPIRED and second.holder == other
     assert AuditRecord.objects.filter(action="review.claim_expired", subject_key=str(case.result_id)).exists()
@@ -178,15 +178,15 @@ def test_it_leaves_a_scrapped_part_out_of_the_queue_and_refuses_to_review_it_aga
     cell: Any, operator: Any, login: Any
 ) -> None:
     case = make_review_case(cell)
-    review_actions.claim_case(case, actor=operator)
-    review_actions.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
+    claims.claim_case(case, actor=operator)
+    verdicts.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
                                 credential=factories.PASSWORD, idempotency_key=uuid.uuid4())
     # A result of the same part arrives late from the dimensional station, flagged for review.
     late = make_review_case(cell, part=case.part, station="dimensional", defect="ok", confidence=0.5)
     assert late.needs_review
     assert login(operator).get(reverse("review-queue")).context["cases"] == []
     with pytest.raises(RefusedByRule, match="scrapped"):
-        review_actions.claim_case(late, actor=operator)
+        claims.claim_case(late, actor=operator)
     assert CobotCommand.objects.filter(kind="move_part").count() == 1
 
 
@@ -197,7 +197,7 @@ def test_it_leaves_out_evidence_a_disposition_has_already_acted_on(cell: Any, op
     client = login(operator)
     assert client.get(reverse("review-queue")).context["cases"] == []
     with pytest.raises(RefusedByRule, match="already"):
-        review_actions.claim_case(dimensional, actor=operator)
+        claims.claim_case(dimensional, actor=operator)
     # Reworked and inspected again, it fails again: that is a new case.
     again = make_review_case(cell, part=visual.part, defect="dent", captured_at=timezone.now() + dt.timedelta(seconds=1))
     [entry] = client.get(reverse("review-queue")).context["cases"]

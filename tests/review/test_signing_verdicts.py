@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from edge_worker.cobot import perform_move_part
 from inspection.models import DeadLetter
-from review.actions import verdicts as review_actions
+from review.actions import claims, signing, verdicts
 from review.choices import ReviewStatus, SignatureMeaning
 from review.models import CobotCommand, Review, Signature
 from review.selectors import review_time_by_shift
@@ -97,7 +97,7 @@ def test_it_scraps_a_confirmed_nok_part_and_records_everything(
     assert case.needs_review is False
     [signature] = review.signatures.all()
     assert signature.printed_name == "Olivia Tester (olivia)" and signature.meaning == SignatureMeaning.AUTHOR
-    assert signature.method == "password" and review_actions.signature_is_intact(signature)
+    assert signature.method == "password" and signing.signature_is_intact(signature)
     assert review.signed_content["decision"]["verdict"] == "confirm_nok"
     assert review.signed_content["image_sha256"] == case.image.sha256
     [record] = AuditRecord.objects.filter(action="review.sign", subject_key=case.part.serial)
@@ -204,7 +204,7 @@ def test_it_waits_for_a_second_person_on_a_four_eyes_override(
     assert review.status == ReviewStatus.COMPLETE
     assert [(s.signer.username, s.meaning) for s in review.signatures.all()] == [
         ("quinn", SignatureMeaning.AUTHOR), ("sam", SignatureMeaning.COUNTERSIGN)]
-    assert all(review_actions.signature_is_intact(s) for s in review.signatures.all())
+    assert all(signing.signature_is_intact(s) for s in review.signatures.all())
     assert case.part.status == PartStatus.PASSED
     assert AuditRecord.objects.filter(action="review.countersign", subject_key=case.part.serial).count() == 1
     assert CobotCommand.objects.filter(kind="move_part").order_by("sent_at").last().payload["destination"] == "line"
@@ -253,7 +253,7 @@ def test_it_detects_a_changed_signed_content(cell: Any, operator: Any, login: An
     review = Review.objects.get()
     review.signed_content["decision"]["disposition"] = "scrap"
     review.save(update_fields=["signed_content"])
-    assert not review_actions.signature_is_intact(Signature.objects.get())
+    assert not signing.signature_is_intact(Signature.objects.get())
 
 
 def test_it_records_the_cobots_acknowledgement_once(cell: Any, operator: Any, login: Any) -> None:
@@ -281,8 +281,8 @@ def test_it_records_review_time_and_shows_supervisors_the_median_per_shift(
         base -= dt.timedelta(days=1)
     for seconds in (30, 50, 200):
         case = make_review_case(cell)
-        claim = review_actions.claim_case(case, actor=operator, now=base)
-        review, _ = review_actions.sign_verdict(
+        claim = claims.claim_case(case, actor=operator, now=base)
+        review, _ = verdicts.sign_verdict(
             case, actor=operator, verdict="confirm_nok", disposition="scrap", credential=factories.PASSWORD,
             idempotency_key=uuid.uuid4(), now=base + dt.timedelta(seconds=seconds))
         times.append(review.review_seconds)
@@ -376,9 +376,9 @@ def test_it_refuses_a_verdict_once_the_claim_has_lapsed(cell: Any, operator: Any
     settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
     case = make_review_case(cell)
     t0 = timezone.now()
-    review_actions.claim_case(case, actor=operator, now=t0)
+    claims.claim_case(case, actor=operator, now=t0)
     with pytest.raises(RefusedByRule, match="lapsed"):
-        review_actions.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
+        verdicts.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
                                     credential=factories.PASSWORD, idempotency_key=uuid.uuid4(),
                                     now=t0 + dt.timedelta(hours=5))
     assert not Review.objects.exists()
@@ -398,10 +398,10 @@ def test_it_counts_review_time_from_the_live_claim_not_across_a_lapse(cell: Any,
     settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
     case = make_review_case(cell)
     t0 = timezone.now()
-    review_actions.claim_case(case, actor=operator, now=t0)
+    claims.claim_case(case, actor=operator, now=t0)
     later = t0 + dt.timedelta(hours=5)
-    again = review_actions.claim_case(case, actor=operator, now=later)
-    review, _ = review_actions.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
+    again = claims.claim_case(case, actor=operator, now=later)
+    review, _ = verdicts.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
                                             credential=factories.PASSWORD, idempotency_key=uuid.uuid4(),
                                             now=later + dt.timedelta(seconds=40))
     assert review.review_seconds == 40.0 and review.opened_at == again.claimed_at == later
@@ -411,12 +411,12 @@ def test_it_accepts_the_resent_copy_of_a_recorded_decision_without_a_claim(cell:
     settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
     case = make_review_case(cell)
     t0 = timezone.now()
-    review_actions.claim_case(case, actor=operator, now=t0)
+    claims.claim_case(case, actor=operator, now=t0)
     key = uuid.uuid4()
     decision: dict[str, Any] = {"verdict": "confirm_nok", "disposition": "scrap", "credential": factories.PASSWORD,
                                 "idempotency_key": key}
-    first, applied = review_actions.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(seconds=10), **decision)
-    again, applied_again = review_actions.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(hours=5), **decision)
+    first, applied = verdicts.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(seconds=10), **decision)
+    again, applied_again = verdicts.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(hours=5), **decision)
     assert (applied, applied_again) == (True, False) and again.pk == first.pk
 
 
@@ -434,9 +434,9 @@ def test_it_binds_the_printed_name_meaning_and_time_into_the_signatures_hash(
     case = make_review_case(cell)
     sign(claimed(login(operator), case), case, verdict="confirm_nok", disposition="rework")
     signature = Signature.objects.get()
-    assert review_actions.signature_is_intact(signature)
+    assert signing.signature_is_intact(signature)
     Signature.objects.filter(pk=signature.pk).update(**{field: value})
-    assert not review_actions.signature_is_intact(Signature.objects.get())
+    assert not signing.signature_is_intact(Signature.objects.get())
 
 
 def test_it_binds_the_countersigners_name_meaning_and_time_too(
@@ -448,10 +448,10 @@ def test_it_binds_the_countersigners_name_meaning_and_time_too(
     login(supervisor).post(reverse("review-countersign", args=[review.pk]),
                            {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
     author, counter = review.signatures.all()
-    assert counter.meaning == SignatureMeaning.COUNTERSIGN and review_actions.signature_is_intact(counter)
+    assert counter.meaning == SignatureMeaning.COUNTERSIGN and signing.signature_is_intact(counter)
     assert author.content_sha256 != counter.content_sha256  # each binds its own name, meaning and time
     Signature.objects.filter(pk=counter.pk).update(printed_name="Quinn Tester (quinn)")
-    assert not review_actions.signature_is_intact(Signature.objects.get(pk=counter.pk))
+    assert not signing.signature_is_intact(Signature.objects.get(pk=counter.pk))
 
 
 def test_it_still_verifies_a_signature_made_before_the_hash_was_versioned(cell: Any, operator: Any, login: Any) -> None:
@@ -461,10 +461,10 @@ def test_it_still_verifies_a_signature_made_before_the_hash_was_versioned(cell: 
     # A version-1 signature bound the review's content hash alone.
     Signature.objects.update(hash_version=1, content_sha256=review.content_sha256)
     old = Signature.objects.get()
-    assert review_actions.signature_is_intact(old)
+    assert signing.signature_is_intact(old)
     review.signed_content["decision"]["disposition"] = "scrap"
     review.save(update_fields=["signed_content"])
-    assert not review_actions.signature_is_intact(Signature.objects.get())
+    assert not signing.signature_is_intact(Signature.objects.get())
 
 
 def test_it_refuses_a_verdict_on_evidence_that_changed_while_the_operator_looked(cell: Any, operator: Any, login: Any) -> None:

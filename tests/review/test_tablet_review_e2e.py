@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from review.actions import verdicts as review_actions
+from review.actions import claims as claim_actions
 from review.choices import ClaimEnd, ReviewStatus
 from review.models import CobotCommand, Review, ReviewClaim
 from tests.support import broker, factories, processes
@@ -101,7 +101,7 @@ def test_it_fits_a_queue_of_ten_parts_on_a_tablet_in_both_orientations(
                          captured_at=now - dt.timedelta(minutes=20 - i))
     held, _ = make_two_station_part(cell, captured_at=now - dt.timedelta(minutes=15))
     make_two_station_part(cell, captured_at=now - dt.timedelta(minutes=14))
-    review_actions.claim_case(held, actor=oscar)  # one of them is being reviewed by someone else
+    claim_actions.claim_case(held, actor=oscar)  # one of them is being reviewed by someone else
 
     with tablet_server(tmp_path) as url, sync_playwright() as pw:
         browser = chromium.launch(pw)
@@ -136,7 +136,7 @@ def test_it_renews_the_claim_only_while_the_operator_works(tmp_path: Path, monke
     cell = factories.make_cell()
     olivia = factories.make_user("olivia", roles.OPERATOR)
     case = make_review_case(cell)
-    review_actions.claim_case(case, actor=olivia)  # TWINWEB_REVIEW_CLAIM_TTL_S: 300 s
+    claim_actions.claim_case(case, actor=olivia)  # TWINWEB_REVIEW_CLAIM_TTL_S: 300 s
     minute = 60_000
 
     with tablet_server(tmp_path) as url, sync_playwright() as pw:
