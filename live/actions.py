@@ -23,12 +23,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from inspection.choices import DeviceHealth, Verdict
-from inspection.selectors import device_health
-from live.selectors import OFF_TAKT_KINDS, alarm_row
-from live.models import Alarm
-from live.choices import AlarmRule
 from inspection.models import EdgeDevice, Inspection
-from traceability import audit, roles
+from inspection.selectors import device_health
+from live.choices import AlarmRule
+from live.models import Alarm
+from live.selectors import OFF_TAKT_KINDS, alarm_row, can_acknowledge_alarm
+from traceability import audit
 from traceability.actions import Actor, signed_in_user
 from traceability.choices import StationOutcome
 from traceability.errors import RefusedByRule
@@ -147,10 +147,6 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
             publish_on_commit(cell.pk, _event("alarm.cleared", alarm))
             changed.append(alarm)
     return changed
-
-
-def can_acknowledge_alarm(user: Any, cell: Cell) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm(roles.ACK_ALARM))
 
 
 @transaction.atomic(durable=True)

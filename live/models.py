@@ -8,6 +8,7 @@ from inspection.models import EdgeDevice
 from live.choices import AlarmRule
 from traceability.models import Cell, Station
 
+
 class Alarm(models.Model):
     """One andon alarm. Active while `cleared_at` is empty; acknowledging does not clear it (the rule does)."""
 

@@ -33,9 +33,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inspection.choices import DeviceHealth, Verdict
+from inspection.models import EdgeDevice, Inspection
 from inspection.selectors import device_health
 from live.models import Alarm
-from inspection.models import EdgeDevice, Inspection
+from traceability import roles
 from traceability.choices import PartStatus, StationKind, StationOutcome
 from traceability.models import Cell, Part, Station, StationEvent
 from twinweb.live import current_sequence
@@ -559,3 +560,7 @@ def recent_serials(cell: Cell, limit: int = 30) -> list[str]:
         Part.objects.filter(Q(station_events__station__cell=cell) | Q(inspections__station__cell=cell))
         .order_by("-created_at").values_list("serial", flat=True).distinct()[:limit]
     )
+
+
+def can_acknowledge_alarm(user: Any, cell: Cell) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm(roles.ACK_ALARM))

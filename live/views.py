@@ -20,8 +20,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from live import selectors as live_state
 from live import actions as alarm_actions
+from live import selectors as live_state
 from live.models import Alarm
 from traceability.access import can_view_cell
 from traceability.models import Cell
@@ -42,7 +42,7 @@ def _page_config(request: HttpRequest, cell: Cell) -> dict[str, Any]:
         "journeyUrl": reverse("cell-journey", args=[cell.pk, "SERIAL"]),
         "ackUrl": reverse("alarm-acknowledge", args=[cell.pk, 0]),
         "replayUrl": reverse("cell-replay", args=[cell.pk]),
-        "canAck": alarm_actions.can_acknowledge_alarm(request.user, cell),
+        "canAck": live_state.can_acknowledge_alarm(request.user, cell),
         "heartbeatS": settings.TWINWEB_LIVE_HEARTBEAT_S,
     }
 

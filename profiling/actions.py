@@ -17,11 +17,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from edge_worker.messages import INGEST_QUEUE, edge_queue
-from edge_worker.profiling import PHASES, PROFILE_TASK, SCHEMA_VERSION, VARIANT_KEYS, ProfileConfig
+from edge_worker.profiling import (
+    PHASES,
+    PROFILE_TASK,
+    SCHEMA_VERSION,
+    VARIANT_KEYS,
+    ProfileConfig,
+)
 from inspection.models import EdgeDevice
-from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
 from profiling.choices import ProfilingRunStatus, SeriesKind
-from traceability import audit, roles
+from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
+from profiling.selectors import can_run_profiling
+from traceability import audit
 from traceability.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -36,15 +43,6 @@ class ProfilingReportError(ValueError):
 class ProfilingNotAllowed(DomainError):
     code = "forbidden"
     http_status = 403
-
-
-def can_view_profiling(user: Any) -> bool:
-    """Any signed-in user with a role may read profiling results."""
-    return bool(user and user.is_authenticated and roles.role_of(user) is not None)
-
-
-def can_run_profiling(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm(roles.PROFILE_EDGE))
 
 
 def _subject(run: ProfilingRun) -> tuple[str, str]:

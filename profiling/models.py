@@ -14,6 +14,7 @@ from django.db import models
 from inspection.models import EdgeDevice
 from profiling.choices import PROFILING_BADGES, ProfilingRunStatus, SeriesKind
 
+
 class ProfilingRun(models.Model):
     run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="profiling_runs")

@@ -8,10 +8,24 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
 from profiling.choices import SeriesKind
+from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
+from traceability import roles
 
 NOT_MEASURED = "not measured"
+
+
+# --- Access --------------------------------------------------------------------------------------------
+
+
+def can_view_profiling(user: Any) -> bool:
+    """Any signed-in user with a role may read profiling results."""
+    return bool(user and user.is_authenticated and roles.role_of(user) is not None)
+
+
+def can_run_profiling(user: Any) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm(roles.PROFILE_EDGE))
+
 
 
 def runs_queryset() -> QuerySet[ProfilingRun]:

@@ -1,6 +1,6 @@
 """The /profiling/ pages: profiling runs as the deck's table, power and memory over time, comparison, CSV export.
 
-Views only adapt: check access (inspection.actions.profiling.can_view_profiling / can_run_profiling), call a
+Views only adapt: check access (profiling.selectors.can_view_profiling / can_run_profiling), call a
 read from inspection.profiling_tables or the request action, render.
 """
 from __future__ import annotations
@@ -16,11 +16,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from edge_worker.profiling import DECK_ROWS, ProfileConfig, deck_check
-from profiling.actions import can_run_profiling, can_view_profiling, request_profiling_run
 from inspection.models import EdgeDevice
-from profiling.models import ProfilingRun
+from profiling.actions import request_profiling_run
 from profiling.choices import SeriesKind
-from profiling.selectors import comparison, csv_rows, run_table, run_with_series, runs_queryset, series_csv_rows
+from profiling.models import ProfilingRun
+from profiling.selectors import (
+    can_run_profiling,
+    can_view_profiling,
+    comparison,
+    csv_rows,
+    run_table,
+    run_with_series,
+    runs_queryset,
+    series_csv_rows,
+)
 
 RUNS_ON_INDEX = 20
 TABLES_ON_INDEX = 3

@@ -1,6 +1,7 @@
 """Edge profiling runs move from the inspection app to the profiling app, rows and tables untouched."""
-import django.db.models.deletion
 import uuid
+
+import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 

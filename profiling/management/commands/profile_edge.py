@@ -16,10 +16,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from edge_worker.messages import INGEST_QUEUE
 from edge_worker.profiling import VARIANT_KEYS, ProfileConfig
-from profiling.actions import request_profiling_run, store_profiling_run
 from inspection.models import EdgeDevice
-from profiling.models import ProfilingRun
+from profiling.actions import request_profiling_run, store_profiling_run
 from profiling.choices import ProfilingRunStatus
+from profiling.models import ProfilingRun
 from profiling.selectors import markdown_table, run_table
 
 
