@@ -9,8 +9,9 @@ Debug Mode reviews a part, not one station's result: the demo also has a part bo
 (a scratch at visual, then an undersized bore at dimensional), which the queue shows as one entry and one
 verdict decides.
 
-`seed_review_cases` is idempotent (deterministic result ids); `store_inspection` is also what the tests use to
-put an inspection in the database until the ingest action lands.
+Every case is stored the way a real result is: as the edge device's `InspectionResult` message, through the
+ingest action (`record_inspection_result`), so the demo exercises the production write path. `seed_review_cases`
+is idempotent (deterministic result ids).
 """
 from __future__ import annotations
 
@@ -21,19 +22,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 
 from edge_worker.vision.inspect import inspect_image
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import encode_png, render_part
 from inspection.choices import Verdict
-from inspection.models import DefectFinding, ImageBlob, Inspection, Measurement
+from edge_worker.messages import InspectionResult, MeasurementRow, ModelRef, PowerSummary, encode_image
+from inspection.actions.edge import register_edge_device
+from inspection.actions.ingest import record_inspection_result
+from inspection.models import Inspection
 from traceability import actions as trace_actions
-from traceability import audit
-from traceability.choices import FoundBy, PartStatus
-from traceability.models import Batch, Cell, DefectCode, Part, PartType, Station
+from traceability.models import Batch, Cell, Part, PartType, Station
 
 log = logging.getLogger(__name__)
 
@@ -109,58 +109,41 @@ def rendered_case(code: str, *, seed: int, defect: str, classifier: Any = None,
     return data
 
 
-def _image_blob(png: bytes, at: dt.datetime) -> ImageBlob:
-    sha = hashlib.sha256(png).hexdigest()
-    blob = ImageBlob.objects.filter(sha256=sha).first()
-    if blob is None:
-        blob = ImageBlob(sha256=sha, size_bytes=len(png), width=512, height=512, stored_at=at)
-        blob.file.save(f"{sha}.png", ContentFile(png), save=False)
-        blob.save()
-    return blob
+DEMO_DEVICE_ID = "jetson-demo-01"
 
 
-@transaction.atomic
-def store_inspection(
-    part: Part, station: Station, data: CaseData, *, result_id: uuid.UUID | None = None,
-    captured_at: dt.datetime | None = None, needs_review: bool = True, source: str = "demo seed",
-) -> Inspection:
-    """Record an inspection the way ingest will: image once, measurements, defects, and for a fail a machine
-    failure case and a failed part. Audited, with `source` as the reason."""
+def case_result(
+    data: CaseData, *, serial: str, station: str, device_id: str, result_id: uuid.UUID | None = None,
+    captured_at: dt.datetime | None = None,
+) -> InspectionResult:
+    """The edge device's message for a rendered case, as `edge_worker.tasks` would send it."""
     at = captured_at or timezone.now()
-    part.refresh_from_db(fields=["status"])  # decide on the stored state
-    inspection = Inspection.objects.create(
-        result_id=result_id or uuid.uuid4(), capture_id=uuid.uuid4(), part=part, station=station,
-        verdict=data.verdict, reason=data.reason, defect_class=data.defect_class,
-        defect_confidence=data.defect_confidence, class_probabilities=data.class_probabilities,
-        findings=data.findings, image=_image_blob(data.png, at), model_version=data.model_version,
-        backend=data.backend, captured_at=at, inspected_at=at, received_at=at, needs_review=needs_review,
+    return InspectionResult(
+        result_id=result_id or uuid.uuid4(), capture_id=uuid.uuid4(), device_id=device_id, serial=serial,
+        station=station, verdict=data.verdict, reason=data.reason,
+        measurements=tuple(
+            MeasurementRow(m["name"], m["kind"], m["value"], m["nominal"], m["lower_tol"], m["upper_tol"], m["unit"],
+                           m["passed"], m.get("geometry") or {})
+            for m in data.measurements
+        ),
+        findings=data.findings, defect_class=data.defect_class or None, defect_confidence=data.defect_confidence,
+        class_probabilities=data.class_probabilities,
+        model=ModelRef(data.model_version, "", data.backend, "", "", "cpu"),
+        latency_ms=0.0, timings_ms={}, power=PowerSummary(None, None, "not measured: rendered demo case"),
+        image_png_b64=encode_image(data.png), image_sha256=hashlib.sha256(data.png).hexdigest(),
+        captured_at=at, inspected_at=at,
     )
-    Measurement.objects.bulk_create([
-        Measurement(inspection=inspection, name=m["name"], kind=m["kind"], value=m["value"], nominal=m["nominal"],
-                    lower_tol=m["lower_tol"], upper_tol=m["upper_tol"], unit=m["unit"], passed=m["passed"],
-                    geometry=m.get("geometry") or {})
-        for m in data.measurements
-    ])
-    DefectFinding.objects.bulk_create([DefectFinding(inspection=inspection, **d) for d in data.defects])
-    audit.append(actor=None, action="inspection.record", subject=("inspection.inspection", str(inspection.result_id)),
-                 after={"serial": part.serial, "verdict": data.verdict, "reason": data.reason}, reason=source)
-    if data.verdict == Verdict.FAIL and part.status not in (PartStatus.FAILED, PartStatus.SCRAPPED, PartStatus.SHIPPED):
-        # As ingest does: one non-conformance per failed part (a second station's fail adds evidence), and a
-        # final part's status never changes.
-        dimensional = any(f["kind"] == "dimension" for f in data.findings)
-        code = data.defect_class if data.defect_class and data.defect_class != "ok" else "dimension_out_of_tolerance"
-        defect_code = DefectCode.objects.filter(code=code).first() or trace_actions.save_record(
-            DefectCode(code=code, name=code.replace("_", " ").capitalize()), actor=None, reason=source)
-        case = trace_actions.open_failure_case(
-            part, defect_code=defect_code, found_by=FoundBy.MACHINE, actor=None, station=station,
-            description=data.reason + (" (dimensional)" if dimensional else ""), at=at,
-        )
-        inspection.failure_case = case
-        inspection.save(update_fields=["failure_case"])
-        trace_actions.set_part_status(part, status=PartStatus.FAILED, actor=None, reason=data.reason, at=at)
-    elif needs_review and data.verdict == Verdict.PASS and part.status == PartStatus.IN_PROCESS:
-        trace_actions.set_part_status(part, status=PartStatus.ON_HOLD, actor=None,
-                                      reason="low-confidence pass awaits a review", at=at)
+
+
+def store_case(
+    part: Part, station: Station, data: CaseData, *, result_id: uuid.UUID | None = None,
+    captured_at: dt.datetime | None = None, device_id: str = DEMO_DEVICE_ID, source: str = "demo seed",
+) -> Inspection:
+    """Store a rendered case through the ingest action, from the cell's edge device (registered if need be)."""
+    register_edge_device(device_id, cell=station.cell, actor=None)
+    result = case_result(data, serial=part.serial, station=station.code, device_id=device_id, result_id=result_id,
+                         captured_at=captured_at)
+    inspection, _created = record_inspection_result(result.to_dict(), source=source)
     return inspection
 
 
@@ -212,7 +195,7 @@ def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES) + len(DEMO
             serial=f"{code}-REVIEW-{i + 1:03d}", batch=batch, actor=actor, at=at)
         if not station_code:
             station_code = "visual" if data.defects or data.verdict == Verdict.PASS else "dimensional"
-        store_inspection(part, stations[station_code], data, result_id=uuid.uuid5(DEMO_NAMESPACE, key), captured_at=at)
+        store_case(part, stations[station_code], data, result_id=uuid.uuid5(DEMO_NAMESPACE, key), captured_at=at)
     return len({i for i, _code, _result in wanted})
 
 

@@ -14,7 +14,8 @@ Order of work (healthchecks' Check.ping() keeps uploads outside the atomic block
 `record_inspection_results` stores a batch in one transaction (the ingest worker's group commit) with exactly the
 semantics of storing its results one by one in arrival order; `record_inspection_result` is a batch of one.
 
-Out-of-order results never regress a part. Staleness is per (part, station): a result captured before the newest
+A pass the classifier is unsure of (confidence under TWINWEB_REVIEW_CONFIDENCE_THRESHOLD) puts a part still in
+process on hold until Debug Mode decides it. Out-of-order results never regress a part. Staleness is per (part, station): a result captured before the newest
 stored result of the same part at the same station is stored for the record and flagged for review, and moves
 nothing. A result from another station is no reason to ignore a fail: the visual station's crack stays a crack
 when the dimensional pass captured after it happens to arrive first. Only a fail moves a part (to failed), so an
@@ -353,14 +354,18 @@ def _settle_duplicates(outcomes: list[IngestOutcome], duplicates: list[_Item], s
     return outcomes
 
 
+def _low_confidence_pass(result: InspectionResult) -> bool:
+    threshold = settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD
+    return result.verdict == Verdict.PASS and result.defect_confidence is not None and result.defect_confidence < threshold
+
+
 def _review_reasons(result: InspectionResult) -> list[str]:
     if result.verdict == Verdict.FAIL:
         return ["failed"]
     if result.verdict == Verdict.ERROR:
         return [f"inspection error: {result.reason}"]
-    threshold = settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD
-    if result.defect_confidence is not None and result.defect_confidence < threshold:
-        return [f"low confidence {result.defect_confidence:.3f} < {threshold}"]
+    if _low_confidence_pass(result):
+        return [f"low confidence {result.defect_confidence:.3f} < {settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD}"]
     return []
 
 
@@ -416,6 +421,12 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
                                           reason=f"inspection {result.result_id} at {station.code}: {result.reason}"[:500],
                                           at=result.inspected_at)
             part_change = PartStatus.FAILED
+        elif _low_confidence_pass(result) and not stale and part.status == PartStatus.IN_PROCESS:
+            # The machine is unsure: the part waits for Debug Mode instead of leaving the cell unreviewed.
+            trace_actions.set_part_status(part, status=PartStatus.ON_HOLD, actor=None,
+                                          reason=f"low-confidence pass at {station.code} awaits a review",
+                                          at=result.inspected_at)
+            part_change = PartStatus.ON_HOLD
         blob = blobs[result.image_sha256]
         inspections.append(Inspection(
             result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,

@@ -124,12 +124,15 @@ def test_it_maps_a_dimensional_failure_to_dimension_out_of_tolerance(edge: dict[
     assert inspection.failure_case.defect_code.code == "dimension_out_of_tolerance"
 
 
-def test_it_flags_a_low_confidence_pass_for_review(edge: dict[str, Any]) -> None:
+def test_it_flags_a_low_confidence_pass_for_review_and_holds_the_part(edge: dict[str, Any], cell: Any) -> None:
     threshold = settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD
+    other = builders.make_edge_part(cell)
+    sure, _ = record_inspection_result(builders.payload(serial=other.serial, defect_confidence=threshold + 0.01))
     low, _ = record_inspection_result(builders.payload(serial=edge["part"].serial, defect_confidence=threshold - 0.01))
-    sure, _ = record_inspection_result(builders.payload(serial=edge["part"].serial, defect_confidence=threshold + 0.01))
     assert (low.needs_review, sure.needs_review) == (True, False)
-    assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.IN_PROCESS
+    assert Part.objects.get(pk=other.pk).status == PartStatus.IN_PROCESS
+    # The machine is unsure: the part waits for Debug Mode instead of leaving the cell unreviewed.
+    assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.ON_HOLD
 
 
 def test_it_does_not_let_an_older_result_change_the_part(edge: dict[str, Any]) -> None:

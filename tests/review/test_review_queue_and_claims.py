@@ -34,7 +34,7 @@ def test_it_lists_failed_and_low_confidence_inspections_oldest_first_with_counts
     now = timezone.now()
     failed = make_review_case(cell, defect="scratch", captured_at=now - dt.timedelta(minutes=5))
     unsure = make_review_case(cell, defect="ok", confidence=0.55, captured_at=now - dt.timedelta(minutes=9))
-    sure = make_review_case(cell, defect="ok", confidence=0.99, needs_review=False, captured_at=now - dt.timedelta(minutes=20))
+    sure = make_review_case(cell, defect="ok", confidence=0.99, captured_at=now - dt.timedelta(minutes=20))
 
     client = login(operator)
     with CaptureQueriesContext(connection) as queries:
@@ -49,7 +49,7 @@ def test_it_lists_failed_and_low_confidence_inspections_oldest_first_with_counts
 
 
 def test_it_raises_the_threshold_from_settings(cell: Any, operator: Any, login: Any, settings: Any) -> None:
-    unsure = make_review_case(cell, defect="ok", confidence=0.95, needs_review=False)
+    unsure = make_review_case(cell, defect="ok", confidence=0.95)
     settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = 0.9
     assert login(operator).get(reverse("review-queue")).context["counts"]["total"] == 0
     settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = 0.97
@@ -167,7 +167,9 @@ def test_it_counts_as_low_confidence_only_the_passes_below_the_threshold(
 ) -> None:
     settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = 0.9
     make_review_case(cell, defect="ok", confidence=0.55)
-    make_review_case(cell, defect="ok", confidence=0.99)  # sure, but flagged for another reason (a late result)
+    sure = make_review_case(cell, defect="ok", confidence=0.99, captured_at=timezone.now())  # not flagged
+    # Sure too, but flagged for another reason: it arrived after a newer result of the same part at its station.
+    make_review_case(cell, part=sure.part, defect="ok", confidence=0.99, captured_at=sure.captured_at - dt.timedelta(seconds=30))
     make_review_case(cell, defect="scratch", confidence=0.5)  # failed: counted as failed, whatever its confidence
     page = login(operator).get(reverse("review-queue"))
     assert page.context["counts"] == {"total": 3, "failed": 1, "low_confidence": 1, "other": 1, "claimed": 0}

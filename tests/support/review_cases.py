@@ -1,4 +1,4 @@
-"""Debug Mode test data: real rendered parts, measured by the vision library, stored as inspections.
+"""Debug Mode test data: real rendered parts, measured by the vision library, stored through the ingest action.
 
 The surface-defect finding and its confidence are chosen by the test (no classifier is needed), so each test
 knows exactly what the operator will see."""
@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from demo.reviews import CaseData, rendered_case, store_inspection
+from demo.reviews import CaseData, rendered_case, store_case
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from inspection.models import Inspection
 from tests.support import factories
@@ -51,7 +51,8 @@ def make_review_case(
         code = part.part_type.code
     data: CaseData = rendered_case(code, seed=seed, defect=defect, confidence_without_model=confidence,
                                    dimensions_mm=dimensions_mm)
-    return store_inspection(part, cell.stations.get(code=station), data, result_id=uuid.uuid4(), source="test", **store)
+    return store_case(part, cell.stations.get(code=station), data, result_id=uuid.uuid4(), source="test",
+                      device_id=f"jetson-{cell.code}", **store)
 
 
 def make_two_station_part(cell: Cell, **store: Any) -> tuple[Inspection, Inspection]:
