@@ -1,7 +1,9 @@
 """Build a believable air-conditioning parts cell with history. Idempotent: a second run changes nothing.
 
 Five stations, two part types with toleranced features, lots from several suppliers (one split, one merge),
-batches of many serials with station events, failure cases, pallets, and one user per role.
+batches of many serials with station events, an inspection of every part at both inspection stations (stored
+through the ingest action, as live results are: see demo/history.py), failure cases, pallets, and one user per
+role.
 """
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from demo import history
+from demo.reviews import DEMO_DEVICE_ID
 from edge_worker.vision.parts import DEMO_PART_TYPES
+from inspection.actions.edge import register_edge_device
+from inspection.actions.ingest import record_inspection_results
 from traceability import actions, gs1, roles
 from traceability.choices import (
     Disposition,
-    FoundBy,
+    FailureCaseStatus,
     PartStatus,
     StationKind,
     StationOutcome,
@@ -29,6 +35,7 @@ from traceability.models import (
     Cell,
     DefectCode,
     DimensionalFeature,
+    FailureCase,
     Line,
     MaterialDefinition,
     MaterialLot,
@@ -197,56 +204,67 @@ class Command(BaseCommand):
         self, actor: Any, rng: random.Random, cell: Cell, part_types: dict[str, PartType],
         lots: dict[str, list[MaterialLot]], *, total: int,
     ) -> None:
+        """Batches of parts made over the last six days: their lots and station visits imported as history, and
+        their inspections stored as the edge device's results through the ingest action (which fails the parts
+        that failed and opens their failure cases, as it does live). Older batches' cases are dispositioned."""
         stations = {s.code: s for s in cell.stations.all()}
-        defect_codes = {d.code: d for d in DefectCode.objects.all()}
+        device, _ = register_edge_device(DEMO_DEVICE_ID, cell=cell, actor=actor, name="Jetson Nano (demo)",
+                                         hardware="NVIDIA Jetson Nano 4 GB")
+        images = history.ReferenceImages()
         batch_size = 500
         batch_count = max(1, total // batch_size)
-        start = timezone.now() - dt.timedelta(days=6)
-        clock = start
+        clock = timezone.now() - dt.timedelta(days=6)
         pallet_number = 0
         for batch_index in range(batch_count):
             code = list(part_types)[batch_index % len(part_types)]
-            part_type = part_types[code]
             batch = actions.create_batch(
-                batch_number=f"B-{clock:%y%m%d}-{batch_index + 1:03d}", part_type=part_type, cell=cell,
+                batch_number=f"B-{clock:%y%m%d}-{batch_index + 1:03d}", part_type=part_types[code], cell=cell,
                 planned_quantity=batch_size, actor=actor, at=clock,
             )
-            history: list[actions.HistoricalPart] = []
-            failures: list[tuple[str, str]] = []
+            parts: list[actions.HistoricalPart] = []
+            results: list[Any] = []
             for n in range(batch_size):
                 serial = f"{code}-{clock:%y%m%d}-{batch_index + 1:03d}-{n + 1:04d}"
                 consumed = [(rng.choice(lots[material]), quantity) for material, quantity in BILL_OF_MATERIALS[code]]
                 defect = rng.choices([None, "visual", "dimensional"], weights=[95, 3.5, 1.5])[0]
-                events, clock = self._station_events(rng, stations, clock, defect)
-                status = PartStatus.PASSED if defect is None else PartStatus.FAILED
-                history.append(actions.HistoricalPart(serial, events[0]["entered_at"], status, consumed, events))
-                if defect:
-                    failures.append((serial, rng.choice(["scratch", "dent", "burr", "crack"]) if defect == "visual"
-                                     else rng.choice(["dimension_out_of_tolerance", "oversized_hole", "missing_hole"])))
+                surface = rng.choice(history.VISUAL_DEFECTS) if defect == "visual" else "ok"
+                measured = history.simulated_measurements(code, rng, progress=n / batch_size,
+                                                          failed=defect == "dimensional")
+                out_of_tolerance = not all(m.passed for m in measured)  # a worn tool can fail a part on its own
+                failed = surface != "ok" or out_of_tolerance
+                events, clock = self._station_events(rng, stations, clock, failed=failed, visual_nok=surface != "ok",
+                                                     dimensional_nok=out_of_tolerance)
+                at = {e["station"].code: e["entered_at"] + dt.timedelta(seconds=2) for e in events}
+                # A failed part is still in process when its results arrive: ingest fails it, as on the line.
+                status = PartStatus.IN_PROCESS if failed else PartStatus.PASSED
+                parts.append(actions.HistoricalPart(serial, events[0]["entered_at"], status, consumed, events))
+                results.append(history.visual_result(serial, code, surface=surface, captured_at=at["visual"],
+                                                     device_id=device.device_id, rng=rng, images=images))
+                results.append(history.dimensional_result(serial, code, measurements=measured,
+                                                          captured_at=at["dimensional"], device_id=device.device_id,
+                                                          images=images))
             with transaction.atomic():
-                actions.import_production_history(batch, parts=history, actor=actor, source="demo seed")
-            for serial, defect_code in failures:
-                part = Part.objects.get(serial=serial)
-                case = actions.open_failure_case(
-                    part, defect_code=defect_codes[defect_code], found_by=FoundBy.MACHINE, actor=None,
-                    station=stations["visual" if defect_code in ("scratch", "dent", "burr", "crack") else "dimensional"],
-                    at=part.status_changed_at,
-                )
-                if batch_index < batch_count - 1:
+                actions.import_production_history(batch, parts=parts, actor=actor, source="demo seed")
+            for chunk in history.chunks(results, 250):
+                record_inspection_results([r.to_dict() for r in chunk], source="demo seed")
+            if batch_index < batch_count - 1:
+                for case in FailureCase.objects.filter(part__batch=batch, status=FailureCaseStatus.OPEN):
                     disposition = rng.choice([Disposition.SCRAP, Disposition.REWORK, Disposition.SCRAP])
                     actions.disposition_failure_case(case, disposition=disposition, actor=actor, reason="demo history")
             pallet_number = self._pack(actor, batch, pallet_number, ship=batch_index < max(1, batch_count - 2))
+            self.stdout.write(f"  batch {batch.batch_number}: {batch_size} parts, {len(results)} inspections")
 
     def _station_events(
-        self, rng: random.Random, stations: dict[str, Station], clock: dt.datetime, defect: str | None
+        self, rng: random.Random, stations: dict[str, Station], clock: dt.datetime, *, failed: bool,
+        visual_nok: bool, dimensional_nok: bool,
     ) -> tuple[list[dict[str, Any]], dt.datetime]:
         """One part's way through the cell; the conveyor index is the 15 s takt."""
         events = []
         at = clock
-        path = ["load", "visual", "dimensional"] + (["cobot"] if defect else []) + ([] if defect else ["unload"])
+        path = ["load", "visual", "dimensional"] + (["cobot"] if failed else ["unload"])
         for code in path:
             duration = max(2.0, rng.gauss(12.5 if code != "cobot" else 45.0, 1.2))
-            nok = (defect == "visual" and code == "visual") or (defect == "dimensional" and code == "dimensional")
+            nok = (visual_nok and code == "visual") or (dimensional_nok and code == "dimensional")
             events.append({
                 "station": stations[code], "entered_at": at, "left_at": at + dt.timedelta(seconds=duration),
                 "outcome": StationOutcome.NOK if nok else StationOutcome.OK,
