@@ -99,14 +99,8 @@ def _secondary_indexes(cursor: Any, table: str) -> list[tuple[str, str]]:
     return list(cursor.fetchall())
 
 
-def generate(parts: int, *, log: Any) -> float:
-    from django.core.management import call_command
-    from django.db import connection, transaction
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    log(f"migrated in {time.perf_counter() - started:.1f} s")
-    t = _tables()
+def _layout(parts: int) -> tuple[Any, ...]:
+    """The generated plant's proportions: lots, assemblies, batches, pallets, and the shipped share."""
     n = parts
     alu_lots = n // 5000  # each consumed by 5,000 parts
     supplier_alu = (alu_lots + 1) // 2  # each split into two aluminium lots
@@ -121,7 +115,14 @@ def generate(parts: int, *, log: Any) -> float:
     pallets = (n + 119) // 120
     shipped_below = int(n * 0.8)
     t0 = "TIMESTAMPTZ '2026-01-05 06:00:00+00'"
-    steps: list[tuple[str, str]] = [
+    return (n, alu_lots, supplier_alu, ring_lots, supplier_rings, ring0, salu0, sring0, first_assembly, component_offset, comp_lo, comp_hi, batches, pallets, shipped_below, t0)
+
+
+def _master_data_steps(parts: int) -> list[tuple[str, str]]:
+    """SQL for the plant, its material lots (split and merged), batches and pallets."""
+    t = _tables()
+    n, alu_lots, supplier_alu, ring_lots, supplier_rings, ring0, salu0, sring0, first_assembly, component_offset, comp_lo, comp_hi, batches, pallets, shipped_below, t0 = _layout(parts)
+    return [
         ("plant", f"""
             INSERT INTO {t['site']} (id, code, name) VALUES (1, 'bench', 'Bench plant');
             INSERT INTO {t['area']} (id, site_id, code, name) VALUES (1, 1, 'hvac', 'HVAC');
@@ -166,6 +167,15 @@ def generate(parts: int, *, log: Any) -> float:
                    CASE WHEN p * 120 <= {shipped_below} THEN {t0} + p * interval '1800 seconds' + interval '1 day' END
             FROM generate_series(1, {pallets}) AS p;
         """),
+    ]
+
+
+def _production_steps(parts: int) -> list[tuple[str, str]]:
+    """SQL for the parts and everything they left behind: consumptions, components, station events,
+    inspections and measurements, failure cases, audit records."""
+    t = _tables()
+    n, alu_lots, supplier_alu, ring_lots, supplier_rings, ring0, salu0, sring0, first_assembly, component_offset, comp_lo, comp_hi, batches, pallets, shipped_below, t0 = _layout(parts)
+    return [
         ("parts", f"""
             INSERT INTO {t['part']} (id, serial, part_type_id, batch_id, status, created_at, status_changed_at, pallet_id, packed_at,
                                      status_on_release)
@@ -225,6 +235,18 @@ def generate(parts: int, *, log: Any) -> float:
             FROM generate_series(1, {n}) AS i;
         """),
     ]
+
+
+def generate(parts: int, *, log: Any) -> float:
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    log(f"migrated in {time.perf_counter() - started:.1f} s")
+    t = _tables()
+    n = parts
+    steps = _master_data_steps(parts) + _production_steps(parts)
     load_tables = [t[key] for key in ("lot", "lotlink", "batch", "pallet", "part", "consumption", "component", "event",
                                       "inspection", "measurement", "failure", "audit")]
     with transaction.atomic(), connection.cursor() as cursor:
