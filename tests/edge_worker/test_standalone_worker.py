@@ -3,6 +3,7 @@ broker, inspects it and sends the result back, and in all that time imports noth
 not the server's apps, not its web stack."""
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
@@ -134,3 +135,13 @@ def test_it_refuses_to_start_without_a_broker_and_names_the_variables(tmp_path: 
                           cwd=processes.ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "TWINWEB_BROKER_URL" in done.stderr and "CELERY_BROKER_URL" in done.stderr and "REDIS_URL" in done.stderr
+
+
+def test_it_has_no_import_of_the_server_anywhere_in_its_code() -> None:
+    found = []
+    for path in (processes.ROOT / "edge_worker").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                       [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            found += [f"{path.relative_to(processes.ROOT)}: {m}" for m in modules if m.split(".")[0] in SERVER_PACKAGES]
+    assert found == []
