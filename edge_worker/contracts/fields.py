@@ -381,11 +381,13 @@ class Message:
     """Base of every message dataclass: `from_dict` / `to_dict` driven by the fields' specs.
 
     `KIND` names a whole message in errors ("a capture message must be a JSON object"); a whole message that is
-    `VERSIONED` carries `"schema": SCHEMA_VERSION` and refuses another version. `check` adds the rules that span
-    several fields."""
+    `VERSIONED` carries `"schema": SCHEMA_VERSION` and refuses another version. Fields are checked in their
+    order, those named in `CHECKED_FIRST` before the others (the problem a refusal reports first). `check` adds
+    the rules that span several fields."""
 
     KIND: ClassVar[str] = ""
     VERSIONED: ClassVar[bool] = False
+    CHECKED_FIRST: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "") -> Self:
@@ -399,7 +401,7 @@ class Message:
                 raise MessageError(join(path, "schema"), f"unsupported schema version {repr(schema)[:20]} "
                                                          f"(this side speaks {SCHEMA_VERSION})")
         kwargs = {}
-        for f in _fields_of(cls):
+        for f in sorted(_fields_of(cls), key=lambda f: f.name not in cls.CHECKED_FIRST):
             if f.name in data:
                 kwargs[f.name] = f.spec.parse(data[f.name], join(path, f.name))
             elif f.required:

@@ -108,6 +108,8 @@ class Capture(Message):
 
     KIND: ClassVar[str] = "capture"
     VERSIONED: ClassVar[bool] = True
+    # What to inspect comes first: a capture without it is refused as such (as the server's dead letters say).
+    CHECKED_FIRST: ClassVar[tuple[str, ...]] = ("part_type",)
 
     capture_id: Annotated[uuid.UUID, UUIDValue()]
     serial: Annotated[str, SERIAL]

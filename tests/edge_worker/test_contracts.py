@@ -329,3 +329,8 @@ def test_it_defines_the_messages_with_the_standard_library_alone() -> None:
             " and m.split('.')[0] not in ('edge_worker', '__main__', '_distutils_hack'))))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_it_reports_a_capture_without_a_part_type_as_such_before_anything_else() -> None:
+    error = refused(Capture, {"schema": 1, "capture_id": str(uuid.uuid4()), "serial": "CF-80-0001"})
+    assert (error.field, error.problem) == ("part_type", "missing")
