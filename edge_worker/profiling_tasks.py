@@ -1,42 +1,5 @@
-"""The edge device's profiling task, on its queue `edge.<device_id>`: run the protocol, send the report to the
-server's `ingest` queue by task name (`inspection.tasks_profiling.store_profiling_run`). No Django here.
+"""Moved to edge_worker.profiling.tasks; kept so the server's `from edge_worker.profiling_tasks import run_profile`
+still works until it imports the new module."""
+from edge_worker.profiling.tasks import profile_edge, run_profile, send_report
 
-Acknowledged early, unlike inspections: a run lasts minutes, longer than the broker's visibility timeout, and
-re-running a half-done profile after a crash would measure a device that is recovering. A lost run stays
-"queued" on the server; start another. Runs in the worker process (solo pool), so CUDA/TensorRT state is
-created after any fork; inspections on this device wait while it profiles.
-"""
-from __future__ import annotations
-
-import logging
-from typing import Any
-
-from celery import current_app, shared_task
-
-from edge_worker.messages import INGEST_QUEUE
-from edge_worker.profiling import PROFILE_TASK, STORE_TASK, ProfileConfig, failure_report, profile_device
-
-log = logging.getLogger(__name__)
-
-PUBLISH_RETRY = {"max_retries": None, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
-
-
-def send_report(report: dict[str, Any], app: Any = None, queue: str = INGEST_QUEUE) -> None:
-    (app or current_app).send_task(STORE_TASK, args=[report], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
-
-
-def run_profile(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The protocol as a plain function: the report dict, or a failure report saying why it could not run."""
-    try:
-        cfg = ProfileConfig.from_dict(config)
-        return profile_device(cfg, device_id=device_id, run_id=run_id).to_dict()
-    except Exception as exc:  # no model on the device, a bad config: the server must hear why
-        log.exception("profiling run %s failed", run_id)
-        return failure_report(run_id, device_id, config, f"{type(exc).__name__}: {exc}")
-
-
-@shared_task(name=PROFILE_TASK, acks_late=False, ignore_result=True)
-def profile_edge(run_id: str, device_id: str, config: dict[str, Any], reply_queue: str = INGEST_QUEUE) -> dict[str, Any]:
-    report = run_profile(run_id, device_id, config)
-    send_report(report, queue=reply_queue or INGEST_QUEUE)
-    return {"run_id": run_id, "variants": len(report["variants"]), "error": report["error"]}
+__all__ = ["profile_edge", "run_profile", "send_report"]

@@ -21,7 +21,8 @@ import uuid
 from collections import deque
 from typing import Any
 
-from edge_worker.messages import (
+from edge_worker.contracts.fields import MessageError
+from edge_worker.contracts.inspection import (
     Capture,
     InspectionResult,
     MeasurementRow,
@@ -135,7 +136,6 @@ class EdgeRuntime:
 
     def inspect(self, capture: Capture) -> InspectionResult:
         """Inspect one capture; the result carries the model, latency and power over the inference window."""
-        from edge_worker.messages import MessageError
         from edge_worker.vision.inspect import InspectionOutcome, inspect_image
         from edge_worker.vision.parts import PartTypeSpec
 

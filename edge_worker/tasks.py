@@ -2,9 +2,10 @@
 
 Runs on the device with `--pool=solo` (or threads): the classifier and the power monitor are created in the
 worker process on first use (or on `worker_process_init` under prefork), never before a fork. The result goes
-back by task name, so this module imports nothing of the server (no Django, no ORM):
+back by task name (edge_worker.contracts.queues), so this module imports nothing of the server (no Django, no
+ORM):
 
-    app.send_task("inspection.tasks.ingest_result", args=[result.to_dict()], queue="ingest")
+    app.send_task(INGEST_RESULT_TASK, args=[result.to_dict()], queue=INGEST_QUEUE)
 
 Late acknowledgement + a result id derived from the capture id: if the worker dies mid-task the capture is
 redelivered and re-inspected, and the server stores its result once.
@@ -23,26 +24,20 @@ from typing import Any
 from celery import current_app, shared_task
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from edge_worker.messages import (
+from edge_worker.contracts.delivery import STORE_AND_FORWARD_RETRY_POLICY, TELEMETRY_RETRY_POLICY
+from edge_worker.contracts.fields import MessageError
+from edge_worker.contracts.inspection import Capture, InspectionResult, Telemetry, utc_now
+from edge_worker.contracts.queues import (
     INGEST_QUEUE,
     INGEST_REFUSAL_TASK,
     INGEST_RESULT_TASK,
     INGEST_TELEMETRY_TASK,
     INSPECT_CAPTURE_TASK,
-    Capture,
-    InspectionResult,
-    MessageError,
-    Refusal,
-    Telemetry,
-    utc_now,
 )
+from edge_worker.contracts.refusal import Refusal
 from edge_worker.runtime import device_id_from_env, get_runtime, reset_runtime
 
 log = logging.getLogger(__name__)
-
-# Results are held and re-sent until the broker takes them (store and forward): an outage delays, never loses.
-RESULT_PUBLISH_RETRY = {"max_retries": None, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
-TELEMETRY_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
 
 
 def _fault_pause(point: str) -> None:
@@ -57,7 +52,7 @@ def _fault_pause(point: str) -> None:
 def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
     payload = result.with_sent_at(utc_now()).to_dict()
     (app or current_app).send_task(
-        INGEST_RESULT_TASK, args=[payload], queue=INGEST_QUEUE, retry=True, retry_policy=RESULT_PUBLISH_RETRY
+        INGEST_RESULT_TASK, args=[payload], queue=INGEST_QUEUE, retry=True, retry_policy=STORE_AND_FORWARD_RETRY_POLICY
     )
     return payload
 
@@ -65,7 +60,8 @@ def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
 def send_refusal(refusal: Refusal, app: Any = None) -> None:
     # Held and re-sent like a result: the refused message exists nowhere else once this task is acknowledged.
     (app or current_app).send_task(
-        INGEST_REFUSAL_TASK, args=[refusal.to_dict()], queue=INGEST_QUEUE, retry=True, retry_policy=RESULT_PUBLISH_RETRY
+        INGEST_REFUSAL_TASK, args=[refusal.to_dict()], queue=INGEST_QUEUE, retry=True,
+        retry_policy=STORE_AND_FORWARD_RETRY_POLICY,
     )
 
 
@@ -73,7 +69,7 @@ def send_telemetry(telemetry: Telemetry, app: Any = None, *, expires_s: float = 
     # Telemetry is periodic: a message that could not be sent is replaced by the next one, and an old one expires.
     (app or current_app).send_task(
         INGEST_TELEMETRY_TASK, args=[telemetry.to_dict()], queue=INGEST_QUEUE, retry=True,
-        retry_policy=TELEMETRY_PUBLISH_RETRY, expires=expires_s,
+        retry_policy=TELEMETRY_RETRY_POLICY, expires=expires_s,
     )
 
 

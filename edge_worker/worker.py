@@ -4,18 +4,33 @@ It consumes `edge.<device>` (and any extra queues, e.g. the cell's `cobot.<cell 
 default, loads the classifier and the power monitor in this process once the worker is ready, and sends
 telemetry (FPS, power, memory, temperature, GPU load where available) every few seconds.
 
-The Celery app is `twinweb.celery.app` (broker settings come from the environment through twinweb.settings;
-nothing here touches a database).
+The Celery app is the edge's own (edge_worker.celery_app), configured from the environment: the broker from
+TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL. Nothing here imports Django or the server.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import sys
 import threading
 from typing import Any
 
 log = logging.getLogger("edge_worker.worker")
+
+
+def run_as_on_the_device() -> None:
+    """Make this process what it is on the Jetson, where Django is not installed, even when the server's
+    virtualenv runs it (the demo, the tests).
+
+    Celery's Django fix-up sets Django up (settings, apps, ORM) when DJANGO_SETTINGS_MODULE is in the environment,
+    so the variable goes. kombu and Celery also import `django.utils` opportunistically whenever it is installed;
+    marking the package absent makes them take the path they take on the device, and makes any stray import of
+    Django in the edge code fail here as it would there. Called before Celery is imported.
+    """
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    if "django" not in sys.modules:
+        sys.modules["django"] = None  # type: ignore[assignment]  # import django -> ModuleNotFoundError
 
 
 class TelemetryLoop:
@@ -58,12 +73,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loglevel", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
 
+    run_as_on_the_device()
     os.environ["TWINWEB_EDGE_DEVICE"] = args.device
     os.environ["TWINWEB_EDGE_WORKER"] = "1"
     from celery.signals import worker_ready, worker_shutdown
 
-    from edge_worker.messages import edge_queue
-    from twinweb.celery import app
+    from edge_worker.celery_app import EdgeConfigError, create_app
+    from edge_worker.contracts.queues import edge_queue
+
+    try:
+        app = create_app()
+    except EdgeConfigError as exc:
+        parser.exit(2, f"edge worker: {exc}\n")
 
     loop = TelemetryLoop(app, args.telemetry_interval) if args.telemetry_interval > 0 else None
 

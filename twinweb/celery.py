@@ -13,9 +13,9 @@ from typing import Any
 
 from celery import Celery, signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
+from edge_worker.contracts.delivery import delivery_settings
 
-INGEST_QUEUE = "ingest"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
 
 app = Celery("twinweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -26,33 +26,11 @@ def _defaults() -> dict[str, Any]:
     this module is imported by the `twinweb` package itself)."""
     from django.conf import settings
 
-    visibility = int(settings.CELERY_VISIBILITY_TIMEOUT_S)
-    return {
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "task_ignore_result": True,
-        "task_routes": {
-            "inspection.tasks.ingest_result": {"queue": INGEST_QUEUE},
-            "inspection.tasks.ingest_telemetry": {"queue": INGEST_QUEUE},
-            "inspection.tasks.ingest_refusal": {"queue": INGEST_QUEUE},
-        },
-        "task_publish_retry": True,
-        "task_publish_retry_policy": {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 2},
-        "broker_connection_retry_on_startup": True,
-        "broker_connection_max_retries": None,
-        "broker_transport_options": {
-            "visibility_timeout": visibility,
-            # Sweep for messages whose consumer died at least every few seconds (kombu's default is ~100 s).
-            "unacked_restore_interval": max(1, min(10, visibility // 4)),
-            "unacked_restore_throttle": 1,
-        },
-        "worker_prefetch_multiplier": 1,
-        "worker_hijack_root_logger": False,
-    }
+    return {**delivery_settings(int(settings.CELERY_VISIBILITY_TIMEOUT_S)), "worker_hijack_root_logger": False}
 
 
 app.add_defaults(_defaults)
-# The server's tasks: ingest (inspection), the cobot's acknowledgements (review), profiling reports (profiling).
+# The server's tasks (the edge's own are registered on edge_worker.celery_app): ingest (inspection), the cobot's acknowledgements (review), profiling reports (profiling).
 app.autodiscover_tasks(["inspection", "review", "profiling"])
 
 

@@ -14,7 +14,8 @@ HEAVY = ["django.db", "django.conf", "twinweb", "traceability", "inspection", "t
 def test_it_imports_the_edge_task_without_the_server_or_an_inference_runtime() -> None:
     code = (
         "import json, sys\n"
-        "import edge_worker.tasks, edge_worker.messages, edge_worker.power, edge_worker.runtime\n"
+        "import edge_worker.tasks, edge_worker.contracts, edge_worker.celery_app, edge_worker.simulated_cobot\n"
+        "import edge_worker.profiling.tasks, edge_worker.power, edge_worker.runtime, edge_worker.worker\n"
         "import edge_worker.runtime as r\n"
         f"print(json.dumps({{'loaded': [m for m in {HEAVY!r} if m in sys.modules], 'runtime': r._runtime is not None}}))\n"
     )

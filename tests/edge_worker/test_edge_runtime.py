@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge_worker.messages import Capture, InspectionResult, encode_image, utc_now
+from edge_worker.contracts import Capture, InspectionResult, encode_image, utc_now
 from edge_worker.power import NoneSampler, PowerMonitor
 from edge_worker.runtime import EdgeRuntime, result_id_for
 from edge_worker.vision.parts import DEMO_PART_TYPES

@@ -13,7 +13,7 @@ from tests.support.processes import ROOT as BASE_DIR
 @pytest.mark.e2e  # spawns a fresh interpreter
 def test_importing_the_edge_profiling_modules_pulls_in_no_server_code_and_no_gpu_runtime() -> None:
     code = (
-        "import sys, edge_worker.profiling, edge_worker.profiling_tasks\n"
+        "import sys, edge_worker.profiling, edge_worker.profiling.tasks, edge_worker.contracts.profiling\n"
         # kombu imports django.utils.functional when Django is installed; the ORM and settings must stay out.
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('inspection', 'traceability', 'twinweb', 'tensorrt', 'pycuda', 'torch', 'onnxruntime', 'pynvml', 'jtop')"

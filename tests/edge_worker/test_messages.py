@@ -1,4 +1,5 @@
-"""The message schema both sides import: round trips, and strict refusals that name the field."""
+"""The message schema both sides import: round trips, and strict refusals that name the field. (Every bound of
+every message: tests/edge_worker/test_contracts.py.)"""
 from __future__ import annotations
 
 import copy
@@ -6,7 +7,7 @@ import uuid
 
 import pytest
 
-from edge_worker.messages import (
+from edge_worker.contracts import (
     Capture,
     InspectionResult,
     MessageError,
@@ -51,7 +52,7 @@ def test_it_round_trips_a_refusal_whose_id_follows_the_device_and_payload() -> N
         (lambda d: d.update(latency_ms=True), "latency_ms", "expected a number, got bool"),
         (lambda d: d.update(verdict="maybe"), "verdict", "must be one of"),
         (lambda d: d.update(captured_at="2026-03-01T08:00:00"), "captured_at", "no time zone"),
-        (lambda d: d.update(defect_confidence=1.5), "defect_confidence", "between 0 and 1"),
+        (lambda d: d.update(defect_confidence=1.5), "defect_confidence", "must be <= 1.0"),
         (lambda d: d["measurements"][0].update(passed="yes"), "measurements[0].passed", "true or false"),
         (lambda d: d["model"].pop("backend"), "model.backend", "missing"),
         (lambda d: d.update(power={"avg_power_mw": None, "energy_mj": None, "note": ""}), "power.note", "no reason"),

@@ -256,14 +256,14 @@ def test_it_says_rapl_is_unavailable_without_powercap(tmp_path: Path) -> None:
 
 
 def test_it_falls_back_to_none_with_every_reason_when_nothing_can_measure(monkeypatch: pytest.MonkeyPatch) -> None:
-    import edge_worker.power as power
+    import edge_worker.power.samplers as samplers
 
     def unavailable(name: str) -> PowerSampler:
         s = NoneSampler(f"{name} missing here")
         s.name = name
         return s
 
-    monkeypatch.setattr(power, "_create", unavailable)
+    monkeypatch.setattr(samplers, "_create", unavailable)
     sampler = make_sampler("auto")
     assert sampler.name == "none" and not sampler.available
     assert sampler.reason == ("auto: jtop unavailable (jtop missing here); nvml unavailable (nvml missing here); "

@@ -2,19 +2,16 @@
 sampler of known power the averages, FPS per watt and energy come out exactly."""
 from __future__ import annotations
 
+import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from edge_worker.contracts.profiling import PHASES, VARIANT_KEYS, ProfileConfig, ProfilingReport
 from edge_worker.power import NoneSampler, PowerMonitor
-from edge_worker.profiling import (
-    PHASES,
-    VARIANT_KEYS,
-    ProfileConfig,
-    Profiler,
-    profile_device,
-)
+from edge_worker.profiling.protocol import Profiler, failure_report, profile_device
 from tests.support.power import ConstantSampler
 
 # One fast CPU variant is enough to check the arithmetic; the real run of every CPU backend is in test_real_run.
@@ -107,3 +104,11 @@ def test_it_refuses_unknown_variants_and_silly_configs() -> None:
     with pytest.raises(ValueError):
         ProfileConfig(rounds=0)
     assert "torch-fp32" in VARIANT_KEYS and "tensorrt-int8" in VARIANT_KEYS
+
+
+def test_it_reports_within_the_bounds_the_server_reads_it_with(model_dir: Path) -> None:
+    report = profile_device(_config(model_dir, variants=("onnxruntime-fp32", "tensorrt-int8")), device_id="t",
+                            monitor=PowerMonitor(ConstantSampler(5000.0), rate_hz=50.0)).to_dict()
+    assert ProfilingReport.from_dict(json.loads(json.dumps(report))).to_dict() == report
+    failed = failure_report(str(uuid.uuid4()), "t", {"images": "many", "blob": [[[[["deep"]]]]]}, "MessageError: x")
+    assert ProfilingReport.from_dict(json.loads(json.dumps(failed))).error == "MessageError: x"
