@@ -131,7 +131,7 @@ def build_payloads(count: int, serials: list[str], image: str, defect_rate: floa
     import hashlib
     import random
 
-    from edge_worker.messages import MeasurementRow, ModelRef, PowerSummary, InspectionResult, encode_image
+    from edge_worker.contracts.inspection import MeasurementRow, ModelRef, PowerSummary, InspectionResult, encode_image
     from edge_worker.vision.inspect import inspect_image
     from edge_worker.vision.parts import DEMO_PART_TYPES
     from edge_worker.vision.render import encode_png, render_part

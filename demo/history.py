@@ -21,7 +21,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from edge_worker.messages import InspectionResult, MeasurementRow, ModelRef, PowerSummary
+from edge_worker.contracts.inspection import (
+    InspectionResult,
+    MeasurementRow,
+    ModelRef,
+    PowerSummary,
+)
 from edge_worker.vision.parts import DEMO_PART_TYPES, FeatureSpec
 from edge_worker.vision.render import encode_png, render_part
 

@@ -24,13 +24,19 @@ from typing import Any
 
 from django.utils import timezone
 
+from edge_worker.contracts.inspection import (
+    InspectionResult,
+    MeasurementRow,
+    ModelRef,
+    PowerSummary,
+    encode_image,
+)
 from edge_worker.vision.inspect import inspect_image
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import encode_png, render_part
-from inspection.choices import Verdict
-from edge_worker.messages import InspectionResult, MeasurementRow, ModelRef, PowerSummary, encode_image
 from inspection.actions.edge import register_edge_device
 from inspection.actions.ingest import record_inspection_result
+from inspection.choices import Verdict
 from inspection.models import Inspection
 from traceability import actions as trace_actions
 from traceability.models import Batch, Cell, Part, PartType, Station

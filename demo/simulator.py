@@ -30,14 +30,23 @@ from typing import Any
 
 from django.utils import timezone
 
-from edge_worker.messages import INSPECT_CAPTURE_TASK, Capture, edge_queue, encode_image
+from edge_worker.contracts.inspection import Capture, encode_image
+from edge_worker.contracts.queues import INSPECT_CAPTURE_TASK, edge_queue
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import DEFECT_CLASSES, encode_png, render_part
 from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
 from traceability import actions
 from traceability.choices import LotStatus, PartStatus, StationOutcome
-from traceability.models import Batch, Cell, MaterialLot, Part, PartType, Station, StationEvent
+from traceability.models import (
+    Batch,
+    Cell,
+    MaterialLot,
+    Part,
+    PartType,
+    Station,
+    StationEvent,
+)
 
 log = logging.getLogger(__name__)
 

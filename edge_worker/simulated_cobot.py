@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     from edge_worker.celery_app import create_app
 
     parser = argparse.ArgumentParser(description="Run the simulated cobot of one cell (a Celery worker).")
-    parser.add_argument("--broker", required=True, help="Celery broker URL, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--broker", default=None,
+                        help="Celery broker URL (default: TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL)")
     parser.add_argument("--cell", required=True, help="cell code; the worker consumes queue cobot.<cell>")
     args = parser.parse_args(argv)
     app = create_app(broker_url=args.broker, name="cobot")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,14 +15,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from edge_worker.messages import INGEST_QUEUE, edge_queue
-from edge_worker.profiling import (
-    PHASES,
-    PROFILE_TASK,
-    SCHEMA_VERSION,
-    VARIANT_KEYS,
-    ProfileConfig,
-)
+from edge_worker.contracts.queues import INGEST_QUEUE, edge_queue
+from edge_worker.contracts.profiling import ProfileConfig, ProfilingReport, VariantResult
+from edge_worker.contracts.queues import PROFILE_EDGE_TASK
+from edge_worker.contracts.fields import MessageError
 from inspection.models import EdgeDevice
 from profiling.choices import ProfilingRunStatus, SeriesKind
 from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
@@ -32,9 +27,6 @@ from traceability import audit
 from traceability.errors import DomainError
 
 log = logging.getLogger(__name__)
-
-MAX_SERIES_POINTS = 20_000
-
 
 class ProfilingReportError(ValueError):
     """The report does not follow the schema; the message names the field."""
@@ -53,7 +45,7 @@ def send_profiling_job(run: ProfilingRun, reply_queue: str = INGEST_QUEUE) -> No
     """Queue the protocol on the device's queue (called after commit). The device answers on `reply_queue`."""
     from twinweb.celery import app
 
-    app.send_task(PROFILE_TASK, kwargs={"run_id": str(run.run_id), "device_id": run.device.device_id,
+    app.send_task(PROFILE_EDGE_TASK, kwargs={"run_id": str(run.run_id), "device_id": run.device.device_id,
                                         "config": run.config, "reply_queue": reply_queue},
                   queue=edge_queue(run.device.device_id))
 
@@ -79,40 +71,6 @@ def request_profiling_run(device: EdgeDevice, *, config: ProfileConfig, actor: A
 # --- Validation ------------------------------------------------------------------------------------------
 
 
-def _num(data: dict[str, Any], name: str, where: str) -> float | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ProfilingReportError(f"{where}.{name}: expected a finite number or null, got {value!r}"[:300])
-    return float(value)
-
-
-def _int(data: dict[str, Any], name: str, where: str) -> int | None:
-    value = _num(data, name, where)
-    return None if value is None else int(value)
-
-
-def _text(data: dict[str, Any], name: str, where: str, max_len: int | None = None) -> str:
-    value = data.get(name, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ProfilingReportError(f"{where}.{name}: expected a string, got {type(value).__name__}")
-    return value[:max_len] if max_len else value
-
-
-def _when(data: dict[str, Any], name: str) -> dt.datetime | None:
-    value = data.get(name)
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ProfilingReportError(f"{name}: not an ISO 8601 timestamp: {str(value)[:40]!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
 @dataclass
 class _ParsedVariant:
     row: ProfilingVariant
@@ -120,89 +78,61 @@ class _ParsedVariant:
     memory: list[Any]
 
 
-def _series(data: dict[str, Any], name: str, where: str, width: int) -> list[Any]:
-    points = data.get(name) or []
-    if not isinstance(points, list):
-        raise ProfilingReportError(f"{where}.{name}: expected a list")
-    if len(points) > MAX_SERIES_POINTS:
-        raise ProfilingReportError(f"{where}.{name}: {len(points)} points, more than {MAX_SERIES_POINTS}")
-    for i, p in enumerate(points):
-        if not isinstance(p, list) or len(p) != width or not isinstance(p[-1], str) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in p[:-1]
-        ):
-            raise ProfilingReportError(f"{where}.{name}[{i}]: expected [{width - 1} numbers..., phase]")
-    return points
+def _metric_number(metrics: dict[str, Any], name: str) -> float | None:
+    value = metrics.get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _parse_variant(data: Any, position: int) -> _ParsedVariant:
-    where = f"variants[{position}]"
-    if not isinstance(data, dict):
-        raise ProfilingReportError(f"{where}: expected an object")
-    key = _text(data, "key", where, 40)
-    if key not in VARIANT_KEYS:
-        raise ProfilingReportError(f"{where}.key: unknown variant {key!r}")
-    metrics = data.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        raise ProfilingReportError(f"{where}.metrics: expected an object")
-    phases = data.get("phases") or []
-    if not isinstance(phases, list) or any(not isinstance(p, dict) for p in phases):
-        raise ProfilingReportError(f"{where}.phases: expected a list of objects")
-    available = bool(data.get("available"))
-    if available and [p.get("name") for p in phases] != list(PHASES):
-        raise ProfilingReportError(f"{where}.phases: expected {list(PHASES)} in order, got {[p.get('name') for p in phases]}")
-    m = f"{where}.metrics"
+def _metric_int(metrics: dict[str, Any], name: str) -> int | None:
+    value = _metric_number(metrics, name)
+    return None if value is None else int(value)
+
+
+def _variant_row(variant: VariantResult, position: int) -> _ParsedVariant:
+    m = variant.metrics
     row = ProfilingVariant(
-        position=position, key=key, label=_text(data, "label", where, 80), backend=_text(data, "backend", where, 40),
-        precision=_text(data, "precision", where, 10), available=available, reason=_text(data, "reason", where, 2000),
-        device=_text(data, "device", where, 200), backend_version=_text(data, "backend_version", where, 40),
-        phases=phases, images=_int(metrics, "images", m), correct=_int(metrics, "correct", m),
-        accuracy=_num(metrics, "accuracy", m), fps=_num(metrics, "fps", m),
-        latency_p50_ms=_num(metrics, "latency_p50_ms", m), latency_p99_ms=_num(metrics, "latency_p99_ms", m),
-        latency_mean_ms=_num(metrics, "latency_mean_ms", m), mem_rss_bytes_peak=_int(metrics, "mem_rss_bytes_peak", m),
-        mem_process_percent_peak=_num(metrics, "mem_process_percent_peak", m),
-        mem_system_percent_peak=_num(metrics, "mem_system_percent_peak", m),
-        gpu_mem_bytes=_int(metrics, "gpu_mem_bytes", m), gpu_mem_note=_text(metrics, "gpu_mem_note", m, 200),
-        avg_power_total_mw=_num(metrics, "avg_power_total_mw", m),
-        avg_power_inference_mw=_num(metrics, "avg_power_inference_mw", m),
-        fps_per_w_total=_num(metrics, "fps_per_w_total", m), fps_per_w_inference=_num(metrics, "fps_per_w_inference", m),
-        energy_per_image_mj=_num(metrics, "energy_per_image_mj", m), power_note=_text(metrics, "power_note", m, 2000),
-        metrics=metrics,
+        position=position, key=variant.key, label=variant.label, backend=variant.backend,
+        precision=variant.precision, available=variant.available, reason=variant.reason, device=variant.device,
+        backend_version=variant.backend_version, phases=[p.to_dict() for p in variant.phases],
+        images=_metric_int(m, "images"), correct=_metric_int(m, "correct"), accuracy=_metric_number(m, "accuracy"),
+        fps=_metric_number(m, "fps"), latency_p50_ms=_metric_number(m, "latency_p50_ms"),
+        latency_p99_ms=_metric_number(m, "latency_p99_ms"), latency_mean_ms=_metric_number(m, "latency_mean_ms"),
+        mem_rss_bytes_peak=_metric_int(m, "mem_rss_bytes_peak"),
+        mem_process_percent_peak=_metric_number(m, "mem_process_percent_peak"),
+        mem_system_percent_peak=_metric_number(m, "mem_system_percent_peak"),
+        gpu_mem_bytes=_metric_int(m, "gpu_mem_bytes"), gpu_mem_note=str(m.get("gpu_mem_note") or "")[:200],
+        avg_power_total_mw=_metric_number(m, "avg_power_total_mw"),
+        avg_power_inference_mw=_metric_number(m, "avg_power_inference_mw"),
+        fps_per_w_total=_metric_number(m, "fps_per_w_total"), fps_per_w_inference=_metric_number(m, "fps_per_w_inference"),
+        energy_per_image_mj=_metric_number(m, "energy_per_image_mj"), power_note=str(m.get("power_note") or ""),
+        metrics=m,
     )
-    if available and row.avg_power_inference_mw is None and not row.power_note:
-        raise ProfilingReportError(f"{m}.power_note: power not measured but no reason given")
-    return _ParsedVariant(row, _series(data, "power_series", where, 3), _series(data, "memory_series", where, 5))
+    return _ParsedVariant(row, variant.power_series, variant.memory_series)
+
+
+def _when(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def parse_report(payload: Any) -> tuple[dict[str, Any], list[_ParsedVariant]]:
-    if not isinstance(payload, dict):
-        raise ProfilingReportError("a profiling report must be a JSON object")
-    if payload.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise ProfilingReportError(f"schema: unsupported version {payload.get('schema')!r}")
+    """The report, validated by its contract (edge_worker.contracts.profiling.ProfilingReport), as the run's
+    fields and its variants' rows."""
     try:
-        run_id = uuid.UUID(str(payload.get("run_id")))
-    except ValueError:
-        raise ProfilingReportError(f"run_id: not a UUID: {str(payload.get('run_id'))[:40]!r}") from None
-    device_id = _text(payload, "device_id", "report", 60)
-    if not device_id:
-        raise ProfilingReportError("device_id: missing")
-    variants = payload.get("variants") or []
-    if not isinstance(variants, list):
-        raise ProfilingReportError("variants: expected a list")
-    parsed = [_parse_variant(v, i) for i, v in enumerate(variants)]
-    if len({p.row.key for p in parsed}) != len(parsed):
-        raise ProfilingReportError("variants: a variant key appears twice")
-    model = payload.get("model") or {}
+        report = ProfilingReport.from_dict(payload)
+    except MessageError as exc:
+        raise ProfilingReportError(str(exc)) from None
+    model = report.model
     head = {
-        "run_id": run_id, "device_id": device_id, "hardware": _text(payload, "hardware", "report", 200),
-        "started_at": _when(payload, "started_at"), "finished_at": _when(payload, "finished_at"),
-        "config": payload.get("config") if isinstance(payload.get("config"), dict) else {},
-        "power_source": _text(payload, "power_source", "report", 4000), "power_measured": bool(payload.get("power_measured")),
-        "model_version": str(model.get("version", ""))[:80] if isinstance(model, dict) else "",
-        "model_sha256": str(model.get("sha256", ""))[:64] if isinstance(model, dict) else "",
-        "environment": {**(payload.get("environment") or {}), "model": model} if isinstance(model, dict) else {},
-        "error": _text(payload, "error", "report", 4000),
+        "run_id": uuid.UUID(report.run_id), "device_id": report.device_id, "hardware": report.hardware,
+        "started_at": _when(report.started_at), "finished_at": _when(report.finished_at), "config": report.config,
+        "power_source": report.power_source, "power_measured": report.power_measured,
+        "model_version": str(model.get("version", ""))[:80], "model_sha256": str(model.get("sha256", ""))[:64],
+        "environment": {**report.environment, "model": model}, "error": report.error,
     }
-    return head, parsed
+    return head, [_variant_row(v, i) for i, v in enumerate(report.variants)]
 
 
 # --- Storing ---------------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from typing import Any
 
 from celery import shared_task
 
-from edge_worker.profiling import STORE_TASK
+from edge_worker.contracts.queues import STORE_PROFILING_RUN_TASK
 from profiling.actions import ProfilingReportError, store_profiling_run
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name=STORE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=STORE_PROFILING_RUN_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def store_profiling_run_task(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         run, created = store_profiling_run(payload)

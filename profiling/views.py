@@ -15,7 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from edge_worker.profiling import DECK_ROWS, ProfileConfig, deck_check
+from edge_worker.profiling.deck import DECK_ROWS, deck_check
+from edge_worker.contracts.profiling import ProfileConfig
 from inspection.models import EdgeDevice
 from profiling.actions import request_profiling_run
 from profiling.choices import SeriesKind

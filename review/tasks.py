@@ -7,18 +7,19 @@ from typing import Any
 
 from celery import shared_task
 
-from edge_worker.cobot import ACK_TASK, CobotMessageError
+from edge_worker.contracts.fields import MessageError
+from edge_worker.contracts.queues import COBOT_ACK_TASK
 from review.actions import cobot
 from traceability.errors import NotFound
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name=ACK_TASK, acks_late=True)
+@shared_task(name=COBOT_ACK_TASK, acks_late=True)
 def record_cobot_ack(data: dict[str, Any]) -> str:
     try:
         _command, recorded = cobot.record_cobot_ack(data)
-    except (CobotMessageError, ValueError, TypeError, NotFound) as exc:
+    except (MessageError, ValueError, TypeError, NotFound) as exc:
         cobot.dead_letter_cobot_ack(data, problem=exc)
         log.warning("cobot ack refused: %s", exc)
         return "refused"

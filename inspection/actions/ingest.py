@@ -41,7 +41,9 @@ from django.db.models import Field, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from edge_worker.messages import InspectionResult, MessageError, Refusal, Telemetry, image_b64_size, kept_payload
+from edge_worker.contracts.inspection import InspectionResult, Telemetry, image_b64_size
+from edge_worker.contracts.fields import MessageError
+from edge_worker.contracts.refusal import Refusal, kept_payload
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import (
     DeadLetter,

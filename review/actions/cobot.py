@@ -11,12 +11,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from edge_worker.cobot import (
+from edge_worker.contracts.cobot import CobotAck, MovePart, PresentView
+from edge_worker.contracts.queues import (
+    COBOT_ACK_TASK,
     MOVE_PART_TASK,
     PRESENT_VIEW_TASK,
-    CobotAck,
-    MovePart,
-    PresentView,
     cobot_queue,
 )
 from inspection.choices import DeadLetterReason
@@ -110,7 +109,7 @@ def dead_letter_cobot_ack(data: Any, *, problem: Exception) -> DeadLetter:
     """Keep an acknowledgement the server could not match or read, with why, for someone to look at."""
     payload = data if isinstance(data, dict) else {"raw": repr(data)[:2000]}
     return DeadLetter.objects.create(
-        received_at=timezone.now(), source="inspection.tasks_cobot.record_cobot_ack", detail=str(problem)[:2000],
+        received_at=timezone.now(), source=COBOT_ACK_TASK, detail=str(problem)[:2000],
         reason=DeadLetterReason.CONFLICT if isinstance(problem, NotFound) else DeadLetterReason.MALFORMED,
         payload=payload, payload_bytes=len(json.dumps(payload, default=str)),
     )

@@ -41,7 +41,7 @@ from review.actions.common import (
     printed_name,
     require_permission,
 )
-from review.actions.signing import bind_signature, authenticate_signer, content_hash
+from review.actions.signing import authenticate_signer, bind_signature, content_hash
 from review.choices import (
     ClaimEnd,
     CobotDestination,

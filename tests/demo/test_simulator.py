@@ -12,7 +12,7 @@ import pytest
 from django.test import override_settings
 
 from demo.simulator import CellSimulator, SimulatorConfig
-from edge_worker.messages import Capture
+from edge_worker.contracts.inspection import Capture
 from edge_worker.power import NoneSampler, PowerMonitor
 from edge_worker.runtime import EdgeRuntime
 from inspection.actions.ingest import record_inspection_result

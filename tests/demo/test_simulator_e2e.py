@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from edge_worker.messages import INSPECT_CAPTURE_TASK, edge_queue
+from edge_worker.contracts.queues import INSPECT_CAPTURE_TASK, edge_queue
 from inspection.models import DeadLetter, Inspection
 from tests.support import broker, factories, processes
 from tests.support import ingest_builders as builders

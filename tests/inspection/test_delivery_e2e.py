@@ -14,12 +14,11 @@ import redis
 from celery import Celery
 from django.utils import timezone
 
-from edge_worker.messages import (
+from edge_worker.contracts.inspection import Capture, encode_image
+from edge_worker.contracts.queues import (
     INGEST_RESULT_TASK,
     INSPECT_CAPTURE_TASK,
-    Capture,
     edge_queue,
-    encode_image,
 )
 from edge_worker.runtime import result_id_for
 from edge_worker.vision.parts import DEMO_PART_TYPES

@@ -10,13 +10,8 @@ from typing import Any
 
 import pytest
 
-from edge_worker.messages import (
-    INGEST_QUEUE,
-    INGEST_REFUSAL_TASK,
-    Capture,
-    encode_image,
-    utc_now,
-)
+from edge_worker.contracts.inspection import Capture, encode_image, utc_now
+from edge_worker.contracts.queues import INGEST_QUEUE, INGEST_REFUSAL_TASK
 from edge_worker.tasks import inspect_capture
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from inspection.choices import DeadLetterReason

@@ -14,15 +14,11 @@ import pytest
 from django.conf import settings
 from kombu.transport.redis import Channel
 
-from edge_worker.messages import (
-    INGEST_RESULT_TASK,
-    INGEST_TELEMETRY_TASK,
-    INSPECT_CAPTURE_TASK,
-)
+from edge_worker.contracts.queues import INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
 from tests.support.processes import ROOT
 from twinweb.celery import app
 
-DELIVERED_ONCE = [INSPECT_CAPTURE_TASK, INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK]
+DELIVERED_ONCE = [INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK]  # the edge's tasks: tests/edge_worker/test_edge_app.py
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -13,12 +13,12 @@ import redis
 from django.conf import settings
 from django.test import Client
 
-from edge_worker.profiling import PROFILE_TASK
+from edge_worker.contracts.queues import PROFILE_EDGE_TASK
 from inspection.actions.edge import register_edge_device
 from profiling.actions import store_profiling_run
 from profiling.models import ProfilingRun
 from tests.support import factories
-from tests.support.profiling_reports import variant_report
+from tests.support.profiling_reports import profiling_report, variant_report
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -101,8 +101,8 @@ def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_
 
 
 def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: Any) -> None:
-    report = {"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": False,
-              "power_source": "none: no rails", "variants": [variant_report("onnxruntime-fp32", 500.0, None, None)]}
+    report = profiling_report(device.device_id, [variant_report("onnxruntime-fp32", 500.0, None, None)],
+                              power_measured=False, power_source="none: no rails")
     run, _ = store_profiling_run(report)
     html = login(operator).get(f"/profiling/runs/{run.run_id}/").content.decode()
     assert html.count("not measured") >= 5 and "no sampler (test)" in html
@@ -110,8 +110,7 @@ def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: 
 
 def test_runs_of_several_devices_are_compared(stored_run: ProfilingRun, supervisor: Any, login: Any) -> None:
     other, _ = register_edge_device(factories.unique("orin"), cell=factories.make_cell(), actor=None)
-    store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": other.device_id, "power_measured": True,
-                         "variants": [variant_report("tensorrt-fp32", 160.0, 7000.0, 9000.0)]})
+    store_profiling_run(profiling_report(other.device_id, [variant_report("tensorrt-fp32", 160.0, 7000.0, 9000.0)]))
     html = login(supervisor).get("/profiling/").content.decode()
     assert "Comparison across runs and devices" in html
     assert other.device_id in html and stored_run.device.device_id in html
@@ -140,7 +139,7 @@ def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor
     try:
         [raw] = broker.lrange(queue, 0, -1)
         message = json.loads(raw)
-        assert message["headers"]["task"] == PROFILE_TASK
+        assert message["headers"]["task"] == PROFILE_EDGE_TASK
         assert str(run.run_id) in message["headers"]["kwargsrepr"]
     finally:
         broker.delete(queue)
@@ -154,8 +153,7 @@ def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any
 
     def store(n: int) -> None:
         for _ in range(n):
-            store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": True,
-                                 "variants": [variant_report("torch-fp32", 41.0, 3386.0, 6125.0)]})
+            store_profiling_run(profiling_report(device.device_id, [variant_report("torch-fp32", 41.0, 3386.0, 6125.0)]))
 
     store(1)
     client.get("/profiling/")  # warm the session

@@ -11,13 +11,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from edge_worker.contracts.profiling import PHASES, VARIANT_KEYS
 from edge_worker.power import make_sampler
-from edge_worker.profiling import PHASES, VARIANT_KEYS
-from edge_worker.profiling_tasks import run_profile
+from edge_worker.profiling.tasks import run_profile
 from inspection.actions.edge import register_edge_device
 from profiling.actions import ProfilingReportError, store_profiling_run
 from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
 from tests.support import factories
+from tests.support.profiling_reports import profiling_report, variant_report
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -93,15 +94,16 @@ def test_a_device_without_a_model_reports_why(device: Any, tmp_path: Path) -> No
 
 
 def test_it_refuses_malformed_reports_and_unknown_devices(device: Any) -> None:
-    good = {"run_id": "2b0f5f1c-9a53-4d70-8f1e-6c1d3c7f9a11", "device_id": device.device_id, "variants": []}
+    good = profiling_report(device.device_id, [], run_id="2b0f5f1c-9a53-4d70-8f1e-6c1d3c7f9a11")
     with pytest.raises(ProfilingReportError, match="device_id"):
         store_profiling_run({**good, "device_id": "nobody"})
     with pytest.raises(ProfilingReportError, match="run_id"):
         store_profiling_run({**good, "run_id": "x"})
-    bad_variant = {"key": "onnxruntime-fp32", "available": True, "phases": [{"name": "measure"}], "metrics": {}}
+    measured = variant_report("onnxruntime-fp32", 10.0, None, None)
+    bad_variant = {**measured, "phases": [{"name": "measure", "start_s": 0, "end_s": 1}]}
     with pytest.raises(ProfilingReportError, match="phases"):
         store_profiling_run({**good, "variants": [bad_variant]})
-    silent = {**bad_variant, "phases": [{"name": p} for p in PHASES], "metrics": {"fps": 10.0}}
+    silent = {**measured, "metrics": {"fps": 10.0}}
     with pytest.raises(ProfilingReportError, match="no reason"):
         store_profiling_run({**good, "variants": [silent]})
     assert not ProfilingRun.objects.exists()

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from edge_worker.cobot import perform_move_part
+from edge_worker.contracts.queues import COBOT_ACK_TASK
+from edge_worker.simulated_cobot import perform_move_part
 from inspection.models import DeadLetter
 from review.actions import claims, signing, verdicts
 from review.choices import ReviewStatus, SignatureMeaning
@@ -269,7 +270,7 @@ def test_it_records_the_cobots_acknowledgement_once(cell: Any, operator: Any, lo
     assert AuditRecord.objects.filter(action="cobot.move_part", subject_key=case.part.serial).count() == 1
     assert record_cobot_ack.run({**ack, "command_id": str(uuid.uuid4())}) == "refused"
     assert record_cobot_ack.run({"junk": 1}) == "refused"
-    assert DeadLetter.objects.filter(source="inspection.tasks_cobot.record_cobot_ack").count() == 2
+    assert DeadLetter.objects.filter(source=COBOT_ACK_TASK).count() == 2
 
 
 def test_it_records_review_time_and_shows_supervisors_the_median_per_shift(

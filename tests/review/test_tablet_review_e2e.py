@@ -187,11 +187,10 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
 
     redis_server = broker.RedisServer().start()
     env = processes.worker_env(redis_server, Path(settings.MEDIA_ROOT))
-    cobot = processes.Worker(
-        "cobot", [sys.executable, "-m", "celery", "-A", "twinweb", "worker", "-Q", f"cobot.{cell.code},ingest",
-                  "-I", "edge_worker.cobot,inspection.tasks_cobot", "--pool", "solo", "-n", "cobot-e2e@%h",
-                  "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-        env, tmp_path).start()
+    # The cell's simulated cobot (as on the device) and the server's ingest worker, which records its acks.
+    cobot = processes.Worker("cobot", [sys.executable, "-m", "edge_worker.simulated_cobot", "--cell", cell.code],
+                             env, tmp_path).start()
+    ingest = processes.ingest_worker(env, tmp_path).start()
     server = processes.Daphne(processes.free_port(), env, tmp_path / "daphne.log")
     ARTIFACTS.mkdir(exist_ok=True)
     try:
@@ -285,4 +284,5 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
     finally:
         server.stop()
         cobot.kill()
+        ingest.kill()
         redis_server.stop()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_worker.messages import (
+from edge_worker.contracts.inspection import (
     InspectionResult,
     MeasurementRow,
     ModelRef,

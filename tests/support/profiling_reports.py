@@ -1,9 +1,10 @@
 """A device's profiling report, as the edge sends it, with figures the tests choose."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from edge_worker.profiling import PHASES
+from edge_worker.contracts.profiling import PHASES
 
 
 def variant_report(key: str, fps: float, total_mw: float | None, inference_mw: float | None) -> dict[str, Any]:
@@ -22,4 +23,15 @@ def variant_report(key: str, fps: float, total_mw: float | None, inference_mw: f
         },
         "power_series": [[0.1 * i, 5000.0 + i, PHASES[i % 4]] for i in range(8)] if inference_mw else [],
         "memory_series": [[0.1 * i, 300 * 2**20, 7.5, 61.0, PHASES[i % 4]] for i in range(8)],
+    }
+
+
+def profiling_report(device_id: str, variants: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """A complete report of a run on `device_id`, as the device sends it (the contract requires every field)."""
+    return {
+        "schema": 1, "run_id": str(uuid.uuid4()), "device_id": device_id, "hardware": "Jetson Nano (test)",
+        "started_at": "2026-11-25T03:00:00+00:00", "finished_at": "2026-11-25T03:05:00+00:00",
+        "config": {"images": 100, "warmup": 1, "rounds": 1, "batch_size": 1, "seed": 808},
+        "power_source": "jtop: test", "power_measured": True, "model": {"version": "m-1", "sha256": "ab" * 32},
+        "environment": {}, "error": "", "variants": variants, **fields,
     }

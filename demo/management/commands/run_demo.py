@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from edge_worker.messages import cobot_queue
+from edge_worker.contracts.queues import cobot_queue
 from twinweb import embedded_redis
 
 DEMO_CELL = "ac-cell-1"
@@ -116,7 +116,9 @@ class Command(BaseCommand):
                 sim += ["--parts", str(options["parts"])]
             children.append(Child("simulator", sim, essential=False))
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "twinweb.settings"}
+        # The edge worker has no Django settings: it is told the broker (the embedded one, unless REDIS_URL is set).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "twinweb.settings",
+               "TWINWEB_BROKER_URL": settings.CELERY_BROKER_URL}
         stopping = False
 
         def on_signal(signum: int, _frame: Any) -> None:
@@ -156,7 +158,7 @@ class Command(BaseCommand):
     def _queue_first_profiling_run(self, device: Any) -> None:
         """A real profiling run of the demo device, so /profiling/ has the deck's table from the start (a few seconds
         of the edge worker's time on the CPU backends; later runs are started from /profiling/ or profile_edge)."""
-        from edge_worker.profiling import ProfileConfig
+        from edge_worker.contracts.profiling import ProfileConfig
         from profiling.actions import request_profiling_run
         from profiling.models import ProfilingRun
 

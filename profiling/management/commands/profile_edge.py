@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from edge_worker.messages import INGEST_QUEUE
-from edge_worker.profiling import VARIANT_KEYS, ProfileConfig
+from edge_worker.contracts.queues import INGEST_QUEUE
+from edge_worker.contracts.profiling import VARIANT_KEYS, ProfileConfig
 from inspection.models import EdgeDevice
 from profiling.actions import request_profiling_run, store_profiling_run
 from profiling.choices import ProfilingRunStatus
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 variants=tuple(v.strip() for v in opts["variants"].split(",") if v.strip()),
                 model_dir=opts["model_dir"], threads=opts["threads"],
             )
-            from edge_worker.profiling import select_variants
+            from edge_worker.contracts.profiling import select_variants
 
             select_variants(config.variants)
         except ValueError as exc:
@@ -87,7 +87,7 @@ class Command(BaseCommand):
         return device
 
     def _inline(self, device: EdgeDevice, config: ProfileConfig) -> ProfilingRun:
-        from edge_worker.profiling_tasks import run_profile
+        from edge_worker.profiling.tasks import run_profile
 
         run = request_profiling_run(device, config=config, actor=None, send=False)
         self.stdout.write(f"profiling run {run.run_id} inline on this machine, stored as device {device.device_id}")
