@@ -32,7 +32,16 @@ from edge_worker.contracts import (
     Refusal,
     Telemetry,
 )
-from edge_worker.contracts.fields import Integer, ListOf, MapOf, Nested, Nullable, Number, Text, field_specs
+from edge_worker.contracts.fields import (
+    Integer,
+    ListOf,
+    MapOf,
+    Nested,
+    Nullable,
+    Number,
+    Text,
+    field_specs,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = "2026-03-01T08:00:00+00:00"

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from edge_worker.celery_app import BROKER_VARIABLES, EdgeConfigError, broker_url_from_env, create_app
+from edge_worker.celery_app import (
+    BROKER_VARIABLES,
+    EdgeConfigError,
+    broker_url_from_env,
+    create_app,
+)
 from edge_worker.contracts.delivery import delivery_settings
 from edge_worker.contracts.queues import (
     COBOT_ACK_TASK,

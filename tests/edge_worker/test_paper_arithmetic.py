@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from edge_worker.profiling.deck import DECK_ROWS, deck_check, energy_per_image_mj, fps_per_watt
+from edge_worker.profiling.deck import (
+    DECK_ROWS,
+    deck_check,
+    energy_per_image_mj,
+    fps_per_watt,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from edge_worker.contracts.profiling import PHASES, VARIANT_KEYS, ProfileConfig, ProfilingReport
+from edge_worker.contracts.profiling import (
+    PHASES,
+    VARIANT_KEYS,
+    ProfileConfig,
+    ProfilingReport,
+)
 from edge_worker.power import NoneSampler, PowerMonitor
 from edge_worker.profiling.protocol import Profiler, failure_report, profile_device
 from tests.support.power import ConstantSampler

@@ -20,10 +20,16 @@ import redis
 from celery import Celery
 
 from edge_worker.contracts import Capture, encode_image, utc_now
-from edge_worker.contracts.queues import INGEST_QUEUE, INGEST_RESULT_TASK, INSPECT_CAPTURE_TASK, edge_queue
+from edge_worker.contracts.queues import (
+    INGEST_QUEUE,
+    INGEST_RESULT_TASK,
+    INSPECT_CAPTURE_TASK,
+    edge_queue,
+)
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import encode_png, render_part
-from tests.edge import processes
+from tests.support import broker as private_redis
+from tests.support import processes
 
 pytestmark = [pytest.mark.e2e]
 DEVICE = "jetson-standalone-01"
@@ -53,13 +59,13 @@ def imported_names(importtime_log: str) -> list[str]:
 
 
 @pytest.fixture
-def broker() -> Iterator[processes.RedisServer]:
-    server = processes.RedisServer().start()
+def broker() -> Iterator[private_redis.RedisServer]:
+    server = private_redis.RedisServer().start()
     yield server
     server.stop()
 
 
-def ingest_messages(server: processes.RedisServer) -> list[dict[str, Any]]:
+def ingest_messages(server: private_redis.RedisServer) -> list[dict[str, Any]]:
     """The messages waiting on the server's ingest queue (no server worker runs here: the broker keeps them)."""
     client = redis.Redis(unix_socket_path=str(server.socket))
     return [json.loads(raw) for raw in client.lrange(INGEST_QUEUE, 0, -1)]
@@ -72,7 +78,7 @@ def first_arg(message: dict[str, Any]) -> Any:
     return json.loads(body)[0][0]
 
 
-def send_capture(server: processes.RedisServer) -> uuid.UUID:
+def send_capture(server: private_redis.RedisServer) -> uuid.UUID:
     capture = Capture(
         capture_id=uuid.uuid4(), serial="CF-80-SA-1", station="visual", cell="ac-cell-1",
         part_type=DEMO_PART_TYPES["CF-80"].to_dict(), image_png_b64=encode_image(encode_png(render_part("CF-80", seed=3).image)),
@@ -85,7 +91,7 @@ def send_capture(server: processes.RedisServer) -> uuid.UUID:
 
 @pytest.mark.parametrize("django_settings_in_env", [True, False], ids=["settings-module-set", "settings-module-unset"])
 def test_it_inspects_a_capture_without_importing_anything_of_the_server(
-    broker: processes.RedisServer, tmp_path: Path, django_settings_in_env: bool
+    broker: private_redis.RedisServer, tmp_path: Path, django_settings_in_env: bool
 ) -> None:
     env = processes.worker_env(broker, tmp_path / "media")  # as the e2e tests and the demo start it: REDIS_URL only
     env.pop("TWINWEB_BROKER_URL", None)
