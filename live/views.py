@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -94,5 +94,7 @@ def cell_journey(request: Request, cell_id: int, serial: str) -> Response:
 def alarm_acknowledge(request: Request, cell_id: int, alarm_id: int) -> Response:
     cell = _viewable_cell(request.user, cell_id)
     alarm = get_object_or_404(Alarm, pk=alarm_id, cell=cell)
+    if not isinstance(request.data, dict):
+        raise ValidationError({"detail": "expected a JSON object with a reason"})
     alarm = alarm_actions.acknowledge_alarm(alarm, actor=request.user, reason=str(request.data.get("reason", "")))
     return Response(live_state.alarm_row(alarm))

@@ -6,17 +6,18 @@ read from inspection.profiling_tables or the request action, render.
 from __future__ import annotations
 
 import csv
+import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from edge_worker.profiling.deck import DECK_ROWS, deck_check
 from edge_worker.contracts.profiling import ProfileConfig
+from edge_worker.profiling.deck import DECK_ROWS, deck_check
 from inspection.models import EdgeDevice
 from profiling.actions import request_profiling_run
 from profiling.choices import SeriesKind
@@ -100,7 +101,10 @@ def edge_runs_csv(request: HttpRequest) -> HttpResponse:
     runs, _device = _filtered_runs(request)
     run_id = request.GET.get("run", "")
     if run_id:
-        runs = runs.filter(run_id=run_id)
+        try:
+            runs = runs.filter(run_id=uuid.UUID(run_id))
+        except ValueError:
+            return HttpResponseBadRequest(f"run: not a run id: {run_id[:40]!r}", content_type="text/plain")
     return _csv_response(csv_rows(runs), "edge-profiling.csv")
 
 

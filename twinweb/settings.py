@@ -6,6 +6,7 @@ ALLOWED_HOSTS. Every variable is documented in README.md.
 """
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "twinweb",
     "traceability",
     "inspection",
@@ -58,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twinweb.middleware.LoginRequiredEverywhereMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into a 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "twinweb.urls"
@@ -131,6 +135,15 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
 }
 
 # --- Auth -----------------------------------------------------------------------------------------------
+# django-axes counts failed logins (login page, admin, API tokens, and signatures, which re-enter the same
+# password) per user and, separately, per client address; past the limit both are refused until the cool-off ends.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("TWINWEB_LOGIN_MAX_FAILURES", 5)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_float("TWINWEB_LOGIN_LOCKOUT_S", 900.0))
+AXES_LOCKOUT_PARAMETERS = "twinweb.authentication.lockout_parameters"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -163,7 +176,7 @@ MEDIA_URL = "media/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so a machine without credentials gets 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "twinweb.authentication.LockoutTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["traceability.access.ModelPermissionsWithView"],
@@ -201,7 +214,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Trust a proxy's word that the request came over HTTPS only where one is configured in front (else any
+    # client could claim it with a header).
+    if env_bool("TWINWEB_BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     X_FRAME_OPTIONS = "DENY"
 
 # --- TwinWeb --------------------------------------------------------------------------------------------
@@ -226,5 +242,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

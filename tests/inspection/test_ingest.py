@@ -272,9 +272,15 @@ def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
         (lambda d: d.update(at=1772352000), DeadLetterReason.MALFORMED,
          "malformed telemetry: at: expected an ISO 8601 timestamp, got int"),
         (lambda d: d.update(device_id="jetson-rogue"), DeadLetterReason.UNKNOWN_DEVICE, "no edge device 'jetson-rogue' is registered"),
+        # Numbers no float holds, or that are no number at all, are refused where they enter (they used to fail
+        # the task later, with no dead letter).
+        (lambda d: d.update(fps=10**400), DeadLetterReason.MALFORMED,
+         "malformed telemetry: fps: must be <= 1000000.0, got an integer of 401 digits"),
+        (lambda d: d.update(power_mw=float("nan")), DeadLetterReason.MALFORMED,
+         "malformed telemetry: power_mw: must be finite, got nan"),
     ],
     ids=["missing-at", "missing-device", "fps-str", "negative-power", "memory-list", "temperature-str", "at-int",
-         "unknown-device"],
+         "unknown-device", "fps-beyond-float", "power-nan"],
 )
 def test_it_dead_letters_malformed_telemetry_with_the_reason(edge: dict[str, Any], change: Any, reason: str, detail: str) -> None:
     from inspection.tasks import ingest_telemetry
@@ -284,7 +290,10 @@ def test_it_dead_letters_malformed_telemetry_with_the_reason(edge: dict[str, Any
     outcome = ingest_telemetry.run(data)
     letter = DeadLetter.objects.get(pk=outcome["dead_letter"])
     assert (letter.source, letter.reason, letter.detail) == ("inspection.tasks.ingest_telemetry", reason, detail)
-    assert letter.payload == data
+    if "truncated" in letter.payload:  # not valid JSON (NaN, a number no float holds): kept as its text
+        assert letter.payload["truncated"].startswith('{"schema": 1, "device_id": "jetson-test-01"')
+    else:
+        assert letter.payload == data
     assert TelemetrySample.objects.count() == 0
     device = EdgeDevice.objects.get(pk=edge["device"].pk)
     assert device.last_heartbeat_at is None, "a refused message is no heartbeat"
@@ -417,3 +426,13 @@ def test_it_stores_the_rest_of_a_group_commit_when_one_payload_breaks_it(
     committer.close()
     assert isinstance(results[3], ValueError)
     assert all(results[n].created for n in range(3))
+
+
+def test_it_dead_letters_a_result_whose_strings_exceed_their_bounds(edge: dict[str, Any]) -> None:
+    # A 5,000-character defect class used to reach the database and fail there (PostgreSQL: value too long).
+    data = builders.payload(serial=edge["part"].serial, verdict="fail", defect_class="scratch")
+    data["defect_class"] = "x" * 5000
+    letter = refused(data)
+    assert (letter.reason, letter.detail) == (
+        DeadLetterReason.MALFORMED, "malformed inspection result: defect_class: longer than 40 characters")
+    assert not Inspection.objects.exists()

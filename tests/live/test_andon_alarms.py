@@ -124,6 +124,16 @@ def test_it_refuses_an_acknowledgement_without_a_reason_or_twice(login: Any, ope
     assert AuditRecord.objects.filter(action="alarm.acknowledge").count() == 1
 
 
+def test_it_answers_a_body_that_is_not_an_object_with_400(login: Any, operator: Any, cell: Any) -> None:
+    inspect_in_a_row(cell, ["fail", "fail", "fail"])
+    [alarm] = alarms.evaluate_cell_alarms(cell)
+    for body in ("[1, 2]", '"seen"', "42"):
+        response = login(operator).post(reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]), data=body,
+                                        content_type="application/json")
+        assert response.status_code == 400, body
+    assert not AuditRecord.objects.filter(action="alarm.acknowledge").exists()
+
+
 def test_it_refuses_acknowledgement_to_roles_that_only_watch(login: Any, auditor: Any, cell: Any) -> None:
     inspect_in_a_row(cell, ["fail", "fail", "fail"])
     [alarm] = alarms.evaluate_cell_alarms(cell)

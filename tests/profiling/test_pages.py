@@ -186,3 +186,8 @@ def test_the_demo_queues_one_first_profiling_run_on_its_device(device: Any,
         assert str(run.run_id) in json.loads(raw)["headers"]["kwargsrepr"]
     finally:
         broker.delete(queue)
+
+
+def test_a_run_filter_that_is_no_run_id_is_a_400_not_a_500(stored_run: ProfilingRun, auditor: Any, login: Any) -> None:
+    response = login(auditor).get("/profiling/runs.csv", {"run": "abc"})
+    assert response.status_code == 400 and b"not a run id" in response.content
