@@ -180,6 +180,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["traceability.access.ModelPermissionsWithView"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # the API speaks JSON (415 for anything else)
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "twinweb.pagination.PageSizePagination",
     "PAGE_SIZE": 50,
@@ -195,6 +196,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "twinweb.schema.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "PartStatusEnum": "traceability.choices.PartStatus",
         "LotStatusEnum": "traceability.choices.LotStatus",

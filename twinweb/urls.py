@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("live.urls")),
     path("", include("review.urls")),
     path("", include("profiling.urls")),
+    re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     # Bookmarks from before Debug Mode and edge profiling had apps (and URLs) of their own.
     re_path(r"^debug/(?P<rest>.*)$", RedirectView.as_view(url="/review/%(rest)s", permanent=True, query_string=True)),
     re_path(r"^edge/(?P<rest>.*)$", RedirectView.as_view(url="/profiling/%(rest)s", permanent=True, query_string=True)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 
 from traceability import selectors
 
@@ -16,3 +17,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@csrf_exempt  # a POST to no resource is a 404 whatever its cookies say
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """An /api/ URL that names no resource: the API's JSON error, never the HTML page."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)

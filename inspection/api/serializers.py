@@ -25,7 +25,8 @@ class DefectFindingSerializer(serializers.ModelSerializer):
 class InspectionSerializer(serializers.ModelSerializer):
     serial = serializers.CharField(source="part.serial", read_only=True)
     station: serializers.SlugRelatedField[Station] = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    device: serializers.SlugRelatedField[EdgeDevice] = serializers.SlugRelatedField(slug_field="device_id", read_only=True)
+    device: serializers.SlugRelatedField[EdgeDevice] = serializers.SlugRelatedField(slug_field="device_id", read_only=True,
+                                                                                    allow_null=True)
     image_url = serializers.SerializerMethodField()
     measurements = MeasurementSerializer(many=True, read_only=True)
     defects = DefectFindingSerializer(many=True, read_only=True)

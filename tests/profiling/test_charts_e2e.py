@@ -12,7 +12,7 @@ from inspection.actions.edge import register_edge_device
 from profiling.actions import store_profiling_run
 from tests.support import browser as chromium
 from tests.support import factories, processes
-from tests.support.profiling_reports import variant_report
+from tests.support.profiling_reports import profiling_report, variant_report
 from traceability import roles
 
 pytestmark = [
@@ -22,16 +22,15 @@ pytestmark = [
 ]
 
 
-def test_it_draws_power_and_memory_pervariant_report(tmp_path: Path, monkeypatch: Any) -> None:
+def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     device, _ = register_edge_device(f"chart-{uuid.uuid4().hex[:6]}", cell=factories.make_cell(), actor=None)
-    measured, _ = store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id, "power_measured": True,
-                                       "variants": [variant_report("torch-fp32", 41.0, 3386.0, 6125.0),
-                                                    variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0)]})
-    unmeasured, _ = store_profiling_run({"run_id": str(uuid.uuid4()), "device_id": device.device_id,
-                                         "variants": [variant_report("opencv-fp32", 400.0, None, None)]})
+    measured, _ = store_profiling_run(profiling_report(device.device_id, [
+        variant_report("torch-fp32", 41.0, 3386.0, 6125.0), variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0)]))
+    unmeasured, _ = store_profiling_run(profiling_report(device.device_id, [variant_report("opencv-fp32", 400.0, None, None)],
+                                                         power_measured=False, power_source="none: no sampler"))
     operator = factories.make_user("olivia", roles.OPERATOR)
     errors: list[str] = []
     with processes.daphne(processes.child_env(), tmp_path / "daphne.log") as server, sync_playwright() as pw:

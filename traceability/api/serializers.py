@@ -53,7 +53,8 @@ class PartSerializer(serializers.ModelSerializer):
         view_name="api-batch-detail", lookup_field="batch_number", read_only=True
     )
     batch_number = serializers.CharField(source="batch.batch_number", read_only=True)
-    pallet: serializers.SlugRelatedField[Pallet] = serializers.SlugRelatedField(slug_field="sscc", read_only=True)
+    pallet: serializers.SlugRelatedField[Pallet] = serializers.SlugRelatedField(slug_field="sscc", read_only=True,
+                                                                                allow_null=True)
     lots = LotConsumptionSerializer(source="lot_consumptions", many=True, read_only=True)
 
     class Meta:
@@ -117,7 +118,8 @@ class PalletSerializer(serializers.ModelSerializer):
 class FailureCaseSerializer(serializers.ModelSerializer):
     part = PartRefSerializer(read_only=True)
     defect_code: serializers.SlugRelatedField[DefectCode] = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                                                             allow_null=True)
     station: serializers.SlugRelatedField[Station] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
