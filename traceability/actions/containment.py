@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from traceability import audit, genealogy
+from traceability import audit, genealogy, selectors
 from traceability.actions.common import Actor, signed_in_user
 from traceability.choices import LotStatus, PartStatus
 from traceability.errors import RefusedByRule
@@ -137,9 +137,7 @@ def release_containment(lot: MaterialLot, *, actor: Actor, reason: str) -> Conta
     containment.release_reason = reason.strip()
     containment.save(update_fields=["released_at", "released_by", "release_reason"])
 
-    still_covered: set[int] = set()
-    for other in Containment.objects.filter(released_at__isnull=True).select_related("lot"):
-        still_covered |= set(genealogy.descendant_lot_ids(other.lot))
+    still_covered = selectors.lot_ids_under_active_containment()  # this one is released by now
     lots = list(MaterialLot.objects.select_for_update()
                 .filter(pk__in=genealogy.descendant_lot_ids(lot), status=LotStatus.SUSPECT).order_by("pk"))
     to_release = [item for item in lots if item.pk not in still_covered]
@@ -149,8 +147,7 @@ def release_containment(lot: MaterialLot, *, actor: Actor, reason: str) -> Conta
     MaterialLot.objects.bulk_update(to_release, ["status", "status_before_containment"])
 
     held_ids = list(containment.holds.values_list("part_id", flat=True))
-    still_held = set(ContainmentHold.objects.filter(part_id__in=held_ids, containment__released_at__isnull=True)
-                     .values_list("part_id", flat=True))
+    still_held = selectors.part_ids_held_by_active_containment(held_ids)
     parts: list[Part] = []
     for chunk in _in_chunks(held_ids):
         parts += Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch").order_by("pk")

@@ -8,14 +8,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from traceability import audit
+from traceability import audit, selectors
 from traceability.actions.common import FINAL_PART_STATES, Actor, snapshot
 from traceability.choices import BatchStatus, LotStatus, PartStatus
 from traceability.errors import RefusedByRule
 from traceability.models import (
     Batch,
     Cell,
-    ContainmentHold,
     LotConsumption,
     MaterialLot,
     Part,
@@ -106,12 +105,6 @@ def assemble_component(assembly: Part, *, component: Part, actor: Actor, at: dt.
     return link
 
 
-def _active_containments(part: Part) -> list[str]:
-    """Lot keys of the active containments holding the part."""
-    return list(ContainmentHold.objects.filter(part=part, containment__released_at__isnull=True)
-                .order_by("containment__lot__lot_key").values_list("containment__lot__lot_key", flat=True))
-
-
 @transaction.atomic
 def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str = "", at: dt.datetime | None = None) -> Part:
     """Move a part to `status`. While a containment holds the part it stays on hold: the new status is kept as
@@ -122,7 +115,7 @@ def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str
     before = part.status
     if before == status:
         return part
-    holding = _active_containments(part) if status != PartStatus.SCRAPPED else []
+    holding = selectors.active_containment_lot_keys(part) if status != PartStatus.SCRAPPED else []
     if holding:
         deferred_before = part.status_on_release
         part.status_on_release = status
