@@ -13,6 +13,7 @@ from traceability.actions.common import Actor, signed_in_user
 from traceability.choices import LotStatus, PartStatus
 from traceability.errors import RefusedByRule
 from traceability.models import Containment, ContainmentHold, MaterialLot, Part
+from twinweb.events import PartStatusChanged
 from twinweb.live import publish_on_commit
 
 
@@ -104,7 +105,7 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     )
     for p in newly_on_hold:  # the live view shows parts still in the cell; finished ones are not on it
         if p.status == PartStatus.IN_PROCESS and p.cell_id:
-            publish_on_commit(p.cell_id, {"type": "part.status", "serial": p.serial, "status": PartStatus.ON_HOLD})
+            publish_on_commit(p.cell_id, PartStatusChanged(serial=p.serial, status=PartStatus.ON_HOLD))
     lot.status = LotStatus.SUSPECT
     shipped: list[Part] = []
     for chunk in _in_chunks(shipped_ids):
@@ -178,6 +179,6 @@ def release_containment(lot: MaterialLot, *, actor: Actor, reason: str) -> Conta
     )
     for p in released:
         if p.status == PartStatus.IN_PROCESS and p.batch.cell_id:
-            publish_on_commit(p.batch.cell_id, {"type": "part.status", "serial": p.serial, "status": p.status})
+            publish_on_commit(p.batch.cell_id, PartStatusChanged(serial=p.serial, status=p.status))
     lot.status = next((item.status for item in to_release if item.pk == lot.pk), lot.status)
     return result

@@ -21,6 +21,7 @@ from traceability.models import (
     PartComponent,
     PartType,
 )
+from twinweb.events import PartStatusChanged
 from twinweb.live import publish_on_commit
 
 
@@ -131,5 +132,5 @@ def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str
     audit.append(actor=actor, action="part.status", subject=part, before={"status": before}, after={"status": status}, reason=reason)
     cell_id = part.batch.cell_id
     if cell_id:
-        publish_on_commit(cell_id, {"type": "part.status", "serial": part.serial, "status": status})
+        publish_on_commit(cell_id, PartStatusChanged(serial=part.serial, status=status))
     return part

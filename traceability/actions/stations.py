@@ -12,6 +12,7 @@ from traceability.actions.common import Actor
 from traceability.choices import StationOutcome
 from traceability.errors import RefusedByRule
 from traceability.models import Part, Station, StationEvent
+from twinweb.events import StationEntered, StationLeft
 from twinweb.live import publish_on_commit
 
 
@@ -23,9 +24,9 @@ def record_station_entry(
     event.full_clean()
     event.save()
     audit.append(actor=actor, action="station.enter", subject=part, after={"station": station.code, "at": event.entered_at})
-    publish_on_commit(station.cell_id, {
-        "type": "station.entered", "station": station.code, "serial": part.serial, "at": event.entered_at.isoformat(),
-    })
+    publish_on_commit(station.cell_id, StationEntered(
+        station=station.code, serial=part.serial, at=event.entered_at.isoformat(),
+    ))
     return event
 
 
@@ -46,8 +47,8 @@ def record_station_exit(
         actor=actor, action="station.leave", subject=event.part,
         after={"station": event.station.code, "at": event.left_at, "outcome": outcome, "parameters": parameters or {}},
     )
-    publish_on_commit(event.station.cell_id, {
-        "type": "station.left", "station": event.station.code, "serial": event.part.serial,
-        "outcome": outcome, "at": event.left_at.isoformat(), "duration_s": event.duration_s,
-    })
+    publish_on_commit(event.station.cell_id, StationLeft(
+        station=event.station.code, serial=event.part.serial, outcome=outcome, at=event.left_at.isoformat(),
+        duration_s=event.duration_s,
+    ))
     return event
