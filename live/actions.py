@@ -27,12 +27,13 @@ from inspection.models import EdgeDevice, Inspection
 from inspection.selectors import device_health
 from live.choices import AlarmRule
 from live.models import Alarm
-from live.selectors import OFF_TAKT_KINDS, alarm_row, can_acknowledge_alarm
+from live.selectors import OFF_TAKT_KINDS, alarm_record, can_acknowledge_alarm
 from traceability import audit
 from traceability.actions import Actor, signed_in_user
 from traceability.choices import StationOutcome
 from traceability.errors import RefusedByRule
 from traceability.models import Cell, Station, StationEvent
+from twinweb.events import AlarmAcknowledged, AlarmCleared, AlarmRaised
 from twinweb.live import publish_on_commit
 
 NOK_STREAK = 3
@@ -108,10 +109,6 @@ def _stale_device_findings(cell: Cell, now: dt.datetime) -> list[RuleFinding]:
     return findings
 
 
-def _event(kind: str, alarm: Alarm) -> dict[str, Any]:
-    return {"type": kind, "alarm": alarm_row(alarm)}
-
-
 @transaction.atomic(durable=True)
 def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[Alarm]:
     """Raise alarms whose rule now holds and clear those whose rule no longer does. Returns the changed alarms."""
@@ -137,14 +134,14 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
             alarm.save()
             audit.append(actor=None, action="alarm.raise", subject=alarm,
                          after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence})
-            publish_on_commit(cell.pk, _event("alarm.raised", alarm))
+            publish_on_commit(cell.pk, AlarmRaised(alarm=alarm_record(alarm)))
             changed.append(alarm)
         elif not finding.holds and alarm is not None:
             alarm.cleared_at = now
             alarm.save(update_fields=["cleared_at"])
             audit.append(actor=None, action="alarm.clear", subject=alarm,
                          after={"rule": alarm.rule, "cleared_at": now})
-            publish_on_commit(cell.pk, _event("alarm.cleared", alarm))
+            publish_on_commit(cell.pk, AlarmCleared(alarm=alarm_record(alarm)))
             changed.append(alarm)
     return changed
 
@@ -171,5 +168,5 @@ def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
         after={"rule": alarm.rule, "message": alarm.message, "acknowledged_at": alarm.acknowledged_at},
         reason=reason,
     )
-    publish_on_commit(alarm.cell_id, _event("alarm.acknowledged", alarm))
+    publish_on_commit(alarm.cell_id, AlarmAcknowledged(alarm=alarm_record(alarm)))
     return alarm

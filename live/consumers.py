@@ -12,6 +12,7 @@ Frames sent to the browser (JSON):
   TWINWEB_LIVE_HEARTBEAT_S (5 s)
 - {"type": "resync", "reason": ...}                       the outbox overflowed: re-fetch the snapshot
 The client answers {"type": "ping"} with nothing required; the server replies {"type": "pong"}.
+Each frame is a dataclass of twinweb/events.py (SnapshotFrame, EventFrame, HeartbeatFrame, ResyncFrame, PongFrame).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from django.utils import timezone
 from live import selectors as live_state
 from traceability.access import can_view_cell
 from traceability.models import Cell
+from twinweb.events import EventFrame, HeartbeatFrame, PongFrame, ResyncFrame, SnapshotFrame
 from twinweb.live import cell_group, current_sequence, sequence_key
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ def _snapshot_frame(cell: Cell) -> str:
         except Exception:  # Redis away: build a fresh snapshot (it says so)
             pass
     snapshot = live_state.cell_snapshot(cell)
-    frame = json.dumps({"type": "snapshot", "seq": snapshot["seq"], "state": snapshot})
+    frame = json.dumps(SnapshotFrame(seq=snapshot["seq"], state=snapshot).to_payload())
     _snapshot_cache[cell.pk] = (now, snapshot["seq"], frame)
     return frame
 
@@ -218,7 +220,7 @@ class CellConsumer(AsyncWebsocketConsumer):
         except ValueError:
             return
         if isinstance(message, dict) and message.get("type") == "ping":
-            await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
+            await self.send(text_data=json.dumps(PongFrame(server_time=timezone.now().isoformat()).to_payload()))
 
     async def cell_event(self, message: dict[str, Any]) -> None:
         self.enqueue(message)
@@ -229,20 +231,20 @@ class CellConsumer(AsyncWebsocketConsumer):
         seq = int(message["seq"])
         event = message.get("event", {})
         ckey = coalesce_key(seq, event)
-        frame = {"type": "event", "seq": seq, "published_at": message.get("published_at"), "event": event,
-                 "coalesced": 0}
+        coalesced = 0
         if len(self.outbox) >= COALESCE_AFTER:
             older_key = self.latest_by_key.get(ckey)
             older = self.outbox.pop(older_key, None) if older_key else None
             if older is not None:
-                frame["coalesced"] = older[1]["coalesced"] + 1
+                coalesced = older[1]["coalesced"] + 1
         if len(self.outbox) >= OUTBOX_LIMIT:
             # Far behind even so: drop the backlog, tell the client to take a fresh snapshot.
             self.outbox.clear()
             self.latest_by_key.clear()
-            self.outbox["resync"] = ("resync", {"type": "resync", "reason": "client behind", "seq": seq})
+            self.outbox["resync"] = ("resync", ResyncFrame(reason="client behind", seq=seq).to_payload())
         else:
-            self.outbox[f"seq:{seq}"] = (ckey, frame)
+            frame = EventFrame(seq=seq, published_at=message.get("published_at"), event=event, coalesced=coalesced)
+            self.outbox[f"seq:{seq}"] = (ckey, frame.to_payload())
             self.latest_by_key[ckey] = f"seq:{seq}"
         self.wake.set()
 
@@ -270,7 +272,7 @@ class CellConsumer(AsyncWebsocketConsumer):
                 degraded = f"event bus unreachable: {type(exc).__name__}"
             # Through the outbox, so it follows the events queued before it.
             self.outbox.pop("heartbeat", None)
-            self.outbox["heartbeat"] = ("heartbeat", {
-                "type": "heartbeat", "seq": seq, "server_time": timezone.now().isoformat(), "degraded": degraded,
-            })
+            self.outbox["heartbeat"] = ("heartbeat", HeartbeatFrame(
+                seq=seq, server_time=timezone.now().isoformat(), degraded=degraded,
+            ).to_payload())
             self.wake.set()

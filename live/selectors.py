@@ -39,6 +39,7 @@ from live.models import Alarm
 from traceability import roles
 from traceability.choices import PartStatus, StationKind, StationOutcome
 from traceability.models import Cell, Part, Station, StationEvent
+from twinweb.events import AlarmRow
 from twinweb.live import current_sequence
 
 WINDOW = dt.timedelta(hours=8)
@@ -192,20 +193,25 @@ def inspection_row(inspection: Inspection) -> dict[str, Any]:
     }
 
 
+def alarm_record(alarm: Alarm) -> AlarmRow:
+    """An alarm as the live page lists it: in the snapshot, the alarm API and the alarm events alike."""
+    return AlarmRow(
+        id=alarm.pk,
+        rule=alarm.rule,
+        rule_label=alarm.get_rule_display(),
+        station=alarm.station.code if alarm.station is not None else None,
+        device_id=alarm.device.device_id if alarm.device is not None else None,
+        message=alarm.message,
+        raised_at=_iso(alarm.raised_at),
+        cleared_at=_iso(alarm.cleared_at),
+        acknowledged_at=_iso(alarm.acknowledged_at),
+        acknowledged_by=alarm.acknowledged_by.get_username() if alarm.acknowledged_by is not None else None,
+        ack_reason=alarm.ack_reason,
+    )
+
+
 def alarm_row(alarm: Alarm) -> dict[str, Any]:
-    return {
-        "id": alarm.pk,
-        "rule": alarm.rule,
-        "rule_label": alarm.get_rule_display(),
-        "station": alarm.station.code if alarm.station is not None else None,
-        "device_id": alarm.device.device_id if alarm.device is not None else None,
-        "message": alarm.message,
-        "raised_at": _iso(alarm.raised_at),
-        "cleared_at": _iso(alarm.cleared_at),
-        "acknowledged_at": _iso(alarm.acknowledged_at),
-        "acknowledged_by": alarm.acknowledged_by.get_username() if alarm.acknowledged_by is not None else None,
-        "ack_reason": alarm.ack_reason,
-    }
+    return alarm_record(alarm).to_payload()
 
 
 def active_alarms(cell: Cell) -> list[Alarm]:

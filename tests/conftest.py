@@ -89,6 +89,13 @@ def fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def check_live_events(settings: Any) -> None:
+    """Every live event an action publishes in a test is checked against its schema (twinweb/events.py), whatever
+    DEBUG says: a payload off its schema fails the test that sent it."""
+    settings.TWINWEB_CHECK_LIVE_EVENTS = True
+
+
+@pytest.fixture(autouse=True)
 def own_channel_layer(settings: Any) -> str:
     """Other test runs may share the Redis server: give each test its own group and counter namespace."""
     prefix = f"twtest-{uuid.uuid4().hex[:10]}"

@@ -1,4 +1,16 @@
-"""Access checks, one place per object type, used by views, the API and consumers alike."""
+"""Access checks, one helper per object type, used by views, the API and consumers alike.
+
+This is the selectors side of the app, next to `selectors.py`: each helper only reads who the user is and what
+their role allows, and writes nothing. It stays its own module rather than part of `selectors.py` because
+selectors return querysets of the domain while these answer yes/no about a user (and `ModelPermissionsWithView`
+is the API's default permission class, named in settings), and because views, the API and consumers of several
+apps already import it from here.
+
+- a cell and its live stream: `can_view_cell`
+- a part's or lot's genealogy (trace pages, trace API): `can_trace`
+- a lot's containment and its release: `can_contain`
+- an inspection's review (Debug Mode): `can_review`
+"""
 from __future__ import annotations
 
 from typing import Any

@@ -1,10 +1,11 @@
-"""Domain errors raised by actions; views and the API map them to HTTP responses in one place."""
+"""Domain errors raised by actions; views and the API map them to HTTP responses in one place
+(`twinweb.errors.api_exception_handler`). The base class, `DomainError`, is twinweb's: every app's errors derive
+from it, so the handler knows them without knowing the apps."""
 from __future__ import annotations
 
+from twinweb.errors import DomainError
 
-class DomainError(Exception):
-    code = "domain_error"
-    http_status = 400
+__all__ = ["DomainError", "NotFound", "RefusedByRule"]
 
 
 class RefusedByRule(DomainError):

@@ -1,10 +1,24 @@
 """Every non-trivial read of the traceability domain, with its joins decided once."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Count, Q, QuerySet
 
+from traceability import genealogy
 from traceability.choices import PartStatus
-from traceability.models import Batch, Cell, FailureCase, MaterialLot, Pallet, Part, Station, StationEvent
+from traceability.models import (
+    Batch,
+    Cell,
+    Containment,
+    ContainmentHold,
+    FailureCase,
+    MaterialLot,
+    Pallet,
+    Part,
+    Station,
+    StationEvent,
+)
 
 
 def cells_overview() -> QuerySet[Cell]:
@@ -42,3 +56,26 @@ def pallets() -> QuerySet[Pallet]:
 
 def failure_cases() -> QuerySet[FailureCase]:
     return FailureCase.objects.select_related("part", "defect_code", "owner", "station", "found_by_user")
+
+
+# --- Containment: what active containments hold (actions decide on these inside their transaction) ----------
+
+
+def active_containment_lot_keys(part: Part) -> list[str]:
+    """Lot keys of the active containments holding the part, in key order."""
+    return list(ContainmentHold.objects.filter(part=part, containment__released_at__isnull=True)
+                .order_by("containment__lot__lot_key").values_list("containment__lot__lot_key", flat=True))
+
+
+def part_ids_held_by_active_containment(part_ids: Sequence[int]) -> set[int]:
+    """Those of `part_ids` that some active containment holds."""
+    return set(ContainmentHold.objects.filter(part_id__in=part_ids, containment__released_at__isnull=True)
+               .values_list("part_id", flat=True))
+
+
+def lot_ids_under_active_containment() -> set[int]:
+    """Every lot an active containment covers: its contained lot and that lot's descendants (splits, merges)."""
+    covered: set[int] = set()
+    for containment in Containment.objects.filter(released_at__isnull=True).select_related("lot"):
+        covered |= set(genealogy.descendant_lot_ids(containment.lot))
+    return covered

@@ -3,15 +3,17 @@ CSV download, containment). Server-rendered, no build step. Each trace page show
 from __future__ import annotations
 
 import csv
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from traceability import access, actions, epcis, genealogy, roles, selectors
+from traceability import access, actions, epcis, genealogy, selectors
 from traceability.choices import LotStatus, PartStatus, badge_colour
 from traceability.errors import DomainError
 from traceability.forms import ContainLotForm, ReleaseContainmentForm, TraceSearchForm
@@ -19,9 +21,24 @@ from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
 from traceability.models import LotLink, MaterialLot
 
 RECALL_ROWS_SHOWN = 500
+P = ParamSpec("P")
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 
 
-@permission_required(roles.VIEW_TRACE, raise_exception=True)
+def _allowed(check: Callable[[Any], bool]) -> Callable[[View[P]], View[P]]:
+    """Refuse the page (403) unless the access check of its object type passes: the same helper
+    (traceability.access) the API and consumers use."""
+    def decorate(view: View[P]) -> View[P]:
+        @functools.wraps(view)
+        def checked(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+            if not check(request.user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+        return checked
+    return decorate
+
+
+@_allowed(access.can_trace)
 def trace_search(request: HttpRequest) -> HttpResponse:
     form = TraceSearchForm(request.GET or None)
     result = None
@@ -66,7 +83,7 @@ def _part_tree(trace: BackwardTrace, node: PartNode) -> dict[str, Any]:
     }
 
 
-@permission_required(roles.VIEW_TRACE, raise_exception=True)
+@_allowed(access.can_trace)
 def trace_part(request: HttpRequest, serial: str) -> HttpResponse:
     part = get_object_or_404(selectors.parts(), serial=serial)
     trace = genealogy.backward_trace(part)
@@ -80,7 +97,7 @@ def trace_part(request: HttpRequest, serial: str) -> HttpResponse:
     })
 
 
-@permission_required(roles.VIEW_TRACE, raise_exception=True)
+@_allowed(access.can_trace)
 def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     trace = genealogy.forward_trace(lot)
@@ -103,7 +120,7 @@ def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
     })
 
 
-@permission_required(roles.VIEW_TRACE, raise_exception=True)
+@_allowed(access.can_trace)
 def trace_lot_csv(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     trace: ForwardTrace = genealogy.forward_trace(lot, with_sources=False)
@@ -119,7 +136,7 @@ def trace_lot_csv(request: HttpRequest, lot_key: str) -> HttpResponse:
 
 
 @require_POST
-@permission_required(roles.CONTAIN_LOT, raise_exception=True)
+@_allowed(access.can_contain)
 def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ContainLotForm(request.POST)
@@ -140,7 +157,7 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
 
 
 @require_POST
-@permission_required(roles.CONTAIN_LOT, raise_exception=True)
+@_allowed(access.can_contain)
 def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ReleaseContainmentForm(request.POST)

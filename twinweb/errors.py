@@ -1,4 +1,7 @@
-"""One place that maps domain errors to HTTP errors for the API."""
+"""The base of every domain error, and the one place that maps domain errors to HTTP errors for the API.
+
+`DomainError` lives here, in the wiring, so this handler needs no app: each app's errors derive from it
+(`traceability.errors.RefusedByRule`, `review.actions.common.NotAllowed`, ...) and say their own code and status."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +12,10 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from traceability.errors import DomainError
+
+class DomainError(Exception):
+    code = "domain_error"
+    http_status = 400
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -5,15 +5,21 @@ number (a Redis counter) so a client can tell it missed something and re-fetch t
 Events are sent only after the transaction that caused them commits.
 
 Message on the group: {"type": "cell.event", "seq": n, "published_at": epoch ms, "event": {...}}. The cell
-consumer (inspection/consumers.py) forwards each message as one WebSocket frame; when a client falls behind it
+consumer (live/consumers.py) forwards each message as one WebSocket frame; when a client falls behind it
 coalesces queued events per (event type, station) and flags the frame, so the client re-fetches the snapshot
 instead of the server queueing without bound.
+
+Events are the dataclasses of `twinweb/events.py`, one per event type. While `settings.TWINWEB_CHECK_LIVE_EVENTS`
+is on (its default is DEBUG; the tests turn it on) each payload is checked against its schema before it is
+scheduled or sent, and a mismatch raises in the action that built it. In production the check is off: the
+helpers then only call `to_payload()`, the price of the inline dict it replaces.
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -22,6 +28,8 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+
+from twinweb.events import CellEventMessage, LiveEvent, validate_event
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +83,26 @@ async def _send_and_close(group: str, message: dict[str, Any]) -> None:
             await close_pools()
 
 
-def publish(cell_id: int, event: dict[str, Any]) -> None:
+def event_payload(event: LiveEvent) -> dict[str, Any]:
+    """The event as it goes on the wire; checked against its schema while TWINWEB_CHECK_LIVE_EVENTS is on."""
+    payload = event.to_payload()
+    if settings.TWINWEB_CHECK_LIVE_EVENTS:
+        validate_event(payload)
+    return payload
+
+
+def _message(seq: int, published_at: float, payload: dict[str, Any]) -> dict[str, Any]:
+    return CellEventMessage(
+        seq=seq, published_at=published_at, event=json.loads(json.dumps(payload, default=str)),
+    ).to_payload()
+
+
+def publish(cell_id: int, event: LiveEvent) -> None:
     """Send one event to the cell's group now, stamped with the next sequence number."""
+    payload = event_payload(event)  # outside the try: a payload off its schema is a bug, not a lost notification
     try:
         seq = next_sequence(cell_id)
-        message = {
-            "type": "cell.event",
-            "seq": seq,
-            "published_at": time.time() * 1000.0,
-            "event": json.loads(json.dumps(event, default=str)),
-        }
+        message = _message(seq, time.time() * 1000.0, payload)
         # Never close the pools on a server's loop: that would cut every consumer's receive on it.
         sender = _send if _inside_asgi_server() else _send_and_close
         async_to_sync(sender)(cell_group(cell_id), message)
@@ -103,19 +121,16 @@ async def _send_many_and_close(group: str, messages: list[dict[str, Any]]) -> No
             await close_pools()
 
 
-def publish_many(cell_id: int, events: list[dict[str, Any]]) -> None:
+def publish_many(cell_id: int, events: Sequence[LiveEvent]) -> None:
     """Send several events to the cell's group in order, with consecutive sequence numbers and one connection
     round (the ingest worker commits results in batches)."""
     if not events:
         return
+    payloads = [event_payload(event) for event in events]
     try:
-        last = int(_redis().incrby(sequence_key(cell_id), len(events)))
+        last = int(_redis().incrby(sequence_key(cell_id), len(payloads)))
         now = time.time() * 1000.0
-        messages = [
-            {"type": "cell.event", "seq": last - len(events) + 1 + n, "published_at": now,
-             "event": json.loads(json.dumps(event, default=str))}
-            for n, event in enumerate(events)
-        ]
+        messages = [_message(last - len(payloads) + 1 + n, now, payload) for n, payload in enumerate(payloads)]
         if _inside_asgi_server():  # never close the pools on a server's loop
             for message in messages:
                 async_to_sync(_send)(cell_group(cell_id), message)
@@ -125,7 +140,9 @@ def publish_many(cell_id: int, events: list[dict[str, Any]]) -> None:
         log.exception("live events for cell %s not published", cell_id)
 
 
-def publish_on_commit(cell_id: int | None, event: dict[str, Any]) -> None:
+def publish_on_commit(cell_id: int | None, event: LiveEvent) -> None:
+    """Publish `event` once the current transaction commits (checked now, so a bad payload fails its action)."""
     if cell_id is None:
         return
+    event_payload(event)
     transaction.on_commit(partial(publish, cell_id, event))

@@ -228,6 +228,8 @@ TWINWEB_MAX_IMAGE_BYTES = env_int("TWINWEB_MAX_IMAGE_BYTES", 8 * 1024 * 1024)
 TWINWEB_HEARTBEAT_STALE_S = env_float("TWINWEB_HEARTBEAT_STALE_S", 15.0)
 TWINWEB_HEARTBEAT_OFFLINE_S = env_float("TWINWEB_HEARTBEAT_OFFLINE_S", 60.0)
 TWINWEB_LIVE_HEARTBEAT_S = env_float("TWINWEB_LIVE_HEARTBEAT_S", 5.0)  # live view: server heartbeat to each page
+# Check every live event against its schema (twinweb/events.py) before it is sent; off in production (cost).
+TWINWEB_CHECK_LIVE_EVENTS = env_bool("TWINWEB_CHECK_LIVE_EVENTS", default=DEBUG)
 TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = env_float("TWINWEB_REVIEW_CONFIDENCE_THRESHOLD", 0.9)
 TWINWEB_REVIEW_CLAIM_TTL_S = env_float("TWINWEB_REVIEW_CLAIM_TTL_S", 300.0)  # Debug Mode: a claim lapses after this
 TWINWEB_SIGNATURE_MAX_FAILURES = env_int("TWINWEB_SIGNATURE_MAX_FAILURES", 5)  # Debug Mode: refused signatures ...

@@ -58,6 +58,7 @@ from traceability import actions as trace_actions
 from traceability import audit
 from traceability.choices import FoundBy, PartStatus
 from traceability.models import DefectCode, Part, Station
+from twinweb.events import DeviceTelemetry, InspectionRecorded
 from twinweb.live import publish, publish_many, publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -396,7 +397,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
 
     inspections: list[Inspection] = []
     audit_entries: list[audit.PendingRecord] = []
-    events: dict[int, list[dict[str, Any]]] = {}
+    recorded: dict[int, list[_Recorded]] = {}
     heartbeats: dict[int, tuple[EdgeDevice, InspectionResult]] = {}
     for item in items:
         result, station, device = item.result, item.station, item.device
@@ -453,7 +454,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
         ))
         heartbeats[device.pk] = (device, result)
         if station.cell_id:
-            events.setdefault(station.cell_id, []).append(_recorded_event(result, inspections[-1], blob))
+            recorded.setdefault(station.cell_id, []).append((result, inspections[-1], blob))
 
     Inspection.objects.bulk_create(inspections)
     Measurement.objects.bulk_create([
@@ -475,8 +476,8 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
             precision=result.model.precision, model_version=result.model.version,
         )
     audit.append_many(audit_entries)
-    for cell_id, cell_events in events.items():
-        _publish_stamped(cell_id, cell_events)
+    for cell_id, cell_recorded in recorded.items():
+        _publish_stamped(cell_id, cell_recorded)
     return {i.result_id: i for i in inspections}
 
 
@@ -493,35 +494,39 @@ def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt
     return list(rows)
 
 
-def _recorded_event(result: InspectionResult, inspection: Inspection, blob: ImageBlob) -> dict[str, Any]:
-    return {
-        "type": "inspection.recorded",
-        "result_id": str(result.result_id),
-        "serial": result.serial,
-        "station": result.station,
-        "verdict": result.verdict,
-        "defect_class": result.defect_class,
-        "defect_confidence": result.defect_confidence,
-        "needs_review": inspection.needs_review,
-        "latency_ms": result.latency_ms,
-        "avg_power_mw": result.power.avg_power_mw,
-        "energy_mj": result.power.energy_mj,
-        "model_version": result.model.version,
-        "backend": result.model.backend,
-        "precision": result.model.precision,
-        "captured_at": result.captured_at.isoformat(),
-        "sent_at": result.sent_at.isoformat() if result.sent_at else None,
-        "committed_at": None,  # stamped by the commit hook
-        "image_url": blob.get_absolute_url(),
-    }
+# What an inspection.recorded event is built from, after commit.
+_Recorded = tuple[InspectionResult, Inspection, ImageBlob]
 
 
-def _publish_stamped(cell_id: int, events: list[dict[str, Any]]) -> None:
-    """After commit: stamp the commit time (the end of the sent -> committed latency) and publish, in order."""
+def _recorded_event(result: InspectionResult, inspection: Inspection, blob: ImageBlob, *,
+                    committed_at: str) -> InspectionRecorded:
+    return InspectionRecorded(
+        result_id=str(result.result_id),
+        serial=result.serial,
+        station=result.station,
+        verdict=result.verdict,
+        defect_class=result.defect_class,
+        defect_confidence=result.defect_confidence,
+        needs_review=inspection.needs_review,
+        latency_ms=result.latency_ms,
+        avg_power_mw=result.power.avg_power_mw,
+        energy_mj=result.power.energy_mj,
+        model_version=result.model.version,
+        backend=result.model.backend,
+        precision=result.model.precision,
+        captured_at=result.captured_at.isoformat(),
+        sent_at=result.sent_at.isoformat() if result.sent_at else None,
+        committed_at=committed_at,
+        image_url=blob.get_absolute_url(),
+    )
+
+
+def _publish_stamped(cell_id: int, recorded: list[_Recorded]) -> None:
+    """After commit: build the events with the commit time (the end of the sent -> committed latency) and
+    publish them, in order. Built once, here: a frozen event is not stamped after the fact."""
     def hook() -> None:
         committed_at = timezone.now().isoformat()
-        for event in events:
-            event["committed_at"] = committed_at
+        events = [_recorded_event(*item, committed_at=committed_at) for item in recorded]
         if len(events) == 1:
             publish(cell_id, events[0])
         else:
@@ -572,10 +577,9 @@ def _store_telemetry(device: EdgeDevice, telemetry: Telemetry) -> TelemetrySampl
     boundary = history.order_by("-at", "-id").values_list("at", "id")[keep:keep + 1].first()
     if boundary is not None:  # bounded history: drop everything from the (keep+1)-th newest back
         history.filter(Q(at__lt=boundary[0]) | Q(at=boundary[0], id__lte=boundary[1])).delete()
-    publish_on_commit(device.cell_id, {
-        "type": "device.telemetry", "device_id": device.device_id, "at": telemetry.at.isoformat(),
-        "fps": telemetry.fps, "power_mw": telemetry.power_mw, "memory": telemetry.memory,
-        "temperature": telemetry.temperature, "gpu_load": telemetry.gpu_load, "backend": telemetry.backend,
-        "precision": telemetry.precision, "model_version": telemetry.model_version,
-    })
+    publish_on_commit(device.cell_id, DeviceTelemetry(
+        device_id=device.device_id, at=telemetry.at.isoformat(), fps=telemetry.fps, power_mw=telemetry.power_mw,
+        memory=telemetry.memory, temperature=telemetry.temperature, gpu_load=telemetry.gpu_load,
+        backend=telemetry.backend, precision=telemetry.precision, model_version=telemetry.model_version,
+    ))
     return sample

@@ -30,6 +30,7 @@ from review.models import ReviewClaim
 from traceability import audit, roles
 from traceability.errors import RefusedByRule
 from traceability.models import Part
+from twinweb.events import ReviewClaimed, ReviewReleased
 from twinweb.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,9 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
         after={"claim": claim.pk, "serial": part.serial, "inspections": [str(i.result_id) for i in open_],
                "expires_at": claim.expires_at},
     )
-    publish_on_commit(cell_id_of(lead), {
-        "type": "review.claimed", "result_id": str(lead.result_id), "serial": part.serial,
-        "holder": actor.get_username(),
-    })
+    publish_on_commit(cell_id_of(lead), ReviewClaimed(
+        result_id=str(lead.result_id), serial=part.serial, holder=actor.get_username(),
+    ))
     return claim
 
 
@@ -122,7 +122,7 @@ def release_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = N
     if claim.holder_id != actor.pk:
         raise NotAllowed("Only the operator holding a claim releases it.")
     end_claim(claim, end=ClaimEnd.RELEASED, actor=actor, at=now or timezone.now())
-    publish_on_commit(cell_id_of(claim.inspection), {
-        "type": "review.released", "result_id": str(claim.inspection.result_id), "serial": claim.inspection.part.serial,
-    })
+    publish_on_commit(cell_id_of(claim.inspection), ReviewReleased(
+        result_id=str(claim.inspection.result_id), serial=claim.inspection.part.serial,
+    ))
     return claim

@@ -27,6 +27,7 @@ from review.models import CobotCommand
 from review.selectors import open_claim_of
 from traceability import audit
 from traceability.errors import NotFound, RefusedByRule
+from twinweb.events import CobotAcknowledged
 from twinweb.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,10 @@ def record_cobot_ack(data: dict[str, Any]) -> tuple[CobotCommand, bool]:
             after={"destination": command.payload.get("destination"), "status": ack.status, "detail": ack.detail,
                    "command_id": ack.command_id, "at": ack.done_at},
         )
-    publish_on_commit(command.cell_id, {
-        "type": "cobot.ack", "command": command.kind, "command_id": ack.command_id, "status": ack.status,
-        "detail": ack.detail, "serial": command.payload.get("serial"),
-    })
+    publish_on_commit(command.cell_id, CobotAcknowledged(
+        command=command.kind, command_id=ack.command_id, status=ack.status, detail=ack.detail,
+        serial=command.payload.get("serial"),
+    ))
     return command, True
 
 

@@ -57,6 +57,7 @@ from traceability import audit, roles
 from traceability.choices import Disposition, FailureCaseStatus, FoundBy, PartStatus
 from traceability.errors import RefusedByRule
 from traceability.models import DefectCode, FailureCase
+from twinweb.events import ReviewSigned
 from twinweb.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -350,8 +351,8 @@ def _apply(review: Review, decided: list[Inspection], *, actor: Any, at: dt.date
 def _publish_signed(review: Review, signature: Signature, decided: list[Inspection]) -> None:
     # One event per inspection decided (the same schema as ever), so each shows the human decision.
     for inspection in decided:
-        publish_on_commit(cell_id_of(inspection), {
-            "type": "review.signed", "result_id": str(inspection.result_id), "serial": inspection.part.serial,
-            "verdict": review.verdict, "disposition": review.disposition, "status": review.status,
-            "signer": signature.printed_name, "meaning": signature.meaning, "at": signature.signed_at.isoformat(),
-        })
+        publish_on_commit(cell_id_of(inspection), ReviewSigned(
+            result_id=str(inspection.result_id), serial=inspection.part.serial, verdict=review.verdict,
+            disposition=review.disposition, status=review.status, signer=signature.printed_name,
+            meaning=signature.meaning, at=signature.signed_at.isoformat(),
+        ))

@@ -21,6 +21,7 @@ from traceability import actions, roles
 from traceability.models import AuditRecord
 from twinweb import live
 from twinweb.asgi import application
+from twinweb.events import PartStatusChanged, StationEntered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://testserver")
@@ -113,8 +114,7 @@ async def test_it_forwards_events_in_order_with_consecutive_sequence_numbers(liv
     assert connected
     snapshot = await next_frame(communicator)
     for n in range(3):
-        await sync_to_async(live.publish)(live_cell.pk, {"type": "inspection.recorded", "station": "visual",
-                                                         "result_id": f"r{n}", "verdict": "pass"})
+        await sync_to_async(live.publish)(live_cell.pk, builders.recorded_event(result_id=f"r{n}"))
         frame = await next_event(communicator)  # one at a time: none is coalesced
         assert frame["seq"] == snapshot["seq"] + n + 1
         assert frame["event"]["result_id"] == f"r{n}"
@@ -133,8 +133,7 @@ async def test_it_delivers_events_on_a_machine_that_booted_moments_ago(live_cell
     try:
         assert connected
         snapshot = await next_frame(communicator)
-        await sync_to_async(live.publish)(live_cell.pk, {"type": "inspection.recorded", "station": "visual",
-                                                         "result_id": "just-booted", "verdict": "pass"})
+        await sync_to_async(live.publish)(live_cell.pk, builders.recorded_event(result_id="just-booted"))
         frame = await next_event(communicator)
         assert frame["seq"] == snapshot["seq"] + 1
         assert frame["event"]["result_id"] == "just-booted"
@@ -259,7 +258,7 @@ async def test_it_keeps_delivering_to_a_consumer_that_sat_idle_past_the_redis_bl
     assert connected
     snapshot = await next_frame(communicator)
     await asyncio.sleep(6.5)
-    await sync_to_async(live.publish)(live_cell.pk, {"type": "station.entered", "station": "load", "serial": "X"})
+    await sync_to_async(live.publish)(live_cell.pk, StationEntered(station="load", serial="X", at=builders.now().isoformat()))
     frame = await next_event(communicator)
     assert frame["seq"] == snapshot["seq"] + 1
     await communicator.disconnect()
@@ -270,11 +269,11 @@ async def test_it_fans_one_subscription_out_to_every_client_of_the_cell(live_cel
     second, ok2, _ = await open_stream(live_cell.pk, watcher)
     assert ok1 and ok2
     s1, s2 = await next_frame(first), await next_frame(second)
-    await sync_to_async(live.publish)(live_cell.pk, {"type": "part.status", "serial": "A", "status": "passed"})
+    await sync_to_async(live.publish)(live_cell.pk, PartStatusChanged(serial="A", status="passed"))
     assert (await next_event(first))["seq"] == s1["seq"] + 1
     assert (await next_event(second))["seq"] == s2["seq"] + 1
     await first.disconnect()
-    await sync_to_async(live.publish)(live_cell.pk, {"type": "part.status", "serial": "B", "status": "passed"})
+    await sync_to_async(live.publish)(live_cell.pk, PartStatusChanged(serial="B", status="passed"))
     frame = await next_event(second)
     assert frame["event"]["serial"] == "B", "the remaining client still receives after another one left"
     assert await second.receive_nothing(timeout=0.3), "each event arrives once"

@@ -13,6 +13,7 @@ from tests.support import factories
 from traceability import actions
 from traceability.choices import StationOutcome
 from traceability.models import Batch, Cell, Part, Station, StationEvent
+from twinweb.events import InspectionRecorded
 
 
 def stations(cell: Cell) -> list[Station]:
@@ -63,6 +64,19 @@ def run_part(cell: Cell, batch: Batch, *, start: dt.datetime, dwell_s: Sequence[
 
 def now() -> dt.datetime:
     return timezone.now()
+
+
+def recorded_event(*, result_id: str, station: str = "visual", verdict: str = "pass", serial: str = "SN-1",
+                   **overrides: Any) -> InspectionRecorded:
+    """An `inspection.recorded` event as ingest publishes it, for tests that publish straight to the stream."""
+    at = timezone.now().isoformat()
+    fields: dict[str, Any] = dict(
+        result_id=result_id, serial=serial, station=station, verdict=verdict, defect_class=None,
+        defect_confidence=None, needs_review=False, latency_ms=12.5, avg_power_mw=None, energy_mj=None,
+        model_version="demo-1", backend="onnxruntime", precision="fp32", captured_at=at, sent_at=at,
+        committed_at=at, image_url="/images/0/",
+    )
+    return InspectionRecorded(**{**fields, **overrides})
 
 
 def make_image(seed: int = 0) -> Any:
