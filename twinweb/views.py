@@ -4,7 +4,12 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from traceability import selectors
 
@@ -19,7 +24,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@csrf_exempt  # a POST to no resource is a 404 whatever its cookies say
-def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """An /api/ URL that names no resource: the API's JSON error, never the HTML page."""
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([IsAuthenticated])
+def api_not_found(request: Request, path: str = "") -> Response:
+    """An /api/ URL that names no resource: the API's JSON answers (401 to anyone not signed in, else 404),
+    never the HTML page."""
+    raise NotFound()

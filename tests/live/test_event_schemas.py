@@ -29,7 +29,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from edge_worker.cobot import CobotAck
+from edge_worker.contracts.cobot import CobotAck
 from inspection.actions.ingest import record_inspection_result, record_telemetry
 from live import actions as alarm_actions
 from live import consumers

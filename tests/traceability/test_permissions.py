@@ -13,6 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.support import factories
 from traceability.models import FailureCase
 
+JSON = "application/json"  # the API speaks JSON
+
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"/accounts/login/", "/healthz", "/admin/login/"}
@@ -89,7 +91,7 @@ def test_auditors_change_nothing(auditor: Any, quality_engineer: Any, login: Any
     from traceability.choices import FoundBy
 
     case = actions.open_failure_case(part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None)
-    response = login(auditor).post(f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap"})
+    response = login(auditor).post(f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap"}, content_type=JSON)
     assert response.status_code == 403
     assert FailureCase.objects.get(pk=case.pk).disposition == ""
 
@@ -109,7 +111,7 @@ def test_quality_engineers_disposition_failure_cases(quality_engineer: Any, logi
 
     case = actions.open_failure_case(part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None)
     response = login(quality_engineer).post(
-        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap", "reason": "crack"}
+        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap", "reason": "crack"}, content_type=JSON
     )
     assert response.status_code == 200, response.content
     part.refresh_from_db()
@@ -127,7 +129,8 @@ def test_only_quality_engineers_and_admins_disposition_over_the_api(
     case = actions.open_failure_case(factories.make_part(), defect_code=factories.make_defect_code(),
                                      found_by=FoundBy.MACHINE, actor=None)
     response = login(request.getfixturevalue(persona)).post(
-        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "rework", "reason": "burr removed"})
+        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "rework", "reason": "burr removed"},
+        content_type=JSON)
     assert response.status_code == expected, response.content
     assert FailureCase.objects.get(pk=case.pk).disposition == ("rework" if expected == 200 else "")
 

@@ -13,6 +13,8 @@ from tests.support import known_genealogy as known
 from traceability import epcis
 from traceability.models import Part
 
+JSON = "application/json"  # the API speaks JSON
+
 pytestmark = pytest.mark.django_db
 
 
@@ -153,33 +155,33 @@ def test_quality_engineers_contain_a_lot_over_the_api(
     g: known.KnownGenealogy, quality_engineer: Any, auditor: Any, login: Any
 ) -> None:
     path = f"/api/lots/{g.key('A1')}/contain/"
-    assert login(auditor).post(path, {"reason": "porosity"}).status_code == 403
-    assert login(quality_engineer).post(path, {}).status_code == 400
+    assert login(auditor).post(path, {"reason": "porosity"}, content_type=JSON).status_code == 403
+    assert login(quality_engineer).post(path, {}, content_type=JSON).status_code == 400
 
-    response = login(quality_engineer).post(path, {"reason": "porosity"})
+    response = login(quality_engineer).post(path, {"reason": "porosity"}, content_type=JSON)
 
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "suspect" and response.json()["shipped"] == []
     assert Part.objects.get(serial=g.key("T1")).status == "on_hold"
-    again = login(quality_engineer).post(path, {"reason": "porosity"})
+    again = login(quality_engineer).post(path, {"reason": "porosity"}, content_type=JSON)
     assert again.status_code == 409 and "already contained" in again.json()["detail"]
 
 
 def test_quality_engineers_release_a_containment_over_the_api(
     g: known.KnownGenealogy, quality_engineer: Any, auditor: Any, login: Any
 ) -> None:
-    login(quality_engineer).post(f"/api/lots/{g.key('A1')}/contain/", {"reason": "porosity"})
+    login(quality_engineer).post(f"/api/lots/{g.key('A1')}/contain/", {"reason": "porosity"}, content_type=JSON)
     path = f"/api/lots/{g.key('A1')}/release/"
-    assert login(auditor).post(path, {"reason": "cleared"}).status_code == 403
+    assert login(auditor).post(path, {"reason": "cleared"}, content_type=JSON).status_code == 403
 
-    response = login(quality_engineer).post(path, {"reason": "cleared"})
+    response = login(quality_engineer).post(path, {"reason": "cleared"}, content_type=JSON)
 
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "released" and body["parts_still_held"] == []
     assert g.key("T1") in body["parts_released"] and sorted(body["lots_released"]) == [g.key("A1"), g.key("A1a")]
     assert Part.objects.get(serial=g.key("T1")).status == "passed"
-    assert login(quality_engineer).post(path, {"reason": "cleared"}).status_code == 409
+    assert login(quality_engineer).post(path, {"reason": "cleared"}, content_type=JSON).status_code == 409
 
 
 def test_the_backward_trace_carries_the_audit_records_of_the_parts_inspections(

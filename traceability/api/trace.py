@@ -9,15 +9,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework.settings import api_settings
 
 from traceability import access
 from traceability.genealogy import BackwardTrace, ForwardTrace, InspectionStep, PartNode
 from traceability.models import AuditRecord, LotLink, MaterialLot, Part
 
-# Token first: an anonymous call gets 401 with `WWW-Authenticate: Token`, not a bare 403.
-TRACE_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+# The project's authentication, token first (an anonymous call gets 401 with `WWW-Authenticate: Token`, not a
+# bare 403), with its lockout of clients that guess tokens.
+TRACE_AUTHENTICATION = api_settings.DEFAULT_AUTHENTICATION_CLASSES
 
 
 class CanTrace(BasePermission):
