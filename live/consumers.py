@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from importlib import import_module
 import logging
 import time
 from collections import OrderedDict
@@ -29,6 +30,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY as SESSION_USER_KEY
 from django.utils import timezone
 
 from live import selectors as live_state
@@ -43,6 +45,7 @@ HEARTBEAT_S: float | None = None  # None: settings.TWINWEB_LIVE_HEARTBEAT_S (tes
 COALESCE_AFTER = 64  # frames queued for one client before new events replace older ones of the same key
 OUTBOX_LIMIT = 512  # frames queued for one client before it is told to resync instead
 CLOSE_FORBIDDEN = 4403
+CLOSE_SIGNED_OUT = 4401  # the session that opened the socket ended (signed out, expired)
 
 _redis: aioredis.Redis | None = None
 _redis_loop: asyncio.AbstractEventLoop | None = None
@@ -90,6 +93,15 @@ def _snapshot_frame(cell: Cell) -> str:
 
 def _load_cell(cell_id: int) -> Cell | None:
     return Cell.objects.filter(pk=cell_id).first()
+
+
+def _still_signed_in(scope: dict[str, Any]) -> bool:
+    """Whether the session the socket opened with still signs its user in (not signed out, not expired)."""
+    session, user = scope.get("session"), scope.get("user")
+    if session is None or user is None or not user.is_authenticated:
+        return False
+    current = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session.session_key)
+    return str(current.get(SESSION_USER_KEY, "")) == str(user.pk)  # a deleted or expired session reads empty
 
 
 def _may_view(user: Any, cell: Cell) -> bool:
@@ -263,6 +275,10 @@ class CellConsumer(AsyncWebsocketConsumer):
         key = sequence_key(self.cell.pk)
         while True:
             await asyncio.sleep(HEARTBEAT_S or settings.TWINWEB_LIVE_HEARTBEAT_S)
+            if not await database_sync_to_async(_still_signed_in)(self.scope):
+                # Signed out (or the session expired) since the socket opened: stop delivering, say why.
+                await self.close(code=CLOSE_SIGNED_OUT)
+                return
             degraded: str | None = None
             seq: int | None = None
             try:

@@ -8,7 +8,6 @@ from review.models import (
     Review,
     ReviewClaim,
     ReviewedInspection,
-    ReviewPin,
     Signature,
 )
 from traceability.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -57,7 +56,7 @@ class CobotCommandAdmin(ReadOnlyAdmin):
     list_select_related = ["cell"]
 
 
-# --- Edge worker telemetry (machine-written: read-only) ---------------------------------------------------
+
 
 @admin.register(Signature)
 class SignatureAdmin(ReadOnlyAdmin):
@@ -66,10 +65,3 @@ class SignatureAdmin(ReadOnlyAdmin):
     search_fields = ["printed_name", "review__inspection__part__serial"]
 
 
-@admin.register(ReviewPin)
-class ReviewPinAdmin(ReadOnlyAdmin):
-    """Who has a signing PIN, and since when. The PIN itself is stored hashed and never shown."""
-
-    list_display = ["user", "set_at"]
-    fields = ["user", "set_at"]
-    search_fields = ["user__username"]

@@ -26,7 +26,7 @@ from review.choices import (
 )
 from traceability.models import Cell, Part
 
-__all__ = ["CobotCommand", "Review", "ReviewClaim", "ReviewPin", "ReviewedInspection", "Signature"]
+__all__ = ["CobotCommand", "Review", "ReviewClaim", "ReviewedInspection", "Signature"]
 
 # How a signature's content_sha256 is made: 1 = the review's content hash; 2 = the hash of that together with the
 # signer, printed name, meaning and time (actions.review.signature_manifest).
@@ -149,20 +149,6 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.printed_name}: {self.meaning} @ {self.signed_at:%Y-%m-%d %H:%M:%S}"
-
-
-class ReviewPin(models.Model):
-    """A short PIN an operator may sign with instead of the password (stored hashed, like a password)."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_pin")
-    pin_hash = models.CharField(max_length=200)
-    set_at = models.DateTimeField()
-
-    class Meta:
-        db_table = "inspection_reviewpin"
-
-    def __str__(self) -> str:
-        return f"PIN of {self.user_id}"
 
 
 class CobotCommand(models.Model):

@@ -292,3 +292,14 @@ def open_claim_of(inspection: Inspection, user: Any, *, now: dt.datetime | None 
     return ReviewClaim.objects.select_related("inspection").filter(
         part_id=inspection.part_id, holder=user, ended_at__isnull=True, expires_at__gt=now
     ).first()
+
+
+def override_awaiting_countersignature(part: Part) -> str:
+    """Why a Debug Mode override holds the part's decision (awaiting its countersignature), or ""."""
+    pending = (Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)
+               .select_related("reviewer").first())
+    if pending is None:
+        return ""
+    name = pending.reviewer.get_full_name() or pending.reviewer.get_username()
+    return (f"{part.serial}: the override by {name} (Debug Mode review {pending.pk}) awaits a countersignature; "
+            "no other decision is accepted until it is countersigned.")

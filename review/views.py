@@ -28,6 +28,7 @@ from review.actions import claims, cobot, signing, verdicts
 from review.choices import OverrideReason, ReviewStatus
 from review.models import Review, ReviewClaim
 from traceability import roles
+from traceability.actions import esign
 from traceability.access import can_review
 from traceability.errors import DomainError
 from traceability.models import DefectCode
@@ -255,7 +256,7 @@ def sign(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
             inspection, actor=request.user, verdict=str(data.get("verdict", "")),
             disposition=str(data.get("disposition", "")), reason_code=str(data.get("reason_code", "")),
             note=str(data.get("note", ""))[:2000], credential=str(data.get("credential", "")), idempotency_key=key,
-            reviewed=[str(r) for r in shown] if isinstance(shown, list) else None,
+            reviewed=[str(r) for r in shown] if isinstance(shown, list) else None, request=request,
         )
     except DomainError as exc:
         return _json_error(exc)
@@ -290,7 +291,7 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         verdicts.countersign_review(
             review, actor=request.user, credential=request.POST.get("credential", ""),
-            idempotency_key=request.POST.get("idempotency_key", "") or uuid.uuid4(),
+            idempotency_key=request.POST.get("idempotency_key", "") or uuid.uuid4(), request=request,
         )
     except (DomainError, ValueError) as exc:
         messages.error(request, str(exc))
@@ -303,7 +304,9 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def set_pin(request: SignedInRequest) -> HttpResponse:
     try:
-        signing.set_review_pin(request.user, pin=request.POST.get("pin", ""), actor=request.user)
+        esign.set_signing_pin(request.user, pin=request.POST.get("pin", ""),
+                              current_password=request.POST.get("current_password", ""), actor=request.user,
+                              request=request)
     except DomainError as exc:
         messages.error(request, str(exc))
     else:

@@ -12,12 +12,14 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from traceability import actions
 from traceability.choices import Disposition
 from traceability.errors import DomainError
+from traceability.forms import CountersignForm, DispositionForm
 from traceability.models import (
     Area,
     AuditRecord,
@@ -37,6 +39,9 @@ from traceability.models import (
     Part,
     PartComponent,
     PartType,
+    RecordSignature,
+    SigningGuard,
+    SigningPin,
     Site,
     Station,
     StationEvent,
@@ -267,28 +272,40 @@ class FailureCaseAdmin(AuditedAdmin):
     search_fields = ["part__serial", "description"]
     raw_id_fields = ["part"]
     list_select_related = ["part", "defect_code", "owner"]
-    readonly_fields = ["disposition", "status", "closed_at"]
-    actions = ["scrap", "rework", "use_as_is"]
+    readonly_fields = ["disposition", "status", "pending_disposition", "closed_at"]
+    actions = ["decide", "countersign"]
 
-    def _disposition(self, request: HttpRequest, queryset: QuerySet[FailureCase], disposition: Disposition) -> None:
-        _each_through_action(
-            self, request, queryset,
-            lambda case: actions.disposition_failure_case(case, disposition=disposition, actor=request.user,
-                                                          reason="dispositioned in the admin"),
-            f"cases closed as {disposition.label.lower()} (their parts follow)",
+    def _signed(self, request: HttpRequest, queryset: QuerySet[FailureCase], *, title: str, form_class: type,
+                act: Any, done: str) -> TemplateResponse | None:
+        """An admin action that signs: an intermediate page asks for what the signature needs (as the API and
+        Debug Mode do), then each selected case goes through the same signed action."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            _each_through_action(self, request, queryset, lambda case: act(case, form.cleaned_data), done)
+            return None
+        return TemplateResponse(request, "admin/traceability/failurecase/sign.html", {
+            **self.admin_site.each_context(request), "title": title, "form": form, "cases": queryset,
+            "action": request.POST.get("action", ""), "opts": self.model._meta,
+        })
+
+    @admin.action(description="Decide (signed): scrap, rework or use as is", permissions=["change"])
+    def decide(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> TemplateResponse | None:
+        return self._signed(
+            request, queryset, title="Decide failure cases (signed)", form_class=DispositionForm,
+            act=lambda case, data: actions.decide_failure_case(
+                case, disposition=Disposition(data["disposition"]), reason=data["reason"],
+                credential=data["credential"], actor=request.user, request=request),
+            done="cases decided (their parts follow; a use-as-is on a four-eyes part type awaits a countersignature)",
         )
 
-    @admin.action(description="Disposition: scrap the parts", permissions=["change"])
-    def scrap(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> None:
-        self._disposition(request, queryset, Disposition.SCRAP)
-
-    @admin.action(description="Disposition: rework the parts", permissions=["change"])
-    def rework(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> None:
-        self._disposition(request, queryset, Disposition.REWORK)
-
-    @admin.action(description="Disposition: use the parts as is", permissions=["change"])
-    def use_as_is(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> None:
-        self._disposition(request, queryset, Disposition.USE_AS_IS)
+    @admin.action(description="Countersign (signed) a disposition that awaits it", permissions=["change"])
+    def countersign(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> TemplateResponse | None:
+        return self._signed(
+            request, queryset, title="Countersign dispositions (signed)", form_class=CountersignForm,
+            act=lambda case, data: actions.countersign_failure_case(
+                case, credential=data["credential"], actor=request.user, request=request),
+            done="dispositions countersigned",
+        )
 
 
 @admin.register(DimensionalFeature)
@@ -381,3 +398,24 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- Electronic signatures (written by the signing path: read-only here) -----------------------------------
+
+
+@admin.register(RecordSignature)
+class RecordSignatureAdmin(ReadOnlyAdmin):
+    list_display = ["subject_type", "subject_key", "meaning", "printed_name", "method", "signed_at"]
+    list_filter = ["meaning", "method", "subject_type"]
+    search_fields = ["subject_key", "printed_name"]
+
+
+@admin.register(SigningPin)
+class SigningPinAdmin(ReadOnlyAdmin):
+    list_display = ["user", "set_at"]  # the hash is never shown
+    fields = ["user", "set_at"]
+
+
+@admin.register(SigningGuard)
+class SigningGuardAdmin(ReadOnlyAdmin):
+    list_display = ["user", "attempts", "window_started_at"]

@@ -68,6 +68,7 @@ class Disposition(models.TextChoices):
 class FailureCaseStatus(models.TextChoices):
     OPEN = "open", "Open"
     UNDER_REVIEW = "under_review", "Under review"
+    AWAITING_COUNTERSIGN = "awaiting_countersign", "Disposition awaits a countersignature"
     CLOSED = "closed", "Closed"
 
 
@@ -88,10 +89,19 @@ BADGE_COLOURS: dict[type[models.TextChoices], dict[str, str]] = {
     StationOutcome: {"in_progress": "info", "ok": "ok", "nok": "bad", "skipped": "neutral"},
     PalletStatus: {"open": "info", "closed": "neutral", "shipped": "ok"},
     Disposition: {"": "warn", "scrap": "bad", "rework": "warn", "use_as_is": "ok"},
-    FailureCaseStatus: {"open": "bad", "under_review": "warn", "closed": "ok"},
+    FailureCaseStatus: {"open": "bad", "under_review": "warn", "awaiting_countersign": "warn", "closed": "ok"},
     DefectSeverity: {"minor": "warn", "major": "bad", "critical": "bad"},
 }
 
 
 def badge_colour(choices: type[models.TextChoices], value: str) -> str:
     return BADGE_COLOURS.get(choices, {}).get(value, "neutral")
+
+
+class RecordSignatureMeaning(models.TextChoices):
+    """What an electronic signature on a quality record means (21 CFR 11.50: the printed name, the date and time,
+    and the meaning of the signature are part of it)."""
+
+    DISPOSITION = "disposition", "Decided the disposition of a failed part"
+    COUNTERSIGN = "countersign", "Second person: approved this disposition"
+    RELEASE = "release", "Released the containment of a lot"

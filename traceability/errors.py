@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from twinweb.errors import DomainError
 
-__all__ = ["DomainError", "NotFound", "RefusedByRule"]
+__all__ = ["DomainError", "NotAllowed", "NotFound", "RefusedByRule"]
 
 
 class RefusedByRule(DomainError):
@@ -18,3 +18,10 @@ class RefusedByRule(DomainError):
 class NotFound(DomainError):
     code = "not_found"
     http_status = 404
+
+
+class NotAllowed(DomainError):
+    """The person's role may not do this (or, for a countersignature, they are the wrong person)."""
+
+    code = "forbidden"
+    http_status = 403

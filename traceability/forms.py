@@ -59,3 +59,18 @@ class ContainLotForm(forms.Form):
 
 class ReleaseContainmentForm(forms.Form):
     reason = forms.CharField(max_length=500, label="Why the lot is cleared (recorded in the audit trail)")
+    credential = forms.CharField(max_length=200, label="Your password or signing PIN (the release is signed)",
+                                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class DispositionForm(forms.Form):
+    disposition = forms.ChoiceField(choices=[("scrap", "Scrap"), ("rework", "Rework"), ("use_as_is", "Use as is")])
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                             label="Reason (part of the signed record)")
+    credential = forms.CharField(max_length=200, label="Your password or signing PIN",
+                                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class CountersignForm(forms.Form):
+    credential = forms.CharField(max_length=200, label="Your password or signing PIN (second person)",
+                                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

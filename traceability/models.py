@@ -13,6 +13,7 @@ from django.db import models
 from django.urls import reverse
 
 from traceability.choices import (
+    RecordSignatureMeaning,
     BatchStatus,
     DefectSeverity,
     Disposition,
@@ -373,6 +374,10 @@ class FailureCase(models.Model):
     description = models.TextField(blank=True)
     disposition = models.CharField(max_length=20, choices=Disposition.choices, default=Disposition.PENDING, blank=True)
     status = models.CharField(max_length=20, choices=FailureCaseStatus.choices, default=FailureCaseStatus.OPEN)
+    pending_disposition = models.CharField(
+        max_length=20, choices=Disposition.choices, default=Disposition.PENDING, blank=True,
+        help_text="A signed disposition that awaits a second person's countersignature (four-eyes part types); "
+                  "while it waits, no other decision on the part is accepted.")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="owned_failure_cases"
     )
@@ -464,3 +469,54 @@ class AuditRecord(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.subject_type}:{self.subject_key}"
 
+
+# --- Electronic signatures ------------------------------------------------------------------------------
+
+
+class SigningPin(models.Model):
+    """A short PIN a person may sign with instead of their password (stored hashed, like a password). Setting or
+    changing it needs the current password."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signing_pin")
+    pin_hash = models.CharField(max_length=200)
+    set_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"signing PIN of {self.user_id}"
+
+
+class SigningGuard(models.Model):
+    """A person's refused signing attempts in the current window. Each attempt reserves a slot here before the
+    credential is checked, in one UPDATE, so a burst of parallel attempts gets no more guesses than the limit."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signing_guard")
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts refused (or in flight) in the window.")
+    window_started_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"signing guard of {self.user_id}: {self.attempts}"
+
+
+class RecordSignature(models.Model):
+    """An electronic signature on a quality record (a failure case's disposition and its countersignature, a
+    containment's release): who, under which printed name, when, with which meaning, bound to the sha256 of what
+    was signed. Debug Mode's reviews keep their own signature rows (review.Signature), made by the same path."""
+
+    subject_type = models.CharField(max_length=60)
+    subject_key = models.CharField(max_length=120)
+    meaning = models.CharField(max_length=20, choices=RecordSignatureMeaning.choices)
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="record_signatures")
+    printed_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    method = models.CharField(max_length=20, help_text="How the signer re-authenticated: password or pin.")
+    signed_content = models.JSONField(help_text="The record's content as signed.")
+    content_sha256 = models.CharField(max_length=64, help_text="sha256 of the canonical signed content.")
+    manifest_sha256 = models.CharField(
+        max_length=64, help_text="sha256 of the content hash with the signer, printed name, meaning and time.")
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+        indexes = [models.Index(fields=["subject_type", "subject_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name}: {self.meaning} of {self.subject_type} {self.subject_key}"

@@ -162,10 +162,11 @@ def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ReleaseContainmentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Releasing a containment needs a reason.")
+        messages.error(request, "Releasing a containment needs a reason and your signature (password or PIN).")
         return redirect("trace-lot", lot.lot_key)
     try:
-        released = actions.release_containment(lot, actor=request.user, reason=form.cleaned_data["reason"])
+        released = actions.release_containment(lot, actor=request.user, reason=form.cleaned_data["reason"],
+                                               credential=form.cleaned_data["credential"], request=request)
     except DomainError as refusal:
         messages.error(request, str(refusal))
         return redirect("trace-lot", lot.lot_key)

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "twinweb.middleware.SigningSessionIdleTimeoutMiddleware",
     "twinweb.middleware.LoginRequiredEverywhereMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a 429 response.
     "axes.middleware.AxesMiddleware",
@@ -205,6 +206,8 @@ SPECTACULAR_SETTINGS = {
         "FailureCaseStatusEnum": "traceability.choices.FailureCaseStatus",
         "StationOutcomeEnum": "traceability.choices.StationOutcome",
         "VerdictEnum": "inspection.choices.Verdict",
+        "DispositionEnum": "traceability.choices.Disposition",
+        "DispositionDecisionEnum": [("scrap", "scrap"), ("rework", "rework"), ("use_as_is", "use_as_is")],
     },
 }
 
@@ -234,6 +237,8 @@ TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = env_float("TWINWEB_REVIEW_CONFIDENCE_THRES
 TWINWEB_REVIEW_CLAIM_TTL_S = env_float("TWINWEB_REVIEW_CLAIM_TTL_S", 300.0)  # Debug Mode: a claim lapses after this
 TWINWEB_SIGNATURE_MAX_FAILURES = env_int("TWINWEB_SIGNATURE_MAX_FAILURES", 5)  # Debug Mode: refused signatures ...
 TWINWEB_SIGNATURE_LOCKOUT_S = env_float("TWINWEB_SIGNATURE_LOCKOUT_S", 900.0)  # ... within this window lock signing
+# A session that has used Debug Mode (a signing tablet) ends after this long without a request.
+TWINWEB_SIGNING_SESSION_IDLE_S = env_float("TWINWEB_SIGNING_SESSION_IDLE_S", 900.0)
 TWINWEB_EDGE_DEVICE = env_str("TWINWEB_EDGE_DEVICE", "jetson-demo-01")
 TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)
 GS1_COMPANY_PREFIX_LENGTH = env_int("GS1_COMPANY_PREFIX_LENGTH", 7)

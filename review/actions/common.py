@@ -16,17 +16,13 @@ from review.choices import (
 from review.models import Review, ReviewedInspection
 from traceability import actions as trace_actions
 from traceability.choices import FailureCaseStatus
+from traceability.actions.esign import SignatureRefused  # noqa: F401  (Debug Mode's refusals are the signing path's)
 from traceability.errors import DomainError, RefusedByRule
 from traceability.models import FailureCase, Part
 
 log = logging.getLogger(__name__)
 
 
-class SignatureRefused(DomainError):
-    """The signer could not be re-authenticated (wrong password or PIN)."""
-
-    code = "signature_refused"
-    http_status = 403
 
 
 class NotAllowed(DomainError):

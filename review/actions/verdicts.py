@@ -149,7 +149,7 @@ def _signed_content(lead: Inspection, inspections: list[Inspection], review_fiel
 def sign_verdict(
     inspection: Inspection, *, actor: Any, verdict: str, credential: str, idempotency_key: uuid.UUID | str,
     disposition: str = "", reason_code: str = "", note: str = "", reviewed: list[str] | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, request: Any = None,
 ) -> tuple[Review, bool]:
     """Record the operator's signed verdict on the part of `inspection` (every inspection of it that needs a
     human). `reviewed`: the result ids of the inspections the operator was shown; when given, a verdict is refused
@@ -164,7 +164,7 @@ def sign_verdict(
             raise RefusedByRule("This decision key belongs to another decision.")
         return existing, False
     # Before the transaction: password hashing is slow on purpose, and SQLite's write lock starts with it.
-    method = authenticate_signer(actor, credential, subject=inspection_subject(inspection))
+    method = authenticate_signer(actor, credential, subject=inspection_subject(inspection), request=request)
     try:
         return _record_verdict(inspection, actor=actor, verdict=verdict, method=method, key=key,
                                disposition=disposition, reason_code=reason_code, note=note, reviewed=reviewed,
@@ -203,6 +203,11 @@ def _record_verdict(
         how = "was released" if last.end_reason == ClaimEnd.RELEASED else "lapsed"
         raise ClaimLapsed(f"Your claim on {part.serial} {how} at {iso_at(last.ended_at or last.expires_at)}: the verdict "
                           "was not recorded. Claim the case again to sign it.")
+    waiting = FailureCase.objects.filter(part=part, status=FailureCaseStatus.AWAITING_COUNTERSIGN).first()
+    if waiting is not None:
+        raise RefusedByRule(f"{part.serial}: a signed {waiting.pending_disposition.replace('_', ' ')} of failure case "
+                            f"{waiting.pk} awaits a countersignature; no other decision is accepted until it is "
+                            "countersigned. Nothing was recorded.")
     lead = selectors.lead_inspection(open_)
     case = selectors.open_failure_case(open_)
     failed = machine_failed(open_)
@@ -247,6 +252,9 @@ def _record_verdict(
         reason=note.strip(),
     )
     if four_eyes:
+        if case is not None:  # the API and the admin see the wait too, and refuse other decisions meanwhile
+            trace_actions.await_countersignature(case, disposition=Disposition.USE_AS_IS, actor=actor,
+                                                 reason=f"Debug Mode review {review.pk}: override awaits a countersignature")
         move_part(lead, destination=CobotDestination.HOLD, reason="override awaits a countersignature")
     else:
         _apply(review, open_, actor=actor, at=now)
@@ -256,6 +264,7 @@ def _record_verdict(
 
 def countersign_review(
     review: Review, *, actor: Any, credential: str, idempotency_key: uuid.UUID | str, now: dt.datetime | None = None,
+    request: Any = None,
 ) -> tuple[Signature, bool]:
     """A second person approves an override on a four-eyes part type; then the override takes effect."""
     require_permission(actor, roles.COUNTERSIGN, "countersign overrides")
@@ -267,7 +276,7 @@ def countersign_review(
         return existing, False
     if review.reviewer_id == actor.pk:
         raise NotAllowed("The countersignature must come from a second person, not the reviewer.")
-    method = authenticate_signer(actor, credential, subject=inspection_subject(review.inspection))
+    method = authenticate_signer(actor, credential, subject=inspection_subject(review.inspection), request=request)
     return _record_countersignature(review, actor=actor, method=method, key=key, now=now), True
 
 

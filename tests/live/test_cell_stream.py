@@ -295,3 +295,27 @@ async def test_it_reports_a_degraded_event_bus_in_the_heartbeat(
         pass
     assert frame["degraded"] and "ConnectionError" in frame["degraded"]
     await communicator.disconnect()
+
+
+async def test_it_stops_delivering_once_its_user_signs_out(
+    live_cell: Any, watcher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "HEARTBEAT_S", 0.2)
+    cookie = await sync_to_async(session_cookie)(watcher)
+    communicator = WebsocketCommunicator(application, f"/ws/cells/{live_cell.pk}/", headers=[ORIGIN, cookie])
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    await next_frame(communicator)  # the snapshot
+    session_key = cookie[1].decode().split("=", 1)[1]
+
+    def sign_out() -> None:
+        from django.contrib.sessions.models import Session
+
+        Session.objects.filter(session_key=session_key).delete()  # what signing out (or expiry) leaves behind
+
+    await sync_to_async(sign_out)()
+    while True:
+        output = await communicator.receive_output(timeout=5)
+        if output["type"] == "websocket.close":
+            break
+    assert output["code"] == consumers.CLOSE_SIGNED_OUT

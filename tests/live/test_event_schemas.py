@@ -35,9 +35,7 @@ from live import actions as alarm_actions
 from live import consumers
 from review.actions.cobot import record_cobot_ack
 from review.models import CobotCommand
-from tests.support import factories
-from tests.support import ingest_builders
-from tests.support import live_builders
+from tests.support import factories, ingest_builders, live_builders
 from tests.support.review_cases import make_review_case
 from traceability import actions, roles
 from traceability.choices import PartStatus, StationOutcome
@@ -115,7 +113,7 @@ def test_it_sends_part_status_as_its_schema_says_when_a_containment_holds_and_re
         actions.contain_lot(lot, actor=quality_engineer, reason="porosity at the supplier")
     assert [e["status"] for e in stream.events("part.status")] == ["on_hold"]
     with django_capture_on_commit_callbacks(execute=True):
-        actions.release_containment(lot, actor=quality_engineer, reason="supplier cleared the lot")
+        actions.release_containment(lot, actor=quality_engineer, reason="supplier cleared the lot", credential=factories.PASSWORD)
     assert [(e["serial"], e["status"]) for e in stream.events("part.status")] == [(part.serial, "in_process")]
 
 

@@ -129,7 +129,7 @@ def test_it_refuses_a_wrong_password_and_records_nothing(cell: Any, operator: An
 def test_it_accepts_a_pin_instead_of_the_password(cell: Any, operator: Any, login: Any) -> None:
     case = make_review_case(cell)
     client = claimed(login(operator), case)
-    client.post(reverse("review-pin"), {"pin": "4711"})
+    client.post(reverse("review-pin"), {"pin": "4711", "current_password": factories.PASSWORD})
     response = sign(client, case, verdict="confirm_nok", disposition="rework", credential="4711")
     assert response.status_code == 201
     assert Signature.objects.get().method == "pin"

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import factories
-from traceability.models import (
-    AuditRecord,
-    Pallet,
-)
+from traceability.models import AuditRecord, FailureCase, Pallet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,9 +82,18 @@ def test_admin_actions_go_through_the_plant_rules(admin_user: Any, login: Any) -
     part = factories.make_part()
     case = actions.open_failure_case(part, defect_code=factories.make_defect_code("dent"), found_by=FoundBy.MACHINE,
                                      actor=None)
-    response = client.post("/admin/traceability/failurecase/", {"action": "rework", "_selected_action": [case.pk]},
+    decide = {"action": "decide", "_selected_action": [case.pk]}
+    page = client.post("/admin/traceability/failurecase/", decide)
+    assert "Your password or signing PIN" in page.content.decode()  # the action asks for a signature first
+    unsigned = client.post("/admin/traceability/failurecase/",
+                           {**decide, "apply": "Sign", "disposition": "rework", "reason": "burr", "credential": "guess"},
                            follow=True)
-    assert "1 cases closed as rework" in response.content.decode()
+    assert "not accepted" in unsigned.content.decode()
+    assert FailureCase.objects.get(pk=case.pk).status == "open"
+    response = client.post("/admin/traceability/failurecase/", {**decide, "apply": "Sign", "disposition": "rework",
+                                                                "reason": "burr removed", "credential": factories.PASSWORD},
+                           follow=True)
+    assert "1 cases decided" in response.content.decode()
     part.refresh_from_db()
     assert part.status == "reworked"
     assert AuditRecord.objects.filter(action="failure_case.disposition", actor_id=admin_user.pk).exists()

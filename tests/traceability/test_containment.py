@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.factories import PASSWORD
 from tests.support import known_genealogy as known
 from traceability import actions, gs1
 from traceability.choices import LotStatus, PartStatus
@@ -135,7 +136,7 @@ def test_production_decisions_on_a_held_part_wait_for_the_release(g: known.Known
     with pytest.raises(RefusedByRule, match="on hold"):
         actions.pack_part(held, pallet=pallet, actor=None)
 
-    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="supplier analysis: no porosity")
+    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="supplier analysis: no porosity", credential=PASSWORD)
 
     assert g.key("S07") in released.parts_released
     assert part(g, "S07").status == PartStatus.REWORKED and part(g, "S08").status == PartStatus.PASSED
@@ -149,7 +150,7 @@ def test_scrapping_a_held_part_is_allowed(g: known.KnownGenealogy, quality_engin
     actions.set_part_status(part(g, "S09"), status=PartStatus.SCRAPPED, actor=quality_engineer, reason="destroyed")
 
     assert part(g, "S09").status == PartStatus.SCRAPPED
-    actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="cleared")
+    actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="cleared", credential=PASSWORD)
     assert part(g, "S09").status == PartStatus.SCRAPPED
 
 
@@ -160,11 +161,11 @@ def test_a_part_held_by_two_containments_stays_held_until_both_are_released(
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
     actions.contain_lot(g.lots["R1"], actor=quality_engineer, reason="O-ring hardness")
 
-    first = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="billets cleared")
+    first = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="billets cleared", credential=PASSWORD)
 
     assert g.key("S01") in first.parts_still_held and part(g, "S01").status == PartStatus.ON_HOLD
     assert part(g, "M3").status == PartStatus.PASSED  # reached through A1a only
-    actions.release_containment(g.lots["R1"], actor=quality_engineer, reason="O-rings cleared")
+    actions.release_containment(g.lots["R1"], actor=quality_engineer, reason="O-rings cleared", credential=PASSWORD)
     assert part(g, "S01").status == PartStatus.PASSED and part(g, "T1").status == PartStatus.PASSED
 
 
@@ -173,20 +174,20 @@ def test_releasing_a_lot_inside_a_wider_containment_keeps_it_suspect(g: known.Kn
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
     actions.contain_lot(g.lots["A0"], actor=quality_engineer, reason="supplier recall")
 
-    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="A1 cleared")
+    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="A1 cleared", credential=PASSWORD)
 
     assert released.lots_released == []  # A1 and A1a descend from A0, still contained
     assert MaterialLot.objects.get(pk=g.lots["A1"].pk).status == LotStatus.SUSPECT
-    actions.release_containment(g.lots["A0"], actor=quality_engineer, reason="recall withdrawn")
+    actions.release_containment(g.lots["A0"], actor=quality_engineer, reason="recall withdrawn", credential=PASSWORD)
     after = {g.name(k): s for k, s in MaterialLot.objects.values_list("lot_key", "status")}
     assert after == before  # every lot back to its status before containment (consumed stays consumed)
 
 
 def test_containing_twice_or_releasing_nothing_is_refused(g: known.KnownGenealogy, quality_engineer: Any) -> None:
     with pytest.raises(RefusedByRule, match="no active containment"):
-        actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="x")
+        actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="x", credential=PASSWORD)
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
     with pytest.raises(RefusedByRule, match="already contained"):
         actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="again")
     with pytest.raises(RefusedByRule, match="needs a reason"):
-        actions.release_containment(g.lots["A1"], actor=quality_engineer, reason=" ")
+        actions.release_containment(g.lots["A1"], actor=quality_engineer, reason=" ", credential=PASSWORD)

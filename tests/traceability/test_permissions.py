@@ -111,7 +111,8 @@ def test_quality_engineers_disposition_failure_cases(quality_engineer: Any, logi
 
     case = actions.open_failure_case(part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None)
     response = login(quality_engineer).post(
-        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap", "reason": "crack"}, content_type=JSON
+        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap", "reason": "crack", "credential": factories.PASSWORD},
+        content_type=JSON
     )
     assert response.status_code == 200, response.content
     part.refresh_from_db()
@@ -129,7 +130,8 @@ def test_only_quality_engineers_and_admins_disposition_over_the_api(
     case = actions.open_failure_case(factories.make_part(), defect_code=factories.make_defect_code(),
                                      found_by=FoundBy.MACHINE, actor=None)
     response = login(request.getfixturevalue(persona)).post(
-        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "rework", "reason": "burr removed"},
+        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "rework", "reason": "burr removed",
+                                                     "credential": factories.PASSWORD},
         content_type=JSON)
     assert response.status_code == expected, response.content
     assert FailureCase.objects.get(pk=case.pk).disposition == ("rework" if expected == 200 else "")

@@ -9,9 +9,10 @@ import pytest
 from django.test import Client
 from epcis_event_hash_generator import hash_generator, json_to_py
 
+from tests.support import factories
 from tests.support import known_genealogy as known
 from traceability import epcis
-from traceability.models import Part
+from traceability.models import Part, RecordSignature
 
 JSON = "application/json"  # the API speaks JSON
 
@@ -172,16 +173,22 @@ def test_quality_engineers_release_a_containment_over_the_api(
 ) -> None:
     login(quality_engineer).post(f"/api/lots/{g.key('A1')}/contain/", {"reason": "porosity"}, content_type=JSON)
     path = f"/api/lots/{g.key('A1')}/release/"
-    assert login(auditor).post(path, {"reason": "cleared"}, content_type=JSON).status_code == 403
+    signed = {"reason": "cleared", "credential": factories.PASSWORD}
+    assert login(auditor).post(path, signed, content_type=JSON).status_code == 403
+    assert login(quality_engineer).post(path, {"reason": "cleared"}, content_type=JSON).status_code == 400  # unsigned
+    wrong = login(quality_engineer).post(path, {**signed, "credential": "guess"}, content_type=JSON)
+    assert wrong.status_code == 403 and wrong.json()["code"] == "signature_refused"
 
-    response = login(quality_engineer).post(path, {"reason": "cleared"}, content_type=JSON)
+    response = login(quality_engineer).post(path, signed, content_type=JSON)
 
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "released" and body["parts_still_held"] == []
     assert g.key("T1") in body["parts_released"] and sorted(body["lots_released"]) == [g.key("A1"), g.key("A1a")]
     assert Part.objects.get(serial=g.key("T1")).status == "passed"
-    assert login(quality_engineer).post(path, {"reason": "cleared"}, content_type=JSON).status_code == 409
+    assert login(quality_engineer).post(path, signed, content_type=JSON).status_code == 409
+    [signature] = RecordSignature.objects.filter(meaning="release")
+    assert (signature.printed_name, signature.signed_content["release_reason"]) == ("Quinn Tester", "cleared")
 
 
 def test_the_backward_trace_carries_the_audit_records_of_the_parts_inspections(

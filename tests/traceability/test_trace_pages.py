@@ -139,7 +139,8 @@ def test_quality_engineers_release_a_containment_from_its_page(
     html = page(client, f"/trace/lots/{g.key('A1')}/")
     assert "Contained since" in html and "Reason: porosity" in html and "Contain lot" not in html
 
-    response = client.post(f"/trace/lots/{g.key('A1')}/release/", {"reason": "supplier cleared it"}, follow=True)
+    response = client.post(f"/trace/lots/{g.key('A1')}/release/",
+                           {"reason": "supplier cleared it", "credential": factories.PASSWORD}, follow=True)
 
     html = response.content.decode()
     assert f"Containment of lot {g.key('A1')} released: 18 parts back to their status" in html
@@ -167,8 +168,8 @@ def test_containment_without_a_reason_changes_nothing(g: known.KnownGenealogy, q
 def test_auditors_and_supervisors_may_not_contain(g: known.KnownGenealogy, request: Any, login: Any) -> None:
     for persona in ("auditor", "supervisor"):
         client = login(request.getfixturevalue(persona))
-        assert client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "x"}).status_code == 403, persona
-        assert client.post(f"/trace/lots/{g.key('A1')}/release/", {"reason": "x"}).status_code == 403, persona
+        assert client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "x", "credential": factories.PASSWORD}).status_code == 403, persona
+        assert client.post(f"/trace/lots/{g.key('A1')}/release/", {"reason": "x", "credential": factories.PASSWORD}).status_code == 403, persona
     assert MaterialLot.objects.get(lot_key=g.key("A1")).status == "released"
 
 

@@ -13,7 +13,10 @@ One module per sub-domain; every public name is re-exported here, so callers wri
 - `parts`: batches and parts (`create_batch`, `register_part`, `consume_lot`, `assemble_component`, `set_part_status`)
 - `stations`: station events (`record_station_entry`, `record_station_exit`)
 - `pallets`: GS1 pallets (`create_pallet`, `pack_part`, `pack_parts`, `close_pallet`, `ship_pallet`)
-- `failure_cases`: non-conformances (`open_failure_case`, `assign_failure_case`, `disposition_failure_case`)
+- `failure_cases`: non-conformances (`open_failure_case`, `assign_failure_case`), decided by signature
+  (`decide_failure_case`, `countersign_failure_case`, `await_countersignature`; `disposition_failure_case` is the
+  step every signed path shares)
+- `esign`: the one signing path (`esign.authenticate_signer`, `esign.sign_record`, `esign.set_signing_pin`)
 - `history`: bulk history imports (`HistoricalPart`, `import_production_history`)
 - `containment`: suspect lots and the parts they hold (`contain_lot`, `release_containment`)
 
@@ -26,8 +29,12 @@ from traceability.actions.containment import ContainmentRelease, contain_lot, re
 from traceability.actions.failure_cases import (
     DISPOSITION_PART_STATUS,
     assign_failure_case,
+    await_countersignature,
+    countersign_failure_case,
+    decide_failure_case,
     disposition_failure_case,
     open_failure_case,
+    register_countersignature_check,
 )
 from traceability.actions.history import HistoricalPart, import_production_history
 from traceability.actions.lots import merge_lots, receive_lot, set_lot_status, split_lot
@@ -83,8 +90,12 @@ __all__ = [
     # failure cases
     "DISPOSITION_PART_STATUS",
     "assign_failure_case",
+    "await_countersignature",
+    "countersign_failure_case",
+    "decide_failure_case",
     "disposition_failure_case",
     "open_failure_case",
+    "register_countersignature_check",
     # history
     "HistoricalPart",
     "import_production_history",

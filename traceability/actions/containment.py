@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from traceability import audit, genealogy, selectors
+from traceability.actions import esign
 from traceability.actions.common import Actor, signed_in_user
-from traceability.choices import LotStatus, PartStatus
+from traceability.choices import LotStatus, PartStatus, RecordSignatureMeaning
 from traceability.errors import RefusedByRule
 from traceability.models import Containment, ContainmentHold, MaterialLot, Part
 from twinweb.events import PartStatusChanged
@@ -122,17 +124,28 @@ class ContainmentRelease:
     lots_released: list[str]  # lot keys back to their status before containment
 
 
-@transaction.atomic
-def release_containment(lot: MaterialLot, *, actor: Actor, reason: str) -> ContainmentRelease:
-    """End a lot's active containment: the lot and its descendant lots return to their status before it (unless
-    another active containment covers them), and every part it held returns to `status_on_release` unless another
-    active containment still holds it."""
+def release_containment(lot: MaterialLot, *, actor: Any, reason: str, credential: str,
+                        request: Any = None) -> ContainmentRelease:
+    """End a lot's active containment, signed: the lot and its descendant lots return to their status before it
+    (unless another active containment covers them), and every part it held returns to `status_on_release` unless
+    another active containment still holds it. The release is an electronic signature (esign) with its reason."""
     if not reason.strip():
         raise RefusedByRule("Releasing a containment needs a reason.")
+    method = esign.authenticate_signer(actor, credential, subject=("traceability.materiallot", lot.lot_key),
+                                       request=request)
+    return _release(lot, actor=actor, reason=reason.strip(), method=method)
+
+
+@transaction.atomic
+def _release(lot: MaterialLot, *, actor: Any, reason: str, method: str) -> ContainmentRelease:
     containment = Containment.objects.select_for_update().filter(lot=lot, released_at__isnull=True).first()
     if containment is None:
         raise RefusedByRule(f"Lot {lot.lot_key} has no active containment to release.")
     at = timezone.now()
+    esign.sign_record(("traceability.containment", str(containment.pk)), meaning=RecordSignatureMeaning.RELEASE,
+                      content={"containment": containment.pk, "lot": lot.lot_key, "contained_at": containment.contained_at,
+                               "reason": containment.reason, "release_reason": reason, "released_at": at},
+                      signer=actor, method=method, at=at)
     containment.released_at = at
     containment.released_by = signed_in_user(actor)
     containment.release_reason = reason.strip()

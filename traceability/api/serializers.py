@@ -125,9 +125,16 @@ class FailureCaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = FailureCase
         fields = ["id", "part", "defect_code", "found_by", "station", "description", "disposition", "status",
-                  "owner", "opened_at", "closed_at"]
+                  "pending_disposition", "owner", "opened_at", "closed_at"]
 
 
 class DispositionInputSerializer(serializers.Serializer):
     disposition = serializers.ChoiceField(choices=["scrap", "rework", "use_as_is"])
-    reason = serializers.CharField(allow_blank=True, required=False, default="")
+    reason = serializers.CharField(max_length=2000, help_text="Why: part of the signed record.")
+    credential = serializers.CharField(max_length=200, write_only=True,
+                                       help_text="The signer's password or signing PIN: the decision is signed.")
+
+
+class CountersignInputSerializer(serializers.Serializer):
+    credential = serializers.CharField(max_length=200, write_only=True,
+                                       help_text="The second person's password or signing PIN.")

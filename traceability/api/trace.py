@@ -41,6 +41,12 @@ class ContainInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+class ReleaseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+    credential = serializers.CharField(max_length=200, write_only=True,
+                                       help_text="The signer's password or signing PIN: the release is signed.")
+
+
 def _url_maker(request: HttpRequest, name: str, key: str) -> Callable[[str], str]:
     """One reverse() and substitution per key: a recall answer may carry thousands of urls."""
     marker = "__key__"

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from traceability import actions, epcis, genealogy, selectors
@@ -82,15 +83,16 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
                          "shipped": [trace_api.part_ref(p, request) for p in shipped]})
 
 
-    @extend_schema(request=trace_api.ContainInputSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=trace_api.ReleaseInputSerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
             authentication_classes=trace_api.TRACE_AUTHENTICATION)
     def release(self, request: Request, lot_key: str | None = None) -> Response:
-        """End the lot's active containment: its parts return to the status production gave them meanwhile."""
+        """End the lot's active containment, signed: its parts return to the status production gave them meanwhile."""
         lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
-        data = trace_api.ContainInputSerializer(data=request.data)
+        data = trace_api.ReleaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        released = actions.release_containment(lot, actor=request.user, reason=data.validated_data["reason"])
+        released = actions.release_containment(lot, actor=request.user, reason=data.validated_data["reason"],
+                                               credential=data.validated_data["credential"], request=request._request)
         return Response({"lot_key": lot.lot_key, "status": lot.status, "lots_released": released.lots_released,
                          "parts_released": released.parts_released, "parts_still_held": released.parts_still_held})
 
@@ -129,12 +131,26 @@ class FailureCaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=serializers.DispositionInputSerializer, responses=serializers.FailureCaseSerializer)
     @action(detail=True, methods=["post"])
     def disposition(self, request: Request, pk: str | None = None) -> Response:
-        """Close the case with a disposition (scrap, rework, use as is); the part's status follows."""
+        """Decide the case (scrap, rework, use as is) with a reason and your signature; the part's status follows.
+        Using a part as it is on a four-eyes part type waits for a second person's countersignature."""
         case = self.get_object()
         data = serializers.DispositionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = actions.disposition_failure_case(
-            case, disposition=Disposition(data.validated_data["disposition"]),
-            reason=data.validated_data["reason"], actor=request.user,
+        actions.decide_failure_case(
+            case, disposition=Disposition(data.validated_data["disposition"]), reason=data.validated_data["reason"],
+            credential=data.validated_data["credential"], actor=request.user, request=request._request,
         )
-        return Response(serializers.FailureCaseSerializer(case, context={"request": request}).data)
+        return Response(serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk),
+                                                          context={"request": request}).data)
+
+    @extend_schema(request=serializers.CountersignInputSerializer, responses=serializers.FailureCaseSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])  # the action checks COUNTERSIGN
+    def countersign(self, request: Request, pk: str | None = None) -> Response:
+        """A second person approves a disposition that awaits their countersignature; then it takes effect."""
+        case = self.get_object()
+        data = serializers.CountersignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actions.countersign_failure_case(case, credential=data.validated_data["credential"], actor=request.user,
+                                         request=request._request)
+        return Response(serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk),
+                                                          context={"request": request}).data)
