@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageError, MeasurementError
+from .imageio import check_header, decode_grayscale, read_header
 from .measure import feature_results, measure_part
 from .parts import PartTypeSpec
 from .preprocess import preprocess
@@ -67,6 +68,13 @@ def decode_image(image_bytes: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
         raise ImageError("truncated PNG: the IEND chunk is missing")
     if data.startswith(b"\xff\xd8") and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         raise ImageError("truncated JPEG: the end-of-image marker is missing")
+    header = read_header(data)
+    if header is not None:  # PNG, JPEG: what the header declares is checked before a pixel is decoded
+        check_header(header, expected_size=expected_size)
+        img = decode_grayscale(data)
+        if min(img.shape) < 64:
+            raise ImageError(f"image too small to inspect: {img.shape[1]}x{img.shape[0]}")
+        return img
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise ImageError(f"corrupt or unsupported image data ({len(data)} bytes could not be decoded)")

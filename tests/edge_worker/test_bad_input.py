@@ -114,3 +114,38 @@ def test_a_classifier_that_fails_gives_an_error_verdict_with_its_reason_not_a_cr
     assert outcome.verdict == "error"
     assert "RuntimeError" in outcome.reason and "illegal memory access" in outcome.reason
     json.dumps(outcome.to_dict())
+
+
+def _png_declaring(width: int, height: int, *, idat_bytes: int) -> bytes:
+    """A PNG whose header declares width x height 8-bit grayscale pixels, with `idat_bytes` of zlib data after it
+    (a decompression bomb's shape: a small file, an enormous image)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    body = zlib.compress(bytes(idat_bytes * 1000), 9)[:idat_bytes]
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def test_it_refuses_a_png_declaring_an_enormous_image_from_its_header_alone(_error, monkeypatch):
+    bomb = _png_declaring(30000, 30000, idat_bytes=900_000)  # 0.9 MB declaring 900 megapixels
+    # Refused before a pixel is decoded: OpenCV is never asked to decode it.
+    import edge_worker.vision.imageio as imageio
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the image was decoded")
+
+    monkeypatch.setattr(imageio, "decode_grayscale", no_decoding)
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    reason = _error(bomb)
+    assert "30000x30000" in reason and "before decoding" in reason
+
+
+def test_it_reads_a_colour_png_as_the_wrong_number_of_channels_from_its_header(_error, monkeypatch):
+    bgr = cv2.cvtColor(render_part("CF-80", seed=1).image, cv2.COLOR_GRAY2BGR)
+    png = encode_png(bgr)
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: pytest.fail("the image was decoded"))
+    assert "got 3 (RGB)" in _error(png)
