@@ -81,7 +81,8 @@ def _result(serial: str, station: str, **fields: Any) -> InspectionResult:
     return InspectionResult(
         result_id=uuid.uuid5(HISTORY_NAMESPACE, key), capture_id=uuid.uuid5(HISTORY_NAMESPACE, f"capture/{key}"),
         serial=serial, station=station, class_probabilities={}, model=HISTORY_MODEL, latency_ms=0.0, timings_ms={},
-        power=NOT_MEASURED, inspected_at=fields["captured_at"], **fields,
+        power=NOT_MEASURED, inspected_at=fields["captured_at"],
+        drawing_revision=DEMO_PART_TYPES[fields.pop("part_type")].revision, **fields,
     )
 
 
@@ -94,7 +95,7 @@ def visual_result(
     failed = surface != "ok"
     image_b64, image_sha256 = images.get(part_type, surface)
     return _result(
-        serial, "visual", device_id=device_id, captured_at=captured_at, verdict="fail" if failed else "pass",
+        serial, "visual", part_type=part_type, device_id=device_id, captured_at=captured_at, verdict="fail" if failed else "pass",
         reason=f"defect {surface} (seeded history)" if failed else "seeded history", measurements=(),
         findings=[{"kind": "defect", "name": surface, "bbox": [180, 180, 260, 260], "confidence": confidence,
                    "detail": "seeded history"}] if failed else [],
@@ -110,7 +111,7 @@ def dimensional_result(
     out = [f"{m.name} {m.value:.3f} {m.unit}" for m in measurements if not m.passed]
     image_b64, image_sha256 = images.get(part_type, "ok")
     return _result(
-        serial, "dimensional", device_id=device_id, captured_at=captured_at, verdict="fail" if out else "pass",
+        serial, "dimensional", part_type=part_type, device_id=device_id, captured_at=captured_at, verdict="fail" if out else "pass",
         reason=f"out of tolerance: {', '.join(out)} (seeded history)" if out else "seeded history",
         measurements=measurements,
         findings=[{"kind": "dimension", "name": m.name, "detail": "out of tolerance"} for m in measurements if not m.passed],

@@ -120,7 +120,7 @@ DEMO_DEVICE_ID = "jetson-demo-01"
 
 def case_result(
     data: CaseData, *, serial: str, station: str, device_id: str, result_id: uuid.UUID | None = None,
-    captured_at: dt.datetime | None = None,
+    captured_at: dt.datetime | None = None, drawing_revision: str = "",
 ) -> InspectionResult:
     """The edge device's message for a rendered case, as `edge_worker.tasks` would send it."""
     at = captured_at or timezone.now()
@@ -137,7 +137,7 @@ def case_result(
         model=ModelRef(data.model_version, "", data.backend, "", "", "cpu"),
         latency_ms=0.0, timings_ms={}, power=PowerSummary(None, None, "not measured: rendered demo case"),
         image_png_b64=encode_image(data.png), image_sha256=hashlib.sha256(data.png).hexdigest(),
-        captured_at=at, inspected_at=at,
+        captured_at=at, inspected_at=at, drawing_revision=drawing_revision,
     )
 
 
@@ -148,7 +148,7 @@ def store_case(
     """Store a rendered case through the ingest action, from the cell's edge device (registered if need be)."""
     register_edge_device(device_id, cell=station.cell, actor=None)
     result = case_result(data, serial=part.serial, station=station.code, device_id=device_id, result_id=result_id,
-                         captured_at=captured_at)
+                         captured_at=captured_at, drawing_revision=part.part_type.revision)
     inspection, _created = record_inspection_result(result.to_dict(), source=source)
     return inspection
 

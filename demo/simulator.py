@@ -32,11 +32,12 @@ from django.utils import timezone
 
 from edge_worker.contracts.inspection import Capture, encode_image
 from edge_worker.contracts.queues import INSPECT_CAPTURE_TASK, edge_queue
-from edge_worker.vision.parts import DEMO_PART_TYPES
+from edge_worker.vision.parts import PartTypeSpec
 from edge_worker.vision.render import DEFECT_CLASSES, encode_png, render_part
 from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
 from traceability import actions
+from traceability import selectors as trace_selectors
 from traceability.choices import LotStatus, PartStatus, StationOutcome
 from traceability.models import (
     Batch,
@@ -201,13 +202,15 @@ class CellSimulator:
     # --- inspection -------------------------------------------------------------------------------
 
     def _capture(self, item: PartOnLine, station: Station) -> None:
+        # The drawing revision in force now: a tolerance a quality engineer tightened applies to the next part.
+        spec = trace_selectors.part_type_spec(item.part.part_type)
         if item.png is None:  # the same physical part is seen at both stations
-            rendered = render_part(item.part.part_type.code, seed=item.render_seed, defect=item.defect)
+            rendered = render_part(PartTypeSpec.from_dict(spec), seed=item.render_seed, defect=item.defect)
             item.png = encode_png(rendered.image)
         item.capture_id = uuid.uuid4()
         capture = Capture(
             capture_id=item.capture_id, serial=item.part.serial, station=station.code, cell=self.cell.code,
-            part_type=DEMO_PART_TYPES[item.part.part_type.code].to_dict(), image_png_b64=encode_image(item.png),
+            part_type=spec, image_png_b64=encode_image(item.png),
             captured_at=timezone.now(), device_id=self.device.device_id,
         )
         item.capture_payload = capture.to_dict()

@@ -185,6 +185,7 @@ class EdgeRuntime:
             image_sha256=hashlib.sha256(image).hexdigest(),
             captured_at=capture.captured_at,
             inspected_at=utc_now(),
+            drawing_revision=str(capture.part_type.get("revision", ""))[:10],
         )
 
     def fps(self, over_s: float = FPS_WINDOW_S) -> float:

@@ -9,7 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from inspection.choices import DeadLetterReason, Verdict
-from traceability.models import Cell, FailureCase, Part, Station
+from traceability.models import Cell, DrawingRevision, FailureCase, Part, Station
 
 
 class EdgeDevice(models.Model):
@@ -62,6 +62,9 @@ class Inspection(models.Model):
     capture_id = models.UUIDField(db_index=True)
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="inspections")
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="inspections")
+    drawing = models.ForeignKey(
+        DrawingRevision, on_delete=models.PROTECT, null=True, blank=True, related_name="inspections",
+        help_text="The drawing revision the part was measured against (empty before drawings were records).")
     device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="inspections", null=True)
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     reason = models.TextField(blank=True)

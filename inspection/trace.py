@@ -61,7 +61,7 @@ def _person(user: Any) -> str | None:
 
 
 def inspections_of(part_ids: Sequence[int]) -> QuerySet[Inspection]:
-    related = ["station", "device", "image", *_reviewer_paths()]
+    related = ["station", "device", "image", "drawing", *_reviewer_paths()]
     return (
         Inspection.objects.filter(part_id__in=list(part_ids))
         .select_related(*related)
@@ -96,6 +96,7 @@ def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
                 for m in inspection.measurements.all()
             ),
             image_url=inspection.image.get_absolute_url() if inspection.image else None,
+            drawing=str(inspection.drawing) if inspection.drawing else None,
         ))
     return steps
 

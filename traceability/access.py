@@ -46,3 +46,12 @@ def can_contain(user: Any) -> bool:
 
 def can_review(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(roles.REVIEW))
+
+
+def can_view_drawings(user: Any) -> bool:
+    """Part types and their drawings: every signed-in role reads them (operators see the tolerances they work to)."""
+    return bool(user and user.is_authenticated and roles.role_of(user) is not None)
+
+
+def can_edit_drawings(user: Any) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm("traceability.change_parttype"))

@@ -29,6 +29,7 @@ from traceability.models import (
     ContainmentHold,
     DefectCode,
     DimensionalFeature,
+    DrawingRevision,
     FailureCase,
     Line,
     LotConsumption,
@@ -88,6 +89,17 @@ def _trace_link(url_name: str, key: str, text: str) -> str:
     return format_html('<a href="{}">{}</a>', reverse(url_name, args=[key]), text)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -136,16 +148,30 @@ class StationAdmin(AuditedAdmin):
     search_fields = ["code", "name"]
 
 
-class DimensionalFeatureInline(admin.TabularInline):
+class DimensionalFeatureInline(ReadOnlyInline):
     model = DimensionalFeature
-    extra = 0
+    fields = ("name", "kind", "nominal", "lower_tol", "upper_tol", "unit")
+    readonly_fields = ("name", "kind", "nominal", "lower_tol", "upper_tol", "unit")
 
 
 @admin.register(PartType)
 class PartTypeAdmin(AuditedAdmin):
-    list_display = ["code", "name", "drawing_number", "revision", "four_eyes_override"]
+    """Names, GTIN and the four-eyes rule are edited here; the drawing (family, revisions, features) only through
+    the Drawings page (/drawings/), where every change releases an audited revision."""
+
+    list_display = ["code", "name", "family", "drawing_number", "revision", "four_eyes_override"]
     search_fields = ["code", "name", "drawing_number"]
-    list_filter = ["four_eyes_override"]
+    list_filter = ["family", "four_eyes_override"]
+    readonly_fields = ["family", "drawing_number", "revision"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a new part type comes with its first drawing: /drawings/new/
+
+
+@admin.register(DrawingRevision)
+class DrawingRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["part_type", "drawing_number", "revision", "released_at", "released_by"]
+    list_filter = ["part_type"]
     inlines = [DimensionalFeatureInline]
 
 
@@ -309,7 +335,7 @@ class FailureCaseAdmin(AuditedAdmin):
 
 
 @admin.register(DimensionalFeature)
-class DimensionalFeatureAdmin(AuditedAdmin):
+class DimensionalFeatureAdmin(ReadOnlyAdmin):
     list_display = ["part_type", "name", "kind", "nominal", "lower_tol", "upper_tol", "unit"]
     list_filter = ["part_type", "kind"]
     search_fields = ["name"]
@@ -343,17 +369,6 @@ class PartComponentAdmin(GenealogyLinkAdmin):
     list_display = ["assembly", "component", "assembled_at"]
     search_fields = ["assembly__serial", "component__serial"]
     raw_id_fields = ["assembly", "component"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ContainmentHoldInline(ReadOnlyInline):

@@ -105,3 +105,11 @@ class RecordSignatureMeaning(models.TextChoices):
     DISPOSITION = "disposition", "Decided the disposition of a failed part"
     COUNTERSIGN = "countersign", "Second person: approved this disposition"
     RELEASE = "release", "Released the containment of a lot"
+
+
+class PartFamily(models.TextChoices):
+    """The measurement programme a part type's drawing is measured with on the edge device (a new part type of an
+    existing family needs no code; a family without a programme is refused)."""
+
+    FLANGE = "flange", "Flange: outer diameter, bore, bolt holes on a circle"
+    TUBE_FITTING = "tube_fitting", "Tube fitting block: length, width, bore, two mount holes"

@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from traceability import genealogy
+from traceability.choices import PartFamily
 from traceability.models import DefectCode, Station
 
 
@@ -74,3 +75,30 @@ class DispositionForm(forms.Form):
 class CountersignForm(forms.Form):
     credential = forms.CharField(max_length=200, label="Your password or signing PIN (second person)",
                                  widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class PartTypeForm(forms.Form):
+    code = forms.SlugField(max_length=40, help_text="e.g. CF-100")
+    name = forms.CharField(max_length=200)
+    family = forms.ChoiceField(choices=PartFamily.choices, help_text="The measurement programme the edge device runs.")
+    drawing_number = forms.CharField(max_length=60)
+    revision = forms.CharField(max_length=10, initial="A")
+    gtin = forms.CharField(max_length=14, required=False, label="GTIN-14 (for EPCIS)")
+    four_eyes_override = forms.BooleanField(required=False, label="Overrides need a second person's countersignature")
+
+
+class FeatureForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    kind = forms.ChoiceField(choices=[(k, k) for k in ("diameter", "distance", "length")])
+    nominal = forms.FloatField()
+    lower_tol = forms.FloatField(label="Lower deviation", help_text="0 or negative")
+    upper_tol = forms.FloatField(label="Upper deviation", help_text="0 or positive")
+    unit = forms.CharField(max_length=10, initial="mm")
+
+
+FeatureFormSet = forms.formset_factory(FeatureForm, extra=2, can_delete=True)
+
+
+class RevisionForm(forms.Form):
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                             label="Why the drawing changes (part of the revision's record)")

@@ -86,6 +86,7 @@ class InspectionStep:
     failure_case_id: int | None
     measurements: tuple[MeasurementStep, ...] = ()
     image_url: str | None = None
+    drawing: str | None = None  # "DRW-CF-0080 rev C": the drawing revision the tolerances came from
 
 
 InspectionSource = Callable[[Sequence[int]], list[InspectionStep]]

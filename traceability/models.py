@@ -13,7 +13,6 @@ from django.db import models
 from django.urls import reverse
 
 from traceability.choices import (
-    RecordSignatureMeaning,
     BatchStatus,
     DefectSeverity,
     Disposition,
@@ -22,7 +21,9 @@ from traceability.choices import (
     LotLinkKind,
     LotStatus,
     PalletStatus,
+    PartFamily,
     PartStatus,
+    RecordSignatureMeaning,
     StationKind,
     StationOutcome,
 )
@@ -109,8 +110,10 @@ class Station(models.Model):
 class PartType(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
-    drawing_number = models.CharField(max_length=60)
-    revision = models.CharField(max_length=10)
+    family = models.CharField(max_length=20, choices=PartFamily.choices, default=PartFamily.FLANGE,
+                              help_text="The measurement programme the edge device measures it with.")
+    drawing_number = models.CharField(max_length=60, help_text="Of the current drawing revision.")
+    revision = models.CharField(max_length=10, help_text="The current drawing revision (see its drawings).")
     gtin = models.CharField(
         max_length=14, blank=True, validators=[RegexValidator(r"^\d{14}$", "A GTIN-14 has 14 digits.")],
         help_text="GTIN-14 used for EPCIS identifiers (SGTIN).",
@@ -129,10 +132,33 @@ class PartType(models.Model):
         return f"{self.name} ({self.drawing_number} rev {self.revision})"
 
 
+class DrawingRevision(models.Model):
+    """One revision of a part type's drawing: its toleranced features, as released. A change to a tolerance
+    releases a new revision (audited); earlier revisions stay readable, and every inspection names the revision it
+    was measured against."""
+
+    part_type = models.ForeignKey(PartType, on_delete=models.PROTECT, related_name="drawings")
+    drawing_number = models.CharField(max_length=60)
+    revision = models.CharField(max_length=10)
+    released_at = models.DateTimeField()
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["part_type_id", "released_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["part_type", "revision"], name="drawing_revision_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.drawing_number} rev {self.revision}"
+
+
 class DimensionalFeature(models.Model):
-    """A toleranced feature of the drawing: it passes when nominal + lower_tol <= value <= nominal + upper_tol."""
+    """A toleranced feature of a drawing revision: it passes when nominal + lower_tol <= value <= nominal +
+    upper_tol."""
 
     part_type = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="features")
+    drawing = models.ForeignKey(DrawingRevision, on_delete=models.PROTECT, related_name="features")
     name = models.CharField(max_length=80)
     kind = models.CharField(max_length=40, help_text="diameter, distance, outer_size, ...")
     nominal = models.FloatField()
@@ -143,7 +169,7 @@ class DimensionalFeature(models.Model):
     class Meta:
         ordering = ["part_type_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["part_type", "name"], name="feature_name_unique_per_part_type"),
+            models.UniqueConstraint(fields=["drawing", "name"], name="feature_name_unique_per_drawing"),
             models.CheckConstraint(
                 condition=models.Q(lower_tol__lte=0) & models.Q(upper_tol__gte=0), name="feature_tolerance_band"
             ),

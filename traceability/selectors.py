@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
@@ -12,10 +13,12 @@ from traceability.models import (
     Cell,
     Containment,
     ContainmentHold,
+    DrawingRevision,
     FailureCase,
     MaterialLot,
     Pallet,
     Part,
+    PartType,
     Station,
     StationEvent,
 )
@@ -79,3 +82,36 @@ def lot_ids_under_active_containment() -> set[int]:
     for containment in Containment.objects.filter(released_at__isnull=True).select_related("lot"):
         covered |= set(genealogy.descendant_lot_ids(containment.lot))
     return covered
+
+
+# --- Drawings ----------------------------------------------------------------------------------------------
+
+
+def current_drawing(part_type: PartType) -> DrawingRevision:
+    """The part type's drawing revision in force (the one its next capture is measured against)."""
+    return DrawingRevision.objects.prefetch_related("features").get(part_type=part_type, revision=part_type.revision)
+
+
+def drawing_spec(drawing: DrawingRevision) -> dict[str, Any]:
+    """A drawing revision as the edge device measures it (edge_worker.vision.parts.PartTypeSpec's dict)."""
+    part_type = drawing.part_type
+    return {
+        "code": part_type.code, "name": part_type.name, "drawing_number": drawing.drawing_number,
+        "revision": drawing.revision, "family": part_type.family,
+        "features": [{"name": f.name, "kind": f.kind, "nominal": f.nominal, "lower_tol": f.lower_tol,
+                      "upper_tol": f.upper_tol, "unit": f.unit} for f in drawing.features.all().order_by("id")],
+    }
+
+
+def part_type_spec(part_type: PartType) -> dict[str, Any]:
+    return drawing_spec(current_drawing(part_type))
+
+
+def part_types_with_drawings() -> QuerySet[PartType]:
+    return PartType.objects.annotate(revision_count=Count("drawings")).order_by("code")
+
+
+def drawing_revisions(part_type: PartType) -> QuerySet[DrawingRevision]:
+    """Every revision of the part type's drawing, newest first, each with its features."""
+    return (DrawingRevision.objects.filter(part_type=part_type).select_related("released_by")
+            .prefetch_related("features").order_by("-released_at", "-id"))

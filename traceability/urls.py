@@ -12,4 +12,7 @@ urlpatterns = [
     path("trace/lots/<slug:lot_key>/recall.csv", views.trace_lot_csv, name="trace-lot-csv"),
     path("trace/lots/<slug:lot_key>/contain/", views.contain_lot, name="trace-lot-contain"),
     path("trace/lots/<slug:lot_key>/release/", views.release_containment, name="trace-lot-release"),
+    path("drawings/", views.drawings, name="drawings"),
+    path("drawings/new/", views.new_part_type, name="drawing-new"),
+    path("drawings/<slug:code>/", views.drawing, name="drawing"),
 ]

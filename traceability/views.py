@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -16,7 +16,14 @@ from django.views.decorators.http import require_POST
 from traceability import access, actions, epcis, genealogy, selectors
 from traceability.choices import LotStatus, PartStatus, badge_colour
 from traceability.errors import DomainError
-from traceability.forms import ContainLotForm, ReleaseContainmentForm, TraceSearchForm
+from traceability.forms import (
+    ContainLotForm,
+    FeatureFormSet,
+    PartTypeForm,
+    ReleaseContainmentForm,
+    RevisionForm,
+    TraceSearchForm,
+)
 from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
 from traceability.models import LotLink, MaterialLot
 
@@ -175,3 +182,63 @@ def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     if released.parts_still_held:
         messages.error(request, f"{len(released.parts_still_held)} parts stay on hold under another containment.")
     return redirect("trace-lot", lot.lot_key)
+
+
+# --- Drawings: part types and their revisions (quality engineers) --------------------------------------------
+
+
+def _features(formset: Any) -> list[actions.FeatureInput]:
+    return [actions.FeatureInput(name=f["name"].strip(), kind=f["kind"], nominal=f["nominal"], lower_tol=f["lower_tol"],
+                                 upper_tol=f["upper_tol"], unit=f["unit"] or "mm")
+            for f in formset.cleaned_data if f and not f.get("DELETE")]
+
+
+@_allowed(access.can_view_drawings)
+def drawings(request: HttpRequest) -> HttpResponse:
+    return render(request, "traceability/drawings.html", {
+        "part_types": selectors.part_types_with_drawings(), "can_edit": access.can_edit_drawings(request.user),
+    })
+
+
+@_allowed(access.can_edit_drawings)
+def new_part_type(request: HttpRequest) -> HttpResponse:
+    form = PartTypeForm(request.POST or None)
+    features = FeatureFormSet(request.POST or None, prefix="f")
+    if request.method == "POST" and form.is_valid() and features.is_valid():
+        try:
+            part_type = actions.create_part_type(**form.cleaned_data, features=_features(features), actor=request.user)
+        except (DomainError, ValidationError) as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(request, f"{part_type.code} created with drawing {part_type.drawing_number} rev "
+                                      f"{part_type.revision}.")
+            return redirect("drawing", part_type.code)
+    return render(request, "traceability/drawing_new.html", {"form": form, "features": features})
+
+
+@_allowed(access.can_view_drawings)
+def drawing(request: HttpRequest, code: str) -> HttpResponse:
+    part_type = get_object_or_404(selectors.part_types_with_drawings(), code=code)
+    current = selectors.current_drawing(part_type)
+    can_edit = access.can_edit_drawings(request.user)
+    initial = [{"name": f.name, "kind": f.kind, "nominal": f.nominal, "lower_tol": f.lower_tol,
+                "upper_tol": f.upper_tol, "unit": f.unit} for f in current.features.all().order_by("id")]
+    form = RevisionForm(request.POST or None)
+    features = FeatureFormSet(request.POST or None, prefix="f", initial=initial)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid() and features.is_valid():
+            try:
+                released = actions.revise_drawing(part_type, features=_features(features), actor=request.user,
+                                                  reason=form.cleaned_data["reason"])
+            except DomainError as refusal:
+                messages.error(request, str(refusal))
+            else:
+                messages.success(request, f"Revision {released.revision} released: the next capture of {code} is "
+                                          "measured against it.")
+                return redirect("drawing", code)
+    return render(request, "traceability/drawing.html", {
+        "part_type": part_type, "current": current, "revisions": selectors.drawing_revisions(part_type),
+        "form": form, "features": features, "can_edit": can_edit,
+    })

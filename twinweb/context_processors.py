@@ -13,6 +13,7 @@ NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("Live view", "home", roles.VIEW_LIVE),
     ("Trace", "trace-search", roles.VIEW_TRACE),
     ("Debug Mode", "review-queue", roles.REVIEW),
+    ("Drawings", "drawings", "traceability.view_parttype"),
     ("Edge", "profiling-runs", None),
 )
 

@@ -209,6 +209,7 @@ class InspectionResult(Message):
     inspected_at: Annotated[dt.datetime, Timestamp()]
     sent_at: Annotated[dt.datetime | None, Nullable(Timestamp())] = None
     cell: Annotated[str, Text(max_len=40)] = ""
+    drawing_revision: Annotated[str, Text(max_len=10)] = ""  # the capture's drawing revision, measured against
 
     @property
     def image_bytes(self) -> bytes:

@@ -71,10 +71,10 @@ def decode_image(image_bytes: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
     header = read_header(data)
     if header is not None:  # PNG, JPEG: what the header declares is checked before a pixel is decoded
         check_header(header, expected_size=expected_size)
-        img = decode_grayscale(data)
-        if min(img.shape) < 64:
-            raise ImageError(f"image too small to inspect: {img.shape[1]}x{img.shape[0]}")
-        return img
+        gray = decode_grayscale(data)
+        if min(gray.shape) < 64:
+            raise ImageError(f"image too small to inspect: {gray.shape[1]}x{gray.shape[0]}")
+        return gray
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise ImageError(f"corrupt or unsupported image data ({len(data)} bytes could not be decoded)")

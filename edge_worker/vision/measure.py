@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .errors import MeasurementError
-from .parts import FeatureSpec, PartTypeSpec
+from .parts import FeatureSpec, PartTypeSpec, bolt_hole_names
 
 RAY_HALF_WIDTH = 6.0  # px either side of the expected edge
 RAY_STEP = 0.25  # px between profile samples
@@ -292,7 +292,7 @@ def _measure_flange(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part:
     _hole_fit(img, bore_blob, "bore_diameter", out)
 
     pcd_r = spec.feature("bolt_circle_diameter").nominal * px_per_mm / 2
-    bolt_names = sorted(f.name for f in spec.features if f.name.startswith("bolt_hole_"))
+    bolt_names = bolt_hole_names(spec.features)
     n = len(bolt_names)
     cand = [hb for hb in holes if hb is not bore_blob and abs(math.hypot(hb.cx - outer.cx, hb.cy - outer.cy) - pcd_r) < 0.15 * pcd_r]
     # Part rotation: the mean angular offset of the found holes from their nominal slots (45 + k*360/n deg).
@@ -388,7 +388,13 @@ def _measure_fitting(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part
     return out
 
 
-PROGRAMMES = {"CF": _measure_flange, "TF": _measure_fitting}
+PROGRAMMES = {"flange": _measure_flange, "tube_fitting": _measure_fitting}
+# What each programme needs the drawing to name (the server checks a new drawing against it).
+PROGRAMME_FEATURES = {
+    "flange": ("outer_diameter", "bore_diameter", "bolt_circle_diameter"),  # and bolt_hole_<n>_diameter, 1 or more
+    "tube_fitting": ("block_length", "block_width", "bore_diameter", "mount_hole_1_diameter", "mount_hole_2_diameter",
+                     "mount_hole_distance"),
+}
 
 
 def measure_part(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float) -> PartMeasurement:

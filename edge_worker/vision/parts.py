@@ -7,6 +7,7 @@ from the nominal values here, so a changed drawing needs no code change.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -57,6 +58,16 @@ class FeatureSpec:
         )
 
 
+FAMILIES = ("flange", "tube_fitting")  # the families the edge has a measurement programme (and a renderer) for
+_LEGACY_FAMILY = {"CF": "flange", "TF": "tube_fitting"}  # before drawings named it, the code's prefix did
+
+
+def bolt_hole_names(features: "tuple[FeatureSpec, ...] | list[FeatureSpec]") -> list[str]:
+    """A flange's bolt holes in their order on the bolt circle (bolt_hole_1, bolt_hole_2, ..., bolt_hole_10)."""
+    names = [f.name for f in features if re.fullmatch(r"bolt_hole_\d+_diameter", f.name)]
+    return sorted(names, key=lambda n: int(n.split("_")[2]))
+
+
 @dataclass(frozen=True)
 class PartTypeSpec:
     code: str
@@ -64,6 +75,7 @@ class PartTypeSpec:
     drawing_number: str
     revision: str
     features: tuple[FeatureSpec, ...]
+    family_name: str = ""  # "flange" | "tube_fitting"; empty: from the code's prefix (messages of before)
 
     def feature(self, name: str) -> FeatureSpec:
         for f in self.features:
@@ -73,8 +85,11 @@ class PartTypeSpec:
 
     @property
     def family(self) -> str:
-        """The measurement programme: the code's prefix ("CF" flange, "TF" tube fitting)."""
-        return self.code.split("-", 1)[0].upper()
+        """The measurement programme: the drawing's family ("flange", "tube_fitting")."""
+        if self.family_name:
+            return self.family_name
+        prefix = self.code.split("-", 1)[0].upper()
+        return _LEGACY_FAMILY.get(prefix, prefix.lower())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +97,7 @@ class PartTypeSpec:
             "name": self.name,
             "drawing_number": self.drawing_number,
             "revision": self.revision,
+            "family": self.family,
             "features": [f.to_dict() for f in self.features],
         }
 
@@ -93,6 +109,7 @@ class PartTypeSpec:
             drawing_number=str(data["drawing_number"]),
             revision=str(data["revision"]),
             features=tuple(FeatureSpec.from_dict(f) for f in data["features"]),
+            family_name=str(data.get("family", "")),
         )
 
 
@@ -101,6 +118,7 @@ COMPRESSOR_FLANGE = PartTypeSpec(
     name="Compressor flange 80",
     drawing_number="DRW-CF-0080",
     revision="C",
+    family_name="flange",
     features=(
         FeatureSpec("outer_diameter", "diameter", 80.0, -0.10, 0.10),
         FeatureSpec("bore_diameter", "diameter", 30.0, 0.0, 0.084),  # H10
@@ -117,6 +135,7 @@ TUBE_FITTING = PartTypeSpec(
     name="Condenser tube fitting 12",
     drawing_number="DRW-TF-0012",
     revision="B",
+    family_name="tube_fitting",
     features=(
         FeatureSpec("block_length", "length", 60.0, -0.10, 0.10),
         FeatureSpec("block_width", "length", 36.0, -0.10, 0.10),

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .parts import PartTypeSpec, get_part_type
+from .parts import PartTypeSpec, bolt_hole_names, get_part_type
 
 DEFECT_CLASSES: tuple[str, ...] = ("ok", "scratch", "dent", "burr", "crack", "missing_hole", "oversized_hole")
 DEFAULT_PX_PER_MM = 5.0
@@ -113,19 +113,19 @@ def render_part(
     circles: list[_Circle] = []
     geometry: dict[str, Any] = {"center_px": [cx, cy], "rotation_deg": angle}
     family = spec.family
-    if family == "CF":
+    if family == "flange":
         outer_r = true_mm["outer_diameter"] * s / 2
         sdf_outer = np.hypot(xx - cx, yy - cy) - outer_r
         geometry["outer_circle"] = {"center": [cx, cy], "radius": outer_r}
         circles.append(_Circle("bore_diameter", cx, cy, true_mm["bore_diameter"] * s / 2))
         pcd = true_mm["bolt_circle_diameter"]
-        hole_names = [f"bolt_hole_{i}_diameter" for i in range(1, 5)]
+        hole_names = bolt_hole_names(spec.features)
         for i, name in enumerate(hole_names):
-            a = math.radians(45 + 90 * i)
+            a = math.radians(180 / len(hole_names) + 360 / len(hole_names) * i)  # 4 holes: 45, 135, 225, 315
             hx, hy = to_px(pcd / 2 * math.cos(a), pcd / 2 * math.sin(a))
             circles.append(_Circle(name, hx, hy, true_mm[name] * s / 2))
         edge_names = ["outer_diameter", "bore_diameter", *hole_names]
-    elif family == "TF":
+    elif family == "tube_fitting":
         length, width = true_mm["block_length"], true_mm["block_width"]
         u = ca * (xx - cx) + sa * (yy - cy)
         v = -sa * (xx - cx) + ca * (yy - cy)
@@ -167,7 +167,7 @@ def render_part(
     # Surface brightness with machining texture: turning rings on the flange, milling lines on the block.
     base = rng.uniform(165, 200)
     rr = np.hypot(xx - cx, yy - cy)
-    if family == "CF":
+    if family == "flange":
         texture = 3.0 * np.sin(rr * (2 * math.pi / rng.uniform(3.0, 5.0)) + rng.uniform(0, 6.28))
     else:
         texture = 3.0 * np.sin((xx * ca + yy * sa) * (2 * math.pi / rng.uniform(3.0, 5.0)))

@@ -57,7 +57,7 @@ from inspection.models import (
 from traceability import actions as trace_actions
 from traceability import audit
 from traceability.choices import FoundBy, PartStatus
-from traceability.models import DefectCode, Part, Station
+from traceability.models import DefectCode, DrawingRevision, Part, Station
 from twinweb.events import DeviceTelemetry, InspectionRecorded
 from twinweb.live import publish, publish_many, publish_on_commit
 
@@ -395,6 +395,13 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     )
     blobs = {b.sha256: b for b in ImageBlob.objects.filter(sha256__in={i.result.image_sha256 for i in items})}
 
+    drawings = {
+        (d.part_type_id, d.revision): d
+        for d in DrawingRevision.objects.filter(
+            part_type_id__in={p.part_type_id for p in parts.values()},
+            revision__in={i.result.drawing_revision for i in items if i.result.drawing_revision},
+        )
+    }
     inspections: list[Inspection] = []
     audit_entries: list[audit.PendingRecord] = []
     recorded: dict[int, list[_Recorded]] = {}
@@ -433,6 +440,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
         blob = blobs[result.image_sha256]
         inspections.append(Inspection(
             result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,
+            drawing=drawings.get((part.part_type_id, result.drawing_revision)),
             verdict=result.verdict, reason=result.reason, defect_class=result.defect_class or "",
             defect_confidence=result.defect_confidence, class_probabilities=result.class_probabilities,
             findings=result.findings, image=blob, model_version=result.model.version, model_sha256=result.model.sha256,
@@ -448,6 +456,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
                 "defect_class": result.defect_class, "defect_confidence": result.defect_confidence,
                 "image_sha256": result.image_sha256, "model_version": result.model.version,
                 "model_sha256": result.model.sha256, "backend": result.model.backend, "precision": result.model.precision,
+                "drawing_revision": result.drawing_revision or None,
                 "failure_case": case.pk if case else None, "part_status": part_change,
                 "needs_review": "; ".join(reasons) or None,
             },

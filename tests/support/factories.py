@@ -17,7 +17,6 @@ from traceability.models import (
     Batch,
     Cell,
     DefectCode,
-    DimensionalFeature,
     Line,
     MaterialDefinition,
     MaterialLot,
@@ -66,17 +65,14 @@ def make_cell(actor: Any = None, code: str | None = None) -> Cell:
 
 
 def make_part_type(actor: Any = None, code: str | None = None, four_eyes: bool = False) -> PartType:
-    part_type = actions.save_record(
-        PartType(code=code or unique("pt"), name="Test flange", drawing_number=unique("DRW"), revision="A",
-                 gtin="07891234000014", four_eyes_override=four_eyes),
-        actor=actor,
-    )
-    actions.save_record(
-        DimensionalFeature(part_type=part_type, name="bore_diameter", kind="diameter", nominal=30.0,
-                           lower_tol=0.0, upper_tol=0.05),
-        actor=actor,
-    )
-    return part_type  # type: ignore[return-value]
+    """A flange part type with its first drawing revision (the demo flange's features: measurable by the edge)."""
+    from edge_worker.vision.parts import DEMO_PART_TYPES
+
+    features = [actions.FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol,
+                                     upper_tol=f.upper_tol, unit=f.unit) for f in DEMO_PART_TYPES["CF-80"].features]
+    return actions.create_part_type(code=code or unique("pt"), name="Test flange", family="flange",
+                                    drawing_number=unique("DRW"), revision="A", features=features, actor=actor,
+                                    gtin="07891234000014", four_eyes_override=four_eyes)
 
 
 def make_material(actor: Any = None) -> MaterialDefinition:

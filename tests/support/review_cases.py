@@ -13,7 +13,7 @@ from edge_worker.vision.parts import DEMO_PART_TYPES
 from inspection.models import Inspection
 from tests.support import factories
 from traceability import actions
-from traceability.models import Cell, DimensionalFeature, Part, PartType
+from traceability.models import Cell, Part, PartType
 
 
 def demo_part_type(code: str = "CF-80", *, four_eyes: bool = False) -> PartType:
@@ -25,13 +25,12 @@ def demo_part_type(code: str = "CF-80", *, four_eyes: bool = False) -> PartType:
             actions.save_record(existing, actor=None, reason="test setup")
         return existing
     spec = DEMO_PART_TYPES[code]
-    part_type = actions.save_record(
-        PartType(code=code, name=spec.name, drawing_number=spec.drawing_number, revision=spec.revision,
-                 four_eyes_override=four_eyes), actor=None)
-    for f in spec.features:
-        actions.save_record(DimensionalFeature(part_type=part_type, name=f.name, kind=f.kind, nominal=f.nominal,
-                                               lower_tol=f.lower_tol, upper_tol=f.upper_tol, unit=f.unit), actor=None)
-    return part_type  # type: ignore[return-value]
+    return actions.create_part_type(
+        code=code, name=spec.name, family=spec.family, drawing_number=spec.drawing_number, revision=spec.revision,
+        features=[actions.FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol,
+                                       upper_tol=f.upper_tol, unit=f.unit) for f in spec.features],
+        actor=None, four_eyes_override=four_eyes,
+    )
 
 
 def make_review_case(

@@ -16,6 +16,7 @@ One module per sub-domain; every public name is re-exported here, so callers wri
 - `failure_cases`: non-conformances (`open_failure_case`, `assign_failure_case`), decided by signature
   (`decide_failure_case`, `countersign_failure_case`, `await_countersignature`; `disposition_failure_case` is the
   step every signed path shares)
+- `drawings`: part types and drawing revisions (`create_part_type`, `revise_drawing`)
 - `esign`: the one signing path (`esign.authenticate_signer`, `esign.sign_record`, `esign.set_signing_pin`)
 - `history`: bulk history imports (`HistoricalPart`, `import_production_history`)
 - `containment`: suspect lots and the parts they hold (`contain_lot`, `release_containment`)
@@ -24,8 +25,18 @@ Reads the actions need (which containments hold a part, ...) are selectors (`tra
 """
 from __future__ import annotations
 
-from traceability.actions.common import FINAL_PART_STATES, Actor, signed_in_user, snapshot
-from traceability.actions.containment import ContainmentRelease, contain_lot, release_containment
+from traceability.actions.common import (
+    FINAL_PART_STATES,
+    Actor,
+    signed_in_user,
+    snapshot,
+)
+from traceability.actions.containment import (
+    ContainmentRelease,
+    contain_lot,
+    release_containment,
+)
+from traceability.actions.drawings import FeatureInput, create_part_type, revise_drawing
 from traceability.actions.failure_cases import (
     DISPOSITION_PART_STATUS,
     assign_failure_case,
@@ -99,6 +110,10 @@ __all__ = [
     # history
     "HistoricalPart",
     "import_production_history",
+    # drawings
+    "FeatureInput",
+    "create_part_type",
+    "revise_drawing",
     # containment
     "ContainmentRelease",
     "contain_lot",

@@ -19,7 +19,13 @@ from traceability import audit, roles
 from traceability.actions import esign
 from traceability.actions.common import Actor, signed_in_user, snapshot
 from traceability.actions.parts import set_part_status
-from traceability.choices import Disposition, FailureCaseStatus, FoundBy, PartStatus, RecordSignatureMeaning
+from traceability.choices import (
+    Disposition,
+    FailureCaseStatus,
+    FoundBy,
+    PartStatus,
+    RecordSignatureMeaning,
+)
 from traceability.errors import NotAllowed, RefusedByRule
 from traceability.models import DefectCode, FailureCase, Part, Station
 

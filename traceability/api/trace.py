@@ -82,7 +82,8 @@ def _inspection(step: InspectionStep, serials: dict[int, str], links: Links) -> 
         "result_id": step.key, "serial": serials.get(step.part_id), "url": links.part(serials.get(step.part_id, "")),
         "station": step.station_code, "device": step.device_id, "verdict": step.verdict, "reason": step.reason,
         "defect_class": step.defect_class, "defect_confidence": step.defect_confidence,
-        "model_version": step.model_version, "backend": step.backend, "captured_at": step.captured_at,
+        "model_version": step.model_version, "backend": step.backend, "drawing": step.drawing,
+        "captured_at": step.captured_at,
         "inspected_at": step.inspected_at, "needs_review": step.needs_review, "reviewer": step.reviewer,
         "failure_case": step.failure_case_id, "image_url": step.image_url,
         "measurements": [

@@ -34,7 +34,6 @@ from traceability.models import (
     Area,
     Cell,
     DefectCode,
-    DimensionalFeature,
     FailureCase,
     Line,
     MaterialDefinition,
@@ -145,22 +144,13 @@ class Command(BaseCommand):
     def _part_types(self, actor: Any) -> dict[str, PartType]:
         created = {}
         for index, spec in enumerate(DEMO_PART_TYPES.values(), start=1):
-            part_type = actions.save_record(
-                PartType(
-                    code=spec.code, name=spec.name, drawing_number=spec.drawing_number, revision=spec.revision,
-                    gtin=gs1.gtin14(COMPANY_PREFIX, index), four_eyes_override=spec.code == "CF-80",
-                ),
-                actor=actor,
+            created[spec.code] = actions.create_part_type(
+                code=spec.code, name=spec.name, family=spec.family, drawing_number=spec.drawing_number,
+                revision=spec.revision, gtin=gs1.gtin14(COMPANY_PREFIX, index), four_eyes_override=spec.code == "CF-80",
+                features=[actions.FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol,
+                                               upper_tol=f.upper_tol, unit=f.unit) for f in spec.features],
+                actor=actor, reason="demo plant's drawings",
             )
-            for feature in spec.features:
-                actions.save_record(
-                    DimensionalFeature(
-                        part_type=part_type, name=feature.name, kind=feature.kind, nominal=feature.nominal,
-                        lower_tol=feature.lower_tol, upper_tol=feature.upper_tol, unit=feature.unit,
-                    ),
-                    actor=actor,
-                )
-            created[spec.code] = part_type
         return created
 
     def _defect_codes(self, actor: Any) -> None:
