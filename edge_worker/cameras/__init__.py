@@ -16,5 +16,5 @@ from .checks import ImageRefused, check_image
 
 __all__ = [
     "CameraError", "CameraSource", "Frame", "FrameRequest", "ImageRefused", "SourceKind",
-    "UnavailableSource", "View", "capture_for", "check_image", 
+    "UnavailableSource", "View", "capture_for", "check_image",
 ]

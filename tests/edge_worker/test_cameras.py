@@ -2,9 +2,13 @@
 with the reason. Real files, real video streams OpenCV opens, a real HTTP server: nothing is mocked."""
 from __future__ import annotations
 
+import os
 import struct
+import threading
+import time
 import uuid
 import zlib
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -16,7 +20,9 @@ from edge_worker.cameras import (
     Frame,
     FrameRequest,
     View,
+    capture_for,
 )
+from edge_worker.cameras.folder import FolderSource
 from edge_worker.cameras.renderer import RenderSource
 from edge_worker.vision.imageio import read_header
 from edge_worker.vision.render import encode_png, render_part
@@ -103,3 +109,149 @@ def test_it_shows_a_missing_hole_as_material_against_the_backlight() -> None:
 def test_it_explains_a_render_request_it_cannot_draw(asked: dict[str, Any], reason: str) -> None:
     with pytest.raises(CameraError, match=reason):
         RenderSource("visual").grab(request(**asked))
+
+
+# --- the watched folder ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def incoming(tmp_path: Path) -> Path:
+    folder = tmp_path / "visual" / "incoming"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def watched(folder: Path, **kw: Any) -> FolderSource:
+    return FolderSource("visual", folder, **{"poll_s": 0.05, "settle_s": 0.2, **kw})
+
+
+class Grabber(threading.Thread):
+    """A capture waiting for its image in the background, as the edge worker's task would."""
+
+    def __init__(self, camera: Any, asked: FrameRequest) -> None:
+        super().__init__(daemon=True)
+        self.camera, self.asked = camera, asked
+        self.outcome: Frame | CameraError | None = None
+        self.start()
+
+    def run(self) -> None:
+        self.outcome = capture_for(self.asked, self.camera)
+
+
+def test_it_takes_a_file_only_once_its_upload_has_finished(incoming: Path) -> None:
+    data = png_of(1)
+    grabber = Grabber(watched(incoming), request(timeout_s=10))
+    with (incoming / "part.png").open("wb") as upload:  # an FTP upload that stalls half way
+        upload.write(data[: len(data) // 2])
+        upload.flush()
+        time.sleep(1.0)
+        assert grabber.is_alive(), f"took a half-written file: {grabber.outcome}"
+        upload.write(data[len(data) // 2:])
+    grabber.join(10)
+    assert isinstance(grabber.outcome, Frame), grabber.outcome
+    assert grabber.outcome.png == data and grabber.outcome.meta["file"] == "part.png"
+    assert not (incoming / "part.png").exists()
+    assert (incoming / "processed" / f"{grabber.asked.capture_id}_part.png").read_bytes() == data
+
+
+def test_it_ignores_a_temporary_upload_name_until_the_file_is_renamed(incoming: Path) -> None:
+    camera = watched(incoming)
+    (incoming / "part.png.part").write_bytes(png_of(2))
+    (incoming / ".part.png.tmp-smb").write_bytes(png_of(2))
+    with pytest.raises(CameraError, match=r"no complete image arrived .* within 0.6 s \(2 still being written"):
+        camera.grab(request(timeout_s=0.6))
+    os.rename(incoming / "part.png.part", incoming / "part.png")
+    assert camera.grab(request()).png == png_of(2)
+
+
+def test_it_matches_images_to_captures_in_arrival_order(incoming: Path) -> None:
+    camera = watched(incoming)
+    now = time.time()
+    for name, seed, age in (("b-second.png", 2, 5), ("a-third.png", 3, 2), ("c-first.png", 1, 10)):
+        (incoming / name).write_bytes(png_of(seed))
+        os.utime(incoming / name, (now - age, now - age))
+    assert [camera.grab(request(f"SN-{i}")).png for i in range(3)] == [png_of(1), png_of(2), png_of(3)]
+
+
+def test_it_matches_an_image_to_its_capture_by_the_serial_in_the_file_name(incoming: Path) -> None:
+    camera = watched(incoming, name_pattern="{serial}_*.png")
+    (incoming / "SN-2_cam1.png").write_bytes(png_of(2))
+    (incoming / "SN-1_cam1.png").write_bytes(png_of(1))
+    (incoming / "SN-1_cam1.xml").write_text("<meta/>")  # not an image of the pattern: left alone
+    first = camera.grab(request("SN-1"))
+    assert first.png == png_of(1) and first.meta["matched_by"] == "serial"
+    assert camera.grab(request("SN-2")).png == png_of(2)
+    with pytest.raises(CameraError, match=r"no image for serial SN-3 \(SN-3_\*\.png\) arrived"):
+        camera.grab(request("SN-3", timeout_s=0.5))
+    assert (incoming / "SN-1_cam1.xml").exists()
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"GIF89a this is not what the camera should send" * 20, "not an image"),
+    (png_of(1)[:400] + bytes(2000) + png_of(1)[-12:], "corrupt"),
+    (colour_png(), "wrong number of channels"),
+    (encode_png(np.zeros((480, 640), np.uint8)), "wrong image size: expected 512x512, got 640x480"),
+    (png_declaring(30000, 30000, idat_bytes=200_000), "30000x30000 pixels"),
+])
+def test_it_moves_a_bad_image_to_rejected_with_its_reason_and_the_capture_gets_an_error(
+        incoming: Path, content: bytes, reason: str) -> None:
+    (incoming / "bad.png").write_bytes(content)
+    asked = request()
+    outcome = capture_for(asked, watched(incoming))
+    assert isinstance(outcome, CameraError) and reason in str(outcome) and "bad.png" in str(outcome)
+    rejected = incoming / "rejected" / f"{asked.capture_id}_bad.png"
+    assert rejected.read_bytes() == content
+    assert reason in Path(f"{rejected}.reason.txt").read_text()
+    assert not (incoming / "bad.png").exists()
+
+
+def test_it_converts_a_camera_jpeg_to_the_png_it_will_inspect(incoming: Path) -> None:
+    image = render_part("CF-80", seed=6).image
+    (incoming / "shot.jpg").write_bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
+    frame = watched(incoming).grab(request())
+    assert frame.png.startswith(b"\x89PNG") and frame.meta["format"] == "jpeg"
+    assert np.abs(gray(frame).astype(np.int16) - image.astype(np.int16)).mean() < 3.0
+
+
+def test_it_refuses_a_truncated_image_once_its_upload_has_stalled_too_long(incoming: Path) -> None:
+    (incoming / "stalled.png").write_bytes(png_of(1)[:5000])
+    with pytest.raises(CameraError, match="truncated PNG"):
+        watched(incoming, incomplete_grace_s=0.5).grab(request())
+    assert list((incoming / "rejected").glob("*_stalled.png"))
+
+
+def test_it_times_out_on_an_empty_folder_with_a_clear_reason(incoming: Path) -> None:
+    started = time.monotonic()
+    outcome = capture_for(request(timeout_s=0.5), watched(incoming))
+    assert isinstance(outcome, CameraError)
+    assert str(outcome) == f"no complete image arrived in {incoming} within 0.5 s"
+    assert 0.5 <= time.monotonic() - started < 2.0
+
+
+def test_it_gives_a_redelivered_capture_the_image_it_took_the_first_time(incoming: Path) -> None:
+    camera = watched(incoming)
+    (incoming / "first.png").write_bytes(png_of(1))
+    (incoming / "second.png").write_bytes(png_of(2))
+    os.utime(incoming / "first.png", (time.time() - 5, time.time() - 5))
+    asked = request()
+    assert camera.grab(asked).png == png_of(1)
+    again = camera.grab(asked)
+    assert again.png == png_of(1) and again.meta["redelivered"] is True
+    assert (incoming / "second.png").exists()
+
+
+def test_it_does_not_pair_a_stale_image_with_a_later_part(incoming: Path) -> None:
+    (incoming / "yesterday.png").write_bytes(png_of(1))
+    os.utime(incoming / "yesterday.png", (time.time() - 3600, time.time() - 3600))
+    (incoming / "now.png").write_bytes(png_of(2))
+    assert watched(incoming, max_age_s=60).grab(request()).png == png_of(2)
+    [note] = (incoming / "rejected").glob("*yesterday.png.reason.txt")
+    assert note.read_text().startswith("stale: written 3600 s ago")
+
+
+def test_it_says_why_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
+    camera = watched(tmp_path / "nowhere")
+    assert not camera.available
+    assert camera.reason == f"watched folder {tmp_path / 'nowhere'} does not exist (create it, or mount the camera's share there)"
+    with pytest.raises(CameraError, match="does not exist"):
+        camera.grab(request())
