@@ -8,6 +8,8 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from edge_worker.cameras import (
     capture_for,
 )
 from edge_worker.cameras.folder import FolderSource
+from edge_worker.cameras.opencv_stream import OpenCVSource, has_gstreamer
 from edge_worker.cameras.renderer import RenderSource
 from edge_worker.vision.imageio import read_header
 from edge_worker.vision.render import encode_png, render_part
@@ -255,3 +258,147 @@ def test_it_says_why_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
     assert camera.reason == f"watched folder {tmp_path / 'nowhere'} does not exist (create it, or mount the camera's share there)"
     with pytest.raises(CameraError, match="does not exist"):
         camera.grab(request())
+
+
+# --- an OpenCV device or stream --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real MJPG video of three rendered parts (seeds 0, 1, 2), written by OpenCV's own FFmpeg."""
+    path = tmp_path_factory.mktemp("video") / "parts.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (512, 512), isColor=True)
+    assert writer.isOpened()
+    for seed in range(3):
+        writer.write(cv2.cvtColor(render_part("CF-80", seed=seed).image, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def close_to(frame: Frame, seed: int) -> bool:
+    """The frame shows this seed's part (MJPG is lossy: compared by mean absolute difference)."""
+    diff = np.abs(gray(frame).astype(np.int16) - render_part("CF-80", seed=seed).image.astype(np.int16))
+    return float(diff.mean()) < 3.0
+
+
+def test_it_reads_a_video_file_frame_by_frame_as_grayscale_and_says_when_it_ends(video: Path) -> None:
+    camera = OpenCVSource("visual", str(video))
+    try:
+        assert camera.available, camera.reason
+        assert "video file" in camera.reason
+        frames = [camera.grab(request()) for _ in range(3)]
+        assert [f.meta["frame_index"] for f in frames] == [1, 2, 3]
+        assert all(close_to(f, seed) for f, seed in zip(frames, range(3)))
+        assert frames[0].meta["converted"] == ["colour to grayscale"]
+        header = read_header(frames[0].png)
+        assert header is not None and (header.width, header.height, header.bit_depth, header.channels) == (512, 512, 8, 1)
+        outcome = capture_for(request(), camera)
+        assert isinstance(outcome, CameraError) and "has no more frames (all 3 were used)" in str(outcome)
+    finally:
+        camera.close()
+
+
+def test_it_refuses_frames_of_the_wrong_size_from_a_video(tmp_path: Path) -> None:
+    path = tmp_path / "small.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (320, 240), isColor=False)
+    writer.write(np.full((240, 320), 128, np.uint8))
+    writer.release()
+    with OpenCVSource("visual", str(path)) as camera, \
+            pytest.raises(CameraError, match="wrong image size: expected 512x512, got 320x240"):
+        camera.grab(request())
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    ("/no/such/camera.avi", "no such video file or device: /no/such/camera.avi"),
+    (57, "no video device /dev/video57"),
+    ("videotestsrc ! video/x-raw,format=GRAY8 ! appsink drop=1",
+     "no GStreamer support" if not has_gstreamer() else "OpenCV could not open the GStreamer pipeline"),
+])
+def test_it_says_why_a_device_or_stream_cannot_be_opened(source: int | str, reason: str) -> None:
+    if has_gstreamer() and isinstance(source, str) and "!" in source:
+        source = "no_such_element_xyz ! appsink"
+    with OpenCVSource("visual", source, reconnect_s=0.1) as camera:
+        assert not camera.available
+        assert reason in camera.reason
+        outcome = capture_for(request(timeout_s=0.2), camera)
+        assert isinstance(outcome, CameraError) and reason in str(outcome)
+
+
+class MjpegCamera:
+    """A live camera on the network: an MJPEG-over-HTTP stream (as many IP cameras serve) at 25 frames per second,
+    showing whichever part `show()` last put in front of it."""
+
+    def __init__(self) -> None:
+        self.jpeg = self._jpeg(0)
+        self.paused = threading.Event()
+        self.stopped = threading.Event()
+        camera = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    while not camera.stopped.is_set():
+                        if not camera.paused.is_set():
+                            jpeg = camera.jpeg
+                            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                             % len(jpeg) + jpeg + b"\r\n")
+                        time.sleep(0.04)
+                except OSError:
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/video.mjpg"
+
+    @staticmethod
+    def _jpeg(seed: int) -> bytes:
+        return cv2.imencode(".jpg", render_part("CF-80", seed=seed).image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+
+    def show(self, seed: int) -> None:
+        self.jpeg = self._jpeg(seed)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def live_camera() -> Iterator[MjpegCamera]:
+    camera = MjpegCamera()
+    yield camera
+    camera.close()
+
+
+def test_it_grabs_what_a_live_stream_shows_now_not_a_frame_buffered_before_the_request(
+        live_camera: MjpegCamera) -> None:
+    with OpenCVSource("visual", live_camera.url, open_timeout_s=3) as camera:
+        assert camera.available, camera.reason
+        assert "stream" in camera.reason
+        time.sleep(0.6)  # the stream runs on while no capture asks: frames of part 0 go by
+        live_camera.show(7)
+        time.sleep(0.3)
+        frame = camera.grab(request(timeout_s=3))
+        assert close_to(frame, 7), "returned a stale frame"
+        assert frame.meta["frame_index"] > 5
+
+
+def test_it_reports_a_live_stream_that_stopped_sending_frames(live_camera: MjpegCamera) -> None:
+    with OpenCVSource("visual", live_camera.url, open_timeout_s=2, reconnect_s=0.2) as camera:
+        assert camera.grab(request(timeout_s=3))
+        live_camera.paused.set()
+        time.sleep(0.2)
+        started = time.monotonic()
+        with pytest.raises(CameraError, match=r"no new frame from the stream http://127\.0\.0\.1:\d+/video\.mjpg "
+                                              r"within 0\.8 s"):
+            camera.grab(request(timeout_s=0.8))
+        assert time.monotonic() - started < 2.0
+        live_camera.paused.clear()
+        assert close_to(camera.grab(request(timeout_s=5)), 0)
