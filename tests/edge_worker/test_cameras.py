@@ -2,10 +2,13 @@
 with the reason. Real files, real video streams OpenCV opens, a real HTTP server: nothing is mocked."""
 from __future__ import annotations
 
+import json
 import os
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -25,6 +28,7 @@ from edge_worker.cameras import (
     capture_for,
 )
 from edge_worker.cameras.folder import FolderSource
+from edge_worker.cameras.http_upload import HttpUploadSource, UploadServer
 from edge_worker.cameras.opencv_stream import OpenCVSource, has_gstreamer
 from edge_worker.cameras.renderer import RenderSource
 from edge_worker.vision.imageio import read_header
@@ -402,3 +406,102 @@ def test_it_reports_a_live_stream_that_stopped_sending_frames(live_camera: Mjpeg
         assert time.monotonic() - started < 2.0
         live_camera.paused.clear()
         assert close_to(camera.grab(request(timeout_s=5)), 0)
+
+
+# --- the HTTP upload endpoint ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def upload_server() -> Iterator[UploadServer]:
+    server = UploadServer("127.0.0.1", 0, max_bytes=1_000_000)
+    server.start()
+    yield server
+    server.stop()
+
+
+def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "image/png", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_it_queues_a_pushed_png_and_gives_it_to_the_next_capture(upload_server: UploadServer) -> None:
+    camera = HttpUploadSource("visual", upload_server)
+    assert camera.available and camera.reason.startswith(f"cameras POST images to {upload_server.url}/stations/visual")
+    status, answer = post(f"{upload_server.url}/stations/visual/images", png_of(4))
+    assert status == 202 and answer["queued"] is True and answer["waiting"] == 1
+    frame = camera.grab(request())
+    assert frame.png == png_of(4) and frame.meta["remote"] == "127.0.0.1"
+    assert upload_server.queued("visual") == 0
+
+
+def test_it_hands_a_capture_the_image_pushed_while_it_waits(upload_server: UploadServer) -> None:
+    grabber = Grabber(HttpUploadSource("visual", upload_server), request(timeout_s=5))
+    time.sleep(0.3)
+    assert post(f"{upload_server.url}/stations/visual/images", png_of(5))[0] == 202
+    grabber.join(5)
+    assert isinstance(grabber.outcome, Frame) and grabber.outcome.png == png_of(5)
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "reason"), [
+    (png_declaring(30000, 30000, idat_bytes=200_000), "image/png", 400,
+     "the PNG header declares 30000x30000 pixels"),
+    (colour_png(), "image/png", 400, "wrong number of channels: expected 1 (grayscale camera), got 3 (RGB)"),
+    (encode_png(np.zeros((100, 100), np.uint8)), "image/png", 400, "wrong image size: expected 512x512, got 100x100"),
+    (png_of(1)[: len(png_of(1)) // 2], "image/png", 400, "truncated PNG"),
+    (b"%PDF-1.7 this is a data sheet, not an image" * 30, "application/octet-stream", 415, "not an image"),
+    (b"{}", "application/json", 415, "Content-Type application/json is not an image"),
+    (bytes(1_200_000), "image/png", 413, "image too large: 1200000 bytes > limit 1000000"),
+])
+def test_it_refuses_a_bad_upload_with_the_reason_and_queues_nothing(
+        upload_server: UploadServer, body: bytes, content_type: str, status: int, reason: str) -> None:
+    HttpUploadSource("visual", upload_server)
+    answer = post(f"{upload_server.url}/stations/visual/images", body, {"Content-Type": content_type})
+    assert answer[0] == status and reason in answer[1]["error"], answer
+    assert upload_server.queued("visual") == 0
+
+
+def test_it_times_out_when_no_image_is_pushed(upload_server: UploadServer) -> None:
+    outcome = capture_for(request(timeout_s=0.4), HttpUploadSource("visual", upload_server))
+    assert isinstance(outcome, CameraError)
+    assert str(outcome) == f"no image arrived at {upload_server.url}/stations/visual/images within 0.4 s"
+
+
+def test_it_matches_a_pushed_image_to_its_capture_by_serial_raw_or_multipart(upload_server: UploadServer) -> None:
+    camera = HttpUploadSource("visual", upload_server)
+    url = f"{upload_server.url}/stations/visual/images"
+    assert post(url, png_of(2), {"X-Serial": "SN-2"})[0] == 202
+    boundary = "cam-boundary"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"serial\"\r\n\r\nSN-1\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"shot.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + png_of(1) + f"\r\n--{boundary}--\r\n".encode()
+    status, answer = post(url, form, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status == 202 and answer["serial"] == "SN-1"
+    assert camera.grab(request("SN-1")).png == png_of(1)
+    with pytest.raises(CameraError, match=r"within 0.3 s \(1 waiting for other serials\)"):
+        camera.grab(request("SN-3", timeout_s=0.3))
+    assert camera.grab(request("SN-2")).png == png_of(2)
+
+
+def test_it_takes_uploads_only_with_the_camera_token_when_one_is_set() -> None:
+    server = UploadServer("127.0.0.1", 0, token="s3cret-camera-token")
+    server.start()
+    try:
+        HttpUploadSource("visual", server)
+        url = f"{server.url}/stations/visual/images"
+        assert post(url, png_of(1)) == (401, {"error": "missing or wrong camera token (Authorization: Bearer ...)"})
+        assert post(url, png_of(1), {"Authorization": "Bearer wrong"})[0] == 401
+        assert server.queued("visual") == 0
+        assert post(url, png_of(1), {"Authorization": "Bearer s3cret-camera-token"})[0] == 202
+    finally:
+        server.stop()
+
+
+def test_it_answers_404_for_a_station_that_takes_no_uploads(upload_server: UploadServer) -> None:
+    HttpUploadSource("visual", upload_server)
+    status, answer = post(f"{upload_server.url}/stations/dimensional/images", png_of(1))
+    assert (status, answer["error"]) == (404, "station 'dimensional' takes no camera uploads on this device")
