@@ -13,8 +13,9 @@ from .base import (
     capture_for,
 )
 from .checks import ImageRefused, check_image
+from .factory import Cameras, camera_from_config, station_variable
 
 __all__ = [
-    "CameraError", "CameraSource", "Frame", "FrameRequest", "ImageRefused", "SourceKind",
-    "UnavailableSource", "View", "capture_for", "check_image",
+    "CameraError", "CameraSource", "Cameras", "Frame", "FrameRequest", "ImageRefused", "SourceKind",
+    "UnavailableSource", "View", "camera_from_config", "capture_for", "check_image", "station_variable",
 ]

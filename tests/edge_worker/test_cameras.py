@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
 import threading
 import time
@@ -22,10 +23,14 @@ import pytest
 
 from edge_worker.cameras import (
     CameraError,
+    Cameras,
     Frame,
     FrameRequest,
+    SourceKind,
     View,
+    camera_from_config,
     capture_for,
+    station_variable,
 )
 from edge_worker.cameras.folder import FolderSource
 from edge_worker.cameras.http_upload import HttpUploadSource, UploadServer
@@ -505,3 +510,80 @@ def test_it_answers_404_for_a_station_that_takes_no_uploads(upload_server: Uploa
     HttpUploadSource("visual", upload_server)
     status, answer = post(f"{upload_server.url}/stations/dimensional/images", png_of(1))
     assert (status, answer["error"]) == (404, "station 'dimensional' takes no camera uploads on this device")
+
+
+# --- choosing a source by configuration ------------------------------------------------------------------------
+
+
+def test_it_picks_each_source_from_its_configuration_string(tmp_path: Path, video: Path) -> None:
+    (tmp_path / "visual" / "incoming").mkdir(parents=True)
+    environ = {
+        "TWINWEB_CAMERA_VISUAL": f"folder:{tmp_path}/{{station}}/incoming",
+        "TWINWEB_CAMERA_DIMENSIONAL": f"opencv:{video}",
+        "TWINWEB_CAMERA_ST_20": "http",
+        "TWINWEB_CAMERA_HTTP_PORT": "0",
+        "TWINWEB_CAMERA_DEMO": "render",
+    }
+    cameras = Cameras(environ)
+    try:
+        kinds = {station: cameras.for_station(station) for station in ("visual", "dimensional", "ST-20", "demo",
+                                                                        "unset")}
+        assert {s: c.kind for s, c in kinds.items()} == {
+            "visual": SourceKind.FOLDER, "dimensional": SourceKind.OPENCV, "ST-20": SourceKind.HTTP,
+            "demo": SourceKind.RENDER, "unset": SourceKind.RENDER}
+        assert all(c.available for c in kinds.values()), [c.describe() for c in kinds.values()]
+        assert isinstance(kinds["visual"], FolderSource) and kinds["visual"].folder == tmp_path / "visual" / "incoming"
+        assert cameras.for_station("visual") is kinds["visual"]
+        served = cameras.capture(request(station="demo", part_type="TF-12", render_seed=2))
+        assert isinstance(served, Frame) and served.png == encode_png(render_part("TF-12", seed=2).image)
+    finally:
+        cameras.close()
+    assert station_variable("ST-20") == "TWINWEB_CAMERA_ST_20"
+
+
+def test_it_uses_the_default_source_for_a_station_without_its_own(tmp_path: Path) -> None:
+    camera = camera_from_config("visual", {"TWINWEB_CAMERA_DEFAULT": f"folder:{tmp_path}/{{station}}/{{serial}}.png"})
+    assert isinstance(camera, FolderSource)
+    assert (camera.folder, camera.name_pattern) == (tmp_path / "visual", "{serial}.png")
+    assert not camera.available and "does not exist" in camera.reason
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("ftp://10.0.0.5/", ("TWINWEB_CAMERA_VISUAL='ftp://10.0.0.5/' is not a camera source; expected render, "
+                         "folder[:<path>], opencv:<device, file, URL or GStreamer pipeline> or http")),
+    ("opencv:", "TWINWEB_CAMERA_VISUAL='opencv:' is not a camera source"),
+    ("folder:/srv/{serial}/x.png", "{serial} may appear only in the file-name pattern"),
+])
+def test_it_explains_a_configuration_it_cannot_use_and_every_capture_is_an_error(value: str, reason: str) -> None:
+    camera = camera_from_config("visual", {"TWINWEB_CAMERA_VISUAL": value})
+    assert not camera.available and reason in camera.reason
+    outcome = capture_for(request(), camera)
+    assert isinstance(outcome, CameraError) and reason in str(outcome)
+
+
+def test_it_says_why_the_upload_endpoint_cannot_listen() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        camera = camera_from_config("visual", {"TWINWEB_CAMERA_VISUAL": "http", "TWINWEB_CAMERA_HTTP_PORT": str(port)})
+        assert not camera.available
+        assert f"cannot listen for camera uploads on 127.0.0.1:{port}" in camera.reason
+        outcome = capture_for(request(), camera)
+        assert isinstance(outcome, CameraError) and "cannot listen" in str(outcome)
+
+
+def test_it_refuses_a_capture_sent_to_another_stations_camera() -> None:
+    outcome = capture_for(request(station="dimensional"), RenderSource("visual"))
+    assert isinstance(outcome, CameraError) and "sent to the camera of station 'visual'" in str(outcome)
+
+
+def test_it_imports_without_the_server_or_an_inference_runtime_and_opens_nothing_at_import() -> None:
+    import subprocess
+    import sys
+
+    heavy = ["django.db", "django.conf", "twinweb", "traceability", "inspection", "onnxruntime", "torch", "tensorrt"]
+    code = ("import json, sys, threading\nimport edge_worker.cameras\n"
+            f"print(json.dumps([[m for m in {heavy!r} if m in sys.modules], threading.active_count()]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], 1]
