@@ -34,6 +34,7 @@ from edge_worker.contracts.inspection import Capture, encode_image
 from edge_worker.contracts.queues import INSPECT_CAPTURE_TASK, edge_queue
 from edge_worker.vision.parts import PartTypeSpec
 from edge_worker.vision.render import DEFECT_CLASSES, encode_png, render_part
+from inspection import selectors as inspection_selectors
 from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
 from traceability import actions
@@ -204,6 +205,7 @@ class CellSimulator:
     def _capture(self, item: PartOnLine, station: Station) -> None:
         # The drawing revision in force now: a tolerance a quality engineer tightened applies to the next part.
         spec = trace_selectors.part_type_spec(item.part.part_type)
+        calibration = inspection_selectors.current_calibration(station)  # the station camera's scale
         if item.png is None:  # the same physical part is seen at both stations
             rendered = render_part(PartTypeSpec.from_dict(spec), seed=item.render_seed, defect=item.defect)
             item.png = encode_png(rendered.image)
@@ -211,6 +213,8 @@ class CellSimulator:
         capture = Capture(
             capture_id=item.capture_id, serial=item.part.serial, station=station.code, cell=self.cell.code,
             part_type=spec, image_png_b64=encode_image(item.png),
+            px_per_mm=calibration.px_per_mm if calibration else None,
+            calibration_id=calibration.pk if calibration else None,
             captured_at=timezone.now(), device_id=self.device.device_id,
         )
         item.capture_payload = capture.to_dict()

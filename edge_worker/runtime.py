@@ -151,7 +151,7 @@ class EdgeRuntime:
             except (KeyError, TypeError, ValueError) as exc:
                 outcome = InspectionOutcome(verdict="error", reason=f"part type specification unusable: {exc!r}")
             else:
-                outcome = inspect_image(image, spec, classifier=self.classifier)
+                outcome = inspect_image(image, spec, classifier=self.classifier, px_per_mm=capture.px_per_mm)
         latency_ms = (time.perf_counter() - started) * 1000.0
         with self._lock:
             self._done.append(time.monotonic())
@@ -186,6 +186,7 @@ class EdgeRuntime:
             captured_at=capture.captured_at,
             inspected_at=utc_now(),
             drawing_revision=str(capture.part_type.get("revision", ""))[:10],
+            calibration_id=capture.calibration_id,
         )
 
     def fps(self, over_s: float = FPS_WINDOW_S) -> float:

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from inspection.models import DeadLetter, DefectFinding, EdgeDevice, ImageBlob, Inspection, Measurement, TelemetrySample
+from inspection.models import (
+    DeadLetter,
+    DefectFinding,
+    EdgeDevice,
+    ImageBlob,
+    Inspection,
+    Measurement,
+    TelemetrySample,
+)
 from traceability.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline
 
 

@@ -5,6 +5,7 @@ content hash, however many inspections refer to it.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -65,6 +66,9 @@ class Inspection(models.Model):
     drawing = models.ForeignKey(
         DrawingRevision, on_delete=models.PROTECT, null=True, blank=True, related_name="inspections",
         help_text="The drawing revision the part was measured against (empty before drawings were records).")
+    calibration = models.ForeignKey(
+        "StationCalibration", on_delete=models.PROTECT, null=True, blank=True, related_name="inspections",
+        help_text="The station calibration (px per mm) the measurement used (empty: the renderer's default).")
     device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="inspections", null=True)
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     reason = models.TextField(blank=True)
@@ -180,3 +184,26 @@ class TelemetrySample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} @ {self.at:%H:%M:%S}"
+
+
+class StationCalibration(models.Model):
+    """A station camera's scale (px per mm), measured from an image of a calibration target. The newest one is the
+    station's current calibration: measurement uses it, and every inspection names the one it used."""
+
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="calibrations")
+    px_per_mm = models.FloatField()
+    residual_px = models.FloatField(help_text="RMS of the target's dot centres about the fitted grid.")
+    dots = models.PositiveIntegerField()
+    pitch_mm = models.FloatField(help_text="The target's dot pitch.")
+    method = models.CharField(max_length=40, default="dot_grid")
+    image = models.ForeignKey(ImageBlob, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    calibrated_at = models.DateTimeField()
+    calibrated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="+")
+
+    class Meta:
+        ordering = ["station_id", "-calibrated_at", "-id"]
+        indexes = [models.Index(fields=["station", "calibrated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}: {self.px_per_mm:.5f} px/mm @ {self.calibrated_at:%Y-%m-%d}"

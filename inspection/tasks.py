@@ -20,9 +20,19 @@ from concurrent.futures import Future
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    connections,
+)
 
-from edge_worker.contracts.queues import INGEST_REFUSAL_TASK, INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
+from edge_worker.contracts.queues import (
+    INGEST_REFUSAL_TASK,
+    INGEST_RESULT_TASK,
+    INGEST_TELEMETRY_TASK,
+)
 from inspection.actions.ingest import (
     RESULT_SOURCE,
     IngestOutcome,

@@ -13,7 +13,11 @@ from django.db.models import Prefetch, QuerySet
 
 from inspection.choices import Verdict
 from inspection.models import Inspection, Measurement
-from traceability.genealogy import InspectionStep, MeasurementStep, register_inspection_source
+from traceability.genealogy import (
+    InspectionStep,
+    MeasurementStep,
+    register_inspection_source,
+)
 from traceability.models import Part
 
 # Who reviewed an inspection in Debug Mode: the reviewer of the Review that decided it (one review decides every

@@ -20,6 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from inspection import selectors as inspection_selectors
 from live import actions as alarm_actions
 from live import selectors as live_state
 from live.models import Alarm
@@ -49,7 +50,9 @@ def _page_config(request: HttpRequest, cell: Cell) -> dict[str, Any]:
 
 def cell_live(request: HttpRequest, cell_id: int) -> HttpResponse:
     cell = _viewable_cell(request.user, cell_id)
-    return render(request, "live/cell.html", {"cell": cell, "live_config": _page_config(request, cell)})
+    calibration_due = [row for row in inspection_selectors.calibration_overview(cell) if row["stale"]]
+    return render(request, "live/cell.html", {"cell": cell, "live_config": _page_config(request, cell),
+                                              "calibration_due": calibration_due})
 
 
 def cell_replay(request: HttpRequest, cell_id: int) -> HttpResponse:

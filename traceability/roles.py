@@ -36,7 +36,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         VIEW_LIVE, ACK_ALARM, REVIEW,
         "traceability.view_part", "traceability.view_station", "traceability.view_cell",
         "traceability.view_failurecase", "traceability.view_defectcode", "traceability.view_parttype",
-        "inspection.view_inspection", "inspection.view_edgedevice",
+        "inspection.view_inspection", "inspection.view_edgedevice", "inspection.view_stationcalibration",
+        "traceability.view_drawingrevision",
     ),
     SUPERVISOR: (READ_ALL, VIEW_LIVE, ACK_ALARM, VIEW_TRACE, COUNTERSIGN, PACK_PARTS),
     AUDITOR: (READ_ALL, VIEW_LIVE, VIEW_TRACE),
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "traceability.add_parttype", "traceability.change_parttype",
         "traceability.add_dimensionalfeature", "traceability.change_dimensionalfeature",
         "traceability.change_materiallot",
+        "inspection.add_stationcalibration",
     ),
     ADMIN: (WRITE_ALL,),
 }

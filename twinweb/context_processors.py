@@ -14,6 +14,7 @@ NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("Trace", "trace-search", roles.VIEW_TRACE),
     ("Debug Mode", "review-queue", roles.REVIEW),
     ("Drawings", "drawings", "traceability.view_parttype"),
+    ("Calibration", "calibration", "inspection.view_stationcalibration"),
     ("Edge", "profiling-runs", None),
 )
 

@@ -240,6 +240,9 @@ TWINWEB_SIGNATURE_LOCKOUT_S = env_float("TWINWEB_SIGNATURE_LOCKOUT_S", 900.0)  #
 # A session that has used Debug Mode (a signing tablet) ends after this long without a request.
 TWINWEB_SIGNING_SESSION_IDLE_S = env_float("TWINWEB_SIGNING_SESSION_IDLE_S", 900.0)
 TWINWEB_EDGE_DEVICE = env_str("TWINWEB_EDGE_DEVICE", "jetson-demo-01")
+# Station cameras: a calibration fit worse than this (RMS px) is refused; one older than this many days warns.
+TWINWEB_CALIBRATION_MAX_RESIDUAL_PX = env_float("TWINWEB_CALIBRATION_MAX_RESIDUAL_PX", 0.5)
+TWINWEB_CALIBRATION_MAX_AGE_DAYS = env_float("TWINWEB_CALIBRATION_MAX_AGE_DAYS", 30.0)
 TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)
 GS1_COMPANY_PREFIX_LENGTH = env_int("GS1_COMPANY_PREFIX_LENGTH", 7)
 TWINWEB_INFERENCE_BACKEND = env_str("TWINWEB_INFERENCE_BACKEND", "auto")

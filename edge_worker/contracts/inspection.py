@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar
 
 from edge_worker.contracts.fields import (
     Flag,
+    Integer,
     Json,
     ListOf,
     MapOf,
@@ -119,6 +120,9 @@ class Capture(Message):
     image_png_b64: Annotated[str, IMAGE_B64]
     captured_at: Annotated[dt.datetime, Timestamp()]
     device_id: Annotated[str, DEVICE_ID]
+    # The station camera's calibration: its scale (None: the renderer's default) and its id, echoed in the result.
+    px_per_mm: Annotated[float | None, Nullable(Number(0.1, 1000.0))] = None
+    calibration_id: Annotated[int | None, Nullable(Integer(1, 2**53))] = None
 
     @property
     def image_bytes(self) -> bytes:
@@ -210,6 +214,7 @@ class InspectionResult(Message):
     sent_at: Annotated[dt.datetime | None, Nullable(Timestamp())] = None
     cell: Annotated[str, Text(max_len=40)] = ""
     drawing_revision: Annotated[str, Text(max_len=10)] = ""  # the capture's drawing revision, measured against
+    calibration_id: Annotated[int | None, Nullable(Integer(1, 2**53))] = None  # the capture's, echoed
 
     @property
     def image_bytes(self) -> bytes:

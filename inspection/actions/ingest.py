@@ -41,8 +41,8 @@ from django.db.models import Field, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from edge_worker.contracts.inspection import InspectionResult, Telemetry, image_b64_size
 from edge_worker.contracts.fields import MessageError
+from edge_worker.contracts.inspection import InspectionResult, Telemetry, image_b64_size
 from edge_worker.contracts.refusal import Refusal, kept_payload
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import (
@@ -52,6 +52,7 @@ from inspection.models import (
     ImageBlob,
     Inspection,
     Measurement,
+    StationCalibration,
     TelemetrySample,
 )
 from traceability import actions as trace_actions
@@ -402,6 +403,8 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
             revision__in={i.result.drawing_revision for i in items if i.result.drawing_revision},
         )
     }
+    calibrations = {c.pk: c for c in StationCalibration.objects.filter(
+        pk__in={i.result.calibration_id for i in items if i.result.calibration_id})}
     inspections: list[Inspection] = []
     audit_entries: list[audit.PendingRecord] = []
     recorded: dict[int, list[_Recorded]] = {}
@@ -441,6 +444,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
         inspections.append(Inspection(
             result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,
             drawing=drawings.get((part.part_type_id, result.drawing_revision)),
+            calibration=calibrations.get(result.calibration_id) if result.calibration_id else None,
             verdict=result.verdict, reason=result.reason, defect_class=result.defect_class or "",
             defect_confidence=result.defect_confidence, class_probabilities=result.class_probabilities,
             findings=result.findings, image=blob, model_version=result.model.version, model_sha256=result.model.sha256,
@@ -456,7 +460,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
                 "defect_class": result.defect_class, "defect_confidence": result.defect_confidence,
                 "image_sha256": result.image_sha256, "model_version": result.model.version,
                 "model_sha256": result.model.sha256, "backend": result.model.backend, "precision": result.model.precision,
-                "drawing_revision": result.drawing_revision or None,
+                "drawing_revision": result.drawing_revision or None, "calibration": result.calibration_id,
                 "failure_case": case.pk if case else None, "part_status": part_change,
                 "needs_review": "; ".join(reasons) or None,
             },

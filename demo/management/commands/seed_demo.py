@@ -19,7 +19,10 @@ from django.utils import timezone
 
 from demo import history
 from demo.reviews import DEMO_DEVICE_ID
+from edge_worker.vision.calibrate import render_calibration_target
 from edge_worker.vision.parts import DEMO_PART_TYPES
+from edge_worker.vision.render import DEFAULT_PX_PER_MM, encode_png
+from inspection.actions.calibration import calibrate_station
 from inspection.actions.edge import register_edge_device
 from inspection.actions.ingest import record_inspection_results
 from traceability import actions, gs1, roles
@@ -108,6 +111,7 @@ class Command(BaseCommand):
             part_types = self._part_types(admin)
             self._defect_codes(admin)
             lots = self._lots(admin, rng)
+            self._calibrate(cell)
             self._history(admin, rng, cell, part_types, lots, total=parts)
             self.stdout.write(self.style.SUCCESS(f"Seeded demo cell {cell.name} with {Part.objects.count()} parts."))
         from demo.reviews import seed_review_cases
@@ -152,6 +156,14 @@ class Command(BaseCommand):
                 actor=actor, reason="demo plant's drawings",
             )
         return created
+
+    def _calibrate(self, cell: Cell) -> None:
+        """Both inspection cameras, from rendered targets at the demo renderer's scale (as a technician would with
+        the real target on the fixture)."""
+        for seed, code in enumerate(("visual", "dimensional")):
+            png = encode_png(render_calibration_target(DEFAULT_PX_PER_MM, seed=seed))
+            calibration = calibrate_station(cell.stations.get(code=code), png=png, actor=None)
+            self.stdout.write(f"  {code} camera calibrated: {calibration.px_per_mm:.4f} px/mm")
 
     def _defect_codes(self, actor: Any) -> None:
         for code, name, severity in DEFECT_CODES:
