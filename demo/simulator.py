@@ -33,7 +33,8 @@ from django.utils import timezone
 from edge_worker.contracts.inspection import Capture, encode_image
 from edge_worker.contracts.queues import INSPECT_CAPTURE_TASK, edge_queue
 from edge_worker.vision.parts import PartTypeSpec
-from edge_worker.vision.render import DEFECT_CLASSES, encode_png, render_part
+from edge_worker.cameras.renderer import backlit_image
+from edge_worker.vision.render import DEFECT_CLASSES, RenderedPart, encode_png, render_part
 from inspection import selectors as inspection_selectors
 from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
@@ -85,7 +86,7 @@ class PartOnLine:
     part: Part
     defect: str | None
     render_seed: int
-    png: bytes | None = None
+    rendered: RenderedPart | None = None
     station_index: int = 0
     event: StationEvent | None = None
     capture_id: uuid.UUID | None = None
@@ -206,13 +207,14 @@ class CellSimulator:
         # The drawing revision in force now: a tolerance a quality engineer tightened applies to the next part.
         spec = trace_selectors.part_type_spec(item.part.part_type)
         calibration = inspection_selectors.current_calibration(station)  # the station camera's scale
-        if item.png is None:  # the same physical part is seen at both stations
-            rendered = render_part(PartTypeSpec.from_dict(spec), seed=item.render_seed, defect=item.defect)
-            item.png = encode_png(rendered.image)
+        if item.rendered is None:  # the same physical part is seen at both stations, each with its own lighting
+            item.rendered = render_part(PartTypeSpec.from_dict(spec), seed=item.render_seed, defect=item.defect)
+        view = station.camera_view
+        png = encode_png(backlit_image(item.rendered) if view == "backlit" else item.rendered.image)
         item.capture_id = uuid.uuid4()
         capture = Capture(
             capture_id=item.capture_id, serial=item.part.serial, station=station.code, cell=self.cell.code,
-            part_type=spec, image_png_b64=encode_image(item.png),
+            part_type=spec, image_png_b64=encode_image(png), job=station.inspection_job or "full", view=view,
             px_per_mm=calibration.px_per_mm if calibration else None,
             calibration_id=calibration.pk if calibration else None,
             captured_at=timezone.now(), device_id=self.device.device_id,

@@ -151,7 +151,8 @@ class EdgeRuntime:
             except (KeyError, TypeError, ValueError) as exc:
                 outcome = InspectionOutcome(verdict="error", reason=f"part type specification unusable: {exc!r}")
             else:
-                outcome = inspect_image(image, spec, classifier=self.classifier, px_per_mm=capture.px_per_mm)
+                outcome = inspect_image(image, spec, classifier=self.classifier, px_per_mm=capture.px_per_mm,
+                                        job=capture.job, view=capture.view)
         latency_ms = (time.perf_counter() - started) * 1000.0
         with self._lock:
             self._done.append(time.monotonic())

@@ -113,3 +113,17 @@ class PartFamily(models.TextChoices):
 
     FLANGE = "flange", "Flange: outer diameter, bore, bolt holes on a circle"
     TUBE_FITTING = "tube_fitting", "Tube fitting block: length, width, bore, two mount holes"
+
+
+class InspectionJob(models.TextChoices):
+    """What an inspection station runs on its own image."""
+
+    NONE = "", "No inspection"
+    DEFECT_MODEL = "defect_model", "Surface defect model (front-lit image)"
+    MEASUREMENT = "measurement", "Measurement programme of the drawing (backlit silhouette)"
+    FULL = "full", "Both, on one image"
+
+
+class CameraView(models.TextChoices):
+    FRONT = "front", "Front-lit"
+    BACKLIT = "backlit", "Backlit (silhouette)"

@@ -6,6 +6,8 @@ lots descend from lots through splits and merges (LotLink). Every write goes thr
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -13,6 +15,8 @@ from django.db import models
 from django.urls import reverse
 
 from traceability.choices import (
+    CameraView,
+    InspectionJob,
     BatchStatus,
     DefectSeverity,
     Disposition,
@@ -30,6 +34,13 @@ from traceability.choices import (
 
 # --- Plant hierarchy (ISA-95 equipment model) -----------------------------------------------------------
 
+
+# What each kind of inspection station runs by default: the visual station the defect model on a front-lit image,
+# the dimensional station the drawing's measurement programme on a backlit silhouette.
+STATION_JOB_BY_KIND = {
+    "visual_inspection": ("defect_model", "front"),
+    "dimensional_inspection": ("measurement", "backlit"),
+}
 
 class Site(models.Model):
     code = models.SlugField(max_length=40, unique=True)
@@ -92,6 +103,16 @@ class Station(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=40, choices=StationKind.choices)
     position = models.PositiveSmallIntegerField(help_text="Order of the station along the cell's flow.")
+    inspection_job = models.CharField(
+        max_length=20, choices=InspectionJob.choices, blank=True, default=InspectionJob.NONE,
+        help_text="What the station's edge device runs on the station's own image.")
+    camera_view = models.CharField(max_length=10, choices=CameraView.choices, default=CameraView.FRONT,
+                                   help_text="The station camera's lighting.")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.inspection_job:  # an inspection station runs what its kind says, unless configured otherwise
+            self.inspection_job, self.camera_view = STATION_JOB_BY_KIND.get(self.kind, (InspectionJob.NONE, self.camera_view))
+        super().save(*args, **kwargs)
 
     class Meta:
         ordering = ["cell_id", "position"]

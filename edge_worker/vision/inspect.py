@@ -32,6 +32,7 @@ log = logging.getLogger("edge_worker.vision.inspect")
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 EXPECTED_SIZE = (IMAGE_SIZE, IMAGE_SIZE)  # (width, height) of the cell camera's images
 OK_CLASS = "ok"
+JOBS = ("full", "measurement", "defect_model")
 
 
 @dataclass
@@ -125,9 +126,19 @@ def inspect_image(
     px_per_mm: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     expected_size: tuple[int, int] | None = EXPECTED_SIZE,
+    job: str = "full",
+    view: str = "front",
 ) -> InspectionOutcome:
     """Inspect one image of a part of type ``spec``. A part fails when any feature is out of tolerance or
-    the classifier says anything but ``ok``. ``px_per_mm`` None uses the cell's calibrated default."""
+    the classifier says anything but ``ok``. ``px_per_mm`` None uses the cell's calibrated default.
+
+    ``job`` is what the station runs: "measurement" (the drawing's features; no classifier), "defect_model" (the
+    surface classifier; the part is located but not measured) or "full" (both). ``view`` is the camera's lighting:
+    "front" (the part bright on a dark fixture) or "backlit" (a dark silhouette on a bright field, inverted here)."""
+    if job not in JOBS:
+        return InspectionOutcome(verdict="error", part_type=spec.code, reason=f"unknown station job {job!r}")
+    if job == "measurement":
+        classifier = None
     scale = float(px_per_mm) if px_per_mm else DEFAULT_PX_PER_MM
     out = InspectionOutcome(verdict="error", part_type=spec.code, px_per_mm=scale)
     if classifier is not None:
@@ -141,6 +152,8 @@ def inspect_image(
         finally:
             timings["decode"] = round((time.perf_counter() - t0) * 1000, 3)
         out.image_size = [int(img.shape[1]), int(img.shape[0])]
+        if view == "backlit":
+            img = np.ascontiguousarray(255 - img)  # the measurement finds a bright part on a dark field
 
         t0 = time.perf_counter()
         try:
@@ -149,7 +162,7 @@ def inspect_image(
             timings["measure"] = round((time.perf_counter() - t0) * 1000, 3)
             out.reason = f"part not measurable: {exc}"
             return out
-        rows = feature_results(spec, meas, scale)
+        rows = feature_results(spec, meas, scale) if job != "defect_model" else []
         timings["measure"] = round((time.perf_counter() - t0) * 1000, 3)
         out.measurements = rows
         out.part_bbox = meas.part_bbox
