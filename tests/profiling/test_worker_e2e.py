@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -32,13 +30,7 @@ def edge_worker(device_id: str, env: dict[str, str], log_path: Path) -> Any:
         try:
             yield proc
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            processes.stop_group(proc)
 
 
 def test_it_profiles_on_the_devices_worker_and_stores_the_report(tmp_path: Path, model_dir: Path) -> None:
