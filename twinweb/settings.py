@@ -235,6 +235,12 @@ TWINWEB_REVIEW_CLAIM_TTL_S = env_float("TWINWEB_REVIEW_CLAIM_TTL_S", 300.0)  # D
 TWINWEB_SIGNATURE_MAX_FAILURES = env_int("TWINWEB_SIGNATURE_MAX_FAILURES", 5)  # Debug Mode: refused signatures ...
 TWINWEB_SIGNATURE_LOCKOUT_S = env_float("TWINWEB_SIGNATURE_LOCKOUT_S", 900.0)  # ... within this window lock signing
 TWINWEB_EDGE_DEVICE = env_str("TWINWEB_EDGE_DEVICE", "jetson-demo-01")
+# Authenticated edge messages (inspection/actions/edge_auth.py): a device's message older than the maximum age (or
+# stamped further in the future than the clock skew) is refused; its nonce is remembered that long. A day covers an
+# ingest worker that was down overnight. A replaced device secret stays valid for the grace period.
+TWINWEB_EDGE_MESSAGE_MAX_AGE_S = env_float("TWINWEB_EDGE_MESSAGE_MAX_AGE_S", 86400.0)
+TWINWEB_EDGE_CLOCK_SKEW_S = env_float("TWINWEB_EDGE_CLOCK_SKEW_S", 300.0)
+TWINWEB_EDGE_SECRET_GRACE_S = env_float("TWINWEB_EDGE_SECRET_GRACE_S", 3600.0)
 TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)
 GS1_COMPANY_PREFIX_LENGTH = env_int("GS1_COMPANY_PREFIX_LENGTH", 7)
 TWINWEB_INFERENCE_BACKEND = env_str("TWINWEB_INFERENCE_BACKEND", "auto")
