@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from celery import Celery
 
@@ -39,9 +40,23 @@ def celery_broker_url(url: str) -> str:
     return url
 
 
+def unverified_tls(url: str) -> bool:
+    """A `rediss://` URL that does not say how to check the server's certificate: kombu then accepts any
+    certificate at all (it logs "defaulting to insecure SSL behaviour"), so anyone in between could read and
+    write the queues. `ssl_cert_reqs=required` (with `ssl_ca_certs=` for a private CA) checks it;
+    `ssl_cert_reqs=none` says not checking it is meant."""
+    parts = urlsplit(url)
+    return parts.scheme == "rediss" and "ssl_cert_reqs" not in parse_qs(parts.query)
+
+
 def broker_url_from_env(environ: Mapping[str, str]) -> str:
     for name in BROKER_VARIABLES:
         value = environ.get(name, "").strip()
+        if value and unverified_tls(value):
+            raise EdgeConfigError(
+                f"{name} uses rediss:// without ssl_cert_reqs: the broker's certificate would not be checked; add "
+                "?ssl_cert_reqs=required&ssl_ca_certs=/etc/twinweb/redis-ca.pem (or ssl_cert_reqs=none if that is meant)"
+            )
         if value:
             return celery_broker_url(value)
     raise EdgeConfigError(

@@ -102,3 +102,11 @@ def test_it_keeps_the_device_to_broker_keys_of_its_own() -> None:
         "edge.jetson-line3-01.unacked", "edge.jetson-line3-01.unacked_index", "edge.jetson-line3-01.unacked_mutex")
     assert options["priority_steps"] == [0]
     assert edge.conf.worker_enable_remote_control is False  # no pidbox: a fanout exchange and pub/sub
+
+
+def test_it_refuses_a_tls_broker_whose_certificate_it_would_not_check() -> None:
+    # kombu accepts any certificate for a bare rediss:// URL: the device would talk TLS to whoever answers.
+    with pytest.raises(EdgeConfigError, match="without ssl_cert_reqs"):
+        create_app({"TWINWEB_BROKER_URL": "rediss://edge-a:pw@redis.plant:6380/0"}, make_current=False)
+    url = "rediss://edge-a:pw@redis.plant:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/twinweb/redis-ca.pem"
+    assert create_app({"TWINWEB_BROKER_URL": url}, make_current=False).conf.broker_url == url
