@@ -103,6 +103,7 @@ def png_with_id(base_png: bytes, tag: str) -> bytes:
 
 def seed(parts: int) -> tuple[int, list[str]]:
     from inspection.actions.edge import register_edge_device
+    from inspection.actions.edge_auth import ensure_edge_secret
     from traceability import actions
     from traceability.choices import StationKind
     from traceability.models import Area, Cell, Line, Part, PartType, Site, Station
@@ -115,7 +116,8 @@ def seed(parts: int) -> tuple[int, list[str]]:
                                         ("dimensional", StationKind.DIMENSIONAL_INSPECTION),
                                         ("cobot", StationKind.FAILURE_ANALYSIS), ("unload", StationKind.UNLOADING)], 1):
         actions.save_record(Station(cell=cell, code=code, name=code.title(), kind=kind, position=pos), actor=None)
-    register_edge_device(DEVICE, cell=cell, actor=None)  # type: ignore[arg-type]
+    device, _ = register_edge_device(DEVICE, cell=cell, actor=None)  # type: ignore[arg-type]
+    ensure_edge_secret(device, actor=None)  # the producer signs as this device
     part_type = actions.save_record(PartType(code="CF-80", name="Compressor flange 80", drawing_number="DRW-CF-0080",
                                              revision="C", gtin="07891234000014"), actor=None)
     batch = actions.create_batch(batch_number="BENCH-1", part_type=part_type, cell=cell, planned_quantity=parts, actor=None)  # type: ignore[arg-type]
@@ -247,6 +249,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         call_command("migrate", verbosity=0)
         cell_id, serials = seed(args.parts)
+        from edge_worker.credentials import Credentials
+        from inspection.actions.edge_auth import current_secret
+        from inspection.models import EdgeDevice
+
+        secret = current_secret(EdgeDevice.objects.get(device_id=DEVICE))
+        assert secret is not None
+        credentials = Credentials(DEVICE, secret)
         print(f"seeded {len(serials)} parts; building {args.results} payloads ({args.image} images)", flush=True)
         payloads = build_payloads(args.results, serials, args.image, args.defect_rate)
         image_bytes = statistics.mean(len(p["image_png_b64"]) * 3 // 4 for p in payloads[:50])
@@ -300,7 +309,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         time.sleep(delay)
                     next_at += period
                 payload["sent_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
-                app.send_task("inspection.tasks.ingest_result", args=[payload], queue="ingest", producer=producer)
+                message = credentials.sign(payload, "inspection.tasks.ingest_result")  # as the edge signs it
+                app.send_task("inspection.tasks.ingest_result", args=[message], queue="ingest", producer=producer)
         last_sent = time.time()
         deadline = time.monotonic() + args.timeout
         stored = 0

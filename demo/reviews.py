@@ -31,10 +31,12 @@ from edge_worker.contracts.inspection import (
     PowerSummary,
     encode_image,
 )
+from edge_worker.contracts.queues import INGEST_RESULT_TASK
 from edge_worker.vision.inspect import inspect_image
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import encode_png, render_part
 from inspection.actions.edge import register_edge_device
+from inspection.actions.edge_auth import ensure_edge_secret, sign_as_device
 from inspection.actions.ingest import record_inspection_result
 from inspection.choices import Verdict
 from inspection.models import Inspection
@@ -146,10 +148,12 @@ def store_case(
     captured_at: dt.datetime | None = None, device_id: str = DEMO_DEVICE_ID, source: str = "demo seed",
 ) -> Inspection:
     """Store a rendered case through the ingest action, from the cell's edge device (registered if need be)."""
-    register_edge_device(device_id, cell=station.cell, actor=None)
+    device, _created = register_edge_device(device_id, cell=station.cell, actor=None)
+    ensure_edge_secret(device, actor=None)
     result = case_result(data, serial=part.serial, station=station.code, device_id=device_id, result_id=result_id,
                          captured_at=captured_at, drawing_revision=part.part_type.revision)
-    inspection, _created = record_inspection_result(result.to_dict(), source=source)
+    message = sign_as_device(result.to_dict(), task=INGEST_RESULT_TASK, device=device)  # as the device sends it
+    inspection, _created = record_inspection_result(message, source=source)
     return inspection
 
 

@@ -2,10 +2,10 @@
 
 Runs on the device with `--pool=solo` (or threads): the classifier and the power monitor are created in the
 worker process on first use (or on `worker_process_init` under prefork), never before a fork. The result goes
-back by task name (edge_worker.contracts.queues), so this module imports nothing of the server (no Django, no
-ORM):
+back by task name (edge_worker.contracts.queues), signed as this device (edge_worker.messaging), so this module
+imports nothing of the server (no Django, no ORM):
 
-    app.send_task(INGEST_RESULT_TASK, args=[result.to_dict()], queue=INGEST_QUEUE)
+    send_to_server(app, INGEST_RESULT_TASK, result.to_dict())   # -> ingest queue, with its `auth` object
 
 Late acknowledgement + a result id derived from the capture id: if the worker dies mid-task the capture is
 redelivered and re-inspected, and the server stores its result once.
@@ -28,13 +28,13 @@ from edge_worker.contracts.delivery import STORE_AND_FORWARD_RETRY_POLICY, TELEM
 from edge_worker.contracts.fields import MessageError
 from edge_worker.contracts.inspection import Capture, InspectionResult, Telemetry, utc_now
 from edge_worker.contracts.queues import (
-    INGEST_QUEUE,
     INGEST_REFUSAL_TASK,
     INGEST_RESULT_TASK,
     INGEST_TELEMETRY_TASK,
     INSPECT_CAPTURE_TASK,
 )
 from edge_worker.contracts.refusal import Refusal
+from edge_worker.messaging import send_to_server
 from edge_worker.runtime import device_id_from_env, get_runtime, reset_runtime
 
 log = logging.getLogger(__name__)
@@ -50,27 +50,21 @@ def _fault_pause(point: str) -> None:
 
 
 def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
-    payload = result.with_sent_at(utc_now()).to_dict()
-    (app or current_app).send_task(
-        INGEST_RESULT_TASK, args=[payload], queue=INGEST_QUEUE, retry=True, retry_policy=STORE_AND_FORWARD_RETRY_POLICY
-    )
-    return payload
+    """Send a result (stamped with its sending time, signed); the message as sent."""
+    return send_to_server(app or current_app, INGEST_RESULT_TASK, result.with_sent_at(utc_now()).to_dict(), retry=True,
+                          retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
 
 
 def send_refusal(refusal: Refusal, app: Any = None) -> None:
     # Held and re-sent like a result: the refused message exists nowhere else once this task is acknowledged.
-    (app or current_app).send_task(
-        INGEST_REFUSAL_TASK, args=[refusal.to_dict()], queue=INGEST_QUEUE, retry=True,
-        retry_policy=STORE_AND_FORWARD_RETRY_POLICY,
-    )
+    send_to_server(app or current_app, INGEST_REFUSAL_TASK, refusal.to_dict(), retry=True,
+                   retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
 
 
 def send_telemetry(telemetry: Telemetry, app: Any = None, *, expires_s: float = 60.0) -> None:
     # Telemetry is periodic: a message that could not be sent is replaced by the next one, and an old one expires.
-    (app or current_app).send_task(
-        INGEST_TELEMETRY_TASK, args=[telemetry.to_dict()], queue=INGEST_QUEUE, retry=True,
-        retry_policy=TELEMETRY_RETRY_POLICY, expires=expires_s,
-    )
+    send_to_server(app or current_app, INGEST_TELEMETRY_TASK, telemetry.to_dict(), retry=True,
+                   retry_policy=TELEMETRY_RETRY_POLICY, expires=expires_s)
 
 
 @shared_task(name=INSPECT_CAPTURE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -5,7 +5,9 @@ default, loads the classifier and the power monitor in this process once the wor
 telemetry (FPS, power, memory, temperature, GPU load where available) every few seconds.
 
 The Celery app is the edge's own (edge_worker.celery_app), configured from the environment: the broker from
-TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL. Nothing here imports Django or the server.
+TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL, the device's secret from TWINWEB_EDGE_SECRET or
+TWINWEB_EDGE_SECRET_FILE (edge_worker.credentials; it does not start without one). Nothing here imports Django
+or the server.
 """
 from __future__ import annotations
 
@@ -80,9 +82,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from edge_worker.celery_app import EdgeConfigError, create_app
     from edge_worker.contracts.queues import edge_queue
+    from edge_worker.credentials import credentials_from_env
 
     try:
         app = create_app()
+        credentials = credentials_from_env()  # everything the worker sends is signed: no secret, no start
     except EdgeConfigError as exc:
         parser.exit(2, f"edge worker: {exc}\n")
 
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         from edge_worker.runtime import get_runtime
 
         runtime = get_runtime()  # this process runs the tasks (solo/threads): load the model here, now
-        log.info("edge worker %s ready: %s; power %s", args.device, runtime.backend_reason, runtime.monitor.sampler.describe())
+        log.info("edge worker %s ready (secret %s): %s; power %s", args.device, credentials.secret.kid,
+                 runtime.backend_reason, runtime.monitor.sampler.describe())
         if loop is not None:
             loop.start()
 

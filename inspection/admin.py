@@ -1,12 +1,19 @@
 """Admin of the inspection app: edge devices are configured here; what they report is read-only."""
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from inspection.actions.edge_auth import issue_edge_secret
 from inspection.models import (
     DeadLetter,
     DefectFinding,
     EdgeDevice,
+    EdgeDeviceSecret,
     ImageBlob,
     Inspection,
     Measurement,
@@ -15,11 +22,58 @@ from inspection.models import (
 from traceability.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline
 
 
+class EdgeDeviceSecretInline(ReadOnlyInline):
+    """The device's secrets by key id; the secret itself is shown once, when issued, and stored nowhere."""
+
+    model = EdgeDeviceSecret
+    fields = ("kid", "issued_at", "issued_by", "expires_at")
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name_plural = "secrets (issue a new one with the action on the device list)"
+
+
+def _issue_secrets(request: HttpRequest, queryset: QuerySet[EdgeDevice], *, revoke_previous: bool) -> TemplateResponse:
+    """Issue a secret per selected device (one audited action each) and show them this once. The page is the
+    response to the POST itself, marked no-store: the secret is never in a session, a cookie or a cache."""
+    issued = []
+    for device in queryset:
+        result = issue_edge_secret(device, actor=request.user, revoke_previous=revoke_previous)
+        issued.append({"device": device.device_id, "kid": result.secret.kid, "secret": result.secret.text(),
+                       "replaced": result.replaced})
+    response = TemplateResponse(request, "admin/inspection/edge_secret_issued.html",
+                                {"issued_secrets": issued, "title": "New edge device secrets"})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @admin.register(EdgeDevice)
 class EdgeDeviceAdmin(AuditedAdmin):
     list_display = ["device_id", "name", "cell", "hardware", "backend", "precision", "model_version", "last_heartbeat_at"]
     search_fields = ["device_id", "name", "hardware"]
     list_filter = ["backend", "precision"]
+    inlines = [EdgeDeviceSecretInline]
+    actions = ["issue_secret", "issue_secret_revoking_previous"]
+
+    @admin.action(description="Issue a new secret (the previous one stays valid for the grace period)",
+                  permissions=["change"])
+    def issue_secret(self, request: HttpRequest, queryset: QuerySet[EdgeDevice]) -> Any:
+        return _issue_secrets(request, queryset, revoke_previous=False)
+
+    @admin.action(description="Issue a new secret and revoke the previous one now (it leaked)", permissions=["change"])
+    def issue_secret_revoking_previous(self, request: HttpRequest, queryset: QuerySet[EdgeDevice]) -> Any:
+        return _issue_secrets(request, queryset, revoke_previous=True)
+
+
+@admin.register(EdgeDeviceSecret)
+class EdgeDeviceSecretAdmin(ReadOnlyAdmin):
+    """Issued secrets by key id (issued on the edge device list, never edited). The salt is not shown: with
+    SECRET_KEY it is the secret."""
+
+    list_display = ["kid", "device", "issued_at", "issued_by", "expires_at"]
+    list_filter = ["device"]
+    search_fields = ["kid", "device__device_id"]
+    fields = ["kid", "device", "issued_at", "issued_by", "expires_at"]
+    list_select_related = ["device", "issued_by"]
 
 
 class MeasurementInline(ReadOnlyInline):

@@ -24,6 +24,7 @@ class DeadLetterReason(models.TextChoices):
     UNKNOWN_STATION = "unknown_station", "Unknown station"
     OVERSIZED = "oversized", "Oversized image"
     CONFLICT = "conflict", "Conflicting duplicate"
+    UNAUTHENTICATED = "unauthenticated", "Unauthenticated (unsigned, forged, replayed or expired)"
 
 
 BADGE_COLOURS: dict[type[models.TextChoices], dict[str, str]] = {

@@ -5,9 +5,15 @@ content hash, however many inspections refer to it.
 """
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+
+from edge_worker.contracts.signing import DeviceSecret
 
 from inspection.choices import DeadLetterReason, Verdict
 from traceability.models import Cell, DrawingRevision, FailureCase, Part, Station
@@ -38,6 +44,58 @@ class EdgeDevice(models.Model):
     @property
     def queue_name(self) -> str:
         return f"edge.{self.device_id}"
+
+
+class SecretUnavailable(Exception):
+    """A stored secret cannot be re-derived: SECRET_KEY changed and the old one is not in SECRET_KEY_FALLBACKS."""
+
+
+def derive_device_secret(salt: bytes, secret_key: str) -> DeviceSecret:
+    """The device secret of a salt under a SECRET_KEY (HMAC-SHA256 as the key derivation, as in HKDF-Expand)."""
+    key_encryption_key = hmac.new(secret_key.encode(), b"twinweb edge device secrets v1", hashlib.sha256).digest()
+    return DeviceSecret(hmac.new(key_encryption_key, b"device secret\x00" + salt, hashlib.sha256).digest())
+
+
+class EdgeDeviceSecret(models.Model):
+    """A secret issued to an edge device, with which it signs what it sends and verifies the cobot's commands.
+
+    The secret itself is stored nowhere: it is derived from SECRET_KEY and this row's random `salt`
+    (`derive_device_secret`), so neither a copy of the database nor of the settings alone can sign as a device,
+    and the server can still compute the MACs (HMAC needs the key). `kid` is its public fingerprint. A secret is in
+    force while `expires_at` is empty (the current one) or in the future (a replaced one, during the rotation's
+    grace period); `revoked` secrets expired when they were replaced. Rotating SECRET_KEY invalidates every device
+    secret unless the old key stays in SECRET_KEY_FALLBACKS until new secrets are issued."""
+
+    device = models.ForeignKey(EdgeDevice, on_delete=models.CASCADE, related_name="secrets")
+    kid = models.CharField(max_length=16, unique=True, help_text="Public fingerprint of the secret.")
+    salt = models.CharField(max_length=64, help_text="Random; the secret is derived from it and SECRET_KEY.")
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="Empty: the current secret. Set when a newer one replaced it.")
+
+    class Meta:
+        ordering = ["device_id", "-issued_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["device"], condition=models.Q(expires_at__isnull=True),
+                                    name="one_current_secret_per_device"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} secret {self.kid}"
+
+    def in_force(self, now: dt.datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+    def secret(self) -> DeviceSecret:
+        """The secret, re-derived (under SECRET_KEY or one of SECRET_KEY_FALLBACKS: the one its kid matches)."""
+        salt = bytes.fromhex(self.salt)
+        for secret_key in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]:
+            secret = derive_device_secret(salt, secret_key)
+            if hmac.compare_digest(secret.kid, self.kid):
+                return secret
+        raise SecretUnavailable(f"secret {self.kid} of {self.device_id} was issued under another SECRET_KEY")
 
 
 class ImageBlob(models.Model):

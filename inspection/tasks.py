@@ -9,6 +9,9 @@ Group commit: with TWINWEB_INGEST_BATCH=N (N > 1) and a threads pool (`--pool th
 task hands its payload to one committer thread per process, which stores up to N waiting results in one
 transaction and wakes every task once its result committed; each message is still acknowledged only after its
 own commit. With the solo pool (the default) every result is its own transaction.
+
+Every message is authenticated by the action before anything else (inspection.actions.edge_auth); Redis being
+away while its nonce is checked is retried like the database being away.
 """
 from __future__ import annotations
 
@@ -20,13 +23,9 @@ from concurrent.futures import Future
 from typing import Any
 
 from celery import shared_task
-from django.db import (
-    InterfaceError,
-    OperationalError,
-    close_old_connections,
-    connection,
-    connections,
-)
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from edge_worker.contracts.queues import (
     INGEST_REFUSAL_TASK,
@@ -45,7 +44,9 @@ from inspection.actions.ingest import (
 from inspection.choices import DeadLetterReason
 
 log = logging.getLogger(__name__)
-RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 1, "retry_backoff_max": 30,
+# The database or Redis (the nonce store) away: retried with backoff, the message stays queued meanwhile.
+TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 1, "retry_backoff_max": 30,
          "max_retries": None, "retry_jitter": True}
 
 
@@ -98,7 +99,7 @@ class GroupCommitter:
         try:
             close_old_connections()
             outcomes = record_inspection_results([payload for payload, _ in batch])
-        except (OperationalError, InterfaceError) as exc:  # the database is away: every task retries
+        except TRANSIENT as exc:  # the database (or Redis) is away: every task retries
             for _, future in batch:
                 future.set_exception(exc)
             return
@@ -141,7 +142,7 @@ def _store(payload: Any) -> IngestOutcome:
 def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         outcome = _store(payload)
-    except (OperationalError, InterfaceError):
+    except TRANSIENT:
         raise  # retried with backoff: the message stays until the database takes it
     except Exception as exc:  # a bug or an unforeseen payload: keep it for a person rather than lose it
         log.exception("result could not be stored")

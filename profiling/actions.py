@@ -1,6 +1,7 @@
 """Edge profiling writes: request a run (queue the job on the device) and store the report the device sends.
 
-`store_profiling_run` is idempotent on the run id: a redelivered report stores nothing a second time. A report
+`store_profiling_run` authenticates the device's report first (inspection.actions.edge_auth) and is idempotent on
+the run id: a redelivered report stores nothing a second time. A report
 whose run id the server never issued (a run started on the device itself) is stored as a new run of that device.
 The report is validated before anything is written; nothing slow happens inside the transaction.
 """
@@ -17,8 +18,9 @@ from django.utils import timezone
 
 from edge_worker.contracts.queues import INGEST_QUEUE, edge_queue
 from edge_worker.contracts.profiling import ProfileConfig, ProfilingReport, VariantResult
-from edge_worker.contracts.queues import PROFILE_EDGE_TASK
+from edge_worker.contracts.queues import PROFILE_EDGE_TASK, STORE_PROFILING_RUN_TASK
 from edge_worker.contracts.fields import MessageError
+from inspection.actions.edge_auth import authenticate
 from inspection.models import EdgeDevice
 from profiling.choices import ProfilingRunStatus, SeriesKind
 from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
@@ -138,10 +140,22 @@ def parse_report(payload: Any) -> tuple[dict[str, Any], list[_ParsedVariant]]:
 # --- Storing ---------------------------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
 def store_profiling_run(payload: Any, *, actor: Any = None) -> tuple[ProfilingRun, bool]:
-    """Store a device's profiling report: (run, created). Raises ProfilingReportError (nothing written) when the
-    report is malformed or names an unknown device."""
+    """Store the profiling report a device sent (signed by it, as every edge message): (run, created). Raises
+    PayloadRefused when it is not authentic (kept as an unauthenticated dead letter, nothing else written), and
+    ProfilingReportError (nothing written) when the report is malformed or names an unknown device."""
+    body = authenticate(payload, task=STORE_PROFILING_RUN_TASK, source=STORE_PROFILING_RUN_TASK).body
+    return _store_report(body, actor=actor)
+
+
+def store_local_profiling_run(report: dict[str, Any], *, actor: Any = None) -> tuple[ProfilingRun, bool]:
+    """Store a report this server process measured itself (`manage.py profile_edge --inline`): it never travelled
+    as a message, so there is nothing to authenticate."""
+    return _store_report(report, actor=actor)
+
+
+@transaction.atomic(durable=True)
+def _store_report(payload: Any, *, actor: Any) -> tuple[ProfilingRun, bool]:
     head, variants = parse_report(payload)
     device = EdgeDevice.objects.filter(device_id=head["device_id"]).first()
     if device is None:

@@ -7,6 +7,8 @@ class TwinWebConfig(AppConfig):
     verbose_name = "TwinWeb wiring"
 
     def ready(self) -> None:
+        from twinweb import checks  # noqa: F401  (registers the deployment checks of the Redis connection)
+
         # Embedded default: with no REDIS_URL every TwinWeb process makes sure the project's own redis-server
         # answers, so Celery and the channel layer run the production code path on any machine.
         if settings.EMBEDDED_REDIS:

@@ -243,6 +243,12 @@ TWINWEB_EDGE_DEVICE = env_str("TWINWEB_EDGE_DEVICE", "jetson-demo-01")
 # Station cameras: a calibration fit worse than this (RMS px) is refused; one older than this many days warns.
 TWINWEB_CALIBRATION_MAX_RESIDUAL_PX = env_float("TWINWEB_CALIBRATION_MAX_RESIDUAL_PX", 0.5)
 TWINWEB_CALIBRATION_MAX_AGE_DAYS = env_float("TWINWEB_CALIBRATION_MAX_AGE_DAYS", 30.0)
+# Authenticated edge messages (inspection/actions/edge_auth.py): a device's message older than the maximum age (or
+# stamped further in the future than the clock skew) is refused; its nonce is remembered that long. A day covers an
+# ingest worker that was down overnight. A replaced device secret stays valid for the grace period.
+TWINWEB_EDGE_MESSAGE_MAX_AGE_S = env_float("TWINWEB_EDGE_MESSAGE_MAX_AGE_S", 86400.0)
+TWINWEB_EDGE_CLOCK_SKEW_S = env_float("TWINWEB_EDGE_CLOCK_SKEW_S", 300.0)
+TWINWEB_EDGE_SECRET_GRACE_S = env_float("TWINWEB_EDGE_SECRET_GRACE_S", 3600.0)
 TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)
 GS1_COMPANY_PREFIX_LENGTH = env_int("GS1_COMPANY_PREFIX_LENGTH", 7)
 TWINWEB_INFERENCE_BACKEND = env_str("TWINWEB_INFERENCE_BACKEND", "auto")

@@ -8,6 +8,8 @@ through the one mechanism in `fields`.
     refusal     Refusal: a message the edge could not use (edge -> server, kept as a dead letter)
     cobot       PresentView and MovePart (server -> cobot), CobotAck (cobot -> server)
     profiling   ProfileConfig (server -> edge), ProfilingReport (edge -> server)
+    signing     the `auth` object every device message carries (HMAC-SHA256 with the device's secret), and the
+                server's MACs on cobot commands
     queues      queue and task names
     delivery    the Celery delivery settings both sides' apps use
 

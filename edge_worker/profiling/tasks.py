@@ -16,14 +16,16 @@ from celery import current_app, shared_task
 from edge_worker.contracts.delivery import STORE_AND_FORWARD_RETRY_POLICY
 from edge_worker.contracts.profiling import ProfileConfig
 from edge_worker.contracts.queues import INGEST_QUEUE, PROFILE_EDGE_TASK, STORE_PROFILING_RUN_TASK
+from edge_worker.messaging import send_to_server
 from edge_worker.profiling.protocol import failure_report, profile_device
 
 log = logging.getLogger(__name__)
 
 
 def send_report(report: dict[str, Any], app: Any = None, queue: str = INGEST_QUEUE) -> None:
-    (app or current_app).send_task(STORE_PROFILING_RUN_TASK, args=[report], queue=queue, retry=True,
-                                   retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
+    """Send the report, signed as this device (the server refuses an unsigned one)."""
+    send_to_server(app or current_app, STORE_PROFILING_RUN_TASK, report, queue=queue, retry=True,
+                   retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
 
 
 def run_profile(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str, Any]:

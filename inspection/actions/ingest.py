@@ -6,8 +6,12 @@ cannot be stored is kept in a DeadLetter with the reason (logged too) and report
 nothing is dropped silently. A message an edge device could not use (a malformed capture) comes back as a
 `Refusal` and is kept in a DeadLetter too (`record_edge_refusal`).
 
+Every message is authenticated before anything else reads it (inspection.actions.edge_auth: signed by a
+registered device with a secret in force, the MAC, the device it claims, its age, its nonce); one that is not is
+kept as an `unauthenticated` dead letter with the reason and changes nothing.
+
 Order of work (healthchecks' Check.ping() keeps uploads outside the atomic block; so do we):
-    validate the message -> look up device, part, station -> write the image file under its sha256 ->
+    authenticate -> validate the message -> look up device, part, station -> write the image file under its sha256 ->
     one durable transaction: inspection, measurements, defects, failure case, part status, audit record ->
     after commit: the live event.
 
@@ -43,7 +47,10 @@ from django.utils import timezone
 
 from edge_worker.contracts.fields import MessageError
 from edge_worker.contracts.inspection import InspectionResult, Telemetry, image_b64_size
-from edge_worker.contracts.refusal import Refusal, kept_payload
+from edge_worker.contracts.refusal import Refusal
+from edge_worker.contracts.queues import INGEST_REFUSAL_TASK, INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
+from inspection.actions.dead_letters import PayloadRefused, dead_letter
+from inspection.actions.edge_auth import Authenticated, authenticate
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import (
     DeadLetter,
@@ -75,35 +82,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IDENTITY_FIELDS = ("capture_id", "serial", "station", "device", "verdict", "defect_class", "image_sha256", "model_sha256")
 
 
-class PayloadRefused(Exception):
-    """The payload was not stored; `dead_letter` keeps it with the reason."""
-
-    def __init__(self, dead_letter: DeadLetter) -> None:
-        self.dead_letter = dead_letter
-        super().__init__(f"{dead_letter.get_reason_display()}: {dead_letter.detail}")
-
-
-# --- Dead letters ---------------------------------------------------------------------------------------
-
-
-def dead_letter(payload: Any, *, reason: DeadLetterReason, detail: str, source: str,
-                payload_bytes: int | None = None) -> DeadLetter:
-    """Keep a refused message with the reason. Its own transaction: a refusal is recorded even when the caller's
-    work rolls back. `payload_bytes`: the size of the whole message when `payload` is already cut down (an edge
-    device's refusal)."""
-    kept, size = kept_payload(payload)
-    size = size if payload_bytes is None else payload_bytes
-    log.warning("refused %s payload (%s): %s", source, reason.value, detail)
-    with transaction.atomic():
-        letter = DeadLetter.objects.create(
-            received_at=timezone.now(), source=source, reason=reason, detail=detail[:5000], payload=kept,
-            payload_bytes=size,
-        )
-        audit.append(actor=None, action="dead_letter.store", subject=("inspection.deadletter", str(letter.pk)),
-                     after={"source": source, "reason": reason.value, "detail": detail[:500], "payload_bytes": size})
-    return letter
-
-
 def _refuse(payload: Any, reason: DeadLetterReason, detail: str, source: str = RESULT_SOURCE) -> PayloadRefused:
     return PayloadRefused(dead_letter(payload, reason=reason, detail=detail, source=source))
 
@@ -112,9 +90,13 @@ def record_edge_refusal(payload: Any, *, source: str = REFUSAL_SOURCE) -> tuple[
     """Keep a message an edge device refused (a malformed capture) in a dead letter, under the edge task that
     refused it as its source. Returns (dead letter, created): a refusal already kept (the same refusal id: the
     capture was redelivered, or the refusal sent twice) is not kept again. A refusal that is itself malformed is
-    kept too, as a malformed payload of this task."""
+    kept too, as a malformed payload of this task, and one that is not authentic as an unauthenticated one."""
     try:
-        refusal = Refusal.from_dict(payload)
+        body = authenticate(payload, task=INGEST_REFUSAL_TASK, source=source).body
+    except PayloadRefused as refused:
+        return refused.dead_letter, True
+    try:
+        refusal = Refusal.from_dict(body)
     except MessageError as exc:
         return dead_letter(payload, reason=DeadLetterReason.MALFORMED, detail=f"malformed refusal: {exc}", source=source), True
     tag = f"(refusal {refusal.refusal_id})"
@@ -226,9 +208,11 @@ class _Item:
 
 
 def _validated(payload: Any, source: str, index: int) -> _Item:
-    """Schema, image size, image hash and format: everything that needs no database."""
+    """Authenticity first (nothing of an unauthenticated message is read), then schema, image size, image hash and
+    format."""
+    body = authenticate(payload, task=INGEST_RESULT_TASK, source=source).body
     try:
-        result = InspectionResult.from_dict(payload)
+        result = InspectionResult.from_dict(body)
     except MessageError as exc:
         raise _refuse(payload, DeadLetterReason.MALFORMED, f"malformed inspection result: {exc}", source) from None
     size = image_b64_size(result.image_png_b64)
@@ -552,15 +536,19 @@ def _publish_stamped(cell_id: int, recorded: list[_Recorded]) -> None:
 
 
 def record_telemetry(payload: Any, *, source: str = TELEMETRY_SOURCE) -> TelemetrySample:
-    """Store one telemetry message: the device's heartbeat, its latest state and one history row."""
+    """Store one telemetry message: the device's heartbeat, its latest state and one history row. The same signed
+    message delivered again stores nothing twice (and is no new heartbeat)."""
+    message: Authenticated = authenticate(payload, task=INGEST_TELEMETRY_TASK, source=source)
     try:
-        telemetry = Telemetry.from_dict(payload)
+        telemetry = Telemetry.from_dict(message.body)
     except MessageError as exc:
         raise _refuse(payload, DeadLetterReason.MALFORMED, f"malformed telemetry: {exc}", source) from None
-    device = EdgeDevice.objects.filter(device_id=telemetry.device_id).first()
-    if device is None:
-        raise _refuse(payload, DeadLetterReason.UNKNOWN_DEVICE, f"no edge device {telemetry.device_id!r} is registered", source)
-    return _store_telemetry(device, telemetry)
+    if message.repeat:
+        stored = TelemetrySample.objects.filter(device=message.device, at=telemetry.at).first()
+        if stored is not None:
+            log.info("telemetry of %s at %s already stored: duplicate ignored", telemetry.device_id, telemetry.at)
+            return stored
+    return _store_telemetry(message.device, telemetry)
 
 
 @transaction.atomic(durable=True)

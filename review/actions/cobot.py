@@ -1,5 +1,7 @@
 """The cobot: the view of a finding it presents, the move of a decided part, and its acknowledgements (a
-redelivered acknowledgement is a no-op: the command id is unique). The command leaves after commit."""
+redelivered acknowledgement is a no-op: the command id is unique). The command leaves after commit, signed
+then with the secrets of the cell's edge devices (the cobot moves nothing it cannot verify); an acknowledgement
+counts only when an edge device of the command's cell signed it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +20,7 @@ from edge_worker.contracts.queues import (
     PRESENT_VIEW_TASK,
     cobot_queue,
 )
+from inspection.actions.edge_auth import authenticate, refuse_unauthenticated, sign_for_cell
 from inspection.choices import DeadLetterReason
 from inspection.models import DeadLetter, Inspection
 from review.choices import (
@@ -27,18 +30,19 @@ from review.models import CobotCommand
 from review.selectors import open_claim_of
 from traceability import audit
 from traceability.errors import NotFound, RefusedByRule
+from traceability.models import Cell
 from twinweb.events import CobotAcknowledged
 from twinweb.live import publish_on_commit
 
 log = logging.getLogger(__name__)
 
 
-def send_after_commit(task: str, payload: dict[str, Any], queue: str) -> None:
+def send_after_commit(task: str, payload: dict[str, Any], queue: str, *, cell: Cell) -> None:
     def send() -> None:
         from twinweb.celery import app
 
-        try:
-            app.send_task(task, args=[payload], queue=queue)
+        try:  # signed as it leaves: its age is counted from now
+            app.send_task(task, args=[sign_for_cell(payload, task=task, cell=cell)], queue=queue)
         except Exception:  # the command row stays unacknowledged: visible, and resendable
             log.exception("cobot command %s to %s not sent", payload.get("command_id"), queue)
 
@@ -63,7 +67,7 @@ def present_finding_view(
         command_id=command.command_id, cell=cell, inspection=inspection, kind=CobotCommandKind.PRESENT_VIEW,
         payload=command.to_dict(), sent_at=timezone.now(),
     )
-    send_after_commit(PRESENT_VIEW_TASK, command.to_dict(), cobot_queue(cell.code))
+    send_after_commit(PRESENT_VIEW_TASK, command.to_dict(), cobot_queue(cell.code), cell=cell)
     return row
 
 
@@ -77,14 +81,28 @@ def move_part(inspection: Inspection, *, destination: str, reason: str) -> Cobot
         command_id=command.command_id, cell=cell, inspection=inspection, kind=CobotCommandKind.MOVE_PART,
         payload=command.to_dict(), sent_at=timezone.now(),
     )
-    send_after_commit(MOVE_PART_TASK, command.to_dict(), cobot_queue(cell.code))
+    send_after_commit(MOVE_PART_TASK, command.to_dict(), cobot_queue(cell.code), cell=cell)
     return row
 
 
+def record_cobot_ack(data: Any) -> tuple[CobotCommand, bool]:
+    """Store the cobot's acknowledgement once (a redelivered ack is a no-op). Returns (command, recorded now).
+
+    Authenticated first: signed by an edge device of the command's cell, or kept as an unauthenticated dead letter
+    (PayloadRefused). MessageError when it does not follow its schema, NotFound when no such command was sent."""
+    message = authenticate(data, task=COBOT_ACK_TASK, source=COBOT_ACK_TASK, device_field=None)
+    ack = CobotAck.from_dict(message.body)
+    device = message.device
+    command_cell = CobotCommand.objects.filter(command_id=ack.command_id).values_list("cell_id", flat=True).first()
+    if command_cell is not None and device.cell_id != command_cell:
+        raise refuse_unauthenticated(data, source=COBOT_ACK_TASK, problem=(
+            f"wrong cell: device {device.device_id!r} ({device.cell.code if device.cell else 'in no cell'}) "
+            f"acknowledged command {ack.command_id} of another cell"))
+    return _record_ack(ack)
+
+
 @transaction.atomic
-def record_cobot_ack(data: dict[str, Any]) -> tuple[CobotCommand, bool]:
-    """Store the cobot's acknowledgement once (a redelivered ack is a no-op). Returns (command, recorded now)."""
-    ack = CobotAck.from_dict(data)
+def _record_ack(ack: CobotAck) -> tuple[CobotCommand, bool]:
     command = CobotCommand.objects.select_for_update(of=("self",)).select_related("inspection__part").filter(command_id=ack.command_id).first()
     if command is None:
         raise NotFound(f"No cobot command {ack.command_id}.")

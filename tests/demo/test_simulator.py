@@ -32,7 +32,7 @@ def edge_device_inline() -> Any:
     def send(task: str, payload: dict[str, Any], queue: str) -> None:
         sent.append((task, queue))
         result = runtime.inspect(Capture.from_dict(payload))
-        record_inspection_result(result.with_sent_at(result.inspected_at).to_dict())
+        record_inspection_result(builders.signed(result.with_sent_at(result.inspected_at).to_dict()))
 
     yield send, sent
     runtime.close()
@@ -102,7 +102,7 @@ def test_it_holds_a_part_whose_inspection_errored_and_sends_it_to_failure_analys
         result = runtime.inspect(Capture.from_dict(payload))
         if result.station == erring_station:
             result = dataclasses.replace(result, verdict="error", reason="classifier failed: RuntimeError('boom')")
-        record_inspection_result(result.with_sent_at(result.inspected_at).to_dict())
+        record_inspection_result(builders.signed(result.with_sent_at(result.inspected_at).to_dict()))
 
     builders.make_device(cell)
     factories.make_part_type(code="TF-12")

@@ -61,6 +61,9 @@ def test_it_delivers_exactly_as_the_server_does() -> None:
     visibility = int(settings.CELERY_VISIBILITY_TIMEOUT_S)
     edge = create_app({"REDIS_URL": UNIX, "CELERY_VISIBILITY_TIMEOUT_S": str(visibility)}, make_current=False)
     for name, value in delivery_settings(visibility).items():
+        if name == "broker_transport_options":  # the same redelivery; the edge adds broker keys of its own
+            assert server_app.conf[name] == value and value.items() <= edge.conf[name].items()
+            continue
         assert edge.conf[name] == value == server_app.conf[name], name
     assert (edge.conf.task_serializer, edge.conf.result_serializer, edge.conf.accept_content) == ("json", "json", ["json"])
     assert edge.conf.task_acks_late and edge.conf.task_reject_on_worker_lost and edge.conf.worker_prefetch_multiplier == 1
@@ -85,3 +88,25 @@ def test_it_sends_to_server_tasks_the_server_registers_under_the_same_names() ->
     for name in (INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK, INGEST_REFUSAL_TASK, COBOT_ACK_TASK, STORE_PROFILING_RUN_TASK):
         assert name in server_app.tasks, name
         assert server_app.amqp.router.route({}, name)["queue"].name == "ingest", name
+
+
+def test_it_keeps_the_device_to_broker_keys_of_its_own() -> None:
+    # What the device's Redis user may touch (docs/deploy/redis-users.acl): its queues, and its own unacknowledged
+    # bookkeeping instead of kombu's `unacked` hash shared by every consumer; no priority sub-queues.
+    from kombu.transport.redis import Channel
+
+    edge = create_app({"REDIS_URL": UNIX, "TWINWEB_EDGE_DEVICE": "jetson-line3-01"}, make_current=False)
+    options = edge.conf.broker_transport_options
+    assert set(options) <= set(Channel.from_transport_options), set(options) - set(Channel.from_transport_options)
+    assert (options["unacked_key"], options["unacked_index_key"], options["unacked_mutex_key"]) == (
+        "edge.jetson-line3-01.unacked", "edge.jetson-line3-01.unacked_index", "edge.jetson-line3-01.unacked_mutex")
+    assert options["priority_steps"] == [0]
+    assert edge.conf.worker_enable_remote_control is False  # no pidbox: a fanout exchange and pub/sub
+
+
+def test_it_refuses_a_tls_broker_whose_certificate_it_would_not_check() -> None:
+    # kombu accepts any certificate for a bare rediss:// URL: the device would talk TLS to whoever answers.
+    with pytest.raises(EdgeConfigError, match="without ssl_cert_reqs"):
+        create_app({"TWINWEB_BROKER_URL": "rediss://edge-a:pw@redis.plant:6380/0"}, make_current=False)
+    url = "rediss://edge-a:pw@redis.plant:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/twinweb/redis-ca.pem"
+    assert create_app({"TWINWEB_BROKER_URL": url}, make_current=False).conf.broker_url == url

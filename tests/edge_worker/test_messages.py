@@ -22,7 +22,7 @@ from tests.support import ingest_builders as builders
 
 
 def test_it_round_trips_a_result_exactly() -> None:
-    data = builders.payload(serial="SN-1")
+    data = builders.body(serial="SN-1")
     assert InspectionResult.from_dict(data).to_dict() == data
 
 
@@ -30,7 +30,7 @@ def test_it_round_trips_a_capture_and_telemetry() -> None:
     capture = Capture(uuid.uuid4(), "SN-1", "visual", "ac-cell-1", DEMO_PART_TYPES["CF-80"].to_dict(),
                       encode_image(builders.png()), utc_now(), "jetson-demo-01")
     assert Capture.from_dict(capture.to_dict()) == capture
-    data = builders.telemetry()
+    data = builders.telemetry_body()
     assert Telemetry.from_dict(data).to_dict() == data
 
 
@@ -62,7 +62,7 @@ def test_it_round_trips_a_refusal_whose_id_follows_the_device_and_payload() -> N
     ],
 )
 def test_it_refuses_a_malformed_result_naming_the_field(change, field: str, problem: str) -> None:  # type: ignore[no-untyped-def]
-    data = copy.deepcopy(builders.payload(serial="SN-1"))
+    data = copy.deepcopy(builders.body(serial="SN-1"))
     change(data)
     with pytest.raises(MessageError) as refused:
         InspectionResult.from_dict(data)
@@ -76,7 +76,7 @@ def test_it_refuses_something_that_is_not_an_object() -> None:
 
 
 def test_it_checks_the_image_against_its_hash() -> None:
-    data = builders.payload(serial="SN-1")
+    data = builders.body(serial="SN-1")
     data["image_png_b64"] = encode_image(builders.png(seed=99))
     with pytest.raises(MessageError, match="image_sha256: does not match"):
         InspectionResult.from_dict(data).verify_image()
@@ -89,5 +89,5 @@ def test_it_knows_an_image_size_without_decoding_it() -> None:
 
 def test_it_refuses_telemetry_with_a_zero_for_unknown() -> None:
     with pytest.raises(MessageError, match="fps: expected a number, got str"):
-        Telemetry.from_dict(builders.telemetry(fps="n/a"))
-    assert Telemetry.from_dict(builders.telemetry(power_mw=None)).power_mw is None
+        Telemetry.from_dict(builders.telemetry_body(fps="n/a"))
+    assert Telemetry.from_dict(builders.telemetry_body(power_mw=None)).power_mw is None

@@ -20,6 +20,7 @@ import redis
 from celery import Celery
 
 from edge_worker.contracts import Capture, encode_image, utc_now
+from edge_worker.contracts.signing import DeviceSecret, mac_matches, open_signed
 from edge_worker.contracts.queues import (
     INGEST_QUEUE,
     INGEST_RESULT_TASK,
@@ -95,6 +96,8 @@ def test_it_inspects_a_capture_without_importing_anything_of_the_server(
 ) -> None:
     env = processes.worker_env(broker, tmp_path / "media")  # as the e2e tests and the demo start it: REDIS_URL only
     env.pop("TWINWEB_BROKER_URL", None)
+    secret = DeviceSecret.generate()  # what the admin issued for the device (no server here to ask)
+    env["TWINWEB_EDGE_SECRET"] = secret.text()
     if not django_settings_in_env:
         env.pop("DJANGO_SETTINGS_MODULE", None)
     assert env["REDIS_URL"].startswith("unix://") and "CELERY_BROKER_URL" not in env
@@ -125,6 +128,8 @@ def test_it_inspects_a_capture_without_importing_anything_of_the_server(
 
     [result] = [first_arg(m) for m in results]
     assert (result["capture_id"], result["device_id"]) == (str(capture_id), DEVICE)
+    body, auth = open_signed(result)  # signed, as the server will check
+    assert auth.device_id == DEVICE and mac_matches(body, auth, task=INGEST_RESULT_TASK, secret=secret)
     assert result["verdict"] in ("pass", "fail")
     names = imported_names(stderr_path.read_text(errors="replace"))
     # The worker did load what inspecting takes (so the log is read right) ...

@@ -22,15 +22,16 @@ from traceability.models import AuditRecord
 
 
 @pytest.fixture
-def broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, str]]:
-    """What the edge task publishes, as it would cross the wire (JSON)."""
+def broker(monkeypatch: pytest.MonkeyPatch, cell: Any) -> list[tuple[str, Any, str]]:
+    """What the edge task publishes, as it would cross the wire (JSON), from a registered device with its secret."""
     sent: list[tuple[str, Any, str]] = []
 
     def send_task(name: str, args: list[Any], queue: str, **_: Any) -> None:
         sent.append((name, json.loads(json.dumps(args[0])), queue))
 
     monkeypatch.setattr(inspect_capture.app, "send_task", send_task)
-    monkeypatch.setenv("TWINWEB_EDGE_DEVICE", builders.DEVICE_ID)
+    builders.make_device(cell)
+    builders.as_device(monkeypatch)
     return sent
 
 
@@ -93,8 +94,10 @@ def test_it_keeps_a_refusal_once_however_often_it_is_delivered(db: Any, broker: 
     assert DeadLetter.objects.get().detail.startswith("malformed capture: part_type: expected an object, got str")
 
 
-def test_it_keeps_a_refusal_that_is_itself_malformed(db: Any) -> None:
-    outcome = ingest_refusal.run({"device_id": builders.DEVICE_ID, "payload": {"serial": "X"}})
+def test_it_keeps_a_refusal_that_is_itself_malformed(cell: Any) -> None:
+    builders.make_device(cell)
+    outcome = ingest_refusal.run(builders.signed({"device_id": builders.DEVICE_ID, "payload": {"serial": "X"}},
+                                                 INGEST_REFUSAL_TASK))
     letter = DeadLetter.objects.get(pk=outcome["dead_letter"])
     assert (letter.source, letter.reason, letter.detail) == (
         "inspection.tasks.ingest_refusal", DeadLetterReason.MALFORMED, "malformed refusal: refusal_id: missing")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
+from edge_worker.contracts.queues import INGEST_TELEMETRY_TASK
 from inspection.actions.ingest import (
     PayloadRefused,
     record_inspection_result,
@@ -80,7 +81,9 @@ def test_it_stores_a_passing_result_with_everything_the_edge_reported(edge: dict
 def test_it_stores_a_result_once_however_often_it_is_delivered(edge: dict[str, Any]) -> None:
     data = builders.payload(serial=edge["part"].serial, verdict="fail", defect_class="scratch", defect_confidence=0.97)
     first, created = record_inspection_result(data)
-    again, created_again = record_inspection_result(dict(data, latency_ms=51.0, sent_at=timezone.now().isoformat()))
+    # The device re-inspected a redelivered capture: the same result again, timed anew and signed anew.
+    again, created_again = record_inspection_result(
+        builders.signed(dict(data, latency_ms=51.0, sent_at=timezone.now().isoformat())))
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
     assert Inspection.objects.count() == 1 and Measurement.objects.count() == 1 and DefectFinding.objects.count() == 1
@@ -182,9 +185,9 @@ def test_it_never_moves_a_shipped_part(edge: dict[str, Any]) -> None:
 
 
 def test_it_dead_letters_a_payload_with_a_missing_field(edge: dict[str, Any]) -> None:
-    data = builders.payload(serial=edge["part"].serial)
+    data = builders.body(serial=edge["part"].serial)
     del data["captured_at"]
-    letter = refused(data)
+    letter = refused(builders.signed(data))
     assert letter.reason == DeadLetterReason.MALFORMED
     assert letter.detail == "malformed inspection result: captured_at: missing"
     assert letter.payload["result_id"] == data["result_id"]
@@ -192,21 +195,22 @@ def test_it_dead_letters_a_payload_with_a_missing_field(edge: dict[str, Any]) ->
 
 
 def test_it_dead_letters_a_payload_with_a_wrong_type(edge: dict[str, Any]) -> None:
-    letter = refused(dict(builders.payload(serial=edge["part"].serial), latency_ms="fast"))
+    letter = refused(builders.signed(dict(builders.body(serial=edge["part"].serial), latency_ms="fast")))
     assert (letter.reason, letter.detail) == (
         DeadLetterReason.MALFORMED, "malformed inspection result: latency_ms: expected a number, got str")
 
 
 def test_it_dead_letters_an_image_that_is_not_a_png(edge: dict[str, Any]) -> None:
     garbage = b"GIF89a not a png"
-    data = dict(builders.payload(serial=edge["part"].serial), image_png_b64=__import__("base64").b64encode(garbage).decode(),
+    data = dict(builders.body(serial=edge["part"].serial), image_png_b64=__import__("base64").b64encode(garbage).decode(),
                 image_sha256=hashlib.sha256(garbage).hexdigest())
-    assert refused(data).detail.endswith("not a PNG image")
+    assert refused(builders.signed(data)).detail.endswith("not a PNG image")
 
 
 def test_it_dead_letters_an_unknown_device(edge: dict[str, Any]) -> None:
     letter = refused(builders.payload(serial=edge["part"].serial, device_id="jetson-rogue"))
-    assert (letter.reason, letter.detail) == (DeadLetterReason.UNKNOWN_DEVICE, "no edge device 'jetson-rogue' is registered")
+    assert (letter.reason, letter.detail) == (
+        DeadLetterReason.UNAUTHENTICATED, "unknown device: no edge device 'jetson-rogue' is registered")
 
 
 def test_it_dead_letters_an_unknown_serial(edge: dict[str, Any]) -> None:
@@ -231,12 +235,13 @@ def test_it_dead_letters_an_oversized_image_and_keeps_the_payload_without_it(edg
 
 def test_it_keeps_a_refused_payload_that_is_not_even_an_object(db: Any) -> None:
     letter = refused("just a string")
-    assert letter.reason == DeadLetterReason.MALFORMED and letter.payload == {"value": "just a string"}
+    assert (letter.reason, letter.detail) == (DeadLetterReason.UNAUTHENTICATED, "unsigned")
+    assert letter.payload == {"value": "just a string"}
 
 
 def test_it_refuses_through_the_task_without_raising(edge: dict[str, Any]) -> None:
     outcome = ingest_result.run({"hello": "world"})
-    assert outcome["refused"] == DeadLetterReason.MALFORMED
+    assert outcome["refused"] == DeadLetterReason.UNAUTHENTICATED
     assert DeadLetter.objects.get(pk=outcome["dead_letter"]).source == "inspection.tasks.ingest_result"
 
 
@@ -256,7 +261,9 @@ def test_it_records_telemetry_as_a_heartbeat_with_bounded_history(edge: dict[str
 def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
     with pytest.raises(PayloadRefused):
         record_telemetry(builders.telemetry(device_id="jetson-rogue"))
-    assert DeadLetter.objects.get().reason == DeadLetterReason.UNKNOWN_DEVICE
+    letter = DeadLetter.objects.get()
+    assert (letter.reason, letter.detail) == (
+        DeadLetterReason.UNAUTHENTICATED, "unknown device: no edge device 'jetson-rogue' is registered")
 
 
 @pytest.mark.parametrize(
@@ -271,7 +278,8 @@ def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
          "malformed telemetry: temperature.gpu: expected a number, got str"),
         (lambda d: d.update(at=1772352000), DeadLetterReason.MALFORMED,
          "malformed telemetry: at: expected an ISO 8601 timestamp, got int"),
-        (lambda d: d.update(device_id="jetson-rogue"), DeadLetterReason.UNKNOWN_DEVICE, "no edge device 'jetson-rogue' is registered"),
+        (lambda d: d.update(device_id="jetson-rogue"), DeadLetterReason.UNAUTHENTICATED,
+         "device mismatch: signed by 'jetson-test-01' but sent as 'jetson-rogue'"),
         # Numbers no float holds, or that are no number at all, are refused where they enter (they used to fail
         # the task later, with no dead letter).
         (lambda d: d.update(fps=10**400), DeadLetterReason.MALFORMED,
@@ -285,8 +293,9 @@ def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
 def test_it_dead_letters_malformed_telemetry_with_the_reason(edge: dict[str, Any], change: Any, reason: str, detail: str) -> None:
     from inspection.tasks import ingest_telemetry
 
-    data = builders.telemetry()
+    data = builders.telemetry_body()
     change(data)
+    data = builders.signed(data, INGEST_TELEMETRY_TASK, device_id=builders.DEVICE_ID)  # the device sent it so
     outcome = ingest_telemetry.run(data)
     letter = DeadLetter.objects.get(pk=outcome["dead_letter"])
     assert (letter.source, letter.reason, letter.detail) == ("inspection.tasks.ingest_telemetry", reason, detail)
@@ -303,7 +312,7 @@ def test_it_dead_letters_telemetry_that_is_not_even_an_object(db: Any) -> None:
     with pytest.raises(PayloadRefused) as raised:
         record_telemetry(["fps", 0.2])
     letter = raised.value.dead_letter
-    assert letter.detail == "malformed telemetry: a telemetry message must be a JSON object, got list"
+    assert (letter.reason, letter.detail) == (DeadLetterReason.UNAUTHENTICATED, "unsigned")
     assert letter.payload == {"value": ["fps", 0.2]}
 
 
@@ -326,8 +335,8 @@ def test_it_stores_a_batch_as_if_one_by_one_in_arrival_order(edge: dict[str, Any
     newer = builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30))
     older_fail = builders.payload(serial=serial, captured_at=builders.T0, verdict="fail", defect_class="dent",
                                   defect_confidence=0.95)
-    bad = dict(builders.payload(serial=serial), verdict="maybe")
-    conflicting = dict(newer, verdict="fail", defect_class="dent")
+    bad = builders.signed(dict(builders.body(serial=serial), verdict="maybe"))
+    conflicting = builders.signed(dict(newer, verdict="fail", defect_class="dent"))
     outcomes = record_inspection_results([newer, older_fail, bad, newer, conflicting])
     assert [(o.created, o.refused.reason if o.refused else None) for o in outcomes] == [
         (True, None), (True, None), (False, DeadLetterReason.MALFORMED), (False, None), (False, DeadLetterReason.CONFLICT)]
@@ -430,9 +439,9 @@ def test_it_stores_the_rest_of_a_group_commit_when_one_payload_breaks_it(
 
 def test_it_dead_letters_a_result_whose_strings_exceed_their_bounds(edge: dict[str, Any]) -> None:
     # A 5,000-character defect class used to reach the database and fail there (PostgreSQL: value too long).
-    data = builders.payload(serial=edge["part"].serial, verdict="fail", defect_class="scratch")
+    data = builders.body(serial=edge["part"].serial, verdict="fail", defect_class="scratch")
     data["defect_class"] = "x" * 5000
-    letter = refused(data)
+    letter = refused(builders.signed(data))
     assert (letter.reason, letter.detail) == (
         DeadLetterReason.MALFORMED, "malformed inspection result: defect_class: longer than 40 characters")
     assert not Inspection.objects.exists()

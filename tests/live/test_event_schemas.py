@@ -30,13 +30,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from edge_worker.contracts.cobot import CobotAck
+from edge_worker.contracts.queues import COBOT_ACK_TASK
 from inspection.actions.ingest import record_inspection_result, record_telemetry
 from live import actions as alarm_actions
 from live import consumers
 from review.actions.cobot import record_cobot_ack
 from review.models import CobotCommand
-from tests.support import factories, ingest_builders, live_builders
-from tests.support.review_cases import make_review_case
+from tests.support import factories
+from tests.support import ingest_builders
+from tests.support import live_builders
+from tests.support.review_cases import cell_device, make_review_case
 from traceability import actions, roles
 from traceability.choices import PartStatus, StationOutcome
 from twinweb import events, live
@@ -206,7 +209,7 @@ def test_it_sends_review_signed_and_cobot_ack_as_their_schemas_say(
     ack = CobotAck(command_id=str(command.command_id), cell=cell.code, kind="move_part", status="done",
                    detail="placed in the scrap bin", done_at=timezone.now().isoformat())
     with django_capture_on_commit_callbacks(execute=True):
-        record_cobot_ack(ack.to_dict())
+        record_cobot_ack(ingest_builders.signed(ack.to_dict(), COBOT_ACK_TASK, device_id=cell_device(cell)))
     [acked] = stream.events("cobot.ack")
     assert (acked["command"], acked["status"], acked["serial"]) == ("move_part", "done", case.part.serial)
 

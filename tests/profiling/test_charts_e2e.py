@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from inspection.actions.edge import register_edge_device
-from profiling.actions import store_profiling_run
 from tests.support import browser as chromium
 from tests.support import factories, processes
-from tests.support.profiling_reports import profiling_report, variant_report
+from tests.support.profiling_reports import profiling_report, store_sent, variant_report
 from traceability import roles
 
 pytestmark = [
@@ -27,9 +26,9 @@ def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any)
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     device, _ = register_edge_device(f"chart-{uuid.uuid4().hex[:6]}", cell=factories.make_cell(), actor=None)
-    measured, _ = store_profiling_run(profiling_report(device.device_id, [
+    measured, _ = store_sent(profiling_report(device.device_id, [
         variant_report("torch-fp32", 41.0, 3386.0, 6125.0), variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0)]))
-    unmeasured, _ = store_profiling_run(profiling_report(device.device_id, [variant_report("opencv-fp32", 400.0, None, None)],
+    unmeasured, _ = store_sent(profiling_report(device.device_id, [variant_report("opencv-fp32", 400.0, None, None)],
                                                          power_measured=False, power_source="none: no sampler"))
     operator = factories.make_user("olivia", roles.OPERATOR)
     errors: list[str] = []

@@ -15,10 +15,9 @@ from django.test import Client
 
 from edge_worker.contracts.queues import PROFILE_EDGE_TASK
 from inspection.actions.edge import register_edge_device
-from profiling.actions import store_profiling_run
 from profiling.models import ProfilingRun
 from tests.support import factories
-from tests.support.profiling_reports import profiling_report, variant_report
+from tests.support.profiling_reports import profiling_report, store_sent, variant_report
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +42,7 @@ def stored_run(device: Any) -> ProfilingRun:
                       "available": False, "reason": "TensorRT 11.4 removed the INT8 builder flag", "metrics": {},
                       "phases": []}],
     }
-    run, _ = store_profiling_run(report)
+    run, _ = store_sent(report)
     return run
 
 
@@ -103,14 +102,14 @@ def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_
 def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: Any) -> None:
     report = profiling_report(device.device_id, [variant_report("onnxruntime-fp32", 500.0, None, None)],
                               power_measured=False, power_source="none: no rails")
-    run, _ = store_profiling_run(report)
+    run, _ = store_sent(report)
     html = login(operator).get(f"/profiling/runs/{run.run_id}/").content.decode()
     assert html.count("not measured") >= 5 and "no sampler (test)" in html
 
 
 def test_runs_of_several_devices_are_compared(stored_run: ProfilingRun, supervisor: Any, login: Any) -> None:
     other, _ = register_edge_device(factories.unique("orin"), cell=factories.make_cell(), actor=None)
-    store_profiling_run(profiling_report(other.device_id, [variant_report("tensorrt-fp32", 160.0, 7000.0, 9000.0)]))
+    store_sent(profiling_report(other.device_id, [variant_report("tensorrt-fp32", 160.0, 7000.0, 9000.0)]))
     html = login(supervisor).get("/profiling/").content.decode()
     assert "Comparison across runs and devices" in html
     assert other.device_id in html and stored_run.device.device_id in html
@@ -153,7 +152,7 @@ def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any
 
     def store(n: int) -> None:
         for _ in range(n):
-            store_profiling_run(profiling_report(device.device_id, [variant_report("torch-fp32", 41.0, 3386.0, 6125.0)]))
+            store_sent(profiling_report(device.device_id, [variant_report("torch-fp32", 41.0, 3386.0, 6125.0)]))
 
     store(1)
     client.get("/profiling/")  # warm the session

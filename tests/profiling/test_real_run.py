@@ -15,10 +15,11 @@ from edge_worker.contracts.profiling import PHASES, VARIANT_KEYS
 from edge_worker.power import make_sampler
 from edge_worker.profiling.tasks import run_profile
 from inspection.actions.edge import register_edge_device
-from profiling.actions import ProfilingReportError, store_profiling_run
+from inspection.actions.ingest import PayloadRefused
+from profiling.actions import ProfilingReportError
 from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
 from tests.support import factories
-from tests.support.profiling_reports import profiling_report, variant_report
+from tests.support.profiling_reports import profiling_report, store_sent, variant_report
 from traceability.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +79,8 @@ def test_a_redelivered_report_is_stored_once(device: Any, model_dir: Path) -> No
                          {"images": 7, "warmup": 0, "rounds": 1, "variants": ["opencv-fp32"], "model_dir": str(model_dir),
                           "power_sampler": "none"})
     payload = json.loads(json.dumps(report))  # as it travels
-    run, created = store_profiling_run(payload)
-    again, created_again = store_profiling_run(payload)
+    run, created = store_sent(payload)
+    again, created_again = store_sent(payload)
     assert created and not created_again and again.pk == run.pk
     assert ProfilingVariant.objects.filter(run=run).count() == 1
     assert ProfilingSeries.objects.filter(variant__run=run, kind="memory").count() == 1
@@ -88,24 +89,24 @@ def test_a_redelivered_report_is_stored_once(device: Any, model_dir: Path) -> No
 
 def test_a_device_without_a_model_reports_why(device: Any, tmp_path: Path) -> None:
     report = run_profile("2b0f5f1c-9a53-4d70-8f1e-6c1d3c7f9a10", device.device_id, {"model_dir": str(tmp_path)})
-    run, _ = store_profiling_run(report)
+    run, _ = store_sent(report)
     assert run.status == "failed"
     assert "model card not found" in run.error
 
 
 def test_it_refuses_malformed_reports_and_unknown_devices(device: Any) -> None:
     good = profiling_report(device.device_id, [], run_id="2b0f5f1c-9a53-4d70-8f1e-6c1d3c7f9a11")
-    with pytest.raises(ProfilingReportError, match="device_id"):
-        store_profiling_run({**good, "device_id": "nobody"})
+    with pytest.raises(PayloadRefused, match="unknown device: no edge device 'nobody'"):
+        store_sent({**good, "device_id": "nobody"})
     with pytest.raises(ProfilingReportError, match="run_id"):
-        store_profiling_run({**good, "run_id": "x"})
+        store_sent({**good, "run_id": "x"})
     measured = variant_report("onnxruntime-fp32", 10.0, None, None)
     bad_variant = {**measured, "phases": [{"name": "measure", "start_s": 0, "end_s": 1}]}
     with pytest.raises(ProfilingReportError, match="phases"):
-        store_profiling_run({**good, "variants": [bad_variant]})
+        store_sent({**good, "variants": [bad_variant]})
     silent = {**measured, "metrics": {"fps": 10.0}}
     with pytest.raises(ProfilingReportError, match="no reason"):
-        store_profiling_run({**good, "variants": [silent]})
+        store_sent({**good, "variants": [silent]})
     assert not ProfilingRun.objects.exists()
 
 

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from inspection.actions.edge import register_edge_device
+from inspection.actions.edge_auth import ensure_edge_secret
 from profiling.models import ProfilingRun
 from tests.support import factories, processes
 
@@ -36,7 +37,9 @@ def edge_worker(device_id: str, env: dict[str, str], log_path: Path) -> Any:
 def test_it_profiles_on_the_devices_worker_and_stores_the_report(tmp_path: Path, model_dir: Path) -> None:
     device, _ = register_edge_device(f"prof-{uuid.uuid4().hex[:8]}", cell=factories.make_cell(), actor=None)
     reply = f"ingest-profiling-{uuid.uuid4().hex[:8]}"  # our own ingest queue: no other worker takes the report
-    env = processes.child_env(TWINWEB_POWER_SAMPLER="none")
+    # The device signs its report with its secret (issued here, as an installer does before starting it).
+    env = processes.child_env(TWINWEB_POWER_SAMPLER="none",
+                              TWINWEB_EDGE_SECRET=ensure_edge_secret(device, actor=None).text())
     out = io.StringIO()
     with edge_worker(device.device_id, env, tmp_path / "edge.log"), \
             processes.celery_worker(env, reply, tmp_path / "ingest.log"):

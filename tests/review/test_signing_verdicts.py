@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from edge_worker.contracts.queues import COBOT_ACK_TASK
-from edge_worker.simulated_cobot import perform_move_part
 from inspection.models import DeadLetter
 from review.actions import claims, signing, verdicts
 from review.choices import ReviewStatus, SignatureMeaning
@@ -26,7 +25,8 @@ from review.models import CobotCommand, Review, Signature
 from review.selectors import review_time_by_shift
 from review.tasks import record_cobot_ack
 from tests.support import factories
-from tests.support.review_cases import make_review_case
+from tests.support import ingest_builders as builders
+from tests.support.review_cases import cell_device, cobot_answer, make_review_case
 from traceability import roles
 from traceability.choices import Disposition, FailureCaseStatus, FoundBy, PartStatus
 from traceability.errors import RefusedByRule
@@ -262,13 +262,14 @@ def test_it_records_the_cobots_acknowledgement_once(cell: Any, operator: Any, lo
     client = claimed(login(operator), case)
     sign(client, case, verdict="confirm_nok", disposition="scrap")
     command = CobotCommand.objects.get(kind="move_part")
-    ack = perform_move_part(command.payload).to_dict()  # what the simulated cobot answers
+    ack = cobot_answer(command)  # what the simulated cobot answers
     assert record_cobot_ack.run(ack) == "recorded"
     assert record_cobot_ack.run(ack) == "duplicate"
     command.refresh_from_db()
     assert command.acked_at is not None and command.ack["status"] == "done"
     assert AuditRecord.objects.filter(action="cobot.move_part", subject_key=case.part.serial).count() == 1
-    assert record_cobot_ack.run({**ack, "command_id": str(uuid.uuid4())}) == "refused"
+    unknown = builders.signed({**ack, "command_id": str(uuid.uuid4())}, COBOT_ACK_TASK, device_id=cell_device(cell))
+    assert record_cobot_ack.run(unknown) == "refused"
     assert record_cobot_ack.run({"junk": 1}) == "refused"
     assert DeadLetter.objects.filter(source=COBOT_ACK_TASK).count() == 2
 

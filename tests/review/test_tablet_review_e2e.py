@@ -23,7 +23,8 @@ from review.choices import ClaimEnd, ReviewStatus
 from review.models import CobotCommand, Review, ReviewClaim
 from tests.support import broker, factories, processes
 from tests.support import browser as chromium
-from tests.support.review_cases import make_review_case, make_two_station_part
+from tests.support import ingest_builders as builders
+from tests.support.review_cases import cell_device, make_review_case, make_two_station_part
 from traceability import roles
 from traceability.choices import Disposition, PartStatus
 from traceability.models import AuditRecord
@@ -188,8 +189,10 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
     redis_server = broker.RedisServer().start()
     env = processes.worker_env(redis_server, Path(settings.MEDIA_ROOT))
     # The cell's simulated cobot (as on the device) and the server's ingest worker, which records its acks.
-    cobot = processes.Worker("cobot", [sys.executable, "-m", "edge_worker.simulated_cobot", "--cell", cell.code],
-                             env, tmp_path).start()
+    device = cell_device(cell)  # the cell's edge device drives the cobot, with its secret
+    cobot = processes.Worker("cobot", [sys.executable, "-m", "edge_worker.simulated_cobot", "--cell", cell.code,
+                                       "--device", device],
+                             {**env, "TWINWEB_EDGE_SECRET": builders.credentials(device).secret.text()}, tmp_path).start()
     ingest = processes.ingest_worker(env, tmp_path).start()
     server = processes.Daphne(processes.free_port(), env, tmp_path / "daphne.log")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -96,7 +96,7 @@ class BrokerHistory:
     a client saw is in the file). Replaying the queues' lists tells which message each pop took."""
 
     pops: list[Pop] = field(default_factory=list)
-    unacked_at: dict[str, list[int]] = field(default_factory=dict)  # delivery tag -> positions of its HSET unacked
+    unacked_at: dict[str, list[int]] = field(default_factory=dict)  # delivery tag -> positions of its HSET *unacked
     length: int = 0  # commands read: positions below it are this history's, in any later read of the same file
 
     @classmethod
@@ -119,7 +119,8 @@ class BrokerHistory:
             elif name == b"DEL":
                 for key in args:
                     lists.pop(key, None)
-            elif name == b"HSET" and args[0] == b"unacked":
+            # kombu's unacknowledged hash: the server's `unacked`, each edge device's `edge.<device>.unacked`
+            elif name == b"HSET" and (args[0] == b"unacked" or args[0].endswith(b".unacked")):
                 for tag in args[1::2]:
                     history.unacked_at.setdefault(tag.decode(), []).append(position)
             history.length = position + 1

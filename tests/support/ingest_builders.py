@@ -1,4 +1,9 @@
-"""Known, valid edge messages to start each test from; tests change one thing and check the consequence."""
+"""Known, valid edge messages to start each test from; tests change one thing and check the consequence.
+
+`payload` and `telemetry` are signed as their device signs them (with its current secret: `make_device` issues
+one), so the tests take the real, authenticated ingest path; `body` and `telemetry_body` are the same messages
+unsigned. A test that changes a signed message signs it again with `signed` (or its change is a forgery).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +21,11 @@ from edge_worker.contracts.inspection import (
     Telemetry,
     encode_image,
 )
+from edge_worker.contracts.queues import INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
+from edge_worker.contracts.signing import AUTH_KEY, DeviceSecret, sign
+from edge_worker.credentials import Credentials
 from edge_worker.vision.render import encode_png
+from inspection.actions.edge_auth import current_secret, ensure_edge_secret
 from inspection.models import EdgeDevice
 from tests.support import factories
 from traceability import actions
@@ -32,7 +41,44 @@ def png(seed: int = 0, size: int = 16) -> bytes:
 
 
 def make_device(cell: Cell, device_id: str = DEVICE_ID) -> EdgeDevice:
-    return actions.save_record(EdgeDevice(device_id=device_id, name="Test Jetson", cell=cell), actor=None)  # type: ignore[return-value]
+    """A registered device with a secret issued (as an admin does before the device is installed)."""
+    device: EdgeDevice = actions.save_record(EdgeDevice(device_id=device_id, name="Test Jetson", cell=cell), actor=None)  # type: ignore[assignment]
+    ensure_edge_secret(device, actor=None)
+    return device
+
+
+def device_secret(device_id: str = DEVICE_ID) -> DeviceSecret | None:
+    """The device's current secret, as the server holds it (None: no such device, or none issued)."""
+    device = EdgeDevice.objects.filter(device_id=device_id).first()
+    return current_secret(device) if device is not None else None
+
+
+def credentials(device_id: str = DEVICE_ID) -> Credentials:
+    """What the device's worker is given: its id and current secret."""
+    secret = device_secret(device_id)
+    assert secret is not None, f"{device_id} has no secret: make_device issues one"
+    return Credentials(device_id, secret)
+
+
+def as_device(monkeypatch: Any, device_id: str = DEVICE_ID) -> Credentials:
+    """Make this process the device's edge worker (what its environment says on the Jetson): its id and secret."""
+    identity = credentials(device_id)
+    monkeypatch.setenv("TWINWEB_EDGE_DEVICE", identity.device_id)
+    monkeypatch.setenv("TWINWEB_EDGE_SECRET", identity.secret.text())
+    return identity
+
+
+def signed(message: dict[str, Any], task: str = INGEST_RESULT_TASK, *, device_id: str | None = None,
+           secret: DeviceSecret | None = None) -> dict[str, Any]:
+    """`message` (any `auth` it had dropped) signed as its device sends it as `task`: with `secret`, else the
+    device's current one, else a secret of nobody's (a device the server does not know)."""
+    device = device_id or str(message.get("device_id") or DEVICE_ID)
+    return sign(message, task=task, device_id=device,
+                secret=secret or device_secret(device) or DeviceSecret.generate())
+
+
+def unsigned(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != AUTH_KEY}
 
 
 def make_edge_part(cell: Cell) -> Part:
@@ -75,11 +121,22 @@ def result(
     )
 
 
-def payload(**kwargs: Any) -> dict[str, Any]:
+def body(**kwargs: Any) -> dict[str, Any]:
+    """A result as its fields, unsigned."""
     return result(**kwargs).to_dict()
 
 
+def payload(**kwargs: Any) -> dict[str, Any]:
+    """A result as the device sends it: signed."""
+    return signed(body(**kwargs))
+
+
 def telemetry(device_id: str = DEVICE_ID, at: dt.datetime = T0, **overrides: Any) -> dict[str, Any]:
+    """Telemetry as the device sends it: signed."""
+    return signed(telemetry_body(device_id, at, **overrides), INGEST_TELEMETRY_TASK, device_id=device_id)
+
+
+def telemetry_body(device_id: str = DEVICE_ID, at: dt.datetime = T0, **overrides: Any) -> dict[str, Any]:
     data = Telemetry(
         device_id=device_id, at=at, fps=0.2, power_mw=2100.0, memory={"used_mb": 1500.0, "total_mb": 3956.0},
         temperature={"gpu": 41.5}, gpu_load=37.0, backend="tensorrt", precision="fp16", model_version="dc-1.0",

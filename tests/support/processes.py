@@ -34,12 +34,13 @@ def database_url() -> str:
     raise RuntimeError(f"no URL for database vendor {connection.vendor}")
 
 
-def worker_env(redis_server: "RedisServer", media_root: Path, **extra: str) -> dict[str, str]:
+def worker_env(redis_server: "RedisServer | str", media_root: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker process: the test database, this Redis (a server, or its URL), no model."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "EDGE_WORKER_FAULT"))}
     env.update({
         "DJANGO_SETTINGS_MODULE": "twinweb.settings",
         "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": redis_server if isinstance(redis_server, str) else redis_server.url,
         "CELERY_VISIBILITY_TIMEOUT_S": "3",
         "MEDIA_ROOT": str(media_root),
         "TWINWEB_INFERENCE_BACKEND": "none",
@@ -95,9 +96,17 @@ def ingest_worker(env: dict[str, str], log_dir: Path) -> Worker:
                              "--loglevel", "INFO"], env, log_dir)
 
 
-def edge_worker(env: dict[str, str], log_dir: Path, device_id: str, telemetry_s: float = 0, pool: str = "solo") -> Worker:
+def edge_worker(env: dict[str, str], log_dir: Path, device_id: str, telemetry_s: float = 0, pool: str = "solo",
+                queues: str = "") -> Worker:
+    """The device's edge worker, given its current secret (as an installer puts it on the Jetson) unless `env`
+    names one: the device must be registered in the test database with a secret (builders.make_device)."""
+    if "TWINWEB_EDGE_SECRET" not in env:
+        from tests.support.ingest_builders import credentials
+
+        env = {**env, "TWINWEB_EDGE_SECRET": credentials(device_id).secret.text()}
     return Worker("edge", [sys.executable, "-m", "edge_worker.worker", "--device", device_id, "--pool", pool,
-                           "--telemetry-interval", str(telemetry_s)], env, log_dir)
+                           "--telemetry-interval", str(telemetry_s), *(["--queues", queues] if queues else [])],
+                  env, log_dir)
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, *, on_fail: Callable[[], str] | None = None,

@@ -1,10 +1,17 @@
-"""A device's profiling report, as the edge sends it, with figures the tests choose."""
+"""A device's profiling report, as the edge sends it, with figures the tests choose; `store_sent` stores one as
+the device sends it (signed with its secret, which it is issued if it has none)."""
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
 from edge_worker.contracts.profiling import PHASES
+from edge_worker.contracts.queues import STORE_PROFILING_RUN_TASK
+from edge_worker.contracts.signing import DeviceSecret, sign
+from inspection.actions.edge_auth import ensure_edge_secret
+from inspection.models import EdgeDevice
+from profiling.actions import store_profiling_run
+from profiling.models import ProfilingRun
 
 
 def variant_report(key: str, fps: float, total_mw: float | None, inference_mw: float | None) -> dict[str, Any]:
@@ -35,3 +42,17 @@ def profiling_report(device_id: str, variants: list[dict[str, Any]], **fields: A
         "power_source": "jtop: test", "power_measured": True, "model": {"version": "m-1", "sha256": "ab" * 32},
         "environment": {}, "error": "", "variants": variants, **fields,
     }
+
+
+def sent(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as its device sends it: signed with its current secret (issued now if it has none; a device the
+    server does not know signs with a secret of nobody's)."""
+    device_id = str(report.get("device_id"))
+    device = EdgeDevice.objects.filter(device_id=device_id).first()
+    secret = ensure_edge_secret(device, actor=None) if device is not None else DeviceSecret.generate()
+    return sign(report, task=STORE_PROFILING_RUN_TASK, device_id=device_id, secret=secret)
+
+
+def store_sent(report: dict[str, Any]) -> tuple[ProfilingRun, bool]:
+    """Store the report as the ingest worker does when its device sends it."""
+    return store_profiling_run(sent(report))

@@ -9,9 +9,15 @@ import uuid
 from typing import Any
 
 from demo.reviews import CaseData, rendered_case, store_case
+from edge_worker.contracts.queues import COBOT_ACK_TASK, MOVE_PART_TASK, PRESENT_VIEW_TASK
+from edge_worker.simulated_cobot import CommandGuard, perform_move_part, perform_present_view
 from edge_worker.vision.parts import DEMO_PART_TYPES
+from inspection.actions.edge_auth import sign_for_cell
 from inspection.models import Inspection
+from review.choices import CobotCommandKind
+from review.models import CobotCommand
 from tests.support import factories
+from tests.support import ingest_builders as builders
 from traceability import actions
 from traceability.models import Cell, Part, PartType
 
@@ -51,7 +57,24 @@ def make_review_case(
     data: CaseData = rendered_case(code, seed=seed, defect=defect, confidence_without_model=confidence,
                                    dimensions_mm=dimensions_mm)
     return store_case(part, cell.stations.get(code=station), data, result_id=uuid.uuid4(), source="test",
-                      device_id=f"jetson-{cell.code}", **store)
+                      device_id=cell_device(cell), **store)
+
+
+def cell_device(cell: Cell) -> str:
+    """The edge device a review case of `cell` comes from (it also drives the cell's cobot)."""
+    return f"jetson-{cell.code}"
+
+
+def cobot_answer(command: CobotCommand) -> dict[str, Any]:
+    """What the cell's simulated cobot answers `command` with, as it travels: the server signs the command as it
+    leaves, the cobot (the cell's edge device) verifies and performs it and signs its acknowledgement."""
+    task = {CobotCommandKind.MOVE_PART: MOVE_PART_TASK, CobotCommandKind.PRESENT_VIEW: PRESENT_VIEW_TASK}[
+        CobotCommandKind(command.kind)]
+    sent = sign_for_cell(command.payload, task=task, cell=command.cell)
+    device = builders.credentials(cell_device(command.cell))
+    perform = perform_move_part if command.kind == CobotCommandKind.MOVE_PART else perform_present_view
+    ack = perform(sent, credentials=device, guard=CommandGuard())
+    return device.sign(ack.to_dict(), COBOT_ACK_TASK)
 
 
 def make_two_station_part(cell: Cell, **store: Any) -> tuple[Inspection, Inspection]:

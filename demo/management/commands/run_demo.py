@@ -3,7 +3,8 @@
 Starts, each in its own process group:
     web        daphne twinweb.asgi:application on 127.0.0.1:8000
     ingest     Celery worker on the `ingest` queue (results, telemetry, cobot acknowledgements)
-    edge       the edge worker (python -m edge_worker.worker) on `edge.<device>` and `cobot.<cell code>`
+    edge       the edge worker (python -m edge_worker.worker) on `edge.<device>` and `cobot.<cell code>`, given the
+               device's secret (issued on the first run) in TWINWEB_EDGE_SECRET
     andon      python manage.py watch_andon (raises and clears the andon alarms)
     simulator  python manage.py run_cell_simulator
 
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -38,11 +39,12 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
     essential: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # on top of the shared environment
 
 
 def start(child: Child, env: dict[str, str]) -> None:
     # A new session = a new process group: one signal reaches the child and everything it spawned.
-    child.process = subprocess.Popen(child.argv, env=env, start_new_session=True)
+    child.process = subprocess.Popen(child.argv, env={**env, **child.env}, start_new_session=True)
 
 
 def stop_all(children: list[Child], timeout_s: float, log: Any = print) -> None:
@@ -90,6 +92,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from inspection.actions.edge import register_edge_device
+        from inspection.actions.edge_auth import ensure_edge_secret
         from traceability.models import Cell
 
         cell = Cell.objects.filter(code=options["cell"]).first()
@@ -98,6 +101,9 @@ class Command(BaseCommand):
         device, created = register_edge_device(options["device"], cell=cell, actor=None, name="Demo Jetson")
         if created:
             self.stdout.write(f"Registered edge device {device.device_id} for cell {cell.code}.")
+        # The edge worker signs everything it sends and verifies the cobot's commands with the device's secret: the
+        # demo hands it the current one (issuing a first one if need be), as an installer puts it on a Jetson.
+        edge_secret = ensure_edge_secret(device, actor=None)
 
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
@@ -106,7 +112,7 @@ class Command(BaseCommand):
             Child("ingest", [python, "-m", "celery", "-A", "twinweb", "worker", "-Q", "ingest", "--pool", "solo",
                              "-n", "ingest@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
             Child("edge", [python, "-m", "edge_worker.worker", "--device", device.device_id,
-                           "--queues", cobot_queue(cell.code)]),
+                           "--queues", cobot_queue(cell.code)], env={"TWINWEB_EDGE_SECRET": edge_secret.text()}),
         ]
         children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
         if not options["no_simulator"]:

@@ -23,7 +23,9 @@ from edge_worker.vision.calibrate import render_calibration_target
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from edge_worker.vision.render import DEFAULT_PX_PER_MM, encode_png
 from inspection.actions.calibration import calibrate_station
+from edge_worker.contracts.queues import INGEST_RESULT_TASK
 from inspection.actions.edge import register_edge_device
+from inspection.actions.edge_auth import ensure_edge_secret, sign_as_device
 from inspection.actions.ingest import record_inspection_results
 from traceability import actions, gs1, roles
 from traceability.choices import (
@@ -212,6 +214,7 @@ class Command(BaseCommand):
         stations = {s.code: s for s in cell.stations.all()}
         device, _ = register_edge_device(DEMO_DEVICE_ID, cell=cell, actor=actor, name="Jetson Nano (demo)",
                                          hardware="NVIDIA Jetson Nano 4 GB")
+        ensure_edge_secret(device, actor=actor)  # run_demo hands it to the edge worker it starts
         images = history.ReferenceImages()
         batch_size = 500
         batch_count = max(1, total // batch_size)
@@ -248,7 +251,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 actions.import_production_history(batch, parts=parts, actor=actor, source="demo seed")
             for chunk in history.chunks(results, 250):
-                record_inspection_results([r.to_dict() for r in chunk], source="demo seed")
+                # Signed as the device sends them: history takes the live path, authentication included.
+                record_inspection_results([sign_as_device(r.to_dict(), task=INGEST_RESULT_TASK, device=device)
+                                           for r in chunk], source="demo seed")
             if batch_index < batch_count - 1:
                 for case in FailureCase.objects.filter(part__batch=batch, status=FailureCaseStatus.OPEN):
                     disposition = rng.choice([Disposition.SCRAP, Disposition.REWORK, Disposition.SCRAP])
