@@ -106,7 +106,8 @@ def test_production_settings_pass_the_deployment_checks() -> None:
         "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
         "ALLOWED_HOSTS": "twinweb.plant.example",
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://twinweb@127.0.0.1:5432/twinweb"),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Production Redis has AUTH (the server's ACL user; twinweb/checks.py); the check does not connect.
+        "REDIS_URL": "redis://twinweb:a-redis-password@127.0.0.1:6379/0",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
