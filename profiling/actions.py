@@ -1,8 +1,8 @@
 """Edge profiling writes: request a run (queue the job on the device) and store the report the device sends.
 
 `store_profiling_run` authenticates the device's report first (inspection.actions.edge_auth) and is idempotent on
-the run id: a redelivered report stores nothing a second time. A report
-whose run id the server never issued (a run started on the device itself) is stored as a new run of that device.
+the run id: a redelivered report stores nothing a second time. A report whose run id the server never issued (a
+run started on the device itself) is stored as a new run of that device.
 The report is validated before anything is written; nothing slow happens inside the transaction.
 """
 from __future__ import annotations

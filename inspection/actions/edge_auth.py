@@ -120,8 +120,12 @@ def issue_edge_secret(device: EdgeDevice, *, actor: Any, revoke_previous: bool =
 
 def ensure_edge_secret(device: EdgeDevice, *, actor: Any) -> DeviceSecret:
     """The device's current secret, a first one issued if it has none: what the demo (and the test harnesses)
-    hand the edge worker they start, so the embedded default signs and verifies with no configuration."""
-    secret = current_secret(device)
+    hand the edge worker they start, so the embedded default signs and verifies with no configuration. A secret
+    issued under another SECRET_KEY can no longer be used by anyone: it is replaced at once."""
+    try:
+        secret = current_secret(device)
+    except SecretUnavailable:
+        return issue_edge_secret(device, actor=actor, revoke_previous=True).secret
     if secret is None:
         secret = issue_edge_secret(device, actor=actor).secret
     return secret

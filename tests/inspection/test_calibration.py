@@ -78,8 +78,9 @@ def test_an_inspection_names_the_calibration_it_was_measured_with(cell: Any) -> 
     calibration = calibrate_station(station, png=target(5.0), actor=None)
     device = ingest_builders.make_device(cell)
     part = ingest_builders.make_edge_part(cell)
-    payload = {**ingest_builders.payload(serial=part.serial, station="dimensional", device_id=device.device_id),
-               "calibration_id": calibration.pk}
+    payload = ingest_builders.signed({**ingest_builders.body(serial=part.serial, station="dimensional",
+                                                             device_id=device.device_id),
+                                      "calibration_id": calibration.pk})
     inspection, _ = record_inspection_result(payload)
     assert inspection.calibration == calibration
 

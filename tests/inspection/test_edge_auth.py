@@ -407,3 +407,16 @@ def test_it_keeps_a_refusal_signed_by_its_device_only(edge: dict[str, Any]) -> N
     assert (letter.reason, letter.detail[:7]) == (UNAUTHENTICATED, "bad MAC")
     letter, _ = record_edge_refusal(builders.signed(refusal, INGEST_REFUSAL_TASK))
     assert letter.reason == DeadLetterReason.MALFORMED and "capture_id: missing" in letter.detail
+
+
+def test_the_demo_replaces_a_secret_issued_under_another_secret_key(edge: dict[str, Any], settings: Any) -> None:
+    from inspection.actions.edge_auth import current_secret, ensure_edge_secret
+    from inspection.models import SecretUnavailable
+
+    settings.SECRET_KEY = "another-secret-key-than-the-one-it-was-issued-under"
+    with pytest.raises(SecretUnavailable):
+        current_secret(edge["device"])
+    assert refused(builders.signed(a_fail(edge), secret=DeviceSecret.generate())).reason == UNAUTHENTICATED
+    secret = ensure_edge_secret(edge["device"], actor=None)  # what run_demo does on its next start
+    assert current_secret(edge["device"]) == secret
+    record_inspection_result(builders.signed(builders.body(serial=edge["part"].serial), secret=secret))

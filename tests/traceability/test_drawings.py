@@ -93,9 +93,10 @@ def test_a_tightened_tolerance_fails_the_next_part_and_the_trace_says_against_wh
         spec, png, outcome = inspect_as_the_edge_would(part_type, seed=3, dimensions_mm=bore)
         result = ingest_builders.result(serial=part.serial, station="dimensional", device_id=device.device_id,
                                         verdict=outcome.verdict, image=png)
-        payload = {**result.to_dict(), "drawing_revision": spec.revision,
-                   "measurements": [{k: v for k, v in m.items() if k not in ("value_px", "detail")}
-                                    for m in outcome.measurements]}
+        payload = ingest_builders.signed({
+            **result.to_dict(), "drawing_revision": spec.revision,
+            "measurements": [{k: v for k, v in m.items() if k not in ("value_px", "detail")}
+                             for m in outcome.measurements]}, device_id=device.device_id)
         inspection, _ = record_inspection_result(payload)
         return part, inspection, outcome
 

@@ -13,7 +13,8 @@ PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
     "ALLOWED_HOSTS": "twinweb.plant.example",
     "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://twinweb@127.0.0.1:5432/twinweb"),
-    "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    # Production Redis has AUTH (the server's ACL user; twinweb/checks.py); the checks do not connect.
+    "REDIS_URL": "redis://twinweb:a-redis-password@127.0.0.1:6379/0",
 }
 
 
