@@ -14,6 +14,7 @@ from inspection.models import (
     DefectFinding,
     EdgeDevice,
     EdgeDeviceSecret,
+    StationCalibration,
     ImageBlob,
     Inspection,
     Measurement,
@@ -137,3 +138,11 @@ class TelemetrySampleAdmin(ReadOnlyAdmin):
 
 
 # --- Live view: andon alarms (raised and cleared by rules, acknowledged through the live page: read-only) ----
+
+
+@admin.register(StationCalibration)
+class StationCalibrationAdmin(ReadOnlyAdmin):
+    """Calibrations are measured (the calibrate command or /calibration/), never typed in."""
+
+    list_display = ["station", "px_per_mm", "residual_px", "dots", "calibrated_at", "calibrated_by"]
+    list_filter = ["station__cell"]

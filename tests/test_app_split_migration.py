@@ -29,7 +29,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "inspection.alarm": {"cleared_at": None, "device": None},
 }
 MOVED = {"alarm": "live", "reviewclaim": "review", "review": "review", "reviewedinspection": "review",
-         "signature": "review", "reviewpin": "review", "cobotcommand": "review", "profilingrun": "profiling",
+         "signature": "review", "cobotcommand": "review", "profilingrun": "profiling",
          "profilingvariant": "profiling", "profilingseries": "profiling"}
 
 
@@ -111,6 +111,9 @@ def test_it_keeps_every_row_when_the_apps_are_split() -> None:
             made[model._meta.label_lower] = _fill(model, made, n)
         before = {m._meta.model_name: set(m.objects.values_list("pk", flat=True)) for m in wanted}
         assert set(MOVED) <= set(before) and all(before.values())
+        # Signing PINs later serve every signature: they move on to traceability.SigningPin (review 0002).
+        pin_holders = set(old.get_model("inspection", "ReviewPin").objects.values_list("user_id", flat=True))
+        del before["reviewpin"]
         # A role's grant on a moved model (its content type is the inspection app's, before the split).
         ContentType = old.get_model("contenttypes", "ContentType")
         Permission = old.get_model("auth", "Permission")
@@ -128,6 +131,8 @@ def test_it_keeps_every_row_when_the_apps_are_split() -> None:
             app_label = MOVED.get(model_name, "inspection")
             model = current_apps.get_model(app_label, model_name)
             assert set(model.objects.values_list("pk", flat=True)) == pks, f"{app_label}.{model_name} lost rows"
+        assert set(current_apps.get_model("traceability", "SigningPin").objects.values_list("user_id", flat=True)) \
+            == pin_holders
         review = current_apps.get_model("review", "Review").objects.get()
         assert review.verdict == "confirm_ok" and review.inspection_id == made["inspection.inspection"].pk
         moved_grant = current_apps.get_model("auth", "Permission").objects.get(pk=grant.pk)

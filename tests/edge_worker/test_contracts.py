@@ -55,6 +55,7 @@ def capture() -> dict[str, Any]:
                       "features": [{"name": "bore_diameter", "kind": "diameter", "nominal": 30.0, "lower_tol": 0.0,
                                     "upper_tol": 0.084, "unit": "mm"}]},
         "image_png_b64": contracts.encode_image(IMAGE), "captured_at": T0, "device_id": "jetson-demo-01",
+        "px_per_mm": 5.0012, "calibration_id": 7, "job": "measurement", "view": "backlit",
     }
 
 
@@ -75,6 +76,7 @@ def result() -> dict[str, Any]:
         "power": {"avg_power_mw": 2150.0, "energy_mj": 91.375, "note": "nvml: 3 samples over 42.5 ms"},
         "image_png_b64": contracts.encode_image(IMAGE), "image_sha256": hashlib.sha256(IMAGE).hexdigest(),
         "captured_at": T0, "inspected_at": "2026-03-01T08:00:01+00:00", "sent_at": None,
+        "drawing_revision": "C", "calibration_id": 7,
     }
 
 
