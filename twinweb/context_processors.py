@@ -13,7 +13,9 @@ NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("Live view", "home", roles.VIEW_LIVE),
     ("Trace", "trace-search", roles.VIEW_TRACE),
     ("Debug Mode", "review-queue", roles.REVIEW),
-    ("Drawings", "drawings", "traceability.view_parttype"),
+    # Quality records the roles that read everything keep in view (operators reach them from links, and keep a
+    # header that fits a portrait tablet).
+    ("Drawings", "drawings", "traceability.view_drawingrevision"),
     ("Calibration", "calibration", "inspection.view_stationcalibration"),
     ("Edge", "profiling-runs", None),
 )
