@@ -397,22 +397,13 @@ class ContainmentHoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ReadOnlyAdmin):
     """The audit trail, read-only: the database refuses changes anyway."""
 
     list_display = ["id", "created_at", "actor_name", "action", "subject_type", "subject_key", "corrects"]
     list_filter = ["action", "subject_type"]
     search_fields = ["subject_key", "actor_name", "action"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- Electronic signatures (written by the signing path: read-only here) -----------------------------------

@@ -12,11 +12,9 @@ import json
 import datetime as dt
 import threading
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from edge_worker.contracts.queues import (
@@ -51,19 +49,6 @@ from traceability.choices import PartStatus
 from traceability.models import AuditRecord, Part
 
 UNAUTHENTICATED = DeadLetterReason.UNAUTHENTICATED
-
-
-@pytest.fixture(autouse=True)
-def media(tmp_path: Path) -> Any:
-    with override_settings(MEDIA_ROOT=tmp_path / "media"):
-        yield tmp_path / "media"
-
-
-@pytest.fixture
-def edge(cell: Any) -> dict[str, Any]:
-    device = builders.make_device(cell)
-    part = builders.make_edge_part(cell)
-    return {"cell": cell, "device": device, "part": part}
 
 
 def refused(message: Any) -> DeadLetter:

@@ -37,19 +37,6 @@ from traceability.choices import FoundBy, PartStatus
 from traceability.models import AuditRecord, FailureCase, Part
 
 
-@pytest.fixture(autouse=True)
-def media(tmp_path: Path) -> Any:
-    with override_settings(MEDIA_ROOT=tmp_path / "media"):
-        yield tmp_path / "media"
-
-
-@pytest.fixture
-def edge(cell: Any) -> dict[str, Any]:
-    device = builders.make_device(cell)
-    part = builders.make_edge_part(cell)
-    return {"cell": cell, "device": device, "part": part}
-
-
 def refused(payload: Any) -> DeadLetter:
     with pytest.raises(PayloadRefused) as raised:
         record_inspection_result(payload)

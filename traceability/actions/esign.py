@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from traceability import audit
@@ -174,5 +174,4 @@ def record_signature_is_intact(signature: RecordSignature) -> bool:
 
 
 def signatures_of(subject: tuple[str, str]) -> list[RecordSignature]:
-    return list(RecordSignature.objects.filter(Q(subject_type=subject[0]) & Q(subject_key=subject[1]))
-                .select_related("signer"))
+    return list(RecordSignature.objects.filter(subject_type=subject[0], subject_key=subject[1]).select_related("signer"))
