@@ -68,8 +68,7 @@ def make_part_type(actor: Any = None, code: str | None = None, four_eyes: bool =
     """A flange part type with its first drawing revision (the demo flange's features: measurable by the edge)."""
     from edge_worker.vision.parts import DEMO_PART_TYPES
 
-    features = [actions.FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol,
-                                     upper_tol=f.upper_tol, unit=f.unit) for f in DEMO_PART_TYPES["CF-80"].features]
+    features = actions.feature_inputs(DEMO_PART_TYPES["CF-80"].features)
     return actions.create_part_type(code=code or unique("pt"), name="Test flange", family="flange",
                                     drawing_number=unique("DRW"), revision="A", features=features, actor=actor,
                                     gtin="07891234000014", four_eyes_override=four_eyes)

@@ -33,8 +33,7 @@ def demo_part_type(code: str = "CF-80", *, four_eyes: bool = False) -> PartType:
     spec = DEMO_PART_TYPES[code]
     return actions.create_part_type(
         code=code, name=spec.name, family=spec.family, drawing_number=spec.drawing_number, revision=spec.revision,
-        features=[actions.FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol,
-                                       upper_tol=f.upper_tol, unit=f.unit) for f in spec.features],
+        features=actions.feature_inputs(spec.features),
         actor=None, four_eyes_override=four_eyes,
     )
 

@@ -36,7 +36,7 @@ from traceability.actions.containment import (
     contain_lot,
     release_containment,
 )
-from traceability.actions.drawings import FeatureInput, create_part_type, revise_drawing
+from traceability.actions.drawings import FeatureInput, create_part_type, feature_inputs, revise_drawing
 from traceability.actions.failure_cases import (
     DISPOSITION_PART_STATUS,
     assign_failure_case,
@@ -113,6 +113,7 @@ __all__ = [
     # drawings
     "FeatureInput",
     "create_part_type",
+    "feature_inputs",
     "revise_drawing",
     # containment
     "ContainmentRelease",

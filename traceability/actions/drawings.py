@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict
 
 from django.db import transaction
@@ -138,9 +138,15 @@ def revise_drawing(part_type: PartType, *, features: Sequence[FeatureInput], act
     return drawing
 
 
-def features_of(drawing: DrawingRevision) -> list[FeatureInput]:
+def feature_inputs(features: Iterable[Any]) -> list[FeatureInput]:
+    """Features given as objects with the same attributes (name, kind, nominal, tolerances, unit), such as the
+    edge's `PartTypeSpec.features`."""
     return [FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol, upper_tol=f.upper_tol,
-                         unit=f.unit) for f in drawing.features.order_by("id")]
+                         unit=f.unit) for f in features]
+
+
+def features_of(drawing: DrawingRevision) -> list[FeatureInput]:
+    return feature_inputs(drawing.features.order_by("id"))
 
 
 def with_tolerance(features: list[FeatureInput], name: str, **changes: Any) -> list[FeatureInput]:

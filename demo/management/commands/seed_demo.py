@@ -153,8 +153,7 @@ class Command(BaseCommand):
             created[spec.code] = actions.create_part_type(
                 code=spec.code, name=spec.name, family=spec.family, drawing_number=spec.drawing_number,
                 revision=spec.revision, gtin=gs1.gtin14(COMPANY_PREFIX, index), four_eyes_override=spec.code == "CF-80",
-                features=[actions.FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol,
-                                               upper_tol=f.upper_tol, unit=f.unit) for f in spec.features],
+                features=actions.feature_inputs(spec.features),
                 actor=actor, reason="demo plant's drawings",
             )
         return created
