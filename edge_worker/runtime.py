@@ -8,6 +8,8 @@ from `worker_process_init`. Configured from the environment only (the device has
     TWINWEB_INFERENCE_PRECISION fp32 | fp16 | int8                             default fp32
     TWINWEB_POWER_SAMPLER      auto | jtop | nvml | rapl | none
     TWINWEB_POWER_RATE_HZ      background power sampling rate                   default 10
+    TWINWEB_CAMERA_<STATION>   each station's camera source (edge_worker.cameras.factory), for capture commands
+    TWINWEB_CAMERA_TIMEOUT_S   how long a capture command waits for its image before an error result   default 10
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_worker.contracts.fields import MessageError
 from edge_worker.contracts.inspection import (
     Capture,
+    encode_image,
     InspectionResult,
     MeasurementRow,
     ModelRef,
@@ -32,6 +35,10 @@ from edge_worker.contracts.inspection import (
     utc_now,
 )
 from edge_worker.power import INFERENCE, PowerMonitor, monitor_from_env
+
+if TYPE_CHECKING:  # imported where used: the vision and camera libraries load OpenCV
+    from edge_worker.cameras.factory import Cameras
+    from edge_worker.vision.parts import PartTypeSpec
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +105,7 @@ def _temperatures() -> dict[str, float]:
 
 class EdgeRuntime:
     def __init__(self, *, device_id: str | None = None, backend: str | None = None, precision: str | None = None,
-                 monitor: PowerMonitor | None = None) -> None:
+                 monitor: PowerMonitor | None = None, cameras: Cameras | None = None) -> None:
         self.device_id = device_id or device_id_from_env()
         self.backend_choice = (backend or os.environ.get("TWINWEB_INFERENCE_BACKEND", "auto")).strip().lower()
         self.precision_choice = precision or os.environ.get("TWINWEB_INFERENCE_PRECISION", "fp32")
@@ -108,6 +115,12 @@ class EdgeRuntime:
         self._load_classifier()
         self.monitor = monitor if monitor is not None else monitor_from_env()
         self.monitor.start()
+        if cameras is None:
+            from edge_worker.cameras.factory import Cameras
+
+            cameras = Cameras(os.environ)
+        self.cameras = cameras
+        self.camera_timeout_s = float(os.environ.get("TWINWEB_CAMERA_TIMEOUT_S", "10"))
         self.hardware = _hardware()
         self._done: deque[float] = deque(maxlen=10_000)
         self._lock = threading.Lock()
@@ -136,20 +149,36 @@ class EdgeRuntime:
 
     def inspect(self, capture: Capture) -> InspectionResult:
         """Inspect one capture; the result carries the model, latency and power over the inference window."""
+        from edge_worker.cameras.base import CameraError, FrameRequest
         from edge_worker.vision.inspect import InspectionOutcome, inspect_image
         from edge_worker.vision.parts import PartTypeSpec
 
+        spec: PartTypeSpec | None = None
+        spec_problem = ""
         try:
-            image = capture.image_bytes
-        except MessageError as exc:  # reported as an error result (the server keeps it), never dropped here
-            image = b""
-            log.error("capture %s: %s", capture.capture_id, exc)
+            spec = PartTypeSpec.from_dict(capture.part_type)
+        except (KeyError, TypeError, ValueError) as exc:
+            spec_problem = f"part type specification unusable: {exc!r}"
+        captured_at = capture.captured_at
+        camera_problem = ""
+        if capture.is_command:  # the cell's trigger: the image comes from this station's own camera
+            frame = self.cameras.capture(FrameRequest(
+                station=capture.station, serial=capture.serial, capture_id=capture.capture_id,
+                timeout_s=self.camera_timeout_s, part_type=spec, view=capture.view))
+            if isinstance(frame, CameraError):
+                image, camera_problem = b"", f"no image from the camera: {frame.reason}"
+            else:
+                image, captured_at = frame.png, frame.taken_at
+        else:
+            try:
+                image = capture.image_bytes
+            except MessageError as exc:  # reported as an error result (the server keeps it), never dropped here
+                image = b""
+                log.error("capture %s: %s", capture.capture_id, exc)
         started = time.perf_counter()
         with self.monitor.window(INFERENCE) as window:
-            try:
-                spec = PartTypeSpec.from_dict(capture.part_type)
-            except (KeyError, TypeError, ValueError) as exc:
-                outcome = InspectionOutcome(verdict="error", reason=f"part type specification unusable: {exc!r}")
+            if camera_problem or spec is None:
+                outcome = InspectionOutcome(verdict="error", reason=camera_problem or spec_problem)
             else:
                 outcome = inspect_image(image, spec, classifier=self.classifier, px_per_mm=capture.px_per_mm,
                                         job=capture.job, view=capture.view)
@@ -182,9 +211,9 @@ class EdgeRuntime:
             latency_ms=round(latency_ms, 3),
             timings_ms=outcome.timings_ms,
             power=summary,
-            image_png_b64=capture.image_png_b64,
-            image_sha256=hashlib.sha256(image).hexdigest(),
-            captured_at=capture.captured_at,
+            image_png_b64=capture.image_png_b64 or (encode_image(image) if image else ""),
+            image_sha256=hashlib.sha256(image).hexdigest() if image else "",
+            captured_at=captured_at,
             inspected_at=utc_now(),
             drawing_revision=str(capture.part_type.get("revision", ""))[:10],
             calibration_id=capture.calibration_id,
@@ -220,6 +249,7 @@ class EdgeRuntime:
         )
 
     def close(self) -> None:
+        self.cameras.close()
         self.monitor.stop()
         if self.classifier is not None:
             self.classifier.close()
@@ -245,10 +275,6 @@ def reset_runtime() -> None:
         if _runtime is not None:
             _runtime.close()
         _runtime = None
-
-
-
-
 
 
 __all__ = ["EdgeRuntime", "get_runtime", "reset_runtime", "result_id_for"]

@@ -54,13 +54,14 @@ class FrameRequest:
     """What the capture command asks of a camera: the image of one part at one station.
 
     The part type, seed, defect, dimensions and view are for the demo renderer (a real camera ignores them); the
-    renderer refuses a request without a part type and seed."""
+    renderer refuses a request without a part type, and draws the part its serial stands for when no seed is
+    given (a capture command from the cell carries none: the cell's PLC does not know what the part looks like)."""
 
     station: str
     serial: str
     capture_id: uuid.UUID | str
     timeout_s: float = DEFAULT_TIMEOUT_S
-    part_type: str | None = None
+    part_type: Any = None  # a part type code, or an edge_worker.vision.parts.PartTypeSpec (a drawing as data)
     render_seed: int | None = None
     defect: str | None = None
     dimensions_mm: Mapping[str, float] | None = None

@@ -2,6 +2,9 @@
 
     TWINWEB_CAMERA_<STATION>=render | folder[:<path>] | opencv:<source> | http
     TWINWEB_CAMERA_DEFAULT   the source of a station with no variable of its own (default: render, the demo)
+    TWINWEB_CAMERA_RENDER_DEFECT_RATE, TWINWEB_CAMERA_RENDER_SEED
+                             the demo world the renderer draws: the share of parts with a surface defect (0.1)
+                             and the seed that, with each serial, decides how a part looks (0)
 
 `<STATION>` is the station code in capitals, every other character than A-Z and 0-9 as `_` (station `visual` ->
 TWINWEB_CAMERA_VISUAL, `ST-20` -> TWINWEB_CAMERA_ST_20); `{station}` in a folder path is the code itself. A value
@@ -36,7 +39,8 @@ from .renderer import RenderSource
 
 PREFIX = "TWINWEB_CAMERA_"
 DEFAULT_SOURCE = "render"
-SETTINGS = ("DEFAULT", "HTTP_HOST", "HTTP_PORT", "HTTP_TOKEN", "MAX_BYTES", "MAX_AGE_S")
+SETTINGS = ("DEFAULT", "HTTP_HOST", "HTTP_PORT", "HTTP_TOKEN", "MAX_BYTES", "MAX_AGE_S", "RENDER_DEFECT_RATE",
+            "RENDER_SEED", "TIMEOUT_S")
 USAGE = "expected render, folder[:<path>], opencv:<device, file, URL or GStreamer pipeline> or http"
 
 
@@ -71,7 +75,8 @@ def camera_from_config(station: str, environ: Mapping[str, str]) -> CameraSource
         max_bytes = int(_number(environ, "MAX_BYTES", MAX_IMAGE_BYTES))
         max_age_s = _number(environ, "MAX_AGE_S", 120.0)
         if kind == "render" and not argument:
-            return RenderSource(station)
+            return RenderSource(station, defect_rate=_number(environ, "RENDER_DEFECT_RATE", 0.1),
+                                world_seed=int(_number(environ, "RENDER_SEED", 0)))
         if kind == "folder":
             folder, pattern = parse_folder_spec(argument.strip() or DEFAULT_FOLDER, station)
             return FolderSource(station, folder, name_pattern=pattern, max_bytes=max_bytes, max_age_s=max_age_s)

@@ -9,13 +9,14 @@ cell but is not drawn in it here (the renderer does not report the burr's shape)
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
 import cv2
 import numpy as np
 
-from edge_worker.vision.render import IMAGE_SIZE, RenderedPart, encode_png, render_part
+from edge_worker.vision.render import DEFECT_CLASSES, IMAGE_SIZE, RenderedPart, encode_png, render_part
 
 from .base import (
     CameraError,
@@ -66,8 +67,30 @@ def backlit_image(rendered: RenderedPart) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+SURFACE_DEFECTS = tuple(d for d in DEFECT_CLASSES if d != "ok")
+
+
+def part_seen_by_serial(serial: str, *, world_seed: int, defect_rate: float) -> tuple[int, str | None]:
+    """The demo world: the render seed and the surface defect (or None) of the part a serial stands for.
+
+    Derived from the serial alone, so both stations' cameras see the same part, a re-sent command sees it again
+    unchanged, and the cell (the simulated PLC) needs to know nothing of how a part looks, as a real PLC does not."""
+    digest = hashlib.sha256(f"{world_seed}:{serial}".encode()).digest()
+    seed = int.from_bytes(digest[:4], "big") & 0x3FFFFFFF
+    draw = int.from_bytes(digest[4:12], "big") / 2.0**64
+    defect = SURFACE_DEFECTS[digest[12] % len(SURFACE_DEFECTS)] if draw < defect_rate else None
+    return seed, defect
+
+
 class RenderSource(CameraSource):
     kind = SourceKind.RENDER
+
+    def __init__(self, station: str, *, defect_rate: float = 0.1, world_seed: int = 0) -> None:
+        super().__init__(station)
+        if not 0.0 <= defect_rate <= 1.0:
+            raise ValueError(f"defect rate {defect_rate} is not between 0 and 1")
+        self.defect_rate = defect_rate
+        self.world_seed = world_seed
 
     @property
     def available(self) -> bool:
@@ -75,21 +98,24 @@ class RenderSource(CameraSource):
 
     @property
     def reason(self) -> str:
-        return f"demo renderer: synthetic {IMAGE_SIZE}x{IMAGE_SIZE} images of the requested part (front or backlit)"
+        return (f"demo renderer: synthetic {IMAGE_SIZE}x{IMAGE_SIZE} images of the requested part (front or backlit), "
+                f"{100 * self.defect_rate:.0f} % with a surface defect")
 
     def grab(self, request: FrameRequest) -> Frame:
-        if not request.part_type or request.render_seed is None:
-            raise CameraError("the demo renderer needs the part type and a render seed in the capture command "
-                              f"(got part type {request.part_type!r}, seed {request.render_seed!r})")
+        if not request.part_type:
+            raise CameraError("the demo renderer needs the part type in the capture command")
+        seed, defect = request.render_seed, request.defect
+        if seed is None:
+            seed, defect = part_seen_by_serial(request.serial, world_seed=self.world_seed, defect_rate=self.defect_rate)
         try:
             view = View(request.view)
-            rendered = render_part(request.part_type, seed=int(request.render_seed), defect=request.defect,
+            rendered = render_part(request.part_type, seed=int(seed), defect=defect,
                                    dimensions_mm=request.dimensions_mm)
             image = rendered.image if view is View.FRONT else backlit_image(rendered)
         except (KeyError, ValueError, TypeError) as exc:
             detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             raise CameraError(f"the demo renderer cannot draw this part: {detail}") from None
         checked = check_image(encode_png(image))
+        code = request.part_type if isinstance(request.part_type, str) else getattr(request.part_type, "code", "")
         return Frame(png=checked.png, source=self.name, taken_at=utc_now(),
-                     meta={"part_type": request.part_type, "seed": int(request.render_seed),
-                           "defect": request.defect or "ok", "view": view.value})
+                     meta={"part_type": code, "seed": int(seed), "defect": defect or "ok", "view": view.value})

@@ -47,6 +47,7 @@ STATION = Text(max_len=40, blank=False)
 CELL = Text(max_len=40, blank=False)
 MAX_IMAGE_BYTES = 32 * 1024 * 1024  # the wire's hard limit; the server refuses smaller ones by its own setting
 IMAGE_B64 = Text(max_len=4 * -(-MAX_IMAGE_BYTES // 3), blank=False)
+OPTIONAL_IMAGE_B64 = Text(max_len=4 * -(-MAX_IMAGE_BYTES // 3))
 MEASURE = Number(-1e6, 1e6)  # a dimension, nominal or tolerance (mm or any unit a feature uses)
 MILLISECONDS = Number(0.0, 1e7)
 MILLIWATTS = Number(0.0, 1e7)  # up to 10 kW
@@ -119,7 +120,9 @@ class Capture(Message):
     station: Annotated[str, STATION]
     cell: Annotated[str, CELL]
     part_type: Annotated[dict[str, Any], PART_TYPE]  # edge_worker.vision.parts.PartTypeSpec.to_dict()
-    image_png_b64: Annotated[str, IMAGE_B64]
+    # The image, when the sender took it. Empty: a capture command from the cell (its PLC's trigger), and the
+    # device takes the image from the station's own camera source (edge_worker.cameras).
+    image_png_b64: Annotated[str, OPTIONAL_IMAGE_B64]
     captured_at: Annotated[dt.datetime, Timestamp()]
     device_id: Annotated[str, DEVICE_ID]
     # The station camera's calibration: its scale (None: the renderer's default) and its id, echoed in the result.
@@ -132,6 +135,11 @@ class Capture(Message):
     @property
     def image_bytes(self) -> bytes:
         return decode_image(self.image_png_b64)
+
+    @property
+    def is_command(self) -> bool:
+        """A capture command: the device takes the image from the station's camera."""
+        return not self.image_png_b64
 
 
 # --- Inspection result --------------------------------------------------------------------------------------
@@ -212,8 +220,9 @@ class InspectionResult(Message):
     latency_ms: Annotated[float, MILLISECONDS]
     timings_ms: Annotated[dict[str, float], MapOf(MILLISECONDS, max_items=32, key_max_len=40)]
     power: Annotated[PowerSummary, Nested(PowerSummary)]
-    image_png_b64: Annotated[str, IMAGE_B64]
-    image_sha256: Annotated[str, SHA256]
+    # Empty only for an `error` verdict with no image to show (the camera gave none: the reason says why).
+    image_png_b64: Annotated[str, OPTIONAL_IMAGE_B64]
+    image_sha256: Annotated[str, Text(max_len=64, pattern="([0-9a-f]{64})?", pattern_help="expected 64 lowercase hex digits")]
     captured_at: Annotated[dt.datetime, Timestamp()]
     inspected_at: Annotated[dt.datetime, Timestamp()]
     sent_at: Annotated[dt.datetime | None, Nullable(Timestamp())] = None
@@ -228,6 +237,20 @@ class InspectionResult(Message):
     @property
     def image_size_bytes(self) -> int:
         return image_b64_size(self.image_png_b64)
+
+    @property
+    def has_image(self) -> bool:
+        return bool(self.image_png_b64)
+
+    def check(self, path: str) -> None:
+        if not self.image_png_b64:
+            if self.verdict != "error":
+                raise MessageError(join(path, "image_png_b64"), f"must not be empty for a {self.verdict!r} verdict "
+                                   "(only an error result may come without its image)")
+            if self.image_sha256:
+                raise MessageError(join(path, "image_sha256"), "given for a result without an image")
+        elif not self.image_sha256:
+            raise MessageError(join(path, "image_sha256"), "must not be empty when the result carries an image")
 
     def with_sent_at(self, when: dt.datetime) -> InspectionResult:
         return dataclasses.replace(self, sent_at=when)

@@ -199,8 +199,8 @@ class _Item:
     index: int
     payload: Any
     result: InspectionResult
-    image: bytes
-    dimensions: tuple[int, int]
+    image: bytes  # empty: an error result the camera gave no image for
+    dimensions: tuple[int, int] | None
     device: EdgeDevice | None = None
     part: Part | None = None
     station: Station | None = None
@@ -215,6 +215,8 @@ def _validated(payload: Any, source: str, index: int) -> _Item:
         result = InspectionResult.from_dict(body)
     except MessageError as exc:
         raise _refuse(payload, DeadLetterReason.MALFORMED, f"malformed inspection result: {exc}", source) from None
+    if not result.has_image:  # an error result whose camera gave no image (the contract allows only that)
+        return _Item(index, payload, result, b"", None)
     size = image_b64_size(result.image_png_b64)
     limit = settings.TWINWEB_MAX_IMAGE_BYTES
     if size > limit:
@@ -301,7 +303,8 @@ def record_inspection_results(payloads: Sequence[Any], *, source: str = RESULT_S
     # Image files are written before the transaction (no I/O inside it); a rolled-back transaction leaves at worst
     # an unreferenced file under its own hash, which the next identical image reuses.
     for item in to_store:
-        item.image_name = write_image_file(item.result.image_sha256, item.image)
+        if item.image:
+            item.image_name = write_image_file(item.result.image_sha256, item.image)
     if to_store:
         try:
             stored_now = _store_all(to_store, received_at)
@@ -372,13 +375,14 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     ):
         newest[(part_id, station_id)] = (captured_at, str(result_id))
 
+    with_images = {i.result.image_sha256: i for i in items if i.dimensions is not None}
     ImageBlob.objects.bulk_create(
         [ImageBlob(sha256=sha, file=item.image_name, size_bytes=len(item.image), width=item.dimensions[0],
                    height=item.dimensions[1], stored_at=received_at)
-         for sha, item in {i.result.image_sha256: i for i in items}.items()],
+         for sha, item in with_images.items() if item.dimensions is not None],
         ignore_conflicts=True,
     )
-    blobs = {b.sha256: b for b in ImageBlob.objects.filter(sha256__in={i.result.image_sha256 for i in items})}
+    blobs = {b.sha256: b for b in ImageBlob.objects.filter(sha256__in=set(with_images))}
 
     drawings = {
         (d.part_type_id, d.revision): d
@@ -424,7 +428,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
                                           reason=f"low-confidence pass at {station.code} awaits a review",
                                           at=result.inspected_at)
             part_change = PartStatus.ON_HOLD
-        blob = blobs[result.image_sha256]
+        blob = blobs[result.image_sha256] if result.has_image else None
         inspections.append(Inspection(
             result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,
             drawing=drawings.get((part.part_type_id, result.drawing_revision)),
@@ -492,10 +496,10 @@ def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt
 
 
 # What an inspection.recorded event is built from, after commit.
-_Recorded = tuple[InspectionResult, Inspection, ImageBlob]
+_Recorded = tuple[InspectionResult, Inspection, ImageBlob | None]
 
 
-def _recorded_event(result: InspectionResult, inspection: Inspection, blob: ImageBlob, *,
+def _recorded_event(result: InspectionResult, inspection: Inspection, blob: ImageBlob | None, *,
                     committed_at: str) -> InspectionRecorded:
     return InspectionRecorded(
         result_id=str(result.result_id),
@@ -514,7 +518,7 @@ def _recorded_event(result: InspectionResult, inspection: Inspection, blob: Imag
         captured_at=result.captured_at.isoformat(),
         sent_at=result.sent_at.isoformat() if result.sent_at else None,
         committed_at=committed_at,
-        image_url=blob.get_absolute_url(),
+        image_url=blob.get_absolute_url() if blob is not None else "",
     )
 
 

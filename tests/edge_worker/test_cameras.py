@@ -35,7 +35,7 @@ from edge_worker.cameras import (
 from edge_worker.cameras.folder import FolderSource
 from edge_worker.cameras.http_upload import HttpUploadSource, UploadServer
 from edge_worker.cameras.opencv_stream import OpenCVSource, has_gstreamer
-from edge_worker.cameras.renderer import RenderSource
+from edge_worker.cameras.renderer import SURFACE_DEFECTS, RenderSource, part_seen_by_serial
 from edge_worker.vision.imageio import read_header
 from edge_worker.vision.render import encode_png, render_part
 
@@ -113,7 +113,7 @@ def test_it_shows_a_missing_hole_as_material_against_the_backlight() -> None:
 
 
 @pytest.mark.parametrize(("asked", "reason"), [
-    ({}, "needs the part type and a render seed"),
+    ({}, "needs the part type"),
     ({"part_type": "XX-1", "render_seed": 1}, "unknown part type 'XX-1'"),
     ({"part_type": "CF-80", "render_seed": 1, "defect": "melted"}, "unknown defect 'melted'"),
     ({"part_type": "CF-80", "render_seed": 1, "view": "x-ray"}, "'x-ray' is not a valid View"),
@@ -121,6 +121,32 @@ def test_it_shows_a_missing_hole_as_material_against_the_backlight() -> None:
 def test_it_explains_a_render_request_it_cannot_draw(asked: dict[str, Any], reason: str) -> None:
     with pytest.raises(CameraError, match=reason):
         RenderSource("visual").grab(request(**asked))
+
+
+def test_it_draws_the_part_a_serial_stands_for_when_the_cell_sends_no_seed() -> None:
+    camera = RenderSource("visual", defect_rate=0.5, world_seed=7)
+    first = camera.grab(request(serial="CF-80-000123", part_type="CF-80"))
+    assert camera.grab(request(serial="CF-80-000123", part_type="CF-80")).png == first.png
+    assert camera.grab(request(serial="CF-80-000124", part_type="CF-80")).png != first.png
+    assert RenderSource("visual", defect_rate=0.5, world_seed=8).grab(
+        request(serial="CF-80-000123", part_type="CF-80")).png != first.png
+
+
+def test_it_sees_the_configured_share_of_parts_with_a_surface_defect() -> None:
+    serials = [f"TF-12-{i:06d}" for i in range(4000)]
+    defective = [part_seen_by_serial(s, world_seed=0, defect_rate=0.1)[1] for s in serials]
+    share = sum(d is not None for d in defective) / len(serials)
+    assert 0.085 < share < 0.115
+    assert {d for d in defective if d} == set(SURFACE_DEFECTS)
+    assert all(part_seen_by_serial(s, world_seed=0, defect_rate=0.0)[1] is None for s in serials[:200])
+    assert all(part_seen_by_serial(s, world_seed=0, defect_rate=1.0)[1] for s in serials[:200])
+
+
+def test_it_refuses_a_demo_world_defect_rate_outside_zero_to_one() -> None:
+    source = camera_from_config("visual", {"TWINWEB_CAMERA_RENDER_DEFECT_RATE": "1.5"})
+    assert not source.available
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        RenderSource("visual", defect_rate=1.5)
 
 
 # --- the watched folder ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,52 @@ def test_it_reports_a_steady_rate_at_the_cells_takt_not_bursts(runtime: EdgeRunt
     runtime._done.clear()
     runtime._done.extend([now - 14.5, now - 14.0, now - 0.5])
     assert runtime.fps() == pytest.approx(3 / 20, abs=0.01)
+
+
+def command(part_type: dict, *, station: str = "visual", view: str = "front", job: str = "full") -> Capture:  # type: ignore[type-arg]
+    """A capture command from the cell: no image, the device's camera for the station takes it."""
+    return Capture(uuid.uuid4(), "TF-12-000042", station, "c", part_type, "", utc_now(), builders.DEVICE_ID,
+                   job=job, view=view)
+
+
+def test_it_takes_the_image_of_a_capture_command_from_the_stations_camera() -> None:
+    from edge_worker.cameras import Cameras
+
+    cameras = Cameras({"TWINWEB_CAMERA_DIMENSIONAL": "render"})
+    rt = EdgeRuntime(device_id=builders.DEVICE_ID, backend="none", monitor=PowerMonitor(NoneSampler()), cameras=cameras)
+    try:
+        cmd = command(DEMO_PART_TYPES["TF-12"].to_dict(), station="dimensional", view="backlit", job="measurement")
+        result = InspectionResult.from_dict(rt.inspect(cmd).to_dict())
+    finally:
+        rt.close()
+    assert result.verdict in ("pass", "fail"), result.reason
+    assert {m.name for m in result.measurements} == {f.name for f in DEMO_PART_TYPES["TF-12"].features}
+    assert result.has_image and len(result.verify_image()) > 1000
+
+
+def test_it_reports_a_capture_command_its_camera_cannot_serve_as_an_error_without_an_image(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_worker.cameras import Cameras
+
+    monkeypatch.setenv("TWINWEB_CAMERA_TIMEOUT_S", "0.3")
+    cameras = Cameras({"TWINWEB_CAMERA_VISUAL": f"folder:{tmp_path}", "TWINWEB_CAMERA_MAX_AGE_S": "1"})
+    rt = EdgeRuntime(device_id=builders.DEVICE_ID, backend="none", monitor=PowerMonitor(NoneSampler()), cameras=cameras)
+    try:
+        cmd = command(DEMO_PART_TYPES["CF-80"].to_dict())
+        result = rt.inspect(cmd)
+    finally:
+        rt.close()
+    assert result.verdict == "error" and result.reason.startswith("no image from the camera:")
+    assert (result.image_png_b64, result.image_sha256, result.measurements) == ("", "", ())
+    assert InspectionResult.from_dict(result.to_dict()) == result  # it travels: the server keeps the error
+
+
+def test_it_refuses_a_pass_or_fail_result_without_its_image() -> None:
+    from edge_worker.contracts import MessageError
+
+    result = builders.body(serial="SN-1")
+    for verdict in ("pass", "fail"):
+        with pytest.raises(MessageError, match="image_png_b64: must not be empty"):
+            InspectionResult.from_dict({**result, "verdict": verdict, "image_png_b64": "", "image_sha256": ""})
+    with pytest.raises(MessageError, match="image_sha256: given for a result without an image"):
+        InspectionResult.from_dict({**result, "verdict": "error", "image_png_b64": ""})

@@ -432,3 +432,25 @@ def test_it_dead_letters_a_result_whose_strings_exceed_their_bounds(edge: dict[s
     assert (letter.reason, letter.detail) == (
         DeadLetterReason.MALFORMED, "malformed inspection result: defect_class: longer than 40 characters")
     assert not Inspection.objects.exists()
+
+
+def test_it_stores_an_error_result_whose_camera_gave_no_image_with_the_reason(edge: dict[str, Any], media: Path) -> None:
+    body = builders.body(serial=edge["part"].serial, verdict="error")
+    body.update(image_png_b64="", image_sha256="", measurements=[],
+                reason="no image from the camera: no image arrived in /srv/cameras/visual within 10 s")
+    inspection, created = record_inspection_result(builders.signed(body))
+    assert created
+    inspection.refresh_from_db()
+    assert (inspection.verdict, inspection.image) == ("error", None)
+    assert inspection.reason.startswith("no image from the camera")
+    assert inspection.needs_review
+    assert not list(media.rglob("*.png"))
+
+
+def test_it_dead_letters_a_pass_that_comes_without_its_image(edge: dict[str, Any]) -> None:
+    body = builders.body(serial=edge["part"].serial)
+    body.update(image_png_b64="", image_sha256="")
+    letter = refused(builders.signed(body))
+    assert letter.reason == DeadLetterReason.MALFORMED
+    assert "image_png_b64: must not be empty for a 'pass' verdict" in letter.detail
+    assert not Inspection.objects.exists()
