@@ -25,7 +25,7 @@ from django.utils import timezone
 from inspection.choices import DeviceHealth, Verdict
 from inspection.models import EdgeDevice, Inspection
 from inspection.selectors import device_health
-from live.choices import AlarmRule
+from live.choices import EVENT_RULES, AlarmRule
 from live.models import Alarm
 from live.selectors import OFF_TAKT_KINDS, alarm_record, can_acknowledge_alarm
 from traceability import audit
@@ -146,6 +146,30 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
     return changed
 
 
+@transaction.atomic
+def raise_event_alarm(cell: Cell, *, rule: AlarmRule, station: Station | None, message: str,
+                      evidence: dict[str, Any]) -> Alarm:
+    """An alarm for something that happened (PLC events lost on the cell link): raised once while active, with each
+    further occurrence added to its evidence; it clears when a person acknowledges it."""
+    alarm = (Alarm.objects.select_for_update(of=("self",))
+             .filter(cell=cell, rule=rule, station=station, device__isnull=True, cleared_at__isnull=True).first())
+    if alarm is not None:
+        occurrences = [*alarm.evidence.get("occurrences", []), evidence][-50:]
+        alarm.evidence = {**alarm.evidence, "occurrences": occurrences}
+        alarm.message = message
+        alarm.save(update_fields=["evidence", "message"])
+        audit.append(actor=None, action="alarm.repeat", subject=alarm, after={"rule": rule, "evidence": evidence})
+        return alarm
+    alarm = Alarm(cell=cell, rule=rule, station=station, message=message, evidence={"occurrences": [evidence]},
+                  raised_at=timezone.now())
+    alarm.full_clean()
+    alarm.save()
+    audit.append(actor=None, action="alarm.raise", subject=alarm,
+                 after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence})
+    publish_on_commit(cell.pk, AlarmRaised(alarm=alarm_record(alarm)))
+    return alarm
+
+
 @transaction.atomic(durable=True)
 def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     """A person takes note of an alarm and says why/what they do about it. The rule still decides clearing."""
@@ -160,8 +184,10 @@ def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user
     alarm.acknowledged_at = timezone.now()
     alarm.ack_reason = reason
+    if alarm.rule in EVENT_RULES:  # nothing re-evaluates an event: seen and answered is done
+        alarm.cleared_at = alarm.acknowledged_at
     alarm.full_clean()
-    alarm.save(update_fields=["acknowledged_by", "acknowledged_at", "ack_reason"])
+    alarm.save(update_fields=["acknowledged_by", "acknowledged_at", "ack_reason", "cleared_at"])
     audit.append(
         actor=actor, action="alarm.acknowledge", subject=alarm,
         before={"acknowledged_at": None},
@@ -169,4 +195,6 @@ def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
         reason=reason,
     )
     publish_on_commit(alarm.cell_id, AlarmAcknowledged(alarm=alarm_record(alarm)))
+    if alarm.cleared_at is not None:
+        publish_on_commit(alarm.cell_id, AlarmCleared(alarm=alarm_record(alarm)))
     return alarm

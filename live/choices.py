@@ -8,3 +8,8 @@ class AlarmRule(models.TextChoices):
     NOK_STREAK = "nok_streak", "Three NOK in a row at a station"
     SLOW_CYCLE = "slow_cycle", "Cycle time over target by 20% for ten parts"
     STALE_DEVICE = "stale_device", "Edge device stale"
+    LINK_GAP = "link_gap", "PLC events lost on the cell link"
+
+
+# Alarms for something that happened (not a condition a rule re-evaluates): acknowledging one clears it.
+EVENT_RULES = frozenset({AlarmRule.LINK_GAP})

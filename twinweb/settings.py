@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "live",
     "review",
     "profiling",
+    "gateway",
     "demo",
 ]
 
@@ -253,6 +254,13 @@ TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)
 GS1_COMPANY_PREFIX_LENGTH = env_int("GS1_COMPANY_PREFIX_LENGTH", 7)
 TWINWEB_INFERENCE_BACKEND = env_str("TWINWEB_INFERENCE_BACKEND", "auto")
 TWINWEB_POWER_SAMPLER = env_str("TWINWEB_POWER_SAMPLER", "auto")
+# The cobot's commands: "queue" sends them on queue cobot.<cell> (a cobot driver on the edge device answers on the
+# ingest queue); "opcua" leaves them to the cell gateway, which calls the cobot's method on the PLC's address space.
+TWINWEB_COBOT_LINK = env_str("TWINWEB_COBOT_LINK", "queue")
+if TWINWEB_COBOT_LINK not in ("queue", "opcua"):
+    raise ImproperlyConfigured(f"TWINWEB_COBOT_LINK={TWINWEB_COBOT_LINK!r}: expected queue or opcua")
+# The cell gateway's heartbeat in Redis (key twinweb:gateway:<cell>:heartbeat) expires after this many seconds.
+TWINWEB_GATEWAY_HEARTBEAT_TTL_S = env_float("TWINWEB_GATEWAY_HEARTBEAT_TTL_S", 15.0)
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ from edge_worker.contracts.inspection import CELL, PIXELS, SERIAL
 DESTINATIONS = ("scrap", "rework", "line", "hold")
 VIEW_KINDS = ("dimension", "defect", "overview")
 COMMAND_KINDS = ("present_view", "move_part")
-ACK_STATUSES = ("done", "refused")
+ACK_STATUSES = ("done", "refused", "failed")  # failed: the cobot did not complete it (a timeout)
 
 COMMAND_ID = UUIDValue(as_text=True)
 RESULT_ID = Text(max_len=40, blank=False)  # the inspection result's UUID, as the server holds it

@@ -10,6 +10,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 
 def send_after_commit(task: str, payload: dict[str, Any], queue: str, *, cell: Cell) -> None:
+    if settings.TWINWEB_COBOT_LINK == "opcua":  # the cell gateway calls the cobot's method for the stored command
+        return
+
     def send() -> None:
         from twinweb.celery import app
 
@@ -122,6 +126,15 @@ def _record_ack(ack: CobotAck) -> tuple[CobotCommand, bool]:
         serial=command.payload.get("serial"),
     ))
     return command, True
+
+
+def record_cobot_completion(command_id: str, *, status: str, detail: str) -> tuple[CobotCommand, bool]:
+    """The cobot's answer over the cell link (the return of its OPC UA method, or the gateway's timeout): `done`,
+    or `failed` with why. Stored once, like an acknowledgement from the queue."""
+    command = CobotCommand.objects.select_related("cell").get(command_id=command_id)
+    ack = CobotAck(command_id=str(command.command_id), cell=command.cell.code, kind=command.kind, status=status,
+                   detail=detail[:2000], done_at=timezone.now().isoformat())
+    return _record_ack(ack)
 
 
 def dead_letter_cobot_ack(data: Any, *, problem: Exception) -> DeadLetter:
