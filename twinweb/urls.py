@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("traceability.api.urls")),
     path("api/", include("inspection.api.urls")),
+    path("api/", include("gateway.api.urls")),
     path("", include("traceability.urls")),
     path("", include("inspection.urls")),
     path("", include("live.urls")),

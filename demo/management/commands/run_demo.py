@@ -6,7 +6,10 @@ Starts, each in its own process group:
     edge       the edge worker (python -m edge_worker.worker) on `edge.<device>` and `cobot.<cell code>`, given the
                device's secret (issued on the first run) in TWINWEB_EDGE_SECRET
     andon      python manage.py watch_andon (raises and clears the andon alarms)
-    simulator  python manage.py run_cell_simulator
+    plc        python manage.py run_cell_plc: the simulated PLC, an OPC UA server on 127.0.0.1:4840 (with the cobot)
+    gateway    python manage.py run_cell_gateway: the cell's OPC UA link, the production path from PLC tags to the
+               twin (capture commands to the edge device, whose demo camera renders the part; verdicts back to the
+               PLC; the cobot's commands as method calls)
 
 Ctrl-C (or SIGTERM) stops them all: SIGTERM to every group, SIGKILL to whatever is left after --stop-timeout.
 The embedded redis-server (no REDIS_URL) is started by Django's setup of this very command and stopped after
@@ -85,7 +88,8 @@ class Command(BaseCommand):
         parser.add_argument("--speed", type=float, default=1.0, help="Simulator speed-up factor (default 1).")
         parser.add_argument("--defect-rate", type=float, default=0.1)
         parser.add_argument("--parts", type=int, default=None, help="Stop the simulator after N parts.")
-        parser.add_argument("--no-simulator", action="store_true")
+        parser.add_argument("--no-simulator", action="store_true", help="Run neither the simulated PLC nor the gateway.")
+        parser.add_argument("--plc-port", type=int, default=4840, help="The simulated PLC's OPC UA port.")
         parser.add_argument("--no-profile", action="store_true",
                             help="Do not queue the first edge profiling run (queued only when the device has none).")
         parser.add_argument("--stop-timeout", type=float, default=10.0, help="Seconds between SIGTERM and SIGKILL.")
@@ -115,16 +119,21 @@ class Command(BaseCommand):
                            "--queues", cobot_queue(cell.code)], env={"TWINWEB_EDGE_SECRET": edge_secret.text()}),
         ]
         children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
+        endpoint = f"opc.tcp://127.0.0.1:{options['plc_port']}/twinweb/"
         if not options["no_simulator"]:
-            sim = [python, manage, "run_cell_simulator", "--cell", cell.code, "--device", device.device_id,
-                   "--speed", str(options["speed"]), "--defect-rate", str(options["defect_rate"])]
+            plc = [python, manage, "run_cell_plc", "--cell", cell.code, "--endpoint", endpoint,
+                   "--speed", str(options["speed"])]
             if options["parts"]:
-                sim += ["--parts", str(options["parts"])]
-            children.append(Child("simulator", sim, essential=False))
+                plc += ["--parts", str(options["parts"])]
+            children.append(Child("plc", plc, essential=False))
+            children.append(Child("gateway", [python, manage, "run_cell_gateway", "--cell", cell.code,
+                                              "--endpoint", endpoint]))
 
         # The edge worker has no Django settings: it is told the broker (the embedded one, unless REDIS_URL is set).
+        # The demo camera (the renderer) draws the part each serial stands for; the cobot is driven over OPC UA.
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "twinweb.settings",
-               "TWINWEB_BROKER_URL": settings.CELERY_BROKER_URL}
+               "TWINWEB_BROKER_URL": settings.CELERY_BROKER_URL, "TWINWEB_COBOT_LINK": "opcua",
+               "TWINWEB_CAMERA_RENDER_DEFECT_RATE": str(options["defect_rate"])}
         stopping = False
 
         def on_signal(signum: int, _frame: Any) -> None:
@@ -139,6 +148,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nTwinWeb demo running at {url}"))
         self.stdout.write(f"  users ({DEMO_PASSWORD}): " + ", ".join(DEMO_USERS))
         self.stdout.write(f"  edge device {device.device_id} on queues edge.{device.device_id}, {cobot_queue(cell.code)}")
+        if not options["no_simulator"]:
+            self.stdout.write(f"  simulated PLC on {endpoint}, linked by the cell gateway (OPC UA)")
         if not options["no_profile"]:
             self._queue_first_profiling_run(device)
         self.stdout.write("  Ctrl-C stops everything.\n")
