@@ -68,6 +68,7 @@ class PlcConfig:
     security: ServerSecurity | None = None
     cobot_move_s: float = 0.5
     cobot_answers: bool = True
+    serial_tag: str | None = None  # serials are <part type>-P<tag>-<n>; None: drawn at each start (unique per run)
 
     @property
     def takt_s(self) -> float:
@@ -183,7 +184,7 @@ class SimulatedPLC:
     async def _load(self) -> None:
         code = self.config.part_types[self.loaded % len(self.config.part_types)]
         self.loaded += 1
-        serial = f"{code}-P{self.boot_id[:6].upper()}-{self.loaded:05d}"
+        serial = f"{code}-P{self.config.serial_tag or self.boot_id[:6].upper()}-{self.loaded:05d}"
         part = PartOnLine(serial=serial, part_type=code, route=list(self.flow))
         self.line.append(part)
         await self._start(part, lots=self.config.lots.get(code, ""))

@@ -49,6 +49,16 @@ from gateway.address_space import (
 
 log = logging.getLogger("gateway")
 T = TypeVar("T")
+_db_executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def database_thread() -> concurrent.futures.ThreadPoolExecutor:
+    """The process's one database thread, shared by every cell's gateway in it: Django's connections are per
+    thread, and the live-event publisher after each commit must not run on two threads at once."""
+    global _db_executor
+    if _db_executor is None:
+        _db_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
+    return _db_executor
 
 
 class LinkError(RuntimeError):
@@ -87,6 +97,7 @@ class GatewayConfig:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 10.0
     result_poll_s: float = 0.1
+    cobot_poll_s: float = 0.5
     resend_after_s: float = 10.0
     cobot_timeout_s: float = 30.0
 
@@ -144,13 +155,13 @@ class CellGateway:
 
         self.config = config
         self.store = store or DjangoStore(config.cell, source=config.endpoint)
-        self._db = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
         self.stations: dict[str, StationLink] = {}
         self.boot_id = ""
         self.connected = False
         self.reconnects = 0
         self.last_error = ""
         self.events_stored = 0
+        self._awaiting_verdicts = True  # checked once after start: captures of an earlier run may await theirs
         self._client: Client | None = None
 
     # --- database, on its own thread ------------------------------------------------------------------------
@@ -158,12 +169,12 @@ class CellGateway:
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+            return await loop.run_in_executor(database_thread(), lambda: fn(*args, **kwargs))
         except Exception as exc:
             from django.db import DatabaseError
 
             if isinstance(exc, DatabaseError):
-                await loop.run_in_executor(self._db, self.store.reset_connection)
+                await loop.run_in_executor(database_thread(), self.store.reset_connection)
                 raise DatabaseUnavailable(str(exc)) from exc
             raise
 
@@ -172,7 +183,6 @@ class CellGateway:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the link up until `stop` is set: reconnect with backoff after any failure."""
         delay = self.config.backoff_initial_s
-        self._db = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -200,7 +210,6 @@ class CellGateway:
                 await self.db(self.store.heartbeat, state="stopped", reconnects=self.reconnects, error=self.last_error)
             except Exception:  # the heartbeat expires by itself
                 pass
-            self._db.shutdown(wait=False)
 
     async def _close_client(self) -> None:
         client, self._client = self._client, None
@@ -373,7 +382,8 @@ class CellGateway:
             except TagError as exc:
                 await self.db(self.store.refuse, station.station_id, self.boot_id, sequence, values, str(exc))
             else:
-                await self.db(self.store.record, station.station_id, event)
+                if await self.db(self.store.record, station.station_id, event) == "capture":
+                    self._awaiting_verdicts = True
                 self.events_stored += 1
             station.last_stored = sequence
         await station.ack_sequence.write_value(ua.DataValue(ua.Variant(station.last_stored, ua.VariantType.UInt32)))
@@ -382,7 +392,12 @@ class CellGateway:
         """Write each stored verdict into its station's InspectionResult; re-send overdue capture commands."""
         counters: dict[str, int] = {}
         while True:
-            for item in await self.db(self.store.verdicts_to_report, self.config.resend_after_s):
+            await asyncio.sleep(self.config.result_poll_s)
+            if not self._awaiting_verdicts:  # no capture outstanding: no query
+                continue
+            pending = await self.db(self.store.verdicts_to_report, self.config.resend_after_s)
+            self._awaiting_verdicts = bool(pending)
+            for item in pending:
                 station = next((s for s in self.stations.values() if s.station_id == item["station_id"]), None)
                 if station is None or not station.result:
                     continue
@@ -396,7 +411,6 @@ class CellGateway:
                      ua.DataValue(ua.Variant(item["verdict"], ua.VariantType.String)),
                      ua.DataValue(ua.Variant(counters[station.code], ua.VariantType.UInt32))])
                 await self.db(self.store.verdict_reported, item["record_id"], item["verdict"])
-            await asyncio.sleep(self.config.result_poll_s)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -442,7 +456,7 @@ class CellGateway:
                     continue
                 await self.db(self.store.cobot_done, command["command_id"], str(status),
                               round((time.monotonic() - started) * 1000, 1))
-            await asyncio.sleep(self.config.result_poll_s)
+            await asyncio.sleep(self.config.cobot_poll_s)
 
 
 def heartbeat_value(state: str, *, reconnects: int, error: str, states: dict[str, Any] | None = None) -> str:

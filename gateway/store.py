@@ -35,6 +35,7 @@ class DjangoStore:
         self.source = source
         self._cell: Cell | None = None
         self._in_flight: set[str] = set()
+        self._stations: dict[int, Station] = {}
 
     @property
     def cell(self) -> Cell:
@@ -53,6 +54,7 @@ class DjangoStore:
             pass
 
     def stations(self) -> list[tuple[str, int, bool]]:
+        self._stations = {}  # re-read on every connect: a station's configuration may have changed
         return [(s.code, s.pk, bool(s.inspection_job) and s.inspection_job != InspectionJob.NONE)
                 for s in Station.objects.filter(cell=self.cell).order_by("position")]
 
@@ -75,8 +77,12 @@ class DjangoStore:
         record = CycleRecord.objects.filter(station_id=station_id, boot_id=boot_id).order_by("-sequence").first()
         return record.sequence if record else 0
 
-    def record(self, station_id: int, event: CycleEvent) -> bool:
-        return actions.record_cycle_event(self._station(station_id), event, source=self.source) is not None
+    def record(self, station_id: int, event: CycleEvent) -> str:
+        """"capture" when the event sent a capture command, "stored", or "duplicate"."""
+        record = actions.record_cycle_event(self._station(station_id), event, source=self.source)
+        if record is None:
+            return "duplicate"
+        return "capture" if record.capture_id else "stored"
 
     def refuse(self, station_id: int, boot_id: str, sequence: int, values: dict[str, Any], problem: str) -> None:
         actions.refuse_tag_values(self._station(station_id), boot_id=boot_id, sequence=sequence, values=values,
@@ -86,7 +92,10 @@ class DjangoStore:
         actions.record_gap(self._station(station_id), boot_id=boot_id, first=first, last=last, reason=reason)
 
     def _station(self, station_id: int) -> Station:
-        return Station.objects.select_related("cell").get(pk=station_id)
+        station = self._stations.get(station_id)
+        if station is None:
+            station = self._stations[station_id] = Station.objects.select_related("cell").get(pk=station_id)
+        return station
 
     def verdicts_to_report(self, resend_after_s: float) -> list[dict[str, Any]]:
         """Captures of this cell whose verdict has not gone back to the PLC: with the verdict once it is stored.
