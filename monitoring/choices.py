@@ -1,0 +1,25 @@
+"""Enums of the health report and of the cell gateway's heartbeat."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class ComponentStatus(models.TextChoices):
+    OK = "ok", "OK"
+    DEGRADED = "degraded", "Degraded"
+    NOT_CONFIGURED = "not_configured", "Not configured"
+    DOWN = "down", "Down"
+
+
+class GatewayLinkState(models.TextChoices):
+    """The cell gateway's link to the cell's PLC (OPC UA), as the gateway reports it in its heartbeat."""
+
+    CONNECTED = "connected", "Connected"
+    CONNECTING = "connecting", "Connecting"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+BADGE_COLOURS: dict[type[models.TextChoices], dict[str, str]] = {
+    ComponentStatus: {"ok": "ok", "degraded": "warn", "not_configured": "neutral", "down": "bad"},
+    GatewayLinkState: {"connected": "ok", "connecting": "warn", "disconnected": "bad"},
+}
