@@ -37,6 +37,7 @@ from inspection.choices import DeviceHealth
 from inspection.selectors import device_health
 from monitoring import selectors
 from monitoring.choices import ComponentStatus, GatewayLinkState
+from twinweb import embedded_redis
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,7 @@ class Planned:
 def planned_checks() -> list[Planned]:
     """Every component, in report order. The database is read here (devices, cells); when it does not answer,
     the report has the database "down" and no per-device components."""
+    embedded_redis.needed()
     survey = WorkerSurvey(settings.TWINWEB_HEALTH_WORKER_TIMEOUT_S)
     planned = [
         Planned("database", Database(), critical=True),

@@ -28,7 +28,7 @@ from inspection.models import DeadLetter, EdgeDevice
 from monitoring.choices import GatewayLinkState
 from profiling.choices import ProfilingRunStatus
 from profiling.models import ProfilingRun, ProfilingVariant
-from twinweb import metrics
+from twinweb import embedded_redis, metrics
 
 _clients: dict[str, redis.Redis] = {}
 
@@ -37,6 +37,7 @@ def redis_client(url: str | None = None) -> redis.Redis:
     """A shared client per URL (the server's REDIS_URL unless another is given), short timeouts: a probe must
     answer even while Redis does not."""
     url = url or settings.REDIS_URL
+    embedded_redis.needed()
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     return _clients[url]

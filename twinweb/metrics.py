@@ -22,6 +22,8 @@ import redis
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+from twinweb import embedded_redis
+
 log = logging.getLogger(__name__)
 
 # Seconds. Ingest of one result is a few ms (docs/benchmarks.md); capture-to-stored spans the edge's inference
@@ -64,6 +66,7 @@ _client: redis.Redis | None = None
 
 def _redis() -> redis.Redis:
     global _client
+    embedded_redis.needed()
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     return _client
