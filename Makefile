@@ -41,7 +41,11 @@ browser:
 services:
 	@bash .ci/services.sh
 
-test: venv-dev browser services
+# ruff's rules are in pyproject.toml; `make test` (and so .ci/run) runs it before the suite.
+lint: venv-dev
+	$(BIN)/ruff check .
+
+test: venv-dev lint browser services
 	@bash .ci/test-suite.sh
 
 check: venv-dev

