@@ -50,7 +50,7 @@ test: venv-dev lint browser services
 
 check: venv-dev
 	$(BIN)/python manage.py check
-	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection edge_worker
+	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection live review profiling demo monitoring edge_worker
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts

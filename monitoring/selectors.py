@@ -180,7 +180,7 @@ def latest_profiling_variants() -> list[tuple[str, ProfilingVariant]]:
 
 
 def ingest_results() -> dict[str, int]:
-    raw = redis_client().hgetall(metrics.metrics_key(*metrics.INGEST_RESULTS_KEY))
+    raw: dict[bytes, bytes] = redis_client().hgetall(metrics.metrics_key(*metrics.INGEST_RESULTS_KEY))  # type: ignore[assignment]
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
