@@ -12,14 +12,15 @@ class ComponentStatus(models.TextChoices):
 
 
 class GatewayLinkState(models.TextChoices):
-    """The cell gateway's link to the cell's PLC (OPC UA), as the gateway reports it in its heartbeat."""
+    """The cell gateway's link to the cell's PLC (OPC UA), as the gateway reports it in its heartbeat (the values
+    gateway/link.py writes): up, down (the gateway is reconnecting, `error` says why) or stopped (shut down)."""
 
-    CONNECTED = "connected", "Connected"
-    CONNECTING = "connecting", "Connecting"
-    DISCONNECTED = "disconnected", "Disconnected"
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+    STOPPED = "stopped", "Stopped"
 
 
 BADGE_COLOURS: dict[type[models.TextChoices], dict[str, str]] = {
     ComponentStatus: {"ok": "ok", "degraded": "warn", "not_configured": "neutral", "down": "bad"},
-    GatewayLinkState: {"connected": "ok", "connecting": "warn", "disconnected": "bad"},
+    GatewayLinkState: {"up": "ok", "down": "bad", "stopped": "neutral"},
 }

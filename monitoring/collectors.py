@@ -117,7 +117,7 @@ def _gateways() -> Iterator[Metric]:
                                 "exists (not expired).", labels=["cell"])
     state = GaugeMetricFamily("twinweb_gateway_link_state", "The gateway's link to the cell's PLC: 1 for the "
                               "state it reports.", labels=["cell", "state"])
-    up = GaugeMetricFamily("twinweb_gateway_link_up", "1 while the gateway reports its link connected.",
+    up = GaugeMetricFamily("twinweb_gateway_link_up", "1 while the gateway reports its link up.",
                            labels=["cell"])
     reconnects = CounterMetricFamily("twinweb_gateway_reconnects", "Reconnects of the gateway's link since the "
                                      "gateway process started.", labels=["cell"])
@@ -135,7 +135,7 @@ def _gateways() -> Iterator[Metric]:
             continue
         for link_state in GatewayLinkState:
             state.add_metric([cell, link_state.value], 1.0 if beat.state == link_state else 0.0)
-        up.add_metric([cell], 1.0 if beat.state == GatewayLinkState.CONNECTED else 0.0)
+        up.add_metric([cell], 1.0 if beat.state == GatewayLinkState.UP else 0.0)
         reconnects.add_metric([cell], beat.reconnects)
         age.add_metric([cell], beat.age_s(now))
     yield from (present, state, up, reconnects, age)

@@ -195,9 +195,15 @@ class CellGateway(HealthCheck):
             raise NotConfigured("no gateway heartbeat")
         age_s = beat.age_s(timezone.now())
         summary = f"link {beat.state.value}, {beat.reconnects} reconnect(s), heartbeat {age_s:.0f} s ago"
-        if beat.state == GatewayLinkState.DISCONNECTED:
+        if beat.error:
+            summary += f": {beat.error}"
+        if beat.state == GatewayLinkState.DOWN:
             raise ServiceUnavailable(summary)
-        if beat.state == GatewayLinkState.CONNECTING or age_s > settings.TWINWEB_HEARTBEAT_STALE_S:
+        if beat.state == GatewayLinkState.STOPPED:
+            if self.expected:
+                raise ServiceUnavailable(summary)
+            raise NotConfigured(summary)
+        if age_s > settings.TWINWEB_HEARTBEAT_STALE_S:
             raise ServiceWarning(summary)
         self.detail = summary
 

@@ -3,14 +3,15 @@ edge devices' latest telemetry and profiling, and the ingest counters the worker
 
 The cell gateway's heartbeat (the contract the gateway writes to; docs/operations.md):
 
-    key    <prefix>:gateway:<cell code>:heartbeat      prefix: CHANNEL_LAYER_PREFIX, "twinweb" by default
-    value  {"at": "2026-12-06T09:50:15.123456+00:00", "state": "connected", "reconnects": 3}
+    key    twinweb:gateway:<cell code>:heartbeat
+    value  {"at": "2026-12-06T09:50:15.123456+00:00", "state": "up", "reconnects": 3, "error": "", "stations": {}}
     TTL    TWINWEB_GATEWAY_HEARTBEAT_TTL_S (15 s); written at least every third of it
 
 `at` is when the gateway wrote it (ISO 8601 with its offset), `state` its link to the cell's PLC (a
-`GatewayLinkState`), `reconnects` how many times it re-established that link since the process started (a
-counter: it only goes up, and starts again at 0 with the process). The key expires when the gateway stops writing:
-no key is "not configured" for a cell outside TWINWEB_GATEWAY_CELLS and "down" for a cell listed there.
+`GatewayLinkState`: up, down, stopped), `reconnects` how many times it re-established that link since the process
+started (a counter: it only goes up, and starts again at 0 with the process); `error` (why the link is down) and
+`stations` (each station's state as the PLC reports it) are optional. The key expires when the gateway stops
+writing: no key is "not configured" for a cell outside TWINWEB_GATEWAY_CELLS and "down" for a cell listed there.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def key_prefix() -> str:
 
 
 def gateway_heartbeat_key(cell_code: str) -> str:
-    return f"{key_prefix()}:gateway:{cell_code}:heartbeat"
+    # Fixed, not under the channel layer's prefix: the gateway (gateway/store.py) writes exactly this key.
+    return f"twinweb:gateway:{cell_code}:heartbeat"
 
 
 class MalformedHeartbeat(ValueError):
@@ -72,9 +74,11 @@ class GatewayHeartbeat:
     at: dt.datetime
     state: GatewayLinkState
     reconnects: int
+    error: str = ""
 
     def to_json(self) -> str:
-        return json.dumps({"at": self.at.isoformat(), "state": str(self.state), "reconnects": self.reconnects})
+        return json.dumps({"at": self.at.isoformat(), "state": str(self.state), "reconnects": self.reconnects,
+                           "error": self.error})
 
     @classmethod
     def from_json(cls, cell: str, raw: bytes | str) -> GatewayHeartbeat:
@@ -86,7 +90,10 @@ class GatewayHeartbeat:
             reconnects = value["reconnects"]
             if not isinstance(reconnects, int) or isinstance(reconnects, bool) or reconnects < 0:
                 raise ValueError("'reconnects' is not a count")
-            return cls(cell=cell, at=at, state=GatewayLinkState(value["state"]), reconnects=reconnects)
+            error = value.get("error") or ""
+            if not isinstance(error, str):
+                raise ValueError("'error' is not text")
+            return cls(cell=cell, at=at, state=GatewayLinkState(value["state"]), reconnects=reconnects, error=error)
         except (ValueError, TypeError, KeyError) as exc:
             raise MalformedHeartbeat(f"malformed gateway heartbeat for {cell}: {exc}") from None
 

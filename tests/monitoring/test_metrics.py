@@ -120,12 +120,12 @@ def test_it_reports_the_gateway_link_from_its_heartbeat(cell: Any) -> None:
     assert value(samples, "twinweb_gateway_heartbeat_present", cell=cell.code) == 0
     assert ("twinweb_gateway_link_up", (("cell", cell.code),)) not in samples, "no figure without a heartbeat"
 
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.DISCONNECTED, reconnects=7)
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.DOWN, reconnects=7)
     samples = scrape()
     assert value(samples, "twinweb_gateway_heartbeat_present", cell=cell.code) == 1
     assert value(samples, "twinweb_gateway_link_up", cell=cell.code) == 0
-    assert value(samples, "twinweb_gateway_link_state", cell=cell.code, state="disconnected") == 1
-    assert value(samples, "twinweb_gateway_link_state", cell=cell.code, state="connected") == 0
+    assert value(samples, "twinweb_gateway_link_state", cell=cell.code, state="down") == 1
+    assert value(samples, "twinweb_gateway_link_state", cell=cell.code, state="up") == 0
     assert value(samples, "twinweb_gateway_reconnects_total", cell=cell.code) == 7
 
 

@@ -63,17 +63,19 @@ def test_it_reports_the_cell_gateway_from_its_heartbeat(admin_user: Any, login: 
                                                         settings: Any) -> None:
     client = login(admin_user)
     name = f"gateway:{cell.code}"
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.CONNECTED, reconnects=2)
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.UP, reconnects=2)
     gateway = components(client)[name]
     assert gateway["status"] == "ok"
-    assert gateway["detail"].startswith("link connected, 2 reconnect(s)")
+    assert gateway["detail"].startswith("link up, 2 reconnect(s)")
 
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.CONNECTING, reconnects=3)
-    assert components(client)[name]["status"] == "degraded"
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.DISCONNECTED, reconnects=3)
-    assert components(client)[name]["status"] == "down"
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.DOWN, reconnects=3, error="PLC unreachable")
+    gateway = components(client)[name]
+    assert gateway["status"] == "down"
+    assert gateway["detail"].endswith(": PLC unreachable")
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.STOPPED, reconnects=3)
+    assert components(client)[name]["status"] == "not_configured"  # shut down on purpose, cell not listed
     # A heartbeat written long ago (a gateway whose clock or loop stalled) is late.
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.CONNECTED, reconnects=3,
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.UP, reconnects=3,
                                      at=timezone.now() - dt.timedelta(minutes=5))
     assert components(client)[name]["status"] == "degraded"
 
@@ -82,11 +84,19 @@ def test_it_reports_the_cell_gateway_from_its_heartbeat(admin_user: Any, login: 
     assert "malformed" in components(client)[name]["detail"]
 
 
+def test_it_reads_the_heartbeat_as_the_gateway_writes_it(admin_user: Any, login: Any, cell: Any) -> None:
+    """What gateway/link.py writes, extra fields included (each station's state)."""
+    written = {"at": timezone.now().isoformat(), "state": "up", "reconnects": 1, "error": "",
+               "stations": {"visual": {"state": "EXECUTE", "fault_code": 0}}}
+    selectors.redis_client().set(f"twinweb:gateway:{cell.code}:heartbeat", json.dumps(written), ex=15)
+    assert components(login(admin_user))[f"gateway:{cell.code}"]["status"] == "ok"
+
+
 def test_it_forgets_a_gateway_that_stopped_writing_and_says_down_where_one_is_expected(
         admin_user: Any, login: Any, cell: Any, settings: Any) -> None:
     client = login(admin_user)
     name = f"gateway:{cell.code}"
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.CONNECTED, reconnects=0, ttl_s=0.3)
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.UP, reconnects=0, ttl_s=0.3)
     assert components(client)[name]["status"] == "ok"
     time.sleep(0.5)  # past the TTL: the key expired in Redis
     assert components(client)[name]["status"] == "not_configured"
@@ -96,15 +106,16 @@ def test_it_forgets_a_gateway_that_stopped_writing_and_says_down_where_one_is_ex
     assert found["gateway:cell-without-a-record"]["status"] == "down"
 
 
-def test_the_heartbeat_contract_is_the_documented_json_with_a_ttl(cell: Any, own_channel_layer: str) -> None:
+def test_the_heartbeat_contract_is_the_documented_json_with_a_ttl(cell: Any) -> None:
     at = dt.datetime(2026, 12, 6, 9, 50, 15, tzinfo=dt.timezone.utc)
-    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.CONNECTED, reconnects=4, at=at, ttl_s=15)
-    key = f"{own_channel_layer}:gateway:{cell.code}:heartbeat"  # the prefix is "twinweb" outside the tests
+    actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.UP, reconnects=4, at=at, ttl_s=15)
+    key = f"twinweb:gateway:{cell.code}:heartbeat"
     client = selectors.redis_client()
-    assert json.loads(client.get(key)) == {"at": "2026-12-06T09:50:15+00:00", "state": "connected", "reconnects": 4}
+    assert json.loads(client.get(key)) == {"at": "2026-12-06T09:50:15+00:00", "state": "up", "reconnects": 4,
+                                           "error": ""}
     assert 14_000 < client.pttl(key) <= 15_000
     with pytest.raises(ValueError):
-        actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.CONNECTED, reconnects=-1)
+        actions.record_gateway_heartbeat(cell.code, state=GatewayLinkState.UP, reconnects=-1)
 
 
 @pytest.mark.parametrize(("age_s", "edge_status", "queue_status"), [
