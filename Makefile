@@ -5,20 +5,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: demo test venv venv-dev migrate seed services browser check lint clean
+.PHONY: demo test venv venv-dev migrate seed services browser check lint lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Runtime packages (server and CPU edge worker).
-$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
-	$(PIP) install -q -r requirements.txt
+# Runtime packages (server and CPU edge worker), exactly as locked: every version and hash (requirements.lock).
+$(VENV)/.runtime-installed: requirements.lock | $(BIN)/python
+	$(PIP) install -q --require-hashes -r requirements.lock
 	touch $@
 
-# Test and training packages; torch goes in pinned, before anything that depends on it.
-$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt requirements-train.txt
-	$(PIP) install -q -r requirements-train.txt
-	$(PIP) install -q -r requirements-dev.txt
+# Test and training packages. torch goes in first, pinned, from the machine's CPU wheel or index (its hash differs
+# between the CPU and CUDA builds, so it is not in the lock); then everything else as locked.
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
 venv: $(VENV)/.runtime-installed
@@ -41,12 +42,26 @@ browser:
 services:
 	@bash .ci/services.sh
 
-test: venv-dev browser services
+# ruff's rules are in pyproject.toml; `make test` (and so .ci/run) runs it before the suite.
+lint: venv-dev
+	$(BIN)/ruff check .
+
+test: venv-dev lint browser services
 	@bash .ci/test-suite.sh
 
 check: venv-dev
 	$(BIN)/python manage.py check
-	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection edge_worker
+	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection live review profiling demo monitoring edge_worker
+
+# After changing a requirements*.txt: the locks again (tests/test_lock_files.py fails until then). The server's and
+# the dev lock hold every platform's wheels (Python 3.11+); the edge lock targets a Jetson (aarch64, glibc 2.35, as
+# JetPack 6) with Python 3.11.
+UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11
+lock: $(BIN)/python
+	$(PIP) install -q uv==0.13.9
+	$(UV_COMPILE) --universal requirements.txt -o requirements.lock
+	$(UV_COMPILE) --universal --no-emit-package torch requirements-dev.txt -o requirements-dev.lock
+	$(UV_COMPILE) --python-platform aarch64-manylinux_2_35 requirements-edge.txt -o requirements-edge.lock
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -457,8 +455,3 @@ class CellGateway:
                 await self.db(self.store.cobot_done, command["command_id"], str(status),
                               round((time.monotonic() - started) * 1000, 1))
             await asyncio.sleep(self.config.cobot_poll_s)
-
-
-def heartbeat_value(state: str, *, reconnects: int, error: str, states: dict[str, Any] | None = None) -> str:
-    return json.dumps({"at": dt.datetime.now(dt.timezone.utc).isoformat(), "state": state, "reconnects": reconnects,
-                       "error": error[:300], "stations": states or {}})

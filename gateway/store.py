@@ -13,7 +13,6 @@ from django.utils import timezone
 from gateway import actions
 from gateway.address_space import CycleEvent
 from gateway.choices import IncidentKind
-from gateway.link import heartbeat_value
 from gateway.models import CycleRecord, LinkIncident
 from inspection.models import Inspection
 from review.choices import CobotCommandKind
@@ -23,10 +22,6 @@ from traceability.models import Cell, Station
 
 log = logging.getLogger("gateway")
 PENDING_WINDOW = dt.timedelta(minutes=10)  # verdicts and cobot commands older than this are not chased any more
-
-
-def heartbeat_key(cell_code: str) -> str:
-    return f"twinweb:gateway:{cell_code}:heartbeat"
 
 
 class DjangoStore:
@@ -122,17 +117,15 @@ class DjangoStore:
         actions.mark_verdict_reported(CycleRecord.objects.select_related("station").get(pk=record_id), verdict=verdict)
 
     def heartbeat(self, *, state: str, reconnects: int, error: str, states: dict[str, Any] | None = None) -> None:
+        """The heartbeat /readyz and /metrics read (monitoring: key twinweb:gateway:<cell>:heartbeat)."""
         import redis
 
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        from monitoring.actions import record_gateway_heartbeat
+
         try:
-            client.set(heartbeat_key(self.cell_code), heartbeat_value(state, reconnects=reconnects, error=error,
-                                                                      states=states),
-                       ex=max(1, int(settings.TWINWEB_GATEWAY_HEARTBEAT_TTL_S)))
+            record_gateway_heartbeat(self.cell_code, state=state, reconnects=reconnects, error=error)  # type: ignore[arg-type]
         except redis.RedisError as exc:
             log.warning("gateway heartbeat not written: %s", exc)
-        finally:
-            client.close()
 
     # --- the cobot ----------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -42,6 +43,7 @@ from inspection.actions.ingest import (
     record_telemetry,
 )
 from inspection.choices import DeadLetterReason
+from twinweb import metrics
 
 log = logging.getLogger(__name__)
 # The database or Redis (the nonce store) away: retried with backoff, the message stays queued meanwhile.
@@ -140,6 +142,7 @@ def _store(payload: Any) -> IngestOutcome:
 
 @shared_task(name=INGEST_RESULT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)
 def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
     try:
         outcome = _store(payload)
     except TRANSIENT:
@@ -148,11 +151,18 @@ def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
         log.exception("result could not be stored")
         letter = dead_letter(payload, reason=DeadLetterReason.MALFORMED, source=RESULT_SOURCE,
                              detail=f"could not be stored ({type(exc).__name__}: {exc})")
+        metrics.record_ingest("failed", duration_s=time.perf_counter() - started)
         return {"refused": letter.reason, "dead_letter": letter.pk}
     if outcome.refused is not None:
+        metrics.record_ingest("refused", duration_s=time.perf_counter() - started)
         return {"refused": outcome.refused.reason, "dead_letter": outcome.refused.pk}
     assert outcome.inspection is not None
-    return {"inspection": outcome.inspection.pk, "created": outcome.created}
+    inspection = outcome.inspection
+    metrics.record_ingest(
+        "stored" if outcome.created else "duplicate", duration_s=time.perf_counter() - started,
+        age_s=(inspection.received_at - inspection.captured_at).total_seconds() if outcome.created else None,
+    )
+    return {"inspection": inspection.pk, "created": outcome.created}
 
 
 @shared_task(name=INGEST_TELEMETRY_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRY)

@@ -38,6 +38,7 @@ from traceability.access import can_view_cell
 from traceability.models import Cell
 from twinweb.events import EventFrame, HeartbeatFrame, PongFrame, ResyncFrame, SnapshotFrame
 from twinweb.live import cell_group, current_sequence, sequence_key
+from twinweb.metrics import WEBSOCKET_CLIENTS, WEBSOCKET_FRAMES_SENT
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +218,16 @@ class CellConsumer(AsyncWebsocketConsumer):
         # the snapshot carry a seq <= its seq and the client drops them.
         await self.accept()
         await CellHub.subscribe(cell.pk, self)
+        WEBSOCKET_CLIENTS.inc()
         await self.send(text_data=await database_sync_to_async(_snapshot_frame)(cell))
+        WEBSOCKET_FRAMES_SENT.labels(kind="snapshot").inc()
         self.tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._heartbeat())]
 
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
         if self.cell is not None:
+            WEBSOCKET_CLIENTS.dec()
             CellHub.unsubscribe(self.cell.pk, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -269,6 +273,7 @@ class CellConsumer(AsyncWebsocketConsumer):
                 if self.latest_by_key.get(ckey) == key:
                     del self.latest_by_key[ckey]
                 await self.send(text_data=json.dumps(frame))
+                WEBSOCKET_FRAMES_SENT.labels(kind=str(frame.get("type", "unknown"))).inc()
 
     async def _heartbeat(self) -> None:
         assert self.cell is not None

@@ -17,6 +17,7 @@ from edge_worker.vision.backends import DEFAULT_MODEL_DIR, MODEL_JSON
 from tests.support import audit_permit, factories
 from tests.support.power import PhaseSampler
 from traceability import roles
+from twinweb import embedded_redis
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,14 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_redis_for_the_session() -> None:
+    """With no REDIS_URL the suite holds the project's own redis-server for the whole run (the worker and server
+    processes the tests start are given its URL, so they hold nothing themselves); it stops when pytest exits."""
+    if django_settings.EMBEDDED_REDIS:
+        embedded_redis.needed()
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class TwinWebConfig(AppConfig):
@@ -8,10 +7,5 @@ class TwinWebConfig(AppConfig):
 
     def ready(self) -> None:
         from twinweb import checks  # noqa: F401  (registers the deployment checks of the Redis connection)
-
-        # Embedded default: with no REDIS_URL every TwinWeb process makes sure the project's own redis-server
-        # answers, so Celery and the channel layer run the production code path on any machine.
-        if settings.EMBEDDED_REDIS:
-            from twinweb import embedded_redis
-
-            embedded_redis.ensure_running(settings.VAR_DIR / "redis")
+        # With no REDIS_URL the project's own redis-server is started by the first process that uses Redis, not
+        # here: a command that needs no broker starts none (twinweb/embedded_redis.py).

@@ -12,7 +12,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from twinweb import embedded_redis  # noqa: E402
 from twinweb.routing import websocket_urlpatterns  # noqa: E402
+
+embedded_redis.needed()  # the web server publishes events and serves WebSockets: it holds the embedded Redis
 
 application = ProtocolTypeRouter(
     {

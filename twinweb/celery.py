@@ -17,7 +17,17 @@ from edge_worker.contracts.delivery import delivery_settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
 
-app = Celery("twinweb")
+class TwinWebCelery(Celery):
+    def _connection(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        """Every broker connection (a worker's, a publisher's, `celery inspect`) is made here: with no REDIS_URL,
+        the process holds the embedded Redis first (twinweb/embedded_redis.py)."""
+        from twinweb import embedded_redis
+
+        embedded_redis.needed()
+        return super()._connection(url, *args, **kwargs)
+
+
+app = TwinWebCelery("twinweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

@@ -29,6 +29,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from twinweb import embedded_redis
 from twinweb.events import CellEventMessage, LiveEvent, validate_event
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def cell_group(cell_id: int) -> str:
 
 def _redis() -> redis.Redis:
     global _redis_client
+    embedded_redis.needed()
     if _redis_client is None:
         _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
     return _redis_client
@@ -72,6 +74,7 @@ async def _send(group: str, message: dict[str, Any]) -> None:
 
 
 async def _send_and_close(group: str, message: dict[str, Any]) -> None:
+    embedded_redis.needed()
     layer = get_channel_layer()
     try:
         await layer.group_send(group, message)
@@ -111,6 +114,7 @@ def publish(cell_id: int, event: LiveEvent) -> None:
 
 
 async def _send_many_and_close(group: str, messages: list[dict[str, Any]]) -> None:
+    embedded_redis.needed()
     layer = get_channel_layer()
     try:
         for message in messages:

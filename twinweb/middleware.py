@@ -9,8 +9,11 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from twinweb.metrics import HTTP_REQUEST_DURATION
+
 # Paths an anonymous user may reach. /api/ refuses anonymous users itself (401/403 as JSON, never a redirect).
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/api/", "/admin/login/")
+# /healthz and /readyz answer probes; /metrics checks its own bearer token (monitoring/views.py).
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz", "/metrics", "/api/", "/admin/login/")
 
 
 class LoginRequiredEverywhereMiddleware:
@@ -52,3 +55,20 @@ class SigningSessionIdleTimeoutMiddleware:
             if session.get("signing_session"):
                 session["last_activity"] = now
         return self.get_response(request)
+
+
+class RequestMetricsMiddleware:
+    """Times every request per view (its URL name, so the label set stays as small as the URL conf) for
+    `twinweb_http_request_duration_seconds` on /metrics. Outermost, so it also times the other middleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = (match.view_name or "unnamed") if match is not None else "unresolved"
+        HTTP_REQUEST_DURATION.labels(view=view, method=request.method or "", status=str(response.status_code)).observe(
+            time.perf_counter() - started)
+        return response

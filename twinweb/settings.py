@@ -49,9 +49,11 @@ INSTALLED_APPS = [
     "profiling",
     "gateway",
     "demo",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    "twinweb.middleware.RequestMetricsMiddleware",  # first: it times the whole stack (/metrics)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -215,6 +217,8 @@ SPECTACULAR_SETTINGS = {
 # --- Production hardening (check --deploy is clean when DEBUG is off) -----------------------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes and the Prometheus scraper talk plain HTTP to the web server itself (not through the TLS proxy).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -251,6 +255,15 @@ TWINWEB_EDGE_MESSAGE_MAX_AGE_S = env_float("TWINWEB_EDGE_MESSAGE_MAX_AGE_S", 864
 TWINWEB_EDGE_CLOCK_SKEW_S = env_float("TWINWEB_EDGE_CLOCK_SKEW_S", 300.0)
 TWINWEB_EDGE_SECRET_GRACE_S = env_float("TWINWEB_EDGE_SECRET_GRACE_S", 3600.0)
 TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)
+# Health and metrics (monitoring/; docs/operations.md).
+# Cells whose gateway must be running: no heartbeat from one of them is "down" (for other cells "not configured").
+TWINWEB_GATEWAY_CELLS = env_list("TWINWEB_GATEWAY_CELLS", [])
+TWINWEB_GATEWAY_HEARTBEAT_TTL_S = env_float("TWINWEB_GATEWAY_HEARTBEAT_TTL_S", 15.0)
+TWINWEB_TRAINING_QUEUE = env_str("TWINWEB_TRAINING_QUEUE", "training")
+# How long /readyz waits for Celery workers to answer the broadcast that lists their queues.
+TWINWEB_HEALTH_WORKER_TIMEOUT_S = env_float("TWINWEB_HEALTH_WORKER_TIMEOUT_S", 1.0)
+# Bearer token of the Prometheus scraper on /metrics (unset: only a signed-in admin may read it).
+TWINWEB_METRICS_TOKEN = env_str("TWINWEB_METRICS_TOKEN", "")
 GS1_COMPANY_PREFIX_LENGTH = env_int("GS1_COMPANY_PREFIX_LENGTH", 7)
 TWINWEB_INFERENCE_BACKEND = env_str("TWINWEB_INFERENCE_BACKEND", "auto")
 TWINWEB_POWER_SAMPLER = env_str("TWINWEB_POWER_SAMPLER", "auto")
@@ -259,8 +272,6 @@ TWINWEB_POWER_SAMPLER = env_str("TWINWEB_POWER_SAMPLER", "auto")
 TWINWEB_COBOT_LINK = env_str("TWINWEB_COBOT_LINK", "queue")
 if TWINWEB_COBOT_LINK not in ("queue", "opcua"):
     raise ImproperlyConfigured(f"TWINWEB_COBOT_LINK={TWINWEB_COBOT_LINK!r}: expected queue or opcua")
-# The cell gateway's heartbeat in Redis (key twinweb:gateway:<cell>:heartbeat) expires after this many seconds.
-TWINWEB_GATEWAY_HEARTBEAT_TTL_S = env_float("TWINWEB_GATEWAY_HEARTBEAT_TTL_S", 15.0)
 
 LOGGING = {
     "version": 1,
@@ -268,5 +279,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}, "asyncua": {"level": "WARNING"}},
+    # health_check logs every failed probe with its traceback; the report already says what failed. asyncua logs
+    # every OPC UA request at INFO.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"},
+                "health_check": {"level": "ERROR"}, "asyncua": {"level": "WARNING"}},
 }

@@ -54,6 +54,7 @@ from inspection.choices import DeadLetterReason
 from inspection.models import EdgeDevice, EdgeDeviceSecret, SecretUnavailable, derive_device_secret
 from traceability import audit
 from traceability.models import Cell
+from twinweb import embedded_redis
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ _redis_client: redis.Redis | None = None
 
 def _redis() -> redis.Redis:
     global _redis_client
+    embedded_redis.needed()
     if _redis_client is None:
         _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
     return _redis_client

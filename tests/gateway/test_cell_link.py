@@ -43,8 +43,7 @@ async def test_it_stores_every_cycle_of_the_plc_once_and_acknowledges_it(plc_cel
         await link.until(lambda: CycleRecord.objects.filter(station__code="load").count() == 7, what="7 load events")
         await link.until(lambda: CycleRecord.objects.filter(station__code="visual").count() >= 5)
         for station in ("load", "visual"):
-            stored = await asyncio.to_thread(lambda: CycleRecord.objects.filter(station__code=station).count())
-            await link.until(lambda: True)
+            stored = await asyncio.to_thread(CycleRecord.objects.filter(station__code=station).count)
             assert await link.plc.acknowledged(station) == link.plc.sequences[station] == stored
     parts = await asyncio.to_thread(lambda: list(Part.objects.order_by("serial").values_list("serial", "status")))
     assert len(parts) == 4 and all(serial.startswith("CF-80-P") for serial, _ in parts)

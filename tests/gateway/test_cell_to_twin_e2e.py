@@ -68,13 +68,14 @@ async def test_it_inspects_what_the_plc_triggers_and_routes_each_part_by_the_twi
     assert len(plc.finished) == 4, logs
     for part_on_line in plc.finished:
         part = await asyncio.to_thread(Part.objects.get, serial=part_on_line.serial)
-        verdicts = await asyncio.to_thread(lambda: dict(
-            Inspection.objects.filter(part=part).values_list("station__code", "verdict")))
+        verdicts = dict(await asyncio.to_thread(
+            list, Inspection.objects.filter(part=part).values_list("station__code", "verdict")))
         assert verdicts == part_on_line.verdicts, logs  # the PLC routed on exactly what the twin stored
         passed = set(verdicts.values()) == {"pass"}
         assert part_on_line.route[-1] == ("unload" if passed else "cobot")
-        last = await asyncio.to_thread(lambda: StationEvent.objects.filter(part=part).order_by("-entered_at", "-id")
-                                       .values_list("station__code", flat=True)[0])
+        exits = await asyncio.to_thread(list, StationEvent.objects.filter(part=part).order_by("-entered_at", "-id")
+                                        .values_list("station__code", flat=True)[:1])
+        last = exits[0]
         assert last == part_on_line.route[-1]
         assert (part.status == PartStatus.PASSED) == passed
     assert {r for p in plc.finished for r in [p.route[-1]]} == {"unload", "cobot"}, "seed 3: parts leave both ways"

@@ -68,7 +68,7 @@ def _grow(kind: str, n: int) -> None:
     from traceability import actions, gs1
     from traceability.choices import FoundBy
 
-    for i in range(n):
+    for _ in range(n):
         if kind == "parts":
             factories.make_part()
         elif kind == "lots":

@@ -17,7 +17,9 @@ JSON = "application/json"  # the API speaks JSON
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"/accounts/login/", "/healthz", "/admin/login/"}
+# /readyz answers probes with its status alone; /metrics answers 401 without the scraper's token
+# (tests/monitoring/).
+PUBLIC = {"/accounts/login/", "/healthz", "/readyz", "/metrics", "/admin/login/"}
 SAMPLE_VALUES = {"int": "1", "slug": "sample", "str": "sample", "uuid": str(uuid.UUID(int=1)), "path": "sample"}
 
 

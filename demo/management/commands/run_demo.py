@@ -12,8 +12,9 @@ Starts, each in its own process group:
                PLC; the cobot's commands as method calls)
 
 Ctrl-C (or SIGTERM) stops them all: SIGTERM to every group, SIGKILL to whatever is left after --stop-timeout.
-The embedded redis-server (no REDIS_URL) is started by Django's setup of this very command and stopped after
-the children (its queue is kept on disk, in var/redis/appendonly.aof, for the next run).
+The embedded redis-server (no REDIS_URL) is held by this command from the start (the edge worker, which has no
+Django, cannot hold it itself) and stopped after the children, unless another process still holds it (its queue
+is kept on disk, in var/redis/appendonly.aof, for the next run).
 """
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ class Command(BaseCommand):
         from inspection.actions.edge_auth import ensure_edge_secret
         from traceability.models import Cell
 
+        embedded_redis.needed()
         cell = Cell.objects.filter(code=options["cell"]).first()
         if cell is None:
             raise CommandError(f"cell {options['cell']} not found: run `python manage.py seed_demo` first (make demo does)")
@@ -166,7 +168,7 @@ class Command(BaseCommand):
         finally:
             self.stdout.write("\nStopping: " + ", ".join(c.name for c in children))
             stop_all(children, options["stop_timeout"], log=self.stdout.write)
-            if settings.EMBEDDED_REDIS and embedded_redis.stop(settings.VAR_DIR / "redis"):
+            if settings.EMBEDDED_REDIS and embedded_redis.release(settings.VAR_DIR / "redis"):
                 self.stdout.write("Stopped the embedded redis-server (its queue is kept in var/redis/).")
             self.stdout.write("Stopped.")
         if exit_code:

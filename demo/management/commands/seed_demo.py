@@ -120,7 +120,7 @@ class Command(BaseCommand):
 
         self.stdout.write(f"Debug Mode: {seed_review_cases(CELL_CODE)} new cases awaiting review.")
         self.stdout.write("\nDemo users (password for all: %s):" % DEMO_PASSWORD)
-        for username, first, last, role in DEMO_USERS:
+        for username, _first, _last, role in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role}")
 
     def _users(self) -> None:
