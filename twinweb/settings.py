@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "live",
     "review",
     "profiling",
+    "spc",
     "demo",
 ]
 
