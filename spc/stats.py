@@ -221,6 +221,11 @@ def rule_hits(values: FloatArray, center: float, sigma: float, rules: tuple[str,
         diffs = np.diff(x)
     out: dict[str, NDArray[np.bool_]] = {}
     for rule in rules:
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}")
+        if n == 0:
+            out[rule] = np.zeros(0, dtype=bool)
+            continue
         if rule == "nelson_1":
             hits = np.abs(z) > 3
         elif rule == "nelson_2":
@@ -282,7 +287,9 @@ def anderson_darling(values: FloatArray, alpha: float = 0.05) -> Normality | Non
     logcdf, logsf = stats.norm.logcdf(z), stats.norm.logsf(z)
     a2 = float(-n - np.sum((2 * i - 1) * (logcdf + logsf[::-1])) / n)
     a = a2 * (1 + 0.75 / n + 2.25 / n ** 2)
-    if a >= 0.6:
+    if a >= 13:  # beyond the formula's range (it turns upwards near A*² = 153): p < 1e-30
+        p = 0.0
+    elif a >= 0.6:
         p = math.exp(1.2937 - 5.709 * a + 0.0186 * a * a)
     elif a >= 0.34:
         p = math.exp(0.9177 - 4.279 * a - 1.38 * a * a)
