@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('live', '0002_remove_alarm_alarm_one_active_per_station_rule_and_more'),
+        ('live', '0002_spc_alarms'),
         ('traceability', '0008_station_jobs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
