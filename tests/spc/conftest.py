@@ -61,6 +61,7 @@ def characteristic(measured: dict[str, Any], add_values: Callable[[Sequence[floa
     """The bore at the dimensional station, discovered from its first measurements."""
     from spc.actions import sync_characteristics
 
-    add_values([measured["feature"].nominal])
+    feature = measured["feature"]
+    add_values([feature.nominal + (feature.lower_tol + feature.upper_tol) / 2])  # mid-tolerance
     sync_characteristics(part_type=measured["part_type"])
     return Characteristic.objects.get(feature=measured["feature"], station=measured["station"])
