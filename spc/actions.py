@@ -129,8 +129,10 @@ def _close_open_violations(ch: Characteristic, *, reason: str) -> None:
 
 
 @transaction.atomic(durable=True)
-def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size: int, reason: str = "") -> ControlLimits:
-    """Freeze control limits from the latest `baseline_size` values (Phase I). Freezing again (recomputing) needs
+def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size: int, reason: str = "",
+                  baseline_start: int | None = None) -> ControlLimits:
+    """Freeze control limits from `baseline_size` consecutive values (Phase I): the latest ones, or those from the
+    `baseline_start`-th value on (0: the oldest); Phase II is everything after them. Freezing again (recomputing) needs
     a reason; the earlier limits stay on record, superseded. Both are audited with the limits before and after."""
     _require(selectors.can_freeze_limits(actor), "Only a quality engineer may freeze control limits.")
     ch = Characteristic.objects.select_for_update().select_related("feature", "station").get(pk=characteristic.pk)
@@ -147,7 +149,10 @@ def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size
     if len(series) < baseline_size:
         raise RefusedByRule(f"Only {len(series)} values are measured; the baseline asks for {baseline_size}.")
     take = baseline_size - baseline_size % n  # whole subgroups
-    ids, vals = series.ids[-take:], series.values[-take:]
+    start = len(series) - take if baseline_start is None else baseline_start
+    if start < 0 or start + take > len(series):
+        raise RefusedByRule(f"The baseline ({take} values from value {start}) runs past the {len(series)} measured.")
+    ids, vals = series.ids[start:start + take], series.values[start:start + take]
     limits = stats.compute_limits(vals, ch.chart_kind, n)
     details = selectors.point_details([int(ids[0]), int(ids[-1])])
     now = timezone.now()

@@ -34,6 +34,9 @@ def _characteristic(pk: int) -> Characteristic:
 class FreezeForm(forms.Form):
     baseline_size = forms.IntegerField(min_value=2, max_value=1_000_000, initial=125,
                                        help_text="The latest this many values form the Phase I baseline.")
+    baseline_start = forms.IntegerField(required=False, min_value=0,
+                                        help_text="Optional: the number of the baseline's first value (0 = the "
+                                                  "oldest). Empty: the latest values.")
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Required when limits are frozen already (a recomputation).")
 
@@ -118,7 +121,8 @@ def freeze(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         try:
             actions.freeze_limits(ch, actor=request.user, baseline_size=form.cleaned_data["baseline_size"],
-                                  reason=form.cleaned_data["reason"])
+                                  reason=form.cleaned_data["reason"],
+                                  baseline_start=form.cleaned_data["baseline_start"])
             messages.success(request, "Control limits frozen.")
         except (DomainError, ValidationError) as exc:
             _refused(request, exc)

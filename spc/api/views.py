@@ -28,6 +28,9 @@ def _require_view(request: Request) -> None:
 class FreezeInput(serializers.Serializer):
     baseline_size = serializers.IntegerField(min_value=2)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+    baseline_start = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None,
+                                              help_text="Index of the baseline's first value (0: the oldest); "
+                                                        "empty: the latest baseline_size values.")
 
 
 class AcknowledgeInput(serializers.Serializer):

@@ -129,3 +129,17 @@ def test_it_acknowledges_only_with_a_cause_and_a_corrective_action(
     assert record.actor == operator and "change-tool" in record.payload and "insert chipped" in record.payload
     again = client.post(url, {"cause": "tool-wear", "action": "change-tool"}, content_type="application/json")
     assert again.status_code == 409
+
+
+def test_it_freezes_a_chosen_baseline_and_evaluates_everything_after_it(
+        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
+        login: Any) -> None:
+    add_values(baseline(124) + [MEAN + 12 * SIGMA] * 5 + baseline(50, seed=3))  # an excursion after the baseline
+    response = login(quality_engineer).post(
+        reverse("api-spc-freeze", args=[characteristic.pk]), {"baseline_size": 125, "baseline_start": 0},
+        content_type="application/json")
+    assert response.status_code == 201
+    limits = ControlLimits.objects.get(characteristic=characteristic)
+    assert limits.ucl < MEAN + 12 * SIGMA  # the excursion is not in the baseline
+    call_command("watch_spc", "--once")
+    assert RuleViolation.objects.filter(rule="nelson_1").count() == 1
