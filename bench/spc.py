@@ -8,7 +8,8 @@ JSON), each is requested REPEATS times and the percentiles printed:
 - API: GET /api/spc/characteristics/<id>/ (chart points of the latest 250 points, limits, rule hits, capability);
 - page: GET /spc/characteristics/<id>/ (the server-rendered page: limits, capability table, violations);
 - summary: GET /spc/part-types/<code>/ (both characteristics analysed);
-- evaluate: one watch_spc rule pass over both after 5 new values each.
+- watch_spc pass: one rule pass over both with no new values since the last (the idle cost of the watcher; the
+  warm-up pass before it evaluated every Phase II point of both).
 
     .venv/bin/python bench/spc.py [--db-url postgres://postgres@127.0.0.1:5432/twinweb_bench_spc] [--repeats 7]
 """

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_APPS = ("traceability", "inspection", "live", "review", "profiling", "demo")
+SERVER_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc", "demo")
 WIRING = "twinweb"
 EDGE = "edge_worker"
 

@@ -6,6 +6,7 @@ Starts, each in its own process group:
     edge       the edge worker (python -m edge_worker.worker) on `edge.<device>` and `cobot.<cell code>`, given the
                device's secret (issued on the first run) in TWINWEB_EDGE_SECRET
     andon      python manage.py watch_andon (raises and clears the andon alarms)
+    spc        python manage.py watch_spc (SPC run rules on new measurements; raises SPC andon alarms)
     simulator  python manage.py run_cell_simulator
 
 Ctrl-C (or SIGTERM) stops them all: SIGTERM to every group, SIGKILL to whatever is left after --stop-timeout.
@@ -115,6 +116,7 @@ class Command(BaseCommand):
                            "--queues", cobot_queue(cell.code)], env={"TWINWEB_EDGE_SECRET": edge_secret.text()}),
         ]
         children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
+        children.append(Child("spc", [python, manage, "watch_spc", "--interval", "5"], essential=False))
         if not options["no_simulator"]:
             sim = [python, manage, "run_cell_simulator", "--cell", cell.code, "--device", device.device_id,
                    "--speed", str(options["speed"]), "--defect-rate", str(options["defect_rate"])]
