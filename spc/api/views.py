@@ -49,7 +49,13 @@ def _summary_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @extend_schema(summary="SPC characteristics of a part type (?part_type=CODE) with state and capability",
-               responses=OpenApiTypes.OBJECT)
+               responses=inline_serializer("SpcCharacteristicSummary", {
+                   "id": serializers.IntegerField(), "name": serializers.CharField(),
+                   "part_type": serializers.CharField(), "station": serializers.CharField(),
+                   "state": serializers.CharField(), "verdict": serializers.CharField(),
+                   "values": serializers.IntegerField(), "limits_frozen": serializers.BooleanField(),
+                   "capability": serializers.DictField(allow_null=True),
+                   "open_violations": serializers.IntegerField()}, many=True))
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def characteristic_list(request: Request) -> Response:
@@ -74,7 +80,7 @@ def characteristic_detail(request: Request, pk: int) -> Response:
 
 
 @extend_schema(summary="Freeze (or, with a reason, recompute) control limits from the latest values (audited)",
-               request=FreezeInput, responses=OpenApiTypes.OBJECT)
+               request=FreezeInput, responses={201: OpenApiTypes.OBJECT})
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def freeze(request: Request, pk: int) -> Response:
