@@ -103,6 +103,7 @@ def configure_characteristic(characteristic: Characteristic, *, actor: Actor, re
     withdraw = active is not None and any(before[k] != after[k] for k in LIMIT_SHAPING) and not (
         ch.chart_kind == ChartKind.IMR and before["chart_kind"] == ChartKind.IMR)
     if withdraw:
+        assert active is not None
         if not reason:
             raise ValidationError({"reason": "Changing the chart withdraws the frozen limits: say why."})
         active.superseded_at = timezone.now()
@@ -111,7 +112,7 @@ def configure_characteristic(characteristic: Characteristic, *, actor: Actor, re
     ch.save()
     audit.append(actor=actor, action="spc.characteristic.configure", subject=ch, before=before, after=after,
                  reason=reason or ("limits withdrawn" if withdraw else ""))
-    if withdraw:
+    if withdraw and active is not None:
         audit.append(actor=actor, action="spc.limits.withdraw", subject=active, reason=reason,
                      before={"superseded_at": None}, after={"superseded_at": active.superseded_at})
     return ch

@@ -200,14 +200,15 @@ def _at_end(window_hits: NDArray[np.bool_], length: int, k: int) -> NDArray[np.b
 def _run(mask: NDArray[np.bool_], k: int) -> NDArray[np.bool_]:
     if len(mask) < k:
         return np.zeros(len(mask), dtype=bool)
-    return _at_end(_windows(mask, k).all(axis=1), len(mask), k)
+    return _at_end(np.asarray(_windows(mask, k).all(axis=1), dtype=bool), len(mask), k)
 
 
 def _k_of_m(mask: NDArray[np.bool_], k: int, m: int) -> NDArray[np.bool_]:
     """k of the last m points in the mask, the last one among them (the rule fires on a point that is itself out)."""
     if len(mask) < m:
         return np.zeros(len(mask), dtype=bool)
-    return _at_end(_windows(mask, m).sum(axis=1) >= k, len(mask), m) & mask
+    counts: NDArray[np.bool_] = np.asarray(_windows(mask, m).sum(axis=1) >= k, dtype=bool)
+    return _at_end(counts, len(mask), m) & mask
 
 
 def rule_hits(values: FloatArray, center: float, sigma: float, rules: tuple[str, ...] | list[str]) -> dict[str, NDArray[np.bool_]]:
