@@ -179,6 +179,9 @@ def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     if not reason:
         raise ValidationError({"reason": "Say why you acknowledge this alarm."})
     alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
+    if alarm.rule == AlarmRule.SPC:
+        raise RefusedByRule("An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause "
+                            "and a corrective action.")
     if alarm.acknowledged_at is not None:
         raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
     alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user

@@ -8,6 +8,7 @@ class AlarmRule(models.TextChoices):
     NOK_STREAK = "nok_streak", "Three NOK in a row at a station"
     SLOW_CYCLE = "slow_cycle", "Cycle time over target by 20% for ten parts"
     STALE_DEVICE = "stale_device", "Edge device stale"
+    SPC = "spc", "SPC run rule violated"  # raised by spc.actions; acknowledged there with cause and action
     LINK_GAP = "link_gap", "PLC events lost on the cell link"
 
 

@@ -33,7 +33,9 @@ class Alarm(models.Model):
         constraints = [
             # At most one active alarm per rule and subject: re-evaluating a rule never raises a duplicate.
             models.UniqueConstraint(
-                fields=["cell", "rule", "station"], condition=models.Q(cleared_at__isnull=True, device__isnull=True),
+                fields=["cell", "rule", "station"],
+                # SPC alarms are one per characteristic and rule (spc.RuleViolation keeps that), many per station.
+                condition=models.Q(cleared_at__isnull=True, device__isnull=True) & ~models.Q(rule="spc"),
                 name="alarm_one_active_per_station_rule",
             ),
             models.UniqueConstraint(

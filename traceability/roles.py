@@ -25,23 +25,28 @@ PACK_PARTS = "traceability.pack_parts"
 REVIEW = "inspection.review_inspection"
 COUNTERSIGN = "inspection.countersign_review"
 PROFILE_EDGE = "inspection.run_profiling"
+FREEZE_LIMITS = "spc.freeze_limits"
+ACK_SPC = "spc.acknowledge_violation"
 
 READ_ALL = "view:*"  # every view_<model> permission of the project's apps
 WRITE_ALL = "*"  # every permission
 
-DOMAIN_APPS = ("traceability", "inspection", "live", "review", "profiling")
+DOMAIN_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc")
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OPERATOR: (
-        VIEW_LIVE, ACK_ALARM, REVIEW,
+        VIEW_LIVE, ACK_ALARM, REVIEW, ACK_SPC, "spc.view_characteristic",
         "traceability.view_part", "traceability.view_station", "traceability.view_cell",
         "traceability.view_failurecase", "traceability.view_defectcode", "traceability.view_parttype",
         "inspection.view_inspection", "inspection.view_edgedevice",
     ),
-    SUPERVISOR: (READ_ALL, VIEW_LIVE, ACK_ALARM, VIEW_TRACE, COUNTERSIGN, PACK_PARTS),
+    SUPERVISOR: (READ_ALL, VIEW_LIVE, ACK_ALARM, ACK_SPC, VIEW_TRACE, COUNTERSIGN, PACK_PARTS),
     AUDITOR: (READ_ALL, VIEW_LIVE, VIEW_TRACE),
     QUALITY_ENGINEER: (
         READ_ALL, VIEW_LIVE, ACK_ALARM, VIEW_TRACE, CONTAIN_LOT, PACK_PARTS, REVIEW, COUNTERSIGN, PROFILE_EDGE,
+        FREEZE_LIMITS, ACK_SPC, "spc.change_characteristic", "spc.add_gaugestudy",
+        "spc.add_assignablecause", "spc.change_assignablecause", "spc.add_correctiveaction",
+        "spc.change_correctiveaction",
         "traceability.add_failurecase", "traceability.change_failurecase",
         "traceability.add_defectcode", "traceability.change_defectcode",
         "traceability.add_parttype", "traceability.change_parttype",
@@ -86,7 +91,7 @@ def sync_roles() -> dict[str, Group]:
 
 def sync_roles_after_migrate(**kwargs: Any) -> None:
     # post_migrate fires per app; act once the permissions of both domain apps exist.
-    if Permission.objects.filter(codename__in=["review_inspection", "view_trace"]).count() == 2:
+    if Permission.objects.filter(codename__in=["review_inspection", "view_trace", "freeze_limits"]).count() == 3:
         sync_roles()
 
 

@@ -18,6 +18,7 @@ NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("Drawings", "drawings", "traceability.view_drawingrevision"),
     ("Calibration", "calibration", "inspection.view_stationcalibration"),
     ("Edge", "profiling-runs", None),
+    ("SPC", "spc-index", "spc.view_controllimits"),
 )
 
 

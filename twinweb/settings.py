@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "review",
     "profiling",
     "gateway",
+    "spc",
     "demo",
     "monitoring",
 ]

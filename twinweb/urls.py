@@ -22,11 +22,13 @@ urlpatterns = [
     path("api/", include("traceability.api.urls")),
     path("api/", include("inspection.api.urls")),
     path("api/", include("gateway.api.urls")),
+    path("api/spc/", include("spc.api.urls")),
     path("", include("traceability.urls")),
     path("", include("inspection.urls")),
     path("", include("live.urls")),
     path("", include("review.urls")),
     path("", include("profiling.urls")),
+    path("spc/", include("spc.urls")),
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     # Bookmarks from before Debug Mode and edge profiling had apps (and URLs) of their own.
     re_path(r"^debug/(?P<rest>.*)$", RedirectView.as_view(url="/review/%(rest)s", permanent=True, query_string=True)),

@@ -448,7 +448,9 @@
           h("strong", {}, a.message)),
         h("div", { class: "muted small" }, `${a.rule_label} · raised ${time(a.raised_at)}`),
         a.acknowledged_at ? h("div", { class: "small" }, `Acknowledged by ${a.acknowledged_by} at ${time(a.acknowledged_at)}: “${a.ack_reason}”`) : null);
-      if (!a.acknowledged_at && cfg.canAck) li.append(ackForm(a));
+      // An SPC alarm is acknowledged on its characteristic's page, with an assignable cause and a corrective action.
+      if (a.rule === "spc") li.append(h("a", { href: `/spc/alarms/${a.id}/`, class: "small" }, "Open the SPC chart to record cause and action"));
+      else if (!a.acknowledged_at && cfg.canAck) li.append(ackForm(a));
       list.append(li);
     }
   }

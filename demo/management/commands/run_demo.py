@@ -6,6 +6,7 @@ Starts, each in its own process group:
     edge       the edge worker (python -m edge_worker.worker) on `edge.<device>` and `cobot.<cell code>`, given the
                device's secret (issued on the first run) in TWINWEB_EDGE_SECRET
     andon      python manage.py watch_andon (raises and clears the andon alarms)
+    spc        python manage.py watch_spc (SPC run rules on new measurements; raises SPC andon alarms)
     plc        python manage.py run_cell_plc: the simulated PLC, an OPC UA server on 127.0.0.1:4840 (with the cobot)
     gateway    python manage.py run_cell_gateway: the cell's OPC UA link, the production path from PLC tags to the
                twin (capture commands to the edge device, whose demo camera renders the part; verdicts back to the
@@ -121,6 +122,7 @@ class Command(BaseCommand):
                            "--queues", cobot_queue(cell.code)], env={"TWINWEB_EDGE_SECRET": edge_secret.text()}),
         ]
         children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
+        children.append(Child("spc", [python, manage, "watch_spc", "--interval", "5"], essential=False))
         endpoint = f"opc.tcp://127.0.0.1:{options['plc_port']}/twinweb/"
         if not options["no_simulator"]:
             plc = [python, manage, "run_cell_plc", "--cell", cell.code, "--endpoint", endpoint,

@@ -115,6 +115,7 @@ class Command(BaseCommand):
             lots = self._lots(admin, rng)
             self._calibrate(cell)
             self._history(admin, rng, cell, part_types, lots, total=parts)
+            self._spc_baselines()
             self.stdout.write(self.style.SUCCESS(f"Seeded demo cell {cell.name} with {Part.objects.count()} parts."))
         from demo.reviews import seed_review_cases
 
@@ -202,6 +203,27 @@ class Command(BaseCommand):
         )
         lots["o-ring-80"] = [merged, rings[1], rings[3]]
         return lots
+
+    def _spc_baselines(self) -> None:
+        """SPC: every measured characteristic gets its chart; the worn bore's limits are frozen by the quality
+        engineer from each history's first 25 subgroups, so the tool wear after them fires run rules on the live
+        view. The other characteristics wait in Phase I for someone to freeze them."""
+        from django.core.exceptions import ValidationError
+
+        from spc.actions import freeze_limits, sync_characteristics
+        from traceability.errors import DomainError
+
+        quinn = get_user_model().objects.get(username="quinn")
+        for ch in sync_characteristics(actor=None):
+            if ch.feature.name != history.WORN_FEATURE:
+                continue
+            try:
+                freeze_limits(ch, actor=quinn, baseline_size=125, baseline_start=0,
+                              reason="demo: Phase I baseline, the first 25 subgroups after a tool change")
+            except (DomainError, ValidationError) as exc:
+                self.stdout.write(f"  SPC {ch}: no limits frozen ({exc})")
+                continue
+            self.stdout.write(f"  SPC {ch}: limits frozen from the first 125 values")
 
     def _history(
         self, actor: Any, rng: random.Random, cell: Cell, part_types: dict[str, PartType],

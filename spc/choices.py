@@ -1,0 +1,65 @@
+"""SPC choices: chart kinds, sides, capability methods, run rules, and the words (and badge colours) of the
+capability verdict."""
+from __future__ import annotations
+
+from django.db import models
+
+from spc import stats
+
+
+class ChartKind(models.TextChoices):
+    IMR = stats.IMR, "Individuals and moving range (I-MR)"
+    XBAR_R = stats.XBAR_R, "X̄ and R (subgroups)"
+    XBAR_S = stats.XBAR_S, "X̄ and S (subgroups)"
+
+
+class Sides(models.TextChoices):
+    TWO_SIDED = stats.TWO_SIDED, "Two-sided (both tolerance limits)"
+    UPPER_ONLY = stats.UPPER_ONLY, "Upper limit only (e.g. runout, flatness: bounded at zero)"
+    LOWER_ONLY = stats.LOWER_ONLY, "Lower limit only"
+
+
+class CapabilityMethod(models.TextChoices):
+    NORMAL = stats.NORMAL, "Normal distribution (σ within and overall)"
+    PERCENTILE = stats.PERCENTILE, "Percentile method, ISO 22514-2 (0.135 % and 99.865 % of the fitted distribution)"
+
+
+class RunRule(models.TextChoices):
+    NELSON_1 = "nelson_1", stats.RULES["nelson_1"]
+    NELSON_2 = "nelson_2", stats.RULES["nelson_2"]
+    NELSON_3 = "nelson_3", stats.RULES["nelson_3"]
+    NELSON_4 = "nelson_4", stats.RULES["nelson_4"]
+    NELSON_5 = "nelson_5", stats.RULES["nelson_5"]
+    NELSON_6 = "nelson_6", stats.RULES["nelson_6"]
+    NELSON_7 = "nelson_7", stats.RULES["nelson_7"]
+    NELSON_8 = "nelson_8", stats.RULES["nelson_8"]
+    WE_4 = "we_4", stats.RULES["we_4"]
+    DISPERSION_1 = "dispersion_1", "1 point beyond the dispersion chart's limits (R, S or MR)"
+
+
+SELECTABLE_RULES = [r for r in RunRule if r != RunRule.DISPERSION_1]
+
+
+class ControlState(models.TextChoices):
+    IN_CONTROL = "in_control", "In statistical control"
+    OUT_OF_CONTROL = "out_of_control", "Not in statistical control"
+    NO_DATA = "no_data", "Not enough data"
+
+
+class CapabilityVerdict(models.TextChoices):
+    """The traffic light, in words first (colour is never the only signal)."""
+
+    CAPABLE = "capable", "Capable (Cpk ≥ 1.33)"
+    MARGINAL = "marginal", "Marginal (1.00 ≤ Cpk < 1.33)"
+    NOT_CAPABLE = "not_capable", "Not capable (Cpk < 1.00)"
+    NOT_MEANINGFUL = "not_meaningful", "Not meaningful: process not in control"
+    NO_DATA = "no_data", "Not enough data"
+
+    @property
+    def badge(self) -> str:
+        return {"capable": "ok", "marginal": "warn", "not_capable": "bad", "not_meaningful": "neutral",
+                "no_data": "neutral"}[self.value]
+
+
+CAPABLE_CPK = 1.33
+MARGINAL_CPK = 1.0
