@@ -217,6 +217,7 @@ class CellSimulator:
             part_type=spec, image_png_b64=encode_image(png), job=station.inspection_job or "full", view=view,
             px_per_mm=calibration.px_per_mm if calibration else None,
             calibration_id=calibration.pk if calibration else None,
+        lens_k1=calibration.lens_k1 if calibration and calibration.lens_k1 else None,
             captured_at=timezone.now(), device_id=self.device.device_id,
         )
         item.capture_payload = capture.to_dict()

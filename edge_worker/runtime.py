@@ -181,7 +181,7 @@ class EdgeRuntime:
                 outcome = InspectionOutcome(verdict="error", reason=camera_problem or spec_problem)
             else:
                 outcome = inspect_image(image, spec, classifier=self.classifier, px_per_mm=capture.px_per_mm,
-                                        job=capture.job, view=capture.view)
+                                        job=capture.job, view=capture.view, lens_k1=capture.lens_k1)
         latency_ms = (time.perf_counter() - started) * 1000.0
         with self._lock:
             self._done.append(time.monotonic())

@@ -65,6 +65,7 @@ def capture_command(record: CycleRecord, part: Part, station: Station, device: E
         capture_id=record.capture_id, serial=part.serial, station=station.code, cell=station.cell.code, part_type=spec,
         image_png_b64="", captured_at=record.source_timestamp, device_id=device.device_id,
         px_per_mm=calibration.px_per_mm if calibration else None, calibration_id=calibration.pk if calibration else None,
+        lens_k1=calibration.lens_k1 if calibration and calibration.lens_k1 else None,
         job=station.inspection_job or "full", view=station.camera_view,
     ).to_dict()
 

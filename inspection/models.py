@@ -254,6 +254,8 @@ class StationCalibration(models.Model):
     dots = models.PositiveIntegerField()
     pitch_mm = models.FloatField(help_text="The target's dot pitch.")
     method = models.CharField(max_length=40, default="dot_grid")
+    lens_k1 = models.FloatField(default=0.0, help_text="Radial lens distortion k1 (focal length = image width).")
+    distortion_px = models.FloatField(default=0.0, help_text="The radial shift k1 gives at the image corner (px).")
     image = models.ForeignKey(ImageBlob, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     calibrated_at = models.DateTimeField()
     calibrated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,

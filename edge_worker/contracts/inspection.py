@@ -128,6 +128,7 @@ class Capture(Message):
     # The station camera's calibration: its scale (None: the renderer's default) and its id, echoed in the result.
     px_per_mm: Annotated[float | None, Nullable(Number(0.1, 1000.0))] = None
     calibration_id: Annotated[int | None, Nullable(Integer(1, 2**53))] = None
+    lens_k1: Annotated[float | None, Nullable(Number(-10.0, 10.0))] = None  # the calibration's radial distortion
     # What the station runs on its own image: the defect model (visual) or the measurement programme (dimensional).
     job: Annotated[str, Text(max_len=20, choices=STATION_JOBS)] = "full"
     view: Annotated[str, Text(max_len=10, choices=CAMERA_VIEWS)] = "front"  # the camera's lighting

@@ -118,6 +118,15 @@ def _limit_text(row: dict[str, Any]) -> str:
     return f"{row['name']} {row['value']:.3f} {row['unit']} {side} {row['unit']}"
 
 
+def undistort(image: np.ndarray, k1: float) -> np.ndarray:
+    """The image without the lens's radial distortion k1 (against calibrate.focal_guess)."""
+    from .calibrate import focal_guess
+
+    h, w = image.shape[:2]
+    camera = focal_guess(w, h)
+    return np.ascontiguousarray(cv2.undistort(image, camera, np.array([k1, 0.0, 0.0, 0.0, 0.0]), None, camera))
+
+
 def inspect_image(
     image_bytes: bytes,
     spec: PartTypeSpec,
@@ -128,13 +137,16 @@ def inspect_image(
     expected_size: tuple[int, int] | None = EXPECTED_SIZE,
     job: str = "full",
     view: str = "front",
+    lens_k1: float | None = None,
 ) -> InspectionOutcome:
     """Inspect one image of a part of type ``spec``. A part fails when any feature is out of tolerance or
     the classifier says anything but ``ok``. ``px_per_mm`` None uses the cell's calibrated default.
 
     ``job`` is what the station runs: "measurement" (the drawing's features; no classifier), "defect_model" (the
     surface classifier; the part is located but not measured) or "full" (both). ``view`` is the camera's lighting:
-    "front" (the part bright on a dark fixture) or "backlit" (a dark silhouette on a bright field, inverted here)."""
+    "front" (the part bright on a dark fixture) or "backlit" (a dark silhouette on a bright field, inverted here).
+    ``lens_k1``: the station camera's radial distortion from its calibration; the image is undistorted before it
+    is measured (and classified), so the scale holds across the field."""
     if job not in JOBS:
         return InspectionOutcome(verdict="error", part_type=spec.code, reason=f"unknown station job {job!r}")
     if job == "measurement":
@@ -152,6 +164,10 @@ def inspect_image(
         finally:
             timings["decode"] = round((time.perf_counter() - t0) * 1000, 3)
         out.image_size = [int(img.shape[1]), int(img.shape[0])]
+        if lens_k1:
+            t0 = time.perf_counter()
+            img = undistort(img, float(lens_k1))
+            timings["undistort"] = round((time.perf_counter() - t0) * 1000, 3)
         if view == "backlit":
             img = np.ascontiguousarray(255 - img)  # the measurement finds a bright part on a dark field
 

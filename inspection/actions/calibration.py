@@ -48,11 +48,12 @@ def _store(station: Station, *, fit: Any, pitch_mm: float, sha: str, name: str, 
         "file": name, "size_bytes": length, "width": size[0], "height": size[1], "stored_at": now})
     calibration = StationCalibration(
         station=station, px_per_mm=fit.px_per_mm, residual_px=fit.residual_px, dots=fit.dots, pitch_mm=pitch_mm,
-        image=blob, calibrated_at=now, calibrated_by=signed_in_user(actor),
+        lens_k1=fit.k1, distortion_px=fit.distortion_px, image=blob, calibrated_at=now, calibrated_by=signed_in_user(actor),
     )
     calibration.full_clean()
     calibration.save()
     audit.append(actor=actor, action="station.calibrate", subject=station,
                  after={"px_per_mm": round(fit.px_per_mm, 6), "residual_px": round(fit.residual_px, 4),
+                        "lens_k1": round(fit.k1, 6), "distortion_px": round(fit.distortion_px, 3),
                         "dots": fit.dots, "pitch_mm": pitch_mm, "image_sha256": sha})
     return calibration

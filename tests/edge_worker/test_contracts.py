@@ -55,7 +55,7 @@ def capture() -> dict[str, Any]:
                       "features": [{"name": "bore_diameter", "kind": "diameter", "nominal": 30.0, "lower_tol": 0.0,
                                     "upper_tol": 0.084, "unit": "mm"}]},
         "image_png_b64": contracts.encode_image(IMAGE), "captured_at": T0, "device_id": "jetson-demo-01",
-        "px_per_mm": 5.0012, "calibration_id": 7, "job": "measurement", "view": "backlit",
+        "px_per_mm": 5.0012, "calibration_id": 7, "lens_k1": -0.012, "job": "measurement", "view": "backlit",
     }
 
 

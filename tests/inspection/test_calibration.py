@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from edge_worker.vision.calibrate import render_calibration_target
+from edge_worker.vision.calibrate import corner_shift_px, distort, render_calibration_target
 from edge_worker.vision.render import encode_png
 from inspection.actions.calibration import calibrate_station
 from inspection.actions.ingest import record_inspection_result
@@ -32,6 +32,37 @@ def test_it_recovers_the_scale_of_a_rendered_target_within_a_tenth_of_a_percent(
     calibration = calibrate_station(station, png=target(px_per_mm, seed=3), actor=None)
     assert abs(calibration.px_per_mm - px_per_mm) / px_per_mm < 0.001
     assert current_calibration(station) == calibration and calibration.dots >= 25
+
+
+@pytest.mark.parametrize("k1", [-0.15, 0.1])
+def test_it_measures_the_lens_distortion_and_keeps_the_scale_through_it(cell: Any, k1: float) -> None:
+    station = cell.stations.get(code="dimensional")
+    seen = distort(render_calibration_target(5.0, seed=2), k1)
+    calibration = calibrate_station(station, png=encode_png(seen), actor=None)
+    assert calibration.lens_k1 == pytest.approx(k1, rel=0.02)
+    assert abs(calibration.px_per_mm - 5.0) / 5.0 < 0.001
+    assert calibration.distortion_px == pytest.approx(corner_shift_px(k1, 512, 512), rel=0.02)
+    assert abs(calibration.distortion_px) > 10  # a lens that shifts the corner by 10+ px, measured and taken out
+
+
+def test_it_finds_no_distortion_in_an_undistorted_target(cell: Any) -> None:
+    calibration = calibrate_station(cell.stations.get(code="visual"), png=target(5.0, seed=4), actor=None)
+    assert abs(calibration.distortion_px) < 0.2
+
+
+def test_it_measures_a_part_through_a_distorting_lens_once_the_calibration_says_how(cell: Any) -> None:
+    from edge_worker.vision.inspect import inspect_image
+    from edge_worker.vision.parts import DEMO_PART_TYPES
+    from edge_worker.vision.render import render_part
+
+    spec = DEMO_PART_TYPES["CF-80"]
+    seen = encode_png(distort(render_part(spec, seed=5).image, -0.15))
+    raw = inspect_image(seen, spec, classifier=None, job="measurement")
+    corrected = inspect_image(seen, spec, classifier=None, job="measurement", lens_k1=-0.15)
+    error = {r["name"]: abs(r["value"] - r["nominal"]) for r in corrected.measurements}
+    raw_error = {r["name"]: abs(r["value"] - r["nominal"]) for r in raw.measurements}
+    assert corrected.verdict == "pass", corrected.reason
+    assert max(error.values()) < max(raw_error.values())
 
 
 def test_it_refuses_an_image_without_the_target(cell: Any) -> None:
