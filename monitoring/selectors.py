@@ -187,6 +187,7 @@ def latest_profiling_variants() -> list[tuple[str, ProfilingVariant]]:
 
 
 def ingest_results() -> dict[str, int]:
+    metrics.flush_pending()  # this process's own sums first (another process's arrive within a second)
     raw: dict[bytes, bytes] = redis_client().hgetall(metrics.metrics_key(*metrics.INGEST_RESULTS_KEY))  # type: ignore[assignment]
     return {k.decode(): int(v) for k, v in raw.items()}
 
@@ -199,6 +200,7 @@ class HistogramReading:
 
 
 def ingest_histogram(which: tuple[str, ...], bounds: Iterable[float]) -> HistogramReading:
+    metrics.flush_pending()
     raw: dict[Any, Any] = redis_client().hgetall(metrics.metrics_key(*which))
     values = {k.decode(): float(v) for k, v in raw.items()}
     cumulative, running = [], 0.0

@@ -163,7 +163,26 @@ def max_age_for(task: str) -> float:
     return min(limit, TELEMETRY_MAX_AGE_S) if task == INGEST_TELEMETRY_TASK else limit
 
 
-def _signer(auth: MessageAuth, now: dt.datetime) -> tuple[EdgeDevice, DeviceSecret]:
+def _signer(auth: MessageAuth, now: dt.datetime,
+            known: dict[tuple[str, str], tuple[EdgeDevice, DeviceSecret] | AuthError] | None = None,
+            ) -> tuple[EdgeDevice, DeviceSecret]:
+    """The device and secret a message says signed it. `known` memoises the answer (or the refusal) by device and
+    key id within one batch of messages: a batch from one device looks its secret up once."""
+    if known is None:
+        return _lookup_signer(auth, now)
+    key = (auth.device_id, auth.kid)
+    if key not in known:
+        try:
+            known[key] = _lookup_signer(auth, now)
+        except AuthError as exc:
+            known[key] = exc
+    answer = known[key]
+    if isinstance(answer, AuthError):
+        raise AuthError(answer.problem)
+    return answer
+
+
+def _lookup_signer(auth: MessageAuth, now: dt.datetime) -> tuple[EdgeDevice, DeviceSecret]:
     device = EdgeDevice.objects.filter(device_id=auth.device_id).select_related("cell").first()
     if device is None:
         raise AuthError(f"unknown device: no edge device {auth.device_id!r} is registered")
@@ -204,8 +223,16 @@ def verify(message: Any, *, task: str, device_field: str | None = "device_id",
     by a registered device, with a secret of it in force, the MAC (over every field and the task it is sent as),
     the device it claims in `device_field`, its age, its nonce."""
     now = now or timezone.now()
+    body, auth, device = _verify_content(message, task=task, device_field=device_field, now=now)
+    first = _remember_nonce(auth, max_age_for(task) + float(settings.TWINWEB_EDGE_CLOCK_SKEW_S))
+    return Authenticated(body=body, device=device, auth=auth, repeat=not first)
+
+
+def _verify_content(message: Any, *, task: str, device_field: str | None, now: dt.datetime,
+                    known: dict[tuple[str, str], Any] | None = None) -> tuple[dict[str, Any], MessageAuth, EdgeDevice]:
+    """Everything `verify` checks but the nonce."""
     body, auth = open_signed(message)
-    device, secret = _signer(auth, now)
+    device, secret = _signer(auth, now, known)
     if not mac_matches(body, auth, task=task, secret=secret):
         raise AuthError(f"bad MAC: the message is not what device {auth.device_id!r} signed as {task}")
     claimed = body.get(device_field) if device_field else None
@@ -215,8 +242,66 @@ def verify(message: Any, *, task: str, device_field: str | None = "device_id",
     problem = freshness_problem(auth.sent_at, now=now, max_age_s=max_age, max_skew_s=skew)
     if problem:
         raise AuthError(problem)
-    first = _remember_nonce(auth, max_age + skew)
-    return Authenticated(body=body, device=device, auth=auth, repeat=not first)
+    return body, auth, device
+
+
+def _remember_nonces(auths: list[MessageAuth], ttl_s: float) -> list[bool | AuthError]:
+    """`_remember_nonce` for a batch in two Redis round trips (SET NX for all; GET for those already set), in order:
+    the same message twice in one batch is a first sight, then a repeat."""
+    if not auths:
+        return []
+    ttl = max(1, math.ceil(ttl_s))
+    client = _redis()
+    setting = client.pipeline(transaction=False)
+    for auth in auths:
+        setting.set(nonce_key(auth.device_id, auth.nonce), auth.mac, nx=True, ex=ttl)
+    first = setting.execute()
+    seen_again = [i for i, stored in enumerate(first) if not stored]
+    getting = client.pipeline(transaction=False)
+    for i in seen_again:
+        getting.get(nonce_key(auths[i].device_id, auths[i].nonce))
+    out: list[bool | AuthError] = [True if stored else False for stored in first]
+    for i, seen in zip(seen_again, getting.execute() if seen_again else []):
+        auth = auths[i]
+        if seen is None:  # expired between the two round trips: ask again, alone
+            try:
+                out[i] = _remember_nonce(auth, ttl_s)
+            except AuthError as exc:
+                out[i] = exc
+        elif hmac.compare_digest(seen if isinstance(seen, bytes) else seen.encode(), auth.mac.encode()):
+            out[i] = False
+        else:
+            out[i] = AuthError(f"replayed nonce {auth.nonce}: already used by device {auth.device_id!r} for other content")
+    return out
+
+
+def authenticate_many(messages: list[Any], *, task: str, source: str,
+                      device_field: str | None = "device_id") -> list[Authenticated | PayloadRefused]:
+    """`authenticate` for a batch, in order, with the same checks and dead letters: each signer is looked up once
+    per batch and the nonces are remembered in two round trips, not two per message."""
+    now = timezone.now()
+    known: dict[tuple[str, str], Any] = {}
+    checked: list[tuple[dict[str, Any], MessageAuth, EdgeDevice] | AuthError] = []
+    for message in messages:
+        try:
+            checked.append(_verify_content(message, task=task, device_field=device_field, now=now, known=known))
+        except AuthError as exc:
+            checked.append(exc)
+    fresh = [c for c in checked if not isinstance(c, AuthError)]
+    firsts = iter(_remember_nonces([auth for _body, auth, _device in fresh],
+                                   max_age_for(task) + float(settings.TWINWEB_EDGE_CLOCK_SKEW_S)))
+    out: list[Authenticated | PayloadRefused] = []
+    for message, outcome in zip(messages, checked):
+        if not isinstance(outcome, AuthError):
+            body, auth, device = outcome
+            first = next(firsts)
+            if not isinstance(first, AuthError):
+                out.append(Authenticated(body=body, device=device, auth=auth, repeat=not first))
+                continue
+            outcome = first
+        out.append(PayloadRefused(dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=outcome.problem,
+                                              source=source)))
+    return out
 
 
 def authenticate(message: Any, *, task: str, source: str, device_field: str | None = "device_id") -> Authenticated:

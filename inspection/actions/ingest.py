@@ -50,7 +50,7 @@ from edge_worker.contracts.inspection import InspectionResult, Telemetry, image_
 from edge_worker.contracts.refusal import Refusal
 from edge_worker.contracts.queues import INGEST_REFUSAL_TASK, INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
 from inspection.actions.dead_letters import PayloadRefused, dead_letter
-from inspection.actions.edge_auth import Authenticated, authenticate
+from inspection.actions.edge_auth import Authenticated, authenticate, authenticate_many
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import (
     DeadLetter,
@@ -207,10 +207,9 @@ class _Item:
     image_name: str = ""
 
 
-def _validated(payload: Any, source: str, index: int) -> _Item:
-    """Authenticity first (nothing of an unauthenticated message is read), then schema, image size, image hash and
+def _validated(payload: Any, source: str, index: int, body: dict[str, Any]) -> _Item:
+    """After authenticity (nothing of an unauthenticated message is read): schema, image size, image hash and
     format."""
-    body = authenticate(payload, task=INGEST_RESULT_TASK, source=source).body
     try:
         result = InspectionResult.from_dict(body)
     except MessageError as exc:
@@ -248,9 +247,12 @@ def record_inspection_results(payloads: Sequence[Any], *, source: str = RESULT_S
     by one in this order. One outcome per payload, in order; refusals are kept as dead letters."""
     outcomes = [IngestOutcome() for _ in payloads]
     items: list[_Item] = []
-    for index, payload in enumerate(payloads):
+    authenticated = authenticate_many(list(payloads), task=INGEST_RESULT_TASK, source=source)
+    for index, (payload, auth) in enumerate(zip(payloads, authenticated)):
         try:
-            items.append(_validated(payload, source, index))
+            if isinstance(auth, PayloadRefused):
+                raise auth
+            items.append(_validated(payload, source, index, auth.body))
         except PayloadRefused as refused:
             outcomes[index].refused = refused.dead_letter
     if not items:
