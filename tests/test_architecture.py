@@ -25,6 +25,9 @@ PUBLIC_MODULES = ("models", "choices", "actions", "selectors", "errors")
 # registration hook (inspection contributes its steps to the trace), and the GS1 identifier codec (pure
 # functions of the standard, like choices; the demo makes SSCCs and GTINs with it).
 TRACEABILITY_EXTRAS = ("audit", "roles", "access", "genealogy", "gs1")
+# What the gateway offers besides: the PLC's address space (the contract between the gateway and any PLC that
+# serves it, the demo's simulated PLC included) and the code that builds it on an OPC UA server.
+GATEWAY_EXTRAS = ("address_space", "opcua_nodes")
 # The admin base classes that write through the audit trail: shared by every app's admin.py, and only there.
 ADMIN_BASES = "traceability.admin"
 # twinweb's wiring that apps may use: the publish helper and event schemas, the base error, settings readers,
@@ -97,6 +100,8 @@ def public_surface(app: str) -> list[str]:
     surface = [app] + [f"{app}.{name}" for name in PUBLIC_MODULES]
     if app == "traceability":
         surface += [f"{app}.{name}" for name in TRACEABILITY_EXTRAS]
+    if app == "gateway":
+        surface += [f"{app}.{name}" for name in GATEWAY_EXTRAS]
     return surface
 
 
