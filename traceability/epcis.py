@@ -274,7 +274,7 @@ class LotEvents:
     """A lot document's events, in document order (by eventTime; events at the same millisecond in the order the
     export has always listed them: the family's splits and merges, the reached parts by serial, then each pallet
     by SSCC), built a chunk at a time. What stays in memory besides the trace is one small sort key per event;
-    event dicts exist a chunk at a time. Iterable more than once (a streamed export reads it twice)."""
+    event dicts exist a chunk at a time. Iterable more than once (a validating export reads it twice)."""
 
     CHUNK = 1000  # events built at once (and the parts whose consumptions one query fetches)
 
@@ -303,11 +303,31 @@ class LotEvents:
                 keys.append((event_time(at), len(keys), ("packing", code, at, indexes)))
             if pallet_status[code] == "shipped" and code in shipped:
                 keys.append((event_time(shipped[code]), len(keys), ("shipping", code, shipped[code])))
-        keys.sort(key=lambda k: (k[0], k[1]))
+        keys.sort()  # (eventTime, position) is unique: the steps themselves are never compared
         self._plan = [k[2] for k in keys]
 
     def __len__(self) -> int:
         return len(self._plan)
+
+    def vocabulary(self) -> frozenset[str]:
+        """The document's CBV vocabulary without building every event: an event's vocabulary (its bizStep,
+        disposition, business transaction types) follows from what kind of event it is, so one event of each kind
+        is built and read. The hasher checks that claim on every event it then hashes."""
+        vocabulary = epcis_hash.DocumentVocabulary(CONTEXT)
+        for event in self._lot_events:
+            vocabulary.add(event)
+        kinds_seen = set()
+        for step in self._plan:
+            if step[0] == "part":
+                p = self.trace.parts[step[1]]
+                kind: tuple[Any, ...] = ("part", any(s in self._by_serial for s in p.via_components),
+                                         bool(p.batch_number))
+            else:
+                kind = (step[0],)
+            if step[0] != "lot" and kind not in kinds_seen:
+                kinds_seen.add(kind)
+                vocabulary.add(self._build([step])[0])
+        return frozenset(vocabulary.found)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for start in range(0, len(self._plan), self.CHUNK):
@@ -451,7 +471,7 @@ STREAM_CHUNK_CHARS = 64 * 1024
 
 
 class EventSource(Protocol):
-    """Events in document order; iterated twice by a streamed export (vocabulary first, then hashes and text)."""
+    """Events in document order, iterable more than once; it may also offer `vocabulary()` (see LotEvents)."""
 
     def __iter__(self) -> Iterator[dict[str, Any]]: ...
 
@@ -461,10 +481,12 @@ class StreamedDocument:
     `json.dumps(document(list(events)), ...)` in `style`, with memory bounded by a chunk of events, not by the
     document.
 
-    Iterating reads the events twice: the first pass collects the document's CBV vocabulary, on which every
-    event's hash depends (see `traceability.epcis_hash`), and, when `validate`, checks each event against GS1's
-    schema (raising InvalidDocument before the first piece); the second hashes, writes and yields. Once iterated,
-    `event_count` and `hasher` (`fast` / `fallbacks`) tell what was written."""
+    Every event's hash depends on the document's CBV vocabulary (see `traceability.epcis_hash`). A source that
+    can say it in advance (`events.vocabulary()`) is read once; any other is read twice: a first pass collects the
+    vocabulary and, when `validate`, checks each event against GS1's schema (raising InvalidDocument before the
+    first piece), the second hashes, writes and yields. The hasher checks the vocabulary against the events it
+    hashes; a mismatch raises DocumentChanged before the document's last piece. Once iterated, `event_count` and
+    `hasher` (`fast` / `fallbacks`) tell what was written."""
 
     def __init__(self, events: EventSource, *, style: JsonStyle = FILE_STYLE, created_at: dt.datetime | None = None,
                  validate: bool = False) -> None:
@@ -478,13 +500,17 @@ class StreamedDocument:
     def __iter__(self) -> Iterator[str]:
         style = self.style
         frame = _frame(self.created_at)
-        vocabulary = epcis_hash.DocumentVocabulary(CONTEXT)
-        if self.validate:
-            _raise_if_invalid(frame, self.events, vocabulary)
+        declared = getattr(self.events, "vocabulary", None)
+        if declared is not None and not self.validate:
+            hasher = self.hasher = epcis_hash.EventHasher(declared(), context=CONTEXT)
         else:
-            for event in self.events:
-                vocabulary.add(event)
-        hasher = self.hasher = vocabulary.hasher()
+            vocabulary = epcis_hash.DocumentVocabulary(CONTEXT)
+            if self.validate:
+                _raise_if_invalid(frame, self.events, vocabulary)
+            else:
+                for event in self.events:
+                    vocabulary.add(event)
+            hasher = self.hasher = vocabulary.hasher()
 
         head, tail = _dumps(frame, style).split('"eventList": []')
         yield head + '"eventList": ['
@@ -507,6 +533,7 @@ class StreamedDocument:
                 yield "".join(pending)
                 pending, size = [], 0
         self.event_count = count
+        hasher.check_complete()  # before the document's last piece: an unfinished document if it fails
         yield "".join(pending) + (last if count else "]") + tail
         logger.debug("EPCIS document of %d events: %d hashed by the fast path, %d by GS1's reference code",
                     count, hasher.fast, hasher.fallbacks)

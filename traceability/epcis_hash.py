@@ -81,7 +81,7 @@ _CANONICAL_CACHE_SIZE = 4096
 
 
 class DocumentChanged(RuntimeError):
-    """An event brings vocabulary its document's first pass did not see: the hashes would be wrong."""
+    """The events hashed do not have the vocabulary the document was said to have: the hashes would be wrong."""
 
 
 class _Unprovable(Exception):
@@ -341,7 +341,12 @@ def _utc_milliseconds(text: str) -> str:
 
 class EventHasher:
     """Hashes the events of one document. `vocabulary` is the document's (`document_vocabulary`): the bare string
-    replacement in every event depends on it. `fast` and `fallbacks` count the events each path hashed."""
+    replacement in every event depends on it. `fast` and `fallbacks` count the events each path hashed.
+
+    It checks what it is told: an event whose own vocabulary is not all in the document's raises DocumentChanged,
+    and `check_complete()` raises unless the events hashed brought the whole of it (a document vocabulary declared
+    in advance, or read in a first pass over events that then changed, would give other hashes than the
+    reference's on the document actually written)."""
 
     def __init__(self, vocabulary: Iterable[str], *, context: list[Any]) -> None:
         self.vocabulary = frozenset(vocabulary)
@@ -349,6 +354,7 @@ class EventHasher:
         self.fast = 0
         self.fallbacks = 0
         self.fallback_reasons: Counter[str] = Counter()
+        self.seen: set[str] = set()
         tails: dict[str, set[str]] = {}
         for iri in self.vocabulary:
             for i, char in enumerate(iri):
@@ -361,7 +367,15 @@ class EventHasher:
 
     def event_hash(self, event: dict[str, Any]) -> str:
         try:
-            pre_hash = self.pre_hash(event)
+            own = event_vocabulary(event, self._namespaces)  # the whitelist (and the event's share of vocabulary)
+        except _Unprovable as reason:
+            self._count(reference_vocabulary(event, self.context))
+            self.fallbacks += 1
+            self.fallback_reasons[str(reason)] += 1
+            return reference_event_hash(event, self.vocabulary, self.context)
+        self._count(own)
+        try:
+            pre_hash = self._pre_hash(event)
         except _Unprovable as reason:
             self.fallbacks += 1
             self.fallback_reasons[str(reason)] += 1
@@ -369,12 +383,23 @@ class EventHasher:
         self.fast += 1
         return "ni:///sha-256;" + hashlib.sha256(pre_hash.encode("utf-8")).hexdigest() + "?ver=CBV2.0"
 
+    def check_complete(self) -> None:
+        if self.seen != self.vocabulary:
+            raise DocumentChanged(f"the document's vocabulary was said to hold {sorted(self.vocabulary - self.seen)}, "
+                                  "which none of its events has")
+
+    def _count(self, own: frozenset[str]) -> None:
+        if not own <= self.vocabulary:
+            raise DocumentChanged(f"an event brings {sorted(own - self.vocabulary)}, not in the document's vocabulary "
+                                  "(did the events change between two passes?)")
+        self.seen |= own
+
     def pre_hash(self, event: dict[str, Any]) -> str:
         """The reference's pre-hash string of the event, or _Unprovable."""
-        own = event_vocabulary(event, self._namespaces)  # the whitelist; the vocabulary that counts is the document's
-        if not own <= self.vocabulary:
-            raise DocumentChanged(f"the event's vocabulary {sorted(own - self.vocabulary)} is not the document's: "
-                                  "were its events read twice and did they change in between?")
+        event_vocabulary(event, self._namespaces)
+        return self._pre_hash(event)
+
+    def _pre_hash(self, event: dict[str, Any]) -> str:
         ordered: list[str] = []
         for key in ("eventTime", "eventTimeZoneOffset", "parentID"):
             if key in event:
@@ -555,4 +580,6 @@ def event_hash_ids(events: list[dict[str, Any]], context: list[Any]) -> tuple[li
     """The CBV 2.0 Event Hash ID of each event of a document (its other members do not count), and the hasher,
     whose `fast` / `fallbacks` say which path each event took."""
     hasher = EventHasher(document_vocabulary(events, context), context=context)
-    return [hasher.event_hash(event) for event in events], hasher
+    hashes = [hasher.event_hash(event) for event in events]
+    hasher.check_complete()
+    return hashes, hasher

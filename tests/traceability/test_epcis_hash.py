@@ -21,14 +21,14 @@ SEED = 20_261_206
 CONTEXT = epcis.CONTEXT
 
 
-def document_of(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
+def document_of(events: list[dict[str, Any]], context: list[Any] = CONTEXT) -> dict[str, Any]:
+    return {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
             "creationDate": "2026-12-06T00:00:00.000Z", "epcisBody": {"eventList": copy.deepcopy(events)}}
 
 
-def reference(events: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def reference(events: list[dict[str, Any]], context: list[Any] = CONTEXT) -> tuple[list[str], list[str]]:
     """Pre-hash strings and hashes of GS1's reference code, as a receiver runs it on the serialised document."""
-    parsed = json_to_py.event_list_from_epcis_document_str(json.dumps(document_of(events)))
+    parsed = json_to_py.event_list_from_epcis_document_str(json.dumps(document_of(events, context)))
     return hash_generator.derive_prehashes_from_events(parsed), hash_generator.epcis_hashes_from_events(parsed)
 
 
@@ -43,9 +43,9 @@ def documents(corpus: list[CorpusEvent], rng: random.Random) -> list[list[Corpus
     return out
 
 
-def assert_hashed_like_the_reference(events: list[dict[str, Any]]) -> epcis_hash.EventHasher:
-    expected_pre_hashes, expected = reference(events)
-    ids, hasher = epcis_hash.event_hash_ids(copy.deepcopy(events), CONTEXT)
+def assert_hashed_like_the_reference(events: list[dict[str, Any]], context: list[Any] = CONTEXT) -> epcis_hash.EventHasher:
+    expected_pre_hashes, expected = reference(events, context)
+    ids, hasher = epcis_hash.event_hash_ids(copy.deepcopy(events), context)
     for index, (ours, theirs) in enumerate(zip(ids, expected)):
         if ours != theirs:
             try:
@@ -214,3 +214,22 @@ def test_the_fast_path_is_the_one_that_ran() -> None:
 
     assert (hasher.fast, hasher.fallbacks) == (2, 1)
     assert list(hasher.fallback_reasons) == ["key 'bizLocation'"]
+
+
+def test_it_reads_other_namespaces_as_the_reference_does() -> None:
+    """Extension keys and values of any namespace the document declares; the reference sets a sensor report's
+    extensions apart only when their namespace IRI ends in "/", so one that does not is left to it."""
+    context = [epcis.EPCIS_CONTEXT_URL, {"twinweb": epcis.TWINWEB_NAMESPACE, "acme": "urn:acme:epcis:"}]
+    rng = random.Random(SEED + 7)
+    events = []
+    for _ in range(40):
+        event = epcis_corpus.inspection_event(rng)
+        event["acme:line"] = rng.choice(["acme:L1", "twinweb:x", "L2", 3])
+        events.append(event)
+    hasher = assert_hashed_like_the_reference(events, context)
+    assert hasher.fallbacks == 0
+
+    report_extension = copy.deepcopy(events[0])
+    report_extension["sensorElementList"] = [{"sensorReport": [{"type": "Length", "value": 1.0, "acme:gauge": "g7"}]}]
+    hasher = assert_hashed_like_the_reference([report_extension], context)
+    assert (hasher.fast, hasher.fallbacks) == (0, 1)

@@ -53,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         hasher = document.hasher
         self.stderr.write(
-            f"{document.event_count} events in {time.perf_counter() - started:.1f} s"
+            f"{document.event_count} events in {time.perf_counter() - started:.2f} s"
             + (", valid against the GS1 schema" if options["validate"] else "")
             + (f"; {hasher.fallbacks} hashed by GS1's reference code" if hasher and hasher.fallbacks else "")
         )
