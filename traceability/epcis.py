@@ -406,8 +406,9 @@ def _pallet_ship_times(codes: list[str]) -> dict[str, dt.datetime]:
 
 # --- Documents and hashes -------------------------------------------------------------------------------
 
-# The streamed export writes about 10,000 events a second on the plant server (docs/benchmarks.md, "EPCIS export"):
-# above this many parts a lot's export is left to `manage.py export_epcis` rather than a web request.
+# The streamed export writes some 12,000 events a second on 2 shared cores (docs/benchmarks.md, "EPCIS export"): a
+# lot reaching this many parts (about 40,000 events) answers in 3 to 4 s, its first bytes within a second; above
+# it, the export is left to `manage.py export_epcis` rather than a web request.
 WEB_EXPORT_MAX_PARTS = 20_000
 
 
