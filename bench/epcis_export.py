@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--lot", default="LOT-S-00000")
     parser.add_argument("--small-lot", default="LOT-SR-00000", help="a smaller recall, for memory per event")
     parser.add_argument("--baseline", type=Path, help="another checkout (the code before), run back to back")
-    parser.add_argument("--runs", type=int, default=2, help="export runs per checkout and lot")
+    parser.add_argument("--runs", type=int, default=3, help="export runs per checkout and lot")
     parser.add_argument("--write-docs", action="store_true", help=f"replace {SECTION!r} in docs/benchmarks.md")
     args = parser.parse_args()
     setup_django(args.db_url)
@@ -182,7 +182,7 @@ def main() -> None:
     def median(name: str, lot: str, key: str) -> float:
         return statistics.median(r[key] for r in exports[(name, lot)])
 
-    rows = ["| code | lot | events | export, as reported (s) | process wall (s) | process CPU (s) | peak RSS (MiB) |",
+    rows = ["| code | lot | events | export, as reported, each run (s) | process wall, median (s) | process CPU, median (s) | peak RSS, median (MiB) |",
             "|---|---|---|---|---|---|---|"]
     for lot in (args.lot, args.small_lot):
         for name, _ in checkouts:
@@ -196,7 +196,8 @@ def main() -> None:
         slope = (median(name, args.lot, "rss_mib") - median(name, args.small_lot, "rss_mib")) * 1024 / (big - small)
         per_event[name] = slope
     ratio = hashes["reference_s"] / hashes["fast_s"]
-    best = min(r["reported_s"] for r in exports[("this checkout", args.lot)])
+    recall_runs = [r["reported_s"] for r in exports[("this checkout", args.lot)]]
+    typical = statistics.median(recall_runs)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                             check=False).stdout.strip()
     baseline_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.baseline, capture_output=True,
@@ -244,8 +245,9 @@ def main() -> None:
                   + ", ".join(f"{lot} {'yes' if same else 'NO'}" for lot, same in identical.items()) + "."]
     lines += ["", f"API (`GET /api/lots/{args.lot}/epcis/`, in process, median of 3): first piece after "
               f"{web['first_s']:.2f} s, whole document ({web['chars'] / 1e6:.1f} MB) after {web['total_s']:.2f} s.",
-              "", f"Aim: the 10,000-part recall export in under 2 s: {'met' if best < 2 else 'NOT met'} "
-              f"(best run {best:.2f} s); hashes identical to the reference: "
+              "", f"Aim: the 10,000-part recall export in under 2 s: {'met' if typical < 2 else 'NOT met'} "
+              f"(median {typical:.2f} s; runs {', '.join(f'{r:.2f}' for r in recall_runs)} s, the slowest "
+              f"{'over' if max(recall_runs) >= 2 else 'under'} 2 s); hashes identical to the reference: "
               f"{'yes' if hashes['identical'] == hashes['events'] else 'NO'}."]
     text = "\n".join(lines)
     print()
