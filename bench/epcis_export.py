@@ -210,8 +210,12 @@ def main() -> None:
         "document streamed (`traceability.epcis.StreamedDocument`: events built a chunk at a time, pieces of "
         "64 KiB). The EPCIS line of the \"Trace queries\" section (13.1 s, 1,000,000-part history) predates it.",
         "",
-        "Command (the plant history of `bench/trace.py --parts 100000 --no-epcis` in the same database):",
+        "Commands: the plant history (100,000 parts; LOT-S-00000 reaches 10,000 of them), a checkout of the code "
+        "before the change, then this script:",
         "",
+        f"    .venv/bin/python bench/trace.py --parts 100000 --no-epcis --samples 20 --db-url {args.db_url}",
+        f"    git worktree add --detach {args.baseline or 'BASELINE'} 53248fa && ln -s \"$PWD/.venv\" "
+        f"{args.baseline or 'BASELINE'}/.venv",
         "    .venv/bin/python " + " ".join(["bench/epcis_export.py", *sys.argv[1:]]),
         "",
         f"This checkout: commit {commit}" + (f"; baseline: {args.baseline} at commit {baseline_commit} (the export "
