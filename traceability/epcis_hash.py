@@ -19,8 +19,9 @@ What the reference does, and what this module reproduces (quirks included, since
   document's *vocabulary*), and replaces *any* string value of *any* event that is the tail of exactly one of
   them (after a "-" or "/"). So an event's hash depends on the vocabulary of the whole document: a
   `twinweb:outcome` of "in_progress" becomes `https://ref.gs1.org/cbv/Disp-in_progress` when some event of the
-  document has that disposition. Hashing therefore takes the document's vocabulary (`document_vocabulary`), and
-  works in two passes when streamed.
+  document has that disposition. Hashing therefore takes the document's vocabulary: collected from its events
+  (`document_vocabulary`, a first pass when streamed) or said in advance by the event source, and in both cases
+  checked against every event hashed (`EventHasher`).
 - Keys and values with a declared namespace prefix (`twinweb:`) are written with the namespace IRI.
 
 An event is hashed here only when every key and value falls inside what this module can show equal (the
@@ -131,7 +132,7 @@ def _check_literal(value: Any) -> None:
     if isinstance(value, str):
         if value.startswith(VOCABULARY_PREFIXES):
             raise _Unprovable("a literal that reads as a CBV/GS1 vocabulary IRI")
-    elif isinstance(value, bool) or isinstance(value, int):
+    elif isinstance(value, int):  # bool included
         pass
     elif isinstance(value, float):
         if not math.isfinite(value):
@@ -324,8 +325,8 @@ def _utc_milliseconds(text: str) -> str:
     if not match:
         raise _Unprovable("a timestamp in a form the fast path does not parse")
     year, month, day, hour, minute, second, fraction, offset = match.groups()
-    if int(year) < 1000:
-        raise _Unprovable("a year before 1000")
+    if int(year) < 1000 or (offset != "Z" and int(offset[4:6]) >= 60):
+        raise _Unprovable("a year before 1000, or an offset with 60 minutes or more")
     try:
         zone = dt.timezone.utc if offset == "Z" else dt.timezone(
             (-1 if offset[0] == "-" else 1) * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
