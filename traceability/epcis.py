@@ -18,7 +18,7 @@ and the packing / shipping events of the reached parts' pallets.
 
 Every event's `eventID` is its CBV 2.0 Event Hash ID (`ni:///sha-256;...?ver=CBV2.0`), the one GS1's
 `epcis-event-hash-generator` package computes over the document itself, so anyone can recompute it; we compute it
-with `traceability.epcis_hash` (the same result, some 30 times faster). Documents are streamed (StreamedDocument):
+with `traceability.epcis_hash` (the same result, 20 to 30 times faster). Documents are streamed (StreamedDocument):
 the API and `manage.py export_epcis` write them a chunk of events at a time.
 """
 from __future__ import annotations
