@@ -4,9 +4,9 @@ built by the export's own builders (`traceability.epcis._making_event`, `_statio
 offsets, extra extension members, vocabulary look-alikes, old CBV URNs, ...), and events outside the fast path's
 whitelist (error declarations, bizLocation, source lists, unknown terms, ...).
 
-Each event carries the path the hasher must take: FAST (the direct pre-hash builder), FALLBACK (GS1's reference
-code), or FAILS (the reference itself cannot hash it). Everything is drawn from a `random.Random(seed)`: the same
-seed gives the same corpus.
+Each event carries the path the hasher must take: FAST (the direct pre-hash builder) or FALLBACK (GS1's reference
+code); `failing_variant` makes events the reference itself cannot hash. Everything is drawn from a
+`random.Random(seed)`: the same seed gives the same corpus.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from traceability.models import LotLink, MaterialDefinition, MaterialLot, Statio
 
 FAST = "fast"
 FALLBACK = "fallback"
-FAILS = "fails"
 
 PLAIN = "abcxyzABCXYZ0123456789"
 SAFE_PUNCTUATION = "-._"
@@ -47,7 +46,7 @@ OFFSETS = ["Z", "+00:00", "-00:00", "+01:00", "+05:30", "+05:45", "-03:30", "+14
 
 @dataclass
 class CorpusEvent:
-    path: str  # FAST, FALLBACK or FAILS
+    path: str  # FAST or FALLBACK
     event: dict[str, Any]
     kind: str  # where it came from, for failure messages
 

@@ -14,7 +14,7 @@ import pytest
 from epcis_event_hash_generator import hash_generator, json_to_py
 
 from tests.support import epcis_corpus
-from tests.support.epcis_corpus import FAILS, FALLBACK, FAST, CorpusEvent
+from tests.support.epcis_corpus import FALLBACK, FAST, CorpusEvent
 from traceability import epcis, epcis_hash
 
 SEED = 20_261_206
