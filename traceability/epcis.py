@@ -16,8 +16,10 @@ A lot's document (from its forward trace) holds the splits and merges of the lot
 between LGTIN classes, a TransformationEvent per part that consumed the family or took in a reached component,
 and the packing / shipping events of the reached parts' pallets.
 
-Every event's `eventID` is its CBV 2.0 Event Hash ID (`ni:///sha-256;...?ver=CBV2.0`) computed by GS1's
-`epcis-event-hash-generator` package over the document itself, so anyone can recompute it.
+Every event's `eventID` is its CBV 2.0 Event Hash ID (`ni:///sha-256;...?ver=CBV2.0`), the one GS1's
+`epcis-event-hash-generator` package computes over the document itself, so anyone can recompute it; we compute it
+with `traceability.epcis_hash` (the same result, 20 to 30 times faster). Documents are streamed (StreamedDocument):
+the API and `manage.py export_epcis` write them a chunk of events at a time.
 """
 from __future__ import annotations
 
@@ -27,22 +29,27 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from traceability import epcis_hash
 from traceability.choices import StationKind, StationOutcome
 from traceability.errors import DomainError
 from traceability.genealogy import BackwardTrace, ForwardTrace, InspectionStep
 from traceability.models import LotConsumption, LotLink, MaterialLot, Part, StationEvent
+
+logger = logging.getLogger(__name__)
 
 EPCIS_CONTEXT_URL = "https://gs1.github.io/EPCIS/epcis-context.jsonld"
 TWINWEB_NAMESPACE = "https://ns.twinweb.example/epcis/"
@@ -218,15 +225,21 @@ def _inspection_event(step: InspectionStep, epc: str, cell_code: str) -> dict[st
     return out
 
 
+def _packing_event(pallet_sscc: str, at: dt.datetime, epcs: Iterable[str]) -> dict[str, Any]:
+    return {**_base("AggregationEvent", at), "parentID": sscc(pallet_sscc), "childEPCs": sorted(set(epcs)),
+            "action": "ADD", "bizStep": "packing", "disposition": "in_progress"}
+
+
+def _shipping_event(pallet_sscc: str, at: dt.datetime) -> dict[str, Any]:
+    return {**_base("ObjectEvent", at), "epcList": [sscc(pallet_sscc)], "action": "OBSERVE", "bizStep": "shipping",
+            "disposition": "in_transit"}
+
+
 def _packing_events(pallet_sscc: str, pallet_status: str | None, shipped_at: dt.datetime | None,
                     packed: dict[dt.datetime, list[str]]) -> list[dict[str, Any]]:
-    events = []
-    for at, epcs in sorted(packed.items()):
-        events.append({**_base("AggregationEvent", at), "parentID": sscc(pallet_sscc), "childEPCs": sorted(set(epcs)),
-                       "action": "ADD", "bizStep": "packing", "disposition": "in_progress"})
+    events = [_packing_event(pallet_sscc, at, epcs) for at, epcs in sorted(packed.items())]
     if pallet_status == "shipped" and shipped_at:
-        events.append({**_base("ObjectEvent", shipped_at), "epcList": [sscc(pallet_sscc)], "action": "OBSERVE",
-                       "bizStep": "shipping", "disposition": "in_transit"})
+        events.append(_shipping_event(pallet_sscc, shipped_at))
     return events
 
 
@@ -256,9 +269,102 @@ def part_events(trace: BackwardTrace) -> list[dict[str, Any]]:
 
 
 def lot_events(trace: ForwardTrace) -> list[dict[str, Any]]:
+    return list(LotEvents(trace))
+
+
+class LotEvents:
+    """A lot document's events, in document order (by eventTime; events at the same millisecond in the order the
+    export has always listed them: the family's splits and merges, the reached parts by serial, then each pallet
+    by SSCC), built a chunk at a time. What stays in memory besides the trace is one small sort key per event;
+    event dicts exist a chunk at a time. Iterable more than once (a validating export reads it twice)."""
+
+    CHUNK = 1000  # events built at once (and the parts whose consumptions one query fetches)
+
+    def __init__(self, trace: ForwardTrace) -> None:
+        self.trace = trace
+        self._lot_events = _lot_family_events(trace)
+        parts = trace.parts
+        self._by_serial = {p.serial: p for p in parts}
+        times = _part_times([p.id for p in parts])
+        # (eventTime, position in the old single list, what to build): the stable sort by eventTime, as before.
+        keys: list[tuple[str, int, tuple[Any, ...]]] = [
+            (event["eventTime"], position, ("lot", position)) for position, event in enumerate(self._lot_events)
+        ]
+        pallets: dict[str, dict[dt.datetime, list[int]]] = defaultdict(lambda: defaultdict(list))
+        pallet_status: dict[str, str | None] = {}
+        for index, p in enumerate(parts):
+            created_at, packed_at = times[p.id]
+            keys.append((event_time(created_at), len(keys), ("part", index, created_at)))
+            if p.pallet_sscc and packed_at:
+                pallets[p.pallet_sscc][packed_at].append(index)
+                pallet_status[p.pallet_sscc] = p.pallet_status
+        del times
+        shipped = _pallet_ship_times(list(pallets))
+        for code, packed in sorted(pallets.items()):
+            for at, indexes in sorted(packed.items()):
+                keys.append((event_time(at), len(keys), ("packing", code, at, indexes)))
+            if pallet_status[code] == "shipped" and code in shipped:
+                keys.append((event_time(shipped[code]), len(keys), ("shipping", code, shipped[code])))
+        keys.sort()  # (eventTime, position) is unique: the steps themselves are never compared
+        self._plan = [k[2] for k in keys]
+
+    def __len__(self) -> int:
+        return len(self._plan)
+
+    def vocabulary(self) -> frozenset[str]:
+        """The document's CBV vocabulary without building every event: an event's vocabulary (its bizStep,
+        disposition, business transaction types) follows from what kind of event it is, so one event of each kind
+        is built and read. The hasher checks that claim on every event it then hashes."""
+        vocabulary = epcis_hash.DocumentVocabulary(CONTEXT)
+        for event in self._lot_events:
+            vocabulary.add(event)
+        kinds_seen = set()
+        for step in self._plan:
+            if step[0] == "part":
+                p = self.trace.parts[step[1]]
+                kind: tuple[Any, ...] = ("part", any(s in self._by_serial for s in p.via_components),
+                                         bool(p.batch_number))
+            else:
+                kind = (step[0],)
+            if step[0] != "lot" and kind not in kinds_seen:
+                kinds_seen.add(kind)
+                vocabulary.add(self._build([step])[0])
+        return frozenset(vocabulary.found)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(self._plan), self.CHUNK):
+            yield from self._build(self._plan[start:start + self.CHUNK])
+
+    def _build(self, plan: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        trace = self.trace
+        part_ids = [trace.parts[step[1]].id for step in plan if step[0] == "part"]
+        consumed: dict[int, list[tuple[MaterialLot, Decimal]]] = defaultdict(list)
+        if part_ids:
+            for part_id, lot_id, quantity in LotConsumption.objects.filter(
+                lot_id__in=list(trace.lots), part_id__in=part_ids
+            ).values_list("part_id", "lot_id", "quantity").order_by("part_id", "lot_id", "id"):
+                consumed[part_id].append((trace.lots[lot_id], quantity))
+        events = []
+        for step in plan:
+            if step[0] == "lot":
+                events.append(copy.deepcopy(self._lot_events[step[1]]))
+            elif step[0] == "part":
+                p = trace.parts[step[1]]
+                components = [sgtin(self._by_serial[s].gtin, s) for s in p.via_components if s in self._by_serial]
+                events.append(_making_event(sgtin(p.gtin, p.serial), at=step[2], lots=consumed.get(p.id, []),
+                                            component_epcs=components, batch_number=p.batch_number, read_point=None))
+            elif step[0] == "packing":
+                epcs = [sgtin(trace.parts[i].gtin, trace.parts[i].serial) for i in step[3]]
+                events.append(_packing_event(step[1], step[2], epcs))
+            else:
+                events.append(_shipping_event(step[1], step[2]))
+        return events
+
+
+def _lot_family_events(trace: ForwardTrace) -> list[dict[str, Any]]:
+    """Splits (one parent, several children at once) and merges (several parents into one child) of the family."""
     events: list[dict[str, Any]] = []
     lots = {**trace.sources, **trace.lots}
-    # Splits (one parent, several children at once) and merges (several parents into one child) of the family.
     groups: dict[tuple[str, int, dt.datetime], list[LotLink]] = defaultdict(list)
     for link in {link.pk: link for link in [*trace.source_links, *trace.lot_links]}.values():
         if link.parent_id not in lots or link.child_id not in lots:
@@ -279,29 +385,7 @@ def lot_events(trace: ForwardTrace) -> list[dict[str, Any]]:
         event["bizStep"] = "repackaging" if kind == "split" else "commissioning"
         event["twinweb:lotOperation"] = kind
         events.append(event)
-    # What each reached part took in from the family: lot quantities, or reached components.
-    consumed: dict[int, list[tuple[MaterialLot, Decimal]]] = defaultdict(list)
-    for part_id, lot_id, quantity in LotConsumption.objects.filter(
-        lot_id__in=list(trace.lots)
-    ).values_list("part_id", "lot_id", "quantity").order_by("part_id", "lot_id"):
-        consumed[part_id].append((trace.lots[lot_id], quantity))
-    by_serial = {p.serial: p for p in trace.parts}
-    times = _part_times([p.id for p in trace.parts])
-    pallets: dict[str, dict[dt.datetime, list[str]]] = defaultdict(lambda: defaultdict(list))
-    pallet_state: dict[str, tuple[str | None, dt.datetime | None]] = {}
-    for p in trace.parts:
-        epc = sgtin(p.gtin, p.serial)
-        components = [sgtin(by_serial[s].gtin, s) for s in p.via_components if s in by_serial]
-        created_at, packed_at = times[p.id]
-        events.append(_making_event(epc, at=created_at, lots=consumed.get(p.id, []),
-                                    component_epcs=components, batch_number=p.batch_number, read_point=None))
-        if p.pallet_sscc and packed_at:
-            pallets[p.pallet_sscc][packed_at].append(epc)
-            pallet_state[p.pallet_sscc] = (p.pallet_status, None)
-    shipped = _pallet_ship_times(list(pallets))
-    for code, packed in sorted(pallets.items()):
-        events += _packing_events(code, pallet_state[code][0], shipped.get(code), packed)
-    return sorted(events, key=lambda e: e["eventTime"])
+    return events
 
 
 def _part_times(part_ids: list[int]) -> dict[int, tuple[dt.datetime, dt.datetime | None]]:
@@ -324,9 +408,10 @@ def _pallet_ship_times(codes: list[str]) -> dict[str, dt.datetime]:
 
 # --- Documents and hashes -------------------------------------------------------------------------------
 
-# GS1's reference hash code costs ~4 ms per event on our hardware (JSON-LD expansion and normalisation): above
-# this many parts a lot export no longer fits a web request and goes through `manage.py export_epcis`.
-WEB_EXPORT_MAX_PARTS = 2000
+# The streamed export writes some 12,000 events a second on 2 shared cores (docs/benchmarks.md, "EPCIS export"): a
+# lot reaching this many parts (about 40,000 events) answers in 3 to 4 s, its first bytes within a second; above
+# it, the export is left to `manage.py export_epcis` rather than a web request.
+WEB_EXPORT_MAX_PARTS = 20_000
 
 
 class ExportTooLarge(DomainError):
@@ -334,49 +419,33 @@ class ExportTooLarge(DomainError):
     http_status = 409
 
 
-def lot_document_for_web(trace: ForwardTrace) -> dict[str, Any]:
+def check_web_export(trace: ForwardTrace) -> None:
     if len(trace.parts) > WEB_EXPORT_MAX_PARTS:
         raise ExportTooLarge(
-            f"Lot {trace.lot.lot_key} reached {len(trace.parts):,} parts: its EPCIS export takes minutes. "
-            f"Run `python manage.py export_epcis --lot {trace.lot.lot_key} --output FILE` instead."
+            f"Lot {trace.lot.lot_key} reached {len(trace.parts):,} parts: its EPCIS export is too large for a web "
+            f"request. Run `python manage.py export_epcis --lot {trace.lot.lot_key} --output FILE` instead."
         )
-    return lot_document(trace)
 
 
-
-def event_hash_ids(document: dict[str, Any]) -> list[str]:
-    """The CBV 2.0 Event Hash ID of each event of the document, by GS1's reference implementation (it ignores
-    `eventID`, so the ids can be filled in afterwards). The JSON-LD context is read from the package's own copy."""
-    from epcis_event_hash_generator import hash_generator, json_to_py
-
-    # The package logs every event on the root logger at INFO (and dumps the document at DEBUG): our logs would
-    # carry whole documents. Silence INFO and below for the duration of the call.
-    previous = logging.root.manager.disable
-    logging.disable(max(previous, logging.INFO))
-    try:
-        events = json_to_py.event_list_from_epcis_document_json(copy.deepcopy(document))
-        return hash_generator.epcis_hashes_from_events(events)
-    finally:
-        logging.disable(previous)
+def _with_event_id(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    # eventID second, after type: the order readers expect (it is not part of the hash).
+    return {"type": event["type"], "eventID": event_id, **{k: v for k, v in event.items() if k != "type"}}
 
 
 def document(events: list[dict[str, Any]], *, created_at: dt.datetime | None = None) -> dict[str, Any]:
-    doc = {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": event_time(created_at or timezone.now()),
-        "epcisBody": {"eventList": events},
-    }
-    hashes = event_hash_ids(doc)
-    if len(hashes) != len(events):
-        raise RuntimeError(f"the hash generator returned {len(hashes)} hashes for {len(events)} events")
+    """The whole document in memory, each eventID the event's CBV 2.0 Event Hash ID (`traceability.epcis_hash`:
+    equal to what GS1's reference package computes over this document)."""
+    hashes, _ = epcis_hash.event_hash_ids(events, CONTEXT)
     for event, event_id in zip(events, hashes):
-        # eventID first: the order readers expect (it is not part of the hash).
-        ordered = {"type": event["type"], "eventID": event_id, **{k: v for k, v in event.items() if k != "type"}}
+        ordered = _with_event_id(event, event_id)
         event.clear()
         event.update(ordered)
-    return doc
+    return _frame(created_at) | {"epcisBody": {"eventList": events}}
+
+
+def _frame(created_at: dt.datetime | None) -> dict[str, Any]:
+    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": event_time(created_at or timezone.now()), "epcisBody": {"eventList": []}}
 
 
 def part_document(trace: BackwardTrace) -> dict[str, Any]:
@@ -385,6 +454,129 @@ def part_document(trace: BackwardTrace) -> dict[str, Any]:
 
 def lot_document(trace: ForwardTrace) -> dict[str, Any]:
     return document(lot_events(trace))
+
+
+# --- Streamed documents ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JsonStyle:
+    """How a document is written: the streamed text is exactly `json.dumps(document, indent=..., cls=...)`."""
+
+    indent: int | None
+    encoder: type[json.JSONEncoder] = json.JSONEncoder
+
+
+FILE_STYLE = JsonStyle(indent=1)  # `manage.py export_epcis`
+WEB_STYLE = JsonStyle(indent=None, encoder=DjangoJSONEncoder)  # what Django's JsonResponse writes
+
+STREAM_CHUNK_CHARS = 64 * 1024
+
+
+class EventSource(Protocol):
+    """Events in document order, iterable more than once; it may also offer `vocabulary()` (see LotEvents)."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+
+class StreamedDocument:
+    """The EPCIS document of `events` as text, in pieces of about STREAM_CHUNK_CHARS: the same characters as
+    `json.dumps(document(list(events)), ...)` in `style`, with memory bounded by a chunk of events, not by the
+    document.
+
+    Every event's hash depends on the document's CBV vocabulary (see `traceability.epcis_hash`). A source that
+    can say it in advance (`events.vocabulary()`) is read once; any other is read twice: a first pass collects the
+    vocabulary and, when `validate`, checks each event against GS1's schema (raising InvalidDocument before the
+    first piece), the second hashes, writes and yields. The hasher checks the vocabulary against the events it
+    hashes; a mismatch raises DocumentChanged before the document's last piece. Once iterated, `event_count` and
+    `hasher` (`fast` / `fallbacks`) tell what was written."""
+
+    def __init__(self, events: EventSource, *, style: JsonStyle = FILE_STYLE, created_at: dt.datetime | None = None,
+                 validate: bool = False) -> None:
+        self.events = events
+        self.style = style
+        self.created_at = created_at or timezone.now()
+        self.validate = validate
+        self.event_count = 0
+        self.hasher: epcis_hash.EventHasher | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        style = self.style
+        frame = _frame(self.created_at)
+        declared = getattr(self.events, "vocabulary", None)
+        if declared is not None and not self.validate:
+            hasher = self.hasher = epcis_hash.EventHasher(declared(), context=CONTEXT)
+        else:
+            vocabulary = epcis_hash.DocumentVocabulary(CONTEXT)
+            if self.validate:
+                _raise_if_invalid(frame, self.events, vocabulary)
+            else:
+                for event in self.events:
+                    vocabulary.add(event)
+            hasher = self.hasher = vocabulary.hasher()
+
+        head, tail = _dumps(frame, style).split('"eventList": []')
+        yield head + '"eventList": ['
+        if style.indent is None:
+            separator, first, last = ", ", "", "]"
+        else:
+            item = "\n" + " " * (3 * style.indent)  # eventList items sit three levels deep
+            separator, first, last = "," + item, item, "\n" + " " * (2 * style.indent) + "]"
+        pending: list[str] = []
+        size = 0
+        count = 0
+        for event in self.events:
+            text = _dumps(_with_event_id(event, hasher.event_hash(event)), style)
+            if style.indent is not None:
+                text = text.replace("\n", item)  # JSON strings hold no raw newline: this only indents
+            pending.append((separator if count else first) + text)
+            size += len(pending[-1])
+            count += 1
+            if size >= STREAM_CHUNK_CHARS:
+                yield "".join(pending)
+                pending, size = [], 0
+        self.event_count = count
+        hasher.check_complete()  # before the document's last piece: an unfinished document if it fails
+        yield "".join(pending) + (last if count else "]") + tail
+        logger.debug("EPCIS document of %d events: %d hashed by the fast path, %d by GS1's reference code",
+                    count, hasher.fast, hasher.fallbacks)
+
+
+def streamed_part_document(trace: BackwardTrace, **kwargs: Any) -> StreamedDocument:
+    return StreamedDocument(part_events(trace), **kwargs)
+
+
+def streamed_lot_document(trace: ForwardTrace, **kwargs: Any) -> StreamedDocument:
+    return StreamedDocument(LotEvents(trace), **kwargs)
+
+
+def _dumps(value: Any, style: JsonStyle) -> str:
+    return json.dumps(value, indent=style.indent, cls=style.encoder)
+
+
+class InvalidDocument(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("The document does not validate:\n" + "\n".join(errors))
+        self.errors = errors
+
+
+# An eventID of the exact shape every exported event gets: pass 1 checks events before their hashes exist.
+_EVENT_ID_SHAPE = "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"
+
+
+def _raise_if_invalid(frame: dict[str, Any], events: EventSource, vocabulary: epcis_hash.DocumentVocabulary,
+                      limit: int = 20) -> None:
+    """GS1's schema, one event at a time: the schema checks each eventList item on its own, so a one-event
+    document reports the same errors (renumbered to the event's index)."""
+    errors = validation_errors(frame)
+    for index, event in enumerate(events):
+        vocabulary.add(event)
+        if len(errors) < limit:
+            one = frame | {"epcisBody": {"eventList": [_with_event_id(event, _EVENT_ID_SHAPE)]}}
+            errors += [e.replace("epcisBody/eventList/0", f"epcisBody/eventList/{index}", 1)
+                       for e in validation_errors(one)]
+    if errors:
+        raise InvalidDocument(errors[:limit])
 
 
 # --- Validation against GS1's schema, offline -----------------------------------------------------------

@@ -1,8 +1,12 @@
 """REST API of the traceability app: read endpoints with filters, and writes that call actions."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Prefetch
-from django.http import JsonResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -38,10 +42,10 @@ class PartViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
             authentication_classes=trace_api.TRACE_AUTHENTICATION)
-    def epcis(self, request: Request, serial: str | None = None) -> JsonResponse:
+    def epcis(self, request: Request, serial: str | None = None) -> StreamingHttpResponse:
         """The part's trace as an EPCIS 2.0 JSON-LD document; each eventID is the event's CBV 2.0 hash."""
-        document = epcis.part_document(genealogy.backward_trace(self._part(serial)))
-        return JsonResponse(document, content_type="application/ld+json")
+        trace = genealogy.backward_trace(self._part(serial))
+        return _streamed(request, epcis.streamed_part_document(trace, style=epcis.WEB_STYLE))
 
     def _part(self, serial: str | None) -> Part:
         return get_object_or_404(selectors.parts(), serial=serial)
@@ -64,11 +68,13 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
             authentication_classes=trace_api.TRACE_AUTHENTICATION)
-    def epcis(self, request: Request, lot_key: str | None = None) -> JsonResponse:
-        """The lot's forward trace as an EPCIS 2.0 JSON-LD document (up to epcis.WEB_EXPORT_MAX_PARTS parts; larger
-        recalls export with `manage.py export_epcis`)."""
+    def epcis(self, request: Request, lot_key: str | None = None) -> StreamingHttpResponse:
+        """The lot's forward trace as an EPCIS 2.0 JSON-LD document, streamed (up to epcis.WEB_EXPORT_MAX_PARTS
+        parts; larger recalls export with `manage.py export_epcis`)."""
         lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
-        return JsonResponse(epcis.lot_document_for_web(genealogy.forward_trace(lot)), content_type="application/ld+json")
+        trace = genealogy.forward_trace(lot)
+        epcis.check_web_export(trace)
+        return _streamed(request, epcis.streamed_lot_document(trace, style=epcis.WEB_STYLE))
 
     @extend_schema(request=trace_api.ContainInputSerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
@@ -154,3 +160,21 @@ class FailureCaseViewSet(viewsets.ReadOnlyModelViewSet):
                                          request=request._request)
         return Response(serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk),
                                                           context={"request": request}).data)
+
+
+def _streamed(request: Request, chunks: Iterable[str]) -> StreamingHttpResponse:
+    """An EPCIS document as it is written. Under ASGI (daphne) Django would read a plain iterator to the end
+    before sending a byte; there each chunk is built in the view's thread (the ORM's) and sent as it comes."""
+    if isinstance(request._request, ASGIRequest):
+        return StreamingHttpResponse(_each_in_thread(iter(chunks)), content_type="application/ld+json")
+    return StreamingHttpResponse(chunks, content_type="application/ld+json")
+
+
+async def _each_in_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
+    following = sync_to_async(_next_or_none, thread_sensitive=True)
+    while (chunk := await following(chunks)) is not None:
+        yield chunk
+
+
+def _next_or_none(chunks: Iterator[str]) -> str | None:
+    return next(chunks, None)

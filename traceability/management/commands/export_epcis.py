@@ -2,11 +2,15 @@
 for a web request:
 
     python manage.py export_epcis --lot LOT-00001 --output recall-LOT-00001.jsonld --validate
+
+The document is streamed: events are built, hashed and written a chunk at a time, so memory does not grow with
+the recall. A file appears under its name only once complete (it is written next to it under a temporary name).
 """
 from __future__ import annotations
 
-import json
+import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -23,7 +27,8 @@ class Command(BaseCommand):
         target.add_argument("--part", metavar="SERIAL")
         target.add_argument("--lot", metavar="LOT_KEY")
         parser.add_argument("--output", metavar="FILE", help="default: standard output")
-        parser.add_argument("--validate", action="store_true", help="check the document against GS1's schema")
+        parser.add_argument("--validate", action="store_true",
+                            help="check every event against GS1's schema before writing anything")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
@@ -31,22 +36,37 @@ class Command(BaseCommand):
             part = selectors.parts().filter(serial=options["part"]).first()
             if part is None:
                 raise CommandError(f"No part {options['part']}.")
-            document = epcis.part_document(genealogy.backward_trace(part))
+            document = epcis.streamed_part_document(genealogy.backward_trace(part), validate=options["validate"])
         else:
             lot = selectors.lots().filter(lot_key=options["lot"]).first()
             if lot is None:
                 raise CommandError(f"No lot {options['lot']}.")
-            document = epcis.lot_document(genealogy.forward_trace(lot))
-        if options["validate"]:
-            errors = epcis.validation_errors(document)
-            if errors:
-                raise CommandError("The document does not validate:\n" + "\n".join(errors[:20]))
-        text = json.dumps(document, indent=1)
-        if options["output"]:
-            with open(options["output"], "w", encoding="utf-8") as handle:
-                handle.write(text)
-        else:
-            sys.stdout.write(text + "\n")
-        events = len(document["epcisBody"]["eventList"])
-        self.stderr.write(f"{events} events in {time.perf_counter() - started:.1f} s"
-                          + (", valid against the GS1 schema" if options["validate"] else ""))
+            document = epcis.streamed_lot_document(genealogy.forward_trace(lot), validate=options["validate"])
+        try:
+            if options["output"]:
+                _write_file(document, options["output"])
+            else:
+                for chunk in document:
+                    sys.stdout.write(chunk)
+                sys.stdout.write("\n")
+        except epcis.InvalidDocument as error:
+            raise CommandError(str(error)) from error
+        hasher = document.hasher
+        self.stderr.write(
+            f"{document.event_count} events in {time.perf_counter() - started:.2f} s"
+            + (", valid against the GS1 schema" if options["validate"] else "")
+            + (f"; {hasher.fallbacks} hashed by GS1's reference code" if hasher and hasher.fallbacks else "")
+        )
+
+
+def _write_file(document: epcis.StreamedDocument, path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, prefix=".epcis-", delete=False)
+    try:
+        with handle:
+            for chunk in document:
+                handle.write(chunk)
+        os.replace(handle.name, path)
+    except BaseException:
+        os.unlink(handle.name)
+        raise
