@@ -47,6 +47,7 @@ from gateway.address_space import (
 
 log = logging.getLogger("gateway")
 T = TypeVar("T")
+HEARTBEAT_EVERY_S = 5.0
 _db_executor: concurrent.futures.ThreadPoolExecutor | None = None
 
 
@@ -114,6 +115,7 @@ class StationLink:
     result: dict[str, Node] = field(default_factory=dict)
     slots: dict[int, list[Node]] = field(default_factory=dict)
     last_stored: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class _Changes:
@@ -271,7 +273,7 @@ class CellGateway:
             await self._catch_up(client, station)
         tasks = [asyncio.create_task(coro) for coro in (
             self._consume(client, changes), self._watchdog(client), self._report_verdicts(client),
-            self._heartbeat(), self._cobot(client))]
+            self._heartbeat(client), self._cobot(client))]
         stopper = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -336,22 +338,31 @@ class CellGateway:
             await self._catch_up(client, self.stations[code])
 
     async def _watchdog(self, client: Client) -> None:
+        """BootId and every station's EventSequence in one read per poll: a restart, or an event whose notification
+        was lost (a subscription that died with a program download), costs at most one poll."""
+        boot_node = await self.stations_root(client)
+        stations = list(self.stations.values())
         while True:
             await asyncio.sleep(self.config.poll_s)
-            boot_node = await self.stations_root(client)
-            boot = str(await boot_node.read_value())
-            if boot != self.boot_id:
-                raise ConnectionError(f"the PLC's BootId changed ({self.boot_id[:12]} -> {boot[:12]}): it restarted")
-            for station in self.stations.values():
-                await self._catch_up(client, station)
+            boot, *targets = await client.read_values([boot_node, *(s.event_sequence for s in stations)])
+            if str(boot) != self.boot_id:
+                raise ConnectionError(f"the PLC's BootId changed ({self.boot_id[:12]} -> {str(boot)[:12]}): it restarted")
+            for station, target in zip(stations, targets):
+                if int(target) != station.last_stored:
+                    await self._catch_up(client, station, target=int(target))
 
     async def stations_root(self, client: Client) -> Node:
         ns = await client.get_namespace_index(self.config.namespace_uri)
         return await client.nodes.objects.get_child([f"{ns}:{self.config.cell}", f"{ns}:BootId"])
 
-    async def _catch_up(self, client: Client, station: StationLink) -> None:
-        """Store every event after the last stored one, up to the PLC's EventSequence, in order; then Ack."""
-        target = int(await station.event_sequence.read_value())
+    async def _catch_up(self, client: Client, station: StationLink, *, target: int | None = None) -> None:
+        """Store every event after the last stored one, up to the PLC's EventSequence, in order; then Ack. One
+        station catches up in one coroutine at a time (a notification and the watchdog may ask together)."""
+        async with station.lock:
+            await self._catch_up_locked(client, station, target)
+
+    async def _catch_up_locked(self, client: Client, station: StationLink, target: int | None) -> None:
+        target = int(await station.event_sequence.read_value()) if target is None else target
         if target < station.last_stored:
             raise ConnectionError(f"{station.code}: EventSequence went down ({station.last_stored} -> {target}) "
                                   "without a BootId change")
@@ -363,9 +374,13 @@ class CellGateway:
             await self.db(self.store.gap, station.station_id, self.boot_id, first, oldest_kept - 1,
                           f"not in the PLC's buffer of {station.buffer_size} any more")
             first = oldest_kept
-        for sequence in range(first, target + 1):
-            values = dict(zip(SLOT_VARIABLES, await client.read_values(
-                await self._slot_nodes(station, slot_index(sequence, station.buffer_size)))))
+        sequences = list(range(first, target + 1))
+        nodes = [node for sequence in sequences
+                 for node in await self._slot_nodes(station, slot_index(sequence, station.buffer_size))]
+        read = await client.read_values(nodes) if nodes else []  # every new event's slot in one request
+        width = len(SLOT_VARIABLES)
+        for position, sequence in enumerate(sequences):
+            values = dict(zip(SLOT_VARIABLES, read[position * width:(position + 1) * width]))
             if values.get("Sequence") != sequence:
                 found = values.get("Sequence")
                 if isinstance(found, int) and found > sequence:  # overwritten while we read: lost
@@ -410,17 +425,21 @@ class CellGateway:
                      ua.DataValue(ua.Variant(counters[station.code], ua.VariantType.UInt32))])
                 await self.db(self.store.verdict_reported, item["record_id"], item["verdict"])
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, client: Client) -> None:
+        # A third of the heartbeat's lifetime (15 s by default): the key never lapses while the link is up.
+        every_s = max(1.0, HEARTBEAT_EVERY_S)
         while True:
             await self.db(self.store.heartbeat, state="up", reconnects=self.reconnects, error="",
-                          states=await self._station_states())
-            await asyncio.sleep(max(1.0, self.config.poll_s))
+                          states=await self._station_states(client))
+            await asyncio.sleep(every_s)
 
-    async def _station_states(self) -> dict[str, Any]:
+    async def _station_states(self, client: Client) -> dict[str, Any]:
+        stations = list(self.stations.values())
+        values = await client.read_values([n for s in stations for n in (s.state, s.fault_code)])
         out: dict[str, Any] = {}
-        for station in self.stations.values():
+        for index, station in enumerate(stations):
+            state, fault = values[2 * index], values[2 * index + 1]
             try:
-                state, fault = await station.state.read_value(), await station.fault_code.read_value()
                 out[station.code] = {"state": MachineryItemState(int(state)).name, "fault_code": int(fault)}
             except (ValueError, TypeError):
                 out[station.code] = {"state": "UNKNOWN"}
