@@ -156,6 +156,10 @@ def _end(record: CycleRecord, event: CycleEvent, part: Part, station: Station) -
     if event.fault_code:
         parameters["fault_code"] = event.fault_code
     if station.kind in INSPECTION_KINDS:
+        # The part has left the station: its verdict is no longer waited for (nor its capture re-sent); a late
+        # result is still stored by ingest, and shows in the trace.
+        CycleRecord.objects.filter(station=station, serial=part.serial, capture_id__isnull=False,
+                                   verdict_reported_at__isnull=True).update(verdict_reported_at=timezone.now())
         inspection = _inspection_of(part, station, event.start_time)
         if inspection is None:
             outcome = StationOutcome.SKIPPED
