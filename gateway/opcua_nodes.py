@@ -69,9 +69,18 @@ class CellNodes:
     buffer_size: int
 
 
+def node_id(path: str, ns: int) -> ua.NodeId:
+    """A string NodeId that spells the browse path (`ac-cell-1.Stations.visual.EventSequence`)."""
+    return ua.NodeId(path, ns)  # type: ignore[arg-type]  # asyncua types its arguments as its own aliases
+
+
+def _path(node: Node) -> str:
+    return str(node.nodeid.Identifier)
+
+
 async def _variable(parent: Node, ns: int, name: str, spec: tuple[Any, ua.VariantType], *, writable: bool) -> Node:
     value, variant_type = spec
-    node = await parent.add_variable(ua.NodeId(f"{parent.nodeid.Identifier}.{name}", ns), ua.QualifiedName(name, ns),
+    node = await parent.add_variable(node_id(f"{_path(parent)}.{name}", ns), ua.QualifiedName(name, ns),
                                      ua.Variant(value, variant_type))
     if writable:
         await node.set_writable()
@@ -84,31 +93,31 @@ async def build_cell(server: Server, *, cell_code: str, stations: Sequence[tuple
     """The cell object, one folder per station (`(code, is inspection station)`), and the cobot's methods.
     String NodeIds follow the browse path (`<cell>.Stations.<station>.EventSequence`) for readable logs."""
     ns = await server.register_namespace(NAMESPACE_URI)
-    cell = await server.nodes.objects.add_object(ua.NodeId(cell_code, ns), ua.QualifiedName(cell_code, ns))
+    cell = await server.nodes.objects.add_object(node_id(cell_code, ns), ua.QualifiedName(cell_code, ns))
     boot = await _variable(cell, ns, "BootId", (boot_id, ua.VariantType.String), writable=False)
-    folder = await cell.add_folder(ua.NodeId(f"{cell_code}.{STATIONS_FOLDER}", ns), ua.QualifiedName(STATIONS_FOLDER, ns))
+    folder = await cell.add_folder(node_id(f"{cell_code}.{STATIONS_FOLDER}", ns), ua.QualifiedName(STATIONS_FOLDER, ns))
     out: dict[str, StationNodes] = {}
     for code, inspects in stations:
-        station = await folder.add_folder(ua.NodeId(f"{cell_code}.{STATIONS_FOLDER}.{code}", ns), ua.QualifiedName(code, ns))
+        station = await folder.add_folder(node_id(f"{cell_code}.{STATIONS_FOLDER}.{code}", ns), ua.QualifiedName(code, ns))
         variables = {name: await _variable(station, ns, name, spec, writable=name in WRITABLE_BY_THE_TWIN)
                      for name, spec in STATION_TYPES.items()}
-        buffer = await station.add_folder(ua.NodeId(f"{station.nodeid.Identifier}.{BUFFER_FOLDER}", ns),
+        buffer = await station.add_folder(node_id(f"{_path(station)}.{BUFFER_FOLDER}", ns),
                                           ua.QualifiedName(BUFFER_FOLDER, ns))
         await _variable(buffer, ns, "BufferSize", (buffer_size, ua.VariantType.UInt32), writable=False)
         slots = []
         for index in range(buffer_size):
-            slot = await buffer.add_object(ua.NodeId(f"{buffer.nodeid.Identifier}.{slot_name(index, buffer_size)}", ns),
+            slot = await buffer.add_object(node_id(f"{_path(buffer)}.{slot_name(index, buffer_size)}", ns),
                                            ua.QualifiedName(slot_name(index, buffer_size), ns))
             slots.append({name: await _variable(slot, ns, name, spec, writable=False) for name, spec in SLOT_TYPES.items()})
         nodes = StationNodes(code, station, variables, slots)
         if inspects:
-            result = await station.add_object(ua.NodeId(f"{station.nodeid.Identifier}.{RESULT_FOLDER}", ns),
+            result = await station.add_object(node_id(f"{_path(station)}.{RESULT_FOLDER}", ns),
                                               ua.QualifiedName(RESULT_FOLDER, ns))
             nodes.result = {name: await _variable(result, ns, name, spec, writable=True)
                             for name, spec in RESULT_TYPES.items()}
         out[code] = nodes
-    cobot = await cell.add_object(ua.NodeId(f"{cell_code}.{COBOT_FOLDER}", ns), ua.QualifiedName(COBOT_FOLDER, ns))
-    system = await cobot.add_object(ua.NodeId(f"{cell_code}.{COBOT_FOLDER}.{MOTION_DEVICE_SYSTEM}", ns),
+    cobot = await cell.add_object(node_id(f"{cell_code}.{COBOT_FOLDER}", ns), ua.QualifiedName(COBOT_FOLDER, ns))
+    system = await cobot.add_object(node_id(f"{cell_code}.{COBOT_FOLDER}.{MOTION_DEVICE_SYSTEM}", ns),
                                     ua.QualifiedName(MOTION_DEVICE_SYSTEM, ns))
     if present_view is not None:
         await _method(system, ns, "PresentView", present_view, ["CommandId", "Serial", "FindingName", "Bbox"])
@@ -126,14 +135,14 @@ async def _method(parent: Node, ns: int, name: str, handler: CobotMethod, inputs
     for arg_name in inputs:
         argument = ua.Argument()
         argument.Name = arg_name
-        argument.DataType = ua.NodeId(ua.ObjectIds.String)
+        argument.DataType = ua.NodeId(ua.ObjectIds.String)  # type: ignore[arg-type]
         argument.ValueRank = -1
         arguments.append(argument)
     status = ua.Argument()
     status.Name = "Status"
-    status.DataType = ua.NodeId(ua.ObjectIds.String)
+    status.DataType = ua.NodeId(ua.ObjectIds.String)  # type: ignore[arg-type]
     status.ValueRank = -1
-    await parent.add_method(ua.NodeId(f"{parent.nodeid.Identifier}.{name}", ns), ua.QualifiedName(name, ns), call,
+    await parent.add_method(node_id(f"{_path(parent)}.{name}", ns), ua.QualifiedName(name, ns), call,
                             arguments, [status])
 
 

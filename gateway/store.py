@@ -105,7 +105,7 @@ class DjangoStore:
         out = []
         overdue = timezone.now() - dt.timedelta(seconds=resend_after_s)
         for record in pending:
-            verdict = verdicts.get(record.capture_id)
+            verdict = verdicts.get(record.capture_id) if record.capture_id else None
             if verdict is None and record.capture_sent_at is not None and record.capture_sent_at < overdue:
                 log.warning("capture %s for %s overdue: sent again", record.capture_id, record.serial)
                 actions.resend_capture(record)

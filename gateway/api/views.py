@@ -27,7 +27,8 @@ class CanPostStationEvents(BasePermission):
 
 class StationEventInput(serializers.Serializer):
     station = serializers.CharField(max_length=40)
-    source = serializers.CharField(max_length=64, help_text="The sender's counter epoch (like the PLC's BootId).")
+    source = serializers.CharField(max_length=64,  # type: ignore[assignment]  # a field named like Field.source
+                                   help_text="The sender's counter epoch (like the PLC's BootId).")
     sequence = serializers.IntegerField(min_value=1)
     kind = serializers.CharField(max_length=20)
     serial = serializers.CharField(max_length=200)
@@ -70,6 +71,6 @@ class StationEventView(APIView):
         record = actions.record_cycle_event(station, event, source=source)
         if record is None:
             return Response({"stored": False}, status=status.HTTP_200_OK)
-        if record.dead_letter_id is not None:
+        if record.dead_letter is not None:
             return Response({"detail": record.dead_letter.detail, "stored": False}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"id": record.pk, "stored": True}, status=status.HTTP_201_CREATED)
