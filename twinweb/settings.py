@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "spc",
     "demo",
     "monitoring",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -58,9 +59,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's Accept-Language (or the django_language cookie); after authentication a signed-in user's
+    # own choice (accounts.UserPreference, carried in the session) wins.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twinweb.middleware.SigningSessionIdleTimeoutMiddleware",
@@ -158,7 +163,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- I18N, static, media --------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# English by default; Brazilian Portuguese for the plant in Campinas. Each user picks theirs on /accounts/profile/
+# (else the browser's Accept-Language decides). Catalogs: locale/<lang>/LC_MESSAGES/django.po and djangojs.po,
+# compiled (.mo) and committed, so a fresh clone runs without gettext installed (make messages rebuilds them).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

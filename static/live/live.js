@@ -14,7 +14,7 @@
   const S = {
     state: null, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
     degraded: null, resyncing: false, resyncAgain: [], pollTimer: null, chartsDirty: true, chartsAt: 0,
-    kpiTimer: null, connected: false,
+    kpiTimer: null, connected: false, stopped: null,
   };
   const Seq = LiveSequencer.create({
     snapshot: (state) => applySnapshot(state),
@@ -32,6 +32,9 @@
   const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
   const num = (v, d = 1) => (v == null ? "–" : Number(v).toFixed(d));
   const tenths = (v) => Math.round(10 * v) / 10; // a duration as the page shows it
+  // Numbers as the page's language writes them (pt-BR: decimal comma); the catalog (jsi18n) sets the locale.
+  const LOCALE = document.documentElement.lang || "en";
+  const decimal = (v, d) => Number(v).toLocaleString(LOCALE, { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: false });
   const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
   function ageText(iso) {
     if (!iso) return "never";
@@ -77,11 +80,14 @@
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath;
   }
   function connect() {
-    setConn(S.everConnected ? "reconnecting" : "connecting", S.everConnected ? "reconnecting…" : "connecting…");
+    if (S.stopped) return;
+    setConn(S.everConnected ? "reconnecting" : "connecting", S.everConnected ? gettext("reconnecting…") : gettext("connecting…"));
     let ws;
     try { ws = new WebSocket(wsUrl()); } catch (e) { scheduleReconnect(); return; }
     S.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       // A reconnect: whatever happened while the socket was down is in the database, not in the stream. Fetch
       // the snapshot over HTTP (the one the server pushes races it; the sequencer applies the newer).
       if (S.everConnected) { Seq.restart(); resync("reconnect"); }
@@ -96,18 +102,59 @@
       if (S.ws !== ws) return;
       S.ws = null;
       S.connected = false;
-      if (e.code === 4403 || (!S.everConnected && e.code === 1006 && S.attempt > 6)) {
-        // Refused (no permission or signed out): keep trying slowly, the session may come back.
-      }
+      if (e.code === CLOSE_SIGNED_OUT) return stop("signed-out");
+      if (e.code === CLOSE_FORBIDDEN) return stop("refused");
+      // A handshake the server refuses (HTTP 403 before accept) reaches the browser as 1006, the same code as a
+      // server that is down. Ask over HTTP which it was: 401/403 means signed out or refused, anything else
+      // (including no answer at all) means try again.
+      if (!opened) { checkAccess().then((why) => (why ? stop(why) : scheduleReconnect())); return; }
       scheduleReconnect();
     };
   }
+  const CLOSE_SIGNED_OUT = 4401;
+  const CLOSE_FORBIDDEN = 4403;
+  /** "signed-out" (401), "refused" (403) or null (allowed, or the server did not answer). */
+  async function checkAccess() {
+    try {
+      const r = await fetch(cfg.stateUrl, {
+        credentials: "same-origin", cache: "no-store", redirect: "manual",
+        headers: { Accept: "application/json", "X-Twin-Resync": "access check" },
+      });
+      return r.status === 401 ? "signed-out" : r.status === 403 ? "refused" : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  /** Signed out or refused: say so, offer the sign-in page, stop reconnecting and polling (the server would
+      refuse every try; a new sign-in loads the page again). */
+  function stop(why) {
+    S.stopped = why;
+    stopPolling();
+    if (S.kpiTimer) { clearTimeout(S.kpiTimer); S.kpiTimer = null; }
+    const signedOut = why === "signed-out";
+    setConn("refused", signedOut ? gettext("signed out") : gettext("no access"));
+    $("conn").dataset.reason = why;
+    const b = $("banner");
+    b.hidden = false;
+    b.dataset.kind = "refused";
+    b.className = "live-banner banner-refused";
+    b.replaceChildren(
+      signedOut
+        ? gettext("You are signed out: this page no longer receives the cell's updates. Values shown are not live.")
+        : gettext("The server refused this page's connection: your account may not watch this cell (any more). Values shown are not live."),
+      " ",
+      h("a", { href: `${cfg.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`, class: "button", id: "sign-in" },
+        gettext("Sign in")),
+    );
+  }
   function scheduleReconnect() {
+    if (S.stopped) return;
     S.attempt += 1;
     const base = Math.min(10000, 500 * 2 ** (S.attempt - 1));
     const delay = base / 2 + Math.random() * (base / 2);
-    setConn("reconnecting", "reconnecting…");
-    banner("reconnecting", `Connection to the cell lost: reconnecting (attempt ${S.attempt}, next try in ${(delay / 1000).toFixed(1)} s). Values shown are not live.`);
+    setConn("reconnecting", gettext("reconnecting…"));
+    banner("reconnecting", interpolate(gettext("Connection to the cell lost: reconnecting (attempt %(attempt)s, next try in %(delay)s s). Values shown are not live."),
+      { attempt: S.attempt, delay: decimal(delay / 1000, 1) }, true));
     setTimeout(connect, delay);
   }
 
@@ -199,6 +246,7 @@
       come while one is on its way are sent with the next (the X-Twin-Resync header says why, for the logs and
       the end-to-end test). */
   async function resync(reason) {
+    if (S.stopped) return;
     if (S.resyncing) { if (!S.resyncAgain.includes(reason)) S.resyncAgain.push(reason); return; }
     S.resyncing = true;
     probe.resyncs += 1;
@@ -210,6 +258,7 @@
         credentials: "same-origin", cache: "no-store",
         headers: { Accept: "application/json", "X-Twin-Resync": reason.replace(/[^\x20-\x7e]/g, "?") },
       });
+      if (r.status === 401 || r.status === 403) { stop(r.status === 401 ? "signed-out" : "refused"); return; }
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       takeSnapshot(await r.json(), epoch);
       if (S.degraded == null && S.connected) banner(null);
@@ -592,6 +641,6 @@
     renderCharts(false);
   }, 1000);
 
-  window.addEventListener("online", () => { if (!S.ws) connect(); });
+  window.addEventListener("online", () => { if (!S.ws && !S.stopped) connect(); });
   connect();
 })();
