@@ -37,9 +37,9 @@
   const decimal = (v, d) => Number(v).toLocaleString(LOCALE, { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: false });
   const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
   function ageText(iso) {
-    if (!iso) return "never";
+    if (!iso) return gettext("never");
     const s = Math.max(0, (serverNow() - Date.parse(iso)) / 1000);
-    return s < 90 ? `${s.toFixed(0)} s ago` : s < 5400 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
+    return s < 90 ? interpolate(gettext("%s s ago"), [decimal(s, 0)]) : s < 5400 ? interpolate(gettext("%s min ago"), [decimal(s / 60, 0)]) : interpolate(gettext("%s h ago"), [decimal(s / 3600, 1)]);
   }
   function h(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -208,7 +208,7 @@
       if (!S.degraded) startPolling();
       S.degraded = frame.degraded;
       setConn("degraded", "degraded");
-      banner("degraded", `Live updates degraded (${frame.degraded}): the page refreshes from the database every 5 s.`);
+      banner("degraded", interpolate(gettext("Live updates degraded (%s): the page refreshes from the database every 5 s."), [frame.degraded]));
       return;
     }
     if (S.degraded) {
@@ -263,7 +263,7 @@
       takeSnapshot(await r.json(), epoch);
       if (S.degraded == null && S.connected) banner(null);
     } catch (e) {
-      banner("degraded", `Cannot refresh from the server (${e.message}): retrying.`);
+      banner("degraded", interpolate(gettext("Cannot refresh from the server (%s): retrying."), [e.message]));
       setTimeout(() => resync("retry"), 3000);
     } finally {
       S.resyncing = false;
@@ -477,7 +477,7 @@
       $(id).classList.toggle("over-target", shown != null && shown > target);
     }
     $("kpi-completed").textContent = `${k.completed} · ${k.good}`;
-    $("def-window").textContent = k.window_start ? `since ${time(k.window_start)}, ${(k.planned_s / 60).toFixed(0)} min planned, ${(k.run_s / 60).toFixed(0)} min run` : "no part yet";
+    $("def-window").textContent = k.window_start ? interpolate(gettext("since %(start)s, %(planned)s min planned, %(run)s min run"), { start: time(k.window_start), planned: decimal(k.planned_s / 60, 0), run: decimal(k.run_s / 60, 0) }, true) : gettext("no part yet");
   }
 
   function renderAlarms() {
@@ -489,25 +489,25 @@
     count.className = "badge " + (unacked ? "badge-bad" : alarms.length ? "badge-warn" : "badge-neutral");
     document.body.classList.toggle("andon-active", unacked > 0);
     list.textContent = "";
-    if (!alarms.length) { list.append(h("li", { class: "muted" }, "No active alarm.")); return; }
+    if (!alarms.length) { list.append(h("li", { class: "muted" }, gettext("No active alarm."))); return; }
     for (const a of alarms) {
       const li = h("li", { class: "alarm" + (a.acknowledged_at ? " acked" : ""), "data-alarm-id": a.id },
         h("div", { class: "alarm-head" },
           h("span", { class: "badge " + (a.acknowledged_at ? "badge-warn" : "badge-bad") }, a.acknowledged_at ? "ACK" : "ALARM"),
           h("strong", {}, a.message)),
         h("div", { class: "muted small" }, `${a.rule_label} · raised ${time(a.raised_at)}`),
-        a.acknowledged_at ? h("div", { class: "small" }, `Acknowledged by ${a.acknowledged_by} at ${time(a.acknowledged_at)}: “${a.ack_reason}”`) : null);
+        a.acknowledged_at ? h("div", { class: "small" }, interpolate(gettext("Acknowledged by %(who)s at %(at)s: “%(reason)s”"), { who: a.acknowledged_by, at: time(a.acknowledged_at), reason: a.ack_reason }, true)) : null);
       // An SPC alarm is acknowledged on its characteristic's page, with an assignable cause and a corrective action.
-      if (a.rule === "spc") li.append(h("a", { href: `/spc/alarms/${a.id}/`, class: "small" }, "Open the SPC chart to record cause and action"));
+      if (a.rule === "spc") li.append(h("a", { href: `/spc/alarms/${a.id}/`, class: "small" }, gettext("Open the SPC chart to record cause and action")));
       else if (!a.acknowledged_at && cfg.canAck) li.append(ackForm(a));
       list.append(li);
     }
   }
 
   function ackForm(a) {
-    const input = h("input", { type: "text", name: "reason", required: "required", placeholder: "Reason / action taken", "aria-label": "Reason" });
+    const input = h("input", { type: "text", name: "reason", required: "required", placeholder: gettext("Reason / action taken"), "aria-label": gettext("Reason") });
     const error = h("div", { class: "error small" });
-    const form = h("form", { class: "ack-form" }, input, h("button", { type: "submit", class: "primary" }, "Acknowledge"), error);
+    const form = h("form", { class: "ack-form" }, input, h("button", { type: "submit", class: "primary" }, gettext("Acknowledge")), error);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const url = cfg.ackUrl.replace("/0/acknowledge/", `/${a.id}/acknowledge/`);
@@ -521,7 +521,7 @@
         if (!r.ok) { error.textContent = body.detail || body.reason || `Refused (HTTP ${r.status})`; return; }
         applyEvent({ type: "alarm.acknowledged", alarm: body }, { seq: Seq.lastSeq }, Date.now());
       } catch (err) {
-        error.textContent = `Not sent: ${err.message}`;
+        error.textContent = interpolate(gettext("Not sent: %s"), [err.message]);
       }
     });
     return form;
@@ -531,7 +531,7 @@
     const box = $("devices");
     const devices = S.state.devices;
     box.textContent = "";
-    if (!devices.length) { box.append(h("p", { class: "muted" }, "No edge device registered for this cell.")); return; }
+    if (!devices.length) { box.append(h("p", { class: "muted" }, gettext("No edge device registered for this cell."))); return; }
     for (const d of devices) {
       const health = deviceHealth(d);
       const fresh = health === "online";
@@ -543,28 +543,28 @@
       box.append(h("div", { class: "device" + (fresh ? "" : " is-stale"), "data-device-id": d.device_id, "data-health": health },
         h("div", { class: "device-head" }, h("strong", {}, d.device_id), h("span", { class: `badge badge-${colour}` }, health.replace("_", " "))),
         h("dl", { class: "device-grid" },
-          h("dt", {}, "Backend"), h("dd", {}, `${d.backend || "–"} · ${d.precision || "–"}`),
-          h("dt", {}, "Model"), h("dd", {}, d.model_version || "–"),
+          h("dt", {}, gettext("Backend")), h("dd", {}, `${d.backend || "–"} · ${d.precision || "–"}`),
+          h("dt", {}, gettext("Model")), h("dd", {}, d.model_version || "–"),
           h("dt", {}, "FPS"), h("dd", { class: "reading" }, reading(d.fps, (v) => num(v, 1))),
-          h("dt", {}, "Power"), h("dd", { class: "reading" }, reading(d.power_mw, (v) => `${num(v, 0)} mW`)),
-          h("dt", {}, "Memory"), h("dd", { class: "reading" }, reading(d.memory, mem)),
-          h("dt", {}, "Temperature"), h("dd", { class: "reading" }, reading(d.temperature, temp)),
-          h("dt", {}, "Last heartbeat"), h("dd", {}, `${ageText(d.last_heartbeat_at)}`))));
+          h("dt", {}, gettext("Power")), h("dd", { class: "reading" }, reading(d.power_mw, (v) => `${num(v, 0)} mW`)),
+          h("dt", {}, gettext("Memory")), h("dd", { class: "reading" }, reading(d.memory, mem)),
+          h("dt", {}, gettext("Temperature")), h("dd", { class: "reading" }, reading(d.temperature, temp)),
+          h("dt", {}, gettext("Last heartbeat")), h("dd", {}, `${ageText(d.last_heartbeat_at)}`))));
     }
   }
 
   function renderRecent() {
     const list = $("recent");
     list.textContent = "";
-    if (!S.state.recent.length) { list.append(h("li", { class: "muted" }, "No inspection yet.")); return; }
+    if (!S.state.recent.length) { list.append(h("li", { class: "muted" }, gettext("No inspection yet."))); return; }
     for (const r of S.state.recent) {
       const colour = { pass: "ok", fail: "bad", error: "warn" }[r.verdict] || "neutral";
       list.append(h("li", { "data-result-id": r.result_id, class: "result" },
-        r.image_url ? h("img", { src: r.image_url, alt: `inspection image of ${r.serial}`, loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
+        r.image_url ? h("img", { src: r.image_url, alt: interpolate(gettext("inspection image of %s"), [r.serial]), loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
         h("div", {},
           h("div", {}, h("span", { class: `badge badge-${colour}` }, r.verdict === "fail" ? "NOK" : r.verdict.toUpperCase()), " ",
             h("a", { href: `${cfg.replayUrl}?serial=${encodeURIComponent(r.serial)}` }, r.serial),
-            r.review ? h("span", { class: "review-note small", title: `signed by ${r.review.signer} at ${time(r.review.at)}` },
+            r.review ? h("span", { class: "review-note small", title: interpolate(gettext("signed by %(who)s at %(at)s"), { who: r.review.signer, at: time(r.review.at) }, true) },
               ` · reviewed: ${r.review.verdict.replace("_", " ")}${r.review.disposition ? ` (${r.review.disposition})` : ""}`) : ""),
           h("div", { class: "muted small" },
             `${r.station} · ${time(r.captured_at)}${r.defect_class ? ` · ${r.defect_class} ${num(100 * (r.defect_confidence || 0), 0)} %` : ""}${r.latency_ms != null ? ` · ${num(r.latency_ms, 0)} ms` : ""}`))));
@@ -594,8 +594,8 @@
     }], {
       ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero", automargin: true }, xaxis: { type: "date", visible: cyc.length > 0, tickformat: "%H:%M:%S", nticks: 5, automargin: true },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: target, y1: target, line: { color: "#137333", width: 2, dash: "dash" } }],
-      annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
-        ...(cyc.length ? [] : [{ text: "No completed part in the window yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
+      annotations: [{ xref: "paper", x: 1, y: target, text: interpolate(gettext("target %s s"), [decimal(target, 1)]), showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
+        ...(cyc.length ? [] : [{ text: gettext("No completed part in the window yet"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
     }, plotConfig);
 
     // Horizontal bars, most frequent on top: the defect names stay whole and level at any width (a column per
@@ -610,7 +610,7 @@
       yaxis: { type: "category", autorange: "reversed", automargin: true, ticksuffix: " ", visible: total > 0 },
       xaxis: { title: { text: "NOK", standoff: 4 }, rangemode: "tozero", tickformat: ",d", dtick: total && c.pareto[0].count <= 10 ? 1 : null, automargin: true, visible: total > 0 },
       xaxis2: { overlaying: "x", side: "top", range: [0, 105], tickvals: [0, 25, 50, 75, 100], ticktext: ["0 %", "25 %", "50 %", "75 %", "100 %"], showgrid: false, automargin: true, visible: total > 0 },
-      annotations: total ? [] : [{ text: "No NOK in the window", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+      annotations: total ? [] : [{ text: gettext("No NOK in the window"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 
     const pw = c.power;
     const hasPower = pw.some((p) => p.power_mw != null);
@@ -620,13 +620,13 @@
     ], { ...baseLayout(), margin: { l: 48, r: 48, t: 26, b: 36 }, showlegend: hasPower, legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5, automargin: true }, yaxis: { title: { text: "mW" }, rangemode: "tozero", visible: hasPower, automargin: true },
       // automargin: the tick labels push the axis title out instead of running into it
       yaxis2: { title: { text: "FPS", standoff: 6 }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", nticks: 5, tickformat: "~r", automargin: true },
-      annotations: hasPower ? [] : [{ text: pw.length ? "FPS · power not measured on this device" : "No reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1 : 0.5, yanchor: pw.length ? "bottom" : "middle" }] }, plotConfig);
+      annotations: hasPower ? [] : [{ text: pw.length ? gettext("FPS · power not measured on this device") : gettext("No reading yet"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1 : 0.5, yanchor: pw.length ? "bottom" : "middle" }] }, plotConfig);
 
     const en = c.energy.slice(-60);
     Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
       // No energy: no axes either, only the note (empty ticks would run into it and say nothing).
-      { ...baseLayout(), xaxis: { type: "category", visible: en.length > 0, showticklabels: en.length <= 6, title: { text: en.length > 6 ? `last ${en.length} parts (hover for serials)` : "" }, automargin: true }, yaxis: { title: { text: "mJ" }, rangemode: "tozero", visible: en.length > 0, automargin: true },
-        annotations: en.length ? [] : [{ text: pw.length && !hasPower ? "not measured: the edge device reports no power" : "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+      { ...baseLayout(), xaxis: { type: "category", visible: en.length > 0, showticklabels: en.length <= 6, title: { text: en.length > 6 ? interpolate(gettext("last %s parts (hover for serials)"), [en.length]) : "" }, automargin: true }, yaxis: { title: { text: "mJ" }, rangemode: "tozero", visible: en.length > 0, automargin: true },
+        annotations: en.length ? [] : [{ text: pw.length && !hasPower ? gettext("not measured: the edge device reports no power") : gettext("No energy measured yet"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
   }
 
   // ---------------------------------------------------------------- clock: derived states, watchdog, charts
