@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: demo test venv venv-dev migrate seed services browser check lint lock clean
+.PHONY: demo test venv venv-dev migrate seed services browser check lint lock clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ seed: migrate
 
 demo: seed
 	$(BIN)/python manage.py run_demo
+
+# Translations: extract the marked messages into locale/pt_BR/LC_MESSAGES/*.po (translate the new ones there),
+# then compile them. The compiled .mo files are committed, so `make demo` and `make test` need no gettext tools;
+# tests/twinweb/test_translations.py fails while a .po has an untranslated message or a .mo is older than its .po.
+MAKEMESSAGES := $(BIN)/python manage.py makemessages -l pt_BR --no-obsolete --ignore=".venv/*" --ignore="staticfiles/*" --ignore="tests/*"
+messages: venv
+	$(MAKEMESSAGES) --ignore="bench/*" --ignore="edge_worker/*"
+	$(MAKEMESSAGES) -d djangojs --ignore="static/vendor/*" --ignore="node_modules/*"
+	$(BIN)/python manage.py compilemessages -l pt_BR
 
 # Headless Chromium for the browser tests (Debian's package; Playwright drives it, it downloads no browser).
 browser:
