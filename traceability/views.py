@@ -2,7 +2,6 @@
 CSV download, containment). Server-rendered, no build step. Each trace page shows how long the trace took."""
 from __future__ import annotations
 
-import csv
 import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
@@ -26,6 +25,7 @@ from traceability.forms import (
 )
 from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
 from traceability.models import LotLink, MaterialLot
+from twinweb.exports import csv_response
 
 RECALL_ROWS_SHOWN = 500
 P = ParamSpec("P")
@@ -131,15 +131,12 @@ def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
 def trace_lot_csv(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     trace: ForwardTrace = genealogy.forward_trace(lot, with_sources=False)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="recall-{lot.lot_key}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["serial", "status", "part_type", "batch", "pallet_sscc", "pallet_status", "via_lots",
-                     "via_components"])
-    for p in trace.parts:
-        writer.writerow([p.serial, p.status, p.part_type, p.batch_number, p.pallet_sscc or "", p.pallet_status or "",
-                         " ".join(p.via_lots), " ".join(p.via_components)])
-    return response
+    # The headers are column keys other tools read; they stay as they are in every language.
+    rows: list[list[Any]] = [["serial", "status", "part_type", "batch", "pallet_sscc", "pallet_status", "via_lots",
+                              "via_components"]]
+    rows += [[p.serial, p.status, p.part_type, p.batch_number, p.pallet_sscc or "", p.pallet_status or "",
+              " ".join(p.via_lots), " ".join(p.via_components)] for p in trace.parts]
+    return csv_response(rows, f"recall-{lot.lot_key}.csv")
 
 
 @require_POST

@@ -29,13 +29,14 @@
 
   // ---------------------------------------------------------------- helpers
   const serverNow = () => Date.now() + S.offsetMs;
-  const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
-  const num = (v, d = 1) => (v == null ? "–" : Number(v).toFixed(d));
+
   const tenths = (v) => Math.round(10 * v) / 10; // a duration as the page shows it
   // Numbers as the page's language writes them (pt-BR: decimal comma); the catalog (jsi18n) sets the locale.
   const LOCALE = document.documentElement.lang || "en";
   const decimal = (v, d) => Number(v).toLocaleString(LOCALE, { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: false });
-  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
+  const pct = (v) => (v == null ? "–" : decimal(100 * v, 1) + " %");
+  const num = (v, d = 1) => (v == null ? "–" : decimal(v, d));
+  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString(LOCALE, { hour12: false }) : "–");
   function ageText(iso) {
     if (!iso) return gettext("never");
     const s = Math.max(0, (serverNow() - Date.parse(iso)) / 1000);
@@ -166,7 +167,7 @@
         S.connected = true;
         takeSnapshot(frame.state, Seq.epoch);
         if (!S.degraded) banner(null);
-        setConn(S.degraded ? "degraded" : "live", S.degraded ? "degraded" : "live");
+        setConn(S.degraded ? "degraded" : "live", S.degraded ? gettext("degraded") : gettext("live"));
         break;
       case "event":
         onEvent(frame, receivedAt);
@@ -207,7 +208,7 @@
     if (frame.degraded) {
       if (!S.degraded) startPolling();
       S.degraded = frame.degraded;
-      setConn("degraded", "degraded");
+      setConn("degraded", gettext("degraded"));
       banner("degraded", interpolate(gettext("Live updates degraded (%s): the page refreshes from the database every 5 s."), [frame.degraded]));
       return;
     }
@@ -215,7 +216,7 @@
       S.degraded = null;
       stopPolling();
       banner(null);
-      setConn("live", "live");
+      setConn("live", gettext("live"));
       Seq.restart(); // Redis may have come back without its counters
       resync("event bus back");
       return;
@@ -319,7 +320,7 @@
           st.recent.unshift(ev);
           st.recent.length = Math.min(st.recent.length, RECENT_MAX);
           if (ev.verdict === "fail") {
-            const cls = ev.defect_class && ev.defect_class !== "ok" ? ev.defect_class : "out of tolerance";
+            const cls = ev.defect_class && ev.defect_class !== "ok" ? ev.defect_class : "out of tolerance"; // the server's Pareto key (live.selectors)
             const row = st.charts.pareto.find((p) => p.defect_class === cls);
             if (row) row.count += 1; else st.charts.pareto.push({ defect_class: cls, count: 1 });
             st.charts.pareto.sort((a, b) => b.count - a.count);
@@ -460,7 +461,7 @@
     const k = S.state.kpis;
     $("kpi-throughput").textContent = num(k.throughput_per_h, 1);
     $("kpi-fpy").textContent = pct(k.first_pass_yield);
-    $("kpi-fpy-count").textContent = k.first_pass_decided ? `${k.first_pass_ok} of ${k.first_pass_decided} parts` : "no part decided yet";
+    $("kpi-fpy-count").textContent = k.first_pass_decided ? interpolate(gettext("%(ok)s of %(decided)s parts"), { ok: k.first_pass_ok, decided: k.first_pass_decided }, true) : gettext("no part decided yet");
     $("kpi-oee").textContent = pct(k.oee);
     $("kpi-a").textContent = pct(k.availability);
     $("kpi-p").textContent = pct(k.performance);
@@ -473,7 +474,7 @@
     for (const [id, v] of [["kpi-cycle-mean", k.cycle_mean_s], ["kpi-cycle-p95", k.cycle_p95_s]]) {
       // Coloured by the value shown: 15.04 s reads "15.0 s", which is not over a 15.0 s target.
       const shown = v == null ? null : tenths(v);
-      $(id).textContent = shown == null ? "–" : `${shown.toFixed(1)} s`;
+      $(id).textContent = shown == null ? "–" : `${decimal(shown, 1)} s`;
       $(id).classList.toggle("over-target", shown != null && shown > target);
     }
     $("kpi-completed").textContent = `${k.completed} · ${k.good}`;
@@ -631,7 +632,7 @@
 
   // ---------------------------------------------------------------- clock: derived states, watchdog, charts
   setInterval(() => {
-    $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString([], { hour12: false });
+    $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString(LOCALE, { hour12: false });
     if (S.ws && S.ws.readyState === WebSocket.OPEN && S.lastFrameAt && Date.now() - S.lastFrameAt > HEARTBEAT_TIMEOUT_MS) {
       S.ws.close(); // half-open socket: no heartbeat; onclose reconnects
     }
