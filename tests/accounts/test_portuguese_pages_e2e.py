@@ -27,7 +27,8 @@ ENGLISH_ONLY = {
     "reconnecting", "results", "devices", "alarm", "Throughput", "yield", "good", "Completed", "never", "ago",
     "target", "parts", "part", "Skip", "content", "Profile", "Language", "Review", "Order", "first", "Nothing",
     "Back", "Next", "Mean", "Energy", "power", "Defect", "Latest", "How", "figures", "defined", "Production",
-    "cells", "Open", "live", "view", "Cell", "Edge", "Drawings", "Trace", "operator", "cases", "case", "for",
+    "cells", "Open", "live", "view", "Cell", "Edge", "Drawings", "Trace", "cases", "case", "for",
+    "Search", "Filters", "Serial", "Batch", "Made", "until", "verdict",
     "PASS", "IDLE", "RUNNING", "Username", "Password", "Quality", "control",
 }
 
@@ -41,7 +42,7 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     cell = factories.make_cell(code="pt-e2e")
-    joao = factories.make_user("joao", roles.OPERATOR)
+    joao = factories.make_user("joao", roles.SUPERVISOR)  # the supervisor's menu reaches the trace pages too
     UserPreference.objects.create(user=joao, language="pt-br")
     env = processes.child_env()
     with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
@@ -79,6 +80,8 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
         assert "OCIOSA" in live  # the station state, translated by the script catalog
         queue = visit("/review/")
         assert "Modo Debug" in queue and "Nada esperando análise." in queue
+        trace = visit("/trace/")
+        assert "Rastreabilidade" in trace and "Buscar" in trace
         profile = visit("/accounts/profile/")
         assert "Idioma" in profile
         assert not errors
