@@ -579,6 +579,31 @@
   });
   const plotConfig = { displayModeBar: false, responsive: true, staticPlot: false };
 
+  /** The charts in words, for screen readers (and anyone who cannot read a plot): each chart's figure points at
+      its summary with aria-describedby. */
+  function describeCharts(c, target) {
+    const say = (id, text) => { const node = $(id); if (node && node.textContent !== text) node.textContent = text; };
+    const cyc = c.cycle;
+    if (cyc.length) {
+      const mean = cyc.reduce((a, p) => a + p.cycle_s, 0) / cyc.length;
+      const over = cyc.filter((p) => tenths(p.cycle_s) > target).length;
+      say("chart-cycle-summary", interpolate(gettext("%(n)s parts; mean cycle %(mean)s s, last %(last)s s, target %(target)s s; %(over)s over the target."),
+        { n: cyc.length, mean: decimal(mean, 1), last: decimal(cyc[cyc.length - 1].cycle_s, 1), target: decimal(target, 1), over: over }, true));
+    } else say("chart-cycle-summary", gettext("No completed part in the window yet"));
+    say("chart-pareto-summary", c.pareto.length
+      ? c.pareto.map((p) => interpolate(gettext("%(defect)s: %(count)s NOK"), { defect: p.defect_class.replace(/_/g, " "), count: p.count }, true)).join("; ")
+      : gettext("No NOK in the window"));
+    const pw = c.power.filter((p) => p.power_mw != null || p.fps != null);
+    const last = pw[pw.length - 1];
+    say("chart-power-summary", last
+      ? interpolate(gettext("Latest reading: %(power)s mW, %(fps)s FPS."), { power: last.power_mw == null ? "–" : decimal(last.power_mw, 0), fps: last.fps == null ? "–" : decimal(last.fps, 1) }, true)
+      : gettext("No reading yet"));
+    const en = c.energy;
+    say("chart-energy-summary", en.length
+      ? interpolate(gettext("%(n)s parts; mean %(mean)s mJ per part."), { n: en.length, mean: decimal(en.reduce((a, p) => a + p.energy_mj, 0) / en.length, 0) }, true)
+      : gettext("No energy measured yet"));
+  }
+
   function renderCharts(force) {
     if (!S.state || typeof Plotly === "undefined") return;
     if (!S.chartsDirty) return;
@@ -586,6 +611,7 @@
     S.chartsDirty = false;
     S.chartsAt = Date.now();
     const c = S.state.charts, target = S.state.cell.target_cycle_time_s;
+    describeCharts(c, target);
 
     const cyc = c.cycle;
     Plotly.react("chart-cycle", [{

@@ -3,6 +3,7 @@ real Daphne process, in English and in Brazilian Portuguese. No serious or criti
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,12 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
             page.goto(f"{server.url}{path}")
             if path.startswith("/cells/"):
                 expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+                # Each chart is a figure described in words (its summary), not a picture alone.
+                for chart in ("cycle", "pareto", "power", "energy"):
+                    figure = page.locator(f"figure[aria-describedby='chart-{chart}-summary']")
+                    expect(figure).to_have_count(1)
+                    expect(page.locator(f"#chart-{chart}-summary")).not_to_have_text(
+                        re.compile("Loading|Carregando|^$"), timeout=5_000)
             found[path] = violations(page)
         bad = {path: describe(v) for path, v in found.items() if v}
         assert not bad, "\n".join(f"{path}: {text}" for path, text in bad.items())
