@@ -28,7 +28,7 @@ ENGLISH_ONLY = {
     "target", "parts", "part", "Skip", "content", "Profile", "Language", "Review", "Order", "first", "Nothing",
     "Back", "Next", "Mean", "Energy", "power", "Defect", "Latest", "How", "figures", "defined", "Production",
     "cells", "Open", "live", "view", "Cell", "Edge", "Drawings", "Trace", "cases", "case", "for",
-    "Search", "Filters", "Serial", "Batch", "Made", "until", "verdict",
+    "Search", "Filters", "Serial", "Batch", "Made", "until", "verdict", "Camera", "calibrated", "Revisions", "types",
     "PASS", "IDLE", "RUNNING", "Username", "Password", "Quality", "control",
 }
 
@@ -42,7 +42,7 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     cell = factories.make_cell(code="pt-e2e")
-    joao = factories.make_user("joao", roles.SUPERVISOR)  # the supervisor's menu reaches the trace pages too
+    joao = factories.make_user("joao", roles.QUALITY_ENGINEER)  # reaches trace, calibration and drawings too
     UserPreference.objects.create(user=joao, language="pt-br")
     env = processes.child_env()
     with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
@@ -82,6 +82,10 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
         assert "Modo Debug" in queue and "Nada esperando análise." in queue
         trace = visit("/trace/")
         assert "Rastreabilidade" in trace and "Buscar" in trace
+        calibration = visit("/calibration/")
+        assert "Calibração de câmera" in calibration
+        drawings = visit("/drawings/")
+        assert "Tipos de peça e desenhos" in drawings
         profile = visit("/accounts/profile/")
         assert "Idioma" in profile
         assert not errors
