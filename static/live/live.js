@@ -9,6 +9,7 @@
   // Three missed server heartbeats: the socket is dead even if the browser never saw it close (half-open).
   const HEARTBEAT_TIMEOUT_MS = Math.max(10000, 3000 * (cfg.heartbeatS || 5));
   const RECENT_MAX = 12;
+  const HEALTH_LABEL = { online: gettext("online"), stale: gettext("stale"), offline: gettext("offline"), never_seen: gettext("never seen") };
   const POINTS_MAX = 200;
 
   const S = {
@@ -537,12 +538,12 @@
       const health = deviceHealth(d);
       const fresh = health === "online";
       const empty = (v) => v == null || (typeof v === "object" && !Object.keys(v).length);
-      const reading = (v, fmt) => (!fresh ? "stale" : empty(v) ? "not measured" : fmt(v));
+      const reading = (v, fmt) => (!fresh ? gettext("stale") : empty(v) ? gettext("not measured") : fmt(v));
       const mem = (m) => (typeof m === "object" && m ? `${num(m.used_mb, 0)} / ${num(m.total_mb, 0)} MB` : `${num(m, 0)} MB`);
       const temp = (t) => (typeof t === "object" && t ? Object.entries(t).map(([k, v]) => `${k} ${num(v, 1)} °C`).join(", ") : `${num(t, 1)} °C`);
       const colour = { online: "ok", stale: "warn", offline: "bad", never_seen: "neutral" }[health];
       box.append(h("div", { class: "device" + (fresh ? "" : " is-stale"), "data-device-id": d.device_id, "data-health": health },
-        h("div", { class: "device-head" }, h("strong", {}, d.device_id), h("span", { class: `badge badge-${colour}` }, health.replace("_", " "))),
+        h("div", { class: "device-head" }, h("strong", {}, d.device_id), h("span", { class: `badge badge-${colour}` }, HEALTH_LABEL[health] || health.replace("_", " "))),
         h("dl", { class: "device-grid" },
           h("dt", {}, gettext("Backend")), h("dd", {}, `${d.backend || "–"} · ${d.precision || "–"}`),
           h("dt", {}, gettext("Model")), h("dd", {}, d.model_version || "–"),

@@ -12,6 +12,7 @@ import pytest
 from accounts.models import UserPreference
 from tests.support import browser as chromium
 from tests.support import factories, processes
+from tests.support.review_cases import make_review_case
 from traceability import roles
 
 pytestmark = [
@@ -44,6 +45,7 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
     cell = factories.make_cell(code="pt-e2e")
     joao = factories.make_user("joao", roles.QUALITY_ENGINEER)  # reaches trace, calibration and drawings too
     UserPreference.objects.create(user=joao, language="pt-br")
+    case = make_review_case(cell)
     env = processes.child_env()
     with processes.daphne(env, tmp_path / "daphne.log") as server, sync_playwright() as pw:
         browser = chromium.launch(pw)
@@ -79,7 +81,12 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
         assert re.search(r"ciclo meta \d+,\d s", live), "the decimal comma"
         assert "OCIOSA" in live  # the station state, translated by the script catalog
         queue = visit("/review/")
-        assert "Modo Debug" in queue and "Nada esperando análise." in queue
+        assert "Modo Debug: casos esperando por você" in queue and "reprovada" in queue
+        # The tablet's case page: its steps are written by review.js, through the script catalog.
+        page.locator(f'tr[data-result-id="{case.result_id}"] button', has_text="Assumir").click()
+        expect(page.locator("#dm-step")).to_contain_text("Achado 1 de 1", timeout=10_000)
+        expect(page.locator("#dm-next")).to_contain_text("Avançar")
+        expect(page.locator(".dm-hint")).to_contain_text("Enter avança")
         trace = visit("/trace/")
         assert "Rastreabilidade" in trace and "Buscar" in trace
         calibration = visit("/calibration/")
