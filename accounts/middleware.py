@@ -12,6 +12,19 @@ from accounts.sessions import SESSION_KEY
 SUPPORTED = {code for code, _ in settings.LANGUAGES}
 
 
+class RequestLanguageScopeMiddleware:
+    """Before LocaleMiddleware: the language a request activates ends with the request. Django leaves it active
+    in the thread, so the next thing that thread does (a test's next step, a management command after a request)
+    would speak the last visitor's language."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with translation.override(settings.LANGUAGE_CODE):
+            return self.get_response(request)
+
+
 class UserLanguageMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

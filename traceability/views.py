@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from traceability import access, actions, epcis, genealogy, selectors
@@ -145,7 +146,7 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ContainLotForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Containment needs a reason.")
+        messages.error(request, _("Containment needs a reason."))
         return redirect("trace-lot", lot.lot_key)
     try:
         shipped = actions.contain_lot(lot, actor=request.user, reason=form.cleaned_data["reason"])
@@ -153,10 +154,11 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
         messages.error(request, str(refusal))
         return redirect("trace-lot", lot.lot_key)
     held = genealogy.forward_trace(lot, with_sources=False).counts_by_status().get(str(PartStatus.ON_HOLD), 0)
-    messages.success(request, f"Lot {lot.lot_key} is suspect; {held} parts it reached are on hold.")
+    messages.success(request, _("Lot %(lot)s is suspect; %(held)s parts it reached are on hold.") % {"lot": lot.lot_key, "held": held})
     if shipped:
         listed = ", ".join(p.serial for p in shipped[:50]) + (" …" if len(shipped) > 50 else "")
-        messages.error(request, f"{len(shipped)} parts had already shipped and need a customer recall: {listed}")
+        messages.error(request, _("%(n)s parts had already shipped and need a customer recall: %(serials)s")
+                       % {"n": len(shipped), "serials": listed})
     return redirect("trace-lot", lot.lot_key)
 
 
@@ -166,7 +168,7 @@ def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ReleaseContainmentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Releasing a containment needs a reason and your signature (password or PIN).")
+        messages.error(request, _("Releasing a containment needs a reason and your signature (password or PIN)."))
         return redirect("trace-lot", lot.lot_key)
     try:
         released = actions.release_containment(lot, actor=request.user, reason=form.cleaned_data["reason"],
@@ -174,10 +176,12 @@ def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     except DomainError as refusal:
         messages.error(request, str(refusal))
         return redirect("trace-lot", lot.lot_key)
-    messages.success(request, f"Containment of lot {lot.lot_key} released: {len(released.parts_released)} parts "
-                              f"back to their status, lots {', '.join(released.lots_released) or 'none'} cleared.")
+    messages.success(request, _("Containment of lot %(lot)s released: %(n)s parts back to their status, lots %(lots)s "
+                                "cleared.") % {"lot": lot.lot_key, "n": len(released.parts_released),
+                                               "lots": ", ".join(released.lots_released) or _("none")})
     if released.parts_still_held:
-        messages.error(request, f"{len(released.parts_still_held)} parts stay on hold under another containment.")
+        messages.error(request, _("%(n)s parts stay on hold under another containment.")
+                       % {"n": len(released.parts_still_held)})
     return redirect("trace-lot", lot.lot_key)
 
 

@@ -60,7 +60,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The browser's Accept-Language (or the django_language cookie); after authentication a signed-in user's
-    # own choice (accounts.UserPreference, carried in the session) wins.
+    # own choice (accounts.UserPreference, carried in the session) wins. The language ends with the request.
+    "accounts.middleware.RequestLanguageScopeMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -67,3 +67,19 @@ def test_it_writes_numbers_and_dates_the_portuguese_way() -> None:
     text = signed_in(operator).get(f"/cells/{cell.pk}/").content.decode()
     target = f"{cell.target_cycle_time_s:.1f}".replace(".", ",")
     assert f"ciclo meta {target} s" in text
+
+
+def test_it_says_debug_modes_messages_in_the_users_language() -> None:
+    operator = factories.make_user("bia", roles.OPERATOR)
+    UserPreference.objects.create(user=operator, language="pt-br")
+    client = signed_in(operator)
+    page = client.post("/review/claim-next/", follow=True).content.decode()
+    assert "Nenhum caso esperando por você." in page
+
+
+def test_it_ends_a_requests_language_with_the_request() -> None:
+    from django.utils import translation
+
+    Client().get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="pt-BR")
+    # Code that runs next in this thread (an action's refusal, a command) speaks the default again.
+    assert translation.get_language() == "en"
