@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from accounts.models import UserPreference
 from tests.support import browser as chromium
@@ -30,6 +31,7 @@ ENGLISH_ONLY = {
     "Back", "Next", "Mean", "Energy", "power", "Defect", "Latest", "How", "figures", "defined", "Production",
     "cells", "Open", "live", "view", "Cell", "Edge", "Drawings", "Trace", "cases", "case", "for",
     "Search", "Filters", "Serial", "Batch", "Made", "until", "verdict", "Camera", "calibrated", "Revisions", "types",
+    "Journey", "Play", "Speed", "Load", "station", "visits", "recorded", "Statistical", "process",
     "PASS", "IDLE", "RUNNING", "Username", "Password", "Quality", "control",
 }
 
@@ -93,6 +95,11 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
         assert "Calibração de câmera" in calibration
         drawings = visit("/drawings/")
         assert "Tipos de peça e desenhos" in drawings
+        spc = visit("/spc/")
+        assert "Controle estatístico de processo" in spc
+        replay = visit(reverse("cell-replay", args=[cell.pk]) + f"?serial={case.part.serial}",
+                       lambda: expect(page.locator("#replay-message")).to_contain_text("inspeç", timeout=10_000))
+        assert "Percurso" in replay and "Reproduzir" in replay
         profile = visit("/accounts/profile/")
         assert "Idioma" in profile
         assert not errors
