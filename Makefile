@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: demo test venv venv-dev migrate seed services browser check lint lock clean
+.PHONY: demo test venv venv-dev migrate seed services browser check lint lock clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ seed: migrate
 demo: seed
 	$(BIN)/python manage.py run_demo
 
+# Translations: extract the marked messages into locale/pt_BR/LC_MESSAGES/*.po (translate the new ones there),
+# then compile them. The compiled .mo files are committed, so `make demo` and `make test` need no gettext tools;
+# tests/twinweb/test_translations.py fails while a .po has an untranslated message or a .mo is older than its .po.
+MAKEMESSAGES := $(BIN)/python manage.py makemessages -l pt_BR --no-obsolete --ignore=".venv/*" --ignore="staticfiles/*" --ignore="tests/*"
+messages: venv
+	$(MAKEMESSAGES) --ignore="bench/*" --ignore="edge_worker/*"
+	$(MAKEMESSAGES) -d djangojs --ignore="static/vendor/*" --ignore="node_modules/*"
+	$(BIN)/python manage.py compilemessages -l pt_BR
+
 # Headless Chromium for the browser tests (Debian's package; Playwright drives it, it downloads no browser).
 browser:
 	@command -v chromium >/dev/null 2>&1 || bash .ci/install-chromium.sh
@@ -51,7 +60,7 @@ test: venv-dev lint check browser services
 
 check: venv-dev
 	$(BIN)/python manage.py check
-	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection live review profiling demo monitoring gateway spc edge_worker
+	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection live review profiling demo monitoring gateway spc accounts edge_worker
 
 # After changing a requirements*.txt: the locks again (tests/test_lock_files.py fails until then). The server's and
 # the dev lock hold every platform's wheels (Python 3.11+); the edge lock targets a Jetson (aarch64, glibc 2.35, as

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CycleEventKind(models.TextChoices):
-    CYCLE_START = "CycleStart", "Cycle start"
-    CYCLE_END = "CycleEnd", "Cycle end"
+    CYCLE_START = "CycleStart", _("Cycle start")
+    CYCLE_END = "CycleEnd", _("Cycle end")
 
 
 class IncidentKind(models.TextChoices):
-    CONNECTED = "connected", "Link up"
-    DISCONNECTED = "disconnected", "Link down"
-    PLC_RESTARTED = "plc_restarted", "PLC restarted (counters reset)"
-    GAP = "gap", "Cycles lost (not in the PLC's buffer any more)"
-    REFUSED = "refused", "Tag values refused"
-    COBOT_FAILED = "cobot_failed", "Cobot did not complete a command"
+    CONNECTED = "connected", _("Link up")
+    DISCONNECTED = "disconnected", _("Link down")
+    PLC_RESTARTED = "plc_restarted", _("PLC restarted (counters reset)")
+    GAP = "gap", _("Cycles lost (not in the PLC's buffer any more)")
+    REFUSED = "refused", _("Tag values refused")
+    COBOT_FAILED = "cobot_failed", _("Cobot did not complete a command")

@@ -2,29 +2,30 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Verdict(models.TextChoices):
-    PASS = "pass", "Pass"
-    FAIL = "fail", "Fail"
-    ERROR = "error", "Error"
+    PASS = "pass", _("Pass")
+    FAIL = "fail", _("Fail")
+    ERROR = "error", _("Error")
 
 
 class DeviceHealth(models.TextChoices):
-    ONLINE = "online", "Online"
-    STALE = "stale", "Stale"
-    OFFLINE = "offline", "Offline"
-    NEVER_SEEN = "never_seen", "Never seen"
+    ONLINE = "online", _("Online")
+    STALE = "stale", _("Stale")
+    OFFLINE = "offline", _("Offline")
+    NEVER_SEEN = "never_seen", _("Never seen")
 
 
 class DeadLetterReason(models.TextChoices):
-    MALFORMED = "malformed", "Malformed payload"
-    UNKNOWN_DEVICE = "unknown_device", "Unknown device"
-    UNKNOWN_PART = "unknown_part", "Unknown serial"
-    UNKNOWN_STATION = "unknown_station", "Unknown station"
-    OVERSIZED = "oversized", "Oversized image"
-    CONFLICT = "conflict", "Conflicting duplicate"
-    UNAUTHENTICATED = "unauthenticated", "Unauthenticated (unsigned, forged, replayed or expired)"
+    MALFORMED = "malformed", _("Malformed payload")
+    UNKNOWN_DEVICE = "unknown_device", _("Unknown device")
+    UNKNOWN_PART = "unknown_part", _("Unknown serial")
+    UNKNOWN_STATION = "unknown_station", _("Unknown station")
+    OVERSIZED = "oversized", _("Oversized image")
+    CONFLICT = "conflict", _("Conflicting duplicate")
+    UNAUTHENTICATED = "unauthenticated", _("Unauthenticated (unsigned, forged, replayed or expired)")
 
 
 BADGE_COLOURS: dict[type[models.TextChoices], dict[str, str]] = {

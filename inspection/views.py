@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 
 from inspection import selectors
 from inspection.actions.calibration import calibrate_station
@@ -20,10 +21,10 @@ CALIBRATE = "inspection.add_stationcalibration"
 
 
 class CalibrationForm(forms.Form):
-    station = forms.ModelChoiceField(queryset=Station.objects.filter(kind__in=selectors.INSPECTION_STATION_KINDS)
+    station = forms.ModelChoiceField(label=_("Station"), queryset=Station.objects.filter(kind__in=selectors.INSPECTION_STATION_KINDS)
                                      .select_related("cell").order_by("cell__code", "position"))
-    image = forms.FileField(help_text="The station camera's image of the dot-grid target (PNG or JPEG)")
-    pitch_mm = forms.FloatField(initial=10.0, min_value=0.5, max_value=100, label="Dot pitch (mm)")
+    image = forms.FileField(label=_("Image"), help_text=_("The station camera's image of the dot-grid target (PNG or JPEG)"))
+    pitch_mm = forms.FloatField(initial=10.0, min_value=0.5, max_value=100, label=_("Dot pitch (mm)"))
 
 
 @login_required

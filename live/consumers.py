@@ -31,8 +31,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY as SESSION_USER_KEY
-from django.utils import timezone
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone, translation
+from django.utils.translation import get_supported_language_variant
+from django.utils.translation.trans_real import parse_accept_lang_header
 
+from accounts.sessions import SESSION_KEY as LANGUAGE_SESSION_KEY
 from live import selectors as live_state
 from traceability.access import can_view_cell
 from traceability.models import Cell
@@ -72,24 +76,40 @@ def coalesce_key(seq: int, event: dict[str, Any]) -> str:
 
 
 SNAPSHOT_REUSE_S = 1.0
-_snapshot_cache: dict[int, tuple[float, int | None, str]] = {}
+_snapshot_cache: dict[tuple[int, str], tuple[float, int | None, str]] = {}
 
 
-def _snapshot_frame(cell: Cell) -> str:
+def _snapshot_frame(cell: Cell, language: str) -> str:
     """The snapshot frame, shared for up to a second by clients connecting at the same sequence number: after a
-    server restart every browser reconnects at once, and each would otherwise rebuild the same snapshot."""
+    server restart every browser reconnects at once, and each would otherwise rebuild the same snapshot. Its texts
+    (alarm rules, statuses) are in `language`, the one the page was rendered in."""
     now = time.monotonic()
-    cached = _snapshot_cache.get(cell.pk)
+    cached = _snapshot_cache.get((cell.pk, language))
     if cached is not None and now - cached[0] < SNAPSHOT_REUSE_S:
         try:
             if cached[1] == current_sequence(cell.pk):
                 return cached[2]
         except Exception:  # Redis away: build a fresh snapshot (it says so)
             pass
-    snapshot = live_state.cell_snapshot(cell)
-    frame = json.dumps(SnapshotFrame(seq=snapshot["seq"], state=snapshot).to_payload())
-    _snapshot_cache[cell.pk] = (now, snapshot["seq"], frame)
+    with translation.override(language):
+        snapshot = live_state.cell_snapshot(cell)
+        frame = json.dumps(SnapshotFrame(seq=snapshot["seq"], state=snapshot).to_payload(), cls=DjangoJSONEncoder)
+    _snapshot_cache[(cell.pk, language)] = (now, snapshot["seq"], frame)
     return frame
+
+
+def _language(scope: dict[str, Any]) -> str:
+    """The page's language, as the HTTP middleware chose it: the user's own (in the session), else the browser's."""
+    session = scope.get("session")
+    chosen = session.get(LANGUAGE_SESSION_KEY) if session is not None else None
+    if chosen in dict(settings.LANGUAGES):
+        return str(chosen)
+    header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+    for tag, _quality in parse_accept_lang_header(header):
+        if tag != "*":
+            with contextlib.suppress(LookupError):
+                return get_supported_language_variant(tag)
+    return settings.LANGUAGE_CODE
 
 
 def _load_cell(cell_id: int) -> Cell | None:
@@ -219,7 +239,7 @@ class CellConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await CellHub.subscribe(cell.pk, self)
         WEBSOCKET_CLIENTS.inc()
-        await self.send(text_data=await database_sync_to_async(_snapshot_frame)(cell))
+        await self.send(text_data=await database_sync_to_async(_snapshot_frame)(cell, _language(self.scope)))
         WEBSOCKET_FRAMES_SENT.labels(kind="snapshot").inc()
         self.tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._heartbeat())]
 

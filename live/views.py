@@ -45,6 +45,7 @@ def _page_config(request: HttpRequest, cell: Cell) -> dict[str, Any]:
         "replayUrl": reverse("cell-replay", args=[cell.pk]),
         "canAck": live_state.can_acknowledge_alarm(request.user, cell),
         "heartbeatS": settings.TWINWEB_LIVE_HEARTBEAT_S,
+        "loginUrl": reverse(settings.LOGIN_URL),
     }
 
 

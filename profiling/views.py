@@ -5,7 +5,6 @@ read from inspection.profiling_tables or the request action, render.
 """
 from __future__ import annotations
 
-import csv
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_POST
 from edge_worker.contracts.profiling import ProfileConfig
 from edge_worker.profiling.deck import DECK_ROWS, deck_check
 from inspection.models import EdgeDevice
+from twinweb.exports import csv_response
 from profiling.actions import request_profiling_run
 from profiling.choices import SeriesKind
 from profiling.models import ProfilingRun
@@ -109,12 +109,7 @@ def edge_runs_csv(request: HttpRequest) -> HttpResponse:
 
 
 def _csv_response(rows: Any, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    for row in rows:
-        writer.writerow(row)
-    return response
+    return csv_response(rows, filename)
 
 
 def edge_run_series_csv(request: HttpRequest, run_id: Any) -> HttpResponse:

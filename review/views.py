@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from inspection.models import Inspection
@@ -103,7 +104,7 @@ def claim_next(request: HttpRequest) -> HttpResponse:
     for case in selectors.review_queue():
         if case.claim_holder_id in (None, request.user.pk):
             return claim(request, case.result_id)
-    messages.info(request, "No case is waiting for you.")
+    messages.info(request, _("No case is waiting for you."))
     return redirect("review-queue")
 
 
@@ -113,7 +114,7 @@ def claim(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
     inspection = _inspection(result_id)
     decided = _deciding_review(inspection)
     if decided is not None:
-        messages.info(request, f"{inspection.part.serial} already has a signed verdict.")
+        messages.info(request, _("%(serial)s already has a signed verdict.") % {"serial": inspection.part.serial})
         return redirect("review-review", pk=decided.pk)
     try:
         claim_ = claims.claim_case(inspection, actor=request.user)
@@ -135,13 +136,14 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
         return redirect("review-review", pk=decided.pk)
     claim_ = selectors.open_claim_of(inspection, request.user)
     if claim_ is None:
-        messages.error(request, f"Claim {inspection.part.serial} before reviewing it (your claim may have lapsed).")
+        messages.error(request, _("Claim %(serial)s before reviewing it (your claim may have lapsed).")
+                       % {"serial": inspection.part.serial})
         return redirect("review-queue")
     if claim_.inspection_id != inspection.pk:  # one address per case: the claim's
         return redirect("review-case", result_id=claim_.inspection.result_id)
     inspections = selectors.case_inspections(inspection.part)
     if not inspections:
-        messages.error(request, f"{inspection.part.serial} has nothing left to review.")
+        messages.error(request, _("%(serial)s has nothing left to review.") % {"serial": inspection.part.serial})
         return redirect("review-queue")
     machine_failed = verdicts.machine_failed(inspections)
     case_data = {
@@ -199,7 +201,7 @@ def release(request: SignedInRequest, result_id: uuid.UUID) -> HttpResponse:
             messages.error(request, str(exc))
     if request.headers.get("accept", "").startswith("application/json"):
         return JsonResponse({"released": True})
-    messages.info(request, f"Released {inspection.part.serial}: it is back in the queue.")
+    messages.info(request, _("Released %(serial)s: it is back in the queue.") % {"serial": inspection.part.serial})
     return redirect("review-queue")
 
 
@@ -296,7 +298,7 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
     except (DomainError, ValueError) as exc:
         messages.error(request, str(exc))
         return redirect("review-review", pk=pk)
-    messages.success(request, "Countersigned: the override is in effect.")
+    messages.success(request, _("Countersigned: the override is in effect."))
     return redirect("review-review", pk=pk)
 
 
@@ -310,5 +312,5 @@ def set_pin(request: SignedInRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Signing PIN set at {timezone.localtime():%H:%M}.")
+        messages.success(request, _("Signing PIN set at %(time)s.") % {"time": f"{timezone.localtime():%H:%M}"})
     return redirect("review-queue")

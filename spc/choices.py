@@ -3,6 +3,7 @@ capability verdict."""
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from spc import stats
 
@@ -34,26 +35,26 @@ class RunRule(models.TextChoices):
     NELSON_7 = "nelson_7", stats.RULES["nelson_7"]
     NELSON_8 = "nelson_8", stats.RULES["nelson_8"]
     WE_4 = "we_4", stats.RULES["we_4"]
-    DISPERSION_1 = "dispersion_1", "1 point beyond the dispersion chart's limits (R, S or MR)"
+    DISPERSION_1 = "dispersion_1", _("1 point beyond the dispersion chart's limits (R, S or MR)")
 
 
 SELECTABLE_RULES = [r for r in RunRule if r != RunRule.DISPERSION_1]
 
 
 class ControlState(models.TextChoices):
-    IN_CONTROL = "in_control", "In statistical control"
-    OUT_OF_CONTROL = "out_of_control", "Not in statistical control"
-    NO_DATA = "no_data", "Not enough data"
+    IN_CONTROL = "in_control", _("In statistical control")
+    OUT_OF_CONTROL = "out_of_control", _("Not in statistical control")
+    NO_DATA = "no_data", _("Not enough data")
 
 
 class CapabilityVerdict(models.TextChoices):
     """The traffic light, in words first (colour is never the only signal)."""
 
-    CAPABLE = "capable", "Capable (Cpk ≥ 1.33)"
-    MARGINAL = "marginal", "Marginal (1.00 ≤ Cpk < 1.33)"
-    NOT_CAPABLE = "not_capable", "Not capable (Cpk < 1.00)"
-    NOT_MEANINGFUL = "not_meaningful", "Not meaningful: process not in control"
-    NO_DATA = "no_data", "Not enough data"
+    CAPABLE = "capable", _("Capable (Cpk ≥ 1.33)")
+    MARGINAL = "marginal", _("Marginal (1.00 ≤ Cpk < 1.33)")
+    NOT_CAPABLE = "not_capable", _("Not capable (Cpk < 1.00)")
+    NOT_MEANINGFUL = "not_meaningful", _("Not meaningful: process not in control")
+    NO_DATA = "no_data", _("Not enough data")
 
     @property
     def badge(self) -> str:

@@ -3,7 +3,6 @@ limits, violations and reaction, CSV exports. Views only adapt: access checks an
 spc.actions; the charts are drawn by static/spc/spc.js from the characteristic's API."""
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django import forms
@@ -15,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from live.models import Alarm
+from twinweb.exports import csv_response
 from spc import actions, selectors
 from spc.choices import CapabilityMethod, ChartKind, SELECTABLE_RULES, Sides
 from spc.models import AssignableCause, Characteristic, CorrectiveAction, RuleViolation
@@ -174,11 +174,7 @@ def alarm_redirect(request: HttpRequest, alarm_id: int) -> HttpResponse:
 
 
 def _csv(rows: list[list[Any]], filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerows(rows)
-    return response
+    return csv_response(rows, filename)
 
 
 def chart_csv(request: HttpRequest, pk: int) -> HttpResponse:

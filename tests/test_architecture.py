@@ -32,7 +32,7 @@ GATEWAY_EXTRAS = ("address_space", "opcua_nodes")
 ADMIN_BASES = "traceability.admin"
 # twinweb's wiring that apps may use: the publish helper and event schemas, the base error, settings readers,
 # the Celery app, and the embedded Redis the demo starts for a one-command run.
-TWINWEB_PUBLIC = ("live", "events", "errors", "env", "celery", "embedded_redis", "metrics")
+TWINWEB_PUBLIC = ("live", "events", "errors", "env", "celery", "embedded_redis", "metrics", "exports")
 # twinweb's modules that wire the apps together and so may import them.
 TWINWEB_WIRING_MODULES = ("urls", "routing", "asgi", "celery", "context_processors", "views")
 DJANGO_SIDE = ("django", "rest_framework", "channels", "channels_redis", "daphne")

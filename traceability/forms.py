@@ -5,6 +5,7 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from traceability import genealogy
 from traceability.choices import PartFamily
@@ -24,16 +25,16 @@ def _day_start(value: dt.date | None, *, days: int = 0) -> dt.datetime | None:
 
 
 class TraceSearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=80, label="Serial, lot, batch or pallet (SSCC)")
-    station = forms.ChoiceField(required=False, label="Station")
-    window_start = forms.DateTimeField(required=False, label="At the station from",
+    q = forms.CharField(required=False, max_length=80, label=_("Serial, lot, batch or pallet (SSCC)"))
+    station = forms.ChoiceField(required=False, label=_("Station"))
+    window_start = forms.DateTimeField(required=False, label=_("At the station from"),
                                        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    window_end = forms.DateTimeField(required=False, label="until",
+    window_end = forms.DateTimeField(required=False, label=_("until"),
                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    verdict = forms.ChoiceField(required=False, label="Inspection verdict")
-    defect_code = forms.ChoiceField(required=False, label="Defect code")
-    created_from = forms.DateField(required=False, label="Made from", widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, label="to (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    verdict = forms.ChoiceField(required=False, label=_("Inspection verdict"))
+    defect_code = forms.ChoiceField(required=False, label=_("Defect code"))
+    created_from = forms.DateField(required=False, label=_("Made from"), widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, label=_("to (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -55,44 +56,44 @@ class TraceSearchForm(forms.Form):
 
 
 class ContainLotForm(forms.Form):
-    reason = forms.CharField(max_length=500, label="Reason (recorded in the audit trail)")
+    reason = forms.CharField(max_length=500, label=_("Reason (recorded in the audit trail)"))
 
 
 class ReleaseContainmentForm(forms.Form):
-    reason = forms.CharField(max_length=500, label="Why the lot is cleared (recorded in the audit trail)")
-    credential = forms.CharField(max_length=200, label="Your password or signing PIN (the release is signed)",
+    reason = forms.CharField(max_length=500, label=_("Why the lot is cleared (recorded in the audit trail)"))
+    credential = forms.CharField(max_length=200, label=_("Your password or signing PIN (the release is signed)"),
                                  widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
 class DispositionForm(forms.Form):
     disposition = forms.ChoiceField(choices=[("scrap", "Scrap"), ("rework", "Rework"), ("use_as_is", "Use as is")])
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
-                             label="Reason (part of the signed record)")
-    credential = forms.CharField(max_length=200, label="Your password or signing PIN",
+                             label=_("Reason (part of the signed record)"))
+    credential = forms.CharField(max_length=200, label=_("Your password or signing PIN"),
                                  widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
 class CountersignForm(forms.Form):
-    credential = forms.CharField(max_length=200, label="Your password or signing PIN (second person)",
+    credential = forms.CharField(max_length=200, label=_("Your password or signing PIN (second person)"),
                                  widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
 class PartTypeForm(forms.Form):
-    code = forms.SlugField(max_length=40, help_text="e.g. CF-100")
+    code = forms.SlugField(max_length=40, help_text=_("e.g. CF-100"))
     name = forms.CharField(max_length=200)
-    family = forms.ChoiceField(choices=PartFamily.choices, help_text="The measurement programme the edge device runs.")
+    family = forms.ChoiceField(choices=PartFamily.choices, help_text=_("The measurement programme the edge device runs."))
     drawing_number = forms.CharField(max_length=60)
     revision = forms.CharField(max_length=10, initial="A")
-    gtin = forms.CharField(max_length=14, required=False, label="GTIN-14 (for EPCIS)")
-    four_eyes_override = forms.BooleanField(required=False, label="Overrides need a second person's countersignature")
+    gtin = forms.CharField(max_length=14, required=False, label=_("GTIN-14 (for EPCIS)"))
+    four_eyes_override = forms.BooleanField(required=False, label=_("Overrides need a second person's countersignature"))
 
 
 class FeatureForm(forms.Form):
     name = forms.CharField(max_length=80)
     kind = forms.ChoiceField(choices=[(k, k) for k in ("diameter", "distance", "length")])
     nominal = forms.FloatField()
-    lower_tol = forms.FloatField(label="Lower deviation", help_text="0 or negative")
-    upper_tol = forms.FloatField(label="Upper deviation", help_text="0 or positive")
+    lower_tol = forms.FloatField(label=_("Lower deviation"), help_text=_("0 or negative"))
+    upper_tol = forms.FloatField(label=_("Upper deviation"), help_text=_("0 or positive"))
     unit = forms.CharField(max_length=10, initial="mm")
 
 
@@ -101,4 +102,4 @@ FeatureFormSet = forms.formset_factory(FeatureForm, extra=2, can_delete=True)
 
 class RevisionForm(forms.Form):
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                             label="Why the drawing changes (part of the revision's record)")
+                             label=_("Why the drawing changes (part of the revision's record)"))

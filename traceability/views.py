@@ -2,7 +2,6 @@
 CSV download, containment). Server-rendered, no build step. Each trace page shows how long the trace took."""
 from __future__ import annotations
 
-import csv
 import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
@@ -11,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from traceability import access, actions, epcis, genealogy, selectors
@@ -26,6 +26,7 @@ from traceability.forms import (
 )
 from traceability.genealogy import BackwardTrace, ForwardTrace, PartNode
 from traceability.models import LotLink, MaterialLot
+from twinweb.exports import csv_response
 
 RECALL_ROWS_SHOWN = 500
 P = ParamSpec("P")
@@ -131,15 +132,12 @@ def trace_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
 def trace_lot_csv(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     trace: ForwardTrace = genealogy.forward_trace(lot, with_sources=False)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="recall-{lot.lot_key}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["serial", "status", "part_type", "batch", "pallet_sscc", "pallet_status", "via_lots",
-                     "via_components"])
-    for p in trace.parts:
-        writer.writerow([p.serial, p.status, p.part_type, p.batch_number, p.pallet_sscc or "", p.pallet_status or "",
-                         " ".join(p.via_lots), " ".join(p.via_components)])
-    return response
+    # The headers are column keys other tools read; they stay as they are in every language.
+    rows: list[list[Any]] = [["serial", "status", "part_type", "batch", "pallet_sscc", "pallet_status", "via_lots",
+                              "via_components"]]
+    rows += [[p.serial, p.status, p.part_type, p.batch_number, p.pallet_sscc or "", p.pallet_status or "",
+              " ".join(p.via_lots), " ".join(p.via_components)] for p in trace.parts]
+    return csv_response(rows, f"recall-{lot.lot_key}.csv")
 
 
 @require_POST
@@ -148,7 +146,7 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ContainLotForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Containment needs a reason.")
+        messages.error(request, _("Containment needs a reason."))
         return redirect("trace-lot", lot.lot_key)
     try:
         shipped = actions.contain_lot(lot, actor=request.user, reason=form.cleaned_data["reason"])
@@ -156,10 +154,11 @@ def contain_lot(request: HttpRequest, lot_key: str) -> HttpResponse:
         messages.error(request, str(refusal))
         return redirect("trace-lot", lot.lot_key)
     held = genealogy.forward_trace(lot, with_sources=False).counts_by_status().get(str(PartStatus.ON_HOLD), 0)
-    messages.success(request, f"Lot {lot.lot_key} is suspect; {held} parts it reached are on hold.")
+    messages.success(request, _("Lot %(lot)s is suspect; %(held)s parts it reached are on hold.") % {"lot": lot.lot_key, "held": held})
     if shipped:
         listed = ", ".join(p.serial for p in shipped[:50]) + (" …" if len(shipped) > 50 else "")
-        messages.error(request, f"{len(shipped)} parts had already shipped and need a customer recall: {listed}")
+        messages.error(request, _("%(n)s parts had already shipped and need a customer recall: %(serials)s")
+                       % {"n": len(shipped), "serials": listed})
     return redirect("trace-lot", lot.lot_key)
 
 
@@ -169,7 +168,7 @@ def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
     form = ReleaseContainmentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Releasing a containment needs a reason and your signature (password or PIN).")
+        messages.error(request, _("Releasing a containment needs a reason and your signature (password or PIN)."))
         return redirect("trace-lot", lot.lot_key)
     try:
         released = actions.release_containment(lot, actor=request.user, reason=form.cleaned_data["reason"],
@@ -177,10 +176,12 @@ def release_containment(request: HttpRequest, lot_key: str) -> HttpResponse:
     except DomainError as refusal:
         messages.error(request, str(refusal))
         return redirect("trace-lot", lot.lot_key)
-    messages.success(request, f"Containment of lot {lot.lot_key} released: {len(released.parts_released)} parts "
-                              f"back to their status, lots {', '.join(released.lots_released) or 'none'} cleared.")
+    messages.success(request, _("Containment of lot %(lot)s released: %(n)s parts back to their status, lots %(lots)s "
+                                "cleared.") % {"lot": lot.lot_key, "n": len(released.parts_released),
+                                               "lots": ", ".join(released.lots_released) or _("none")})
     if released.parts_still_held:
-        messages.error(request, f"{len(released.parts_still_held)} parts stay on hold under another containment.")
+        messages.error(request, _("%(n)s parts stay on hold under another containment.")
+                       % {"n": len(released.parts_still_held)})
     return redirect("trace-lot", lot.lot_key)
 
 

@@ -5,21 +5,30 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from traceability import roles
 
 # (label, url name, permission needed or None for any signed-in user)
-NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
-    ("Live view", "home", roles.VIEW_LIVE),
-    ("Trace", "trace-search", roles.VIEW_TRACE),
-    ("Debug Mode", "review-queue", roles.REVIEW),
+NAVIGATION: tuple[tuple[str | Promise, str, str | None], ...] = (
+    (_("Live view"), "home", roles.VIEW_LIVE),
+    (_("Trace"), "trace-search", roles.VIEW_TRACE),
+    (_("Debug Mode"), "review-queue", roles.REVIEW),
     # Quality records the roles that read everything keep in view (operators reach them from links, and keep a
     # header that fits a portrait tablet).
-    ("Drawings", "drawings", "traceability.view_drawingrevision"),
-    ("Calibration", "calibration", "inspection.view_stationcalibration"),
-    ("Edge", "profiling-runs", None),
-    ("SPC", "spc-index", "spc.view_controllimits"),
+    (_("Drawings"), "drawings", "traceability.view_drawingrevision"),
+    (_("Calibration"), "calibration", "inspection.view_stationcalibration"),
+    (_("Edge"), "profiling-runs", None),
+    (_("SPC"), "spc-index", "spc.view_controllimits"),
 )
+
+
+# The role as the header shows it (the group names stay English: they are data other code looks up).
+ROLE_LABELS = {
+    roles.OPERATOR: _("operator"), roles.SUPERVISOR: _("supervisor"), roles.AUDITOR: _("auditor"),
+    roles.QUALITY_ENGINEER: _("quality engineer"), roles.ADMIN: _("admin"),
+}
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -36,5 +45,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             continue  # the page is not installed
         items.append({"label": label, "url": url, "active": request.path.startswith(url) and url != "/"})
     if user.is_staff:
-        items.append({"label": "Admin", "url": reverse("admin:index"), "active": request.path.startswith("/admin/")})
-    return {"nav_items": items, "user_role": roles.role_of(user)}
+        items.append({"label": _("Admin"), "url": reverse("admin:index"), "active": request.path.startswith("/admin/")})
+    role = roles.role_of(user)
+    return {"nav_items": items, "user_role": ROLE_LABELS.get(role, role) if role else None}

@@ -13,7 +13,7 @@ from twinweb.metrics import HTTP_REQUEST_DURATION
 
 # Paths an anonymous user may reach. /api/ refuses anonymous users itself (401/403 as JSON, never a redirect).
 # /healthz and /readyz answer probes; /metrics checks its own bearer token (monitoring/views.py).
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz", "/metrics", "/api/", "/admin/login/")
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz", "/metrics", "/api/", "/admin/login/", "/jsi18n/")
 
 
 class LoginRequiredEverywhereMiddleware:

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "spc",
     "demo",
     "monitoring",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -58,9 +59,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's Accept-Language (or the django_language cookie); after authentication a signed-in user's
+    # own choice (accounts.UserPreference, carried in the session) wins. The language ends with the request.
+    "accounts.middleware.RequestLanguageScopeMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twinweb.middleware.SigningSessionIdleTimeoutMiddleware",
@@ -158,8 +164,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- I18N, static, media --------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# English by default; Brazilian Portuguese for the plant in Campinas. Each user picks theirs on /accounts/profile/
+# (else the browser's Accept-Language decides). Catalogs: locale/<lang>/LC_MESSAGES/django.po and djangojs.po,
+# compiled (.mo) and committed, so a fresh clone runs without gettext installed (make messages rebuilds them).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The demo plant's clock (Campinas). Pages show local time; the database stores UTC (USE_TZ), whatever this says.
+TIME_ZONE = env_str("TIME_ZONE", "America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"

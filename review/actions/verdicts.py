@@ -22,8 +22,9 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inspection.choices import Verdict
 from inspection.models import Inspection
@@ -329,7 +330,10 @@ def _apply(review: Review, decided: list[Inspection], *, actor: Any, at: dt.date
     Called once per review (when signed, or when a four-eyes override is countersigned)."""
     inspection = review.inspection
     part = inspection.part
-    why = f"Debug Mode review {review.pk} by {printed_name(review.reviewer)}: {review.get_verdict_display()}"
+    # Stored in the records (failure case, audit): in the product's base language, not the signer's.
+    with translation.override(settings.LANGUAGE_CODE):
+        verdict_text = review.get_verdict_display()
+    why = f"Debug Mode review {review.pk} by {printed_name(review.reviewer)}: {verdict_text}"
     if review.reason_code:
         why += f" ({review.reason_code})"
     case: FailureCase | None = selectors.open_failure_case(decided)

@@ -9,12 +9,13 @@
   // Three missed server heartbeats: the socket is dead even if the browser never saw it close (half-open).
   const HEARTBEAT_TIMEOUT_MS = Math.max(10000, 3000 * (cfg.heartbeatS || 5));
   const RECENT_MAX = 12;
+  const HEALTH_LABEL = { online: gettext("online"), stale: gettext("stale"), offline: gettext("offline"), never_seen: gettext("never seen") };
   const POINTS_MAX = 200;
 
   const S = {
     state: null, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
     degraded: null, resyncing: false, resyncAgain: [], pollTimer: null, chartsDirty: true, chartsAt: 0,
-    kpiTimer: null, connected: false,
+    kpiTimer: null, connected: false, stopped: null,
   };
   const Seq = LiveSequencer.create({
     snapshot: (state) => applySnapshot(state),
@@ -29,14 +30,18 @@
 
   // ---------------------------------------------------------------- helpers
   const serverNow = () => Date.now() + S.offsetMs;
-  const pct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
-  const num = (v, d = 1) => (v == null ? "–" : Number(v).toFixed(d));
+
   const tenths = (v) => Math.round(10 * v) / 10; // a duration as the page shows it
-  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
+  // Numbers as the page's language writes them (pt-BR: decimal comma); the catalog (jsi18n) sets the locale.
+  const LOCALE = document.documentElement.lang || "en";
+  const decimal = (v, d) => Number(v).toLocaleString(LOCALE, { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: false });
+  const pct = (v) => (v == null ? "–" : decimal(100 * v, 1) + " %");
+  const num = (v, d = 1) => (v == null ? "–" : decimal(v, d));
+  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString(LOCALE, { hour12: false }) : "–");
   function ageText(iso) {
-    if (!iso) return "never";
+    if (!iso) return gettext("never");
     const s = Math.max(0, (serverNow() - Date.parse(iso)) / 1000);
-    return s < 90 ? `${s.toFixed(0)} s ago` : s < 5400 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
+    return s < 90 ? interpolate(gettext("%s s ago"), [decimal(s, 0)]) : s < 5400 ? interpolate(gettext("%s min ago"), [decimal(s / 60, 0)]) : interpolate(gettext("%s h ago"), [decimal(s / 3600, 1)]);
   }
   function h(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -77,11 +82,14 @@
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath;
   }
   function connect() {
-    setConn(S.everConnected ? "reconnecting" : "connecting", S.everConnected ? "reconnecting…" : "connecting…");
+    if (S.stopped) return;
+    setConn(S.everConnected ? "reconnecting" : "connecting", S.everConnected ? gettext("reconnecting…") : gettext("connecting…"));
     let ws;
     try { ws = new WebSocket(wsUrl()); } catch (e) { scheduleReconnect(); return; }
     S.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       // A reconnect: whatever happened while the socket was down is in the database, not in the stream. Fetch
       // the snapshot over HTTP (the one the server pushes races it; the sequencer applies the newer).
       if (S.everConnected) { Seq.restart(); resync("reconnect"); }
@@ -96,18 +104,59 @@
       if (S.ws !== ws) return;
       S.ws = null;
       S.connected = false;
-      if (e.code === 4403 || (!S.everConnected && e.code === 1006 && S.attempt > 6)) {
-        // Refused (no permission or signed out): keep trying slowly, the session may come back.
-      }
+      if (e.code === CLOSE_SIGNED_OUT) return stop("signed-out");
+      if (e.code === CLOSE_FORBIDDEN) return stop("refused");
+      // A handshake the server refuses (HTTP 403 before accept) reaches the browser as 1006, the same code as a
+      // server that is down. Ask over HTTP which it was: 401/403 means signed out or refused, anything else
+      // (including no answer at all) means try again.
+      if (!opened) { checkAccess().then((why) => (why ? stop(why) : scheduleReconnect())); return; }
       scheduleReconnect();
     };
   }
+  const CLOSE_SIGNED_OUT = 4401;
+  const CLOSE_FORBIDDEN = 4403;
+  /** "signed-out" (401), "refused" (403) or null (allowed, or the server did not answer). */
+  async function checkAccess() {
+    try {
+      const r = await fetch(cfg.stateUrl, {
+        credentials: "same-origin", cache: "no-store", redirect: "manual",
+        headers: { Accept: "application/json", "X-Twin-Resync": "access check" },
+      });
+      return r.status === 401 ? "signed-out" : r.status === 403 ? "refused" : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  /** Signed out or refused: say so, offer the sign-in page, stop reconnecting and polling (the server would
+      refuse every try; a new sign-in loads the page again). */
+  function stop(why) {
+    S.stopped = why;
+    stopPolling();
+    if (S.kpiTimer) { clearTimeout(S.kpiTimer); S.kpiTimer = null; }
+    const signedOut = why === "signed-out";
+    setConn("refused", signedOut ? gettext("signed out") : gettext("no access"));
+    $("conn").dataset.reason = why;
+    const b = $("banner");
+    b.hidden = false;
+    b.dataset.kind = "refused";
+    b.className = "live-banner banner-refused";
+    b.replaceChildren(
+      signedOut
+        ? gettext("You are signed out: this page no longer receives the cell's updates. Values shown are not live.")
+        : gettext("The server refused this page's connection: your account may not watch this cell (any more). Values shown are not live."),
+      " ",
+      h("a", { href: `${cfg.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`, class: "button", id: "sign-in" },
+        gettext("Sign in")),
+    );
+  }
   function scheduleReconnect() {
+    if (S.stopped) return;
     S.attempt += 1;
     const base = Math.min(10000, 500 * 2 ** (S.attempt - 1));
     const delay = base / 2 + Math.random() * (base / 2);
-    setConn("reconnecting", "reconnecting…");
-    banner("reconnecting", `Connection to the cell lost: reconnecting (attempt ${S.attempt}, next try in ${(delay / 1000).toFixed(1)} s). Values shown are not live.`);
+    setConn("reconnecting", gettext("reconnecting…"));
+    banner("reconnecting", interpolate(gettext("Connection to the cell lost: reconnecting (attempt %(attempt)s, next try in %(delay)s s). Values shown are not live."),
+      { attempt: S.attempt, delay: decimal(delay / 1000, 1) }, true));
     setTimeout(connect, delay);
   }
 
@@ -119,7 +168,7 @@
         S.connected = true;
         takeSnapshot(frame.state, Seq.epoch);
         if (!S.degraded) banner(null);
-        setConn(S.degraded ? "degraded" : "live", S.degraded ? "degraded" : "live");
+        setConn(S.degraded ? "degraded" : "live", S.degraded ? gettext("degraded") : gettext("live"));
         break;
       case "event":
         onEvent(frame, receivedAt);
@@ -160,15 +209,15 @@
     if (frame.degraded) {
       if (!S.degraded) startPolling();
       S.degraded = frame.degraded;
-      setConn("degraded", "degraded");
-      banner("degraded", `Live updates degraded (${frame.degraded}): the page refreshes from the database every 5 s.`);
+      setConn("degraded", gettext("degraded"));
+      banner("degraded", interpolate(gettext("Live updates degraded (%s): the page refreshes from the database every 5 s."), [frame.degraded]));
       return;
     }
     if (S.degraded) {
       S.degraded = null;
       stopPolling();
       banner(null);
-      setConn("live", "live");
+      setConn("live", gettext("live"));
       Seq.restart(); // Redis may have come back without its counters
       resync("event bus back");
       return;
@@ -199,6 +248,7 @@
       come while one is on its way are sent with the next (the X-Twin-Resync header says why, for the logs and
       the end-to-end test). */
   async function resync(reason) {
+    if (S.stopped) return;
     if (S.resyncing) { if (!S.resyncAgain.includes(reason)) S.resyncAgain.push(reason); return; }
     S.resyncing = true;
     probe.resyncs += 1;
@@ -210,11 +260,12 @@
         credentials: "same-origin", cache: "no-store",
         headers: { Accept: "application/json", "X-Twin-Resync": reason.replace(/[^\x20-\x7e]/g, "?") },
       });
+      if (r.status === 401 || r.status === 403) { stop(r.status === 401 ? "signed-out" : "refused"); return; }
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       takeSnapshot(await r.json(), epoch);
       if (S.degraded == null && S.connected) banner(null);
     } catch (e) {
-      banner("degraded", `Cannot refresh from the server (${e.message}): retrying.`);
+      banner("degraded", interpolate(gettext("Cannot refresh from the server (%s): retrying."), [e.message]));
       setTimeout(() => resync("retry"), 3000);
     } finally {
       S.resyncing = false;
@@ -270,7 +321,7 @@
           st.recent.unshift(ev);
           st.recent.length = Math.min(st.recent.length, RECENT_MAX);
           if (ev.verdict === "fail") {
-            const cls = ev.defect_class && ev.defect_class !== "ok" ? ev.defect_class : "out of tolerance";
+            const cls = ev.defect_class && ev.defect_class !== "ok" ? ev.defect_class : "out of tolerance"; // the server's Pareto key (live.selectors)
             const row = st.charts.pareto.find((p) => p.defect_class === cls);
             if (row) row.count += 1; else st.charts.pareto.push({ defect_class: cls, count: 1 });
             st.charts.pareto.sort((a, b) => b.count - a.count);
@@ -411,7 +462,7 @@
     const k = S.state.kpis;
     $("kpi-throughput").textContent = num(k.throughput_per_h, 1);
     $("kpi-fpy").textContent = pct(k.first_pass_yield);
-    $("kpi-fpy-count").textContent = k.first_pass_decided ? `${k.first_pass_ok} of ${k.first_pass_decided} parts` : "no part decided yet";
+    $("kpi-fpy-count").textContent = k.first_pass_decided ? interpolate(gettext("%(ok)s of %(decided)s parts"), { ok: k.first_pass_ok, decided: k.first_pass_decided }, true) : gettext("no part decided yet");
     $("kpi-oee").textContent = pct(k.oee);
     $("kpi-a").textContent = pct(k.availability);
     $("kpi-p").textContent = pct(k.performance);
@@ -424,11 +475,11 @@
     for (const [id, v] of [["kpi-cycle-mean", k.cycle_mean_s], ["kpi-cycle-p95", k.cycle_p95_s]]) {
       // Coloured by the value shown: 15.04 s reads "15.0 s", which is not over a 15.0 s target.
       const shown = v == null ? null : tenths(v);
-      $(id).textContent = shown == null ? "–" : `${shown.toFixed(1)} s`;
+      $(id).textContent = shown == null ? "–" : `${decimal(shown, 1)} s`;
       $(id).classList.toggle("over-target", shown != null && shown > target);
     }
     $("kpi-completed").textContent = `${k.completed} · ${k.good}`;
-    $("def-window").textContent = k.window_start ? `since ${time(k.window_start)}, ${(k.planned_s / 60).toFixed(0)} min planned, ${(k.run_s / 60).toFixed(0)} min run` : "no part yet";
+    $("def-window").textContent = k.window_start ? interpolate(gettext("since %(start)s, %(planned)s min planned, %(run)s min run"), { start: time(k.window_start), planned: decimal(k.planned_s / 60, 0), run: decimal(k.run_s / 60, 0) }, true) : gettext("no part yet");
   }
 
   function renderAlarms() {
@@ -440,25 +491,25 @@
     count.className = "badge " + (unacked ? "badge-bad" : alarms.length ? "badge-warn" : "badge-neutral");
     document.body.classList.toggle("andon-active", unacked > 0);
     list.textContent = "";
-    if (!alarms.length) { list.append(h("li", { class: "muted" }, "No active alarm.")); return; }
+    if (!alarms.length) { list.append(h("li", { class: "muted" }, gettext("No active alarm."))); return; }
     for (const a of alarms) {
       const li = h("li", { class: "alarm" + (a.acknowledged_at ? " acked" : ""), "data-alarm-id": a.id },
         h("div", { class: "alarm-head" },
           h("span", { class: "badge " + (a.acknowledged_at ? "badge-warn" : "badge-bad") }, a.acknowledged_at ? "ACK" : "ALARM"),
           h("strong", {}, a.message)),
         h("div", { class: "muted small" }, `${a.rule_label} · raised ${time(a.raised_at)}`),
-        a.acknowledged_at ? h("div", { class: "small" }, `Acknowledged by ${a.acknowledged_by} at ${time(a.acknowledged_at)}: “${a.ack_reason}”`) : null);
+        a.acknowledged_at ? h("div", { class: "small" }, interpolate(gettext("Acknowledged by %(who)s at %(at)s: “%(reason)s”"), { who: a.acknowledged_by, at: time(a.acknowledged_at), reason: a.ack_reason }, true)) : null);
       // An SPC alarm is acknowledged on its characteristic's page, with an assignable cause and a corrective action.
-      if (a.rule === "spc") li.append(h("a", { href: `/spc/alarms/${a.id}/`, class: "small" }, "Open the SPC chart to record cause and action"));
+      if (a.rule === "spc") li.append(h("a", { href: `/spc/alarms/${a.id}/`, class: "small" }, gettext("Open the SPC chart to record cause and action")));
       else if (!a.acknowledged_at && cfg.canAck) li.append(ackForm(a));
       list.append(li);
     }
   }
 
   function ackForm(a) {
-    const input = h("input", { type: "text", name: "reason", required: "required", placeholder: "Reason / action taken", "aria-label": "Reason" });
+    const input = h("input", { type: "text", name: "reason", required: "required", placeholder: gettext("Reason / action taken"), "aria-label": gettext("Reason") });
     const error = h("div", { class: "error small" });
-    const form = h("form", { class: "ack-form" }, input, h("button", { type: "submit", class: "primary" }, "Acknowledge"), error);
+    const form = h("form", { class: "ack-form" }, input, h("button", { type: "submit", class: "primary" }, gettext("Acknowledge")), error);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const url = cfg.ackUrl.replace("/0/acknowledge/", `/${a.id}/acknowledge/`);
@@ -472,7 +523,7 @@
         if (!r.ok) { error.textContent = body.detail || body.reason || `Refused (HTTP ${r.status})`; return; }
         applyEvent({ type: "alarm.acknowledged", alarm: body }, { seq: Seq.lastSeq }, Date.now());
       } catch (err) {
-        error.textContent = `Not sent: ${err.message}`;
+        error.textContent = interpolate(gettext("Not sent: %s"), [err.message]);
       }
     });
     return form;
@@ -482,40 +533,40 @@
     const box = $("devices");
     const devices = S.state.devices;
     box.textContent = "";
-    if (!devices.length) { box.append(h("p", { class: "muted" }, "No edge device registered for this cell.")); return; }
+    if (!devices.length) { box.append(h("p", { class: "muted" }, gettext("No edge device registered for this cell."))); return; }
     for (const d of devices) {
       const health = deviceHealth(d);
       const fresh = health === "online";
       const empty = (v) => v == null || (typeof v === "object" && !Object.keys(v).length);
-      const reading = (v, fmt) => (!fresh ? "stale" : empty(v) ? "not measured" : fmt(v));
+      const reading = (v, fmt) => (!fresh ? gettext("stale") : empty(v) ? gettext("not measured") : fmt(v));
       const mem = (m) => (typeof m === "object" && m ? `${num(m.used_mb, 0)} / ${num(m.total_mb, 0)} MB` : `${num(m, 0)} MB`);
       const temp = (t) => (typeof t === "object" && t ? Object.entries(t).map(([k, v]) => `${k} ${num(v, 1)} °C`).join(", ") : `${num(t, 1)} °C`);
       const colour = { online: "ok", stale: "warn", offline: "bad", never_seen: "neutral" }[health];
       box.append(h("div", { class: "device" + (fresh ? "" : " is-stale"), "data-device-id": d.device_id, "data-health": health },
-        h("div", { class: "device-head" }, h("strong", {}, d.device_id), h("span", { class: `badge badge-${colour}` }, health.replace("_", " "))),
+        h("div", { class: "device-head" }, h("strong", {}, d.device_id), h("span", { class: `badge badge-${colour}` }, HEALTH_LABEL[health] || health.replace("_", " "))),
         h("dl", { class: "device-grid" },
-          h("dt", {}, "Backend"), h("dd", {}, `${d.backend || "–"} · ${d.precision || "–"}`),
-          h("dt", {}, "Model"), h("dd", {}, d.model_version || "–"),
+          h("dt", {}, gettext("Backend")), h("dd", {}, `${d.backend || "–"} · ${d.precision || "–"}`),
+          h("dt", {}, gettext("Model")), h("dd", {}, d.model_version || "–"),
           h("dt", {}, "FPS"), h("dd", { class: "reading" }, reading(d.fps, (v) => num(v, 1))),
-          h("dt", {}, "Power"), h("dd", { class: "reading" }, reading(d.power_mw, (v) => `${num(v, 0)} mW`)),
-          h("dt", {}, "Memory"), h("dd", { class: "reading" }, reading(d.memory, mem)),
-          h("dt", {}, "Temperature"), h("dd", { class: "reading" }, reading(d.temperature, temp)),
-          h("dt", {}, "Last heartbeat"), h("dd", {}, `${ageText(d.last_heartbeat_at)}`))));
+          h("dt", {}, gettext("Power")), h("dd", { class: "reading" }, reading(d.power_mw, (v) => `${num(v, 0)} mW`)),
+          h("dt", {}, gettext("Memory")), h("dd", { class: "reading" }, reading(d.memory, mem)),
+          h("dt", {}, gettext("Temperature")), h("dd", { class: "reading" }, reading(d.temperature, temp)),
+          h("dt", {}, gettext("Last heartbeat")), h("dd", {}, `${ageText(d.last_heartbeat_at)}`))));
     }
   }
 
   function renderRecent() {
     const list = $("recent");
     list.textContent = "";
-    if (!S.state.recent.length) { list.append(h("li", { class: "muted" }, "No inspection yet.")); return; }
+    if (!S.state.recent.length) { list.append(h("li", { class: "muted" }, gettext("No inspection yet."))); return; }
     for (const r of S.state.recent) {
       const colour = { pass: "ok", fail: "bad", error: "warn" }[r.verdict] || "neutral";
       list.append(h("li", { "data-result-id": r.result_id, class: "result" },
-        r.image_url ? h("img", { src: r.image_url, alt: `inspection image of ${r.serial}`, loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
+        r.image_url ? h("img", { src: r.image_url, alt: interpolate(gettext("inspection image of %s"), [r.serial]), loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
         h("div", {},
           h("div", {}, h("span", { class: `badge badge-${colour}` }, r.verdict === "fail" ? "NOK" : r.verdict.toUpperCase()), " ",
             h("a", { href: `${cfg.replayUrl}?serial=${encodeURIComponent(r.serial)}` }, r.serial),
-            r.review ? h("span", { class: "review-note small", title: `signed by ${r.review.signer} at ${time(r.review.at)}` },
+            r.review ? h("span", { class: "review-note small", title: interpolate(gettext("signed by %(who)s at %(at)s"), { who: r.review.signer, at: time(r.review.at) }, true) },
               ` · reviewed: ${r.review.verdict.replace("_", " ")}${r.review.disposition ? ` (${r.review.disposition})` : ""}`) : ""),
           h("div", { class: "muted small" },
             `${r.station} · ${time(r.captured_at)}${r.defect_class ? ` · ${r.defect_class} ${num(100 * (r.defect_confidence || 0), 0)} %` : ""}${r.latency_ms != null ? ` · ${num(r.latency_ms, 0)} ms` : ""}`))));
@@ -529,6 +580,31 @@
   });
   const plotConfig = { displayModeBar: false, responsive: true, staticPlot: false };
 
+  /** The charts in words, for screen readers (and anyone who cannot read a plot): each chart's figure points at
+      its summary with aria-describedby. */
+  function describeCharts(c, target) {
+    const say = (id, text) => { const node = $(id); if (node && node.textContent !== text) node.textContent = text; };
+    const cyc = c.cycle;
+    if (cyc.length) {
+      const mean = cyc.reduce((a, p) => a + p.cycle_s, 0) / cyc.length;
+      const over = cyc.filter((p) => tenths(p.cycle_s) > target).length;
+      say("chart-cycle-summary", interpolate(gettext("%(n)s parts; mean cycle %(mean)s s, last %(last)s s, target %(target)s s; %(over)s over the target."),
+        { n: cyc.length, mean: decimal(mean, 1), last: decimal(cyc[cyc.length - 1].cycle_s, 1), target: decimal(target, 1), over: over }, true));
+    } else say("chart-cycle-summary", gettext("No completed part in the window yet"));
+    say("chart-pareto-summary", c.pareto.length
+      ? c.pareto.map((p) => interpolate(gettext("%(defect)s: %(count)s NOK"), { defect: p.defect_class.replace(/_/g, " "), count: p.count }, true)).join("; ")
+      : gettext("No NOK in the window"));
+    const pw = c.power.filter((p) => p.power_mw != null || p.fps != null);
+    const last = pw[pw.length - 1];
+    say("chart-power-summary", last
+      ? interpolate(gettext("Latest reading: %(power)s mW, %(fps)s FPS."), { power: last.power_mw == null ? "–" : decimal(last.power_mw, 0), fps: last.fps == null ? "–" : decimal(last.fps, 1) }, true)
+      : gettext("No reading yet"));
+    const en = c.energy;
+    say("chart-energy-summary", en.length
+      ? interpolate(gettext("%(n)s parts; mean %(mean)s mJ per part."), { n: en.length, mean: decimal(en.reduce((a, p) => a + p.energy_mj, 0) / en.length, 0) }, true)
+      : gettext("No energy measured yet"));
+  }
+
   function renderCharts(force) {
     if (!S.state || typeof Plotly === "undefined") return;
     if (!S.chartsDirty) return;
@@ -536,6 +612,7 @@
     S.chartsDirty = false;
     S.chartsAt = Date.now();
     const c = S.state.charts, target = S.state.cell.target_cycle_time_s;
+    describeCharts(c, target);
 
     const cyc = c.cycle;
     Plotly.react("chart-cycle", [{
@@ -545,8 +622,8 @@
     }], {
       ...baseLayout(), yaxis: { title: { text: "s" }, rangemode: "tozero", automargin: true }, xaxis: { type: "date", visible: cyc.length > 0, tickformat: "%H:%M:%S", nticks: 5, automargin: true },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: target, y1: target, line: { color: "#137333", width: 2, dash: "dash" } }],
-      annotations: [{ xref: "paper", x: 1, y: target, text: `target ${target} s`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
-        ...(cyc.length ? [] : [{ text: "No completed part in the window yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
+      annotations: [{ xref: "paper", x: 1, y: target, text: interpolate(gettext("target %s s"), [decimal(target, 1)]), showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#137333" } },
+        ...(cyc.length ? [] : [{ text: gettext("No completed part in the window yet"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.35 }])],
     }, plotConfig);
 
     // Horizontal bars, most frequent on top: the defect names stay whole and level at any width (a column per
@@ -561,7 +638,7 @@
       yaxis: { type: "category", autorange: "reversed", automargin: true, ticksuffix: " ", visible: total > 0 },
       xaxis: { title: { text: "NOK", standoff: 4 }, rangemode: "tozero", tickformat: ",d", dtick: total && c.pareto[0].count <= 10 ? 1 : null, automargin: true, visible: total > 0 },
       xaxis2: { overlaying: "x", side: "top", range: [0, 105], tickvals: [0, 25, 50, 75, 100], ticktext: ["0 %", "25 %", "50 %", "75 %", "100 %"], showgrid: false, automargin: true, visible: total > 0 },
-      annotations: total ? [] : [{ text: "No NOK in the window", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+      annotations: total ? [] : [{ text: gettext("No NOK in the window"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 
     const pw = c.power;
     const hasPower = pw.some((p) => p.power_mw != null);
@@ -571,18 +648,18 @@
     ], { ...baseLayout(), margin: { l: 48, r: 48, t: 26, b: 36 }, showlegend: hasPower, legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" }, xaxis: { type: "date", tickformat: "%H:%M:%S", nticks: 5, automargin: true }, yaxis: { title: { text: "mW" }, rangemode: "tozero", visible: hasPower, automargin: true },
       // automargin: the tick labels push the axis title out instead of running into it
       yaxis2: { title: { text: "FPS", standoff: 6 }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", nticks: 5, tickformat: "~r", automargin: true },
-      annotations: hasPower ? [] : [{ text: pw.length ? "FPS · power not measured on this device" : "No reading yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1 : 0.5, yanchor: pw.length ? "bottom" : "middle" }] }, plotConfig);
+      annotations: hasPower ? [] : [{ text: pw.length ? gettext("FPS · power not measured on this device") : gettext("No reading yet"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: pw.length ? 1 : 0.5, yanchor: pw.length ? "bottom" : "middle" }] }, plotConfig);
 
     const en = c.energy.slice(-60);
     Plotly.react("chart-energy", [{ x: en.map((p) => p.serial), y: en.map((p) => p.energy_mj), type: "bar", marker: { color: "#5b6670" }, hovertemplate: "%{x}: %{y:.0f} mJ<extra></extra>" }],
       // No energy: no axes either, only the note (empty ticks would run into it and say nothing).
-      { ...baseLayout(), xaxis: { type: "category", visible: en.length > 0, showticklabels: en.length <= 6, title: { text: en.length > 6 ? `last ${en.length} parts (hover for serials)` : "" }, automargin: true }, yaxis: { title: { text: "mJ" }, rangemode: "tozero", visible: en.length > 0, automargin: true },
-        annotations: en.length ? [] : [{ text: pw.length && !hasPower ? "not measured: the edge device reports no power" : "No energy measured yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
+      { ...baseLayout(), xaxis: { type: "category", visible: en.length > 0, showticklabels: en.length <= 6, title: { text: en.length > 6 ? interpolate(gettext("last %s parts (hover for serials)"), [en.length]) : "" }, automargin: true }, yaxis: { title: { text: "mJ" }, rangemode: "tozero", visible: en.length > 0, automargin: true },
+        annotations: en.length ? [] : [{ text: pw.length && !hasPower ? gettext("not measured: the edge device reports no power") : gettext("No energy measured yet"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
   }
 
   // ---------------------------------------------------------------- clock: derived states, watchdog, charts
   setInterval(() => {
-    $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString([], { hour12: false });
+    $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString(LOCALE, { hour12: false });
     if (S.ws && S.ws.readyState === WebSocket.OPEN && S.lastFrameAt && Date.now() - S.lastFrameAt > HEARTBEAT_TIMEOUT_MS) {
       S.ws.close(); // half-open socket: no heartbeat; onclose reconnects
     }
@@ -592,6 +669,6 @@
     renderCharts(false);
   }, 1000);
 
-  window.addEventListener("online", () => { if (!S.ws) connect(); });
+  window.addEventListener("online", () => { if (!S.ws && !S.stopped) connect(); });
   connect();
 })();

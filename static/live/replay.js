@@ -14,27 +14,27 @@
   }
 
   async function load(serial) {
-    $("replay-message").textContent = "Loading…";
+    $("replay-message").textContent = gettext("Loading…");
     const r = await fetch(cfg.journeyUrl.replace("SERIAL", encodeURIComponent(serial)), { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!r.ok) { $("replay-message").textContent = r.status === 404 ? `No part ${serial} in this cell.` : `Could not load (HTTP ${r.status}).`; return; }
+    if (!r.ok) { $("replay-message").textContent = r.status === 404 ? interpolate(gettext("No part %s in this cell."), [serial]) : interpolate(gettext("Could not load (HTTP %s)."), [r.status]); return; }
     const j = await r.json();
     R.journey = j;
     Twin.build($("twin"), j.stations);
     const loose = j.inspections_without_visit || [];
     const times = loose.map((i) => Date.parse(i.captured_at));
     j.steps.forEach((s) => { times.push(Date.parse(s.entered_at)); if (s.left_at) times.push(Date.parse(s.left_at)); s.inspections.forEach((i) => times.push(Date.parse(i.captured_at))); });
-    if (!times.length) { $("replay-message").textContent = `${serial} has no station visit and no inspection recorded in this cell.`; return; }
+    if (!times.length) { $("replay-message").textContent = interpolate(gettext("%s has no station visit and no inspection recorded in this cell."), [serial]); return; }
     R.t0 = Math.min(...times) - 1000;
     R.t1 = Math.max(...times) + 1000;
     R.t = R.t0;
     $("replay-serial").textContent = j.serial;
-    $("replay-status").textContent = `· ${j.part_type} · batch ${j.batch} · ${j.status.replace("_", " ")}`;
-    $("replay-range").textContent = `${fmt(R.t0)} → ${fmt(R.t1)} (${((R.t1 - R.t0) / 1000).toFixed(1)} s of real time)`;
+    $("replay-status").textContent = `· ${j.part_type} · ${interpolate(gettext("batch %s"), [j.batch])} · ${j.status.replace("_", " ")}`;
+    $("replay-range").textContent = `${fmt(R.t0)} → ${fmt(R.t1)} ` + interpolate(gettext("(%s s of real time)"), [((R.t1 - R.t0) / 1000).toLocaleString(document.documentElement.lang || "en", { maximumFractionDigits: 1, minimumFractionDigits: 1 })]);
     const where = [...new Set(loose.map((i) => i.station_name))].join(", ");
-    const inspections = (n) => `${n} inspection${n === 1 ? "" : "s"}`;
-    $("replay-message").textContent = !loose.length ? `${j.steps.length} station visits.`
-      : !j.steps.length ? `${inspections(loose.length)} (${where}) but no station visit recorded: the cell's station events for ${j.serial} are missing. Showing the inspections at their capture times.`
-      : `${j.steps.length} station visits; ${inspections(loose.length)} at ${where} with no visit of that station recorded, shown at their capture times.`;
+    const inspections = (n) => interpolate(ngettext("%s inspection", "%s inspections", n), [n]);
+    $("replay-message").textContent = !loose.length ? interpolate(gettext("%s station visits."), [j.steps.length])
+      : !j.steps.length ? interpolate(gettext("%(inspections)s (%(where)s) but no station visit recorded: the cell's station events for %(serial)s are missing. Showing the inspections at their capture times."), { inspections: inspections(loose.length), where: where, serial: j.serial }, true)
+      : interpolate(gettext("%(visits)s station visits; %(inspections)s at %(where)s with no visit of that station recorded, shown at their capture times."), { visits: j.steps.length, inspections: inspections(loose.length), where: where }, true);
     $("timeline").disabled = false;
     $("play").disabled = false;
     draw();
@@ -72,20 +72,20 @@
       const entered = Date.parse(s.entered_at), left = s.left_at ? Date.parse(s.left_at) : null;
       const cls = entered <= t && (!left || left > t) ? "current" : left && left <= t ? "done" : "";
       steps.append(h("li", { class: cls },
-        h("strong", {}, s.station_name), ` · in ${fmt(entered)}`, left ? ` · out ${fmt(left)} (${s.duration_s.toFixed(1)} s) · ${s.outcome.toUpperCase()}` : " · still there",
+        h("strong", {}, s.station_name), " · " + interpolate(gettext("in %s"), [fmt(entered)]), left ? " · " + interpolate(gettext("out %(at)s (%(s)s s)"), { at: fmt(left), s: s.duration_s.toLocaleString(document.documentElement.lang || "en", { maximumFractionDigits: 1, minimumFractionDigits: 1 }) }, true) + ` · ${s.outcome.toUpperCase()}` : " · " + gettext("still there"),
         ...s.inspections.map(inspectionLine)));
     }
     for (const i of loose) {
       steps.append(h("li", { class: seen(i) ? "done no-visit" : "no-visit", "data-result-id": i.result_id },
-        h("strong", {}, i.station_name), " · no station visit recorded", inspectionLine(i)));
+        h("strong", {}, i.station_name), " · " + gettext("no station visit recorded"), inspectionLine(i)));
     }
     const ev = $("evidence");
     ev.textContent = "";
-    if (latestImage) ev.append(h("h2", {}, "Evidence"), h("img", { src: latestImage.image_url, alt: `image of ${j.serial} at ${latestImage.station}` }), h("div", { class: "small muted" }, `${latestImage.station} · ${fmt(Date.parse(latestImage.captured_at))}`));
+    if (latestImage) ev.append(h("h2", {}, gettext("Evidence")), h("img", { src: latestImage.image_url, alt: interpolate(gettext("image of %(serial)s at %(station)s"), { serial: j.serial, station: latestImage.station }, true) }), h("div", { class: "small muted" }, `${latestImage.station} · ${fmt(Date.parse(latestImage.captured_at))}`));
   }
 
   function inspectionLine(i) {
-    return h("div", { class: "small" }, `${i.verdict === "fail" ? "NOK" : i.verdict.toUpperCase()}${i.defect_class ? " " + i.defect_class : ""} · ${i.model_version || "model ?"} · ${i.backend || ""} ${i.precision || ""} · ${fmt(Date.parse(i.captured_at))}`);
+    return h("div", { class: "small" }, `${i.verdict === "fail" ? "NOK" : i.verdict.toUpperCase()}${i.defect_class ? " " + i.defect_class : ""} · ${i.model_version || gettext("model ?")} · ${i.backend || ""} ${i.precision || ""} · ${fmt(Date.parse(i.captured_at))}`);
   }
 
   function tick(now) {

@@ -6,6 +6,8 @@
    changes. Text that would not fit its place is cut with an ellipsis, the whole of it in a tooltip. */
 (function () {
   "use strict";
+  // Station states as the page's language names them (the catalog comes from /jsi18n/).
+  const STATE_LABEL = { running: gettext("running"), idle: gettext("idle"), blocked: gettext("blocked"), fault: gettext("fault"), stale: gettext("stale") };
   const NS = "http://www.w3.org/2000/svg";
   const MIN_W = 640, MAX_W = 1000, HEIGHT = 262;
   const BOX_W = 172, BOX_H = 132, TOP = 14, PAD = 12;
@@ -99,7 +101,7 @@
       const name1 = text(g, { class: "st-name", x: PAD, y: 22 }, "");
       const name2 = text(g, { class: "st-name", x: PAD, y: 41 }, "");
       tooltip(g, fitName(name1, name2, st.name, width - 2 * PAD) ? st.name : "");
-      text(g, { class: "st-state", x: PAD, y: 60 }, "idle");
+      text(g, { class: "st-state", x: PAD, y: 60 }, STATE_LABEL.idle.toUpperCase());
       const icon = el("g", { class: "st-icon", transform: `translate(${iconX},${iconY}) scale(${iconScale})` }, g);
       el("path", { d: ICONS[st.kind] || ICONS.loading }, icon);
       text(g, { class: "st-dwell", x: PAD, y: 78 }, "");
@@ -128,7 +130,7 @@
   }
 
   const STATES = ["running", "idle", "blocked", "fault", "stale"];
-  const VERDICT_LABEL = { pass: "PASS", fail: "NOK", error: "ERROR", ok: "OK", nok: "NOK" };
+  const VERDICT_LABEL = { pass: gettext("PASS"), fail: "NOK", error: gettext("ERROR"), ok: "OK", nok: "NOK" };
 
   /* view: {code, state, part: {serial, status} | null, dwell_s, verdict: "pass"|"fail"|..., defect, bottleneck} */
   function update(svg, view) {
@@ -138,8 +140,8 @@
     const { width, pitch } = g._fit;
     STATES.forEach((s) => g.classList.toggle("st-" + s, s === view.state));
     g.classList.toggle("is-bottleneck", !!view.bottleneck);
-    g.querySelector(".st-state").textContent = view.state.toUpperCase();
-    g.querySelector(".st-dwell").textContent = view.dwell_s != null && view.part ? `${view.dwell_s.toFixed(1)} s` : "";
+    g.querySelector(".st-state").textContent = (STATE_LABEL[view.state] || view.state).toUpperCase();
+    g.querySelector(".st-dwell").textContent = view.dwell_s != null && view.part ? `${Number(view.dwell_s).toLocaleString(document.documentElement.lang || "en", { minimumFractionDigits: 1, maximumFractionDigits: 1 })} s` : "";
     const verdict = g.querySelector(".st-verdict");
     if (view.verdict) {
       verdict.style.display = "";

@@ -23,7 +23,7 @@
   } catch (e) { return; }
   if (!pending.length) return;
   box.hidden = false;
-  box.textContent = pending.length + " signed decision(s) on this tablet were not confirmed by the server. Reopen to resend (nothing is applied twice): ";
+  box.textContent = interpolate(ngettext("%s signed decision on this tablet was not confirmed by the server. Reopen to resend (nothing is applied twice):", "%s signed decisions on this tablet were not confirmed by the server. Reopen to resend (nothing is applied twice):", pending.length), [pending.length]) + " ";
   var csrf = document.querySelector('meta[name="csrf-token"]');
   pending.forEach(function (id) {
     // Claim the case again (a plain form POST), which opens it with the kept decision ready to resend.
@@ -35,7 +35,7 @@
     token.type = "hidden"; token.name = "csrfmiddlewaretoken"; token.value = csrf ? csrf.content : "";
     var button = document.createElement("button");
     button.type = "submit";
-    button.textContent = "Resend " + (row ? row.querySelector("strong").textContent : id.slice(0, 8));
+    button.textContent = interpolate(gettext("Resend %s"), [row ? row.querySelector("strong").textContent : id.slice(0, 8)]);
     form.appendChild(token);
     form.appendChild(button);
     box.appendChild(form);

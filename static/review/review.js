@@ -188,7 +188,7 @@
   function renderProgress() {
     progressEl.textContent = "";
     steps().forEach(function (s, i) {
-      var label = s.type === "finding" ? String(i + 1) : s.type === "verdict" ? "Verdict" : s.type === "reason" ? "Reason" : s.type === "sign" ? "Sign" : "Done";
+      var label = s.type === "finding" ? String(i + 1) : s.type === "verdict" ? gettext("Verdict") : s.type === "reason" ? gettext("Reason") : s.type === "sign" ? gettext("Sign") : gettext("Done");
       var li = el("li", { text: label, class: i === state.index ? "now" : i < state.index ? "past" : "" });
       if (i === state.index) li.setAttribute("aria-current", "step");
       progressEl.appendChild(li);
@@ -199,36 +199,36 @@
     // Limits in the middle third of the bar; the value marker clamps to the ends when far outside.
     var lo = f.lower_limit, hi = f.upper_limit, v = f.value, span = (hi - lo) || 1;
     var pos = v === null || v === undefined ? null : Math.max(0, Math.min(100, ((v - lo) / span) * 33.3 + 33.3));
-    var bar = el("div", { class: "dm-tol", role: "img", "aria-label": "value against the tolerance band" }, [el("div", { class: "dm-tol-band" })]);
+    var bar = el("div", { class: "dm-tol", role: "img", "aria-label": gettext("value against the tolerance band") }, [el("div", { class: "dm-tol-band" })]);
     if (pos !== null) bar.appendChild(el("div", { class: "dm-tol-value", style: "left:" + pos + "%" }));
     return bar;
   }
 
   function renderFinding(s) {
     var f = s.finding, n = data.findings.length;
-    var children = [el("p", { class: "dm-kicker", text: "Finding " + (s.i + 1) + " of " + n + (f.station ? " · " + f.station + " station" : "") })];
+    var children = [el("p", { class: "dm-kicker", text: interpolate(gettext("Finding %(i)s of %(n)s"), { i: s.i + 1, n: n }, true) + (f.station ? " · " + interpolate(gettext("%s station"), [f.station]) : "") })];
     if (f.kind === "dimension") {
       var dev = null;
       if (f.value !== null && f.value !== undefined) dev = f.value > f.upper_limit ? f.value - f.upper_limit : f.value < f.lower_limit ? f.value - f.lower_limit : 0;
       children.push(el("h2", { text: f.name.replace(/_/g, " ") }));
       children.push(el("dl", { class: "dm-facts" }, [
-        el("dt", { text: "Measured" }), el("dd", { class: "dm-value dm-bad", text: fmt(f.value) + " " + f.unit }),
-        el("dt", { text: "Tolerance" }), el("dd", { text: fmt(f.lower_limit) + " – " + fmt(f.upper_limit) + " " + f.unit + " (nominal " + fmt(f.nominal) + ")" }),
-        el("dt", { text: "Outside by" }), el("dd", { class: "dm-bad", text: dev === null ? "not measured" : (dev > 0 ? "+" : "") + fmt(dev) + " " + f.unit }),
+        el("dt", { text: gettext("Measured") }), el("dd", { class: "dm-value dm-bad", text: fmt(f.value) + " " + f.unit }),
+        el("dt", { text: gettext("Tolerance") }), el("dd", { text: fmt(f.lower_limit) + " – " + fmt(f.upper_limit) + " " + f.unit + " (" + interpolate(gettext("nominal %s"), [fmt(f.nominal)]) + ")" }),
+        el("dt", { text: gettext("Outside by") }), el("dd", { class: "dm-bad", text: dev === null ? gettext("not measured") : (dev > 0 ? "+" : "") + fmt(dev) + " " + f.unit }),
       ]));
       children.push(toleranceBar(f));
-      children.push(el("p", { class: "dm-legend", text: "Red: measured edge. Green dashed: tolerance limits." }));
+      children.push(el("p", { class: "dm-legend", text: gettext("Red: measured edge. Green dashed: tolerance limits.") }));
     } else {
       var conf = f.confidence;
-      children.push(el("h2", { text: f.title || "Defect: " + f.defect_class.replace(/_/g, " ") }));
+      children.push(el("h2", { text: f.title || interpolate(gettext("Defect: %s"), [f.defect_class.replace(/_/g, " ")]) }));
       children.push(el("dl", { class: "dm-facts" }, [
-        el("dt", { text: "Model confidence" }), el("dd", { class: "dm-value", text: conf === null || conf === undefined ? "not available" : Math.round(conf * 100) + " %" }),
+        el("dt", { text: gettext("Model confidence") }), el("dd", { class: "dm-value", text: conf === null || conf === undefined ? gettext("not available") : Math.round(conf * 100) + " %" }),
       ]));
       if (conf !== null && conf !== undefined) {
         children.push(el("div", { class: "dm-conf", role: "img", "aria-label": "confidence " + Math.round(conf * 100) + " percent" }, [el("div", { style: "width:" + Math.round(conf * 100) + "%" })]));
       }
       if (f.top_classes && f.top_classes.length) {
-        children.push(el("p", { class: "dm-muted", text: "Top classes: " + f.top_classes.map(function (c) { return c[0] + " " + Math.round(c[1] * 100) + "%"; }).join(" · ") }));
+        children.push(el("p", { class: "dm-muted", text: gettext("Top classes:") + " " + f.top_classes.map(function (c) { return c[0] + " " + Math.round(c[1] * 100) + "%"; }).join(" · ") }));
       }
     }
     if (f.detail) children.push(el("p", { class: "dm-muted", text: f.detail }));
@@ -243,30 +243,30 @@
   }
 
   function renderVerdict() {
-    var children = [el("h2", { text: "Your verdict" }), el("p", { class: "dm-muted", text: "Machine: " + data.machineVerdict + (data.machineReason ? " — " + data.machineReason : "") })];
+    var children = [el("h2", { text: gettext("Your verdict") }), el("p", { class: "dm-muted", text: gettext("Machine:") + " " + data.machineVerdict + (data.machineReason ? " — " + data.machineReason : "") })];
     var list = el("div", { class: "dm-options" });
     data.choices.forEach(function (c, i) {
       list.appendChild(optionButton(i + 1, c.label, state.choice === c, function () { pickChoice(i); }));
     });
     children.push(list);
     if (data.fourEyes && data.choices.some(function (c) { return c.verdict === "override_ok"; })) {
-      children.push(el("p", { class: "dm-muted", text: "Four-eyes part: an override to OK needs a second person's countersignature." }));
+      children.push(el("p", { class: "dm-muted", text: gettext("Four-eyes part: an override to OK needs a second person's countersignature.") }));
     }
     return children;
   }
 
   function renderReason() {
     var override = state.choice.verdict === "override_ok";
-    var children = [el("h2", { text: override ? "Why is the machine wrong?" : "Which defect did you find?" })];
+    var children = [el("h2", { text: override ? gettext("Why is the machine wrong?") : gettext("Which defect did you find?") })];
     var list = el("div", { class: "dm-options dm-reasons" });
     reasonOptions().forEach(function (r, i) {
       list.appendChild(optionButton(i + 1, r.label, state.reason === r.code, function () { pickReason(i); }));
     });
     children.push(list);
-    var note = el("textarea", { id: "dm-note", rows: "2", placeholder: "Note (optional; required for 'Other'). Enter continues, Shift+Enter new line." });
+    var note = el("textarea", { id: "dm-note", rows: "2", placeholder: gettext("Note (optional; required for 'Other'). Enter continues, Shift+Enter new line.") });
     note.value = state.note;
     note.addEventListener("input", function () { state.note = note.value; });
-    children.push(el("label", { for: "dm-note", text: "Note" }));
+    children.push(el("label", { for: "dm-note", text: gettext("Note") }));
     children.push(note);
     return children;
   }
@@ -282,21 +282,21 @@
   }
 
   function renderSign() {
-    var children = [el("h2", { text: "Sign your verdict" }), el("p", { class: "dm-summary", text: summary() })];
-    children.push(el("p", { class: "dm-meaning", text: "By signing, I, " + data.username + ", confirm I reviewed the evidence of " + data.serial + " and decided this verdict." }));
-    var input = el("input", { id: "dm-credential", type: "password", autocomplete: "current-password", "aria-label": "Your password or PIN" });
+    var children = [el("h2", { text: gettext("Sign your verdict") }), el("p", { class: "dm-summary", text: summary() })];
+    children.push(el("p", { class: "dm-meaning", text: interpolate(gettext("By signing, I, %(name)s, confirm I reviewed the evidence of %(serial)s and decided this verdict."), { name: data.username, serial: data.serial }, true) }));
+    var input = el("input", { id: "dm-credential", type: "password", autocomplete: "current-password", "aria-label": gettext("Your password or PIN") });
     input.value = state.credential;
     input.addEventListener("input", function () { state.credential = input.value; });
-    children.push(el("label", { for: "dm-credential", text: "Your password or PIN" }));
+    children.push(el("label", { for: "dm-credential", text: gettext("Your password or PIN") }));
     children.push(input);
     return children;
   }
 
   function renderDone() {
     var r = state.done || {};
-    var text = r.status === "awaiting_countersign" ? "Signed. The override waits for a second person's countersignature; the cobot holds the part." : "Signed and applied. The cobot moves the part: " + (state.choice ? state.choice.disposition : "") + ".";
-    return [el("h2", { text: "Done" }), el("p", { class: "dm-summary", text: text }),
-      el("p", { class: "dm-muted", text: "Review time " + (r.review_seconds !== undefined ? r.review_seconds + " s" : "–") + ". Signed content sha256 " + (r.content_sha256 || "").slice(0, 16) + "…" })];
+    var text = r.status === "awaiting_countersign" ? gettext("Signed. The override waits for a second person's countersignature; the cobot holds the part.") : gettext("Signed and applied. The cobot moves the part:") + " " + (state.choice ? state.choice.disposition : "") + ".";
+    return [el("h2", { text: gettext("Done") }), el("p", { class: "dm-summary", text: text }),
+      el("p", { class: "dm-muted", text: interpolate(gettext("Review time %(time)s. Signed content sha256 %(hash)s…"), { time: r.review_seconds !== undefined ? r.review_seconds + " s" : "–", hash: (r.content_sha256 || "").slice(0, 16) }, true) })];
   }
 
   function render() {
@@ -308,7 +308,7 @@
     if (lapsedBox && s.type !== "done") stepEl.insertBefore(lapsedBox, stepEl.firstChild);
     backBtn.disabled = state.index === 0 || s.type === "done" || state.sending;
     nextBtn.innerHTML = "";
-    nextBtn.appendChild(document.createTextNode(s.type === "sign" ? "Sign " : s.type === "done" ? "Next case " : "Next "));
+    nextBtn.appendChild(document.createTextNode((s.type === "sign" ? gettext("Sign") : s.type === "done" ? gettext("Next case") : gettext("Next")) + " "));
     nextBtn.appendChild(el("kbd", { text: "Enter" }));
     nextBtn.classList.toggle("dm-sign", s.type === "sign");
     draw();
@@ -321,8 +321,8 @@
   function presentView(s) {
     state.lastViewSent = s.i;
     post(data.urls.view, { index: s.i, kind: s.finding.kind, name: s.finding.name, bbox: s.finding.bbox || [] })
-      .then(function (r) { cobotEl.textContent = r.ok ? "Cobot: presenting finding " + (s.i + 1) + "." : "Cobot: view not sent (" + r.status + ")."; })
-      .catch(function () { cobotEl.textContent = "Cobot not reached (offline); the review goes on."; });
+      .then(function (r) { cobotEl.textContent = r.ok ? interpolate(gettext("Cobot: presenting finding %s."), [s.i + 1]) : interpolate(gettext("Cobot: view not sent (%s)."), [r.status]); })
+      .catch(function () { cobotEl.textContent = gettext("Cobot not reached (offline); the review goes on."); });
   }
 
   function pickChoice(i) {
@@ -342,10 +342,10 @@
   function next() {
     var s = current();
     if (state.sending) return;
-    if (s.type === "verdict" && !state.choice) { say("Choose a verdict: press 1 to " + data.choices.length + ".", "bad"); return; }
+    if (s.type === "verdict" && !state.choice) { say(interpolate(gettext("Choose a verdict: press 1 to %s."), [data.choices.length]), "bad"); return; }
     if (s.type === "reason") {
-      if (!state.reason) { say("Choose a reason: press its digit.", "bad"); return; }
-      if (state.reason === "other" && !state.note.trim()) { say("Reason 'Other' needs a note.", "bad"); document.getElementById("dm-note").focus(); return; }
+      if (!state.reason) { say(gettext("Choose a reason: press its digit."), "bad"); return; }
+      if (state.reason === "other" && !state.note.trim()) { say(gettext("Reason 'Other' needs a note."), "bad"); document.getElementById("dm-note").focus(); return; }
     }
     if (s.type === "sign") { submit(); return; }
     if (s.type === "done") { document.getElementById("dm-next-case").submit(); return; }
@@ -365,7 +365,7 @@
     var now = Date.now();
     if (now - state.escArmed > 3000) {
       state.escArmed = now;
-      say("Press Esc again to cancel this review and put the case back in the queue.", "warn");
+      say(gettext("Press Esc again to cancel this review and put the case back in the queue."), "warn");
       return;
     }
     post(data.urls.release, {}).finally(function () { window.location.href = data.urls.queue; });
@@ -379,12 +379,12 @@
   }
 
   function submit() {
-    if (!state.credential) { say("Enter your password or PIN to sign.", "bad"); return; }
+    if (!state.credential) { say(gettext("Enter your password or PIN to sign."), "bad"); return; }
     var body = decision();
     // Kept on the tablet (never the password) until the server has it.
     try { localStorage.setItem(PENDING_KEY, JSON.stringify({ decision: body, choice: state.choice, savedAt: new Date().toISOString() })); } catch (e) { /* private mode */ }
     state.sending = true;
-    say("Signing…");
+    say(gettext("Signing…"));
     send(body, 0);
   }
 
@@ -396,12 +396,12 @@
       if (res.status === 200 || res.status === 201) {
         try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* ignore */ }
         state.sending = false; state.credential = ""; state.done = res.json;
-        cobotEl.textContent = res.json.status === "awaiting_countersign" ? "Cobot: holding the part." : "Cobot: moving the part (" + state.choice.disposition + ").";
+        cobotEl.textContent = res.json.status === "awaiting_countersign" ? gettext("Cobot: holding the part.") : interpolate(gettext("Cobot: moving the part (%s)."), [state.choice.disposition]);
         state.index = steps().length - 1;
-        say(res.status === 200 ? "Already recorded: this decision reached the server before." : "Verdict signed.", "ok");
+        say(res.status === 200 ? gettext("Already recorded: this decision reached the server before.") : gettext("Verdict signed."), "ok");
         render();
       } else if (res.status >= 500) {
-        retry(body, attempt, "The server did not answer properly (" + res.status + ").");
+        retry(body, attempt, interpolate(gettext("The server did not answer properly (%s)."), [res.status]));
       } else {
         // Refused (wrong password, already reviewed, claim taken or lapsed): nothing was recorded; say why.
         // A wrong password or a lapsed claim keeps the decision on the tablet, to sign again.
@@ -410,11 +410,11 @@
         if (res.status !== 403 && !lapsedClaim) { try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* ignore */ } }
         state.credential = "";
         render();
-        say((res.json && res.json.detail) || ("Refused (" + res.status + ")."), "bad");
+        say((res.json && res.json.detail) || interpolate(gettext("Refused (%s)."), [res.status]), "bad");
         if (lapsedClaim) claimLapsed(res.json.detail);
       }
     }).catch(function () {
-      retry(body, attempt, "Connection lost.");
+      retry(body, attempt, gettext("Connection lost."));
     });
   }
 
@@ -434,7 +434,7 @@
       if (p.decision.inspections && kept !== data.inspections.slice().sort().join(" ")) {
         // A station reported again since that decision was signed: it covered other evidence. Review it anew.
         localStorage.removeItem(PENDING_KEY);
-        say("New evidence arrived for " + data.serial + " since your earlier decision, which was not recorded: review it again.", "warn");
+        say(interpolate(gettext("New evidence arrived for %s since your earlier decision, which was not recorded: review it again."), [data.serial]), "warn");
         return;
       }
       state.choice = data.choices.filter(function (c) { return c.verdict === p.decision.verdict && c.disposition === p.decision.disposition; })[0] || null;
@@ -506,13 +506,13 @@
     if (lapsed) return;
     lapsed = true;
     var box = lapsedBox = el("div", { class: "dm-lapsed", role: "alert" }, [
-      el("p", { text: detail || ("Your claim on " + data.serial + " lapsed after " + Math.round(data.claimTtlS / 60) + " min without activity: someone else may take the case, and a verdict needs a live claim.") }),
+      el("p", { text: detail || interpolate(gettext("Your claim on %(serial)s lapsed after %(min)s min without activity: someone else may take the case, and a verdict needs a live claim."), { serial: data.serial, min: Math.round(data.claimTtlS / 60) }, true) }),
     ]);
-    var again = el("button", { type: "button", class: "dm-big primary", id: "dm-reclaim-button", text: "Claim it again" });
+    var again = el("button", { type: "button", class: "dm-big primary", id: "dm-reclaim-button", text: gettext("Claim it again") });
     again.addEventListener("click", function () { document.getElementById("dm-reclaim").submit(); });
     box.appendChild(again);
     stepEl.insertBefore(box, stepEl.firstChild);
-    say("Your claim has lapsed.", "warn");
+    say(gettext("Your claim has lapsed."), "warn");
   }
 
   setInterval(function () {

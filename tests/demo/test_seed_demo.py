@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import Client
 
+from accounts.models import UserPreference
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from inspection.models import Inspection, Measurement
 from traceability.models import (
@@ -34,7 +36,15 @@ def test_seed_demo_builds_a_believable_cell_and_is_idempotent(capsys: Any) -> No
     assert LotLink.objects.filter(kind="merge").exists() and LotLink.objects.filter(kind="split").exists()
     assert MaterialLot.objects.values("supplier").distinct().count() >= 4
     assert Pallet.objects.filter(status="shipped").exists() and Pallet.objects.filter(status="closed").exists()
-    assert "twinweb-demo" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "twinweb-demo" in out
+    # One operator works in Portuguese: João's pages speak pt-BR whatever his tablet's browser asks for.
+    assert UserPreference.objects.get(user__username="joao").language == "pt-br"
+    assert "joao     operator (pages in pt-br)" in out
+    client = Client()
+    signed_in = client.post("/accounts/login/", {"username": "joao", "password": "twinweb-demo"})
+    assert signed_in.status_code == 302
+    assert "Células de produção" in client.get("/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
 
     call_command("seed_demo", parts=1000)
     assert (Part.objects.count(), StationEvent.objects.count()) == counts[:2]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.support import factories
 from tests.support import known_genealogy as known
@@ -63,7 +64,7 @@ def test_filters_narrow_the_parts(g: known.KnownGenealogy, auditor: Any, login: 
     actions.open_failure_case(g.parts["S02"], defect_code=factories.make_defect_code("burr"), found_by=FoundBy.MACHINE,
                               actor=None)
     client = login(auditor)
-    at = g.parts["S01"].created_at
+    at = timezone.localtime(g.parts["S01"].created_at)  # the form's fields are in the plant's time (TIME_ZONE)
 
     by_verdict = page(client, "/trace/", verdict="fail")
     assert "1 matching part" in by_verdict and g.key("S01") in by_verdict

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actions import set_language
 from demo import history
 from demo.reviews import DEMO_DEVICE_ID
 from edge_worker.vision.calibrate import render_calibration_target
@@ -56,7 +57,10 @@ DEMO_USERS = (
     ("ada", "Ada", "Auditor", roles.AUDITOR),
     ("quinn", "Quinn", "Quality", roles.QUALITY_ENGINEER),
     ("admin", "Alex", "Admin", roles.ADMIN),
+    ("joao", "João", "Silva", roles.OPERATOR),
 )
+# Users whose pages speak another language than their browser's (accounts.UserPreference): João works in Portuguese.
+DEMO_LANGUAGES = {"joao": "pt-br"}
 CELL_CODE = "ac-cell-1"
 COMPANY_PREFIX = "7891234"  # a made-up GS1 company prefix for the demo plant
 STATIONS = (
@@ -122,7 +126,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Debug Mode: {seed_review_cases(CELL_CODE)} new cases awaiting review.")
         self.stdout.write("\nDemo users (password for all: %s):" % DEMO_PASSWORD)
         for username, _first, _last, role in DEMO_USERS:
-            self.stdout.write(f"  {username:<8} {role}")
+            language = f" (pages in {DEMO_LANGUAGES[username]})" if username in DEMO_LANGUAGES else ""
+            self.stdout.write(f"  {username:<8} {role}{language}")
 
     def _users(self) -> None:
         user_model = get_user_model()
@@ -136,6 +141,8 @@ class Command(BaseCommand):
             user.is_staff = role in roles.STAFF_ROLES
             user.save()
             user.groups.set([groups[role]])
+            if username in DEMO_LANGUAGES:
+                set_language(user, language=DEMO_LANGUAGES[username], actor=user)
 
     def _plant(self, actor: Any) -> Cell:
         site = actions.save_record(Site(code="campinas", name="Campinas plant"), actor=actor)
