@@ -105,6 +105,7 @@ class RecordSignatureMeaning(models.TextChoices):
     DISPOSITION = "disposition", "Decided the disposition of a failed part"
     COUNTERSIGN = "countersign", "Second person: approved this disposition"
     RELEASE = "release", "Released the containment of a lot"
+    MODEL_ALIAS = "model_alias", "Approved moving a defect model alias (deploy, promote, roll back)"
 
 
 class PartFamily(models.TextChoices):
