@@ -214,8 +214,12 @@ def _rollback(cell: Cell, *, actor: Any, reason: str, method: str | None, kind: 
     champion = ModelAlias.objects.select_for_update().filter(cell=cell, alias=Alias.CHAMPION).first()
     if champion is None or champion.previous is None:
         raise ModelRefused(f"Cell {cell.code} has no previous champion to roll back to.")
-    return _move(cell, Alias.CHAMPION, champion.previous, kind=kind, actor=actor, reason=reason, method=method,
-                 at=timezone.now())
+    change = _move(cell, Alias.CHAMPION, champion.previous, kind=kind, actor=actor, reason=reason, method=method,
+                   at=timezone.now())
+    # A rollback is not itself rolled back to the version it left (an automatic check would flip-flop): going
+    # forward again is a promotion.
+    ModelAlias.objects.filter(cell=cell, alias=Alias.CHAMPION).update(previous=None)
+    return change
 
 
 def rollback(cell: Cell, *, actor: Any, credential: str, reason: str, request: Any = None) -> AliasChange:
