@@ -31,7 +31,8 @@ def train_model(run_id: int) -> int | None:
 
 @shared_task(name="modelops.tasks.check_override_rates")
 def check_override_rates() -> list[str]:
-    """Periodic (beat): roll back each cell's champion whose override rate crossed the limit."""
+    """Roll back each cell's champion whose override rate crossed the limit (what `manage.py
+    watch_model_overrides` does in a loop; a task for deployments that run Celery beat)."""
     rolled = []
     for cell in Cell.objects.order_by("pk"):
         if actions.auto_rollback_on_overrides(cell) is not None:

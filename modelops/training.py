@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {"seed": 1, "val_seed": 2, "train_per_class": 150, "v
 
 def _write_samples(folder: Path, samples: list[selectors.ReviewedSample]) -> None:
     (folder / "images").mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, s in enumerate(samples):
         name = f"images/{i:05d}_{s.label}.png"
         shutil.copyfile(s.image_path, folder / name)

@@ -255,10 +255,9 @@ TWINWEB_CALIBRATION_MAX_AGE_DAYS = env_float("TWINWEB_CALIBRATION_MAX_AGE_DAYS",
 # ingest worker that was down overnight. A replaced device secret stays valid for the grace period.
 TWINWEB_EDGE_MESSAGE_MAX_AGE_S = env_float("TWINWEB_EDGE_MESSAGE_MAX_AGE_S", 86400.0)
 
-# The model registry (modelops): training runs go to their own queue (a worker started with -Q training), and the
-# champion is rolled back automatically when operators override more than this share of its reviewed verdicts
-# (with at least MIN_REVIEWS of them) within the window since it became champion.
-TWINWEB_TRAINING_QUEUE = env_str("TWINWEB_TRAINING_QUEUE", "training")
+# The model registry (modelops): training runs go to TWINWEB_TRAINING_QUEUE (below; deploy/systemd/twinweb-training),
+# and the champion is rolled back automatically when operators override more than this share of its reviewed
+# verdicts (with at least MIN_REVIEWS of them) within the window since it became champion.
 TWINWEB_MODEL_OVERRIDE_RATE_MAX = env_float("TWINWEB_MODEL_OVERRIDE_RATE_MAX", 0.2)
 TWINWEB_MODEL_OVERRIDE_MIN_REVIEWS = env_int("TWINWEB_MODEL_OVERRIDE_MIN_REVIEWS", 10)
 TWINWEB_MODEL_OVERRIDE_WINDOW_S = env_float("TWINWEB_MODEL_OVERRIDE_WINDOW_S", 86400.0)

@@ -53,12 +53,16 @@ def deployment(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def download(request: HttpRequest) -> HttpResponse:
+def download(request: HttpRequest) -> HttpResponse | FileResponse:
     auth = _verified(request, md.DOWNLOAD_TASK)
     if isinstance(auth, HttpResponse):
         return auth
+    try:
+        intent_id = int(auth.body.get("intent_id", 0))
+    except (TypeError, ValueError):
+        return JsonResponse({"refused": "intent_id is not a number"}, status=400)
     intent = DeployIntent.objects.select_related("version").filter(
-        pk=auth.body.get("intent_id"), device=auth.device, version__sha256=auth.body.get("sha256")).first()
+        pk=intent_id, device=auth.device, version__sha256=str(auth.body.get("sha256", ""))).first()
     if intent is None:
         return JsonResponse({"refused": "no such deployment for this device"}, status=404)
     path = Path(settings.MEDIA_ROOT) / intent.version.file
