@@ -10,7 +10,6 @@ from typing import Any, Callable
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from edge_worker.contracts import model_delivery as md
 from edge_worker.contracts.signing import AuthError, sign_command
@@ -23,6 +22,8 @@ View = Callable[[HttpRequest], HttpResponse]
 
 
 def _verified(request: HttpRequest, task: str) -> edge_auth.Authenticated | HttpResponse:
+    if request.method != "POST":  # nothing here answers anyone but a device, and a device signs a POST
+        return JsonResponse({"refused": "unsigned: a device-signed POST is required"}, status=403)
     try:
         message = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -39,7 +40,6 @@ def _deployment(intent: DeployIntent) -> dict[str, Any]:
 
 
 @csrf_exempt
-@require_POST
 def deployment(request: HttpRequest) -> HttpResponse:
     auth = _verified(request, md.DEPLOYMENT_TASK)
     if isinstance(auth, HttpResponse):
@@ -52,7 +52,6 @@ def deployment(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
 def download(request: HttpRequest) -> HttpResponse | FileResponse:
     auth = _verified(request, md.DOWNLOAD_TASK)
     if isinstance(auth, HttpResponse):
@@ -71,7 +70,6 @@ def download(request: HttpRequest) -> HttpResponse | FileResponse:
 
 
 @csrf_exempt
-@require_POST
 def report(request: HttpRequest) -> HttpResponse:
     auth = _verified(request, md.REPORT_TASK)
     if isinstance(auth, HttpResponse):
@@ -87,7 +85,6 @@ def report(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
 def shadow(request: HttpRequest) -> HttpResponse:
     auth = _verified(request, md.SHADOW_TASK)
     if isinstance(auth, HttpResponse):
