@@ -139,8 +139,14 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
                     .order_by("backend", "precision"))
     if variants:
         for v in variants:
-            rows.append({"stage": f"device {v.backend} {v.precision}", "accuracy": v.accuracy, "n": None,
-                         "note": "" if v.accuracy is not None else "not measured: " + (v.reason or "no accuracy reported")})
+            if not v.available:
+                rows.append({"stage": f"device {v.backend} {v.precision}", "accuracy": None, "n": None,
+                             "note": f"not measured: {v.reason or 'variant not available'}"})
+                continue
+            rows.append({"stage": f"device {v.backend} {v.precision}", "accuracy": v.accuracy, "n": v.images,
+                         "fps": v.fps, "fps_per_w": v.fps_per_w_inference,
+                         "note": "; ".join(x for x in (v.device, v.power_note if v.fps_per_w_inference is None else "")
+                                           if x)})
     else:
         rows.append({"stage": "device runtimes", "accuracy": None, "n": None,
                      "note": "not measured: no profiling run of this model on a device yet"})
