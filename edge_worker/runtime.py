@@ -157,7 +157,7 @@ class EdgeRuntime:
         self.model = ModelRef(
             version=str(d.get("version", "")), sha256=str(d.get("sha256", "")), backend=str(d.get("backend", "")),
             backend_version=str(d.get("backend_version", "")), precision=str(d.get("precision", "")),
-            device=str(d.get("device", "")),
+            device=str(d.get("device", "")), alias="champion" if model_dir is not None else "",
         )
 
     def _load_candidate(self) -> Any:

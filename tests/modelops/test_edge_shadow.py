@@ -50,7 +50,7 @@ def test_it_runs_the_candidate_beside_the_champion_and_only_the_champion_counts(
 
     result = runtime.inspect(capture)
 
-    assert result.model.version == "delivered-champion"  # the delivered champion, not the shipped model
+    assert (result.model.version, result.model.alias) == ("delivered-champion", "champion")  # not the shipped one
     [comparison] = list(runtime.shadow_pending)
     assert comparison["result_id"] == str(result_id_for(capture.capture_id, DEVICE))
     assert comparison["champion_class"] == result.defect_class == "scratch"  # the same model, the same input
