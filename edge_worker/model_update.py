@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -45,6 +46,7 @@ class DeliveryRefused(Exception):
 class SyncOutcome:
     installed: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
     offline: str = ""
 
 
@@ -81,15 +83,18 @@ class ModelClient:
             return dict(response.headers.items()), response.read()
 
     def deployments(self) -> list[dict[str, Any]]:
+        return list(self.ask().get("deployments", []))
+
+    def ask(self) -> dict[str, Any]:
         """What the server wants this device to run, from its signed answer (AuthError when it is not signed with
-        this device's secret)."""
+        this device's secret): `deployments` to install, and the aliases its cell `assigned` now."""
         _, raw = self._post(md.DEPLOYMENT_TASK, {"current": installed_sha256(self.models_dir)})
         body, _ = verify_command(json.loads(raw), task=md.DEPLOYMENT_TASK, secret=self.credentials.secret,
                                  now=dt.datetime.now(dt.timezone.utc), max_age_s=self.max_age_s,
                                  max_skew_s=self.max_skew_s)
         if body.get("device_id") != self.credentials.device_id:
             raise AuthError(f"answer for another device ({body.get('device_id')!r})")
-        return list(body.get("deployments", []))
+        return body
 
     def download(self, deployment: Mapping[str, Any]) -> bytes:
         """The model file, checked against the signed deployment's length and sha256; DeliveryRefused otherwise."""
@@ -132,14 +137,14 @@ class ModelClient:
         error: the intent waits on the server and the next call (start, heartbeat) picks it up."""
         outcome = SyncOutcome()
         try:
-            deployments = self.deployments()
+            answer = self.ask()
         except urllib.error.HTTPError:
             raise  # the server answered and refused (e.g. 403: this device's signature): not an outage
         except (urllib.error.URLError, OSError) as exc:
             outcome.offline = f"server unreachable: {exc}"
             log.warning("model sync: %s", outcome.offline)
             return outcome
-        for deployment in deployments:
+        for deployment in answer.get("deployments", []):
             try:
                 path = self.install(deployment, self.download(deployment))
             except DeliveryRefused as exc:
@@ -149,6 +154,11 @@ class ModelClient:
                 continue
             outcome.installed.append({**deployment, "path": str(path)})
             self.report(deployment, status=md.INSTALLED)
+        assigned = answer.get("assigned", {})
+        for alias in installed_sha256(self.models_dir):
+            if alias not in assigned:  # e.g. the candidate once promoted: no longer run in shadow
+                shutil.rmtree(self.models_dir / alias)
+                outcome.retired.append(alias)
         return outcome
 
     def send_shadow(self, comparisons: list[dict[str, Any]]) -> None:

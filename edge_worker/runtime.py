@@ -202,10 +202,11 @@ class EdgeRuntime:
         except Exception as exc:
             log.warning("model sync failed: %s: %s", type(exc).__name__, exc)
             return f"model sync failed: {exc}"
-        if outcome.installed:
+        if outcome.installed or outcome.retired:
             self.reload_models()
         return outcome.offline or (f"installed {[d['version'] for d in outcome.installed]}, "
-                                   f"refused {[(d['version'], d['reason']) for d in outcome.refused]}")
+                                   f"refused {[(d['version'], d['reason']) for d in outcome.refused]}, "
+                                   f"retired {outcome.retired}")
 
     def _shadow(self, image: bytes, result_id: uuid.UUID) -> None:
         """Classify the same capture with the candidate; the comparison waits for the next heartbeat."""

@@ -46,7 +46,11 @@ def deployment(request: HttpRequest) -> HttpResponse:
         return auth
     intents = selectors.pending_for(auth.device)
     actions.mark_offered(intents)
-    body = {"device_id": auth.device.device_id, "deployments": [_deployment(i) for i in intents]}
+    # What the device's cell assigns now, so the device retires an alias no longer assigned (a promoted candidate).
+    assigned = ({a.alias: a.version.sha256 for a in selectors.aliases_of(auth.device.cell).values()}
+                if auth.device.cell is not None else {})
+    body = {"device_id": auth.device.device_id, "deployments": [_deployment(i) for i in intents],
+            "assigned": assigned}
     secrets = [record.secret() for record in edge_auth.secrets_in_force(auth.device)]
     return JsonResponse(sign_command(body, task=md.DEPLOYMENT_TASK, secrets_in_force=secrets))
 

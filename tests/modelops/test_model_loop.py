@@ -127,7 +127,9 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
                                             signed_content__kind="promote")
     assert signature.signer == quality_engineer and signature.signed_content["to"] == second.sha256
     assert AuditRecord.objects.filter(action="modelops.alias.promote").exists()
-    assert edge.sync().installed and installed_sha256(tmp_path / "edge")["champion"] == second.sha256
+    promoted = edge.sync()
+    assert promoted.installed and promoted.retired == ["candidate"]  # no longer shadowed: it is the champion
+    assert installed_sha256(tmp_path / "edge") == {"champion": second.sha256}
 
     page.post(f"/modelops/cell/{cell.code}/rollback", {"reason": "operators unhappy", "credential": PASSWORD})
     assert selectors.aliases_of(cell)[Alias.CHAMPION].version == first
