@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inspection', '0010_edge_device_secrets'),
+        ('inspection', '0011_calibration_lens_distortion'),
     ]
 
     operations = [
