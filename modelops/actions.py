@@ -189,6 +189,8 @@ def assign_alias(version: ModelVersion, *, cell: Cell, alias: str, actor: Any, c
         raise ModelRefused("Moving a model alias needs a reason.")
     method = _signed(actor, credential, cell, alias, request)
     with transaction.atomic(durable=True):
+        if ModelAlias.objects.filter(cell=cell, alias=alias, version=version).exists():
+            raise ModelRefused(f"{version.version} already is the {alias} of {cell.code}.")
         return _move(cell, alias, version, kind=AliasChangeKind.ASSIGN, actor=actor, reason=reason.strip(),
                      method=method, at=timezone.now())
 

@@ -162,3 +162,8 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
 def champion_sha(cell: Cell) -> str:
     row = ModelAlias.objects.filter(cell=cell, alias=Alias.CHAMPION).select_related("version").first()
     return row.version.sha256 if row else ""
+
+
+def champion_versions() -> list[ModelVersion]:
+    """The versions some cell runs as champion now."""
+    return list(ModelVersion.objects.filter(aliases__alias=Alias.CHAMPION).distinct().order_by("pk"))

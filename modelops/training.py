@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from edge_worker.vision.dataset import render_arrays, write_labels
 from edge_worker.vision.render import DEFECT_CLASSES
@@ -75,6 +76,13 @@ def run_training(run_id: int) -> ModelVersion:
                                            "images": len(training_samples)}]
         onnx = (work / "model" / trainer.ONNX_NAME).read_bytes()
     metrics = golden.evaluate(onnx, golden_set)
+    # The golden set grows with reviewed samples held out since: measure today's champions on the very same
+    # images, so the comparison on the version's page is like with like.
+    metrics["champions"] = {}
+    for champion in selectors.champion_versions():
+        path = Path(settings.MEDIA_ROOT) / champion.file
+        if path.is_file():
+            metrics["champions"][champion.sha256] = golden.evaluate(path.read_bytes(), golden_set)
     provenance = {
         "rendered": {"train_seed": p["seed"], "train_images": int(len(x_train)), "val_seed": p["val_seed"],
                      "val_images": int(len(x_val))},

@@ -60,8 +60,14 @@ def version_detail(request: HttpRequest, sha256: str) -> HttpResponse:
     comparisons = []
     for row in selectors.alias_table():
         if row.alias == Alias.CHAMPION and row.version_id != version.pk and version.golden_metrics:
-            champion = row.version.golden_metrics if row.version.golden_set == version.golden_set else None
-            comparisons.append({"cell": row.cell, "champion": row.version,
+            # Like with like: the champion measured on this version's golden set when it was trained; else the
+            # champion's own figures only if they come from the same golden set at the same size.
+            champion = version.golden_metrics.get("champions", {}).get(row.version.sha256)
+            same_set = champion is not None
+            if champion is None and row.version.golden_set == version.golden_set and (
+                    row.version.golden_metrics.get("n") == version.golden_metrics.get("n")):
+                champion = row.version.golden_metrics
+            comparisons.append({"cell": row.cell, "champion": row.version, "same_images": same_set,
                                 "rows": golden.compare(version.golden_metrics, champion)})
     return render(request, "modelops/version.html", {
         "version": version, "metrics": version.golden_metrics, "comparisons": comparisons,

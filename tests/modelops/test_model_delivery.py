@@ -13,6 +13,7 @@ from edge_worker.contracts import model_delivery as md
 from edge_worker.model_update import installed_sha256
 from modelops import actions
 from modelops.choices import DeployStatus
+from modelops.errors import ModelRefused
 from modelops.models import DeployIntent
 from tests.modelops.support import PASSWORD, client, device_of, other_version, shipped_version
 
@@ -92,6 +93,9 @@ def test_a_newer_deploy_supersedes_one_the_device_never_fetched(cell: Any, quali
     outcome = client(live_server.url, credentials, tmp_path / "edge").sync()
     assert [d["sha256"] for d in outcome.installed] == [second.sha256]
     assert DeployIntent.objects.get(device=device, version=first).status == DeployStatus.SUPERSEDED
+    with pytest.raises(ModelRefused, match="already is the champion"):
+        actions.assign_alias(second, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
+                             reason="again")
 
 
 def test_it_refuses_requests_not_signed_by_a_registered_device(cell: Any, quality_engineer: Any, live_server: Any,

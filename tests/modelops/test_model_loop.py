@@ -86,10 +86,14 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
     registry = page.get("/modelops/")
     assert first.version in registry.content.decode() and "loss" in registry.content.decode()
 
+    device, credentials = device_of(cell, quality_engineer)
+    page.post(f"/modelops/v/{first.sha256}/assign", {"cell": cell.code, "alias": "champion", "reason": "first",
+                                                      "credential": PASSWORD})
     second = train_via_queue(page, queue, seed=3)
     assert second.sha256 != first.sha256
+    # The champion measured on the same golden images as the new version, for a like-with-like comparison.
+    assert second.golden_metrics["champions"][first.sha256]["n"] == second.golden_metrics["n"]
 
-    device, credentials = device_of(cell, quality_engineer)
     edge = client(live_server.url, credentials, tmp_path / "edge")
     for version, alias in ((first, "champion"), (second, "candidate")):
         response = page.post(f"/modelops/v/{version.sha256}/assign",
@@ -114,6 +118,7 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
     assert stored_rows.filter(agree=False).count() == disagree
     detail = page.get(f"/modelops/v/{second.sha256}/").content.decode()
     assert f"{disagree} disagree" in detail and "NOK recall scratch" in detail  # comparison with the champion
+    assert "Both measured on the same golden-set images" in detail
 
     # A wrong password moves nothing.
     page.post(f"/modelops/cell/{cell.code}/promote", {"reason": "looks better", "credential": "wrong"})
