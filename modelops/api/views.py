@@ -69,6 +69,8 @@ def download(request: HttpRequest) -> HttpResponse | FileResponse:
     if intent is None:
         return JsonResponse({"refused": "no such deployment for this device"}, status=404)
     path = Path(settings.MEDIA_ROOT) / intent.version.file
+    if not path.is_file():
+        return JsonResponse({"refused": f"model file {intent.version.file} is missing on the server"}, status=404)
     # Served as stored: the device checks length and sha256 against the signed deployment answer.
     return FileResponse(path.open("rb"), content_type="application/octet-stream")
 

@@ -118,3 +118,16 @@ def test_it_refuses_requests_not_signed_by_a_registered_device(cell: Any, qualit
     with pytest.raises(urllib.error.HTTPError) as caught:
         client(live_server.url, impostor, tmp_path / "edge").sync()
     assert caught.value.code == 403
+
+
+def test_a_model_file_missing_on_the_server_is_refused_not_half_installed(cell: Any, quality_engineer: Any,
+                                                                          live_server: Any, media: Path,
+                                                                          tmp_path: Path) -> None:
+    device, credentials = device_of(cell, quality_engineer)
+    version = shipped_version(quality_engineer)
+    actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
+                         reason="first champion")
+    (media / version.file).unlink()
+    outcome = client(live_server.url, credentials, tmp_path / "edge").sync()
+    assert "HTTP 404" in outcome.refused[0]["reason"] and installed_sha256(tmp_path / "edge") == {}
+    assert DeployIntent.objects.get(device=device).status == DeployStatus.REFUSED
