@@ -8,11 +8,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from edge_worker.vision.dataset import render_arrays
 from edge_worker.vision.preprocess import CHANNELS, INPUT_SIZE, to_uint8_input
 from edge_worker.vision.render import DEFECT_CLASSES
+from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
 from modelops.choices import Alias
 from modelops.golden import GOLDEN_SEED, GoldenSet, held_out
@@ -112,15 +113,20 @@ def golden_set(rendered: int) -> GoldenSet:
 # --- Operators' override rate on a version's verdicts -------------------------------------------------------
 
 
+# A review that overrode the machine: a reject signed OK (`override_ok`), or a pass (sent to review for its low
+# confidence) signed NOK.
+OVERRIDDEN = Q(verdict=ReviewVerdict.OVERRIDE_OK) | Q(verdict=ReviewVerdict.CONFIRM_NOK, inspection__verdict=Verdict.PASS)
+
+
 def override_rate(cell: Cell, version: ModelVersion, *, since: dt.datetime) -> dict[str, Any]:
     """Of the machine verdicts `version` gave in `cell` since `since` that operators reviewed, how many they
-    overrode (a reject signed as OK: Debug Mode's `override_ok`)."""
+    overrode (OVERRIDDEN)."""
     inspections = Inspection.objects.filter(station__cell=cell, model_sha256=version.sha256, captured_at__gte=since)
     reviews = Review.objects.filter(status__in=[ReviewStatus.COMPLETE],
                                     pk__in=ReviewedInspection.objects.filter(inspection__in=inspections)
                                     .values("review_id"))
     reviewed = reviews.count()
-    overridden = reviews.filter(verdict=ReviewVerdict.OVERRIDE_OK).count()
+    overridden = reviews.filter(OVERRIDDEN).count()
     return {"reviewed": reviewed, "overridden": overridden, "verdicts": inspections.count(),
             "rate": round(overridden / reviewed, 4) if reviewed else None}
 
@@ -150,9 +156,10 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
     else:
         rows.append({"stage": "device runtimes", "accuracy": None, "n": None,
                      "note": "not measured: no profiling run of this model on a device yet"})
-    reviewed = ReviewedInspection.objects.filter(inspection__model_sha256=version.sha256)
+    reviewed = Review.objects.filter(pk__in=ReviewedInspection.objects.filter(
+        inspection__model_sha256=version.sha256).values("review_id"))
     total = reviewed.count()
-    overridden = reviewed.filter(review__verdict=ReviewVerdict.OVERRIDE_OK).count()
+    overridden = reviewed.filter(OVERRIDDEN).count()
     rows.append({"stage": "live: agreement with operators (reviewed verdicts)",
                  "accuracy": round(1 - overridden / total, 4) if total else None, "n": total,
                  "note": "" if total else "not measured: no reviewed verdict of this version yet"})

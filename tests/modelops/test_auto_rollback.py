@@ -78,3 +78,17 @@ def test_it_rolls_back_when_operators_override_too_many_verdicts(cell: Any, oper
     assert DeployIntent.objects.filter(alias=Alias.CHAMPION, version=old, status=DeployStatus.PENDING).count() == 1
     # Rolled back once: the restored champion has no override history of its own since it came back.
     assert check_override_rates() == []
+
+
+def test_a_pass_the_operators_find_defective_counts_as_an_override(cell: Any, operator: Any,
+                                                                   promoted: tuple[Any, Any]) -> None:
+    old, new = promoted
+    for i in range(3):  # low-confidence passes of the new champion, each found scratched in Debug Mode
+        case = make_review_case(cell, defect="ok", confidence=0.5, seed=30 + i)
+        assert case.verdict == "pass"
+        Inspection.objects.filter(pk=case.pk).update(model_sha256=new.sha256, model_version=new.version)
+        claims.claim_case(case, actor=operator)
+        verdicts.sign_verdict(case, actor=operator, credential=PASSWORD, idempotency_key=uuid.uuid4(),
+                              verdict="confirm_nok", disposition="scrap", reason_code="scratch")
+    change = actions.auto_rollback_on_overrides(cell)
+    assert change is not None and change.to_version == old and "3 of 3" in change.reason
