@@ -60,7 +60,7 @@ test: venv-dev lint check browser services
 
 check: venv-dev
 	$(BIN)/python manage.py check
-	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection live review profiling demo monitoring gateway spc accounts edge_worker
+	$(BIN)/mypy --config-file mypy.ini twinweb traceability inspection live review profiling demo monitoring gateway spc accounts modelops edge_worker
 
 # After changing a requirements*.txt: the locks again (tests/test_lock_files.py fails until then). The server's and
 # the dev lock hold every platform's wheels (Python 3.11+); the edge lock targets a Jetson (aarch64, glibc 2.35, as

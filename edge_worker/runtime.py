@@ -10,6 +10,9 @@ from `worker_process_init`. Configured from the environment only (the device has
     TWINWEB_POWER_RATE_HZ      background power sampling rate                   default 10
     TWINWEB_CAMERA_<STATION>   each station's camera source (edge_worker.cameras.factory), for capture commands
     TWINWEB_CAMERA_TIMEOUT_S   how long a capture command waits for its image before an error result   default 10
+    TWINWEB_EDGE_MODELS_DIR    models delivered by the server's registry (edge_worker.model_update): the
+                               `champion` there replaces the shipped model; a `candidate` runs in shadow beside it
+    TWINWEB_SERVER_URL         where to ask for models (on start and every TWINWEB_MODEL_SYNC_INTERVAL_S, default 60)
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_worker.contracts.fields import MessageError
@@ -110,8 +114,13 @@ class EdgeRuntime:
         self.backend_choice = (backend or os.environ.get("TWINWEB_INFERENCE_BACKEND", "auto")).strip().lower()
         self.precision_choice = precision or os.environ.get("TWINWEB_INFERENCE_PRECISION", "fp32")
         self.classifier: Any = None
+        self.shadow_classifier: Any = None  # the candidate: runs beside the champion, its verdict does not count
+        self.shadow_pending: deque[dict[str, Any]] = deque(maxlen=5_000)
         self.model = ModelRef(version="", sha256="", backend="none", backend_version="", precision="", device="cpu")
         self.backend_reason = ""
+        from edge_worker.model_update import models_dir_from_env
+
+        self.models_dir = models_dir_from_env()
         self._load_classifier()
         self.monitor = monitor if monitor is not None else monitor_from_env()
         self.monitor.start()
@@ -134,7 +143,11 @@ class EdgeRuntime:
         try:
             from edge_worker.vision.backends import load_classifier
 
-            self.classifier, self.backend_reason = load_classifier(self.backend_choice, precision=self.precision_choice)
+            delivered = self.models_dir / "champion"
+            model_dir = delivered if (delivered / "defect_classifier.json").is_file() else None
+            self.classifier, self.backend_reason = load_classifier(self.backend_choice, precision=self.precision_choice,
+                                                                   model_dir=model_dir)
+            self.shadow_classifier = self._load_candidate()
         except Exception as exc:  # no model files or no runtime: inspect dimensions only, and say so in every result
             self.classifier = None
             self.backend_reason = f"classifier not loaded ({type(exc).__name__}: {exc}); dimensional inspection only"
@@ -144,8 +157,74 @@ class EdgeRuntime:
         self.model = ModelRef(
             version=str(d.get("version", "")), sha256=str(d.get("sha256", "")), backend=str(d.get("backend", "")),
             backend_version=str(d.get("backend_version", "")), precision=str(d.get("precision", "")),
-            device=str(d.get("device", "")),
+            device=str(d.get("device", "")), alias="champion" if model_dir is not None else "",
         )
+
+    def _load_candidate(self) -> Any:
+        candidate: Path = self.models_dir / "candidate"
+        if not (candidate / "defect_classifier.json").is_file():
+            return None
+        from edge_worker.vision.backends import load_classifier
+
+        try:
+            classifier, reason = load_classifier(self.backend_choice, precision=self.precision_choice,
+                                                 model_dir=candidate)
+        except Exception as exc:  # a candidate that cannot load leaves the champion alone
+            log.warning("shadow candidate not loaded: %s: %s", type(exc).__name__, exc)
+            return None
+        log.info("shadow candidate: %s", reason)
+        return classifier
+
+    def reload_models(self) -> None:
+        """After a delivery: load the champion and candidate now installed (between two inspections)."""
+        with self._lock:
+            self._load_classifier()
+        # The replaced classifiers are not closed here: an inspection on another thread may still hold one; they
+        # are released when the last reference goes.
+
+    def sync_models(self) -> str:
+        """Ask the server for models (on start and on heartbeats); reload when one was installed. Returns what
+        happened, in words; never raises (the device inspects on with what it has)."""
+        from edge_worker.model_update import client_from_env
+
+        try:
+            client = client_from_env()
+            if client is None:
+                return "model updates off: TWINWEB_SERVER_URL not set"
+            if self.shadow_pending:
+                batch = [self.shadow_pending.popleft() for _ in range(min(len(self.shadow_pending), 1000))]
+                try:
+                    client.send_shadow(batch)
+                except Exception:
+                    self.shadow_pending.extendleft(reversed(batch))
+                    raise
+            outcome = client.sync()
+        except Exception as exc:
+            log.warning("model sync failed: %s: %s", type(exc).__name__, exc)
+            return f"model sync failed: {exc}"
+        if outcome.installed or outcome.retired:
+            self.reload_models()
+        return outcome.offline or (f"installed {[d['version'] for d in outcome.installed]}, "
+                                   f"refused {[(d['version'], d['reason']) for d in outcome.refused]}, "
+                                   f"retired {outcome.retired}")
+
+    def _shadow(self, image: bytes, result_id: uuid.UUID) -> None:
+        """Classify the same capture with the candidate; the comparison waits for the next heartbeat."""
+        import cv2
+        import numpy as np
+
+        from edge_worker.model_update import shadow_compare
+        from edge_worker.vision.preprocess import normalise_uint8, to_uint8_input
+
+        try:
+            grey = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+            if grey is None:
+                return
+            batch = normalise_uint8(to_uint8_input(grey)[None])
+            self.shadow_pending.append(shadow_compare(self.classifier, self.shadow_classifier, batch,
+                                                      result_id=str(result_id)))
+        except Exception as exc:  # the shadow never costs the champion's verdict
+            log.warning("shadow comparison failed: %s", exc)
 
     def inspect(self, capture: Capture) -> InspectionResult:
         """Inspect one capture; the result carries the model, latency and power over the inference window."""
@@ -192,6 +271,8 @@ class EdgeRuntime:
         else:
             summary = PowerSummary.not_measured(power.note if power is not None else "no window")
         verdict = outcome.verdict
+        if self.shadow_classifier is not None and self.classifier is not None and image and spec is not None:
+            self._shadow(image, result_id_for(capture.capture_id, self.device_id))
         measurements = tuple(MeasurementRow.from_vision(row) for row in outcome.measurements)
         return InspectionResult(
             result_id=result_id_for(capture.capture_id, self.device_id),
@@ -251,8 +332,9 @@ class EdgeRuntime:
     def close(self) -> None:
         self.cameras.close()
         self.monitor.stop()
-        if self.classifier is not None:
-            self.classifier.close()
+        for classifier in (self.classifier, self.shadow_classifier):
+            if classifier is not None:
+                classifier.close()
 
 
 _runtime: EdgeRuntime | None = None

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 log = logging.getLogger("edge_worker.worker")
@@ -55,12 +56,17 @@ class TelemetryLoop:
         from edge_worker.tasks import send_telemetry
 
         runtime = get_runtime()
+        sync_every = float(os.environ.get("TWINWEB_MODEL_SYNC_INTERVAL_S", "60"))
+        last_sync = time.monotonic()
         while not self._stop.is_set():
             try:
                 send_telemetry(runtime.telemetry(), self.app,
                                expires_s=max(30.0, 6 * self.interval_s))
             except Exception as exc:  # the broker may be away; the next beat tries again
                 log.warning("telemetry not sent: %s", exc)
+            if time.monotonic() - last_sync >= sync_every:  # a deploy decided while we were offline lands here
+                last_sync = time.monotonic()
+                log.info("model sync: %s", runtime.sync_models())
             self._stop.wait(self.interval_s)
 
 
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         runtime = get_runtime()  # this process runs the tasks (solo/threads): load the model here, now
         log.info("edge worker %s ready (secret %s): %s; power %s", args.device, credentials.secret.kid,
                  runtime.backend_reason, runtime.monitor.sampler.describe())
+        log.info("model sync on start: %s", runtime.sync_models())  # picks up a deploy made while offline
         if loop is not None:
             loop.start()
 

@@ -137,6 +137,8 @@ class Inspection(models.Model):
     image = models.ForeignKey(ImageBlob, on_delete=models.PROTECT, related_name="inspections", null=True, blank=True)
     model_version = models.CharField(max_length=80, blank=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
+    model_alias = models.CharField(max_length=20, blank=True,
+                                   help_text='The registry alias the model ran as ("champion"; blank: the shipped model).')
     backend = models.CharField(max_length=40, blank=True)
     backend_version = models.CharField(max_length=40, blank=True)
     precision = models.CharField(max_length=10, blank=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc", "demo", "monitoring", "gateway")
+SERVER_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc", "demo", "monitoring", "gateway", "modelops")
 WIRING = "twinweb"
 EDGE = "edge_worker"
 

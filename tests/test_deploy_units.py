@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "systemd"
 # What `systemd-analyze verify` is given: the template through one instance of it.
 TO_VERIFY = ["twinweb-web.service", "twinweb-ingest.service", "twinweb-andon.service",
-             "twinweb-gateway@line3-cell-1.service", "twinweb-edge.service"]
+             "twinweb-gateway@line3-cell-1.service", "twinweb-edge.service", "twinweb-training.service",
+             "twinweb-model-watch.service"]
 
 
 def systemd_analyze() -> str:

@@ -106,6 +106,7 @@ class RecordSignatureMeaning(models.TextChoices):
     DISPOSITION = "disposition", _("Decided the disposition of a failed part")
     COUNTERSIGN = "countersign", _("Second person: approved this disposition")
     RELEASE = "release", _("Released the containment of a lot")
+    MODEL_ALIAS = "model_alias", _("Approved moving a defect model alias (deploy, promote, roll back)")
 
 
 class PartFamily(models.TextChoices):

@@ -31,7 +31,7 @@ ACK_SPC = "spc.acknowledge_violation"
 READ_ALL = "view:*"  # every view_<model> permission of the project's apps
 WRITE_ALL = "*"  # every permission
 
-DOMAIN_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc")
+DOMAIN_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc", "modelops")
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OPERATOR: (
@@ -53,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "traceability.add_dimensionalfeature", "traceability.change_dimensionalfeature",
         "traceability.change_materiallot",
         "inspection.add_stationcalibration",
+        "modelops.manage_models",
     ),
     ADMIN: (WRITE_ALL,),
 }
@@ -91,7 +92,7 @@ def sync_roles() -> dict[str, Group]:
 
 def sync_roles_after_migrate(**kwargs: Any) -> None:
     # post_migrate fires per app; act once the permissions of both domain apps exist.
-    if Permission.objects.filter(codename__in=["review_inspection", "view_trace", "freeze_limits"]).count() == 3:
+    if Permission.objects.filter(codename__in=["review_inspection", "view_trace", "freeze_limits", "manage_models"]).count() == 4:
         sync_roles()
 
 

@@ -41,7 +41,7 @@ def _defaults() -> dict[str, Any]:
 
 app.add_defaults(_defaults)
 # The server's tasks (the edge's own are registered on edge_worker.celery_app): ingest (inspection), the cobot's acknowledgements (review), profiling reports (profiling).
-app.autodiscover_tasks(["inspection", "review", "profiling"])
+app.autodiscover_tasks(["inspection", "review", "profiling", "modelops"])
 
 
 @signals.worker_init.connect

@@ -21,6 +21,7 @@ NAVIGATION: tuple[tuple[str | Promise, str, str | None], ...] = (
     (_("Calibration"), "calibration", "inspection.view_stationcalibration"),
     (_("Edge"), "profiling-runs", None),
     (_("SPC"), "spc-index", "spc.view_controllimits"),
+    (_("Models"), "modelops-registry", "modelops.manage_models"),
 )
 
 

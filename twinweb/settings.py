@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "profiling",
     "gateway",
     "spc",
+    "modelops",
     "demo",
     "monitoring",
     "accounts",
@@ -265,6 +266,13 @@ TWINWEB_CALIBRATION_MAX_AGE_DAYS = env_float("TWINWEB_CALIBRATION_MAX_AGE_DAYS",
 # stamped further in the future than the clock skew) is refused; its nonce is remembered that long. A day covers an
 # ingest worker that was down overnight. A replaced device secret stays valid for the grace period.
 TWINWEB_EDGE_MESSAGE_MAX_AGE_S = env_float("TWINWEB_EDGE_MESSAGE_MAX_AGE_S", 86400.0)
+
+# The model registry (modelops): training runs go to TWINWEB_TRAINING_QUEUE (below; deploy/systemd/twinweb-training),
+# and the champion is rolled back automatically when operators override more than this share of its reviewed
+# verdicts (with at least MIN_REVIEWS of them) within the window since it became champion.
+TWINWEB_MODEL_OVERRIDE_RATE_MAX = env_float("TWINWEB_MODEL_OVERRIDE_RATE_MAX", 0.2)
+TWINWEB_MODEL_OVERRIDE_MIN_REVIEWS = env_int("TWINWEB_MODEL_OVERRIDE_MIN_REVIEWS", 10)
+TWINWEB_MODEL_OVERRIDE_WINDOW_S = env_float("TWINWEB_MODEL_OVERRIDE_WINDOW_S", 86400.0)
 TWINWEB_EDGE_CLOCK_SKEW_S = env_float("TWINWEB_EDGE_CLOCK_SKEW_S", 300.0)
 TWINWEB_EDGE_SECRET_GRACE_S = env_float("TWINWEB_EDGE_SECRET_GRACE_S", 3600.0)
 TWINWEB_TELEMETRY_HISTORY = env_int("TWINWEB_TELEMETRY_HISTORY", 720)

@@ -27,11 +27,13 @@ urlpatterns = [
     path("api/", include("inspection.api.urls")),
     path("api/", include("gateway.api.urls")),
     path("api/spc/", include("spc.api.urls")),
+    path("api/modelops/", include("modelops.api.urls")),
     path("", include("traceability.urls")),
     path("", include("inspection.urls")),
     path("", include("live.urls")),
     path("", include("review.urls")),
     path("", include("profiling.urls")),
+    path("", include("modelops.urls")),
     path("spc/", include("spc.urls")),
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     # Bookmarks from before Debug Mode and edge profiling had apps (and URLs) of their own.

@@ -156,6 +156,10 @@ class ModelRef(Message):
     backend_version: Annotated[str, Text(max_len=40)]
     precision: Annotated[str, Text(max_len=10)]
     device: Annotated[str, Text(max_len=80)]
+    # The model registry's alias the device ran it as: "champion" (delivered by modelops), "" (the shipped model,
+    # or a device from before model delivery). Only the champion's verdict is ever reported; the candidate runs in
+    # shadow and is compared apart (edge_worker.model_update).
+    alias: Annotated[str, Text(max_len=20)] = ""
 
 
 @dataclass(frozen=True)

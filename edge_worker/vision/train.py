@@ -16,7 +16,7 @@ import math
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -73,7 +73,8 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     )
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
+def train(args: argparse.Namespace, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train, export and describe the model; `progress` (when given) hears each epoch's loss and test accuracy."""
     t_start = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -128,9 +129,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             sched.step()
             total += loss.item() * len(idx)
         msg = f"epoch {epoch + 1}/{args.epochs} loss {total / len(xt):.4f}"
-        if (epoch + 1) % 4 == 0 or epoch + 1 == args.epochs:
+        acc: float | None = None
+        if progress is not None or (epoch + 1) % 4 == 0 or epoch + 1 == args.epochs:
             acc = float((predict_numpy(model, x_test).argmax(1) == y_test).mean())
             msg += f" test acc {acc:.4f}"
+        if progress is not None:
+            progress({"epoch": epoch + 1, "epochs": args.epochs, "loss": round(total / len(xt), 5),
+                      "val_accuracy": None if acc is None else round(acc, 4),
+                      "seconds": round(time.perf_counter() - t0, 1)})
         print(f"{msg} ({time.perf_counter() - t0:.0f}s)", flush=True)
     train_s = time.perf_counter() - t0
 
@@ -141,7 +147,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.save(model.state_dict(), pt_path)
     export_onnx(model, onnx_path)
     card = {
-        "model_version": MODEL_VERSION,
+        "model_version": getattr(args, "model_version", "") or MODEL_VERSION,
         "architecture": {
             "name": "MobileNetV2-style (inverted residual blocks, ReLU6, linear bottlenecks)",
             "config_t_c_n_s": [list(c) for c in DEFAULT_CONFIG],

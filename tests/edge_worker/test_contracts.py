@@ -71,7 +71,7 @@ def result() -> dict[str, Any]:
                       "detail": "classifier: scratch with p=0.810"}],
         "defect_class": "scratch", "defect_confidence": 0.81, "class_probabilities": {"ok": 0.19, "scratch": 0.81},
         "model": {"version": "dc-1.0", "sha256": "ab" * 32, "backend": "onnxruntime", "backend_version": "1.22.0",
-                  "precision": "fp32", "device": "cpu"},
+                  "precision": "fp32", "device": "cpu", "alias": "champion"},
         "latency_ms": 42.5, "timings_ms": {"decode": 1.0, "measure": 30.0, "classify": 11.5},
         "power": {"avg_power_mw": 2150.0, "energy_mj": 91.375, "note": "nvml: 3 samples over 42.5 ms"},
         "image_png_b64": contracts.encode_image(IMAGE), "image_sha256": hashlib.sha256(IMAGE).hexdigest(),

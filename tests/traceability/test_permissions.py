@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 # /readyz answers probes with its status alone; /metrics answers 401 without the scraper's token
 # (tests/monitoring/).
-PUBLIC = {"/accounts/login/", "/healthz", "/readyz", "/metrics", "/admin/login/"}
+PUBLIC = {"/accounts/login/", "/healthz", "/readyz", "/metrics", "/admin/login/", "/jsi18n/"}  # /jsi18n/: the login page uses it
 SAMPLE_VALUES = {"int": "1", "slug": "sample", "str": "sample", "uuid": str(uuid.UUID(int=1)), "path": "sample"}
 
 
