@@ -7,6 +7,8 @@ Starts, each in its own process group:
                device's secret (issued on the first run) in TWINWEB_EDGE_SECRET
     andon      python manage.py watch_andon (raises and clears the andon alarms)
     spc        python manage.py watch_spc (SPC run rules on new measurements; raises SPC andon alarms)
+    models     python manage.py watch_model_overrides (rolls a new champion model back on the operators' override rate)
+    training   Celery worker on the `training` queue (when PyTorch is installed: training from /modelops/)
     plc        python manage.py run_cell_plc: the simulated PLC, an OPC UA server on 127.0.0.1:4840 (with the cobot)
     gateway    python manage.py run_cell_gateway: the cell's OPC UA link, the production path from PLC tags to the
                twin (capture commands to the edge device, whose demo camera renders the part; verdicts back to the
@@ -19,6 +21,7 @@ is kept on disk, in var/redis/appendonly.aof, for the next run).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -118,11 +121,21 @@ class Command(BaseCommand):
             Child("web", [python, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "twinweb.asgi:application"]),
             Child("ingest", [python, "-m", "celery", "-A", "twinweb", "worker", "-Q", "ingest", "--pool", "solo",
                              "-n", "ingest@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
+            # The edge worker asks the server for its models (deployments from /modelops/) at start and every minute.
             Child("edge", [python, "-m", "edge_worker.worker", "--device", device.device_id,
-                           "--queues", cobot_queue(cell.code)], env={"TWINWEB_EDGE_SECRET": edge_secret.text()}),
+                           "--queues", cobot_queue(cell.code)],
+                  env={"TWINWEB_EDGE_SECRET": edge_secret.text(),
+                       "TWINWEB_SERVER_URL": f"http://{options['host']}:{options['port']}/"}),
         ]
         children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
         children.append(Child("spc", [python, manage, "watch_spc", "--interval", "5"], essential=False))
+        children.append(Child("models", [python, manage, "watch_model_overrides", "--interval", "60"], essential=False))
+        training = importlib.util.find_spec("torch") is not None
+        if training:  # a quality engineer trains a candidate model from /modelops/ (minutes of CPU)
+            children.append(Child("training", [python, "-m", "celery", "-A", "twinweb", "worker", "-Q",
+                                               settings.TWINWEB_TRAINING_QUEUE, "--pool", "solo", "-n", "training@%h",
+                                               "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+                                  essential=False))
         endpoint = f"opc.tcp://127.0.0.1:{options['plc_port']}/twinweb/"
         if not options["no_simulator"]:
             plc = [python, manage, "run_cell_plc", "--cell", cell.code, "--endpoint", endpoint,
@@ -154,6 +167,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  edge device {device.device_id} on queues edge.{device.device_id}, {cobot_queue(cell.code)}")
         if not options["no_simulator"]:
             self.stdout.write(f"  simulated PLC on {endpoint}, linked by the cell gateway (OPC UA)")
+        if not training:
+            self.stdout.write("  model training off: PyTorch is not installed (make venv-dev installs it; then /modelops/)")
         if not options["no_profile"]:
             self._queue_first_profiling_run(device)
         self.stdout.write("  Ctrl-C stops everything.\n")
