@@ -54,6 +54,7 @@ services:
 # ruff's rules are in pyproject.toml; `make test` (and so .ci/run) runs it before the suite.
 lint: venv-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: venv-dev lint check browser services
 	@bash .ci/test-suite.sh

@@ -17,6 +17,11 @@ def set_language(user: Any, *, language: str, actor: Any) -> UserPreference:
     preference.full_clean()
     preference.save(update_fields=["language"])
     if before != language:
-        audit.append(actor=actor, action="accounts.language", subject=preference,
-                     before={"language": before}, after={"language": language})
+        audit.append(
+            actor=actor,
+            action="accounts.language",
+            subject=preference,
+            before={"language": before},
+            after={"language": language},
+        )
     return preference

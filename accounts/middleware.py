@@ -1,4 +1,5 @@
 """After LocaleMiddleware (which reads the browser's Accept-Language): a signed-in user's own language wins."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,5 +1,6 @@
 """A user's own settings. Only the language so far: on a shop floor the tablet's browser is often set to whatever
 its vendor shipped, so the operator's language is theirs, not the device's."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -10,8 +11,9 @@ from accounts.choices import Language
 
 
 class UserPreference(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference",
-                                verbose_name=_("user"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+    )
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True, default="")
 
     class Meta:

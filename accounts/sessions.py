@@ -1,5 +1,6 @@
 """The user's language rides in the session: it is read once at sign-in, so a request costs no query for it
 (list endpoints assert their query counts). Changing it (accounts.views.profile) updates the session too."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The user's profile page: the language the pages speak to them."""
+
 from __future__ import annotations
 
 from django.contrib import messages

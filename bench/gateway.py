@@ -15,6 +15,7 @@ into PostgreSQL (`twinweb_bench_gateway`, dropped and re-created) and publish on
    per takt). Each PLC runs at a speed-up factor so that K cells load the gateway process like `K x speed` cells
    at 15 s; the run passes when every event is stored (nothing behind) and p95 stays under 1 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/twinweb_bench_gateway"
 EVENTS_PER_TAKT = 10  # 5 stations, start and end
 
-LISTENER_CHILD = r'''
+LISTENER_CHILD = r"""
 import asyncio, datetime as dt, json, sys
 sys.path.insert(0, sys.argv[1])
 import django
@@ -61,9 +62,9 @@ async def main():
             latencies.append((dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(event["at"])).total_seconds())
     print(json.dumps(latencies), flush=True)
 asyncio.run(main())
-'''
+"""
 
-PLC_CHILD = r'''
+PLC_CHILD = r"""
 import asyncio, json, sys
 sys.path.insert(0, sys.argv[1])
 from demo.plc import PlcConfig, SimulatedPLC
@@ -83,7 +84,7 @@ async def main():
     for p in plcs:
         await p.stop()
 asyncio.run(main())
-'''
+"""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -107,8 +108,11 @@ def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], Path]:
     from twinweb.embedded_redis import redis_server_executable
 
     sock = work / "redis.sock"
-    proc = subprocess.Popen([redis_server_executable(), "--port", "0", "--unixsocket", str(sock), "--save", ""],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [redis_server_executable(), "--port", "0", "--unixsocket", str(sock), "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             if redis.Redis(unix_socket_path=str(sock)).ping():
@@ -143,23 +147,42 @@ async def run_round(cells: list[Any], *, takt_s: float, seconds: float, port0: i
 
     plcs = []
     for index, cell in enumerate(cells):
-        plcs.append({"cell_code": cell.code, "endpoint": f"opc.tcp://127.0.0.1:{port0 + index}/twinweb/",
-                     "stations": await asyncio.to_thread(stations_of, cell), "cycle_s": takt_s, "speed": 1.0,
-                     "part_types": ["CF-80"], "result_timeout_s": 0.0, "buffer_size": 64, "cobot_move_s": 0.0,
-                     "seed": index})
+        plcs.append(
+            {
+                "cell_code": cell.code,
+                "endpoint": f"opc.tcp://127.0.0.1:{port0 + index}/twinweb/",
+                "stations": await asyncio.to_thread(stations_of, cell),
+                "cycle_s": takt_s,
+                "speed": 1.0,
+                "part_types": ["CF-80"],
+                "result_timeout_s": 0.0,
+                "buffer_size": 64,
+                "cobot_move_s": 0.0,
+                "seed": index,
+            }
+        )
     spec = {"plcs": plcs, "seconds": seconds, "warmup_s": 3.0, "drain_s": 8.0}
-    child = await asyncio.create_subprocess_exec(sys.executable, "-c", PLC_CHILD, str(ROOT), json.dumps(spec),
-                                                 stdout=asyncio.subprocess.PIPE)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PLC_CHILD, str(ROOT), json.dumps(spec), stdout=asyncio.subprocess.PIPE
+    )
     assert child.stdout is not None
     assert (await child.stdout.readline()).strip() == b"ready"
     # The live page's side in its own process (its own event loop and channel-layer connections, as daphne's).
     listener = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LISTENER_CHILD, str(ROOT), str(cells[0].pk), str(spec["warmup_s"] + seconds + 6),
-        stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        LISTENER_CHILD,
+        str(ROOT),
+        str(cells[0].pk),
+        str(spec["warmup_s"] + seconds + 6),
+        stdout=asyncio.subprocess.PIPE,
+    )
     assert listener.stdout is not None
     assert (await listener.stdout.readline()).strip() == b"ready"
     stop = asyncio.Event()
-    gateways = [CellGateway(GatewayConfig(cell=c.code, endpoint=p["endpoint"], poll_s=1.0)) for c, p in zip(cells, plcs)]
+    gateways = [
+        CellGateway(GatewayConfig(cell=c.code, endpoint=p["endpoint"], poll_s=1.0)) for c, p in zip(cells, plcs)
+    ]
     started = time.monotonic()
     round_started = dt.datetime.now(dt.timezone.utc)
     tasks = [asyncio.create_task(g.run(stop)) for g in gateways]
@@ -173,18 +196,30 @@ async def run_round(cells: list[Any], *, takt_s: float, seconds: float, port0: i
     cpu_s = time.process_time() - cpu0
 
     def stored() -> tuple[int, list[float]]:
-        rows = list(CycleRecord.objects.filter(station__cell__in=cells, received_at__gte=round_started)
-                    .values_list("source_timestamp", "received_at"))
+        rows = list(
+            CycleRecord.objects.filter(station__cell__in=cells, received_at__gte=round_started).values_list(
+                "source_timestamp", "received_at"
+            )
+        )
         return len(rows), [(r - s).total_seconds() for s, r in rows]
 
     count, latency = await asyncio.to_thread(stored)
     total_emitted = sum(sum(v.values()) for v in emitted.values())
-    return {"cells": len(cells), "takt_s": takt_s, "emitted": total_emitted, "stored": count,
-            "wall_s": round(time.monotonic() - started, 1), "gateway_cpu_ms_per_event": round(1000 * cpu_s / max(count, 1), 2),
-            "record_p50_ms": round(1000 * percentile(latency, 50), 1), "record_p95_ms": round(1000 * percentile(latency, 95), 1),
-            "record_p99_ms": round(1000 * percentile(latency, 99), 1), "live_events": len(live_latency),
-            "live_p50_ms": round(1000 * percentile(live_latency, 50), 1), "live_p95_ms": round(1000 * percentile(live_latency, 95), 1),
-            "live_p99_ms": round(1000 * percentile(live_latency, 99), 1)}
+    return {
+        "cells": len(cells),
+        "takt_s": takt_s,
+        "emitted": total_emitted,
+        "stored": count,
+        "wall_s": round(time.monotonic() - started, 1),
+        "gateway_cpu_ms_per_event": round(1000 * cpu_s / max(count, 1), 2),
+        "record_p50_ms": round(1000 * percentile(latency, 50), 1),
+        "record_p95_ms": round(1000 * percentile(latency, 95), 1),
+        "record_p99_ms": round(1000 * percentile(latency, 99), 1),
+        "live_events": len(live_latency),
+        "live_p50_ms": round(1000 * percentile(live_latency, 50), 1),
+        "live_p95_ms": round(1000 * percentile(live_latency, 95), 1),
+        "live_p99_ms": round(1000 * percentile(live_latency, 99), 1),
+    }
 
 
 def main() -> None:
@@ -198,16 +233,26 @@ def main() -> None:
     ensure_database(args.db_url)
     work = Path(tempfile.mkdtemp(prefix="twinweb-bench-gateway-"))
     redis_proc, sock = start_redis(work)
-    os.environ.update({"DATABASE_URL": args.db_url, "REDIS_URL": f"unix://{sock}", "DJANGO_SETTINGS_MODULE":
-                       "twinweb.settings", "LOG_LEVEL": "ERROR", "CHANNEL_LAYER_PREFIX": "twinweb-bench"})
+    os.environ.update(
+        {
+            "DATABASE_URL": args.db_url,
+            "REDIS_URL": f"unix://{sock}",
+            "DJANGO_SETTINGS_MODULE": "twinweb.settings",
+            "LOG_LEVEL": "ERROR",
+            "CHANNEL_LAYER_PREFIX": "twinweb-bench",
+        }
+    )
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          "PostgreSQL + private redis-server")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        "PostgreSQL + private redis-server"
+    )
+
     async def rounds() -> None:  # one event loop: the channel layer's connections belong to it
         cells = await asyncio.to_thread(make_cells, max(int(c) for c in args.cells.split(",")))
         port0 = 48400

@@ -71,7 +71,10 @@ def run(args: argparse.Namespace) -> str:
     parts = [p for _i, p in iter_dataset(args.test_count, seed=args.seed)]
     x = np.stack([preprocess(p.image) for p in parts])
     y = np.array([DEFECT_CLASSES.index(p.truth["defect_class"]) for p in parts])
-    print(f"# {len(x)} test images (seed {args.seed}) rendered and preprocessed in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    print(
+        f"# {len(x)} test images (seed {args.seed}) rendered and preprocessed in {time.perf_counter() - t0:.0f}s",
+        file=sys.stderr,
+    )
     rows = []
     skipped = []
     acc = {}
@@ -91,9 +94,22 @@ def run(args: argparse.Namespace) -> str:
             acc[(name, precision)] = probs
             for b in BATCHES:
                 r = bench_one(clf, x, b, args.seconds)
-                rows.append({"backend": name, "version": clf.version, "precision": clf.precision, "device": clf.device,
-                             "batch": b, **r, "accuracy": rep["accuracy"], "recall": rep["defect_recall"]})
-                print(f"# {name} {precision} b{b}: {r['ips']:.0f} img/s p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms", file=sys.stderr)
+                rows.append(
+                    {
+                        "backend": name,
+                        "version": clf.version,
+                        "precision": clf.precision,
+                        "device": clf.device,
+                        "batch": b,
+                        **r,
+                        "accuracy": rep["accuracy"],
+                        "recall": rep["defect_recall"],
+                    }
+                )
+                print(
+                    f"# {name} {precision} b{b}: {r['ips']:.0f} img/s p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms",
+                    file=sys.stderr,
+                )
             clf.close()
     ref = acc.get(("torch", "fp32"))
     lines = [
@@ -102,8 +118,10 @@ def run(args: argparse.Namespace) -> str:
     ]
     for r in rows:
         diff = "n/a" if ref is None else f"{np.abs(acc[(r['backend'], r['precision'])] - ref).max():.1e}"
-        lines.append(f"| {r['backend']} | {r['version']} | {r['precision']} | {r['device']} | {r['batch']} | {r['ips']:.0f} | "
-                     f"{r['p50']:.2f} | {r['p99']:.2f} | {r['accuracy']:.4f} | {r['recall']:.4f} | {diff} |")
+        lines.append(
+            f"| {r['backend']} | {r['version']} | {r['precision']} | {r['device']} | {r['batch']} | {r['ips']:.0f} | "
+            f"{r['p50']:.2f} | {r['p99']:.2f} | {r['accuracy']:.4f} | {r['recall']:.4f} | {diff} |"
+        )
     best = {}
     for r in rows:
         if r["device"].startswith("cpu"):
@@ -130,9 +148,11 @@ def write_docs(body: str, args: argparse.Namespace, measurement_md: str | None) 
     text = path.read_text()
     cmd = "python bench/inference.py " + " ".join(a for a in sys.argv[1:])
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    machine = (f"{cpu_model()}, {os.cpu_count()} cores visible, {default_threads()} inference threads; Python {platform.python_version()}; "
-               f"load average at the end {load} (the cores are shared with other jobs: treat absolute figures as indicative, "
-               "ratios between backends measured in the same run as the result)")
+    machine = (
+        f"{cpu_model()}, {os.cpu_count()} cores visible, {default_threads()} inference threads; Python {platform.python_version()}; "
+        f"load average at the end {load} (the cores are shared with other jobs: treat absolute figures as indicative, "
+        "ratios between backends measured in the same run as the result)"
+    )
     section = [
         SECTION,
         "",
@@ -147,11 +167,21 @@ def write_docs(body: str, args: argparse.Namespace, measurement_md: str | None) 
         body,
     ]
     if os.getloadavg()[0] > (os.cpu_count() or 1):
-        section += ["", f"Caveat: the machine was oversubscribed during this run (load average {load} on {os.cpu_count()} cores). "
-                    "torch's OpenMP threads busy-wait and suffer far more from that than ONNX Runtime's or OpenCV's pools, so the "
-                    "torch figures (and the ratios against them) are distorted; re-run on idle cores for a fair baseline."]
+        section += [
+            "",
+            f"Caveat: the machine was oversubscribed during this run (load average {load} on {os.cpu_count()} cores). "
+            "torch's OpenMP threads busy-wait and suffer far more from that than ONNX Runtime's or OpenCV's pools, so the "
+            "torch figures (and the ratios against them) are distorted; re-run on idle cores for a fair baseline.",
+        ]
     if measurement_md:
-        section += ["", "### Dimensional measurement error", "", "Command: `python -m edge_worker.vision.measure_accuracy --count 500`", "", measurement_md]
+        section += [
+            "",
+            "### Dimensional measurement error",
+            "",
+            "Command: `python -m edge_worker.vision.measure_accuracy --count 500`",
+            "",
+            measurement_md,
+        ]
     new = "\n".join(section) + "\n\n"
     pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
     if not pattern.search(text):

@@ -13,6 +13,7 @@ from `sent_at` (stamped by the producer just before sending) to `committed_at` (
 hook, read from the live events on the cell's channel-layer group), and a count check: rows stored vs sent,
 distinct result ids, dead letters.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,25 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
 
     sock = workdir / "redis.sock"
     proc = subprocess.Popen(
-        [redis_server_executable(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir",
-         str(workdir), "--appendonly", "yes", "--save", "", "--logfile", str(workdir / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            redis_server_executable(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(workdir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import redis
 
@@ -77,8 +94,12 @@ def ensure_database(db_url: str) -> None:
 
 def setup_django(db_url: str, redis_sock: Path, media: Path) -> dict[str, str]:
     env = {
-        "DATABASE_URL": db_url, "REDIS_URL": f"unix://{redis_sock}", "MEDIA_ROOT": str(media),
-        "DJANGO_SETTINGS_MODULE": "twinweb.settings", "CHANNEL_LAYER_PREFIX": "twinweb-bench", "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": db_url,
+        "REDIS_URL": f"unix://{redis_sock}",
+        "MEDIA_ROOT": str(media),
+        "DJANGO_SETTINGS_MODULE": "twinweb.settings",
+        "CHANNEL_LAYER_PREFIX": "twinweb-bench",
+        "LOG_LEVEL": "WARNING",
         "CELERY_VISIBILITY_TIMEOUT_S": "300",
     }
     os.environ.update(env)
@@ -112,20 +133,35 @@ def seed(parts: int) -> tuple[int, list[str]]:
     area = actions.save_record(Area(site=site, code="hvac", name="HVAC"), actor=None)
     line = actions.save_record(Line(area=area, code="line-1", name="Line 1"), actor=None)
     cell = actions.save_record(Cell(line=line, code="bench-cell", name="Bench cell"), actor=None)
-    for pos, (code, kind) in enumerate([("load", StationKind.LOADING), ("visual", StationKind.VISUAL_INSPECTION),
-                                        ("dimensional", StationKind.DIMENSIONAL_INSPECTION),
-                                        ("cobot", StationKind.FAILURE_ANALYSIS), ("unload", StationKind.UNLOADING)], 1):
+    for pos, (code, kind) in enumerate(
+        [
+            ("load", StationKind.LOADING),
+            ("visual", StationKind.VISUAL_INSPECTION),
+            ("dimensional", StationKind.DIMENSIONAL_INSPECTION),
+            ("cobot", StationKind.FAILURE_ANALYSIS),
+            ("unload", StationKind.UNLOADING),
+        ],
+        1,
+    ):
         actions.save_record(Station(cell=cell, code=code, name=code.title(), kind=kind, position=pos), actor=None)
     device, _ = register_edge_device(DEVICE, cell=cell, actor=None)  # type: ignore[arg-type]
     ensure_edge_secret(device, actor=None)  # the producer signs as this device
-    part_type = actions.save_record(PartType(code="CF-80", name="Compressor flange 80", drawing_number="DRW-CF-0080",
-                                             revision="C", gtin="07891234000014"), actor=None)
-    batch = actions.create_batch(batch_number="BENCH-1", part_type=part_type, cell=cell, planned_quantity=parts, actor=None)  # type: ignore[arg-type]
+    part_type = actions.save_record(
+        PartType(
+            code="CF-80", name="Compressor flange 80", drawing_number="DRW-CF-0080", revision="C", gtin="07891234000014"
+        ),
+        actor=None,
+    )
+    batch = actions.create_batch(
+        batch_number="BENCH-1", part_type=part_type, cell=cell, planned_quantity=parts, actor=None
+    )  # type: ignore[arg-type]
     now = dt.datetime.now(dt.timezone.utc)
-    Part.objects.bulk_create([
-        Part(serial=f"CF-80-BENCH-{n:06d}", part_type=part_type, batch=batch, created_at=now, status_changed_at=now)  # type: ignore[misc]
-        for n in range(parts)
-    ])
+    Part.objects.bulk_create(
+        [
+            Part(serial=f"CF-80-BENCH-{n:06d}", part_type=part_type, batch=batch, created_at=now, status_changed_at=now)  # type: ignore[misc]
+            for n in range(parts)
+        ]
+    )
     return cell.pk, [f"CF-80-BENCH-{n:06d}" for n in range(parts)]
 
 
@@ -155,16 +191,32 @@ def build_payloads(count: int, serials: list[str], image: str, defect_rate: floa
         png = png_with_id(base, str(result_id))
         fail = rng.random() < defect_rate
         captured = t0 + dt.timedelta(milliseconds=n)
-        payloads.append(InspectionResult(
-            result_id=result_id, capture_id=uuid.uuid4(), device_id=DEVICE, serial=serials[n % len(serials)],
-            station="visual" if n % 2 else "dimensional", verdict="fail" if fail else "pass",
-            reason="defect scratch (0.97)" if fail else "", measurements=rows,
-            findings=[{"kind": "defect", "name": "scratch", "bbox": [100, 100, 300, 300], "confidence": 0.97}] if fail else [],
-            defect_class="scratch" if fail else "ok", defect_confidence=0.97, class_probabilities={"ok": 0.03, "scratch": 0.97} if fail else {"ok": 0.97, "scratch": 0.03},
-            model=ModelRef("bench", "0" * 64, "none", "", "", "cpu"), latency_ms=40.0, timings_ms={"measure": 40.0},
-            power=PowerSummary.not_measured("bench payload"), image_png_b64=encode_image(png),
-            image_sha256=hashlib.sha256(png).hexdigest(), captured_at=captured, inspected_at=captured,
-        ).to_dict())
+        payloads.append(
+            InspectionResult(
+                result_id=result_id,
+                capture_id=uuid.uuid4(),
+                device_id=DEVICE,
+                serial=serials[n % len(serials)],
+                station="visual" if n % 2 else "dimensional",
+                verdict="fail" if fail else "pass",
+                reason="defect scratch (0.97)" if fail else "",
+                measurements=rows,
+                findings=[{"kind": "defect", "name": "scratch", "bbox": [100, 100, 300, 300], "confidence": 0.97}]
+                if fail
+                else [],
+                defect_class="scratch" if fail else "ok",
+                defect_confidence=0.97,
+                class_probabilities={"ok": 0.03, "scratch": 0.97} if fail else {"ok": 0.97, "scratch": 0.03},
+                model=ModelRef("bench", "0" * 64, "none", "", "", "cpu"),
+                latency_ms=40.0,
+                timings_ms={"measure": 40.0},
+                power=PowerSummary.not_measured("bench payload"),
+                image_png_b64=encode_image(png),
+                image_sha256=hashlib.sha256(png).hexdigest(),
+                captured_at=captured,
+                inspected_at=captured,
+            ).to_dict()
+        )
     return payloads
 
 
@@ -266,17 +318,57 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "TWINWEB_INGEST_BATCH": str(args.batch)}
         events = work / "events.jsonl"
-        listener = subprocess.Popen([sys.executable, __file__, "--listen", f"cell.{cell_id}", "--listen-out", str(events),
-                                     "--results", str(args.results), "--listen-timeout", str(args.timeout + 60)],
-                                    env=child_env, start_new_session=True)
+        listener = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--listen",
+                f"cell.{cell_id}",
+                "--listen-out",
+                str(events),
+                "--results",
+                str(args.results),
+                "--listen-timeout",
+                str(args.timeout + 60),
+            ],
+            env=child_env,
+            start_new_session=True,
+        )
         children.append(listener)
         for n in range(args.workers):
             log = open(work / f"worker-{n}.log", "wb")
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "twinweb", "worker", "-Q", "ingest", "--pool", args.pool,
-                 "--concurrency", str(args.concurrency), "-n", f"bench-{n}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "--prefetch-multiplier", str(args.prefetch), "--loglevel", "WARNING"],
-                env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT))
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "twinweb",
+                        "worker",
+                        "-Q",
+                        "ingest",
+                        "--pool",
+                        args.pool,
+                        "--concurrency",
+                        str(args.concurrency),
+                        "-n",
+                        f"bench-{n}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        "--prefetch-multiplier",
+                        str(args.prefetch),
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    env=child_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    cwd=ROOT,
+                )
+            )
         for _ in range(300):
             if events.with_suffix(".ready").exists():
                 break
@@ -320,7 +412,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 break
             time.sleep(0.2)
         # Workers open their database connections on their first task: count backends that appeared since.
-        late = [pid for pid in postgres_backends(args.db_url.rsplit("/", 1)[1]) if pid not in before_cpu["PostgreSQL backends"]]
+        late = [
+            pid
+            for pid in postgres_backends(args.db_url.rsplit("/", 1)[1])
+            if pid not in before_cpu["PostgreSQL backends"]
+        ]
         before_cpu["PostgreSQL backends"].update({pid: 0.0 for pid in late})
         after_cpu = cpu_snapshot({name: list(pids) for name, pids in before_cpu.items()})
         listener.wait(timeout=max(5.0, args.timeout))
@@ -336,17 +432,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = last_commit - first_sent
 
         def pct(q: float) -> float:
-            return latencies[min(len(latencies) - 1, int(round(q * (len(latencies) - 1))))] if latencies else float("nan")
+            return (
+                latencies[min(len(latencies) - 1, int(round(q * (len(latencies) - 1))))] if latencies else float("nan")
+            )
 
         return {
-            "results": args.results, "workers": args.workers, "rate": args.rate, "image": args.image,
-            "image_bytes": int(image_bytes), "message_bytes": int(message_bytes), "prefetch": args.prefetch,
-            "pool": args.pool, "concurrency": args.concurrency, "batch": args.batch,
-            "send_s": last_sent - first_sent, "elapsed_s": elapsed, "throughput": stored / elapsed if elapsed > 0 else 0,
-            "stored": stored, "distinct": distinct, "missing": len(sent_ids - stored_ids), "dead_letters": dead,
-            "latency_samples": len(latencies), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+            "results": args.results,
+            "workers": args.workers,
+            "rate": args.rate,
+            "image": args.image,
+            "image_bytes": int(image_bytes),
+            "message_bytes": int(message_bytes),
+            "prefetch": args.prefetch,
+            "pool": args.pool,
+            "concurrency": args.concurrency,
+            "batch": args.batch,
+            "send_s": last_sent - first_sent,
+            "elapsed_s": elapsed,
+            "throughput": stored / elapsed if elapsed > 0 else 0,
+            "stored": stored,
+            "distinct": distinct,
+            "missing": len(sent_ids - stored_ids),
+            "dead_letters": dead,
+            "latency_samples": len(latencies),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
             "max_ms": latencies[-1] if latencies else float("nan"),
-            "cpu_ms_per_result": {k: round(v * 1000 / max(1, stored), 3) for k, v in cpu_used(before_cpu, after_cpu).items()},
+            "cpu_ms_per_result": {
+                k: round(v * 1000 / max(1, stored), 3) for k, v in cpu_used(before_cpu, after_cpu).items()
+            },
         }
     finally:
         for child in children:
@@ -383,10 +497,14 @@ def machine() -> str:
         pass
     from twinweb.embedded_redis import redis_server_executable
 
-    redis_version = subprocess.run([redis_server_executable(), "--version"], capture_output=True, text=True).stdout.split()[2]
+    redis_version = subprocess.run(
+        [redis_server_executable(), "--version"], capture_output=True, text=True
+    ).stdout.split()[2]
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL {pg}, "
-            f"redis-server {redis_version.removeprefix('v=')}; load average after the run {load}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL {pg}, "
+        f"redis-server {redis_version.removeprefix('v=')}; load average after the run {load}"
+    )
 
 
 SERVER_SIDE = ("ingest workers", "PostgreSQL backends", "redis-server")
@@ -402,8 +520,11 @@ def cpu_md(rows: list[dict[str, Any]]) -> str:
         cpu = r["cpu_ms_per_result"]
         server = sum(cpu[n] for n in SERVER_SIDE)
         rate = format(r["rate"], "g") if r["rate"] else "max"
-        lines.append(f"| {r['image']} @ {rate} | " + " | ".join(f"{cpu[n]:.2f}" for n in names)
-                     + f" | {server:.2f} | {2000 / server:.0f} results/s |")
+        lines.append(
+            f"| {r['image']} @ {rate} | "
+            + " | ".join(f"{cpu[n]:.2f}" for n in names)
+            + f" | {server:.2f} | {2000 / server:.0f} results/s |"
+        )
     return "\n".join(lines)
 
 
@@ -435,13 +556,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", type=int, default=6000)
     p.add_argument("--parts", type=int, default=1000)
-    p.add_argument("--rate", default="500", help="Offered results per second (0: as fast as possible); a comma list runs each.")
+    p.add_argument(
+        "--rate", default="500", help="Offered results per second (0: as fast as possible); a comma list runs each."
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--prefetch", type=int, default=2)
     p.add_argument("--pool", choices=["solo", "threads"], default="threads")
     p.add_argument("--concurrency", type=int, default=32, help="Threads per worker (threads pool).")
     p.add_argument("--batch", type=int, default=64, help="TWINWEB_INGEST_BATCH: results per group commit (1: none).")
-    p.add_argument("--image", default="real", help="real (a rendered 512x512 part, ~140 kB) or small (32x32); a comma list runs each.")
+    p.add_argument(
+        "--image",
+        default="real",
+        help="real (a rendered 512x512 part, ~140 kB) or small (32x32); a comma list runs each.",
+    )
     p.add_argument("--defect-rate", type=float, default=0.05)
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--warmup-s", type=float, default=3.0)
@@ -467,27 +594,34 @@ def main() -> None:
             print(json.dumps(rows[-1], indent=2), flush=True)
     if args.write_docs:
         command = "  ".join(sys.argv)
-        body = "\n".join([
-            SECTION, "",
-            f"Command: `.venv/bin/python {' '.join(sys.argv)}`  ",
-            f"Machine: {machine()}  ",
-            f"Date: {started:%Y-%m-%d %H:%M} UTC", "",
-            report_md(rows, [command]), "",
-            "CPU milliseconds spent per stored result (utime + stime from /proc over the send-and-drain phase; "
-            "PostgreSQL = the backends connected to the bench database; WAL writer and checkpointer not counted). "
-            "The last column is derived, not measured: 2000 CPU-ms per second / server-side CPU-ms per result, "
-            "i.e. what two cores doing nothing else could sustain at that cost per result. It is meaningful for the "
-            "saturated runs (`max`), where group-commit batches fill; paced runs commit small batches and pay more "
-            "per result.", "",
-            cpu_md(rows), "",
-            "Path measured: producer -> private redis-server (AOF on) -> Celery ingest worker(s) -> "
-            "`record_inspection_result` (validation, image file under its sha256, one durable transaction with "
-            "inspection, measurements, audit record; failure case and part status on fails) -> commit -> live event. "
-            "Latency = `committed_at` (worker's commit hook) - `sent_at` (producer), read from the live events; "
-            "sustained = results stored / (last commit - first send). Each result carries its own PNG (a distinct "
-            "file and hash per result).",
-            *([args.note] if args.note else []),
-        ])
+        body = "\n".join(
+            [
+                SECTION,
+                "",
+                f"Command: `.venv/bin/python {' '.join(sys.argv)}`  ",
+                f"Machine: {machine()}  ",
+                f"Date: {started:%Y-%m-%d %H:%M} UTC",
+                "",
+                report_md(rows, [command]),
+                "",
+                "CPU milliseconds spent per stored result (utime + stime from /proc over the send-and-drain phase; "
+                "PostgreSQL = the backends connected to the bench database; WAL writer and checkpointer not counted). "
+                "The last column is derived, not measured: 2000 CPU-ms per second / server-side CPU-ms per result, "
+                "i.e. what two cores doing nothing else could sustain at that cost per result. It is meaningful for the "
+                "saturated runs (`max`), where group-commit batches fill; paced runs commit small batches and pay more "
+                "per result.",
+                "",
+                cpu_md(rows),
+                "",
+                "Path measured: producer -> private redis-server (AOF on) -> Celery ingest worker(s) -> "
+                "`record_inspection_result` (validation, image file under its sha256, one durable transaction with "
+                "inspection, measurements, audit record; failure case and part status on fails) -> commit -> live event. "
+                "Latency = `committed_at` (worker's commit hook) - `sent_at` (producer), read from the live events; "
+                "sustained = results stored / (last commit - first send). Each result carries its own PNG (a distinct "
+                "file and hash per result).",
+                *([args.note] if args.note else []),
+            ]
+        )
         write_docs(body)
 
 

@@ -13,6 +13,7 @@ committed -> DOM updated in the browser (after the next animation frame), and wh
 every event (no sequence gap, nothing coalesced). `--write-docs` replaces only the section
 "## Live view latency (`bench/live.py`)" of docs/benchmarks.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,22 @@ SECTION = "## Live view latency (`bench/live.py`)"
 # --- WebSocket clients (child process) ------------------------------------------------------------------
 
 
-async def _client(index: int, url: str, cookie: str, origin: str, ready: asyncio.Queue[int], stop: asyncio.Event,
-                  frames: list[dict[str, Any]]) -> None:
+async def _client(
+    index: int,
+    url: str,
+    cookie: str,
+    origin: str,
+    ready: asyncio.Queue[int],
+    stop: asyncio.Event,
+    frames: list[dict[str, Any]],
+) -> None:
     import websockets
 
     for attempt in range(6):  # as the page does: retry with backoff when the server is busy
         try:
-            ws = await websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": origin},
-                                          max_size=2**24, open_timeout=30)
+            ws = await websockets.connect(
+                url, additional_headers={"Cookie": cookie, "Origin": origin}, max_size=2**24, open_timeout=30
+            )
             first = json.loads(await ws.recv())
             break
         except Exception as exc:
@@ -68,11 +77,18 @@ async def _client(index: int, url: str, cookie: str, origin: str, ready: asyncio
             if frame.get("type") != "event":
                 continue
             event = frame.get("event", {})
-            frames.append({
-                "type": "event", "seq": frame["seq"], "recv_ms": now_ms, "coalesced": frame.get("coalesced", 0),
-                "event": event.get("type"), "result_id": event.get("result_id"),
-                "committed_at": event.get("committed_at"), "published_at": frame.get("published_at"),
-            })
+            frames.append(
+                {
+                    "type": "event",
+                    "seq": frame["seq"],
+                    "recv_ms": now_ms,
+                    "coalesced": frame.get("coalesced", 0),
+                    "event": event.get("type"),
+                    "result_id": event.get("result_id"),
+                    "committed_at": event.get("committed_at"),
+                    "published_at": frame.get("published_at"),
+                }
+            )
 
 
 async def _clients_main(args: argparse.Namespace) -> None:
@@ -155,10 +171,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with processes.daphne(env, tmp / "daphne.log") as server, sync_playwright() as pw:
         cookie = chromium.session_cookie_for(user, server.url)
         clients = subprocess.Popen(
-            [sys.executable, __file__, "--_clients", "--clients", str(args.clients),
-             "--url", f"ws://127.0.0.1:{server.port}/ws/cells/{cell.pk}/", "--cookie", f"sessionid={cookie['value']}",
-             "--origin", server.url, "--out", str(tmp / "clients.json")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=BASE_DIR,
+            [
+                sys.executable,
+                __file__,
+                "--_clients",
+                "--clients",
+                str(args.clients),
+                "--url",
+                f"ws://127.0.0.1:{server.port}/ws/cells/{cell.pk}/",
+                "--cookie",
+                f"sessionid={cookie['value']}",
+                "--origin",
+                server.url,
+                "--out",
+                str(tmp / "clients.json"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=BASE_DIR,
         )
         assert clients.stdout is not None and clients.stdin is not None
         browser = chromium.launch(pw)
@@ -188,10 +219,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     delay = started + i * interval - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                    payload = edge.payload(serial=part.serial, station="visual",
-                                           verdict="fail" if i % 7 == 3 else "pass",
-                                           defect_class="scratch" if i % 7 == 3 else "ok",
-                                           captured_at=timezone.now(), image=images[i])
+                    payload = edge.payload(
+                        serial=part.serial,
+                        station="visual",
+                        verdict="fail" if i % 7 == 3 else "pass",
+                        defect_class="scratch" if i % 7 == 3 else "ok",
+                        captured_at=timezone.now(),
+                        image=images[i],
+                    )
                     inspection, created = record_inspection_result(payload)
                     assert created
                     ids.append(str(inspection.result_id))
@@ -204,8 +239,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         last_seq = current_sequence(cell.pk)
         page.wait_for_timeout(3000)  # stragglers
         browser_rows = page.evaluate("window.__twin.latencies")
-        browser_probe = page.evaluate("({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, "
-                                      "events: window.__twin.events, status: window.__twin.status})")
+        browser_probe = page.evaluate(
+            "({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, "
+            "events: window.__twin.events, status: window.__twin.status})"
+        )
         page.screenshot(path=str(tmp / "bench-live.png"))
         browser.close()
         clients.stdin.write("stop\n")
@@ -235,19 +272,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     browser_recv = [r["received_at"] - r["committed_at"] for r in browser_mine]
     browser_dom = [r["dom_at"] - r["committed_at"] for r in browser_mine]
     return {
-        "clients": args.clients, "results": args.results, "rate": args.rate, "publish_s": publish_s,
-        "events": len(expected), "first_seq": first_seq, "last_seq": last_seq,
-        "ws": {p: percentile(ws_latency, p) for p in (50, 95, 99)}, "ws_max": max(ws_latency, default=None),
-        "ws_samples": len(ws_latency), "complete_clients": complete_clients, "missing_total": missing_total,
+        "clients": args.clients,
+        "results": args.results,
+        "rate": args.rate,
+        "publish_s": publish_s,
+        "events": len(expected),
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "ws": {p: percentile(ws_latency, p) for p in (50, 95, 99)},
+        "ws_max": max(ws_latency, default=None),
+        "ws_samples": len(ws_latency),
+        "complete_clients": complete_clients,
+        "missing_total": missing_total,
         "coalesced_frames": coalesced_frames,
         "browser_recv": {p: percentile(browser_recv, p) for p in (50, 95, 99)},
-        "browser_dom": {p: percentile(browser_dom, p) for p in (50, 95, 99)}, "browser_dom_max": max(browser_dom, default=None),
-        "browser_results": len({r["result_id"] for r in browser_mine}), "browser_probe": browser_probe,
+        "browser_dom": {p: percentile(browser_dom, p) for p in (50, 95, 99)},
+        "browser_dom_max": max(browser_dom, default=None),
+        "browser_results": len({r["result_id"] for r in browser_mine}),
+        "browser_probe": browser_probe,
         "connect_retries": sum(1 for c in frames for f in c if f["type"] == "retry"),
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-        "redis": "embedded redis-server (unix socket)" if settings.EMBEDDED_REDIS else "Redis " + settings.REDIS_URL.split("@")[-1],
+        "redis": "embedded redis-server (unix socket)"
+        if settings.EMBEDDED_REDIS
+        else "Redis " + settings.REDIS_URL.split("@")[-1],
         "machine": f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()}",
-        "loadavg": os.getloadavg(), "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "loadavg": os.getloadavg(),
+        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "tmp": str(tmp),
     }
 
@@ -257,43 +307,45 @@ def markdown(r: dict[str, Any], command: str) -> str:
     verdict_ws = "meets" if ws[95] is not None and ws[95] < 250 and ws[99] < 500 else "misses"
     verdict_dom = "meets" if bd[95] is not None and bd[95] < 250 and bd[99] < 500 else "misses"
     complete = r["complete_clients"] == r["clients"] and r["browser_results"] == r["results"]
-    return "\n".join([
-        SECTION,
-        "",
-        f"Command: `{command}`",
-        "",
-        f"Machine: {r['machine']}; load average before/while running {r['loadavg'][0]:.2f} (1 min), "
-        f"shared with other work. Database {r['database']}, {r['redis']}, one Daphne process, loopback.",
-        f"Run {r['when']}: {r['results']} results stored through the real ingest action at {r['rate']}/s "
-        f"({r['publish_s']:.1f} s), {r['events']} events (seq {r['first_seq']}–{r['last_seq']}), "
-        f"{r['clients']} WebSocket clients (separate process) + 1 headless Chromium page on the cell.",
-        "",
-        "| Path (ms, from the result's commit) | p50 | p95 | p99 | max | samples |",
-        "|---|---|---|---|---|---|",
-        f"| committed → received, {r['clients']} WebSocket clients | {_fmt(ws[50])} | {_fmt(ws[95])} | {_fmt(ws[99])} | "
-        f"{_fmt(r['ws_max'])} | {r['ws_samples']} |",
-        f"| committed → received, browser | {_fmt(br[50])} | {_fmt(br[95])} | {_fmt(br[99])} | – | {r['browser_results']} |",
-        f"| committed → DOM updated (next animation frame), browser | {_fmt(bd[50])} | {_fmt(bd[95])} | {_fmt(bd[99])} | "
-        f"{_fmt(r['browser_dom_max'])} | {r['browser_results']} |",
-        "",
-        f"Completeness: {r['complete_clients']}/{r['clients']} WebSocket clients received every event "
-        f"({r['missing_total']} missing sequence numbers in all, {r['coalesced_frames']} coalesced frames, "
-        f"{r['connect_retries']} connection retries); "
-        f"the browser applied {r['browser_results']}/{r['results']} results "
-        f"(gaps seen {r['browser_probe']['gaps']}, snapshot re-fetches {r['browser_probe']['resyncs']}). "
-        f"{'Every client got every event.' if complete else 'NOT every client got every event.'}",
-        "",
-        f"Aim p95 < 250 ms and p99 < 500 ms: WebSocket clients {verdict_ws} it; browser DOM {verdict_dom} it.",
-        "committed_at is stamped by the ingest action's on-commit hook just before `publish`; receive and DOM times "
-        "are taken on the same machine's clock (loopback), so no clock offset applies.",
-        "",
-        "What made the difference (same command, earlier code, 2026-11-25 03:34 UTC, load 7.5): with every WebSocket "
-        "consumer a member of the cell's channel-layer group, each event cost one Redis message and one blocking pop "
-        "per client, and p50/p95/p99 committed → received was 630/1240/1356 ms. Now each Daphne process subscribes "
-        "once per cell (`inspection.consumers.CellHub`) and fans events out in memory; consumers have no channel "
-        "of their own. Figures move with the shared machine's load (1-min load average above).",
-        "",
-    ])
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Command: `{command}`",
+            "",
+            f"Machine: {r['machine']}; load average before/while running {r['loadavg'][0]:.2f} (1 min), "
+            f"shared with other work. Database {r['database']}, {r['redis']}, one Daphne process, loopback.",
+            f"Run {r['when']}: {r['results']} results stored through the real ingest action at {r['rate']}/s "
+            f"({r['publish_s']:.1f} s), {r['events']} events (seq {r['first_seq']}–{r['last_seq']}), "
+            f"{r['clients']} WebSocket clients (separate process) + 1 headless Chromium page on the cell.",
+            "",
+            "| Path (ms, from the result's commit) | p50 | p95 | p99 | max | samples |",
+            "|---|---|---|---|---|---|",
+            f"| committed → received, {r['clients']} WebSocket clients | {_fmt(ws[50])} | {_fmt(ws[95])} | {_fmt(ws[99])} | "
+            f"{_fmt(r['ws_max'])} | {r['ws_samples']} |",
+            f"| committed → received, browser | {_fmt(br[50])} | {_fmt(br[95])} | {_fmt(br[99])} | – | {r['browser_results']} |",
+            f"| committed → DOM updated (next animation frame), browser | {_fmt(bd[50])} | {_fmt(bd[95])} | {_fmt(bd[99])} | "
+            f"{_fmt(r['browser_dom_max'])} | {r['browser_results']} |",
+            "",
+            f"Completeness: {r['complete_clients']}/{r['clients']} WebSocket clients received every event "
+            f"({r['missing_total']} missing sequence numbers in all, {r['coalesced_frames']} coalesced frames, "
+            f"{r['connect_retries']} connection retries); "
+            f"the browser applied {r['browser_results']}/{r['results']} results "
+            f"(gaps seen {r['browser_probe']['gaps']}, snapshot re-fetches {r['browser_probe']['resyncs']}). "
+            f"{'Every client got every event.' if complete else 'NOT every client got every event.'}",
+            "",
+            f"Aim p95 < 250 ms and p99 < 500 ms: WebSocket clients {verdict_ws} it; browser DOM {verdict_dom} it.",
+            "committed_at is stamped by the ingest action's on-commit hook just before `publish`; receive and DOM times "
+            "are taken on the same machine's clock (loopback), so no clock offset applies.",
+            "",
+            "What made the difference (same command, earlier code, 2026-11-25 03:34 UTC, load 7.5): with every WebSocket "
+            "consumer a member of the cell's channel-layer group, each event cost one Redis message and one blocking pop "
+            "per client, and p50/p95/p99 committed → received was 630/1240/1356 ms. Now each Daphne process subscribes "
+            "once per cell (`inspection.consumers.CellHub`) and fans events out in memory; consumers have no channel "
+            "of their own. Figures move with the shared machine's load (1-min load average above).",
+            "",
+        ]
+    )
 
 
 def write_docs(text: str) -> None:
@@ -322,8 +374,11 @@ def main() -> None:
         asyncio.run(_clients_main(args))
         return
     result = run(args)
-    command = "python bench/live.py " + " ".join(
-        a for a in sys.argv[1:] if a != "--write-docs") if len(sys.argv) > 1 else "python bench/live.py"
+    command = (
+        "python bench/live.py " + " ".join(a for a in sys.argv[1:] if a != "--write-docs")
+        if len(sys.argv) > 1
+        else "python bench/live.py"
+    )
     text = markdown(result, command.strip())
     print(text)
     print(f"(work files in {result['tmp']})")

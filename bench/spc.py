@@ -13,6 +13,7 @@ JSON), each is requested REPEATS times and the percentiles printed:
 
     .venv/bin/python bench/spc.py [--db-url postgres://postgres@127.0.0.1:5432/twinweb_bench_spc] [--repeats 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/twinweb_bench_spc"
 
 def setup(db_url: str) -> None:
     import psycopg
+
     base, name = db_url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -41,8 +43,10 @@ def setup(db_url: str) -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
     import django
+
     django.setup()
     from django.core.management import call_command
+
     call_command("migrate", verbosity=0)
 
 
@@ -61,10 +65,19 @@ def seed(total: int, small: int) -> dict[str, Any]:
     area = actions.save_record(Area(site=site, code="hvac", name="HVAC"), actor=None)
     line = actions.save_record(Line(area=area, code="l1", name="Line 1"), actor=None)
     cell = actions.save_record(Cell(line=line, code="c1", name="Cell 1"), actor=None)
-    station = actions.save_record(Station(cell=cell, code="dimensional", name="Dimensional", kind="dimensional_inspection",
-                                          position=1), actor=None)
-    pt = actions.create_part_type(code="CF-80", name="Flange", family="flange", drawing_number="DRW-B", revision="A",
-                                  features=actions.feature_inputs(DEMO_PART_TYPES["CF-80"].features), actor=None)
+    station = actions.save_record(
+        Station(cell=cell, code="dimensional", name="Dimensional", kind="dimensional_inspection", position=1),
+        actor=None,
+    )
+    pt = actions.create_part_type(
+        code="CF-80",
+        name="Flange",
+        family="flange",
+        drawing_number="DRW-B",
+        revision="A",
+        features=actions.feature_inputs(DEMO_PART_TYPES["CF-80"].features),
+        actor=None,
+    )
     batch = actions.create_batch(batch_number="B-1", part_type=pt, cell=cell, planned_quantity=total, actor=None)
     drawing = pt.drawings.get()
     bore, outer = drawing.features.get(name="bore_diameter"), drawing.features.get(name="outer_diameter")
@@ -75,26 +88,77 @@ def seed(total: int, small: int) -> dict[str, Any]:
     step = 5000
     for start in range(0, total, step):
         idx = range(start, min(total, start + step))
-        parts = Part.objects.bulk_create([Part(serial=f"SN-{i:07d}", part_type=pt, batch=batch, created_at=t0 + dt.timedelta(seconds=15 * i),
-                                               status_changed_at=t0 + dt.timedelta(seconds=15 * i)) for i in idx])
-        insp = Inspection.objects.bulk_create([
-            Inspection(result_id=uuid.uuid4(), capture_id=uuid.uuid4(), part=p, station=station, drawing=drawing, verdict="pass",
-                       captured_at=p.created_at, inspected_at=p.created_at, received_at=p.created_at) for p in parts])
+        parts = Part.objects.bulk_create(
+            [
+                Part(
+                    serial=f"SN-{i:07d}",
+                    part_type=pt,
+                    batch=batch,
+                    created_at=t0 + dt.timedelta(seconds=15 * i),
+                    status_changed_at=t0 + dt.timedelta(seconds=15 * i),
+                )
+                for i in idx
+            ]
+        )
+        insp = Inspection.objects.bulk_create(
+            [
+                Inspection(
+                    result_id=uuid.uuid4(),
+                    capture_id=uuid.uuid4(),
+                    part=p,
+                    station=station,
+                    drawing=drawing,
+                    verdict="pass",
+                    captured_at=p.created_at,
+                    inspected_at=p.created_at,
+                    received_at=p.created_at,
+                )
+                for p in parts
+            ]
+        )
         ms = []
         for i, ins in zip(idx, insp):
-            ms.append(Measurement(inspection=ins, name=bore.name, kind=bore.kind, value=float(bores[i]), nominal=bore.nominal,
-                                  lower_tol=bore.lower_tol, upper_tol=bore.upper_tol, passed=True))
+            ms.append(
+                Measurement(
+                    inspection=ins,
+                    name=bore.name,
+                    kind=bore.kind,
+                    value=float(bores[i]),
+                    nominal=bore.nominal,
+                    lower_tol=bore.lower_tol,
+                    upper_tol=bore.upper_tol,
+                    passed=True,
+                )
+            )
             if i < small:
-                ms.append(Measurement(inspection=ins, name=outer.name, kind=outer.kind, value=float(outers[i]),
-                                      nominal=outer.nominal, lower_tol=outer.lower_tol, upper_tol=outer.upper_tol, passed=True))
+                ms.append(
+                    Measurement(
+                        inspection=ins,
+                        name=outer.name,
+                        kind=outer.kind,
+                        value=float(outers[i]),
+                        nominal=outer.nominal,
+                        lower_tol=outer.lower_tol,
+                        upper_tol=outer.upper_tol,
+                        passed=True,
+                    )
+                )
         Measurement.objects.bulk_create(ms)
     roles.sync_roles()
     user = get_user_model().objects.create_user("quinn-bench", password="x")
     user.groups.add(Group.objects.get(name=roles.QUALITY_ENGINEER))
     from django.db import connection
+
     with connection.cursor() as c:
         c.execute("ANALYZE")
-    return {"user": user, "part_type": pt, "station": station, "bore": bore, "outer": outer, "t_next": t0 + dt.timedelta(seconds=15 * total)}
+    return {
+        "user": user,
+        "part_type": pt,
+        "station": station,
+        "bore": bore,
+        "outer": outer,
+        "t_next": t0 + dt.timedelta(seconds=15 * total),
+    }
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
@@ -134,7 +198,9 @@ def main() -> None:
     actions.sync_characteristics()
     client = Client()
     client.force_login(env["user"])
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared), PostgreSQL, {args.repeats} requests each after one warm-up")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared), PostgreSQL, {args.repeats} requests each after one warm-up"
+    )
     chars = {}
     for feature, count in ((env["outer"], args.small), (env["bore"], args.values)):
         ch = Characteristic.objects.get(feature=feature)
@@ -143,6 +209,7 @@ def main() -> None:
         actions.freeze_limits(ch, actor=env["user"], baseline_size=125, baseline_start=0)  # Phase II: the rest
         chars[count] = ch
     from spc import selectors
+
     for count, ch in chars.items():
         assert selectors.analyse(ch).total_values == count
         api = reverse("api-spc-characteristic", args=[ch.pk])
@@ -151,10 +218,14 @@ def main() -> None:
         assert r.status_code == 200, r.status_code
         print(f"{count:>7} values  API  {pct(timed(lambda api=api: client.get(api), args.repeats))}")
         print(f"{count:>7} values  page {pct(timed(lambda page=page: client.get(page), args.repeats))}")
-        print(f"{count:>7} values  CSV  {pct(timed(lambda ch=ch: client.get(reverse('spc-chart-csv', args=[ch.pk])), 3))}")
+        print(
+            f"{count:>7} values  CSV  {pct(timed(lambda ch=ch: client.get(reverse('spc-chart-csv', args=[ch.pk])), 3))}"
+        )
     summary = reverse("spc-part-type", args=[env["part_type"].code])
     print(f"summary of both     {pct(timed(lambda: client.get(summary), args.repeats))}")
-    print(f"watch_spc pass      {pct(timed(lambda: call_command('watch_spc', '--once', stdout=open(os.devnull, 'w')), 3))}")
+    print(
+        f"watch_spc pass      {pct(timed(lambda: call_command('watch_spc', '--once', stdout=open(os.devnull, 'w')), 3))}"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ parts each; the last 10 % of parts are assemblies, each built from one earlier p
 through PartComponent, splits and merges. Every part has 5 station events, one inspection with 2 measurements
 and one audit record; 1 part in 37 failed and has a failure case.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,11 +81,26 @@ def _tables() -> dict[str, str]:
     from traceability import models as m
 
     named: dict[str, Any] = {
-        "site": m.Site, "area": m.Area, "line": m.Line, "cell": m.Cell, "station": m.Station, "parttype": m.PartType,
-        "material": m.MaterialDefinition, "lot": m.MaterialLot, "lotlink": m.LotLink, "batch": m.Batch,
-        "pallet": m.Pallet, "part": m.Part, "consumption": m.LotConsumption, "component": m.PartComponent,
-        "event": m.StationEvent, "defect": m.DefectCode, "failure": m.FailureCase, "audit": m.AuditRecord,
-        "inspection": Inspection, "measurement": Measurement,
+        "site": m.Site,
+        "area": m.Area,
+        "line": m.Line,
+        "cell": m.Cell,
+        "station": m.Station,
+        "parttype": m.PartType,
+        "material": m.MaterialDefinition,
+        "lot": m.MaterialLot,
+        "lotlink": m.LotLink,
+        "batch": m.Batch,
+        "pallet": m.Pallet,
+        "part": m.Part,
+        "consumption": m.LotConsumption,
+        "component": m.PartComponent,
+        "event": m.StationEvent,
+        "defect": m.DefectCode,
+        "failure": m.FailureCase,
+        "audit": m.AuditRecord,
+        "inspection": Inspection,
+        "measurement": Measurement,
     }
     return {key: model._meta.db_table for key, model in named.items()}
 
@@ -115,33 +131,72 @@ def _layout(parts: int) -> tuple[Any, ...]:
     pallets = (n + 119) // 120
     shipped_below = int(n * 0.8)
     t0 = "TIMESTAMPTZ '2026-01-05 06:00:00+00'"
-    return (n, alu_lots, supplier_alu, ring_lots, supplier_rings, ring0, salu0, sring0, first_assembly, component_offset, comp_lo, comp_hi, batches, pallets, shipped_below, t0)
+    return (
+        n,
+        alu_lots,
+        supplier_alu,
+        ring_lots,
+        supplier_rings,
+        ring0,
+        salu0,
+        sring0,
+        first_assembly,
+        component_offset,
+        comp_lo,
+        comp_hi,
+        batches,
+        pallets,
+        shipped_below,
+        t0,
+    )
 
 
 def _master_data_steps(parts: int) -> list[tuple[str, str]]:
     """SQL for the plant, its material lots (split and merged), batches and pallets."""
     t = _tables()
-    n, alu_lots, supplier_alu, ring_lots, supplier_rings, ring0, salu0, sring0, first_assembly, component_offset, comp_lo, comp_hi, batches, pallets, shipped_below, t0 = _layout(parts)
+    (
+        n,
+        alu_lots,
+        supplier_alu,
+        ring_lots,
+        supplier_rings,
+        ring0,
+        salu0,
+        sring0,
+        first_assembly,
+        component_offset,
+        comp_lo,
+        comp_hi,
+        batches,
+        pallets,
+        shipped_below,
+        t0,
+    ) = _layout(parts)
     return [
-        ("plant", f"""
-            INSERT INTO {t['site']} (id, code, name) VALUES (1, 'bench', 'Bench plant');
-            INSERT INTO {t['area']} (id, site_id, code, name) VALUES (1, 1, 'hvac', 'HVAC');
-            INSERT INTO {t['line']} (id, area_id, code, name) VALUES (1, 1, 'line-1', 'Line 1');
-            INSERT INTO {t['cell']} (id, line_id, code, name, target_cycle_time_s) VALUES (1, 1, 'bench-cell', 'Bench cell', 15);
-            INSERT INTO {t['station']} (id, cell_id, code, name, kind, position, inspection_job, camera_view) VALUES
+        (
+            "plant",
+            f"""
+            INSERT INTO {t["site"]} (id, code, name) VALUES (1, 'bench', 'Bench plant');
+            INSERT INTO {t["area"]} (id, site_id, code, name) VALUES (1, 1, 'hvac', 'HVAC');
+            INSERT INTO {t["line"]} (id, area_id, code, name) VALUES (1, 1, 'line-1', 'Line 1');
+            INSERT INTO {t["cell"]} (id, line_id, code, name, target_cycle_time_s) VALUES (1, 1, 'bench-cell', 'Bench cell', 15);
+            INSERT INTO {t["station"]} (id, cell_id, code, name, kind, position, inspection_job, camera_view) VALUES
               (1, 1, 'load', 'Loading', 'loading', 1, '', 'front'),
               (2, 1, 'visual', 'Visual', 'visual_inspection', 2, 'defect_model', 'front'),
               (3, 1, 'dimensional', 'Dimensional', 'dimensional_inspection', 3, 'measurement', 'backlit'),
               (4, 1, 'cobot', 'Cobot', 'failure_analysis', 4, '', 'front'), (5, 1, 'unload', 'Unloading', 'unloading', 5, '', 'front');
-            INSERT INTO {t['parttype']} (id, code, name, family, drawing_number, revision, gtin, four_eyes_override) VALUES
+            INSERT INTO {t["parttype"]} (id, code, name, family, drawing_number, revision, gtin, four_eyes_override) VALUES
               (1, 'CF-80', 'Compressor flange', 'flange', 'D-1', 'A', '07891234000014', false),
               (2, 'ASM-80', 'Flange assembly', 'flange', 'D-2', 'A', '07891234000021', false);
-            INSERT INTO {t['material']} (id, code, name, unit, gtin) VALUES
+            INSERT INTO {t["material"]} (id, code, name, unit, gtin) VALUES
               (1, 'al-6061', 'Aluminium billet', 'kg', '07891234009017'), (2, 'o-ring-80', 'O-ring', 'pcs', '07891234009024');
-            INSERT INTO {t['defect']} (id, code, name, description, severity) VALUES (1, 'scratch', 'Scratch', '', 'minor');
-        """),
-        ("lots", f"""
-            INSERT INTO {t['lot']} (id, lot_key, material_id, supplier, supplier_lot_number, received_at, quantity, status,
+            INSERT INTO {t["defect"]} (id, code, name, description, severity) VALUES (1, 'scratch', 'Scratch', '', 'minor');
+        """,
+        ),
+        (
+            "lots",
+            f"""
+            INSERT INTO {t["lot"]} (id, lot_key, material_id, supplier, supplier_lot_number, received_at, quantity, status,
                                     status_before_containment)
             SELECT k, CASE WHEN k <= {alu_lots} THEN 'LOT-A-' || lpad((k - 1)::text, 5, '0')
                            WHEN k <= {salu0} THEN 'LOT-R-' || lpad((k - {ring0} - 1)::text, 5, '0')
@@ -150,24 +205,28 @@ def _master_data_steps(parts: int) -> list[tuple[str, str]]:
                    CASE WHEN k <= {ring0} OR (k > {salu0} AND k <= {sring0}) THEN 1 ELSE 2 END,
                    'Bench supplier', 'S' || k, {t0} - interval '10 days', 5000, 'released', ''
             FROM generate_series(1, {sring0 + supplier_rings}) AS k;
-            INSERT INTO {t['lotlink']} (parent_id, child_id, kind, quantity, linked_at)
+            INSERT INTO {t["lotlink"]} (parent_id, child_id, kind, quantity, linked_at)
             SELECT {salu0} + 1 + (k - 1) / 2, k, 'split', 2500, {t0} - interval '9 days' FROM generate_series(1, {alu_lots}) AS k
             UNION ALL
             SELECT {sring0} + 1 + 2 * (r - 1) + s, {ring0} + r, 'merge', 2500, {t0} - interval '9 days'
             FROM generate_series(1, {ring_lots}) AS r, generate_series(0, 1) AS s;
-        """),
-        ("batches and pallets", f"""
-            INSERT INTO {t['batch']} (id, batch_number, part_type_id, cell_id, planned_quantity, status, created_at)
+        """,
+        ),
+        (
+            "batches and pallets",
+            f"""
+            INSERT INTO {t["batch"]} (id, batch_number, part_type_id, cell_id, planned_quantity, status, created_at)
             SELECT b, 'BB-' || lpad(b::text, 6, '0'), CASE WHEN (b - 1) * 500 + 1 >= {first_assembly} THEN 2 ELSE 1 END,
                    1, 500, 'completed', {t0} + (b - 1) * interval '7500 seconds'
             FROM generate_series(1, {batches}) AS b;
-            INSERT INTO {t['pallet']} (id, sscc, status, created_at, shipped_at)
+            INSERT INTO {t["pallet"]} (id, sscc, status, created_at, shipped_at)
             SELECT p, '0789123400' || lpad(p::text, 7, '0') || '0',
                    CASE WHEN p * 120 <= {shipped_below} THEN 'shipped' ELSE 'closed' END,
                    {t0} + p * interval '1800 seconds',
                    CASE WHEN p * 120 <= {shipped_below} THEN {t0} + p * interval '1800 seconds' + interval '1 day' END
             FROM generate_series(1, {pallets}) AS p;
-        """),
+        """,
+        ),
     ]
 
 
@@ -175,10 +234,29 @@ def _production_steps(parts: int) -> list[tuple[str, str]]:
     """SQL for the parts and everything they left behind: consumptions, components, station events,
     inspections and measurements, failure cases, audit records."""
     t = _tables()
-    n, alu_lots, supplier_alu, ring_lots, supplier_rings, ring0, salu0, sring0, first_assembly, component_offset, comp_lo, comp_hi, batches, pallets, shipped_below, t0 = _layout(parts)
+    (
+        n,
+        alu_lots,
+        supplier_alu,
+        ring_lots,
+        supplier_rings,
+        ring0,
+        salu0,
+        sring0,
+        first_assembly,
+        component_offset,
+        comp_lo,
+        comp_hi,
+        batches,
+        pallets,
+        shipped_below,
+        t0,
+    ) = _layout(parts)
     return [
-        ("parts", f"""
-            INSERT INTO {t['part']} (id, serial, part_type_id, batch_id, status, created_at, status_changed_at, pallet_id, packed_at,
+        (
+            "parts",
+            f"""
+            INSERT INTO {t["part"]} (id, serial, part_type_id, batch_id, status, created_at, status_changed_at, pallet_id, packed_at,
                                      status_on_release)
             SELECT i, 'BS-' || lpad(i::text, 7, '0'), CASE WHEN i >= {first_assembly} THEN 2 ELSE 1 END,
                    (i - 1) / 500 + 1,
@@ -189,26 +267,38 @@ def _production_steps(parts: int) -> list[tuple[str, str]]:
                    CASE WHEN i BETWEEN {comp_lo} AND {comp_hi} OR i % 37 = 0 THEN NULL
                         ELSE {t0} + i * interval '15 seconds' + interval '120 seconds' END, ''
             FROM generate_series(1, {n}) AS i;
-        """),
-        ("lot consumptions", f"""
-            INSERT INTO {t['consumption']} (part_id, lot_id, quantity, consumed_at)
+        """,
+        ),
+        (
+            "lot consumptions",
+            f"""
+            INSERT INTO {t["consumption"]} (part_id, lot_id, quantity, consumed_at)
             SELECT i, (i - 1) / 5000 + 1, 0.420, {t0} + i * interval '15 seconds' FROM generate_series(1, {n}) AS i
             UNION ALL
             SELECT i, {ring0} + (i - 1) / 2000 + 1, 1, {t0} + i * interval '15 seconds' FROM generate_series(1, {n}) AS i;
-        """),
-        ("components", f"""
-            INSERT INTO {t['component']} (assembly_id, component_id, assembled_at)
+        """,
+        ),
+        (
+            "components",
+            f"""
+            INSERT INTO {t["component"]} (assembly_id, component_id, assembled_at)
             SELECT j, j - {component_offset}, {t0} + j * interval '15 seconds' FROM generate_series({first_assembly}, {n}) AS j;
-        """),
-        ("station events", f"""
-            INSERT INTO {t['event']} (part_id, station_id, entered_at, left_at, outcome, parameters)
+        """,
+        ),
+        (
+            "station events",
+            f"""
+            INSERT INTO {t["event"]} (part_id, station_id, entered_at, left_at, outcome, parameters)
             SELECT i, s, {t0} + i * interval '15 seconds' + s * interval '15 seconds',
                    {t0} + i * interval '15 seconds' + s * interval '15 seconds' + interval '12.5 seconds',
                    CASE WHEN s = 2 AND i % 37 = 0 THEN 'nok' ELSE 'ok' END, '{{"cycle_time_s": 12.5}}'::jsonb
             FROM generate_series(1, {n}) AS i, generate_series(1, {EVENTS_PER_PART}) AS s;
-        """),
-        ("inspections", f"""
-            INSERT INTO {t['inspection']} (id, result_id, capture_id, part_id, station_id, verdict, reason, defect_class,
+        """,
+        ),
+        (
+            "inspections",
+            f"""
+            INSERT INTO {t["inspection"]} (id, result_id, capture_id, part_id, station_id, verdict, reason, defect_class,
                 class_probabilities, findings, model_version, model_sha256, backend, backend_version, precision,
                 timings_ms, power_note, captured_at, inspected_at, received_at, needs_review, latency_ms)
             SELECT i, md5('r' || i)::uuid, md5('c' || i)::uuid, i, 3,
@@ -218,24 +308,31 @@ def _production_steps(parts: int) -> list[tuple[str, str]]:
                    {t0} + i * interval '15 seconds' + interval '51 seconds',
                    {t0} + i * interval '15 seconds' + interval '52 seconds', false, 40
             FROM generate_series(1, {n}) AS i;
-            INSERT INTO {t['measurement']} (inspection_id, name, kind, value, nominal, lower_tol, upper_tol, unit, passed, geometry)
+            INSERT INTO {t["measurement"]} (inspection_id, name, kind, value, nominal, lower_tol, upper_tol, unit, passed, geometry)
             SELECT i, f.name, f.kind, f.nominal + ((i % 7) - 3) * 0.01, f.nominal, -0.05, 0.05, 'mm', true, '{{}}'::jsonb
             FROM generate_series(1, {n}) AS i,
                  (VALUES ('bore_diameter', 'diameter', 30.0), ('outer_size', 'outer_size', 80.0)) AS f(name, kind, nominal);
-        """),
-        ("failure cases", f"""
-            INSERT INTO {t['failure']} (part_id, defect_code_id, found_by, station_id, description, disposition, status,
+        """,
+        ),
+        (
+            "failure cases",
+            f"""
+            INSERT INTO {t["failure"]} (part_id, defect_code_id, found_by, station_id, description, disposition, status,
                                         pending_disposition, opened_at)
             SELECT i, 1, 'machine', 2, '', '', 'open', '', {t0} + i * interval '15 seconds' + interval '60 seconds'
             FROM generate_series(37, {n}, 37) AS i;
-        """),
-        ("audit records", f"""
-            INSERT INTO {t['audit']} (created_at, actor_name, action, subject_type, subject_key, payload, previous_hash, record_hash)
+        """,
+        ),
+        (
+            "audit records",
+            f"""
+            INSERT INTO {t["audit"]} (created_at, actor_name, action, subject_type, subject_key, payload, previous_hash, record_hash)
             SELECT {t0} + i * interval '15 seconds', 'system', 'part.import', 'traceability.part',
                    'BS-' || lpad(i::text, 7, '0'), '{{"bench": true}}', encode(sha256(('p' || (i - 1))::bytea), 'hex'),
                    encode(sha256(('p' || i)::bytea), 'hex')
             FROM generate_series(1, {n}) AS i;
-        """),
+        """,
+        ),
     ]
 
 
@@ -249,8 +346,23 @@ def generate(parts: int, *, log: Any) -> float:
     t = _tables()
     n = parts
     steps = _master_data_steps(parts) + _production_steps(parts)
-    load_tables = [t[key] for key in ("lot", "lotlink", "batch", "pallet", "part", "consumption", "component", "event",
-                                      "inspection", "measurement", "failure", "audit")]
+    load_tables = [
+        t[key]
+        for key in (
+            "lot",
+            "lotlink",
+            "batch",
+            "pallet",
+            "part",
+            "consumption",
+            "component",
+            "event",
+            "inspection",
+            "measurement",
+            "failure",
+            "audit",
+        )
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")  # no FK / append-only triggers during the load
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -308,7 +420,17 @@ def counts() -> dict[str, int]:
     t = _tables()
     out = {}
     with connection.cursor() as cursor:
-        for key in ("part", "event", "consumption", "component", "lot", "lotlink", "inspection", "measurement", "audit"):
+        for key in (
+            "part",
+            "event",
+            "consumption",
+            "component",
+            "lot",
+            "lotlink",
+            "inspection",
+            "measurement",
+            "audit",
+        ):
             cursor.execute(f"SELECT count(*) FROM {t[key]}")
             out[key] = cursor.fetchone()[0]
     return out
@@ -438,12 +560,18 @@ def machine() -> str:
 def table(result: dict[str, Any], sizes: dict[str, int], generation_s: float | None) -> str:
     rows = [
         ("Parts / station events in the database", f"{sizes['part']:,} / {sizes['event']:,}"),
-        ("Lot consumptions / sub-assembly links / lots / lot links",
-         f"{sizes['consumption']:,} / {sizes['component']:,} / {sizes['lot']:,} / {sizes['lotlink']:,}"),
-        ("Inspections / measurements / audit records",
-         f"{sizes['inspection']:,} / {sizes['measurement']:,} / {sizes['audit']:,}"),
-        ("Generation time (migrate, load, indexes, analyze)",
-         f"{generation_s:.0f} s" if generation_s is not None else earlier_generation()),
+        (
+            "Lot consumptions / sub-assembly links / lots / lot links",
+            f"{sizes['consumption']:,} / {sizes['component']:,} / {sizes['lot']:,} / {sizes['lotlink']:,}",
+        ),
+        (
+            "Inspections / measurements / audit records",
+            f"{sizes['inspection']:,} / {sizes['measurement']:,} / {sizes['audit']:,}",
+        ),
+        (
+            "Generation time (migrate, load, indexes, analyze)",
+            f"{generation_s:.0f} s" if generation_s is not None else earlier_generation(),
+        ),
         (f"Backward trace p50 ({result['samples']} random serials)", f"{result['backward_p50']:.1f} ms"),
         ("Backward trace p95", f"{result['backward_p95']:.1f} ms"),
         ("Backward trace max", f"{result['backward_max']:.1f} ms"),
@@ -452,12 +580,20 @@ def table(result: dict[str, Any], sizes: dict[str, int], generation_s: float | N
         ("Forward trace time (median of 5 warm runs)", f"{result['forward_median']:.0f} ms"),
         ("Forward trace time (first, cold run)", f"{result['forward_first']:.0f} ms"),
         ("Forward trace queries", str(result["forward_queries"])),
-        ("Containment's reached-part ids only (1 query)", f"{result['ids_ms']:.0f} ms for {result['ids_parts']:,} parts"),
-        (f"Containment of {RECALL_LOT} (holds, statuses, audit; rolled back)",
-         f"{result['contain_ms']:.0f} ms for {result['contain_held']:,} parts held"),
-        (f"EPCIS 2.0 export of {RECALL_LOT} (trace, events, CBV 2.0 hash ids)",
-         f"{result['epcis_s']:.1f} s for {result['epcis_events']:,} events" if result["epcis_s"] is not None
-         else "not measured: run without --no-epcis"),
+        (
+            "Containment's reached-part ids only (1 query)",
+            f"{result['ids_ms']:.0f} ms for {result['ids_parts']:,} parts",
+        ),
+        (
+            f"Containment of {RECALL_LOT} (holds, statuses, audit; rolled back)",
+            f"{result['contain_ms']:.0f} ms for {result['contain_held']:,} parts held",
+        ),
+        (
+            f"EPCIS 2.0 export of {RECALL_LOT} (trace, events, CBV 2.0 hash ids)",
+            f"{result['epcis_s']:.1f} s for {result['epcis_events']:,} events"
+            if result["epcis_s"] is not None
+            else "not measured: run without --no-epcis",
+        ),
     ]
     width = max(len(label) for label, _ in rows)
     lines = [f"| {'Measure'.ljust(width)} | Result |", f"|{'-' * (width + 2)}|--------|"]
@@ -468,7 +604,7 @@ def table(result: dict[str, Any], sizes: dict[str, int], generation_s: float | N
 def write_docs(text: str) -> None:
     content = DOCS.read_text()
     start = content.index(SECTION)
-    following = re.search(r"^## ", content[start + len(SECTION):], flags=re.MULTILINE)
+    following = re.search(r"^## ", content[start + len(SECTION) :], flags=re.MULTILINE)
     end = start + len(SECTION) + following.start() if following else len(content)
     DOCS.write_text(content[:start] + SECTION + "\n\n" + text.strip() + "\n\n" + content[end:])
 
@@ -481,7 +617,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-epcis", action="store_true", help="skip timing the recall lot's EPCIS export")
     parser.add_argument("--reuse", action="store_true", help="reuse the database if it already holds the history")
-    parser.add_argument("--write-docs", action="store_true", help=f"replace the section {SECTION!r} of docs/benchmarks.md")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"replace the section {SECTION!r} of docs/benchmarks.md"
+    )
     args = parser.parse_args()
     if not args.db_url.startswith("postgres"):
         sys.exit("bench/trace.py runs on PostgreSQL only (it generates data with generate_series).")
@@ -506,45 +644,54 @@ def main() -> None:
         log(f"generated in {generation_s:.0f} s")
     sizes = counts()
     load_before = os.getloadavg()[0]
-    result = measure(generated_parts() or args.parts, samples=args.samples, seed=args.seed,
-                     with_epcis=not args.no_epcis)
+    result = measure(
+        generated_parts() or args.parts, samples=args.samples, seed=args.seed, with_epcis=not args.no_epcis
+    )
     report = table(result, sizes, generation_s)
     print()
     print(report)
-    aims = (f"Aim: backward p95 < 50 ms ({'met' if result['backward_p95'] < 50 else 'NOT met'}); "
-            f"10,000-part recall < 1 s ({'met' if result['forward_median'] < 1000 else 'NOT met'}).")
+    aims = (
+        f"Aim: backward p95 < 50 ms ({'met' if result['backward_p95'] < 50 else 'NOT met'}); "
+        f"10,000-part recall < 1 s ({'met' if result['forward_median'] < 1000 else 'NOT met'})."
+    )
     print(aims)
     if args.write_docs:
         command = "    .venv/bin/python bench/trace.py" + (" --reuse" if args.reuse else "") + " --write-docs"
         if args.parts != 1_000_000:
             command += f" --parts {args.parts}"
         try:
-            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                    text=True, check=False).stdout.strip()
+            commit = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+            ).stdout.strip()
         except OSError:
             commit = ""
-        text = "\n".join([
-            "Backward trace (`traceability.genealogy.backward_trace`: the part, its sub-assemblies, consumed lots and",
-            "their ancestors through splits and merges, station events, inspections with measurements, failure cases",
-            "and audit records) of random serials, and forward trace (`forward_trace`: every part a lot reached through",
-            "splits, merges and sub-assemblies, with pallets) of a supplier lot that reached 10,000 parts. Times are",
-            "wall-clock in the Django process, including the ORM building the objects; synthetic history generated",
-            "by set-based SQL (see the script's docstring). The EPCIS export line is the streamed document of",
-            "`manage.py export_epcis` (bench/epcis_export.py measures it against the reference hash code).",
-            "",
-            command,
-            "",
-            f"Machine: {machine()}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
-            + (f", commit {commit}" if commit else "")
-            + f". Load average during the run: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
-            " (the machine is shared: other work running at the same time slows every figure)"
-            + (f"; the script and its PostgreSQL backend ran at nice {os.getpriority(os.PRIO_PROCESS, 0)}."
-               if os.getpriority(os.PRIO_PROCESS, 0) < 0 else "."),
-            "",
-            report,
-            "",
-            aims,
-        ])
+        text = "\n".join(
+            [
+                "Backward trace (`traceability.genealogy.backward_trace`: the part, its sub-assemblies, consumed lots and",
+                "their ancestors through splits and merges, station events, inspections with measurements, failure cases",
+                "and audit records) of random serials, and forward trace (`forward_trace`: every part a lot reached through",
+                "splits, merges and sub-assemblies, with pallets) of a supplier lot that reached 10,000 parts. Times are",
+                "wall-clock in the Django process, including the ORM building the objects; synthetic history generated",
+                "by set-based SQL (see the script's docstring). The EPCIS export line is the streamed document of",
+                "`manage.py export_epcis` (bench/epcis_export.py measures it against the reference hash code).",
+                "",
+                command,
+                "",
+                f"Machine: {machine()}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+                + (f", commit {commit}" if commit else "")
+                + f". Load average during the run: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+                " (the machine is shared: other work running at the same time slows every figure)"
+                + (
+                    f"; the script and its PostgreSQL backend ran at nice {os.getpriority(os.PRIO_PROCESS, 0)}."
+                    if os.getpriority(os.PRIO_PROCESS, 0) < 0
+                    else "."
+                ),
+                "",
+                report,
+                "",
+                aims,
+            ]
+        )
         write_docs(text)
         print(f"wrote {SECTION!r} in {DOCS.relative_to(ROOT)}")
 

@@ -11,6 +11,7 @@ The values are simulated and say so: every historic result names its model versi
 "seeded history". Images are one reference render per part type and surface class, stored once under its hash
 (6,000 full renders would take minutes and hundreds of megabytes for pictures nobody opens).
 """
+
 from __future__ import annotations
 
 import base64
@@ -62,7 +63,9 @@ def _measure(feature: FeatureSpec, rng: random.Random, *, progress: float, out_o
     return rng.gauss(mean, sigma)
 
 
-def simulated_measurements(part_type: str, rng: random.Random, *, progress: float, failed: bool) -> tuple[MeasurementRow, ...]:
+def simulated_measurements(
+    part_type: str, rng: random.Random, *, progress: float, failed: bool
+) -> tuple[MeasurementRow, ...]:
     """Every feature of the drawing, measured on the simulated process; `progress` (0 to 1 through a batch) is how
     worn the bore's tool is; a `failed` part has one feature past its upper limit."""
     features = DEMO_PART_TYPES[part_type].features
@@ -71,23 +74,48 @@ def simulated_measurements(part_type: str, rng: random.Random, *, progress: floa
     for feature in features:
         value = round(_measure(feature, rng, progress=progress, out_of_tolerance=feature is culprit), 4)
         passed = feature.nominal + feature.lower_tol <= value <= feature.nominal + feature.upper_tol
-        rows.append(MeasurementRow(feature.name, feature.kind, value, feature.nominal, feature.lower_tol,
-                                   feature.upper_tol, feature.unit, passed, {}))
+        rows.append(
+            MeasurementRow(
+                feature.name,
+                feature.kind,
+                value,
+                feature.nominal,
+                feature.lower_tol,
+                feature.upper_tol,
+                feature.unit,
+                passed,
+                {},
+            )
+        )
     return tuple(rows)
 
 
 def _result(serial: str, station: str, **fields: Any) -> InspectionResult:
     key = f"{serial}/{station}"
     return InspectionResult(
-        result_id=uuid.uuid5(HISTORY_NAMESPACE, key), capture_id=uuid.uuid5(HISTORY_NAMESPACE, f"capture/{key}"),
-        serial=serial, station=station, class_probabilities={}, model=HISTORY_MODEL, latency_ms=0.0, timings_ms={},
-        power=NOT_MEASURED, inspected_at=fields["captured_at"],
-        drawing_revision=DEMO_PART_TYPES[fields.pop("part_type")].revision, **fields,
+        result_id=uuid.uuid5(HISTORY_NAMESPACE, key),
+        capture_id=uuid.uuid5(HISTORY_NAMESPACE, f"capture/{key}"),
+        serial=serial,
+        station=station,
+        class_probabilities={},
+        model=HISTORY_MODEL,
+        latency_ms=0.0,
+        timings_ms={},
+        power=NOT_MEASURED,
+        inspected_at=fields["captured_at"],
+        drawing_revision=DEMO_PART_TYPES[fields.pop("part_type")].revision,
+        **fields,
     )
 
 
 def visual_result(
-    serial: str, part_type: str, *, surface: str, captured_at: dt.datetime, device_id: str, rng: random.Random,
+    serial: str,
+    part_type: str,
+    *,
+    surface: str,
+    captured_at: dt.datetime,
+    device_id: str,
+    rng: random.Random,
     images: ReferenceImages,
 ) -> InspectionResult:
     """The visual station's message: the surface class the model saw, with its confidence."""
@@ -95,30 +123,63 @@ def visual_result(
     failed = surface != "ok"
     image_b64, image_sha256 = images.get(part_type, surface)
     return _result(
-        serial, "visual", part_type=part_type, device_id=device_id, captured_at=captured_at, verdict="fail" if failed else "pass",
-        reason=f"defect {surface} (seeded history)" if failed else "seeded history", measurements=(),
-        findings=[{"kind": "defect", "name": surface, "bbox": [180, 180, 260, 260], "confidence": confidence,
-                   "detail": "seeded history"}] if failed else [],
-        defect_class=surface, defect_confidence=confidence, image_png_b64=image_b64, image_sha256=image_sha256,
+        serial,
+        "visual",
+        part_type=part_type,
+        device_id=device_id,
+        captured_at=captured_at,
+        verdict="fail" if failed else "pass",
+        reason=f"defect {surface} (seeded history)" if failed else "seeded history",
+        measurements=(),
+        findings=[
+            {
+                "kind": "defect",
+                "name": surface,
+                "bbox": [180, 180, 260, 260],
+                "confidence": confidence,
+                "detail": "seeded history",
+            }
+        ]
+        if failed
+        else [],
+        defect_class=surface,
+        defect_confidence=confidence,
+        image_png_b64=image_b64,
+        image_sha256=image_sha256,
     )
 
 
 def dimensional_result(
-    serial: str, part_type: str, *, measurements: tuple[MeasurementRow, ...], captured_at: dt.datetime,
-    device_id: str, images: ReferenceImages,
+    serial: str,
+    part_type: str,
+    *,
+    measurements: tuple[MeasurementRow, ...],
+    captured_at: dt.datetime,
+    device_id: str,
+    images: ReferenceImages,
 ) -> InspectionResult:
     """The dimensional station's message: every feature measured; any feature out of its band fails the part."""
     out = [f"{m.name} {m.value:.3f} {m.unit}" for m in measurements if not m.passed]
     image_b64, image_sha256 = images.get(part_type, "ok")
     return _result(
-        serial, "dimensional", part_type=part_type, device_id=device_id, captured_at=captured_at, verdict="fail" if out else "pass",
+        serial,
+        "dimensional",
+        part_type=part_type,
+        device_id=device_id,
+        captured_at=captured_at,
+        verdict="fail" if out else "pass",
         reason=f"out of tolerance: {', '.join(out)} (seeded history)" if out else "seeded history",
         measurements=measurements,
-        findings=[{"kind": "dimension", "name": m.name, "detail": "out of tolerance"} for m in measurements if not m.passed],
-        defect_class=None, defect_confidence=None, image_png_b64=image_b64, image_sha256=image_sha256,
+        findings=[
+            {"kind": "dimension", "name": m.name, "detail": "out of tolerance"} for m in measurements if not m.passed
+        ],
+        defect_class=None,
+        defect_confidence=None,
+        image_png_b64=image_b64,
+        image_sha256=image_sha256,
     )
 
 
 def chunks(items: Sequence[InspectionResult], size: int) -> Iterator[Sequence[InspectionResult]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

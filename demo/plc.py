@@ -14,6 +14,7 @@ the twin writes the verdict for that serial into the station's InspectionResult 
 the part leaves NOK and goes to failure analysis). The PLC knows nothing of how a part looks: the edge device's
 camera source (the demo renderer) sees that.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,11 @@ from gateway.opcua_nodes import CellNodes, build_cell, write
 log = logging.getLogger(__name__)
 
 DEMO_STATIONS: tuple[tuple[str, str], ...] = (
-    ("load", "loading"), ("visual", "visual_inspection"), ("dimensional", "dimensional_inspection"),
-    ("unload", "unloading"), ("cobot", "failure_analysis"),
+    ("load", "loading"),
+    ("visual", "visual_inspection"),
+    ("dimensional", "dimensional_inspection"),
+    ("unload", "unloading"),
+    ("cobot", "failure_analysis"),
 )
 INSPECTION_KINDS = ("visual_inspection", "dimensional_inspection")
 FAULT_CODE_JAM = 101  # a jammed conveyor: the station is out of service for a takt
@@ -128,12 +132,20 @@ class SimulatedPLC:
             await server.load_private_key(str(security.private_key))
             store = TrustStore([security.trusted_clients], [])
             await store.load()
-            server.set_certificate_validator(CertificateValidator(
-                CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT, store))
+            server.set_certificate_validator(
+                CertificateValidator(
+                    CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT, store
+                )
+            )
         self.nodes = await build_cell(
-            server, cell_code=self.config.cell_code, buffer_size=self.config.buffer_size, boot_id=self.boot_id,
+            server,
+            cell_code=self.config.cell_code,
+            buffer_size=self.config.buffer_size,
+            boot_id=self.boot_id,
             stations=[(code, kind in INSPECTION_KINDS) for code, kind in self.config.stations],
-            present_view=self._present_view, move_part=self._move_part)
+            present_view=self._present_view,
+            move_part=self._move_part,
+        )
         await server.start()
         self.server = server
         log.info("simulated PLC %s serving %s (boot %s)", self.config.cell_code, self.config.endpoint, self.boot_id[:8])
@@ -196,8 +208,14 @@ class SimulatedPLC:
         await write(variables["PartSerial"], part.serial, ua.VariantType.String)
         await write(variables["PartPresent"], True, ua.VariantType.Boolean)
         await write(variables["MachineryItemState"], int(MachineryItemState.EXECUTING), ua.VariantType.Int32)
-        await self.emit(station, EventKind.CYCLE_START, serial=part.serial, part_type=part.part_type,
-                        start=part.started_at, lots=lots)
+        await self.emit(
+            station,
+            EventKind.CYCLE_START,
+            serial=part.serial,
+            part_type=part.part_type,
+            start=part.started_at,
+            lots=lots,
+        )
 
     async def _advance(self, part: PartOnLine) -> None:
         station = part.route[part.index]
@@ -206,8 +224,15 @@ class SimulatedPLC:
             verdict = await self._verdict(station, part.serial)
             part.verdicts[station] = verdict
             outcome = PlcOutcome.OK if verdict == "pass" else PlcOutcome.NOK
-        await self.emit(station, EventKind.CYCLE_END, serial=part.serial, part_type=part.part_type,
-                        start=part.started_at, end=_now(), outcome=outcome)
+        await self.emit(
+            station,
+            EventKind.CYCLE_END,
+            serial=part.serial,
+            part_type=part.part_type,
+            start=part.started_at,
+            end=_now(),
+            outcome=outcome,
+        )
         variables = self._station(station).variables
         await write(variables["PartPresent"], False, ua.VariantType.Boolean)
         await write(variables["PartSerial"], "", ua.VariantType.String)
@@ -237,9 +262,19 @@ class SimulatedPLC:
 
     # --- events -------------------------------------------------------------------------------------------
 
-    async def emit(self, station: str, kind: EventKind, *, serial: str, part_type: str, start: dt.datetime,
-                   end: dt.datetime | None = None, outcome: PlcOutcome | None = None, fault_code: int = 0,
-                   lots: str = "") -> int:
+    async def emit(
+        self,
+        station: str,
+        kind: EventKind,
+        *,
+        serial: str,
+        part_type: str,
+        start: dt.datetime,
+        end: dt.datetime | None = None,
+        outcome: PlcOutcome | None = None,
+        fault_code: int = 0,
+        lots: str = "",
+    ) -> int:
         """Write one event into the station's ring buffer, then raise its EventSequence (the slot is complete
         before the twin can see the new sequence; its own Sequence is written last)."""
         nodes = self._station(station)

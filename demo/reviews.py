@@ -13,6 +13,7 @@ Every case is stored the way a real result is: as the edge device's `InspectionR
 ingest action (`record_inspection_result`), so the demo exercises the production write path. `seed_review_cases`
 is idempotent (deterministic result ids).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,10 +50,15 @@ DEMO_NAMESPACE = uuid.UUID("6f1d6a3c-5b0e-4a51-9d7e-7e1d2c0b7a07")
 # (part type, defect rendered, render seed): surface defects, hole defects and good parts for low confidence.
 # (part type, surface defect, seed, true dimensions that differ from the process's draw)
 DEMO_CASES: tuple[tuple[str, str, int, dict[str, float]], ...] = (
-    ("CF-80", "scratch", 11, {}), ("TF-12", "dent", 12, {}), ("CF-80", "oversized_hole", 13, {}),
-    ("TF-12", "crack", 14, {}), ("CF-80", "burr", 15, {}), ("TF-12", "missing_hole", 16, {}),
+    ("CF-80", "scratch", 11, {}),
+    ("TF-12", "dent", 12, {}),
+    ("CF-80", "oversized_hole", 13, {}),
+    ("TF-12", "crack", 14, {}),
+    ("CF-80", "burr", 15, {}),
+    ("TF-12", "missing_hole", 16, {}),
     # Good surfaces, dimension at or just past a limit: the cases where a person's judgement matters most.
-    ("CF-80", "ok", 17, {"bore_diameter": 29.99}), ("TF-12", "ok", 18, {"mount_hole_distance": 44.12}),
+    ("CF-80", "ok", 17, {"bore_diameter": 29.99}),
+    ("TF-12", "ok", 18, {"mount_hole_distance": 44.12}),
 )
 # Parts flagged at both inspection stations: (part type, (visual: defect, seed, dimensions), (dimensional: ...)).
 DEMO_TWO_STATION_CASES: tuple[tuple[str, tuple[str, int, dict[str, float]], tuple[str, int, dict[str, float]]], ...] = (
@@ -78,14 +84,24 @@ class CaseData:
     backend: str = ""
 
 
-def rendered_case(code: str, *, seed: int, defect: str, classifier: Any = None,
-                  confidence_without_model: float = 1.0, dimensions_mm: dict[str, float] | None = None) -> CaseData:
+def rendered_case(
+    code: str,
+    *,
+    seed: int,
+    defect: str,
+    classifier: Any = None,
+    confidence_without_model: float = 1.0,
+    dimensions_mm: dict[str, float] | None = None,
+) -> CaseData:
     """Render, measure and (if a classifier is given) classify one part."""
     rendered = render_part(code, seed=seed, defect=defect, dimensions_mm=dimensions_mm)
     png = encode_png(rendered.image)
     outcome = inspect_image(png, DEMO_PART_TYPES[code], classifier=classifier)
     data = CaseData(
-        png=png, verdict=outcome.verdict, reason=outcome.reason, findings=list(outcome.findings),
+        png=png,
+        verdict=outcome.verdict,
+        reason=outcome.reason,
+        findings=list(outcome.findings),
         measurements=outcome.measurements,
     )
     if classifier is not None:
@@ -107,10 +123,15 @@ def rendered_case(code: str, *, seed: int, defect: str, classifier: Any = None,
         data.reason = f"no classifier installed: demo stand-in confidence {confidence_without_model}"
     if defect != "ok":
         box = truth["defect"].get("bbox") or outcome.part_bbox
-        data.findings.append({
-            "kind": "defect", "name": defect, "bbox": box, "confidence": confidence_without_model,
-            "detail": f"renderer ground truth: {defect} (no classifier installed)",
-        })
+        data.findings.append(
+            {
+                "kind": "defect",
+                "name": defect,
+                "bbox": box,
+                "confidence": confidence_without_model,
+                "detail": f"renderer ground truth: {defect} (no classifier installed)",
+            }
+        )
         data.defects.append({"defect_class": defect, "confidence": confidence_without_model, "bbox": box})
         data.verdict = "fail"
         data.reason = "; ".join(r for r in (outcome.reason, f"defect {defect}") if r)
@@ -121,37 +142,77 @@ DEMO_DEVICE_ID = "jetson-demo-01"
 
 
 def case_result(
-    data: CaseData, *, serial: str, station: str, device_id: str, result_id: uuid.UUID | None = None,
-    captured_at: dt.datetime | None = None, drawing_revision: str = "",
+    data: CaseData,
+    *,
+    serial: str,
+    station: str,
+    device_id: str,
+    result_id: uuid.UUID | None = None,
+    captured_at: dt.datetime | None = None,
+    drawing_revision: str = "",
 ) -> InspectionResult:
     """The edge device's message for a rendered case, as `edge_worker.tasks` would send it."""
     at = captured_at or timezone.now()
     return InspectionResult(
-        result_id=result_id or uuid.uuid4(), capture_id=uuid.uuid4(), device_id=device_id, serial=serial,
-        station=station, verdict=data.verdict, reason=data.reason,
+        result_id=result_id or uuid.uuid4(),
+        capture_id=uuid.uuid4(),
+        device_id=device_id,
+        serial=serial,
+        station=station,
+        verdict=data.verdict,
+        reason=data.reason,
         measurements=tuple(
-            MeasurementRow(m["name"], m["kind"], m["value"], m["nominal"], m["lower_tol"], m["upper_tol"], m["unit"],
-                           m["passed"], m.get("geometry") or {})
+            MeasurementRow(
+                m["name"],
+                m["kind"],
+                m["value"],
+                m["nominal"],
+                m["lower_tol"],
+                m["upper_tol"],
+                m["unit"],
+                m["passed"],
+                m.get("geometry") or {},
+            )
             for m in data.measurements
         ),
-        findings=data.findings, defect_class=data.defect_class or None, defect_confidence=data.defect_confidence,
+        findings=data.findings,
+        defect_class=data.defect_class or None,
+        defect_confidence=data.defect_confidence,
         class_probabilities=data.class_probabilities,
         model=ModelRef(data.model_version, "", data.backend, "", "", "cpu"),
-        latency_ms=0.0, timings_ms={}, power=PowerSummary(None, None, "not measured: rendered demo case"),
-        image_png_b64=encode_image(data.png), image_sha256=hashlib.sha256(data.png).hexdigest(),
-        captured_at=at, inspected_at=at, drawing_revision=drawing_revision,
+        latency_ms=0.0,
+        timings_ms={},
+        power=PowerSummary(None, None, "not measured: rendered demo case"),
+        image_png_b64=encode_image(data.png),
+        image_sha256=hashlib.sha256(data.png).hexdigest(),
+        captured_at=at,
+        inspected_at=at,
+        drawing_revision=drawing_revision,
     )
 
 
 def store_case(
-    part: Part, station: Station, data: CaseData, *, result_id: uuid.UUID | None = None,
-    captured_at: dt.datetime | None = None, device_id: str = DEMO_DEVICE_ID, source: str = "demo seed",
+    part: Part,
+    station: Station,
+    data: CaseData,
+    *,
+    result_id: uuid.UUID | None = None,
+    captured_at: dt.datetime | None = None,
+    device_id: str = DEMO_DEVICE_ID,
+    source: str = "demo seed",
 ) -> Inspection:
     """Store a rendered case through the ingest action, from the cell's edge device (registered if need be)."""
     device, _created = register_edge_device(device_id, cell=station.cell, actor=None)
     ensure_edge_secret(device, actor=None)
-    result = case_result(data, serial=part.serial, station=station.code, device_id=device_id, result_id=result_id,
-                         captured_at=captured_at, drawing_revision=part.part_type.revision)
+    result = case_result(
+        data,
+        serial=part.serial,
+        station=station.code,
+        device_id=device_id,
+        result_id=result_id,
+        captured_at=captured_at,
+        drawing_revision=part.part_type.revision,
+    )
     message = sign_as_device(result.to_dict(), task=INGEST_RESULT_TASK, device=device)  # as the device sends it
     inspection, _created = record_inspection_result(message, source=source)
     return inspection
@@ -177,19 +238,27 @@ def _demo_parts() -> list[tuple[str, list[tuple[str, str, int, dict[str, float],
     ]
     for j, (code, visual, dimensional) in enumerate(DEMO_TWO_STATION_CASES):
         i = len(DEMO_CASES) + j
-        parts.append((code, [("visual", *visual, f"review-{i}"), ("dimensional", *dimensional, f"review-{i}-dimensional")]))
+        parts.append(
+            (code, [("visual", *visual, f"review-{i}"), ("dimensional", *dimensional, f"review-{i}-dimensional")])
+        )
     return parts
 
 
-def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES) + len(DEMO_TWO_STATION_CASES), actor: Any = None) -> int:
+def seed_review_cases(
+    cell_code: str, *, count: int = len(DEMO_CASES) + len(DEMO_TWO_STATION_CASES), actor: Any = None
+) -> int:
     """Add up to `count` parts awaiting review to the demo cell. Idempotent: returns how many parts it added to."""
     cell = Cell.objects.filter(code=cell_code).first()
     if cell is None:
         return 0
     stations = {s.code: s for s in cell.stations.all()}
     parts = _demo_parts()[:count]
-    wanted = [(i, code, result) for i, (code, results) in enumerate(parts) for result in results
-              if not Inspection.objects.filter(result_id=uuid.uuid5(DEMO_NAMESPACE, result[4])).exists()]
+    wanted = [
+        (i, code, result)
+        for i, (code, results) in enumerate(parts)
+        for result in results
+        if not Inspection.objects.filter(result_id=uuid.uuid5(DEMO_NAMESPACE, result[4])).exists()
+    ]
     if not wanted:
         return 0
     classifier = _classifier()
@@ -198,11 +267,13 @@ def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES) + len(DEMO
         part_type = PartType.objects.get(code=code)
         batch_number = f"B-REVIEW-{code}"
         batch = Batch.objects.filter(batch_number=batch_number).first() or trace_actions.create_batch(
-            batch_number=batch_number, part_type=part_type, cell=cell, planned_quantity=len(parts), actor=actor)
+            batch_number=batch_number, part_type=part_type, cell=cell, planned_quantity=len(parts), actor=actor
+        )
         data = _demo_case(code, seed, defect, dimensions_mm, classifier)
         at = start + dt.timedelta(minutes=5 * i, seconds=30 if station_code == "dimensional" else 0)
         part = Part.objects.filter(serial=f"{code}-REVIEW-{i + 1:03d}").first() or trace_actions.register_part(
-            serial=f"{code}-REVIEW-{i + 1:03d}", batch=batch, actor=actor, at=at)
+            serial=f"{code}-REVIEW-{i + 1:03d}", batch=batch, actor=actor, at=at
+        )
         if not station_code:
             station_code = "visual" if data.defects or data.verdict == Verdict.PASS else "dimensional"
         store_case(part, stations[station_code], data, result_id=uuid.uuid5(DEMO_NAMESPACE, key), captured_at=at)
@@ -211,6 +282,10 @@ def seed_review_cases(cell_code: str, *, count: int = len(DEMO_CASES) + len(DEMO
 
 def _demo_case(code: str, seed: int, defect: str, dimensions_mm: dict[str, float], classifier: Any) -> CaseData:
     return rendered_case(
-        code, seed=seed, defect=defect, classifier=classifier, dimensions_mm=dimensions_mm or None,
+        code,
+        seed=seed,
+        defect=defect,
+        classifier=classifier,
+        dimensions_mm=dimensions_mm or None,
         confidence_without_model=LOW_CONFIDENCE_DEMO if defect == "ok" else 1.0,
     )

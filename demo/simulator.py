@@ -17,6 +17,7 @@ result does not arrive within `result_timeout_s`, or whose result is an `error` 
 inspect it), goes on hold to the cobot station: the cell never ships an uninspected part. Only a part that passed
 both inspection stations leaves through unload.
 """
+
 from __future__ import annotations
 
 import logging
@@ -97,9 +98,15 @@ class PartOnLine:
 
 
 class CellSimulator:
-    def __init__(self, config: SimulatorConfig, *, send: Callable[[str, dict[str, Any], str], None] | None = None,
-                 sleep: Callable[[float], object] = time.sleep, stop: Callable[[], bool] = lambda: False,
-                 between_ticks: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        send: Callable[[str, dict[str, Any], str], None] | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        stop: Callable[[], bool] = lambda: False,
+        between_ticks: Callable[[], None] = lambda: None,
+    ) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
         self.sleep = sleep
@@ -112,7 +119,11 @@ class CellSimulator:
         if missing:
             raise ValueError(f"cell {config.cell_code} has no station(s) {sorted(missing)}")
         devices = EdgeDevice.objects.filter(cell=self.cell)
-        device = devices.filter(device_id=config.device_id).first() if config.device_id else devices.order_by("device_id").first()
+        device = (
+            devices.filter(device_id=config.device_id).first()
+            if config.device_id
+            else devices.order_by("device_id").first()
+        )
         if device is None:
             raise ValueError(f"no edge device {config.device_id or ''} registered for cell {config.cell_code}")
         self.device = device
@@ -125,8 +136,13 @@ class CellSimulator:
     # --- the takt ---------------------------------------------------------------------------------
 
     def run(self) -> list[Part]:
-        log.info("simulating cell %s: takt %.2f s, defect rate %.0f %%, device %s", self.cell.code,
-                 self.config.takt_s, 100 * self.config.defect_rate, self.device.device_id)
+        log.info(
+            "simulating cell %s: takt %.2f s, defect rate %.0f %%, device %s",
+            self.cell.code,
+            self.config.takt_s,
+            100 * self.config.defect_rate,
+            self.device.device_id,
+        )
         next_tick = time.monotonic()
         while not self.should_stop():
             self.tick()
@@ -182,8 +198,11 @@ class CellSimulator:
     def _inspected_and_passed(self, item: PartOnLine) -> bool:
         """Whether the part may leave through unload: every inspection station passed it and it is still in
         process. Anything else goes to failure analysis; a part still in process then goes on hold first."""
-        not_passed = [f"{code}: {item.verdicts.get(code) or 'no result'}" for code in INSPECTION_STATIONS
-                      if item.verdicts.get(code) != Verdict.PASS]
+        not_passed = [
+            f"{code}: {item.verdicts.get(code) or 'no result'}"
+            for code in INSPECTION_STATIONS
+            if item.verdicts.get(code) != Verdict.PASS
+        ]
         if item.part.status == PartStatus.IN_PROCESS and not_passed:
             self._hold(item, f"not passed by inspection ({', '.join(not_passed)})")
         return item.part.status == PartStatus.IN_PROCESS
@@ -197,7 +216,9 @@ class CellSimulator:
         self.line.remove(item)
         part = item.part
         if item.path[-1] == "unload" and part.status == PartStatus.IN_PROCESS:
-            part = actions.set_part_status(part, status=PartStatus.PASSED, actor=None, reason="unloaded after inspection")
+            part = actions.set_part_status(
+                part, status=PartStatus.PASSED, actor=None, reason="unloaded after inspection"
+            )
         self.finished.append(part)
         log.info("part %s left the cell: %s", part.serial, part.status)
 
@@ -213,12 +234,19 @@ class CellSimulator:
         png = encode_png(backlit_image(item.rendered) if view == "backlit" else item.rendered.image)
         item.capture_id = uuid.uuid4()
         capture = Capture(
-            capture_id=item.capture_id, serial=item.part.serial, station=station.code, cell=self.cell.code,
-            part_type=spec, image_png_b64=encode_image(png), job=station.inspection_job or "full", view=view,
+            capture_id=item.capture_id,
+            serial=item.part.serial,
+            station=station.code,
+            cell=self.cell.code,
+            part_type=spec,
+            image_png_b64=encode_image(png),
+            job=station.inspection_job or "full",
+            view=view,
             px_per_mm=calibration.px_per_mm if calibration else None,
             calibration_id=calibration.pk if calibration else None,
-        lens_k1=calibration.lens_k1 if calibration and calibration.lens_k1 else None,
-            captured_at=timezone.now(), device_id=self.device.device_id,
+            lens_k1=calibration.lens_k1 if calibration and calibration.lens_k1 else None,
+            captured_at=timezone.now(),
+            device_id=self.device.device_id,
         )
         item.capture_payload = capture.to_dict()
         item.capture_sent = time.monotonic()
@@ -229,11 +257,15 @@ class CellSimulator:
         deadline = time.monotonic() + self.config.result_timeout_s
         inspection = None
         while True:
-            inspection = Inspection.objects.filter(capture_id=item.capture_id).only("verdict", "reason", "result_id").first()
+            inspection = (
+                Inspection.objects.filter(capture_id=item.capture_id).only("verdict", "reason", "result_id").first()
+            )
             if inspection is not None or time.monotonic() >= deadline or self.should_stop():
                 break
             if time.monotonic() - item.capture_sent >= self.config.resend_after_s and item.capture_payload:
-                log.warning("part %s: result of capture %s overdue: capture sent again", item.part.serial, item.capture_id)
+                log.warning(
+                    "part %s: result of capture %s overdue: capture sent again", item.part.serial, item.capture_id
+                )
                 item.capture_sent = time.monotonic()
                 self._send(INSPECT_CAPTURE_TASK, item.capture_payload, edge_queue(self.device.device_id))
             self.sleep(0.1)
@@ -244,7 +276,9 @@ class CellSimulator:
             return StationOutcome.SKIPPED, {"inspection": reason}
         detail = {"result_id": str(inspection.result_id), "verdict": inspection.verdict}
         if inspection.verdict == Verdict.ERROR:  # the device could not inspect it: not inspected, as above
-            reason = f"inspection {inspection.result_id} at {item.path[item.station_index]} errored: {inspection.reason}"
+            reason = (
+                f"inspection {inspection.result_id} at {item.path[item.station_index]} errored: {inspection.reason}"
+            )
             log.warning("part %s: %s", item.part.serial, reason)
             self._hold(item, reason[:500])
             return StationOutcome.SKIPPED, {**detail, "inspection": reason[:500]}
@@ -256,15 +290,20 @@ class CellSimulator:
         if code not in self._batches:
             part_type = PartType.objects.get(code=code)
             self._batches[code] = actions.create_batch(
-                batch_number=f"SIM-{self._run_tag}-{code}", part_type=part_type, cell=self.cell,
-                planned_quantity=self.config.parts or 1000, actor=None,
+                batch_number=f"SIM-{self._run_tag}-{code}",
+                part_type=part_type,
+                cell=self.cell,
+                planned_quantity=self.config.parts or 1000,
+                actor=None,
             )
         return self._batches[code]
 
     def _lots(self, code: str) -> list[tuple[MaterialLot, Decimal]]:
         consumed = []
         for material, quantity in BILL_OF_MATERIALS.get(code, []):
-            lots = list(MaterialLot.objects.filter(material__code=material, status=LotStatus.RELEASED).order_by("lot_key"))
+            lots = list(
+                MaterialLot.objects.filter(material__code=material, status=LotStatus.RELEASED).order_by("lot_key")
+            )
             if lots:
                 consumed.append((self.rng.choice(lots), quantity))
         return consumed

@@ -13,6 +13,7 @@ In production the URL names the device's own Redis user and TLS, e.g.
 Delivery settings are the ones the server's app uses (edge_worker.contracts.delivery). The edge's tasks are shared
 tasks in the modules listed in TASK_MODULES, imported by the worker when it starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,16 +88,25 @@ def edge_broker_keys(device_id: str) -> dict[str, Any]:
     queue. Here they are the device's own. Priorities are off (no sender sets one): kombu would otherwise consume
     three more keys per queue with control characters in their names, which an ACL file cannot name exactly."""
     own = f"edge.{device_id}"
-    return {"unacked_key": f"{own}.unacked", "unacked_index_key": f"{own}.unacked_index",
-            "unacked_mutex_key": f"{own}.unacked_mutex", "priority_steps": [0]}
+    return {
+        "unacked_key": f"{own}.unacked",
+        "unacked_index_key": f"{own}.unacked_index",
+        "unacked_mutex_key": f"{own}.unacked_mutex",
+        "priority_steps": [0],
+    }
 
 
 def device_id_from_env(environ: Mapping[str, str]) -> str:
     return environ.get("TWINWEB_EDGE_DEVICE", "").strip() or "jetson-demo-01"
 
 
-def create_app(environ: Mapping[str, str] | None = None, *, broker_url: str | None = None,
-               name: str = "edge_worker", make_current: bool = True) -> Celery:
+def create_app(
+    environ: Mapping[str, str] | None = None,
+    *,
+    broker_url: str | None = None,
+    name: str = "edge_worker",
+    make_current: bool = True,
+) -> Celery:
     """The edge's app (the process's current and default app unless `make_current` is false). `broker_url`
     overrides the environment (the simulated cobot's --broker option)."""
     env = os.environ if environ is None else environ

@@ -11,6 +11,7 @@
 Every message the device sends is signed (edge_worker.contracts.signing); every cobot command it receives is
 verified before anything moves. A worker without a secret does not start: everything it sent would be refused.
 """
+
 from __future__ import annotations
 
 import os

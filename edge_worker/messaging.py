@@ -6,6 +6,7 @@ The ingest queue's binding set is shared by every device, and the edge's Redis u
 (docs/deploy/redis-users.acl): a device that could would be able to route other devices' messages to a queue of
 its choosing. The server's ingest worker declares the queue; a device only pushes onto it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,8 +16,15 @@ from edge_worker.contracts.queues import INGEST_QUEUE
 from edge_worker.credentials import Credentials, credentials_from_env
 
 
-def send_to_server(app: Any, task: str, body: Mapping[str, Any], *, queue: str = INGEST_QUEUE,
-                   credentials: Credentials | None = None, **options: Any) -> dict[str, Any]:
+def send_to_server(
+    app: Any,
+    task: str,
+    body: Mapping[str, Any],
+    *,
+    queue: str = INGEST_QUEUE,
+    credentials: Credentials | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Sign `body` as this device and send it as `task`; the message as sent."""
     message = (credentials or credentials_from_env()).sign(body, task)
     app.send_task(task, args=[message], queue=queue, declare=[], **options)

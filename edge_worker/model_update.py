@@ -9,6 +9,7 @@ A download is installed only when its length and sha256 are those the server's s
 (a tampered or truncated file, a bad signature on the answer) is refused, reported to the server with the reason,
 and the model in use stays as it was.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,8 +67,16 @@ def installed_sha256(models_dir: Path) -> dict[str, str]:
 
 
 class ModelClient:
-    def __init__(self, base_url: str, credentials: Credentials, models_dir: Path, *, timeout_s: float = 30.0,
-                 max_age_s: float = 600.0, max_skew_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        models_dir: Path,
+        *,
+        timeout_s: float = 30.0,
+        max_age_s: float = 600.0,
+        max_skew_s: float = 300.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.credentials = credentials
         self.models_dir = Path(models_dir)
@@ -77,8 +86,12 @@ class ModelClient:
 
     def _post(self, task: str, body: dict[str, Any]) -> tuple[dict[str, str], bytes]:
         message = self.credentials.sign({"device_id": self.credentials.device_id, **body}, task)
-        request = urllib.request.Request(self.base_url + md.PATHS[task], data=json.dumps(message).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
+        request = urllib.request.Request(
+            self.base_url + md.PATHS[task],
+            data=json.dumps(message).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             return dict(response.headers.items()), response.read()
 
@@ -89,9 +102,14 @@ class ModelClient:
         """What the server wants this device to run, from its signed answer (AuthError when it is not signed with
         this device's secret): `deployments` to install, and the aliases its cell `assigned` now."""
         _, raw = self._post(md.DEPLOYMENT_TASK, {"current": installed_sha256(self.models_dir)})
-        body, _ = verify_command(json.loads(raw), task=md.DEPLOYMENT_TASK, secret=self.credentials.secret,
-                                 now=dt.datetime.now(dt.timezone.utc), max_age_s=self.max_age_s,
-                                 max_skew_s=self.max_skew_s)
+        body, _ = verify_command(
+            json.loads(raw),
+            task=md.DEPLOYMENT_TASK,
+            secret=self.credentials.secret,
+            now=dt.datetime.now(dt.timezone.utc),
+            max_age_s=self.max_age_s,
+            max_skew_s=self.max_skew_s,
+        )
         if body.get("device_id") != self.credentials.device_id:
             raise AuthError(f"answer for another device ({body.get('device_id')!r})")
         return body
@@ -129,8 +147,15 @@ class ModelClient:
         return target
 
     def report(self, deployment: Mapping[str, Any], *, status: str, reason: str = "") -> None:
-        self._post(md.REPORT_TASK, {"intent_id": deployment["intent_id"], "sha256": deployment["sha256"],
-                                    "status": status, "reason": reason[:500]})
+        self._post(
+            md.REPORT_TASK,
+            {
+                "intent_id": deployment["intent_id"],
+                "sha256": deployment["sha256"],
+                "status": status,
+                "reason": reason[:500],
+            },
+        )
 
     def sync(self) -> SyncOutcome:
         """Ask, download, check, install and report every pending deployment. An unreachable server is not an
@@ -174,9 +199,11 @@ def shadow_compare(champion: Any, candidate: Any, batch: Any, *, result_id: str)
     i, j = int(np.argmax(p_champion)), int(np.argmax(p_candidate))
     return {
         "result_id": result_id,
-        "champion_sha256": champion.describe().get("sha256", ""), "champion_class": champion.model.classes[i],
+        "champion_sha256": champion.describe().get("sha256", ""),
+        "champion_class": champion.model.classes[i],
         "champion_confidence": round(float(p_champion[i]), 4),
-        "candidate_sha256": candidate.describe().get("sha256", ""), "candidate_class": candidate.model.classes[j],
+        "candidate_sha256": candidate.describe().get("sha256", ""),
+        "candidate_class": candidate.model.classes[j],
         "candidate_confidence": round(float(p_candidate[j]), 4),
     }
 

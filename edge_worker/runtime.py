@@ -14,6 +14,7 @@ from `worker_process_init`. Configured from the environment only (the device has
                                `champion` there replaces the shipped model; a `candidate` runs in shadow beside it
     TWINWEB_SERVER_URL         where to ask for models (on start and every TWINWEB_MODEL_SYNC_INTERVAL_S, default 60)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,8 +109,15 @@ def _temperatures() -> dict[str, float]:
 
 
 class EdgeRuntime:
-    def __init__(self, *, device_id: str | None = None, backend: str | None = None, precision: str | None = None,
-                 monitor: PowerMonitor | None = None, cameras: Cameras | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        device_id: str | None = None,
+        backend: str | None = None,
+        precision: str | None = None,
+        monitor: PowerMonitor | None = None,
+        cameras: Cameras | None = None,
+    ) -> None:
         self.device_id = device_id or device_id_from_env()
         self.backend_choice = (backend or os.environ.get("TWINWEB_INFERENCE_BACKEND", "auto")).strip().lower()
         self.precision_choice = precision or os.environ.get("TWINWEB_INFERENCE_PRECISION", "fp32")
@@ -145,8 +153,9 @@ class EdgeRuntime:
 
             delivered = self.models_dir / "champion"
             model_dir = delivered if (delivered / "defect_classifier.json").is_file() else None
-            self.classifier, self.backend_reason = load_classifier(self.backend_choice, precision=self.precision_choice,
-                                                                   model_dir=model_dir)
+            self.classifier, self.backend_reason = load_classifier(
+                self.backend_choice, precision=self.precision_choice, model_dir=model_dir
+            )
             self.shadow_classifier = self._load_candidate()
         except Exception as exc:  # no model files or no runtime: inspect dimensions only, and say so in every result
             self.classifier = None
@@ -155,9 +164,13 @@ class EdgeRuntime:
             return
         d = self.classifier.describe()
         self.model = ModelRef(
-            version=str(d.get("version", "")), sha256=str(d.get("sha256", "")), backend=str(d.get("backend", "")),
-            backend_version=str(d.get("backend_version", "")), precision=str(d.get("precision", "")),
-            device=str(d.get("device", "")), alias="champion" if model_dir is not None else "",
+            version=str(d.get("version", "")),
+            sha256=str(d.get("sha256", "")),
+            backend=str(d.get("backend", "")),
+            backend_version=str(d.get("backend_version", "")),
+            precision=str(d.get("precision", "")),
+            device=str(d.get("device", "")),
+            alias="champion" if model_dir is not None else "",
         )
 
     def _load_candidate(self) -> Any:
@@ -167,8 +180,9 @@ class EdgeRuntime:
         from edge_worker.vision.backends import load_classifier
 
         try:
-            classifier, reason = load_classifier(self.backend_choice, precision=self.precision_choice,
-                                                 model_dir=candidate)
+            classifier, reason = load_classifier(
+                self.backend_choice, precision=self.precision_choice, model_dir=candidate
+            )
         except Exception as exc:  # a candidate that cannot load leaves the champion alone
             log.warning("shadow candidate not loaded: %s: %s", type(exc).__name__, exc)
             return None
@@ -204,9 +218,11 @@ class EdgeRuntime:
             return f"model sync failed: {exc}"
         if outcome.installed or outcome.retired:
             self.reload_models()
-        return outcome.offline or (f"installed {[d['version'] for d in outcome.installed]}, "
-                                   f"refused {[(d['version'], d['reason']) for d in outcome.refused]}, "
-                                   f"retired {outcome.retired}")
+        return outcome.offline or (
+            f"installed {[d['version'] for d in outcome.installed]}, "
+            f"refused {[(d['version'], d['reason']) for d in outcome.refused]}, "
+            f"retired {outcome.retired}"
+        )
 
     def _shadow(self, image: bytes, result_id: uuid.UUID) -> None:
         """Classify the same capture with the candidate; the comparison waits for the next heartbeat."""
@@ -221,8 +237,9 @@ class EdgeRuntime:
             if grey is None:
                 return
             batch = normalise_uint8(to_uint8_input(grey)[None])
-            self.shadow_pending.append(shadow_compare(self.classifier, self.shadow_classifier, batch,
-                                                      result_id=str(result_id)))
+            self.shadow_pending.append(
+                shadow_compare(self.classifier, self.shadow_classifier, batch, result_id=str(result_id))
+            )
         except Exception as exc:  # the shadow never costs the champion's verdict
             log.warning("shadow comparison failed: %s", exc)
 
@@ -241,9 +258,16 @@ class EdgeRuntime:
         captured_at = capture.captured_at
         camera_problem = ""
         if capture.is_command:  # the cell's trigger: the image comes from this station's own camera
-            frame = self.cameras.capture(FrameRequest(
-                station=capture.station, serial=capture.serial, capture_id=capture.capture_id,
-                timeout_s=self.camera_timeout_s, part_type=spec, view=capture.view))
+            frame = self.cameras.capture(
+                FrameRequest(
+                    station=capture.station,
+                    serial=capture.serial,
+                    capture_id=capture.capture_id,
+                    timeout_s=self.camera_timeout_s,
+                    part_type=spec,
+                    view=capture.view,
+                )
+            )
             if isinstance(frame, CameraError):
                 image, camera_problem = b"", f"no image from the camera: {frame.reason}"
             else:
@@ -259,15 +283,25 @@ class EdgeRuntime:
             if camera_problem or spec is None:
                 outcome = InspectionOutcome(verdict="error", reason=camera_problem or spec_problem)
             else:
-                outcome = inspect_image(image, spec, classifier=self.classifier, px_per_mm=capture.px_per_mm,
-                                        job=capture.job, view=capture.view, lens_k1=capture.lens_k1)
+                outcome = inspect_image(
+                    image,
+                    spec,
+                    classifier=self.classifier,
+                    px_per_mm=capture.px_per_mm,
+                    job=capture.job,
+                    view=capture.view,
+                    lens_k1=capture.lens_k1,
+                )
         latency_ms = (time.perf_counter() - started) * 1000.0
         with self._lock:
             self._done.append(time.monotonic())
         power = window.power
         if power is not None and power.energy_mj is not None and power.avg_power_mw is not None:
-            summary = PowerSummary(round(power.avg_power_mw, 3), round(power.energy_mj, 6),
-                                   f"{self.monitor.sampler.name}: {power.samples} samples over {power.duration_s * 1000:.1f} ms")
+            summary = PowerSummary(
+                round(power.avg_power_mw, 3),
+                round(power.energy_mj, 6),
+                f"{self.monitor.sampler.name}: {power.samples} samples over {power.duration_s * 1000:.1f} ms",
+            )
         else:
             summary = PowerSummary.not_measured(power.note if power is not None else "no window")
         verdict = outcome.verdict

@@ -12,6 +12,7 @@ TWINWEB_EDGE_SECRET or TWINWEB_EDGE_SECRET_FILE):
 
     python -m edge_worker.simulated_cobot --broker redis://127.0.0.1:6379/0 --cell ac-cell-1 --device jetson-demo-01
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,14 @@ GUARD = CommandGuard()
 def _refused(data: Any, kind: str, problem: Exception) -> CobotAck:
     """The acknowledgement of a command the cobot will not perform: whatever ids it carried, and why."""
     fields = data if isinstance(data, dict) else {}
-    return CobotAck(str(fields.get("command_id", ""))[:45], str(fields.get("cell", ""))[:40], kind, "refused",
-                    str(problem)[:2000], _now())
+    return CobotAck(
+        str(fields.get("command_id", ""))[:45],
+        str(fields.get("cell", ""))[:40],
+        kind,
+        "refused",
+        str(problem)[:2000],
+        _now(),
+    )
 
 
 def _verified(data: Any, task: str, credentials: Credentials | None, guard: CommandGuard | None) -> dict[str, Any]:
@@ -79,8 +86,9 @@ def _verified(data: Any, task: str, credentials: Credentials | None, guard: Comm
     credentials = credentials or credentials_from_env()
     max_age_s, skew_s = command_max_age_s(), clock_skew_s()
     try:
-        body, auth = verify_command(data, task=task, secret=credentials.secret, now=utc_now(), max_age_s=max_age_s,
-                                    max_skew_s=skew_s)
+        body, auth = verify_command(
+            data, task=task, secret=credentials.secret, now=utc_now(), max_age_s=max_age_s, max_skew_s=skew_s
+        )
     except AuthError as exc:
         raise AuthError(f"unauthenticated command: {exc.problem}") from None
     if not (guard or GUARD).first_use(auth.nonce, max_age_s + skew_s):
@@ -88,8 +96,9 @@ def _verified(data: Any, task: str, credentials: Credentials | None, guard: Comm
     return body
 
 
-def perform_present_view(data: Any, *, credentials: Credentials | None = None,
-                         guard: CommandGuard | None = None) -> CobotAck:
+def perform_present_view(
+    data: Any, *, credentials: Credentials | None = None, guard: CommandGuard | None = None
+) -> CobotAck:
     """What the simulated arm does for a view command; the acknowledgement it answers with."""
     try:
         view = PresentView.from_dict(_verified(data, PRESENT_VIEW_TASK, credentials, guard))
@@ -100,8 +109,9 @@ def perform_present_view(data: Any, *, credentials: Credentials | None = None,
     return CobotAck(view.command_id, view.cell, "present_view", "done", detail, _now())
 
 
-def perform_move_part(data: Any, *, credentials: Credentials | None = None,
-                      guard: CommandGuard | None = None) -> CobotAck:
+def perform_move_part(
+    data: Any, *, credentials: Credentials | None = None, guard: CommandGuard | None = None
+) -> CobotAck:
     try:
         move = MovePart.from_dict(_verified(data, MOVE_PART_TASK, credentials, guard))
     except (AuthError, MessageError) as exc:
@@ -133,12 +143,16 @@ def main(argv: list[str] | None = None) -> None:
     from edge_worker.celery_app import create_app
 
     parser = argparse.ArgumentParser(description="Run the simulated cobot of one cell (a Celery worker).")
-    parser.add_argument("--broker", default=None,
-                        help="Celery broker URL (default: TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL)")
+    parser.add_argument(
+        "--broker", default=None, help="Celery broker URL (default: TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL)"
+    )
     parser.add_argument("--cell", required=True, help="cell code; the worker consumes queue cobot.<cell>")
-    parser.add_argument("--device", default=os.environ.get("TWINWEB_EDGE_DEVICE", ""),
-                        help="the edge device (of this cell) whose secret verifies commands and signs acknowledgements "
-                             "(default: TWINWEB_EDGE_DEVICE)")
+    parser.add_argument(
+        "--device",
+        default=os.environ.get("TWINWEB_EDGE_DEVICE", ""),
+        help="the edge device (of this cell) whose secret verifies commands and signs acknowledgements "
+        "(default: TWINWEB_EDGE_DEVICE)",
+    )
     args = parser.parse_args(argv)
     if args.device:
         os.environ["TWINWEB_EDGE_DEVICE"] = args.device
@@ -149,8 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app(broker_url=args.broker, name="cobot")
     except EdgeConfigError as exc:
         parser.exit(2, f"simulated cobot: {exc}\n")
-    app.worker_main(["worker", "--pool=solo", "--loglevel=INFO", "-Q", cobot_queue(args.cell), "-n",
-                     f"cobot-{args.cell}@%h"])
+    app.worker_main(
+        ["worker", "--pool=solo", "--loglevel=INFO", "-Q", cobot_queue(args.cell), "-n", f"cobot-{args.cell}@%h"]
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ A capture that does not follow the schema cannot be inspected, but is not lost e
 queue as a `Refusal` (the payload, its image left out when huge, and the reason), which the server keeps in a
 dead-letter record, once per refusal id.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,20 +52,36 @@ def _fault_pause(point: str) -> None:
 
 def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
     """Send a result (stamped with its sending time, signed); the message as sent."""
-    return send_to_server(app or current_app, INGEST_RESULT_TASK, result.with_sent_at(utc_now()).to_dict(), retry=True,
-                          retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
+    return send_to_server(
+        app or current_app,
+        INGEST_RESULT_TASK,
+        result.with_sent_at(utc_now()).to_dict(),
+        retry=True,
+        retry_policy=STORE_AND_FORWARD_RETRY_POLICY,
+    )
 
 
 def send_refusal(refusal: Refusal, app: Any = None) -> None:
     # Held and re-sent like a result: the refused message exists nowhere else once this task is acknowledged.
-    send_to_server(app or current_app, INGEST_REFUSAL_TASK, refusal.to_dict(), retry=True,
-                   retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
+    send_to_server(
+        app or current_app,
+        INGEST_REFUSAL_TASK,
+        refusal.to_dict(),
+        retry=True,
+        retry_policy=STORE_AND_FORWARD_RETRY_POLICY,
+    )
 
 
 def send_telemetry(telemetry: Telemetry, app: Any = None, *, expires_s: float = 60.0) -> None:
     # Telemetry is periodic: a message that could not be sent is replaced by the next one, and an old one expires.
-    send_to_server(app or current_app, INGEST_TELEMETRY_TASK, telemetry.to_dict(), retry=True,
-                   retry_policy=TELEMETRY_RETRY_POLICY, expires=expires_s)
+    send_to_server(
+        app or current_app,
+        INGEST_TELEMETRY_TASK,
+        telemetry.to_dict(),
+        retry=True,
+        retry_policy=TELEMETRY_RETRY_POLICY,
+        expires=expires_s,
+    )
 
 
 @shared_task(name=INSPECT_CAPTURE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -73,15 +90,23 @@ def inspect_capture(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
         capture = Capture.from_dict(payload)
     except MessageError as exc:
         # Nothing to inspect and no ids to report a result under: the server keeps it in a dead letter.
-        refusal = Refusal.of(payload, device_id=device_id_from_env(), task=INSPECT_CAPTURE_TASK,
-                             reason=f"malformed capture: {exc}")
+        refusal = Refusal.of(
+            payload, device_id=device_id_from_env(), task=INSPECT_CAPTURE_TASK, reason=f"malformed capture: {exc}"
+        )
         log.error("refused capture (refusal %s, sent to the server's dead letters): %s", refusal.refusal_id, exc)
         send_refusal(refusal, self.app)
         return {"refused": str(exc), "refusal_id": str(refusal.refusal_id)}
     runtime = get_runtime()
     result = runtime.inspect(capture)
-    log.info("capture %s serial %s at %s: %s (%.1f ms, %s)", capture.capture_id, capture.serial, capture.station,
-             result.verdict, result.latency_ms, result.model.backend)
+    log.info(
+        "capture %s serial %s at %s: %s (%.1f ms, %s)",
+        capture.capture_id,
+        capture.serial,
+        capture.station,
+        result.verdict,
+        result.latency_ms,
+        result.model.backend,
+    )
     _fault_pause("before_send")
     send_result(result, self.app)
     _fault_pause("after_send")

@@ -9,6 +9,7 @@ TWINWEB_BROKER_URL, CELERY_BROKER_URL or REDIS_URL, the device's secret from TWI
 TWINWEB_EDGE_SECRET_FILE (edge_worker.credentials; it does not start without one). Nothing here imports Django
 or the server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,7 @@ class TelemetryLoop:
         last_sync = time.monotonic()
         while not self._stop.is_set():
             try:
-                send_telemetry(runtime.telemetry(), self.app,
-                               expires_s=max(30.0, 6 * self.interval_s))
+                send_telemetry(runtime.telemetry(), self.app, expires_s=max(30.0, 6 * self.interval_s))
             except Exception as exc:  # the broker may be away; the next beat tries again
                 log.warning("telemetry not sent: %s", exc)
             if time.monotonic() - last_sync >= sync_every:  # a deploy decided while we were offline lands here
@@ -76,8 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queues", default="", help="Extra queues to consume, comma separated (e.g. cobot.ac-cell-1).")
     parser.add_argument("--pool", default="solo", choices=["solo", "threads"])
     parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--telemetry-interval", type=float, default=float(os.environ.get("TWINWEB_TELEMETRY_INTERVAL_S", "5")),
-                        help="Seconds between telemetry messages; 0 disables them.")
+    parser.add_argument(
+        "--telemetry-interval",
+        type=float,
+        default=float(os.environ.get("TWINWEB_TELEMETRY_INTERVAL_S", "5")),
+        help="Seconds between telemetry messages; 0 disables them.",
+    )
     parser.add_argument("--loglevel", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
 
@@ -103,8 +107,13 @@ def main(argv: list[str] | None = None) -> None:
         from edge_worker.runtime import get_runtime
 
         runtime = get_runtime()  # this process runs the tasks (solo/threads): load the model here, now
-        log.info("edge worker %s ready (secret %s): %s; power %s", args.device, credentials.secret.kid,
-                 runtime.backend_reason, runtime.monitor.sampler.describe())
+        log.info(
+            "edge worker %s ready (secret %s): %s; power %s",
+            args.device,
+            credentials.secret.kid,
+            runtime.backend_reason,
+            runtime.monitor.sampler.describe(),
+        )
         log.info("model sync on start: %s", runtime.sync_models())  # picks up a deploy made while offline
         if loop is not None:
             loop.start()
@@ -118,11 +127,24 @@ def main(argv: list[str] | None = None) -> None:
         reset_runtime()
 
     queues = [edge_queue(args.device), *[q.strip() for q in args.queues.split(",") if q.strip()]]
-    app.worker_main([
-        "worker", "--pool", args.pool, "--concurrency", str(args.concurrency), "--queues", ",".join(queues),
-        "--hostname", f"edge-{args.device}@%h", "--loglevel", args.loglevel, "--without-gossip", "--without-mingle",
-        "--without-heartbeat",
-    ])
+    app.worker_main(
+        [
+            "worker",
+            "--pool",
+            args.pool,
+            "--concurrency",
+            str(args.concurrency),
+            "--queues",
+            ",".join(queues),
+            "--hostname",
+            f"edge-{args.device}@%h",
+            "--loglevel",
+            args.loglevel,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
 
 
 if __name__ == "__main__":

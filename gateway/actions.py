@@ -1,6 +1,7 @@
 """Writes of the cell link. Every PLC event goes through `record_cycle_event`: one transaction, idempotent on
 (station, PLC boot, sequence), turned into the same traceability actions the simulator used (part registration,
 station entry and exit, holds), with the capture command for an inspection station sent after commit."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,11 +63,19 @@ def capture_command(record: CycleRecord, part: Part, station: Station, device: E
     spec = trace_selectors.part_type_spec(part.part_type)  # the drawing revision in force now
     assert record.capture_id is not None
     return Capture(
-        capture_id=record.capture_id, serial=part.serial, station=station.code, cell=station.cell.code, part_type=spec,
-        image_png_b64="", captured_at=record.source_timestamp, device_id=device.device_id,
-        px_per_mm=calibration.px_per_mm if calibration else None, calibration_id=calibration.pk if calibration else None,
+        capture_id=record.capture_id,
+        serial=part.serial,
+        station=station.code,
+        cell=station.cell.code,
+        part_type=spec,
+        image_png_b64="",
+        captured_at=record.source_timestamp,
+        device_id=device.device_id,
+        px_per_mm=calibration.px_per_mm if calibration else None,
+        calibration_id=calibration.pk if calibration else None,
         lens_k1=calibration.lens_k1 if calibration and calibration.lens_k1 else None,
-        job=station.inspection_job or "full", view=station.camera_view,
+        job=station.inspection_job or "full",
+        view=station.camera_view,
     ).to_dict()
 
 
@@ -74,8 +83,9 @@ def _gateway_batch(cell: Cell, part_type: PartType, at: dt.datetime) -> Batch:
     """The batch a part the cell loads joins when the PLC names none: one per cell, part type and day."""
     number = f"{cell.code}-{at:%Y%m%d}-{part_type.code}"
     batch = Batch.objects.filter(batch_number=number).first()
-    return batch or trace_actions.create_batch(batch_number=number, part_type=part_type, cell=cell,
-                                               planned_quantity=0, actor=None, at=at)
+    return batch or trace_actions.create_batch(
+        batch_number=number, part_type=part_type, cell=cell, planned_quantity=0, actor=None, at=at
+    )
 
 
 def _lots(event: CycleEvent) -> tuple[list[tuple[MaterialLot, Decimal]], list[str]]:
@@ -101,19 +111,34 @@ def _part_for(event: CycleEvent, station: Station) -> Part:
     if part is not None:
         return part
     if station.kind != StationKind.LOADING or event.kind is not EventKind.CYCLE_START:
-        raise EventRefused(DeadLetterReason.UNKNOWN_PART,
-                           f"serial {event.serial!r} at {station.code} was never loaded into the cell")
+        raise EventRefused(
+            DeadLetterReason.UNKNOWN_PART, f"serial {event.serial!r} at {station.code} was never loaded into the cell"
+        )
     part_type = PartType.objects.filter(code=event.part_type).first() if event.part_type else None
     if part_type is None:
-        raise EventRefused(DeadLetterReason.MALFORMED, f"PartType: {event.part_type!r} is not a part type in TwinWeb "
-                                                       f"(serial {event.serial} loaded at {station.code})")
+        raise EventRefused(
+            DeadLetterReason.MALFORMED,
+            f"PartType: {event.part_type!r} is not a part type in TwinWeb "
+            f"(serial {event.serial} loaded at {station.code})",
+        )
     consumed, problems = _lots(event)
-    part = trace_actions.register_part(serial=event.serial, batch=_gateway_batch(station.cell, part_type, event.at),
-                                       actor=None, at=event.start_time, consumed_lots=consumed)
+    part = trace_actions.register_part(
+        serial=event.serial,
+        batch=_gateway_batch(station.cell, part_type, event.at),
+        actor=None,
+        at=event.start_time,
+        consumed_lots=consumed,
+    )
     if problems:
-        _incident(station.cell, IncidentKind.REFUSED, station=station, boot_id=event.boot_id,
-                  first=event.sequence, last=event.sequence,
-                  detail=f"part {event.serial} registered without: {'; '.join(problems)}")
+        _incident(
+            station.cell,
+            IncidentKind.REFUSED,
+            station=station,
+            boot_id=event.boot_id,
+            first=event.sequence,
+            last=event.sequence,
+            detail=f"part {event.serial} registered without: {'; '.join(problems)}",
+        )
     return part
 
 
@@ -123,16 +148,27 @@ def _open_event(part: Part, station: Station) -> StationEvent | None:
 
 def _start(record: CycleRecord, event: CycleEvent, part: Part, station: Station) -> None:
     station_event = _open_event(part, station) or trace_actions.record_station_entry(
-        part, station=station, actor=None, at=event.start_time,
-        parameters={"plc_sequence": event.sequence, "boot_id": event.boot_id})
+        part,
+        station=station,
+        actor=None,
+        at=event.start_time,
+        parameters={"plc_sequence": event.sequence, "boot_id": event.boot_id},
+    )
     record.station_event = station_event
     if station.kind == StationKind.FAILURE_ANALYSIS and part.status == PartStatus.IN_PROCESS:
-        trace_actions.set_part_status(part, status=PartStatus.ON_HOLD, actor=None, at=event.start_time,
-                                      reason=f"routed to {station.code} (failure analysis) by the cell")
+        trace_actions.set_part_status(
+            part,
+            status=PartStatus.ON_HOLD,
+            actor=None,
+            at=event.start_time,
+            reason=f"routed to {station.code} (failure analysis) by the cell",
+        )
     if station.inspection_job and station.inspection_job != InspectionJob.NONE:
         device = EdgeDevice.objects.filter(cell=station.cell).order_by("device_id").first()
         if device is None:
-            log.warning("cell %s has no edge device: %s at %s is not inspected", station.cell.code, part.serial, station.code)
+            log.warning(
+                "cell %s has no edge device: %s at %s is not inspected", station.cell.code, part.serial, station.code
+            )
             return
         record.capture_id = uuid.uuid4()
         record.capture_sent_at = timezone.now()
@@ -140,26 +176,40 @@ def _start(record: CycleRecord, event: CycleEvent, part: Part, station: Station)
 
 
 def _inspection_of(part: Part, station: Station, started_at: dt.datetime) -> Inspection | None:
-    capture_ids = CycleRecord.objects.filter(station=station, serial=part.serial, capture_id__isnull=False,
-                                             source_timestamp__lte=started_at + dt.timedelta(seconds=1)) \
-        .order_by("-source_timestamp").values_list("capture_id", flat=True)[:1]
+    capture_ids = (
+        CycleRecord.objects.filter(
+            station=station,
+            serial=part.serial,
+            capture_id__isnull=False,
+            source_timestamp__lte=started_at + dt.timedelta(seconds=1),
+        )
+        .order_by("-source_timestamp")
+        .values_list("capture_id", flat=True)[:1]
+    )
     return Inspection.objects.filter(capture_id__in=list(capture_ids)).only("verdict", "reason", "result_id").first()
 
 
 def _end(record: CycleRecord, event: CycleEvent, part: Part, station: Station) -> None:
     station_event = _open_event(part, station) or trace_actions.record_station_entry(
-        part, station=station, actor=None, at=event.start_time,
-        parameters={"plc_sequence": event.sequence, "boot_id": event.boot_id, "entry": "from the cycle end"})
+        part,
+        station=station,
+        actor=None,
+        at=event.start_time,
+        parameters={"plc_sequence": event.sequence, "boot_id": event.boot_id, "entry": "from the cycle end"},
+    )
     outcome = StationOutcome.OK if event.outcome is PlcOutcome.OK else StationOutcome.NOK
-    parameters: dict[str, Any] = {"cycle_time_s": round((event.at - event.start_time).total_seconds(), 3),
-                                  "plc_sequence": event.sequence}
+    parameters: dict[str, Any] = {
+        "cycle_time_s": round((event.at - event.start_time).total_seconds(), 3),
+        "plc_sequence": event.sequence,
+    }
     if event.fault_code:
         parameters["fault_code"] = event.fault_code
     if station.kind in INSPECTION_KINDS:
         # The part has left the station: its verdict is no longer waited for (nor its capture re-sent); a late
         # result is still stored by ingest, and shows in the trace.
-        CycleRecord.objects.filter(station=station, serial=part.serial, capture_id__isnull=False,
-                                   verdict_reported_at__isnull=True).update(verdict_reported_at=timezone.now())
+        CycleRecord.objects.filter(
+            station=station, serial=part.serial, capture_id__isnull=False, verdict_reported_at__isnull=True
+        ).update(verdict_reported_at=timezone.now())
         inspection = _inspection_of(part, station, event.start_time)
         if inspection is None:
             outcome = StationOutcome.SKIPPED
@@ -171,14 +221,25 @@ def _end(record: CycleRecord, event: CycleEvent, part: Part, station: Station) -
                 parameters["inspection"] = f"errored: {inspection.reason}"[:500]
         part.refresh_from_db()
         if outcome == StationOutcome.SKIPPED and part.status == PartStatus.IN_PROCESS:
-            trace_actions.set_part_status(part, status=PartStatus.ON_HOLD, actor=None, at=event.at,
-                                          reason=f"not inspected at {station.code}: {parameters['inspection']}"[:500])
-    record.station_event = trace_actions.record_station_exit(station_event, outcome=outcome, actor=None, at=event.at,
-                                                             parameters=parameters)
+            trace_actions.set_part_status(
+                part,
+                status=PartStatus.ON_HOLD,
+                actor=None,
+                at=event.at,
+                reason=f"not inspected at {station.code}: {parameters['inspection']}"[:500],
+            )
+    record.station_event = trace_actions.record_station_exit(
+        station_event, outcome=outcome, actor=None, at=event.at, parameters=parameters
+    )
     part.refresh_from_db()
     if station.kind == StationKind.UNLOADING and outcome == StationOutcome.OK and part.status == PartStatus.IN_PROCESS:
-        trace_actions.set_part_status(part, status=PartStatus.PASSED, actor=None, at=event.at,
-                                      reason=f"unloaded at {station.code} after inspection")
+        trace_actions.set_part_status(
+            part,
+            status=PartStatus.PASSED,
+            actor=None,
+            at=event.at,
+            reason=f"unloaded at {station.code} after inspection",
+        )
 
 
 def record_cycle_event(station: Station, event: CycleEvent, *, source: str) -> CycleRecord | None:
@@ -194,24 +255,42 @@ def record_cycle_event(station: Station, event: CycleEvent, *, source: str) -> C
             return None  # another writer stored it between our check and our insert
         raise
     except EventRefused as refused:
-        letter = dead_letter(_event_payload(station, event), reason=refused.reason, detail=refused.detail,
-                             source=f"gateway:{source}"[:80])
+        letter = dead_letter(
+            _event_payload(station, event),
+            reason=refused.reason,
+            detail=refused.detail,
+            source=f"gateway:{source}"[:80],
+        )
         with transaction.atomic(durable=True):
             if CycleRecord.objects.filter(station=station, boot_id=event.boot_id, sequence=event.sequence).exists():
                 return None
             return CycleRecord.objects.create(
-                station=station, boot_id=event.boot_id, sequence=event.sequence, kind=event.kind.value,
-                serial=event.serial, source_timestamp=event.at, received_at=timezone.now(), source=source[:200],
-                dead_letter=letter)
+                station=station,
+                boot_id=event.boot_id,
+                sequence=event.sequence,
+                kind=event.kind.value,
+                serial=event.serial,
+                source_timestamp=event.at,
+                received_at=timezone.now(),
+                source=source[:200],
+                dead_letter=letter,
+            )
 
 
 def _record(station: Station, event: CycleEvent, *, source: str) -> CycleRecord | None:
     if CycleRecord.objects.filter(station=station, boot_id=event.boot_id, sequence=event.sequence).exists():
         return None
     part = _part_for(event, station)
-    record = CycleRecord(station=station, boot_id=event.boot_id, sequence=event.sequence,
-                         kind=CycleEventKind(event.kind.value), serial=event.serial, source_timestamp=event.at,
-                         received_at=timezone.now(), source=source[:200])
+    record = CycleRecord(
+        station=station,
+        boot_id=event.boot_id,
+        sequence=event.sequence,
+        kind=CycleEventKind(event.kind.value),
+        serial=event.serial,
+        source_timestamp=event.at,
+        received_at=timezone.now(),
+        source=source[:200],
+    )
     if event.kind is EventKind.CYCLE_START:
         _start(record, event, part, station)
     else:
@@ -223,42 +302,95 @@ def _record(station: Station, event: CycleEvent, *, source: str) -> CycleRecord 
 def _event_payload(station: Station, event: CycleEvent | None, values: dict[str, Any] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"cell": station.cell.code, "station": station.code}
     if event is not None:
-        data.update(boot_id=event.boot_id, sequence=event.sequence, kind=event.kind.value, serial=event.serial,
-                    part_type=event.part_type, start_time=event.start_time.isoformat(),
-                    end_time=event.end_time.isoformat() if event.end_time else None,
-                    outcome=event.outcome.value if event.outcome else None, fault_code=event.fault_code)
+        data.update(
+            boot_id=event.boot_id,
+            sequence=event.sequence,
+            kind=event.kind.value,
+            serial=event.serial,
+            part_type=event.part_type,
+            start_time=event.start_time.isoformat(),
+            end_time=event.end_time.isoformat() if event.end_time else None,
+            outcome=event.outcome.value if event.outcome else None,
+            fault_code=event.fault_code,
+        )
     if values is not None:
         data["values"] = json.loads(json.dumps(values, default=str))
     return data
 
 
-def refuse_tag_values(station: Station, *, boot_id: str, sequence: int, values: dict[str, Any], problem: str,
-                      source: str) -> CycleRecord | None:
+def refuse_tag_values(
+    station: Station, *, boot_id: str, sequence: int, values: dict[str, Any], problem: str, source: str
+) -> CycleRecord | None:
     """Tag values that are not a usable event (a wrong type, a serial too long): kept with the reason; the sequence is
     recorded so the link moves on."""
-    letter = dead_letter(_event_payload(station, None, values), reason=DeadLetterReason.MALFORMED,
-                         detail=f"station {station.code}, event {sequence}: {problem}", source=f"gateway:{source}"[:80])
+    letter = dead_letter(
+        _event_payload(station, None, values),
+        reason=DeadLetterReason.MALFORMED,
+        detail=f"station {station.code}, event {sequence}: {problem}",
+        source=f"gateway:{source}"[:80],
+    )
     with transaction.atomic(durable=True):
         if CycleRecord.objects.filter(station=station, boot_id=boot_id, sequence=sequence).exists():
             return None
         return CycleRecord.objects.create(
-            station=station, boot_id=boot_id, sequence=sequence, kind=CycleEventKind.CYCLE_START, serial="",
-            source_timestamp=timezone.now(), received_at=timezone.now(), source=source[:200], dead_letter=letter)
+            station=station,
+            boot_id=boot_id,
+            sequence=sequence,
+            kind=CycleEventKind.CYCLE_START,
+            serial="",
+            source_timestamp=timezone.now(),
+            received_at=timezone.now(),
+            source=source[:200],
+            dead_letter=letter,
+        )
 
 
-def _incident(cell: Cell, kind: IncidentKind, *, detail: str, station: Station | None = None, boot_id: str = "",
-              first: int | None = None, last: int | None = None) -> LinkIncident:
-    incident = LinkIncident.objects.create(cell=cell, station=station, kind=kind, boot_id=boot_id[:64],
-                                           first_sequence=first, last_sequence=last, detail=detail, at=timezone.now())
-    audit.append(actor=None, action=f"cell_link.{kind}", subject=incident,
-                 after={"station": station.code if station else None, "boot_id": boot_id, "first": first,
-                        "last": last, "detail": detail[:500]})
+def _incident(
+    cell: Cell,
+    kind: IncidentKind,
+    *,
+    detail: str,
+    station: Station | None = None,
+    boot_id: str = "",
+    first: int | None = None,
+    last: int | None = None,
+) -> LinkIncident:
+    incident = LinkIncident.objects.create(
+        cell=cell,
+        station=station,
+        kind=kind,
+        boot_id=boot_id[:64],
+        first_sequence=first,
+        last_sequence=last,
+        detail=detail,
+        at=timezone.now(),
+    )
+    audit.append(
+        actor=None,
+        action=f"cell_link.{kind}",
+        subject=incident,
+        after={
+            "station": station.code if station else None,
+            "boot_id": boot_id,
+            "first": first,
+            "last": last,
+            "detail": detail[:500],
+        },
+    )
     return incident
 
 
 @transaction.atomic(durable=True)
-def record_link_incident(cell: Cell, kind: IncidentKind, *, detail: str, station: Station | None = None,
-                         boot_id: str = "", first: int | None = None, last: int | None = None) -> LinkIncident:
+def record_link_incident(
+    cell: Cell,
+    kind: IncidentKind,
+    *,
+    detail: str,
+    station: Station | None = None,
+    boot_id: str = "",
+    first: int | None = None,
+    last: int | None = None,
+) -> LinkIncident:
     """A change of the link (up, down, PLC restarted, refused values): audited, listed on the cell's link page."""
     return _incident(cell, kind, detail=detail, station=station, boot_id=boot_id, first=first, last=last)
 
@@ -268,19 +400,34 @@ def record_gap(station: Station, *, boot_id: str, first: int, last: int, reason:
     """Events the twin can no longer read (a cut longer than the PLC's buffer): recorded and raised as an andon
     alarm on the live view, so the missing cycles are shown, not hidden."""
     count = last - first + 1
-    incident = _incident(station.cell, IncidentKind.GAP, station=station, boot_id=boot_id, first=first, last=last,
-                         detail=f"{count} event(s) {first}–{last} at {station.code} lost: {reason}")
-    raise_event_alarm(station.cell, rule=AlarmRule.LINK_GAP, station=station,
-                      message=f"{count} PLC event(s) lost at {station.code} ({reason})"[:300],
-                      evidence={"boot_id": boot_id, "first": first, "last": last, "incident": incident.pk})
+    incident = _incident(
+        station.cell,
+        IncidentKind.GAP,
+        station=station,
+        boot_id=boot_id,
+        first=first,
+        last=last,
+        detail=f"{count} event(s) {first}–{last} at {station.code} lost: {reason}",
+    )
+    raise_event_alarm(
+        station.cell,
+        rule=AlarmRule.LINK_GAP,
+        station=station,
+        message=f"{count} PLC event(s) lost at {station.code} ({reason})"[:300],
+        evidence={"boot_id": boot_id, "first": first, "last": last, "incident": incident.pk},
+    )
     return incident
 
 
 @transaction.atomic(durable=True)
 def mark_verdict_reported(record: CycleRecord, *, verdict: str) -> None:
     CycleRecord.objects.filter(pk=record.pk).update(verdict_reported_at=timezone.now())
-    audit.append(actor=None, action="cell_link.verdict_reported", subject=record,
-                 after={"serial": record.serial, "station": record.station.code, "verdict": verdict})
+    audit.append(
+        actor=None,
+        action="cell_link.verdict_reported",
+        subject=record,
+        after={"serial": record.serial, "station": record.station.code, "verdict": verdict},
+    )
 
 
 def resend_capture(record: CycleRecord) -> None:

@@ -28,6 +28,7 @@ Django so that either side reads the same names.
             method <ns>:PresentView(CommandId String, Serial String, FindingName String, Bbox String) -> Status String
             method <ns>:MovePart(CommandId String, Serial String, Destination String) -> Status String
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -174,9 +175,15 @@ def parse_slot(station: str, boot_id: str, values: dict[str, Any]) -> CycleEvent
     if end is not None and end < start:
         raise TagError(f"EndTime {end.isoformat()} is before StartTime {start.isoformat()}")
     return CycleEvent(
-        station=station, boot_id=boot_id, sequence=sequence, kind=kind, serial=serial,
+        station=station,
+        boot_id=boot_id,
+        sequence=sequence,
+        kind=kind,
+        serial=serial,
         part_type=_text(values, "PartType", max_len=MAX_PART_TYPE, required=False),
-        start_time=start, end_time=end if kind is EventKind.CYCLE_END else None, outcome=outcome,
+        start_time=start,
+        end_time=end if kind is EventKind.CYCLE_END else None,
+        outcome=outcome,
         fault_code=_unsigned(values, "FaultCode"),
         lots=parse_lots(_text(values, "Lots", max_len=MAX_LOTS, required=False)),
     )

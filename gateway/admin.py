@@ -5,7 +5,16 @@ from gateway.models import CycleRecord, LinkIncident
 
 @admin.register(CycleRecord)
 class CycleRecordAdmin(admin.ModelAdmin):
-    list_display = ("station", "boot_id", "sequence", "kind", "serial", "source_timestamp", "received_at", "dead_letter")
+    list_display = (
+        "station",
+        "boot_id",
+        "sequence",
+        "kind",
+        "serial",
+        "source_timestamp",
+        "received_at",
+        "dead_letter",
+    )
     list_filter = ("station__cell", "station", "kind")
     search_fields = ("serial", "boot_id")
     readonly_fields = [f.name for f in CycleRecord._meta.fields]

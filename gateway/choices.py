@@ -1,4 +1,5 @@
 """Cell link choices."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -17,6 +17,7 @@ One asyncio process per cell (`python manage.py run_cell_gateway --cell <code>`)
 
 Database calls run on one worker thread (Django's connections are per thread), never on the event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -142,8 +143,10 @@ def describe_ua_error(exc: BaseException) -> str:
     if "BadSecurityChecksFailed" in text:
         return f"the PLC refused the gateway's certificate (BadSecurityChecksFailed): {exc}"
     if "BadCertificateUriInvalid" in text:
-        return ("the certificate's URI does not match the application URI (BadCertificateUriInvalid): the "
-                f"gateway's application URI must be the certificate's SubjectAltName URI: {exc}")
+        return (
+            "the certificate's URI does not match the application URI (BadCertificateUriInvalid): the "
+            f"gateway's application URI must be the certificate's SubjectAltName URI: {exc}"
+        )
     if "BadSecurityPolicyRejected" in text or "No matching endpoints" in text:
         return f"the PLC offers no endpoint with the configured security policy: {exc}"
     return text
@@ -190,8 +193,15 @@ class CellGateway:
                     await self._session(stop)
                 except LinkError:
                     raise
-                except (OSError, TimeoutError, asyncio.TimeoutError, UaError, ConnectionError, DatabaseUnavailable,
-                        ua.UaError) as exc:
+                except (
+                    OSError,
+                    TimeoutError,
+                    asyncio.TimeoutError,
+                    UaError,
+                    ConnectionError,
+                    DatabaseUnavailable,
+                    ua.UaError,
+                ) as exc:
                     await self._link_lost(describe_ua_error(exc))
                 if stop.is_set():
                     break
@@ -242,9 +252,12 @@ class CellGateway:
         if security is not None:
             client.application_uri = security.application_uri
             await client.set_security(
-                SecurityPolicyBasic256Sha256, str(security.certificate), str(security.private_key),
+                SecurityPolicyBasic256Sha256,
+                str(security.certificate),
+                str(security.private_key),
                 server_certificate=str(security.server_certificate) if security.server_certificate else None,
-                mode=ua.MessageSecurityMode.SignAndEncrypt)
+                mode=ua.MessageSecurityMode.SignAndEncrypt,
+            )
         self._client = client
         try:
             await client.connect()
@@ -261,8 +274,12 @@ class CellGateway:
         previous = await self.db(self.store.link_up, self.boot_id)
         self.connected = True
         self.last_error = ""
-        log.info("link to %s up (boot %s)%s", self.config.endpoint, self.boot_id[:12],
-                 f"; the PLC restarted since boot {previous[:12]}" if previous and previous != self.boot_id else "")
+        log.info(
+            "link to %s up (boot %s)%s",
+            self.config.endpoint,
+            self.boot_id[:12],
+            f"; the PLC restarted since boot {previous[:12]}" if previous and previous != self.boot_id else "",
+        )
         for station in self.stations.values():
             station.last_stored = await self.db(self.store.last_sequence, station.station_id, self.boot_id)
         changes: asyncio.Queue[str] = asyncio.Queue()
@@ -271,9 +288,16 @@ class CellGateway:
         await subscription.subscribe_data_change([s.event_sequence for s in self.stations.values()], queuesize=100)
         for station in self.stations.values():
             await self._catch_up(client, station)
-        tasks = [asyncio.create_task(coro) for coro in (
-            self._consume(client, changes), self._watchdog(client), self._report_verdicts(client),
-            self._heartbeat(client), self._cobot(client))]
+        tasks = [
+            asyncio.create_task(coro)
+            for coro in (
+                self._consume(client, changes),
+                self._watchdog(client),
+                self._report_verdicts(client),
+                self._heartbeat(client),
+                self._cobot(client),
+            )
+        ]
         stopper = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -292,15 +316,18 @@ class CellGateway:
         try:
             ns = await client.get_namespace_index(self.config.namespace_uri)
         except ValueError:
-            raise LinkError(f"the PLC at {self.config.endpoint} has no namespace {self.config.namespace_uri!r}") from None
+            raise LinkError(
+                f"the PLC at {self.config.endpoint} has no namespace {self.config.namespace_uri!r}"
+            ) from None
         objects = client.nodes.objects
 
         async def child(path: list[str]) -> Node:
             try:
                 return await objects.get_child([f"{ns}:{p}" for p in path])
             except UaStatusCodeError:
-                raise LinkError(f"the PLC has no node Objects/{'/'.join(path)} "
-                                "(docs/cell-integration.md lists the address space)") from None
+                raise LinkError(
+                    f"the PLC has no node Objects/{'/'.join(path)} (docs/cell-integration.md lists the address space)"
+                ) from None
 
         cell = self.config.cell
         self.boot_id = str(await (await child([cell, "BootId"])).read_value())
@@ -313,20 +340,28 @@ class CellGateway:
             if size < 1:
                 raise LinkError(f"station {code}: BufferSize is {size}")
             link = StationLink(
-                code=code, station_id=station_id, inspects=inspects,
-                event_sequence=await child([*base, "EventSequence"]), ack_sequence=await child([*base, "AckSequence"]),
-                state=await child([*base, "MachineryItemState"]), fault_code=await child([*base, "FaultCode"]),
-                buffer_folder=buffer_folder, buffer_size=size)
+                code=code,
+                station_id=station_id,
+                inspects=inspects,
+                event_sequence=await child([*base, "EventSequence"]),
+                ack_sequence=await child([*base, "AckSequence"]),
+                state=await child([*base, "MachineryItemState"]),
+                fault_code=await child([*base, "FaultCode"]),
+                buffer_folder=buffer_folder,
+                buffer_size=size,
+            )
             if inspects:
-                link.result = {name: await child([*base, RESULT_FOLDER, name])
-                               for name in ("Serial", "Verdict", "ResultSequence")}
+                link.result = {
+                    name: await child([*base, RESULT_FOLDER, name]) for name in ("Serial", "Verdict", "ResultSequence")
+                }
             self.stations[code] = link
 
     async def _slot_nodes(self, station: StationLink, index: int) -> list[Node]:
         nodes = station.slots.get(index)
         if nodes is None:
-            slot = await station.buffer_folder.get_child(f"{station.buffer_folder.nodeid.NamespaceIndex}:"
-                                                         f"{slot_name(index, station.buffer_size)}")
+            slot = await station.buffer_folder.get_child(
+                f"{station.buffer_folder.nodeid.NamespaceIndex}:{slot_name(index, station.buffer_size)}"
+            )
             ns = station.buffer_folder.nodeid.NamespaceIndex
             nodes = [await slot.get_child(f"{ns}:{name}") for name in SLOT_VARIABLES]
             station.slots[index] = nodes
@@ -346,7 +381,9 @@ class CellGateway:
             await asyncio.sleep(self.config.poll_s)
             boot, *targets = await client.read_values([boot_node, *(s.event_sequence for s in stations)])
             if str(boot) != self.boot_id:
-                raise ConnectionError(f"the PLC's BootId changed ({self.boot_id[:12]} -> {str(boot)[:12]}): it restarted")
+                raise ConnectionError(
+                    f"the PLC's BootId changed ({self.boot_id[:12]} -> {str(boot)[:12]}): it restarted"
+                )
             for station, target in zip(stations, targets):
                 if int(target) != station.last_stored:
                     await self._catch_up(client, station, target=int(target))
@@ -364,32 +401,50 @@ class CellGateway:
     async def _catch_up_locked(self, client: Client, station: StationLink, target: int | None) -> None:
         target = int(await station.event_sequence.read_value()) if target is None else target
         if target < station.last_stored:
-            raise ConnectionError(f"{station.code}: EventSequence went down ({station.last_stored} -> {target}) "
-                                  "without a BootId change")
+            raise ConnectionError(
+                f"{station.code}: EventSequence went down ({station.last_stored} -> {target}) without a BootId change"
+            )
         if target == station.last_stored:
             return
         first = station.last_stored + 1
         oldest_kept = max(1, target - station.buffer_size + 1)
         if first < oldest_kept:
-            await self.db(self.store.gap, station.station_id, self.boot_id, first, oldest_kept - 1,
-                          f"not in the PLC's buffer of {station.buffer_size} any more")
+            await self.db(
+                self.store.gap,
+                station.station_id,
+                self.boot_id,
+                first,
+                oldest_kept - 1,
+                f"not in the PLC's buffer of {station.buffer_size} any more",
+            )
             first = oldest_kept
         sequences = list(range(first, target + 1))
-        nodes = [node for sequence in sequences
-                 for node in await self._slot_nodes(station, slot_index(sequence, station.buffer_size))]
+        nodes = [
+            node
+            for sequence in sequences
+            for node in await self._slot_nodes(station, slot_index(sequence, station.buffer_size))
+        ]
         read = await client.read_values(nodes) if nodes else []  # every new event's slot in one request
         width = len(SLOT_VARIABLES)
         for position, sequence in enumerate(sequences):
-            values = dict(zip(SLOT_VARIABLES, read[position * width:(position + 1) * width]))
+            values = dict(zip(SLOT_VARIABLES, read[position * width : (position + 1) * width]))
             if values.get("Sequence") != sequence:
                 found = values.get("Sequence")
                 if isinstance(found, int) and found > sequence:  # overwritten while we read: lost
-                    await self.db(self.store.gap, station.station_id, self.boot_id, sequence, sequence,
-                                  f"slot overwritten by event {found} before it was read")
+                    await self.db(
+                        self.store.gap,
+                        station.station_id,
+                        self.boot_id,
+                        sequence,
+                        sequence,
+                        f"slot overwritten by event {found} before it was read",
+                    )
                     station.last_stored = sequence
                     continue
-                raise ConnectionError(f"{station.code}: slot for event {sequence} holds {found!r}: "
-                                      "the PLC raised EventSequence before writing the slot")
+                raise ConnectionError(
+                    f"{station.code}: slot for event {sequence} holds {found!r}: "
+                    "the PLC raised EventSequence before writing the slot"
+                )
             try:
                 event = parse_slot(station.code, self.boot_id, values)
             except TagError as exc:
@@ -420,17 +475,25 @@ class CellGateway:
                 nodes = station.result
                 await client.write_values(
                     [nodes["Serial"], nodes["Verdict"], nodes["ResultSequence"]],
-                    [ua.DataValue(ua.Variant(item["serial"], ua.VariantType.String)),
-                     ua.DataValue(ua.Variant(item["verdict"], ua.VariantType.String)),
-                     ua.DataValue(ua.Variant(counters[station.code], ua.VariantType.UInt32))])
+                    [
+                        ua.DataValue(ua.Variant(item["serial"], ua.VariantType.String)),
+                        ua.DataValue(ua.Variant(item["verdict"], ua.VariantType.String)),
+                        ua.DataValue(ua.Variant(counters[station.code], ua.VariantType.UInt32)),
+                    ],
+                )
                 await self.db(self.store.verdict_reported, item["record_id"], item["verdict"])
 
     async def _heartbeat(self, client: Client) -> None:
         # A third of the heartbeat's lifetime (15 s by default): the key never lapses while the link is up.
         every_s = max(1.0, HEARTBEAT_EVERY_S)
         while True:
-            await self.db(self.store.heartbeat, state="up", reconnects=self.reconnects, error="",
-                          states=await self._station_states(client))
+            await self.db(
+                self.store.heartbeat,
+                state="up",
+                reconnects=self.reconnects,
+                error="",
+                states=await self._station_states(client),
+            )
             await asyncio.sleep(every_s)
 
     async def _station_states(self, client: Client) -> dict[str, Any]:
@@ -452,7 +515,8 @@ class CellGateway:
         ns = await client.get_namespace_index(self.config.namespace_uri)
         try:
             system = await client.nodes.objects.get_child(
-                [f"{ns}:{self.config.cell}", f"{ns}:{COBOT_FOLDER}", f"{ns}:{MOTION_DEVICE_SYSTEM}"])
+                [f"{ns}:{self.config.cell}", f"{ns}:{COBOT_FOLDER}", f"{ns}:{MOTION_DEVICE_SYSTEM}"]
+            )
         except UaStatusCodeError:
             log.info("the PLC has no cobot node: cobot commands stay with their queue")
             await asyncio.Event().wait()
@@ -463,14 +527,22 @@ class CellGateway:
                 started = time.monotonic()
                 try:
                     status = await asyncio.wait_for(
-                        system.call_method(f"{ns}:{method}", *arguments), timeout=self.config.cobot_timeout_s)
+                        system.call_method(f"{ns}:{method}", *arguments), timeout=self.config.cobot_timeout_s
+                    )
                 except (TimeoutError, asyncio.TimeoutError):
-                    await self.db(self.store.cobot_failed, command["command_id"],
-                                  f"the cobot did not complete {method} within {self.config.cobot_timeout_s:g} s")
+                    await self.db(
+                        self.store.cobot_failed,
+                        command["command_id"],
+                        f"the cobot did not complete {method} within {self.config.cobot_timeout_s:g} s",
+                    )
                     continue
                 except UaStatusCodeError as exc:
                     await self.db(self.store.cobot_failed, command["command_id"], f"the cobot refused {method}: {exc}")
                     continue
-                await self.db(self.store.cobot_done, command["command_id"], str(status),
-                              round((time.monotonic() - started) * 1000, 1))
+                await self.db(
+                    self.store.cobot_done,
+                    command["command_id"],
+                    str(status),
+                    round((time.monotonic() - started) * 1000, 1),
+                )
             await asyncio.sleep(self.config.cobot_poll_s)

@@ -1,5 +1,6 @@
 """The cell link's own records: every PLC event stored once on (station, PLC boot, sequence), and what happened to
 the link (connects, cuts, PLC restarts, gaps), so that a lost cycle is shown, never hidden."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -24,9 +25,19 @@ class CycleRecord(models.Model):
     station_event = models.ForeignKey(StationEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     capture_id = models.UUIDField(null=True, blank=True, unique=True, help_text="The capture command it triggered.")
     capture_sent_at = models.DateTimeField(null=True, blank=True)
-    verdict_reported_at = models.DateTimeField(null=True, blank=True, help_text="When the verdict went back to the PLC, or the part left the station without one.")
-    dead_letter = models.ForeignKey(DeadLetter, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                    help_text="Set when the event's values were refused (kept there with the reason).")
+    verdict_reported_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the verdict went back to the PLC, or the part left the station without one.",
+    )
+    dead_letter = models.ForeignKey(
+        DeadLetter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Set when the event's values were refused (kept there with the reason).",
+    )
 
     class Meta:
         ordering = ["station_id", "boot_id", "sequence"]

@@ -1,5 +1,6 @@
 """Building the cell's address space on an asyncua server: used by the simulated PLC (demo) and by the tests'
 PLCs. The layout is `gateway.address_space`'s; this module only creates it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -80,16 +81,24 @@ def _path(node: Node) -> str:
 
 async def _variable(parent: Node, ns: int, name: str, spec: tuple[Any, ua.VariantType], *, writable: bool) -> Node:
     value, variant_type = spec
-    node = await parent.add_variable(node_id(f"{_path(parent)}.{name}", ns), ua.QualifiedName(name, ns),
-                                     ua.Variant(value, variant_type))
+    node = await parent.add_variable(
+        node_id(f"{_path(parent)}.{name}", ns), ua.QualifiedName(name, ns), ua.Variant(value, variant_type)
+    )
     if writable:
         await node.set_writable()
     return node
 
 
-async def build_cell(server: Server, *, cell_code: str, stations: Sequence[tuple[str, bool]], buffer_size: int,
-                     boot_id: str, present_view: CobotMethod | None = None,
-                     move_part: CobotMethod | None = None) -> CellNodes:
+async def build_cell(
+    server: Server,
+    *,
+    cell_code: str,
+    stations: Sequence[tuple[str, bool]],
+    buffer_size: int,
+    boot_id: str,
+    present_view: CobotMethod | None = None,
+    move_part: CobotMethod | None = None,
+) -> CellNodes:
     """The cell object, one folder per station (`(code, is inspection station)`), and the cobot's methods.
     String NodeIds follow the browse path (`<cell>.Stations.<station>.EventSequence`) for readable logs."""
     ns = await server.register_namespace(NAMESPACE_URI)
@@ -98,27 +107,39 @@ async def build_cell(server: Server, *, cell_code: str, stations: Sequence[tuple
     folder = await cell.add_folder(node_id(f"{cell_code}.{STATIONS_FOLDER}", ns), ua.QualifiedName(STATIONS_FOLDER, ns))
     out: dict[str, StationNodes] = {}
     for code, inspects in stations:
-        station = await folder.add_folder(node_id(f"{cell_code}.{STATIONS_FOLDER}.{code}", ns), ua.QualifiedName(code, ns))
-        variables = {name: await _variable(station, ns, name, spec, writable=name in WRITABLE_BY_THE_TWIN)
-                     for name, spec in STATION_TYPES.items()}
-        buffer = await station.add_folder(node_id(f"{_path(station)}.{BUFFER_FOLDER}", ns),
-                                          ua.QualifiedName(BUFFER_FOLDER, ns))
+        station = await folder.add_folder(
+            node_id(f"{cell_code}.{STATIONS_FOLDER}.{code}", ns), ua.QualifiedName(code, ns)
+        )
+        variables = {
+            name: await _variable(station, ns, name, spec, writable=name in WRITABLE_BY_THE_TWIN)
+            for name, spec in STATION_TYPES.items()
+        }
+        buffer = await station.add_folder(
+            node_id(f"{_path(station)}.{BUFFER_FOLDER}", ns), ua.QualifiedName(BUFFER_FOLDER, ns)
+        )
         await _variable(buffer, ns, "BufferSize", (buffer_size, ua.VariantType.UInt32), writable=False)
         slots = []
         for index in range(buffer_size):
-            slot = await buffer.add_object(node_id(f"{_path(buffer)}.{slot_name(index, buffer_size)}", ns),
-                                           ua.QualifiedName(slot_name(index, buffer_size), ns))
-            slots.append({name: await _variable(slot, ns, name, spec, writable=False) for name, spec in SLOT_TYPES.items()})
+            slot = await buffer.add_object(
+                node_id(f"{_path(buffer)}.{slot_name(index, buffer_size)}", ns),
+                ua.QualifiedName(slot_name(index, buffer_size), ns),
+            )
+            slots.append(
+                {name: await _variable(slot, ns, name, spec, writable=False) for name, spec in SLOT_TYPES.items()}
+            )
         nodes = StationNodes(code, station, variables, slots)
         if inspects:
-            result = await station.add_object(node_id(f"{_path(station)}.{RESULT_FOLDER}", ns),
-                                              ua.QualifiedName(RESULT_FOLDER, ns))
-            nodes.result = {name: await _variable(result, ns, name, spec, writable=True)
-                            for name, spec in RESULT_TYPES.items()}
+            result = await station.add_object(
+                node_id(f"{_path(station)}.{RESULT_FOLDER}", ns), ua.QualifiedName(RESULT_FOLDER, ns)
+            )
+            nodes.result = {
+                name: await _variable(result, ns, name, spec, writable=True) for name, spec in RESULT_TYPES.items()
+            }
         out[code] = nodes
     cobot = await cell.add_object(node_id(f"{cell_code}.{COBOT_FOLDER}", ns), ua.QualifiedName(COBOT_FOLDER, ns))
-    system = await cobot.add_object(node_id(f"{cell_code}.{COBOT_FOLDER}.{MOTION_DEVICE_SYSTEM}", ns),
-                                    ua.QualifiedName(MOTION_DEVICE_SYSTEM, ns))
+    system = await cobot.add_object(
+        node_id(f"{cell_code}.{COBOT_FOLDER}.{MOTION_DEVICE_SYSTEM}", ns), ua.QualifiedName(MOTION_DEVICE_SYSTEM, ns)
+    )
     if present_view is not None:
         await _method(system, ns, "PresentView", present_view, ["CommandId", "Serial", "FindingName", "Bbox"])
     if move_part is not None:
@@ -142,8 +163,9 @@ async def _method(parent: Node, ns: int, name: str, handler: CobotMethod, inputs
     status.Name = "Status"
     status.DataType = ua.NodeId(ua.ObjectIds.String)  # type: ignore[arg-type]
     status.ValueRank = -1
-    await parent.add_method(node_id(f"{_path(parent)}.{name}", ns), ua.QualifiedName(name, ns), call,
-                            arguments, [status])
+    await parent.add_method(
+        node_id(f"{_path(parent)}.{name}", ns), ua.QualifiedName(name, ns), call, arguments, [status]
+    )
 
 
 async def write(node: Node, value: Any, variant_type: ua.VariantType) -> None:

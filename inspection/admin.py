@@ -1,4 +1,5 @@
 """Admin of the inspection app: edge devices are configured here; what they report is read-only."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,24 +40,43 @@ def _issue_secrets(request: HttpRequest, queryset: QuerySet[EdgeDevice], *, revo
     issued = []
     for device in queryset:
         result = issue_edge_secret(device, actor=request.user, revoke_previous=revoke_previous)
-        issued.append({"device": device.device_id, "kid": result.secret.kid, "secret": result.secret.text(),
-                       "replaced": result.replaced})
-    response = TemplateResponse(request, "admin/inspection/edge_secret_issued.html",
-                                {"issued_secrets": issued, "title": "New edge device secrets"})
+        issued.append(
+            {
+                "device": device.device_id,
+                "kid": result.secret.kid,
+                "secret": result.secret.text(),
+                "replaced": result.replaced,
+            }
+        )
+    response = TemplateResponse(
+        request,
+        "admin/inspection/edge_secret_issued.html",
+        {"issued_secrets": issued, "title": "New edge device secrets"},
+    )
     response["Cache-Control"] = "no-store"
     return response
 
 
 @admin.register(EdgeDevice)
 class EdgeDeviceAdmin(AuditedAdmin):
-    list_display = ["device_id", "name", "cell", "hardware", "backend", "precision", "model_version", "last_heartbeat_at"]
+    list_display = [
+        "device_id",
+        "name",
+        "cell",
+        "hardware",
+        "backend",
+        "precision",
+        "model_version",
+        "last_heartbeat_at",
+    ]
     search_fields = ["device_id", "name", "hardware"]
     list_filter = ["backend", "precision"]
     inlines = [EdgeDeviceSecretInline]
     actions = ["issue_secret", "issue_secret_revoking_previous"]
 
-    @admin.action(description="Issue a new secret (the previous one stays valid for the grace period)",
-                  permissions=["change"])
+    @admin.action(
+        description="Issue a new secret (the previous one stays valid for the grace period)", permissions=["change"]
+    )
     def issue_secret(self, request: HttpRequest, queryset: QuerySet[EdgeDevice]) -> Any:
         return _issue_secrets(request, queryset, revoke_previous=False)
 
@@ -91,7 +111,16 @@ class DefectFindingInline(ReadOnlyInline):
 
 @admin.register(Inspection)
 class InspectionAdmin(ReadOnlyAdmin):
-    list_display = ["result_id", "part", "station", "verdict", "defect_class", "model_version", "backend", "captured_at"]
+    list_display = [
+        "result_id",
+        "part",
+        "station",
+        "verdict",
+        "defect_class",
+        "model_version",
+        "backend",
+        "captured_at",
+    ]
     list_filter = ["verdict", "station", "backend", "needs_review"]
     search_fields = ["part__serial", "result_id", "capture_id"]
     date_hierarchy = "captured_at"

@@ -25,6 +25,7 @@ it can queue captures or cobot commands for itself, which its own secret could s
 The server's user has every key and channel and every command except the dangerous ones (FLUSHALL, CONFIG,
 KEYS, DEBUG, ACL, SHUTDOWN, MONITOR...): Celery, kombu, channels_redis and the nonce store need none of them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,14 +39,39 @@ SERVER_USER = "twinweb"
 EDGE_COMMANDS = (
     # connecting: redis-py sends HELLO with the credentials (and, to Redis 7.2 or later, CLIENT SETINFO, whose
     # refusal it ignores: Redis 7.0 does not know the command, so an ACL file naming it would not load there)
-    "+hello", "+auth", "+ping", "+select", "+echo", "+quit", "+reset",
+    "+hello",
+    "+auth",
+    "+ping",
+    "+select",
+    "+echo",
+    "+quit",
+    "+reset",
     # consuming its own queues (and putting unacknowledged messages back on them)
-    "+lpush", "+rpush", "+brpop", "+llen",
+    "+lpush",
+    "+rpush",
+    "+brpop",
+    "+llen",
     # binding its own queues when it declares them
     "+sadd",
     # kombu's bookkeeping of unacknowledged messages, and the mutex around putting them back
-    "+hset", "+hget", "+hdel", "+zadd", "+zrem", "+zrange", "+zrangebyscore", "+zrevrangebyscore",
-    "+set", "+get", "+del", "+evalsha", "+script|load", "+multi", "+exec", "+discard", "+watch", "+unwatch",
+    "+hset",
+    "+hget",
+    "+hdel",
+    "+zadd",
+    "+zrem",
+    "+zrange",
+    "+zrangebyscore",
+    "+zrevrangebyscore",
+    "+set",
+    "+get",
+    "+del",
+    "+evalsha",
+    "+script|load",
+    "+multi",
+    "+exec",
+    "+discard",
+    "+watch",
+    "+unwatch",
 )
 
 
@@ -71,8 +97,14 @@ PUBLISH_SELECTOR = f"(+lpush %W~{INGEST_QUEUE})"
 def edge_rules(device_id: str, cell_code: str | None) -> list[str]:
     # Device ids and cell codes are slugs (letters, digits, - and _): no glob character, so each pattern names
     # exactly one key.
-    return ["resetkeys", "resetchannels", "-@all", *EDGE_COMMANDS,
-            *[f"~{key}" for key in edge_keys(device_id, cell_code)], PUBLISH_SELECTOR]
+    return [
+        "resetkeys",
+        "resetchannels",
+        "-@all",
+        *EDGE_COMMANDS,
+        *[f"~{key}" for key in edge_keys(device_id, cell_code)],
+        PUBLISH_SELECTOR,
+    ]
 
 
 def server_rules() -> list[str]:

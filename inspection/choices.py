@@ -1,4 +1,5 @@
 """Enums of the inspection domain."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -3,6 +3,7 @@
 An Inspection is stored exactly once per result (`result_id` is unique); the image is stored once under its
 content hash, however many inspections refer to it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,16 +71,19 @@ class EdgeDeviceSecret(models.Model):
     kid = models.CharField(max_length=16, unique=True, help_text="Public fingerprint of the secret.")
     salt = models.CharField(max_length=64, help_text="Random; the secret is derived from it and SECRET_KEY.")
     issued_at = models.DateTimeField()
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+")
-    expires_at = models.DateTimeField(null=True, blank=True,
-                                      help_text="Empty: the current secret. Set when a newer one replaced it.")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: the current secret. Set when a newer one replaced it."
+    )
 
     class Meta:
         ordering = ["device_id", "-issued_at"]
         constraints = [
-            models.UniqueConstraint(fields=["device"], condition=models.Q(expires_at__isnull=True),
-                                    name="one_current_secret_per_device"),
+            models.UniqueConstraint(
+                fields=["device"], condition=models.Q(expires_at__isnull=True), name="one_current_secret_per_device"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -122,11 +126,21 @@ class Inspection(models.Model):
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="inspections")
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="inspections")
     drawing = models.ForeignKey(
-        DrawingRevision, on_delete=models.PROTECT, null=True, blank=True, related_name="inspections",
-        help_text="The drawing revision the part was measured against (empty before drawings were records).")
+        DrawingRevision,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inspections",
+        help_text="The drawing revision the part was measured against (empty before drawings were records).",
+    )
     calibration = models.ForeignKey(
-        "StationCalibration", on_delete=models.PROTECT, null=True, blank=True, related_name="inspections",
-        help_text="The station calibration (px per mm) the measurement used (empty: the renderer's default).")
+        "StationCalibration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inspections",
+        help_text="The station calibration (px per mm) the measurement used (empty: the renderer's default).",
+    )
     device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="inspections", null=True)
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     reason = models.TextField(blank=True)
@@ -137,8 +151,11 @@ class Inspection(models.Model):
     image = models.ForeignKey(ImageBlob, on_delete=models.PROTECT, related_name="inspections", null=True, blank=True)
     model_version = models.CharField(max_length=80, blank=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
-    model_alias = models.CharField(max_length=20, blank=True,
-                                   help_text='The registry alias the model ran as ("champion"; blank: the shipped model).')
+    model_alias = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text='The registry alias the model ran as ("champion"; blank: the shipped model).',
+    )
     backend = models.CharField(max_length=40, blank=True)
     backend_version = models.CharField(max_length=40, blank=True)
     precision = models.CharField(max_length=10, blank=True)
@@ -260,8 +277,9 @@ class StationCalibration(models.Model):
     distortion_px = models.FloatField(default=0.0, help_text="The radial shift k1 gives at the image corner (px).")
     image = models.ForeignKey(ImageBlob, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     calibrated_at = models.DateTimeField()
-    calibrated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="+")
+    calibrated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["station_id", "-calibrated_at", "-id"]

@@ -1,5 +1,6 @@
 """Reads about edge devices (is a device online, stale or offline? Sparkplug's rule: values go STALE when the device
 stops reporting, they are not frozen) and about the stations' camera calibrations."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -13,6 +13,7 @@ own commit. With the solo pool (the default) every result is its own transaction
 Every message is authenticated by the action before anything else (inspection.actions.edge_auth); Redis being
 away while its nonce is checked is retried like the database being away.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,13 @@ from twinweb import metrics
 log = logging.getLogger(__name__)
 # The database or Redis (the nonce store) away: retried with backoff, the message stays queued meanwhile.
 TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 1, "retry_backoff_max": 30,
-         "max_retries": None, "retry_jitter": True}
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "max_retries": None,
+    "retry_jitter": True,
+}
 
 
 class GroupCommitter:
@@ -149,8 +155,12 @@ def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
         raise  # retried with backoff: the message stays until the database takes it
     except Exception as exc:  # a bug or an unforeseen payload: keep it for a person rather than lose it
         log.exception("result could not be stored")
-        letter = dead_letter(payload, reason=DeadLetterReason.MALFORMED, source=RESULT_SOURCE,
-                             detail=f"could not be stored ({type(exc).__name__}: {exc})")
+        letter = dead_letter(
+            payload,
+            reason=DeadLetterReason.MALFORMED,
+            source=RESULT_SOURCE,
+            detail=f"could not be stored ({type(exc).__name__}: {exc})",
+        )
         metrics.record_ingest("failed", duration_s=time.perf_counter() - started)
         return {"refused": letter.reason, "dead_letter": letter.pk}
     if outcome.refused is not None:
@@ -159,7 +169,8 @@ def ingest_result(payload: dict[str, Any]) -> dict[str, Any]:
     assert outcome.inspection is not None
     inspection = outcome.inspection
     metrics.record_ingest(
-        "stored" if outcome.created else "duplicate", duration_s=time.perf_counter() - started,
+        "stored" if outcome.created else "duplicate",
+        duration_s=time.perf_counter() - started,
         age_s=(inspection.received_at - inspection.captured_at).total_seconds() if outcome.created else None,
     )
     return {"inspection": inspection.pk, "created": outcome.created}

@@ -3,6 +3,7 @@
 Traceability knows nothing of inspection (STYLE.md arrows); it discovers this module (`autodiscover_modules
 ("trace")`) and asks it for the inspection steps of the parts it traces, in two queries whatever their number.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -78,30 +79,32 @@ def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
     reviewer = _reviewer_paths()
     steps = []
     for inspection in inspections_of(part_ids):
-        steps.append(InspectionStep(
-            key=str(inspection.result_id),
-            part_id=inspection.part_id,
-            station_id=inspection.station_id,
-            station_code=inspection.station.code,
-            device_id=inspection.device.device_id if inspection.device else None,
-            verdict=inspection.verdict,
-            reason=inspection.reason,
-            defect_class=inspection.defect_class,
-            defect_confidence=inspection.defect_confidence,
-            model_version=inspection.model_version,
-            backend=inspection.backend,
-            captured_at=inspection.captured_at,
-            inspected_at=inspection.inspected_at,
-            needs_review=inspection.needs_review,
-            reviewer=_person(_reviewer_of(inspection, reviewer)),
-            failure_case_id=inspection.failure_case_id,
-            measurements=tuple(
-                MeasurementStep(m.name, m.kind, m.value, m.nominal, m.lower_tol, m.upper_tol, m.unit, m.passed)
-                for m in inspection.measurements.all()
-            ),
-            image_url=inspection.image.get_absolute_url() if inspection.image else None,
-            drawing=str(inspection.drawing) if inspection.drawing else None,
-        ))
+        steps.append(
+            InspectionStep(
+                key=str(inspection.result_id),
+                part_id=inspection.part_id,
+                station_id=inspection.station_id,
+                station_code=inspection.station.code,
+                device_id=inspection.device.device_id if inspection.device else None,
+                verdict=inspection.verdict,
+                reason=inspection.reason,
+                defect_class=inspection.defect_class,
+                defect_confidence=inspection.defect_confidence,
+                model_version=inspection.model_version,
+                backend=inspection.backend,
+                captured_at=inspection.captured_at,
+                inspected_at=inspection.inspected_at,
+                needs_review=inspection.needs_review,
+                reviewer=_person(_reviewer_of(inspection, reviewer)),
+                failure_case_id=inspection.failure_case_id,
+                measurements=tuple(
+                    MeasurementStep(m.name, m.kind, m.value, m.nominal, m.lower_tol, m.upper_tol, m.unit, m.passed)
+                    for m in inspection.measurements.all()
+                ),
+                image_url=inspection.image.get_absolute_url() if inspection.image else None,
+                drawing=str(inspection.drawing) if inspection.drawing else None,
+            )
+        )
     return steps
 
 
@@ -109,5 +112,9 @@ def parts_with_verdict(parts: QuerySet[Part], verdict: str) -> QuerySet[Part]:
     return parts.filter(pk__in=Inspection.objects.filter(verdict=verdict).values("part_id"))
 
 
-register_inspection_source(inspection_steps, verdict_filter=parts_with_verdict, verdict_choices=Verdict.choices,
-                           audit_subject_type="inspection.inspection")
+register_inspection_source(
+    inspection_steps,
+    verdict_filter=parts_with_verdict,
+    verdict_choices=Verdict.choices,
+    audit_subject_type="inspection.inspection",
+)

@@ -1,4 +1,5 @@
 """Pages of the inspection app: the images the edge devices captured, and camera calibration."""
+
 from __future__ import annotations
 
 from django.urls import path

@@ -1,4 +1,5 @@
 """Pages of the inspection app: the images the edge devices captured, and the stations' camera calibrations."""
+
 from __future__ import annotations
 
 from django import forms
@@ -21,9 +22,15 @@ CALIBRATE = "inspection.add_stationcalibration"
 
 
 class CalibrationForm(forms.Form):
-    station = forms.ModelChoiceField(label=_("Station"), queryset=Station.objects.filter(kind__in=selectors.INSPECTION_STATION_KINDS)
-                                     .select_related("cell").order_by("cell__code", "position"))
-    image = forms.FileField(label=_("Image"), help_text=_("The station camera's image of the dot-grid target (PNG or JPEG)"))
+    station = forms.ModelChoiceField(
+        label=_("Station"),
+        queryset=Station.objects.filter(kind__in=selectors.INSPECTION_STATION_KINDS)
+        .select_related("cell")
+        .order_by("cell__code", "position"),
+    )
+    image = forms.FileField(
+        label=_("Image"), help_text=_("The station camera's image of the dot-grid target (PNG or JPEG)")
+    )
     pitch_mm = forms.FloatField(initial=10.0, min_value=0.5, max_value=100, label=_("Dot pitch (mm)"))
 
 
@@ -52,13 +59,22 @@ def calibration(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             station = form.cleaned_data["station"]
             try:
-                done = calibrate_station(station, png=form.cleaned_data["image"].read(), actor=request.user,
-                                         pitch_mm=form.cleaned_data["pitch_mm"])
+                done = calibrate_station(
+                    station,
+                    png=form.cleaned_data["image"].read(),
+                    actor=request.user,
+                    pitch_mm=form.cleaned_data["pitch_mm"],
+                )
             except DomainError as refusal:
                 messages.error(request, str(refusal))
             else:
-                messages.success(request, f"{station.code}: {done.px_per_mm:.5f} px/mm (residual "
-                                          f"{done.residual_px:.3f} px): the next capture is measured with it.")
+                messages.success(
+                    request,
+                    f"{station.code}: {done.px_per_mm:.5f} px/mm (residual "
+                    f"{done.residual_px:.3f} px): the next capture is measured with it.",
+                )
                 return redirect("calibration")
     cells = [(cell, selectors.calibration_overview(cell)) for cell in trace_selectors.cells_overview()]
-    return render(request, "inspection/calibration.html", {"cells": cells, "form": form, "can_calibrate": can_calibrate})
+    return render(
+        request, "inspection/calibration.html", {"cells": cells, "form": form, "can_calibrate": can_calibrate}
+    )

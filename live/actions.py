@@ -12,6 +12,7 @@ Rules (per station unless noted):
 `evaluate_cell_alarms` is called by `python manage.py watch_andon` (a loop, one per deployment) and may be
 called after any ingest; calling it twice changes nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,7 +56,8 @@ def _nok_findings(cell: Cell, stations: list[Station]) -> list[RuleFinding]:
     findings = []
     for station in stations:
         verdicts = list(
-            Inspection.objects.filter(station=station).order_by("-captured_at", "-id")
+            Inspection.objects.filter(station=station)
+            .order_by("-captured_at", "-id")
             .values_list("verdict", "part__serial")[:NOK_STREAK]
         )
         if verdicts:
@@ -63,16 +65,22 @@ def _nok_findings(cell: Cell, stations: list[Station]) -> list[RuleFinding]:
         else:
             outcomes = list(
                 StationEvent.objects.filter(station=station, left_at__isnull=False)
-                .exclude(outcome=StationOutcome.SKIPPED).order_by("-left_at", "-id")
+                .exclude(outcome=StationOutcome.SKIPPED)
+                .order_by("-left_at", "-id")
                 .values_list("outcome", "part__serial")[:NOK_STREAK]
             )
             results = [(o == StationOutcome.NOK, serial) for o, serial in outcomes]
         holds = len(results) == NOK_STREAK and all(nok for nok, _ in results)
-        findings.append(RuleFinding(
-            rule=AlarmRule.NOK_STREAK, station=station, device=None, holds=holds,
-            message=f"{station.name}: {NOK_STREAK} NOK in a row",
-            evidence={"serials": [serial for _, serial in reversed(results)]},
-        ))
+        findings.append(
+            RuleFinding(
+                rule=AlarmRule.NOK_STREAK,
+                station=station,
+                device=None,
+                holds=holds,
+                message=f"{station.name}: {NOK_STREAK} NOK in a row",
+                evidence={"serials": [serial for _, serial in reversed(results)]},
+            )
+        )
     return findings
 
 
@@ -82,17 +90,26 @@ def _slow_cycle_findings(cell: Cell, stations: list[Station]) -> list[RuleFindin
     for station in stations:
         if station.kind in OFF_TAKT_KINDS:
             continue
-        events = cast("list[tuple[dt.datetime, dt.datetime, str]]", list(  # left_at__isnull=False: never None
-            StationEvent.objects.filter(station=station, left_at__isnull=False).order_by("-left_at", "-id")
-            .values_list("entered_at", "left_at", "part__serial")[:SLOW_CYCLE_PARTS]
-        ))
+        events = cast(
+            "list[tuple[dt.datetime, dt.datetime, str]]",
+            list(  # left_at__isnull=False: never None
+                StationEvent.objects.filter(station=station, left_at__isnull=False)
+                .order_by("-left_at", "-id")
+                .values_list("entered_at", "left_at", "part__serial")[:SLOW_CYCLE_PARTS]
+            ),
+        )
         durations = [(left - entered).total_seconds() for entered, left, _ in events]
         holds = len(durations) == SLOW_CYCLE_PARTS and all(d > limit_s for d in durations)
-        findings.append(RuleFinding(
-            rule=AlarmRule.SLOW_CYCLE, station=station, device=None, holds=holds,
-            message=f"{station.name}: cycle time over {limit_s:.1f} s for {SLOW_CYCLE_PARTS} parts",
-            evidence={"limit_s": limit_s, "durations_s": [round(d, 2) for d in reversed(durations)]},
-        ))
+        findings.append(
+            RuleFinding(
+                rule=AlarmRule.SLOW_CYCLE,
+                station=station,
+                device=None,
+                holds=holds,
+                message=f"{station.name}: cycle time over {limit_s:.1f} s for {SLOW_CYCLE_PARTS} parts",
+                evidence={"limit_s": limit_s, "durations_s": [round(d, 2) for d in reversed(durations)]},
+            )
+        )
     return findings
 
 
@@ -100,12 +117,18 @@ def _stale_device_findings(cell: Cell, now: dt.datetime) -> list[RuleFinding]:
     findings = []
     for device in EdgeDevice.objects.filter(cell=cell):
         health = device_health(device, now)
-        findings.append(RuleFinding(
-            rule=AlarmRule.STALE_DEVICE, station=None, device=device,
-            holds=health in (DeviceHealth.STALE, DeviceHealth.OFFLINE),
-            message=f"Edge device {device.device_id} is {health.label.lower()}: no heartbeat",
-            evidence={"last_heartbeat_at": device.last_heartbeat_at.isoformat() if device.last_heartbeat_at else None},
-        ))
+        findings.append(
+            RuleFinding(
+                rule=AlarmRule.STALE_DEVICE,
+                station=None,
+                device=device,
+                holds=health in (DeviceHealth.STALE, DeviceHealth.OFFLINE),
+                message=f"Edge device {device.device_id} is {health.label.lower()}: no heartbeat",
+                evidence={
+                    "last_heartbeat_at": device.last_heartbeat_at.isoformat() if device.last_heartbeat_at else None
+                },
+            )
+        )
     return findings
 
 
@@ -114,45 +137,65 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
     """Raise alarms whose rule now holds and clear those whose rule no longer does. Returns the changed alarms."""
     now = now or timezone.now()
     stations = list(Station.objects.filter(cell=cell).order_by("position"))
-    findings = [*_nok_findings(cell, stations), *_slow_cycle_findings(cell, stations), *_stale_device_findings(cell, now)]
+    findings = [
+        *_nok_findings(cell, stations),
+        *_slow_cycle_findings(cell, stations),
+        *_stale_device_findings(cell, now),
+    ]
     active = {
         (a.rule, a.station_id, a.device_id): a
-        for a in Alarm.objects.select_for_update(of=("self",)).filter(cell=cell, cleared_at__isnull=True)
+        for a in Alarm.objects.select_for_update(of=("self",))
+        .filter(cell=cell, cleared_at__isnull=True)
         .select_related("station", "device", "acknowledged_by")
     }
     changed: list[Alarm] = []
     for finding in findings:
-        key = (finding.rule.value, finding.station.pk if finding.station else None,
-               finding.device.pk if finding.device else None)
+        key = (
+            finding.rule.value,
+            finding.station.pk if finding.station else None,
+            finding.device.pk if finding.device else None,
+        )
         alarm = active.get(key)
         if finding.holds and alarm is None:
             alarm = Alarm(
-                cell=cell, rule=finding.rule, station=finding.station, device=finding.device,
-                message=finding.message, evidence=finding.evidence, raised_at=now,
+                cell=cell,
+                rule=finding.rule,
+                station=finding.station,
+                device=finding.device,
+                message=finding.message,
+                evidence=finding.evidence,
+                raised_at=now,
             )
             alarm.full_clean()
             alarm.save()
-            audit.append(actor=None, action="alarm.raise", subject=alarm,
-                         after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence})
+            audit.append(
+                actor=None,
+                action="alarm.raise",
+                subject=alarm,
+                after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence},
+            )
             publish_on_commit(cell.pk, AlarmRaised(alarm=alarm_record(alarm)))
             changed.append(alarm)
         elif not finding.holds and alarm is not None:
             alarm.cleared_at = now
             alarm.save(update_fields=["cleared_at"])
-            audit.append(actor=None, action="alarm.clear", subject=alarm,
-                         after={"rule": alarm.rule, "cleared_at": now})
+            audit.append(actor=None, action="alarm.clear", subject=alarm, after={"rule": alarm.rule, "cleared_at": now})
             publish_on_commit(cell.pk, AlarmCleared(alarm=alarm_record(alarm)))
             changed.append(alarm)
     return changed
 
 
 @transaction.atomic
-def raise_event_alarm(cell: Cell, *, rule: AlarmRule, station: Station | None, message: str,
-                      evidence: dict[str, Any]) -> Alarm:
+def raise_event_alarm(
+    cell: Cell, *, rule: AlarmRule, station: Station | None, message: str, evidence: dict[str, Any]
+) -> Alarm:
     """An alarm for something that happened (PLC events lost on the cell link): raised once while active, with each
     further occurrence added to its evidence; it clears when a person acknowledges it."""
-    alarm = (Alarm.objects.select_for_update(of=("self",))
-             .filter(cell=cell, rule=rule, station=station, device__isnull=True, cleared_at__isnull=True).first())
+    alarm = (
+        Alarm.objects.select_for_update(of=("self",))
+        .filter(cell=cell, rule=rule, station=station, device__isnull=True, cleared_at__isnull=True)
+        .first()
+    )
     if alarm is not None:
         occurrences = [*alarm.evidence.get("occurrences", []), evidence][-50:]
         alarm.evidence = {**alarm.evidence, "occurrences": occurrences}
@@ -160,12 +203,22 @@ def raise_event_alarm(cell: Cell, *, rule: AlarmRule, station: Station | None, m
         alarm.save(update_fields=["evidence", "message"])
         audit.append(actor=None, action="alarm.repeat", subject=alarm, after={"rule": rule, "evidence": evidence})
         return alarm
-    alarm = Alarm(cell=cell, rule=rule, station=station, message=message, evidence={"occurrences": [evidence]},
-                  raised_at=timezone.now())
+    alarm = Alarm(
+        cell=cell,
+        rule=rule,
+        station=station,
+        message=message,
+        evidence={"occurrences": [evidence]},
+        raised_at=timezone.now(),
+    )
     alarm.full_clean()
     alarm.save()
-    audit.append(actor=None, action="alarm.raise", subject=alarm,
-                 after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence})
+    audit.append(
+        actor=None,
+        action="alarm.raise",
+        subject=alarm,
+        after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence},
+    )
     publish_on_commit(cell.pk, AlarmRaised(alarm=alarm_record(alarm)))
     return alarm
 
@@ -180,8 +233,10 @@ def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
         raise ValidationError({"reason": "Say why you acknowledge this alarm."})
     alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
     if alarm.rule == AlarmRule.SPC:
-        raise RefusedByRule("An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause "
-                            "and a corrective action.")
+        raise RefusedByRule(
+            "An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause "
+            "and a corrective action."
+        )
     if alarm.acknowledged_at is not None:
         raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
     alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user
@@ -192,7 +247,9 @@ def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     alarm.full_clean()
     alarm.save(update_fields=["acknowledged_by", "acknowledged_at", "ack_reason", "cleared_at"])
     audit.append(
-        actor=actor, action="alarm.acknowledge", subject=alarm,
+        actor=actor,
+        action="alarm.acknowledge",
+        subject=alarm,
         before={"acknowledged_at": None},
         after={"rule": alarm.rule, "message": alarm.message, "acknowledged_at": alarm.acknowledged_at},
         reason=reason,

@@ -1,4 +1,5 @@
 """Admin of the live view's andon alarms: read-only records (they are written by the product, never by hand)."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -9,7 +10,16 @@ from traceability.admin import ReadOnlyAdmin
 
 @admin.register(Alarm)
 class AlarmAdmin(ReadOnlyAdmin):
-    list_display = ["cell", "rule", "station", "device", "raised_at", "cleared_at", "acknowledged_by", "acknowledged_at"]
+    list_display = [
+        "cell",
+        "rule",
+        "station",
+        "device",
+        "raised_at",
+        "cleared_at",
+        "acknowledged_by",
+        "acknowledged_at",
+    ]
     list_filter = ["cell", "rule"]
     date_hierarchy = "raised_at"
     list_select_related = ["cell", "station", "device", "acknowledged_by"]

@@ -1,4 +1,5 @@
 """Live view choices."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -14,6 +14,7 @@ Frames sent to the browser (JSON):
 The client answers {"type": "ping"} with nothing required; the server replies {"type": "pong"}.
 Each frame is a dataclass of twinweb/events.py (SnapshotFrame, EventFrame, HeartbeatFrame, ResyncFrame, PongFrame).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -313,7 +314,12 @@ class CellConsumer(AsyncWebsocketConsumer):
                 degraded = f"event bus unreachable: {type(exc).__name__}"
             # Through the outbox, so it follows the events queued before it.
             self.outbox.pop("heartbeat", None)
-            self.outbox["heartbeat"] = ("heartbeat", HeartbeatFrame(
-                seq=seq, server_time=timezone.now().isoformat(), degraded=degraded,
-            ).to_payload())
+            self.outbox["heartbeat"] = (
+                "heartbeat",
+                HeartbeatFrame(
+                    seq=seq,
+                    server_time=timezone.now().isoformat(),
+                    degraded=degraded,
+                ).to_payload(),
+            )
             self.wake.set()

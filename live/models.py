@@ -1,4 +1,5 @@
 """Live view: andon alarms raised by rules on the cell's recent history, acknowledged by people with a reason."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -39,7 +40,8 @@ class Alarm(models.Model):
                 name="alarm_one_active_per_station_rule",
             ),
             models.UniqueConstraint(
-                fields=["cell", "rule", "device"], condition=models.Q(cleared_at__isnull=True, device__isnull=False),
+                fields=["cell", "rule", "device"],
+                condition=models.Q(cleared_at__isnull=True, device__isnull=False),
                 name="alarm_one_active_per_device_rule",
             ),
         ]

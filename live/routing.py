@@ -1,4 +1,5 @@
 """WebSocket routes of the live view."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -16,6 +16,7 @@ KPI definitions (also shown on the page):
   failure-analysis station: the Pareto counts those NOKs at once, so the yield must too. Right first time:
   completed with no NOK outcome, no inspection that did not pass, and not failed, scrapped, reworked or on hold.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -151,12 +152,15 @@ def _telemetry_history(devices: Sequence[EdgeDevice], since: dt.datetime) -> lis
         if {"device", "at"} <= field_names:
             rows = list(
                 sample_model.objects.filter(device__in=devices, at__gte=since)
-                .select_related("device").order_by("-at")[:CHART_POINTS]
+                .select_related("device")
+                .order_by("-at")[:CHART_POINTS]
             )
             return [
                 {
-                    "at": _iso(row.at), "device_id": row.device.device_id,
-                    "power_mw": getattr(row, "power_mw", None), "fps": getattr(row, "fps", None),
+                    "at": _iso(row.at),
+                    "device_id": row.device.device_id,
+                    "power_mw": getattr(row, "power_mw", None),
+                    "fps": getattr(row, "fps", None),
                 }
                 for row in reversed(rows)
             ]
@@ -217,7 +221,8 @@ def alarm_row(alarm: Alarm) -> dict[str, Any]:
 def active_alarms(cell: Cell) -> list[Alarm]:
     return list(
         Alarm.objects.filter(cell=cell, cleared_at__isnull=True)
-        .select_related("station", "device", "acknowledged_by").order_by("-raised_at", "-id")
+        .select_related("station", "device", "acknowledged_by")
+        .order_by("-raised_at", "-id")
     )
 
 
@@ -234,9 +239,7 @@ class _EventRow(TypedDict):
     outcome: str
 
 
-def _station_state(
-    *, has_part: bool, dwell_s: float | None, fault: bool, inputs_stale: bool, target_s: float
-) -> str:
+def _station_state(*, has_part: bool, dwell_s: float | None, fault: bool, inputs_stale: bool, target_s: float) -> str:
     if fault:
         return StationState.FAULT
     if inputs_stale:
@@ -276,18 +279,34 @@ def _read_window(cell: Cell, now: dt.datetime) -> _CellWindow:
     )
     inspections = list(
         Inspection.objects.filter(station__cell=cell, captured_at__gte=since)
-        .values("part_id", "station_id", "verdict", "defect_class", "energy_mj", "avg_power_mw", "captured_at",
-                "part__serial", "device__device_id")
+        .values(
+            "part_id",
+            "station_id",
+            "verdict",
+            "defect_class",
+            "energy_mj",
+            "avg_power_mw",
+            "captured_at",
+            "part__serial",
+            "device__device_id",
+        )
         .order_by("captured_at", "id")
     )
     recent = list(
-        Inspection.objects.filter(station__cell=cell).select_related("part", "station", "image")
+        Inspection.objects.filter(station__cell=cell)
+        .select_related("part", "station", "image")
         .order_by("-captured_at", "-id")[:RECENT_RESULTS]
     )
     return _CellWindow(
-        now=now, since=since, target_s=float(cell.target_cycle_time_s), stations=stations,
-        off_takt_ids={s.pk for s in stations if s.kind in OFF_TAKT_KINDS}, events=events, inspections=inspections,
-        devices=list(EdgeDevice.objects.filter(cell=cell).order_by("device_id")), alarms=active_alarms(cell),
+        now=now,
+        since=since,
+        target_s=float(cell.target_cycle_time_s),
+        stations=stations,
+        off_takt_ids={s.pk for s in stations if s.kind in OFF_TAKT_KINDS},
+        events=events,
+        inspections=inspections,
+        devices=list(EdgeDevice.objects.filter(cell=cell).order_by("device_id")),
+        alarms=active_alarms(cell),
         recent=recent,
     )
 
@@ -303,8 +322,11 @@ def _kpis(w: _CellWindow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for e in events:
         latest_visit[e["part_id"]] = e  # events are ordered by entry time
     completed_parts = {
-        pid: e for pid, e in latest_visit.items()
-        if e["left_at"] is not None and e["left_at"] >= since and last_station is not None
+        pid: e
+        for pid, e in latest_visit.items()
+        if e["left_at"] is not None
+        and e["left_at"] >= since
+        and last_station is not None
         and (e["station_id"] == last_station.pk or e["part__status"] != PartStatus.IN_PROCESS)
     }
     dwell_by_part: dict[int, list[float]] = defaultdict(list)
@@ -317,15 +339,22 @@ def _kpis(w: _CellWindow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     failed_inspection_parts = {i["part_id"] for i in w.inspections if i["verdict"] != Verdict.PASS}
     first_pass_decided = set(completed_parts) | nok_parts | failed_inspection_parts
     first_pass_ok = {
-        pid for pid, e in completed_parts.items()
-        if pid not in nok_parts and pid not in failed_inspection_parts
+        pid
+        for pid, e in completed_parts.items()
+        if pid not in nok_parts
+        and pid not in failed_inspection_parts
         and e["part__status"] not in (PartStatus.FAILED, PartStatus.SCRAPPED, PartStatus.REWORKED, PartStatus.ON_HOLD)
     }
     good = first_pass_ok | {pid for pid, e in completed_parts.items() if e["part__status"] == PartStatus.REWORKED}
     cycle_points: list[dict[str, Any]] = sorted(
         (
-            {"serial": e["part__serial"], "cycle_s": round(max(dwell_by_part[pid]), 3), "completed_at": _iso(e["left_at"])}
-            for pid, e in completed_parts.items() if dwell_by_part.get(pid)
+            {
+                "serial": e["part__serial"],
+                "cycle_s": round(max(dwell_by_part[pid]), 3),
+                "completed_at": _iso(e["left_at"]),
+            }
+            for pid, e in completed_parts.items()
+            if dwell_by_part.get(pid)
         ),
         key=lambda p: p["completed_at"] or "",
     )
@@ -333,9 +362,7 @@ def _kpis(w: _CellWindow) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     first_entry = min((e["entered_at"] for e in window_events), default=None)
     planned_start = max(since, first_entry) if first_entry else now
     planned_s = max(0.0, (now - planned_start).total_seconds())
-    run_s = union_length_s(
-        (max(e["entered_at"], planned_start), min(e["left_at"] or now, now)) for e in window_events
-    )
+    run_s = union_length_s((max(e["entered_at"], planned_start), min(e["left_at"] or now, now)) for e in window_events)
     total = len(completed_parts)
     kpi = oee(planned_s=planned_s, run_s=run_s, ideal_cycle_s=w.target_s, total_count=total, good_count=len(good))
     kpis = {
@@ -361,20 +388,27 @@ def _last_verdicts(w: _CellWindow) -> dict[int, dict[str, Any]]:
     last_verdict: dict[int, dict[str, Any]] = {}
     for row in w.recent[::-1]:
         last_verdict[row.station_id] = {
-            "verdict": row.verdict, "defect_class": row.defect_class, "serial": row.part.serial,
-            "result_id": str(row.result_id), "at": _iso(row.captured_at),
+            "verdict": row.verdict,
+            "defect_class": row.defect_class,
+            "serial": row.part.serial,
+            "result_id": str(row.result_id),
+            "at": _iso(row.captured_at),
         }
     for i in w.inspections:
-        last_verdict.setdefault(i["station_id"], {
-            "verdict": i["verdict"], "defect_class": i["defect_class"], "serial": i["part__serial"],
-            "result_id": None, "at": _iso(i["captured_at"]),
-        })
+        last_verdict.setdefault(
+            i["station_id"],
+            {
+                "verdict": i["verdict"],
+                "defect_class": i["defect_class"],
+                "serial": i["part__serial"],
+                "result_id": None,
+                "at": _iso(i["captured_at"]),
+            },
+        )
     return last_verdict
 
 
-def _station_rows(
-    w: _CellWindow, device_rows: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], dt.datetime | None]:
+def _station_rows(w: _CellWindow, device_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dt.datetime | None]:
     """Each station's current part, state, latest verdict and mean cycle, the bottleneck marked; and when the
     cell last reported a station event."""
     now = w.now
@@ -391,7 +425,9 @@ def _station_rows(
         latest = e["left_at"] or e["entered_at"]
         cell_last_event_at = latest if cell_last_event_at is None else max(cell_last_event_at, latest)
     mean_dwell = {
-        sid: sum(v[-BOTTLENECK_SAMPLES:]) / len(v[-BOTTLENECK_SAMPLES:]) for sid, v in dwell_samples.items() if len(v) >= 3
+        sid: sum(v[-BOTTLENECK_SAMPLES:]) / len(v[-BOTTLENECK_SAMPLES:])
+        for sid, v in dwell_samples.items()
+        if len(v) >= 3
     }
     takt_dwell = {sid: mean for sid, mean in mean_dwell.items() if sid not in w.off_takt_ids}
     bottleneck_id = max(takt_dwell, key=lambda sid: takt_dwell[sid]) if takt_dwell else None
@@ -407,27 +443,35 @@ def _station_rows(
         dwell = (now - current["entered_at"]).total_seconds() if current else None
         inspection_station = station.kind in INSPECTION_KINDS
         inputs_stale = (inspection_station and devices_stale) or (current is not None and feed_silent)
-        station_rows.append({
-            "code": station.code,
-            "name": station.name,
-            "kind": station.kind,
-            "position": station.position,
-            "inspection": inspection_station,
-            "part": {
-                "serial": current["part__serial"], "status": current["part__status"],
-                "entered_at": _iso(current["entered_at"]),
-            } if current else None,
-            "dwell_s": round(dwell, 1) if dwell is not None else None,
-            "state": _station_state(
-                has_part=current is not None, dwell_s=dwell, fault=station.pk in fault_stations,
-                inputs_stale=inputs_stale, target_s=w.target_s,
-            ),
-            "fault": station.pk in fault_stations,
-            "last_outcome": last_outcome.get(station.pk),
-            "last_verdict": last_verdict.get(station.pk),
-            "mean_cycle_s": round(mean_dwell[station.pk], 2) if station.pk in mean_dwell else None,
-            "bottleneck": station.pk == bottleneck_id,
-        })
+        station_rows.append(
+            {
+                "code": station.code,
+                "name": station.name,
+                "kind": station.kind,
+                "position": station.position,
+                "inspection": inspection_station,
+                "part": {
+                    "serial": current["part__serial"],
+                    "status": current["part__status"],
+                    "entered_at": _iso(current["entered_at"]),
+                }
+                if current
+                else None,
+                "dwell_s": round(dwell, 1) if dwell is not None else None,
+                "state": _station_state(
+                    has_part=current is not None,
+                    dwell_s=dwell,
+                    fault=station.pk in fault_stations,
+                    inputs_stale=inputs_stale,
+                    target_s=w.target_s,
+                ),
+                "fault": station.pk in fault_stations,
+                "last_outcome": last_outcome.get(station.pk),
+                "last_verdict": last_verdict.get(station.pk),
+                "mean_cycle_s": round(mean_dwell[station.pk], 2) if station.pk in mean_dwell else None,
+                "bottleneck": station.pk == bottleneck_id,
+            }
+        )
     return station_rows, cell_last_event_at
 
 
@@ -438,14 +482,22 @@ def _charts(w: _CellWindow, cycle_points: list[dict[str, Any]]) -> dict[str, Any
     for i in w.inspections:
         if i["energy_mj"] is None:
             continue
-        part_energy = energy.setdefault(i["part__serial"], {"serial": i["part__serial"], "energy_mj": 0.0, "inspections": 0})
+        part_energy = energy.setdefault(
+            i["part__serial"], {"serial": i["part__serial"], "energy_mj": 0.0, "inspections": 0}
+        )
         part_energy["energy_mj"] = round(part_energy["energy_mj"] + i["energy_mj"], 3)
         part_energy["inspections"] += 1
     power = _telemetry_history(w.devices, w.since)
     if not power:
         power = [
-            {"at": _iso(i["captured_at"]), "device_id": i["device__device_id"], "power_mw": i["avg_power_mw"], "fps": None}
-            for i in w.inspections[-CHART_POINTS:] if i["avg_power_mw"] is not None
+            {
+                "at": _iso(i["captured_at"]),
+                "device_id": i["device__device_id"],
+                "power_mw": i["avg_power_mw"],
+                "fps": None,
+            }
+            for i in w.inspections[-CHART_POINTS:]
+            if i["avg_power_mw"] is not None
         ]
     return {
         "cycle": cycle_points[-CHART_POINTS:],
@@ -514,10 +566,13 @@ def part_journey(cell: Cell, serial: str) -> dict[str, Any] | None:
     if part is None:
         return None
     events = list(
-        StationEvent.objects.filter(part=part, station__cell=cell).select_related("station").order_by("entered_at", "id")
+        StationEvent.objects.filter(part=part, station__cell=cell)
+        .select_related("station")
+        .order_by("entered_at", "id")
     )
     inspections = list(
-        Inspection.objects.filter(part=part, station__cell=cell).select_related("station", "image", "part")
+        Inspection.objects.filter(part=part, station__cell=cell)
+        .select_related("station", "image", "part")
         .order_by("captured_at", "id")
     )
     visits: dict[int, list[int]] = defaultdict(list)  # station id -> indexes into events, in entry order
@@ -564,7 +619,9 @@ def recent_serials(cell: Cell, limit: int = 30) -> list[str]:
     """Serials last seen in the cell: with a station visit or an inspection there."""
     return list(
         Part.objects.filter(Q(station_events__station__cell=cell) | Q(inspections__station__cell=cell))
-        .order_by("-created_at").values_list("serial", flat=True).distinct()[:limit]
+        .order_by("-created_at")
+        .values_list("serial", flat=True)
+        .distinct()[:limit]
     )
 
 

@@ -2,6 +2,7 @@
 
 Views only adapt: check access (traceability.access.can_view_cell), call one selector or action, render.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,21 +53,32 @@ def _page_config(request: HttpRequest, cell: Cell) -> dict[str, Any]:
 def cell_live(request: HttpRequest, cell_id: int) -> HttpResponse:
     cell = _viewable_cell(request.user, cell_id)
     calibration_due = [row for row in inspection_selectors.calibration_overview(cell) if row["stale"]]
-    return render(request, "live/cell.html", {"cell": cell, "live_config": _page_config(request, cell),
-                                              "calibration_due": calibration_due})
+    return render(
+        request,
+        "live/cell.html",
+        {"cell": cell, "live_config": _page_config(request, cell), "calibration_due": calibration_due},
+    )
 
 
 def cell_replay(request: HttpRequest, cell_id: int) -> HttpResponse:
     cell = _viewable_cell(request.user, cell_id)
     config = {**_page_config(request, cell), "serial": request.GET.get("serial", "")}
-    return render(request, "live/replay.html", {
-        "cell": cell, "live_config": config, "serials": live_state.recent_serials(cell),
-        "serial": config["serial"],
-    })
+    return render(
+        request,
+        "live/replay.html",
+        {
+            "cell": cell,
+            "live_config": config,
+            "serials": live_state.recent_serials(cell),
+            "serial": config["serial"],
+        },
+    )
 
 
-@extend_schema(summary="Live cell snapshot: stations, KPIs, chart data, devices, alarms; `seq` it is current to",
-               responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    summary="Live cell snapshot: stations, KPIs, chart data, devices, alarms; `seq` it is current to",
+    responses=OpenApiTypes.OBJECT,
+)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def cell_state(request: Request, cell_id: int) -> Response:
@@ -76,8 +88,9 @@ def cell_state(request: Request, cell_id: int) -> Response:
     return response
 
 
-@extend_schema(summary="A part's journey through the cell: station visits, verdicts, images",
-               responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    summary="A part's journey through the cell: station visits, verdicts, images", responses=OpenApiTypes.OBJECT
+)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def cell_journey(request: Request, cell_id: int, serial: str) -> Response:

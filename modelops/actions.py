@@ -5,6 +5,7 @@ product's one signing path (traceability.actions.esign), and it stores a deploy 
 the cell: the device picks the model up when it next asks, whether it is online now or not. The automatic
 rollback on the operators' override rate is the one alias move without a signature; its audit record says why.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,13 @@ def require_manager(user: Any) -> None:
 def code_version() -> str:
     """`git describe` of the running code, or TWINWEB_VERSION where there is no git checkout."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=settings.BASE_DIR,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()[:80]
     except (OSError, subprocess.SubprocessError):
@@ -66,8 +72,16 @@ def store_file(onnx: bytes) -> tuple[str, str]:
     return sha, relative
 
 
-def register_version(*, onnx: bytes, card: dict[str, Any], provenance: dict[str, Any], golden_set: str,
-                     golden_metrics: dict[str, Any], actor: Any, code: str | None = None) -> ModelVersion:
+def register_version(
+    *,
+    onnx: bytes,
+    card: dict[str, Any],
+    provenance: dict[str, Any],
+    golden_set: str,
+    golden_metrics: dict[str, Any],
+    actor: Any,
+    code: str | None = None,
+) -> ModelVersion:
     """A new version (or the existing one with the same bytes: content addressing makes this idempotent)."""
     sha, relative = store_file(onnx)
     if card.get("files", {}).get("onnx", {}).get("sha256") not in (None, sha):
@@ -77,15 +91,32 @@ def register_version(*, onnx: bytes, card: dict[str, Any], provenance: dict[str,
         if existing is not None:
             return existing
         base = str(card.get("model_version") or "defect")
-        version = ModelVersion(sha256=sha, version=f"{base}+{sha[:8]}", file=relative, bytes=len(onnx), card=card,
-                               provenance=provenance, golden_set=golden_set, golden_metrics=golden_metrics,
-                               code_version=code if code is not None else code_version(),
-                               created_by=actor if getattr(actor, "pk", None) else None)
+        version = ModelVersion(
+            sha256=sha,
+            version=f"{base}+{sha[:8]}",
+            file=relative,
+            bytes=len(onnx),
+            card=card,
+            provenance=provenance,
+            golden_set=golden_set,
+            golden_metrics=golden_metrics,
+            code_version=code if code is not None else code_version(),
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
         version.full_clean()
         version.save()
-        audit.append(actor=actor, action="modelops.version.registered", subject=("modelops.modelversion", sha),
-                     after={"version": version.version, "bytes": len(onnx), "golden_set": golden_set,
-                            "accuracy": golden_metrics.get("accuracy"), "code_version": version.code_version})
+        audit.append(
+            actor=actor,
+            action="modelops.version.registered",
+            subject=("modelops.modelversion", sha),
+            after={
+                "version": version.version,
+                "bytes": len(onnx),
+                "golden_set": golden_set,
+                "accuracy": golden_metrics.get("accuracy"),
+                "code_version": version.code_version,
+            },
+        )
     return version
 
 
@@ -96,14 +127,24 @@ def request_training(*, params: dict[str, Any], actor: Any) -> TrainingRun:
 
     with transaction.atomic(durable=True):
         run = TrainingRun.objects.create(params=params, requested_by=actor, requested_at=timezone.now())
-        audit.append(actor=actor, action="modelops.training.requested", subject=("modelops.trainingrun", str(run.pk)),
-                     after={"params": params})
+        audit.append(
+            actor=actor,
+            action="modelops.training.requested",
+            subject=("modelops.trainingrun", str(run.pk)),
+            after={"params": params},
+        )
         transaction.on_commit(lambda: train_model.apply_async(args=[run.pk], queue=settings.TWINWEB_TRAINING_QUEUE))
     return run
 
 
-def record_training_state(run_id: int, *, status: str | None = None, progress: dict[str, Any] | None = None,
-                          error: str = "", version: ModelVersion | None = None) -> None:
+def record_training_state(
+    run_id: int,
+    *,
+    status: str | None = None,
+    progress: dict[str, Any] | None = None,
+    error: str = "",
+    version: ModelVersion | None = None,
+) -> None:
     """The worker's progress (not audited: a measurement, not a decision; the version it registers is)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
@@ -131,42 +172,78 @@ def _deploy_to_cell(cell: Cell, alias: str, version: ModelVersion | None, at: dt
     count = 0
     for device in EdgeDevice.objects.filter(cell=cell).order_by("pk"):
         DeployIntent.objects.filter(device=device, alias=alias, status=DeployStatus.PENDING).update(
-            status=DeployStatus.SUPERSEDED, reported_at=at)
+            status=DeployStatus.SUPERSEDED, reported_at=at
+        )
         if version is not None:
             DeployIntent.objects.create(device=device, alias=alias, version=version, requested_at=at)
             count += 1
     return count
 
 
-def _move(cell: Cell, alias: str, to: ModelVersion | None, *, kind: str, actor: Any, reason: str, method: str | None,
-          at: dt.datetime) -> AliasChange:
+def _move(
+    cell: Cell,
+    alias: str,
+    to: ModelVersion | None,
+    *,
+    kind: str,
+    actor: Any,
+    reason: str,
+    method: str | None,
+    at: dt.datetime,
+) -> AliasChange:
     """Inside the caller's transaction: sign (unless automatic), move, record, deploy."""
     row = ModelAlias.objects.select_for_update().filter(cell=cell, alias=alias).first()
     before = row.version if row else None
     signature = None
     if method is not None:
         signature = esign.sign_record(
-            ("modelops.alias", f"{cell.code}:{alias}"), meaning=RecordSignatureMeaning.MODEL_ALIAS,
-            content={"cell": cell.code, "alias": alias, "kind": kind, "from": before.sha256 if before else None,
-                     "to": to.sha256 if to else None, "reason": reason, "at": at},
-            signer=actor, method=method, at=at)
+            ("modelops.alias", f"{cell.code}:{alias}"),
+            meaning=RecordSignatureMeaning.MODEL_ALIAS,
+            content={
+                "cell": cell.code,
+                "alias": alias,
+                "kind": kind,
+                "from": before.sha256 if before else None,
+                "to": to.sha256 if to else None,
+                "reason": reason,
+                "at": at,
+            },
+            signer=actor,
+            method=method,
+            at=at,
+        )
     if to is None:
         if row is not None:
             row.delete()
     elif row is None:
-        row = ModelAlias.objects.create(cell=cell, alias=alias, version=to, changed_at=at,
-                                        changed_by=esign_user(actor))
+        row = ModelAlias.objects.create(cell=cell, alias=alias, version=to, changed_at=at, changed_by=esign_user(actor))
     else:
         row.previous, row.version, row.changed_at, row.changed_by = before, to, at, esign_user(actor)
         row.save()
-    change = AliasChange.objects.create(cell=cell, alias=alias, kind=kind, from_version=before, to_version=to,
-                                        reason=reason, at=at, actor=esign_user(actor),
-                                        signature_id=signature.pk if signature else None)
+    change = AliasChange.objects.create(
+        cell=cell,
+        alias=alias,
+        kind=kind,
+        from_version=before,
+        to_version=to,
+        reason=reason,
+        at=at,
+        actor=esign_user(actor),
+        signature_id=signature.pk if signature else None,
+    )
     devices = _deploy_to_cell(cell, alias, to, at)
-    audit.append(actor=actor, action=f"modelops.alias.{kind}", subject=("modelops.alias", f"{cell.code}:{alias}"),
-                 before={"version": before.version if before else None},
-                 after={"version": to.version if to else None, "devices": devices,
-                        "signature": signature.pk if signature else None}, reason=reason)
+    audit.append(
+        actor=actor,
+        action=f"modelops.alias.{kind}",
+        subject=("modelops.alias", f"{cell.code}:{alias}"),
+        before={"version": before.version if before else None},
+        after={
+            "version": to.version if to else None,
+            "devices": devices,
+            "signature": signature.pk if signature else None,
+        },
+        reason=reason,
+    )
     return change
 
 
@@ -176,12 +253,14 @@ def esign_user(actor: Any) -> Any:
 
 def _signed(actor: Any, credential: str, cell: Cell, alias: str, request: Any) -> str:
     require_manager(actor)
-    return esign.authenticate_signer(actor, credential, subject=("modelops.alias", f"{cell.code}:{alias}"),
-                                     request=request)
+    return esign.authenticate_signer(
+        actor, credential, subject=("modelops.alias", f"{cell.code}:{alias}"), request=request
+    )
 
 
-def assign_alias(version: ModelVersion, *, cell: Cell, alias: str, actor: Any, credential: str, reason: str,
-                 request: Any = None) -> AliasChange:
+def assign_alias(
+    version: ModelVersion, *, cell: Cell, alias: str, actor: Any, credential: str, reason: str, request: Any = None
+) -> AliasChange:
     """Make `version` the cell's champion or candidate (a candidate runs in shadow beside the champion)."""
     if alias not in Alias.values:
         raise ModelRefused(f"Unknown alias {alias!r}.")
@@ -191,8 +270,16 @@ def assign_alias(version: ModelVersion, *, cell: Cell, alias: str, actor: Any, c
     with transaction.atomic(durable=True):
         if ModelAlias.objects.filter(cell=cell, alias=alias, version=version).exists():
             raise ModelRefused(f"{version.version} already is the {alias} of {cell.code}.")
-        return _move(cell, alias, version, kind=AliasChangeKind.ASSIGN, actor=actor, reason=reason.strip(),
-                     method=method, at=timezone.now())
+        return _move(
+            cell,
+            alias,
+            version,
+            kind=AliasChangeKind.ASSIGN,
+            actor=actor,
+            reason=reason.strip(),
+            method=method,
+            at=timezone.now(),
+        )
 
 
 def promote(cell: Cell, *, actor: Any, credential: str, reason: str, request: Any = None) -> AliasChange:
@@ -205,10 +292,26 @@ def promote(cell: Cell, *, actor: Any, credential: str, reason: str, request: An
         if candidate is None:
             raise ModelRefused(f"Cell {cell.code} has no candidate to promote.")
         at = timezone.now()
-        change = _move(cell, Alias.CHAMPION, candidate.version, kind=AliasChangeKind.PROMOTE, actor=actor,
-                       reason=reason.strip(), method=method, at=at)
-        _move(cell, Alias.CANDIDATE, None, kind=AliasChangeKind.PROMOTE, actor=actor, reason=reason.strip(),
-              method=None, at=at)
+        change = _move(
+            cell,
+            Alias.CHAMPION,
+            candidate.version,
+            kind=AliasChangeKind.PROMOTE,
+            actor=actor,
+            reason=reason.strip(),
+            method=method,
+            at=at,
+        )
+        _move(
+            cell,
+            Alias.CANDIDATE,
+            None,
+            kind=AliasChangeKind.PROMOTE,
+            actor=actor,
+            reason=reason.strip(),
+            method=None,
+            at=at,
+        )
         return change
 
 
@@ -216,8 +319,9 @@ def _rollback(cell: Cell, *, actor: Any, reason: str, method: str | None, kind: 
     champion = ModelAlias.objects.select_for_update().filter(cell=cell, alias=Alias.CHAMPION).first()
     if champion is None or champion.previous is None:
         raise ModelRefused(f"Cell {cell.code} has no previous champion to roll back to.")
-    change = _move(cell, Alias.CHAMPION, champion.previous, kind=kind, actor=actor, reason=reason, method=method,
-                   at=timezone.now())
+    change = _move(
+        cell, Alias.CHAMPION, champion.previous, kind=kind, actor=actor, reason=reason, method=method, at=timezone.now()
+    )
     # A rollback is not itself rolled back to the version it left (an automatic check would flip-flop): going
     # forward again is a promotion.
     ModelAlias.objects.filter(cell=cell, alias=Alias.CHAMPION).update(previous=None)
@@ -248,8 +352,10 @@ def auto_rollback_on_overrides(cell: Cell, *, now: dt.datetime | None = None) ->
         limit = float(settings.TWINWEB_MODEL_OVERRIDE_RATE_MAX)
         if rate["reviewed"] < int(settings.TWINWEB_MODEL_OVERRIDE_MIN_REVIEWS) or rate["rate"] <= limit:
             return None
-        reason = (f"automatic: operators overrode {rate['overridden']} of {rate['reviewed']} reviewed verdicts of "
-                  f"{champion.version.version} since {since.isoformat()} ({rate['rate']:.0%} > {limit:.0%})")
+        reason = (
+            f"automatic: operators overrode {rate['overridden']} of {rate['reviewed']} reviewed verdicts of "
+            f"{champion.version.version} since {since.isoformat()} ({rate['rate']:.0%} > {limit:.0%})"
+        )
         return _rollback(cell, actor=None, reason=reason, method=None, kind=AliasChangeKind.AUTO_ROLLBACK)
 
 
@@ -262,8 +368,9 @@ def mark_offered(intents: list[DeployIntent]) -> None:
 
 @transaction.atomic(durable=True)
 def record_device_report(device: EdgeDevice, *, intent_id: int, sha256: str, status: str, reason: str) -> DeployIntent:
-    intent = DeployIntent.objects.select_for_update().select_related("version").filter(pk=intent_id,
-                                                                                      device=device).first()
+    intent = (
+        DeployIntent.objects.select_for_update().select_related("version").filter(pk=intent_id, device=device).first()
+    )
     if intent is None or intent.version.sha256 != sha256:
         raise ModelRefused("No such deployment for this device.")
     if status not in (DeployStatus.INSTALLED, DeployStatus.REFUSED):
@@ -272,27 +379,43 @@ def record_device_report(device: EdgeDevice, *, intent_id: int, sha256: str, sta
         return intent  # a repeated report changes nothing
     intent.status, intent.reason, intent.reported_at = status, reason[:500], timezone.now()
     intent.save(update_fields=["status", "reason", "reported_at"])
-    audit.append(actor=None, action=f"modelops.deploy.{status}", subject=("modelops.deployintent", str(intent.pk)),
-                 after={"device": device.device_id, "version": intent.version.version, "reason": reason[:500]})
+    audit.append(
+        actor=None,
+        action=f"modelops.deploy.{status}",
+        subject=("modelops.deployintent", str(intent.pk)),
+        after={"device": device.device_id, "version": intent.version.version, "reason": reason[:500]},
+    )
     return intent
 
 
 @transaction.atomic(durable=True)
 def record_shadow(device: EdgeDevice, comparisons: list[dict[str, Any]]) -> int:
     """Store the device's shadow comparisons (idempotent on device, result and candidate)."""
-    by_sha = {v.sha256: v for v in ModelVersion.objects.filter(
-        sha256__in={c.get("champion_sha256") for c in comparisons} | {c.get("candidate_sha256") for c in comparisons})}
+    by_sha = {
+        v.sha256: v
+        for v in ModelVersion.objects.filter(
+            sha256__in={c.get("champion_sha256") for c in comparisons}
+            | {c.get("candidate_sha256") for c in comparisons}
+        )
+    }
     stored = 0
     for c in comparisons:
         champion, candidate = by_sha.get(c.get("champion_sha256", "")), by_sha.get(c.get("candidate_sha256", ""))
         if champion is None or candidate is None:
             continue  # a model the registry does not know (the shipped one): nothing to compare against
         _, created = ShadowComparison.objects.get_or_create(
-            device=device, result_id=str(c["result_id"])[:40], candidate=candidate,
-            defaults={"champion": champion, "champion_class": str(c["champion_class"])[:40],
-                      "candidate_class": str(c["candidate_class"])[:40],
-                      "champion_confidence": float(c["champion_confidence"]),
-                      "candidate_confidence": float(c["candidate_confidence"]),
-                      "agree": c["champion_class"] == c["candidate_class"], "at": timezone.now()})
+            device=device,
+            result_id=str(c["result_id"])[:40],
+            candidate=candidate,
+            defaults={
+                "champion": champion,
+                "champion_class": str(c["champion_class"])[:40],
+                "candidate_class": str(c["candidate_class"])[:40],
+                "champion_confidence": float(c["champion_confidence"]),
+                "candidate_confidence": float(c["candidate_confidence"]),
+                "agree": c["champion_class"] == c["candidate_class"],
+                "at": timezone.now(),
+            },
+        )
         stored += created
     return stored

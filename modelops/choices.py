@@ -1,4 +1,5 @@
 """The model registry's enums, with the badge colour each status shows."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -31,7 +32,12 @@ class AliasChangeKind(models.TextChoices):
 
 
 BADGE = {
-    TrainingStatus.QUEUED: "secondary", TrainingStatus.RUNNING: "info", TrainingStatus.DONE: "success",
-    TrainingStatus.FAILED: "danger", DeployStatus.PENDING: "warning", DeployStatus.INSTALLED: "success",
-    DeployStatus.REFUSED: "danger", DeployStatus.SUPERSEDED: "secondary",
+    TrainingStatus.QUEUED: "secondary",
+    TrainingStatus.RUNNING: "info",
+    TrainingStatus.DONE: "success",
+    TrainingStatus.FAILED: "danger",
+    DeployStatus.PENDING: "warning",
+    DeployStatus.INSTALLED: "success",
+    DeployStatus.REFUSED: "danger",
+    DeployStatus.SUPERSEDED: "secondary",
 }

@@ -1,4 +1,5 @@
 """The model registry's refusals (DomainError: the views map them to HTTP errors)."""
+
 from __future__ import annotations
 
 from traceability.errors import RefusedByRule

@@ -8,6 +8,7 @@ Golden set `golden-v1` is
 Training refuses its own seed being the golden seed, and `check_disjoint` compares the actual arrays (sha256 of
 each classifier input) before anything trains: an overlap stops the run instead of flattering the metrics.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,13 @@ class GoldenSet:
     reviewed_ids: tuple[int, ...]
 
     def describe(self) -> dict[str, Any]:
-        return {"version": GOLDEN_SET_VERSION, "rendered_seed": GOLDEN_SEED, "rendered": self.rendered,
-                "reviewed_ids": list(self.reviewed_ids), "size": int(len(self.y))}
+        return {
+            "version": GOLDEN_SET_VERSION,
+            "rendered_seed": GOLDEN_SEED,
+            "rendered": self.rendered,
+            "reviewed_ids": list(self.reviewed_ids),
+            "size": int(len(self.y)),
+        }
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -83,7 +89,7 @@ def predict_onnx(onnx_bytes: bytes, x_u8: np.ndarray, batch: int = 64) -> np.nda
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
-    out = [session.run(None, {"input": normalise_uint8(x_u8[i:i + batch])})[0] for i in range(0, len(x_u8), batch)]
+    out = [session.run(None, {"input": normalise_uint8(x_u8[i : i + batch])})[0] for i in range(0, len(x_u8), batch)]
     return np.concatenate(out) if out else np.zeros((0, len(DEFECT_CLASSES)), np.float32)
 
 
@@ -112,13 +118,26 @@ def evaluate(onnx_bytes: bytes, golden: GoldenSet) -> dict[str, Any]:
 def compare(candidate: dict[str, Any], champion: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Rows for the page: each figure of candidate and champion side by side, with the intervals. `overlap` says
     whether the intervals overlap (then the golden set cannot tell the two apart on that figure)."""
-    rows = [{"figure": "accuracy", "candidate": candidate["accuracy"], "candidate_ci": candidate["accuracy_ci95"],
-             "champion": champion["accuracy"] if champion else None,
-             "champion_ci": champion["accuracy_ci95"] if champion else None}]
+    rows = [
+        {
+            "figure": "accuracy",
+            "candidate": candidate["accuracy"],
+            "candidate_ci": candidate["accuracy_ci95"],
+            "champion": champion["accuracy"] if champion else None,
+            "champion_ci": champion["accuracy_ci95"] if champion else None,
+        }
+    ]
     for name, c in candidate["nok_recall"].items():
         p = champion["nok_recall"].get(name) if champion else None
-        rows.append({"figure": f"NOK recall {name}", "candidate": c["recall"], "candidate_ci": c["ci95"],
-                     "champion": p["recall"] if p else None, "champion_ci": p["ci95"] if p else None})
+        rows.append(
+            {
+                "figure": f"NOK recall {name}",
+                "candidate": c["recall"],
+                "candidate_ci": c["ci95"],
+                "champion": p["recall"] if p else None,
+                "champion_ci": p["ci95"] if p else None,
+            }
+        )
     for row in rows:
         a, b = row["candidate_ci"], row["champion_ci"]
         row["overlap"] = None if b is None else not (a[1] < b[0] or b[1] < a[0])

@@ -4,6 +4,7 @@
 A version's ONNX file lives at MEDIA_ROOT/models/<sha256[:2]>/<sha256>.onnx: its name is its content, so two
 registrations of the same bytes are one version and a file that no longer hashes to its name is detectably wrong.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -25,8 +26,9 @@ class ModelVersion(models.Model):
     golden_metrics = models.JSONField(default=dict, blank=True)
     code_version = models.CharField(max_length=80, blank=True, help_text="git describe of the training code.")
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -44,8 +46,9 @@ class ModelAlias(models.Model):
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
     previous = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     changed_at = models.DateTimeField()
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cell", "alias"], name="one_alias_per_cell")]
@@ -64,8 +67,9 @@ class AliasChange(models.Model):
     to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reason = models.TextField()
     at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     signature_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="traceability RecordSignature.")
 
     class Meta:
@@ -86,8 +90,13 @@ class DeployIntent(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["device", "alias"], condition=models.Q(status="pending"),
-                                               name="one_pending_deploy_per_device_alias")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "alias"],
+                condition=models.Q(status="pending"),
+                name="one_pending_deploy_per_device_alias",
+            )
+        ]
 
 
 class TrainingRun(models.Model):
@@ -121,5 +130,8 @@ class ShadowComparison(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["device", "result_id", "candidate"],
-                                               name="one_shadow_per_result_and_candidate")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "result_id", "candidate"], name="one_shadow_per_result_and_candidate"
+            )
+        ]

@@ -1,5 +1,6 @@
 """Reads of the model registry: versions, aliases, the reviewed samples split into golden and training, the golden
 set's arrays, the operators' override rate on a version's verdicts, and the RQ1 transition of a version."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,13 +50,17 @@ def deployments(limit: int = 50) -> list[DeployIntent]:
 
 
 def pending_for(device: EdgeDevice) -> list[DeployIntent]:
-    return list(DeployIntent.objects.filter(device=device, status="pending").select_related("version")
-                .order_by("requested_at", "id"))
+    return list(
+        DeployIntent.objects.filter(device=device, status="pending")
+        .select_related("version")
+        .order_by("requested_at", "id")
+    )
 
 
 def disagreements(version: ModelVersion, limit: int = 100) -> list[ShadowComparison]:
-    return list(ShadowComparison.objects.filter(candidate=version, agree=False).select_related("device", "champion")
-                [:limit])
+    return list(
+        ShadowComparison.objects.filter(candidate=version, agree=False).select_related("device", "champion")[:limit]
+    )
 
 
 def shadow_summary(version: ModelVersion) -> dict[str, int]:
@@ -82,11 +87,18 @@ class ReviewedSample:
 
 def reviewed_samples() -> list[ReviewedSample]:
     """Every completed review with an image and a surface class (the human's label), oldest first."""
-    rows = (Review.objects.filter(status=ReviewStatus.COMPLETE, inspection__image__isnull=False,
-                                  defect_label__in=DEFECT_CLASSES)
-            .select_related("inspection__image").order_by("completed_at", "id"))
-    return [ReviewedSample(r.pk, r.inspection.image.sha256, r.defect_label, r.inspection.image.file.path)
-            for r in rows if r.inspection.image is not None]
+    rows = (
+        Review.objects.filter(
+            status=ReviewStatus.COMPLETE, inspection__image__isnull=False, defect_label__in=DEFECT_CLASSES
+        )
+        .select_related("inspection__image")
+        .order_by("completed_at", "id")
+    )
+    return [
+        ReviewedSample(r.pk, r.inspection.image.sha256, r.defect_label, r.inspection.image.file.path)
+        for r in rows
+        if r.inspection.image is not None
+    ]
 
 
 def sample_arrays(samples: list[ReviewedSample]) -> tuple[np.ndarray, np.ndarray]:
@@ -115,20 +127,27 @@ def golden_set(rendered: int) -> GoldenSet:
 
 # A review that overrode the machine: a reject signed OK (`override_ok`), or a pass (sent to review for its low
 # confidence) signed NOK.
-OVERRIDDEN = Q(verdict=ReviewVerdict.OVERRIDE_OK) | Q(verdict=ReviewVerdict.CONFIRM_NOK, inspection__verdict=Verdict.PASS)
+OVERRIDDEN = Q(verdict=ReviewVerdict.OVERRIDE_OK) | Q(
+    verdict=ReviewVerdict.CONFIRM_NOK, inspection__verdict=Verdict.PASS
+)
 
 
 def override_rate(cell: Cell, version: ModelVersion, *, since: dt.datetime) -> dict[str, Any]:
     """Of the machine verdicts `version` gave in `cell` since `since` that operators reviewed, how many they
     overrode (OVERRIDDEN)."""
     inspections = Inspection.objects.filter(station__cell=cell, model_sha256=version.sha256, captured_at__gte=since)
-    reviews = Review.objects.filter(status__in=[ReviewStatus.COMPLETE],
-                                    pk__in=ReviewedInspection.objects.filter(inspection__in=inspections)
-                                    .values("review_id"))
+    reviews = Review.objects.filter(
+        status__in=[ReviewStatus.COMPLETE],
+        pk__in=ReviewedInspection.objects.filter(inspection__in=inspections).values("review_id"),
+    )
     reviewed = reviews.count()
     overridden = reviews.filter(OVERRIDDEN).count()
-    return {"reviewed": reviewed, "overridden": overridden, "verdicts": inspections.count(),
-            "rate": round(overridden / reviewed, 4) if reviewed else None}
+    return {
+        "reviewed": reviewed,
+        "overridden": overridden,
+        "verdicts": inspections.count(),
+        "rate": round(overridden / reviewed, 4) if reviewed else None,
+    }
 
 
 def transition(version: ModelVersion) -> list[dict[str, Any]]:
@@ -136,33 +155,70 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
     runs of this model, where they exist), to live agreement with operators."""
     card_eval = version.card.get("evaluation", {})
     rows: list[dict[str, Any]] = [
-        {"stage": "training (validation set)", "accuracy": card_eval.get("accuracy"),
-         "n": card_eval.get("test_size"), "note": f"seed {card_eval.get('test_seed')}"},
-        {"stage": f"golden set {version.golden_set}", "accuracy": version.golden_metrics.get("accuracy"),
-         "n": version.golden_metrics.get("n"), "note": "onnxruntime fp32 on the server CPU"},
+        {
+            "stage": "training (validation set)",
+            "accuracy": card_eval.get("accuracy"),
+            "n": card_eval.get("test_size"),
+            "note": f"seed {card_eval.get('test_seed')}",
+        },
+        {
+            "stage": f"golden set {version.golden_set}",
+            "accuracy": version.golden_metrics.get("accuracy"),
+            "n": version.golden_metrics.get("n"),
+            "note": "onnxruntime fp32 on the server CPU",
+        },
     ]
-    variants = list(ProfilingVariant.objects.filter(run__model_sha256=version.sha256).select_related("run")
-                    .order_by("backend", "precision"))
+    variants = list(
+        ProfilingVariant.objects.filter(run__model_sha256=version.sha256)
+        .select_related("run")
+        .order_by("backend", "precision")
+    )
     if variants:
         for v in variants:
             if not v.available:
-                rows.append({"stage": f"device {v.backend} {v.precision}", "accuracy": None, "n": None,
-                             "note": f"not measured: {v.reason or 'variant not available'}"})
+                rows.append(
+                    {
+                        "stage": f"device {v.backend} {v.precision}",
+                        "accuracy": None,
+                        "n": None,
+                        "note": f"not measured: {v.reason or 'variant not available'}",
+                    }
+                )
                 continue
-            rows.append({"stage": f"device {v.backend} {v.precision}", "accuracy": v.accuracy, "n": v.images,
-                         "fps": v.fps, "fps_per_w": v.fps_per_w_inference,
-                         "note": "; ".join(x for x in (v.device, v.power_note if v.fps_per_w_inference is None else "")
-                                           if x)})
+            rows.append(
+                {
+                    "stage": f"device {v.backend} {v.precision}",
+                    "accuracy": v.accuracy,
+                    "n": v.images,
+                    "fps": v.fps,
+                    "fps_per_w": v.fps_per_w_inference,
+                    "note": "; ".join(
+                        x for x in (v.device, v.power_note if v.fps_per_w_inference is None else "") if x
+                    ),
+                }
+            )
     else:
-        rows.append({"stage": "device runtimes", "accuracy": None, "n": None,
-                     "note": "not measured: no profiling run of this model on a device yet"})
-    reviewed = Review.objects.filter(pk__in=ReviewedInspection.objects.filter(
-        inspection__model_sha256=version.sha256).values("review_id"))
+        rows.append(
+            {
+                "stage": "device runtimes",
+                "accuracy": None,
+                "n": None,
+                "note": "not measured: no profiling run of this model on a device yet",
+            }
+        )
+    reviewed = Review.objects.filter(
+        pk__in=ReviewedInspection.objects.filter(inspection__model_sha256=version.sha256).values("review_id")
+    )
     total = reviewed.count()
     overridden = reviewed.filter(OVERRIDDEN).count()
-    rows.append({"stage": "live: agreement with operators (reviewed verdicts)",
-                 "accuracy": round(1 - overridden / total, 4) if total else None, "n": total,
-                 "note": "" if total else "not measured: no reviewed verdict of this version yet"})
+    rows.append(
+        {
+            "stage": "live: agreement with operators (reviewed verdicts)",
+            "accuracy": round(1 - overridden / total, 4) if total else None,
+            "n": total,
+            "note": "" if total else "not measured: no reviewed verdict of this version yet",
+        }
+    )
     return rows
 
 

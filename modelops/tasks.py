@@ -1,4 +1,5 @@
 """The model registry's Celery tasks (thin: ids in, an action called)."""
+
 from __future__ import annotations
 
 import logging

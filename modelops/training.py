@@ -7,6 +7,7 @@
    recorded on the run;
 4. the new ONNX measured on the golden set and registered with its card, provenance and code version.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,16 @@ from modelops import actions, golden, selectors
 from modelops.choices import TrainingStatus
 from modelops.models import ModelVersion, TrainingRun
 
-DEFAULTS: dict[str, Any] = {"seed": 1, "val_seed": 2, "train_per_class": 150, "val_per_class": 50, "epochs": 30,
-                            "batch": 32, "lr": 2e-3, "golden_rendered": 280}
+DEFAULTS: dict[str, Any] = {
+    "seed": 1,
+    "val_seed": 2,
+    "train_per_class": 150,
+    "val_per_class": 50,
+    "epochs": 30,
+    "batch": 32,
+    "lr": 2e-3,
+    "golden_rendered": 280,
+}
 
 
 def _write_samples(folder: Path, samples: list[selectors.ReviewedSample]) -> None:
@@ -35,8 +44,18 @@ def _write_samples(folder: Path, samples: list[selectors.ReviewedSample]) -> Non
     for i, s in enumerate(samples):
         name = f"images/{i:05d}_{s.label}.png"
         shutil.copyfile(s.image_path, folder / name)
-        rows.append({"file": name, "part_type": "", "seed": None, "defect_class": s.label, "px_per_mm": 0.0,
-                     "dimensions_mm": {}, "review_id": s.review_id, "image_sha256": s.image_sha256})
+        rows.append(
+            {
+                "file": name,
+                "part_type": "",
+                "seed": None,
+                "defect_class": s.label,
+                "px_per_mm": 0.0,
+                "dimensions_mm": {},
+                "review_id": s.review_id,
+                "image_sha256": s.image_sha256,
+            }
+        )
     write_labels(folder, rows, seed=None, source="modelops training (reviewed samples not held out)")
 
 
@@ -66,14 +85,25 @@ def run_training(run_id: int) -> ModelVersion:
             _write_samples(work / "reviewed", training_samples)
             extra.append(str(work / "reviewed"))
         args = argparse.Namespace(
-            out=str(work / "model"), seed=int(p["seed"]), test_seed=int(p["val_seed"]),
-            train_per_class=int(p["train_per_class"]), test_per_class=int(p["val_per_class"]),
-            epochs=int(p["epochs"]), batch=int(p["batch"]), lr=float(p["lr"]), ok_weight=0.7, threads=2,
-            extra_data=extra, data_cache=str(cache), model_version=f"defect-mnv2-r{run_id}",
-            argv=[f"(modelops training run {run_id})"])
+            out=str(work / "model"),
+            seed=int(p["seed"]),
+            test_seed=int(p["val_seed"]),
+            train_per_class=int(p["train_per_class"]),
+            test_per_class=int(p["val_per_class"]),
+            epochs=int(p["epochs"]),
+            batch=int(p["batch"]),
+            lr=float(p["lr"]),
+            ok_weight=0.7,
+            threads=2,
+            extra_data=extra,
+            data_cache=str(cache),
+            model_version=f"defect-mnv2-r{run_id}",
+            argv=[f"(modelops training run {run_id})"],
+        )
         card = trainer.train(args, progress=lambda entry: actions.record_training_state(run_id, progress=entry))
-        card["training"]["extra_data"] = [{"source": "reviewed samples (not held out)",
-                                           "images": len(training_samples)}]
+        card["training"]["extra_data"] = [
+            {"source": "reviewed samples (not held out)", "images": len(training_samples)}
+        ]
         onnx = (work / "model" / trainer.ONNX_NAME).read_bytes()
     metrics = golden.evaluate(onnx, golden_set)
     # The golden set grows with reviewed samples held out since: measure today's champions on the very same
@@ -84,15 +114,25 @@ def run_training(run_id: int) -> ModelVersion:
         if path.is_file():
             metrics["champions"][champion.sha256] = golden.evaluate(path.read_bytes(), golden_set)
     provenance = {
-        "rendered": {"train_seed": p["seed"], "train_images": int(len(x_train)), "val_seed": p["val_seed"],
-                     "val_images": int(len(x_val))},
+        "rendered": {
+            "train_seed": p["seed"],
+            "train_images": int(len(x_train)),
+            "val_seed": p["val_seed"],
+            "val_images": int(len(x_val)),
+        },
         "reviewed_training_ids": [s.review_id for s in training_samples],
         "reviewed_golden_ids": list(golden_set.reviewed_ids),
         "golden_disjointness": {"checked_inputs": checked, "golden_inputs": int(len(golden_set.y)), "overlap": 0},
-        "training_run": run_id, "params": p,
+        "training_run": run_id,
+        "params": p,
     }
-    version = actions.register_version(onnx=onnx, card=json.loads(json.dumps(card)), provenance=provenance,
-                                       golden_set=golden.GOLDEN_SET_VERSION, golden_metrics=metrics,
-                                       actor=run.requested_by)
+    version = actions.register_version(
+        onnx=onnx,
+        card=json.loads(json.dumps(card)),
+        provenance=provenance,
+        golden_set=golden.GOLDEN_SET_VERSION,
+        golden_metrics=metrics,
+        actor=run.requested_by,
+    )
     actions.record_training_state(run_id, status=TrainingStatus.DONE, version=version)
     return version

@@ -1,5 +1,6 @@
 """The /modelops/ pages (quality engineer): the registry, a version with its card and golden-set comparison, the
 RQ1 transition view, and the forms that start training and move aliases (each a signed action)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,11 +47,19 @@ def _require_view(request: HttpRequest) -> None:
 @login_required
 def registry(request: HttpRequest) -> HttpResponse:
     _require_view(request)
-    return render(request, "modelops/registry.html", {
-        "versions": selectors.versions(), "aliases": selectors.alias_table(), "runs": selectors.training_runs(),
-        "deployments": selectors.deployments(), "changes": selectors.alias_changes(), "train_form": TrainForm(),
-        "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
-    })
+    return render(
+        request,
+        "modelops/registry.html",
+        {
+            "versions": selectors.versions(),
+            "aliases": selectors.alias_table(),
+            "runs": selectors.training_runs(),
+            "deployments": selectors.deployments(),
+            "changes": selectors.alias_changes(),
+            "train_form": TrainForm(),
+            "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
+        },
+    )
 
 
 @login_required
@@ -64,16 +73,33 @@ def version_detail(request: HttpRequest, sha256: str) -> HttpResponse:
             # champion's own figures only if they come from the same golden set at the same size.
             champion = version.golden_metrics.get("champions", {}).get(row.version.sha256)
             same_set = champion is not None
-            if champion is None and row.version.golden_set == version.golden_set and (
-                    row.version.golden_metrics.get("n") == version.golden_metrics.get("n")):
+            if (
+                champion is None
+                and row.version.golden_set == version.golden_set
+                and (row.version.golden_metrics.get("n") == version.golden_metrics.get("n"))
+            ):
                 champion = row.version.golden_metrics
-            comparisons.append({"cell": row.cell, "champion": row.version, "same_images": same_set,
-                                "rows": golden.compare(version.golden_metrics, champion)})
-    return render(request, "modelops/version.html", {
-        "version": version, "metrics": version.golden_metrics, "comparisons": comparisons,
-        "shadow": selectors.shadow_summary(version), "disagreements": selectors.disagreements(version),
-        "assign_form": AssignForm(), "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
-    })
+            comparisons.append(
+                {
+                    "cell": row.cell,
+                    "champion": row.version,
+                    "same_images": same_set,
+                    "rows": golden.compare(version.golden_metrics, champion),
+                }
+            )
+    return render(
+        request,
+        "modelops/version.html",
+        {
+            "version": version,
+            "metrics": version.golden_metrics,
+            "comparisons": comparisons,
+            "shadow": selectors.shadow_summary(version),
+            "disagreements": selectors.disagreements(version),
+            "assign_form": AssignForm(),
+            "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
+        },
+    )
 
 
 @login_required
@@ -114,8 +140,11 @@ def _signed_post(request: HttpRequest, form: SignedForm, call: Any, back: str, *
     except DomainError as exc:
         _refused(request, exc)
         return redirect(back, *args)
-    messages.success(request, f"{change.get_kind_display()}: {change.cell.code} {change.alias} is now "
-                              f"{change.to_version.version if change.to_version else 'unset'}.")
+    messages.success(
+        request,
+        f"{change.get_kind_display()}: {change.cell.code} {change.alias} is now "
+        f"{change.to_version.version if change.to_version else 'unset'}.",
+    )
     return redirect(back, *args)
 
 
@@ -123,24 +152,46 @@ def _signed_post(request: HttpRequest, form: SignedForm, call: Any, back: str, *
 @require_POST
 def assign(request: HttpRequest, sha256: str) -> HttpResponse:
     version = get_object_or_404(ModelVersion, sha256=sha256)
-    return _signed_post(request, AssignForm(request.POST), lambda d: actions.assign_alias(
-        version, cell=d["cell"], alias=d["alias"], actor=request.user, credential=d["credential"],
-        reason=d["reason"], request=request), "modelops-version", sha256)
+    return _signed_post(
+        request,
+        AssignForm(request.POST),
+        lambda d: actions.assign_alias(
+            version,
+            cell=d["cell"],
+            alias=d["alias"],
+            actor=request.user,
+            credential=d["credential"],
+            reason=d["reason"],
+            request=request,
+        ),
+        "modelops-version",
+        sha256,
+    )
 
 
 @login_required
 @require_POST
 def promote(request: HttpRequest, cell_code: str) -> HttpResponse:
     cell = get_object_or_404(Cell, code=cell_code)
-    return _signed_post(request, SignedForm(request.POST), lambda d: actions.promote(
-        cell, actor=request.user, credential=d["credential"], reason=d["reason"], request=request),
-        "modelops-registry")
+    return _signed_post(
+        request,
+        SignedForm(request.POST),
+        lambda d: actions.promote(
+            cell, actor=request.user, credential=d["credential"], reason=d["reason"], request=request
+        ),
+        "modelops-registry",
+    )
 
 
 @login_required
 @require_POST
 def rollback(request: HttpRequest, cell_code: str) -> HttpResponse:
     cell = get_object_or_404(Cell, code=cell_code)
-    return _signed_post(request, SignedForm(request.POST), lambda d: actions.rollback(
-        cell, actor=request.user, credential=d["credential"], reason=d["reason"], request=request),
-        "modelops-registry")
+    return _signed_post(
+        request,
+        SignedForm(request.POST),
+        lambda d: actions.rollback(
+            cell, actor=request.user, credential=d["credential"], reason=d["reason"], request=request
+        ),
+        "modelops-registry",
+    )

@@ -1,4 +1,5 @@
 """Enums of the health report and of the cell gateway's heartbeat."""
+
 from __future__ import annotations
 
 from django.db import models

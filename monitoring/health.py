@@ -11,6 +11,7 @@ are the library's (Database, Redis) or written on its base class.
 
 A check says "degraded" with ServiceWarning, "not configured" with NotConfigured, "down" with any other error.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -220,8 +221,13 @@ class Component:
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status.value, "critical": self.critical,
-                "latency_ms": round(self.latency_ms, 2), "detail": self.detail}
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "critical": self.critical,
+            "latency_ms": round(self.latency_ms, 2),
+            "detail": self.detail,
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,12 +262,21 @@ def planned_checks() -> list[Planned]:
     survey = WorkerSurvey(settings.TWINWEB_HEALTH_WORKER_TIMEOUT_S)
     planned = [
         Planned("database", Database(), critical=True),
-        Planned("redis", Redis(client_factory=lambda: AsyncRedis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)), critical=True),
+        Planned(
+            "redis",
+            Redis(
+                client_factory=lambda: AsyncRedis.from_url(
+                    settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+                )
+            ),
+            critical=True,
+        ),
         Planned("channel_layer", ChannelLayer(), critical=True),
         Planned(f"queue:{INGEST_QUEUE}", ServerQueue(INGEST_QUEUE, survey)),
-        Planned(f"queue:{settings.TWINWEB_TRAINING_QUEUE}",
-                ServerQueue(settings.TWINWEB_TRAINING_QUEUE, survey, required=False)),
+        Planned(
+            f"queue:{settings.TWINWEB_TRAINING_QUEUE}",
+            ServerQueue(settings.TWINWEB_TRAINING_QUEUE, survey, required=False),
+        ),
     ]
     try:
         from traceability.models import Cell
@@ -311,6 +326,13 @@ def run_checks(planned: Sequence[Planned]) -> Report:
             detail = result.error.message
         else:
             detail = str(getattr(item.check, "detail", "") or "")
-        components.append(Component(name=item.name, status=_status_of(result), critical=item.critical,
-                                    latency_ms=result.time_taken * 1000.0, detail=str(detail)))
+        components.append(
+            Component(
+                name=item.name,
+                status=_status_of(result),
+                critical=item.critical,
+                latency_ms=result.time_taken * 1000.0,
+                detail=str(detail),
+            )
+        )
     return Report(components)

@@ -13,6 +13,7 @@ started (a counter: it only goes up, and starts again at 0 with the process); `e
 `stations` (each station's state as the PLC reports it) are optional. The key expires when the gateway stops
 writing: no key is "not configured" for a cell outside TWINWEB_GATEWAY_CELLS and "down" for a cell listed there.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,8 +78,9 @@ class GatewayHeartbeat:
     error: str = ""
 
     def to_json(self) -> str:
-        return json.dumps({"at": self.at.isoformat(), "state": str(self.state), "reconnects": self.reconnects,
-                           "error": self.error})
+        return json.dumps(
+            {"at": self.at.isoformat(), "state": str(self.state), "reconnects": self.reconnects, "error": self.error}
+        )
 
     @classmethod
     def from_json(cls, cell: str, raw: bytes | str) -> GatewayHeartbeat:
@@ -134,7 +136,7 @@ def queue_depths(queues: Iterable[str]) -> dict[str, int]:
             pipe.llen(f"{name}{_PRIORITY_SEP}{step}")
     lengths = pipe.execute()
     per_queue = 1 + len(_PRIORITY_STEPS)
-    return {name: int(sum(lengths[i * per_queue:(i + 1) * per_queue])) for i, name in enumerate(names)}
+    return {name: int(sum(lengths[i * per_queue : (i + 1) * per_queue])) for i, name in enumerate(names)}
 
 
 def unacknowledged_messages() -> int:
@@ -149,8 +151,12 @@ def expected_queues() -> list[str]:
 
     devices = EdgeDevice.objects.order_by("device_id").values_list("device_id", flat=True)
     cells = Cell.objects.order_by("code").values_list("code", flat=True)
-    return [INGEST_QUEUE, settings.TWINWEB_TRAINING_QUEUE, *(edge_queue(d) for d in devices),
-            *(cobot_queue(c) for c in cells)]
+    return [
+        INGEST_QUEUE,
+        settings.TWINWEB_TRAINING_QUEUE,
+        *(edge_queue(d) for d in devices),
+        *(cobot_queue(c) for c in cells),
+    ]
 
 
 # --- Dead letters, edge devices, profiling ----------------------------------------------------------------------
@@ -167,14 +173,20 @@ def dead_letters_by_reason() -> dict[tuple[str, bool], int]:
 
 
 def edge_devices() -> list[EdgeDevice]:
-    return list(EdgeDevice.objects.order_by("device_id").only(
-        "device_id", "cell_id", "last_heartbeat_at", "last_telemetry", "backend", "precision"))
+    return list(
+        EdgeDevice.objects.order_by("device_id").only(
+            "device_id", "cell_id", "last_heartbeat_at", "last_telemetry", "backend", "precision"
+        )
+    )
 
 
 def latest_profiling_variants() -> list[tuple[str, ProfilingVariant]]:
     """(device id, variant) for each variant of each device's latest finished profiling run."""
-    runs = (ProfilingRun.objects.filter(status=ProfilingRunStatus.DONE).order_by("device_id", "-received_at", "-id")
-            .select_related("device"))
+    runs = (
+        ProfilingRun.objects.filter(status=ProfilingRunStatus.DONE)
+        .order_by("device_id", "-received_at", "-id")
+        .select_related("device")
+    )
     latest: dict[int, ProfilingRun] = {}
     for run in runs.only("id", "device__device_id", "device_id", "received_at"):
         latest.setdefault(run.device_id, run)

@@ -2,6 +2,7 @@
 
 /healthz (twinweb/views.py) stays the liveness probe: the process answers and reaches its database.
 """
+
 from __future__ import annotations
 
 import hmac

@@ -5,6 +5,7 @@ the run id: a redelivered report stores nothing a second time. A report whose ru
 run started on the device itself) is stored as a new run of that device.
 The report is validated before anything is written; nothing slow happens inside the transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,6 +31,7 @@ from traceability.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+
 class ProfilingReportError(ValueError):
     """The report does not follow the schema; the message names the field."""
 
@@ -47,24 +49,44 @@ def send_profiling_job(run: ProfilingRun, reply_queue: str = INGEST_QUEUE) -> No
     """Queue the protocol on the device's queue (called after commit). The device answers on `reply_queue`."""
     from twinweb.celery import app
 
-    app.send_task(PROFILE_EDGE_TASK, kwargs={"run_id": str(run.run_id), "device_id": run.device.device_id,
-                                        "config": run.config, "reply_queue": reply_queue},
-                  queue=edge_queue(run.device.device_id))
+    app.send_task(
+        PROFILE_EDGE_TASK,
+        kwargs={
+            "run_id": str(run.run_id),
+            "device_id": run.device.device_id,
+            "config": run.config,
+            "reply_queue": reply_queue,
+        },
+        queue=edge_queue(run.device.device_id),
+    )
 
 
 @transaction.atomic(durable=True)
-def request_profiling_run(device: EdgeDevice, *, config: ProfileConfig, actor: Any, send: bool = True,
-                          reply_queue: str = INGEST_QUEUE) -> ProfilingRun:
+def request_profiling_run(
+    device: EdgeDevice, *, config: ProfileConfig, actor: Any, send: bool = True, reply_queue: str = INGEST_QUEUE
+) -> ProfilingRun:
     """Record a queued run and, after commit, send the job to `edge.<device_id>` (`send=False`: the caller runs
     the protocol itself, e.g. `manage.py profile_edge --inline`)."""
     if actor is not None and not can_run_profiling(actor):
         raise ProfilingNotAllowed("Your role may not start edge profiling runs.")
-    run = ProfilingRun(device=device, requested_by=actor if getattr(actor, "is_authenticated", False) else None,
-                       requested_at=timezone.now(), config=config.to_dict())
+    run = ProfilingRun(
+        device=device,
+        requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+        requested_at=timezone.now(),
+        config=config.to_dict(),
+    )
     run.full_clean()
     run.save()
-    audit.append(actor=actor, action="profiling.requested", subject=_subject(run),
-                 after={"device": device.device_id, "config": run.config, "sent_to": edge_queue(device.device_id) if send else "inline"})
+    audit.append(
+        actor=actor,
+        action="profiling.requested",
+        subject=_subject(run),
+        after={
+            "device": device.device_id,
+            "config": run.config,
+            "sent_to": edge_queue(device.device_id) if send else "inline",
+        },
+    )
     if send:
         transaction.on_commit(lambda: send_profiling_job(run, reply_queue))
     return run
@@ -93,20 +115,34 @@ def _metric_int(metrics: dict[str, Any], name: str) -> int | None:
 def _variant_row(variant: VariantResult, position: int) -> _ParsedVariant:
     m = variant.metrics
     row = ProfilingVariant(
-        position=position, key=variant.key, label=variant.label, backend=variant.backend,
-        precision=variant.precision, available=variant.available, reason=variant.reason, device=variant.device,
-        backend_version=variant.backend_version, phases=[p.to_dict() for p in variant.phases],
-        images=_metric_int(m, "images"), correct=_metric_int(m, "correct"), accuracy=_metric_number(m, "accuracy"),
-        fps=_metric_number(m, "fps"), latency_p50_ms=_metric_number(m, "latency_p50_ms"),
-        latency_p99_ms=_metric_number(m, "latency_p99_ms"), latency_mean_ms=_metric_number(m, "latency_mean_ms"),
+        position=position,
+        key=variant.key,
+        label=variant.label,
+        backend=variant.backend,
+        precision=variant.precision,
+        available=variant.available,
+        reason=variant.reason,
+        device=variant.device,
+        backend_version=variant.backend_version,
+        phases=[p.to_dict() for p in variant.phases],
+        images=_metric_int(m, "images"),
+        correct=_metric_int(m, "correct"),
+        accuracy=_metric_number(m, "accuracy"),
+        fps=_metric_number(m, "fps"),
+        latency_p50_ms=_metric_number(m, "latency_p50_ms"),
+        latency_p99_ms=_metric_number(m, "latency_p99_ms"),
+        latency_mean_ms=_metric_number(m, "latency_mean_ms"),
         mem_rss_bytes_peak=_metric_int(m, "mem_rss_bytes_peak"),
         mem_process_percent_peak=_metric_number(m, "mem_process_percent_peak"),
         mem_system_percent_peak=_metric_number(m, "mem_system_percent_peak"),
-        gpu_mem_bytes=_metric_int(m, "gpu_mem_bytes"), gpu_mem_note=str(m.get("gpu_mem_note") or "")[:200],
+        gpu_mem_bytes=_metric_int(m, "gpu_mem_bytes"),
+        gpu_mem_note=str(m.get("gpu_mem_note") or "")[:200],
         avg_power_total_mw=_metric_number(m, "avg_power_total_mw"),
         avg_power_inference_mw=_metric_number(m, "avg_power_inference_mw"),
-        fps_per_w_total=_metric_number(m, "fps_per_w_total"), fps_per_w_inference=_metric_number(m, "fps_per_w_inference"),
-        energy_per_image_mj=_metric_number(m, "energy_per_image_mj"), power_note=str(m.get("power_note") or ""),
+        fps_per_w_total=_metric_number(m, "fps_per_w_total"),
+        fps_per_w_inference=_metric_number(m, "fps_per_w_inference"),
+        energy_per_image_mj=_metric_number(m, "energy_per_image_mj"),
+        power_note=str(m.get("power_note") or ""),
         metrics=m,
     )
     return _ParsedVariant(row, variant.power_series, variant.memory_series)
@@ -128,11 +164,18 @@ def parse_report(payload: Any) -> tuple[dict[str, Any], list[_ParsedVariant]]:
         raise ProfilingReportError(str(exc)) from None
     model = report.model
     head = {
-        "run_id": uuid.UUID(report.run_id), "device_id": report.device_id, "hardware": report.hardware,
-        "started_at": _when(report.started_at), "finished_at": _when(report.finished_at), "config": report.config,
-        "power_source": report.power_source, "power_measured": report.power_measured,
-        "model_version": str(model.get("version", ""))[:80], "model_sha256": str(model.get("sha256", ""))[:64],
-        "environment": {**report.environment, "model": model}, "error": report.error,
+        "run_id": uuid.UUID(report.run_id),
+        "device_id": report.device_id,
+        "hardware": report.hardware,
+        "started_at": _when(report.started_at),
+        "finished_at": _when(report.finished_at),
+        "config": report.config,
+        "power_source": report.power_source,
+        "power_measured": report.power_measured,
+        "model_version": str(model.get("version", ""))[:80],
+        "model_sha256": str(model.get("sha256", ""))[:64],
+        "environment": {**report.environment, "model": model},
+        "error": report.error,
     }
     return head, [_variant_row(v, i) for i, v in enumerate(report.variants)]
 
@@ -170,8 +213,17 @@ def _store_report(payload: Any, *, actor: Any) -> tuple[ProfilingRun, bool]:
     if run is None:
         run = ProfilingRun(run_id=head["run_id"], device=device, requested_at=head["started_at"] or now)
     failed = bool(head["error"]) and not variants
-    for name in ("started_at", "finished_at", "hardware", "power_source", "power_measured", "model_version",
-                 "model_sha256", "environment", "error"):
+    for name in (
+        "started_at",
+        "finished_at",
+        "hardware",
+        "power_source",
+        "power_measured",
+        "model_version",
+        "model_sha256",
+        "environment",
+        "error",
+    ):
         setattr(run, name, head[name])
     if head["config"]:
         run.config = head["config"]
@@ -192,13 +244,23 @@ def _store_report(payload: Any, *, actor: Any) -> tuple[ProfilingRun, bool]:
             series.append(ProfilingSeries(variant=row, kind=SeriesKind.MEMORY, points=parsed.memory))
     ProfilingSeries.objects.bulk_create(series)
     audit.append(
-        actor=actor, action="profiling.stored", subject=_subject(run), before=before,
+        actor=actor,
+        action="profiling.stored",
+        subject=_subject(run),
+        before=before,
         after={
-            "status": run.status, "device": device.device_id, "power_measured": run.power_measured,
+            "status": run.status,
+            "device": device.device_id,
+            "power_measured": run.power_measured,
             "error": run.error[:300],
-            "variants": {p.row.key: ({"fps": p.row.fps, "accuracy": p.row.accuracy,
-                                      "fps_per_w_total": p.row.fps_per_w_total} if p.row.available else "unavailable")
-                         for p in variants},
+            "variants": {
+                p.row.key: (
+                    {"fps": p.row.fps, "accuracy": p.row.accuracy, "fps_per_w_total": p.row.fps_per_w_total}
+                    if p.row.available
+                    else "unavailable"
+                )
+                for p in variants
+            },
         },
     )
     return run, True

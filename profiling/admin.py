@@ -1,4 +1,5 @@
 """Admin of the edge profiling runs: read-only records (they are written by the product, never by hand)."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -17,7 +18,16 @@ class ProfilingRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ProfilingVariant)
 class ProfilingVariantAdmin(ReadOnlyAdmin):
-    list_display = ["run", "key", "available", "accuracy", "fps", "latency_p99_ms", "avg_power_inference_mw", "fps_per_w_inference"]
+    list_display = [
+        "run",
+        "key",
+        "available",
+        "accuracy",
+        "fps",
+        "latency_p99_ms",
+        "avg_power_inference_mw",
+        "fps_per_w_inference",
+    ]
     list_filter = ["key", "available"]
     search_fields = ["run__run_id", "key"]
     list_select_related = ["run"]

@@ -1,4 +1,5 @@
 """Edge profiling choices, with the badge colour each run status shows."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -4,6 +4,7 @@ A run is requested (queued) by `manage.py profile_edge` or the /profiling/ page,
 (`edge_worker.profiling`), and stored when its report arrives on the ingest queue. Each variant (backend x
 precision) is a row with the deck's metrics; its power and memory series are kept for the charts.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -19,8 +20,9 @@ class ProfilingRun(models.Model):
     run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="profiling_runs")
     status = models.CharField(max_length=10, choices=ProfilingRunStatus.choices, default=ProfilingRunStatus.QUEUED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     requested_at = models.DateTimeField()
     config = models.JSONField(default=dict, blank=True, help_text="images, warmup, rounds, batch size, seed, sampler.")
     started_at = models.DateTimeField(null=True, blank=True, help_text="Device clock.")

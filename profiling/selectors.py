@@ -1,5 +1,6 @@
 """Reads of profiling runs and the deck's table (rows = metrics, columns = variants), shared by the /profiling/ page,
 its CSV export and `manage.py profile_edge`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +28,6 @@ def can_run_profiling(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(roles.PROFILE_EDGE))
 
 
-
 def runs_queryset() -> QuerySet[ProfilingRun]:
     """Runs with their device and variants (no series: those are large and only the charts need them)."""
     return ProfilingRun.objects.select_related("device", "requested_by").prefetch_related(
@@ -36,10 +36,18 @@ def runs_queryset() -> QuerySet[ProfilingRun]:
 
 
 def run_with_series(run_id: Any) -> ProfilingRun:
-    return ProfilingRun.objects.select_related("device", "requested_by").prefetch_related(
-        Prefetch("variants", queryset=ProfilingVariant.objects.order_by("position").prefetch_related(
-            Prefetch("series", queryset=ProfilingSeries.objects.order_by("kind"))))
-    ).get(run_id=run_id)
+    return (
+        ProfilingRun.objects.select_related("device", "requested_by")
+        .prefetch_related(
+            Prefetch(
+                "variants",
+                queryset=ProfilingVariant.objects.order_by("position").prefetch_related(
+                    Prefetch("series", queryset=ProfilingSeries.objects.order_by("kind"))
+                ),
+            )
+        )
+        .get(run_id=run_id)
+    )
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -68,29 +76,85 @@ def _power_text(getter: Callable[[ProfilingVariant], float | None], digits: int)
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("runtime", "Runtime", lambda v: f"{v.backend} {v.backend_version}".strip(), lambda v: f"{v.backend} {v.backend_version}".strip()),
+    Metric(
+        "runtime",
+        "Runtime",
+        lambda v: f"{v.backend} {v.backend_version}".strip(),
+        lambda v: f"{v.backend} {v.backend_version}".strip(),
+    ),
     Metric("device", "Runs on", lambda v: v.device, lambda v: v.device),
-    Metric("accuracy_pct", "Accuracy (%)", lambda v: None if v.accuracy is None else 100 * v.accuracy,
-           lambda v: _fmt(None if v.accuracy is None else 100 * v.accuracy, 1)),
+    Metric(
+        "accuracy_pct",
+        "Accuracy (%)",
+        lambda v: None if v.accuracy is None else 100 * v.accuracy,
+        lambda v: _fmt(None if v.accuracy is None else 100 * v.accuracy, 1),
+    ),
     Metric("fps", "FPS", lambda v: v.fps, lambda v: _fmt(v.fps, 1)),
     Metric("latency_p50_ms", "Latency p50 (ms)", lambda v: v.latency_p50_ms, lambda v: _fmt(v.latency_p50_ms, 2)),
     Metric("latency_p99_ms", "Latency p99 (ms)", lambda v: v.latency_p99_ms, lambda v: _fmt(v.latency_p99_ms, 2)),
-    Metric("mem_rss_bytes_peak", "Memory, process peak (MiB)", lambda v: v.mem_rss_bytes_peak, lambda v: _mib(v.mem_rss_bytes_peak)),
-    Metric("mem_process_pct", "Memory, process (% of RAM)", lambda v: v.mem_process_percent_peak,
-           lambda v: _fmt(v.mem_process_percent_peak, 1)),
-    Metric("mem_system_pct", "Memory, device used (%)", lambda v: v.mem_system_percent_peak,
-           lambda v: _fmt(v.mem_system_percent_peak, 1)),
-    Metric("gpu_mem_bytes", "GPU memory (MiB)", lambda v: v.gpu_mem_bytes,
-           lambda v: _mib(v.gpu_mem_bytes) if v.gpu_mem_bytes is not None else ("–" if v.gpu_mem_note.startswith("CPU") else NOT_MEASURED)),
-    Metric("avg_power_total_mw", "Avg power, total (mW)", lambda v: v.avg_power_total_mw,
-           _power_text(lambda v: v.avg_power_total_mw, 0), power=True),
-    Metric("avg_power_inference_mw", "Avg power, inference (mW)", lambda v: v.avg_power_inference_mw,
-           _power_text(lambda v: v.avg_power_inference_mw, 0), power=True),
-    Metric("fps_per_w_total", "FPS/W, total", lambda v: v.fps_per_w_total, _power_text(lambda v: v.fps_per_w_total, 2), power=True),
-    Metric("fps_per_w_inference", "FPS/W, inference", lambda v: v.fps_per_w_inference,
-           _power_text(lambda v: v.fps_per_w_inference, 2), power=True),
-    Metric("energy_per_image_mj", "Energy per image (mJ)", lambda v: v.energy_per_image_mj,
-           _power_text(lambda v: v.energy_per_image_mj, 2), power=True),
+    Metric(
+        "mem_rss_bytes_peak",
+        "Memory, process peak (MiB)",
+        lambda v: v.mem_rss_bytes_peak,
+        lambda v: _mib(v.mem_rss_bytes_peak),
+    ),
+    Metric(
+        "mem_process_pct",
+        "Memory, process (% of RAM)",
+        lambda v: v.mem_process_percent_peak,
+        lambda v: _fmt(v.mem_process_percent_peak, 1),
+    ),
+    Metric(
+        "mem_system_pct",
+        "Memory, device used (%)",
+        lambda v: v.mem_system_percent_peak,
+        lambda v: _fmt(v.mem_system_percent_peak, 1),
+    ),
+    Metric(
+        "gpu_mem_bytes",
+        "GPU memory (MiB)",
+        lambda v: v.gpu_mem_bytes,
+        lambda v: (
+            _mib(v.gpu_mem_bytes)
+            if v.gpu_mem_bytes is not None
+            else ("–" if v.gpu_mem_note.startswith("CPU") else NOT_MEASURED)
+        ),
+    ),
+    Metric(
+        "avg_power_total_mw",
+        "Avg power, total (mW)",
+        lambda v: v.avg_power_total_mw,
+        _power_text(lambda v: v.avg_power_total_mw, 0),
+        power=True,
+    ),
+    Metric(
+        "avg_power_inference_mw",
+        "Avg power, inference (mW)",
+        lambda v: v.avg_power_inference_mw,
+        _power_text(lambda v: v.avg_power_inference_mw, 0),
+        power=True,
+    ),
+    Metric(
+        "fps_per_w_total",
+        "FPS/W, total",
+        lambda v: v.fps_per_w_total,
+        _power_text(lambda v: v.fps_per_w_total, 2),
+        power=True,
+    ),
+    Metric(
+        "fps_per_w_inference",
+        "FPS/W, inference",
+        lambda v: v.fps_per_w_inference,
+        _power_text(lambda v: v.fps_per_w_inference, 2),
+        power=True,
+    ),
+    Metric(
+        "energy_per_image_mj",
+        "Energy per image (mJ)",
+        lambda v: v.energy_per_image_mj,
+        _power_text(lambda v: v.energy_per_image_mj, 2),
+        power=True,
+    ),
 )
 
 
@@ -116,14 +180,33 @@ def markdown_table(run: ProfilingRun) -> str:
         return "_no variant ran_" + (f": {run.error}" if run.error else "")
     head = "| Metric | " + " | ".join(v.label or v.key for v in table.columns) + " |"
     sep = "|---|" + "---:|" * len(table.columns)
-    lines = [head, sep] + [f"| {label} | " + " | ".join(c.replace("|", "/") for c in cells) + " |" for label, cells in table.rows]
+    lines = [head, sep] + [
+        f"| {label} | " + " | ".join(c.replace("|", "/") for c in cells) + " |" for label, cells in table.rows
+    ]
     return "\n".join(lines)
 
 
-CSV_HEADER = ["run_id", "device", "hardware", "requested_at", "status", "power_source", "model_version",
-              "images_per_round", "warmup", "rounds", "variant", "backend", "precision", "available", "reason",
-              *[m.key for m in METRICS if m.key not in ("runtime", "device")], "latency_mean_ms", "power_note",
-              *[f"{p}_s" for p in ("load", "build", "warmup", "measure")]]
+CSV_HEADER = [
+    "run_id",
+    "device",
+    "hardware",
+    "requested_at",
+    "status",
+    "power_source",
+    "model_version",
+    "images_per_round",
+    "warmup",
+    "rounds",
+    "variant",
+    "backend",
+    "precision",
+    "available",
+    "reason",
+    *[m.key for m in METRICS if m.key not in ("runtime", "device")],
+    "latency_mean_ms",
+    "power_note",
+    *[f"{p}_s" for p in ("load", "build", "warmup", "measure")],
+]
 
 
 def csv_rows(runs: Iterable[ProfilingRun]) -> Iterable[list[Any]]:
@@ -134,11 +217,27 @@ def csv_rows(runs: Iterable[ProfilingRun]) -> Iterable[list[Any]]:
         for v in run.variants.all():
             phases = {p.get("name"): p.get("duration_s") for p in v.phases or []}
             values = [m.value(v) for m in METRICS if m.key not in ("runtime", "device")]
-            yield [str(run.run_id), run.device.device_id, run.hardware, run.requested_at.isoformat(), run.status,
-                   run.power_source, run.model_version, cfg.get("images"), cfg.get("warmup"), cfg.get("rounds"),
-                   v.key, v.backend, v.precision, v.available, v.reason,
-                   *["" if x is None else x for x in values], "" if v.latency_mean_ms is None else v.latency_mean_ms,
-                   v.power_note, *["" if phases.get(p) is None else phases[p] for p in ("load", "build", "warmup", "measure")]]
+            yield [
+                str(run.run_id),
+                run.device.device_id,
+                run.hardware,
+                run.requested_at.isoformat(),
+                run.status,
+                run.power_source,
+                run.model_version,
+                cfg.get("images"),
+                cfg.get("warmup"),
+                cfg.get("rounds"),
+                v.key,
+                v.backend,
+                v.precision,
+                v.available,
+                v.reason,
+                *["" if x is None else x for x in values],
+                "" if v.latency_mean_ms is None else v.latency_mean_ms,
+                v.power_note,
+                *["" if phases.get(p) is None else phases[p] for p in ("load", "build", "warmup", "measure")],
+            ]
 
 
 SERIES_CSV_HEADER = ["variant", "series", "t_s", "phase", "power_mw", "rss_bytes", "process_pct", "system_pct"]
@@ -155,9 +254,16 @@ def series_csv_rows(run: ProfilingRun) -> Iterable[list[Any]]:
             yield [v.key, "memory", t, phase, "", rss, process_pct, system_pct]
 
 
-def comparison(runs: Sequence[ProfilingRun], metric_keys: Sequence[str] = ("fps", "accuracy_pct", "latency_p99_ms",
-                                                                            "fps_per_w_inference", "energy_per_image_mj")
-               ) -> dict[str, Any]:
+def comparison(
+    runs: Sequence[ProfilingRun],
+    metric_keys: Sequence[str] = (
+        "fps",
+        "accuracy_pct",
+        "latency_p99_ms",
+        "fps_per_w_inference",
+        "energy_per_image_mj",
+    ),
+) -> dict[str, Any]:
     """Across runs and devices: for each variant key, one row per run with the chosen metrics."""
     metrics = [m for m in METRICS if m.key in metric_keys]
     keys: list[str] = []

@@ -3,6 +3,7 @@
 A malformed report is logged and answered with the reason; retrying would not fix it. One that is not authentic
 is kept as a dead letter by the action. Redelivery is safe: the action is idempotent on the run id.
 """
+
 from __future__ import annotations
 
 import logging

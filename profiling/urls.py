@@ -1,4 +1,5 @@
 """Edge profiling pages (/profiling/)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 Views only adapt: check access (profiling.selectors.can_view_profiling / can_run_profiling), call a
 read from inspection.profiling_tables or the request action, render.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -62,12 +63,20 @@ def edge_runs(request: HttpRequest) -> HttpResponse:
     runs_qs, device = _filtered_runs(request)
     runs = list(runs_qs[:RUNS_ON_INDEX])
     tables = [(run, run_table(run)) for run in runs if run.status == "done"][:TABLES_ON_INDEX]
-    return render(request, "profiling/runs.html", {
-        "runs": runs, "tables": tables, "compare": comparison([r for r in runs if r.status == "done"]),
-        "devices": EdgeDevice.objects.order_by("device_id"), "device": device,
-        "can_run": can_run_profiling(request.user), "form": StartRunForm(),
-        "deck": list(zip(DECK_ROWS, deck_check())),
-    })
+    return render(
+        request,
+        "profiling/runs.html",
+        {
+            "runs": runs,
+            "tables": tables,
+            "compare": comparison([r for r in runs if r.status == "done"]),
+            "devices": EdgeDevice.objects.order_by("device_id"),
+            "device": device,
+            "can_run": can_run_profiling(request.user),
+            "form": StartRunForm(),
+            "deck": list(zip(DECK_ROWS, deck_check())),
+        },
+    )
 
 
 def _chart_data(run: ProfilingRun) -> dict[str, Any]:
@@ -76,10 +85,15 @@ def _chart_data(run: ProfilingRun) -> dict[str, Any]:
         if not v.available:
             continue
         series = {s.kind: s.points for s in v.series.all()}
-        variants.append({
-            "key": v.key, "label": v.label or v.key, "phases": v.phases,
-            "power": series.get(SeriesKind.POWER, []), "memory": series.get(SeriesKind.MEMORY, []),
-        })
+        variants.append(
+            {
+                "key": v.key,
+                "label": v.label or v.key,
+                "phases": v.phases,
+                "power": series.get(SeriesKind.POWER, []),
+                "memory": series.get(SeriesKind.MEMORY, []),
+            }
+        )
     notes = sorted({v.power_note for v in run.variants.all() if v.available and v.power_note})
     return {"variants": variants, "powerMeasured": run.power_measured, "powerNote": "; ".join(notes)}
 
@@ -92,8 +106,11 @@ def edge_run(request: HttpRequest, run_id: Any) -> HttpResponse:
         run = get_object_or_404(ProfilingRun, run_id=run_id)  # 404 with the usual page
     skip = {"model", "threads", "load_average_start", "load_average_end"}
     versions = [f"{k} {v}" for k, v in (run.environment or {}).items() if k not in skip]
-    return render(request, "profiling/run.html", {"run": run, "table": run_table(run), "chart_data": _chart_data(run),
-                                             "versions": versions})
+    return render(
+        request,
+        "profiling/run.html",
+        {"run": run, "table": run_table(run), "chart_data": _chart_data(run), "versions": versions},
+    )
 
 
 def edge_runs_csv(request: HttpRequest) -> HttpResponse:
@@ -127,11 +144,14 @@ def edge_run_start(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your role may not start edge profiling runs.")
     form = StartRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Not started: " + "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
+        messages.error(
+            request, "Not started: " + "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
+        )
         return redirect("profiling-runs")
     data = form.cleaned_data
     config = ProfileConfig(images=data["images"], warmup=data["warmup"], rounds=data["rounds"])
     run = request_profiling_run(data["device"], config=config, actor=request.user)
-    messages.success(request, f"Profiling run sent to {data['device'].queue_name}; it appears here when the device reports.")
+    messages.success(
+        request, f"Profiling run sent to {data['device'].queue_name}; it appears here when the device reports."
+    )
     return redirect("profiling-run", run_id=run.run_id)
-

@@ -1,4 +1,5 @@
 """Admin of the Debug Mode's reviews: read-only records (they are written by the product, never by hand)."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -27,7 +28,16 @@ class SignatureInline(ReadOnlyInline):
 
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
-    list_display = ["inspection", "reviewer", "verdict", "disposition", "reason_code", "status", "review_seconds", "signed_at"]
+    list_display = [
+        "inspection",
+        "reviewer",
+        "verdict",
+        "disposition",
+        "reason_code",
+        "status",
+        "review_seconds",
+        "signed_at",
+    ]
     list_filter = ["verdict", "disposition", "status"]
     search_fields = ["inspection__part__serial", "inspection__result_id", "reviewer__username"]
     list_select_related = ["inspection__part", "reviewer"]
@@ -56,12 +66,8 @@ class CobotCommandAdmin(ReadOnlyAdmin):
     list_select_related = ["cell"]
 
 
-
-
 @admin.register(Signature)
 class SignatureAdmin(ReadOnlyAdmin):
     list_display = ["review", "printed_name", "meaning", "method", "signed_at", "content_sha256"]
     list_filter = ["meaning", "method"]
     search_fields = ["printed_name", "review__inspection__part__serial"]
-
-

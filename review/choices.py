@@ -1,4 +1,5 @@
 """Enums of Debug Mode (the operator's review of the machine's verdicts), with the badge colour each shows."""
+
 from __future__ import annotations
 
 from django.db import models

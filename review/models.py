@@ -9,6 +9,7 @@ signature's own hash covers the printed name, meaning and time as well; version 
 An override on a four-eyes part type waits for a countersignature before it takes effect. CobotCommand is the
 log of what the cobot was told and whether it acknowledged.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -35,8 +36,12 @@ SIGNATURE_HASH_VERSION = 2
 
 class ReviewClaim(models.Model):
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="review_claims")
-    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="review_claims",
-                                   help_text="The part's leading inspection when it was claimed (the case's address).")
+    inspection = models.ForeignKey(
+        Inspection,
+        on_delete=models.PROTECT,
+        related_name="review_claims",
+        help_text="The part's leading inspection when it was claimed (the case's address).",
+    )
     holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_claims")
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -53,7 +58,9 @@ class ReviewClaim(models.Model):
             models.UniqueConstraint(
                 fields=["part"], condition=Q(ended_at__isnull=True), name="review_claim_one_open_per_part"
             ),
-            models.CheckConstraint(condition=Q(expires_at__gt=models.F("claimed_at")), name="review_claim_expires_after_claim"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("claimed_at")), name="review_claim_expires_after_claim"
+            ),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True, end_reason="") | Q(ended_at__isnull=False) & ~Q(end_reason=""),
                 name="review_claim_end_has_reason",
@@ -66,8 +73,12 @@ class ReviewClaim(models.Model):
 
 
 class Review(models.Model):
-    inspection = models.OneToOneField(Inspection, on_delete=models.PROTECT, related_name="review",
-                                      help_text="The case's leading inspection (its failure case, if any).")
+    inspection = models.OneToOneField(
+        Inspection,
+        on_delete=models.PROTECT,
+        related_name="review",
+        help_text="The case's leading inspection (its failure case, if any).",
+    )
     decided_inspections: models.ManyToManyField[Inspection, ReviewedInspection] = models.ManyToManyField(
         Inspection, through="ReviewedInspection", related_name="+"
     )
@@ -77,7 +88,9 @@ class Review(models.Model):
     disposition = models.CharField(max_length=20, choices=ReviewDisposition.choices)
     reason_code = models.CharField(max_length=40, blank=True, help_text="Override reason, or the defect code found.")
     note = models.TextField(blank=True)
-    defect_label = models.CharField(max_length=40, blank=True, help_text="The human label for training ('ok', 'scratch', ...).")
+    defect_label = models.CharField(
+        max_length=40, blank=True, help_text="The human label for training ('ok', 'scratch', ...)."
+    )
     opened_at = models.DateTimeField(help_text="When the reviewer opened the case.")
     signed_at = models.DateTimeField()
     review_seconds = models.FloatField(help_text="Claimed to signed, within one live claim: the review time metric.")
@@ -104,7 +117,8 @@ class Review(models.Model):
                 name="review_ok_goes_back_to_line",
             ),
             models.CheckConstraint(
-                condition=~Q(status=ReviewStatus.COMPLETE) | Q(completed_at__isnull=False), name="review_complete_has_time"
+                condition=~Q(status=ReviewStatus.COMPLETE) | Q(completed_at__isnull=False),
+                name="review_complete_has_time",
             ),
             models.CheckConstraint(condition=Q(review_seconds__gte=0), name="review_seconds_not_negative"),
         ]
@@ -138,7 +152,8 @@ class Signature(models.Model):
     meaning = models.CharField(max_length=20, choices=SignatureMeaning.choices)
     content_sha256 = models.CharField(max_length=64, help_text="What this signature binds (see hash_version).")
     hash_version = models.PositiveSmallIntegerField(
-        help_text="1: the review's content hash; 2: that hash with the signer, printed name, meaning and time.")
+        help_text="1: the review's content hash; 2: that hash with the signer, printed name, meaning and time."
+    )
     method = models.CharField(max_length=20, help_text="How the signer re-authenticated: password or pin.")
     idempotency_key = models.UUIDField(unique=True)
 
@@ -156,7 +171,9 @@ class CobotCommand(models.Model):
 
     command_id = models.UUIDField(unique=True)
     cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="cobot_commands")
-    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, null=True, blank=True, related_name="cobot_commands")
+    inspection = models.ForeignKey(
+        Inspection, on_delete=models.PROTECT, null=True, blank=True, related_name="cobot_commands"
+    )
     kind = models.CharField(max_length=20, choices=CobotCommandKind.choices)
     payload = models.JSONField(default=dict)
     sent_at = models.DateTimeField()

@@ -7,6 +7,7 @@ was captured: the part is not final (scrapped, shipped), no review of the part w
 the part was closed after it, and no override of the part awaits a countersignature. Evidence a disposition has
 already acted on never comes back to the queue, so the cobot is never sent to move that part again for it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,9 @@ def open_inspections() -> QuerySet[Inspection]:
         .exclude(Exists(ReviewedInspection.objects.filter(inspection=OuterRef("pk"))))
         .exclude(Exists(Review.objects.filter(inspection__part=part, signed_at__gte=captured)))
         .exclude(Exists(Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)))
-        .exclude(Exists(FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=captured)))
+        .exclude(
+            Exists(FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=captured))
+        )
     )
 
 
@@ -63,6 +66,7 @@ def case_inspections(part: Part) -> list[Inspection]:
 def lead_inspection(inspections: list[Inspection]) -> Inspection:
     """The inspection a case is addressed by and its review hangs on: the one carrying the part's open failure
     case, else the first that failed, else the oldest."""
+
     def rank(i: Inspection) -> tuple[int, int]:
         has_case = i.failure_case is not None and i.failure_case.status != FailureCaseStatus.CLOSED
         return (0 if has_case else 1, 0 if i.verdict != Verdict.PASS else 1)
@@ -71,8 +75,14 @@ def lead_inspection(inspections: list[Inspection]) -> Inspection:
 
 
 def open_failure_case(inspections: list[Inspection]) -> FailureCase | None:
-    return next((i.failure_case for i in inspections
-                 if i.failure_case is not None and i.failure_case.status != FailureCaseStatus.CLOSED), None)
+    return next(
+        (
+            i.failure_case
+            for i in inspections
+            if i.failure_case is not None and i.failure_case.status != FailureCaseStatus.CLOSED
+        ),
+        None,
+    )
 
 
 def finding_labels(inspection: Inspection) -> list[str]:
@@ -149,7 +159,8 @@ def review_queue(*, now: dt.datetime | None = None, sort: str = "oldest", limit:
     now = now or timezone.now()
     claims = ReviewClaim.objects.filter(part=OuterRef("part_id"), ended_at__isnull=True, expires_at__gt=now)
     rows = (
-        open_inspections().select_related(*CASE_RELATED)
+        open_inspections()
+        .select_related(*CASE_RELATED)
         .annotate(
             claim_holder=Subquery(claims.values("holder__username")[:1]),
             claim_holder_id=Subquery(claims.values("holder_id")[:1]),
@@ -162,8 +173,11 @@ def review_queue(*, now: dt.datetime | None = None, sort: str = "oldest", limit:
         entry = by_part.get(inspection.part_id)
         if entry is None:
             by_part[inspection.part_id] = QueueEntry(
-                part=inspection.part, inspections=[inspection], claim_holder=inspection.claim_holder,
-                claim_holder_id=inspection.claim_holder_id, claim_expires_at=inspection.claim_expires_at,
+                part=inspection.part,
+                inspections=[inspection],
+                claim_holder=inspection.claim_holder,
+                claim_holder_id=inspection.claim_holder_id,
+                claim_expires_at=inspection.claim_expires_at,
             )
         else:
             entry.inspections.append(inspection)
@@ -196,7 +210,9 @@ def awaiting_countersign() -> QuerySet[Review]:
 
 
 def reviews() -> QuerySet[Review]:
-    return Review.objects.select_related("inspection__part__part_type", "inspection__image", "reviewer").prefetch_related("signatures")
+    return Review.objects.select_related(
+        "inspection__part__part_type", "inspection__image", "reviewer"
+    ).prefetch_related("signatures")
 
 
 def part_case_findings(inspections: list[Inspection]) -> list[dict[str, Any]]:
@@ -205,10 +221,13 @@ def part_case_findings(inspections: list[Inspection]) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for inspection in inspections:
         for step in case_findings(inspection):
-            step.update({
-                "station": inspection.station.code, "resultId": str(inspection.result_id),
-                "imageUrl": inspection.image.get_absolute_url() if inspection.image is not None else "",
-            })
+            step.update(
+                {
+                    "station": inspection.station.code,
+                    "resultId": str(inspection.result_id),
+                    "imageUrl": inspection.image.get_absolute_url() if inspection.image is not None else "",
+                }
+            )
             steps.append(step)
     return steps
 
@@ -221,33 +240,53 @@ def case_findings(inspection: Inspection) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for finding in inspection.findings or []:
         kind = finding.get("kind")
-        step: dict[str, Any] = {"kind": kind, "name": finding.get("name", ""), "bbox": finding.get("bbox") or [],
-                                "detail": finding.get("detail", "")}
+        step: dict[str, Any] = {
+            "kind": kind,
+            "name": finding.get("name", ""),
+            "bbox": finding.get("bbox") or [],
+            "detail": finding.get("detail", ""),
+        }
         if kind == "dimension":
             m = measurements.get(step["name"])
-            step.update({
-                "value": finding.get("value", m.value if m else None),
-                "nominal": finding.get("nominal", m.nominal if m else None),
-                "lower_limit": finding.get("lower_limit", m.nominal + m.lower_tol if m else None),
-                "upper_limit": finding.get("upper_limit", m.nominal + m.upper_tol if m else None),
-                "unit": finding.get("unit", m.unit if m else "mm"),
-                "geometry": m.geometry if m else {},
-            })
+            step.update(
+                {
+                    "value": finding.get("value", m.value if m else None),
+                    "nominal": finding.get("nominal", m.nominal if m else None),
+                    "lower_limit": finding.get("lower_limit", m.nominal + m.lower_tol if m else None),
+                    "upper_limit": finding.get("upper_limit", m.nominal + m.upper_tol if m else None),
+                    "unit": finding.get("unit", m.unit if m else "mm"),
+                    "geometry": m.geometry if m else {},
+                }
+            )
         else:
             d = defects.get(step["name"])
-            step.update({
-                "defect_class": step["name"],
-                "confidence": finding.get("confidence", d.confidence if d else inspection.defect_confidence),
-                "bbox": step["bbox"] or (d.bbox if d else []),
-            })
+            step.update(
+                {
+                    "defect_class": step["name"],
+                    "confidence": finding.get("confidence", d.confidence if d else inspection.defect_confidence),
+                    "bbox": step["bbox"] or (d.bbox if d else []),
+                }
+            )
         steps.append(step)
     if not steps:
-        title = (f"Whole part: model says {inspection.defect_class}" if inspection.defect_class
-                 else "Whole part: the machine reported no finding")
+        title = (
+            f"Whole part: model says {inspection.defect_class}"
+            if inspection.defect_class
+            else "Whole part: the machine reported no finding"
+        )
         if inspection.verdict == Verdict.ERROR:
             title = "Inspection error: check the part yourself"
-        steps.append({"kind": "overview", "name": "whole part", "bbox": [], "defect_class": inspection.defect_class,
-                      "confidence": inspection.defect_confidence, "detail": inspection.reason, "title": title})
+        steps.append(
+            {
+                "kind": "overview",
+                "name": "whole part",
+                "bbox": [],
+                "defect_class": inspection.defect_class,
+                "confidence": inspection.defect_confidence,
+                "detail": inspection.reason,
+                "title": title,
+            }
+        )
     top = sorted((inspection.class_probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
     for step in steps:
         step["top_classes"] = [[c, p] for c, p in top]
@@ -277,7 +316,9 @@ def review_time_by_shift(*, days: int = 7, now: dt.datetime | None = None) -> li
     """Median review time per shift, newest shift first: claimed to signed within one live claim (a claim that
     lapsed or was released ends its time; the time after it is not counted)."""
     now = now or timezone.now()
-    rows = Review.objects.filter(signed_at__gte=now - dt.timedelta(days=days)).values_list("signed_at", "review_seconds")
+    rows = Review.objects.filter(signed_at__gte=now - dt.timedelta(days=days)).values_list(
+        "signed_at", "review_seconds"
+    )
     groups: dict[tuple[dt.date, str], list[float]] = {}
     for signed_at, seconds in rows:
         groups.setdefault(shift_of(signed_at), []).append(seconds)
@@ -289,17 +330,24 @@ def review_time_by_shift(*, days: int = 7, now: dt.datetime | None = None) -> li
 def open_claim_of(inspection: Inspection, user: Any, *, now: dt.datetime | None = None) -> ReviewClaim | None:
     """`user`'s live claim on the part of `inspection`, if they hold one."""
     now = now or timezone.now()
-    return ReviewClaim.objects.select_related("inspection").filter(
-        part_id=inspection.part_id, holder=user, ended_at__isnull=True, expires_at__gt=now
-    ).first()
+    return (
+        ReviewClaim.objects.select_related("inspection")
+        .filter(part_id=inspection.part_id, holder=user, ended_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
 
 
 def override_awaiting_countersignature(part: Part) -> str:
     """Why a Debug Mode override holds the part's decision (awaiting its countersignature), or ""."""
-    pending = (Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)
-               .select_related("reviewer").first())
+    pending = (
+        Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)
+        .select_related("reviewer")
+        .first()
+    )
     if pending is None:
         return ""
     name = pending.reviewer.get_full_name() or pending.reviewer.get_username()
-    return (f"{part.serial}: the override by {name} (Debug Mode review {pending.pk}) awaits a countersignature; "
-            "no other decision is accepted until it is countersigned.")
+    return (
+        f"{part.serial}: the override by {name} (Debug Mode review {pending.pk}) awaits a countersignature; "
+        "no other decision is accepted until it is countersigned."
+    )

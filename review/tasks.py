@@ -1,6 +1,7 @@
 """Server side of the cobot: its acknowledgements arrive on the `ingest` queue. Thin: the action does the work
 (authenticating the ack first), and a redelivered ack is a no-op (the command id is unique), so acks_late is
 safe."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Debug Mode: the operator's review of the machine's verdicts on a tablet."""
+
 from __future__ import annotations
 
 from django.urls import path

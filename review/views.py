@@ -3,6 +3,7 @@
 Views adapt only: they parse input, call one action or selector, and render. Domain errors become a message and
 a redirect (forms) or a JSON error with the error's status (the step-through page's fetch calls).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,9 @@ def _json_error(exc: DomainError) -> JsonResponse:
 
 
 def _inspection(result_id: uuid.UUID) -> Inspection:
-    return get_object_or_404(Inspection.objects.select_related("part__part_type", "station__cell", "image"), result_id=result_id)
+    return get_object_or_404(
+        Inspection.objects.select_related("part__part_type", "station__cell", "image"), result_id=result_id
+    )
 
 
 def _deciding_review(inspection: Inspection) -> Review | None:
@@ -88,8 +91,12 @@ def queue(request: SignedInRequest) -> HttpResponse:
     next_free = next((c for c in cases if c.free or c.mine), None)
     supervisor = request.user.has_perm(roles.COUNTERSIGN)
     context = {
-        "cases": cases, "counts": selectors.queue_counts(cases), "sort": sort, "next_case": next_free,
-        "threshold": settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD, "can_review": can_review(request.user),
+        "cases": cases,
+        "counts": selectors.queue_counts(cases),
+        "sort": sort,
+        "next_case": next_free,
+        "threshold": settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD,
+        "can_review": can_review(request.user),
         "awaiting": list(selectors.awaiting_countersign()) if supervisor else [],
         "shift_times": selectors.review_time_by_shift() if supervisor else [],
         "supervisor": supervisor,
@@ -136,8 +143,11 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
         return redirect("review-review", pk=decided.pk)
     claim_ = selectors.open_claim_of(inspection, request.user)
     if claim_ is None:
-        messages.error(request, _("Claim %(serial)s before reviewing it (your claim may have lapsed).")
-                       % {"serial": inspection.part.serial})
+        messages.error(
+            request,
+            _("Claim %(serial)s before reviewing it (your claim may have lapsed).")
+            % {"serial": inspection.part.serial},
+        )
         return redirect("review-queue")
     if claim_.inspection_id != inspection.pk:  # one address per case: the claim's
         return redirect("review-case", result_id=claim_.inspection.result_id)
@@ -172,20 +182,29 @@ def case(request: HttpRequest, result_id: uuid.UUID) -> HttpResponse:
         },
         # The verdict choices, in digit order.
         "choices": (
-            [{"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
-             {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"},
-             {"verdict": "override_ok", "disposition": "line", "label": "OK: false reject, back to line"}]
-            if machine_failed else
-            [{"verdict": "confirm_ok", "disposition": "line", "label": "OK: confirm, back to line"},
-             {"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
-             {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"}]
+            [
+                {"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
+                {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"},
+                {"verdict": "override_ok", "disposition": "line", "label": "OK: false reject, back to line"},
+            ]
+            if machine_failed
+            else [
+                {"verdict": "confirm_ok", "disposition": "line", "label": "OK: confirm, back to line"},
+                {"verdict": "confirm_nok", "disposition": "scrap", "label": "NOK: scrap"},
+                {"verdict": "confirm_nok", "disposition": "rework", "label": "NOK: rework"},
+            ]
         ),
         "overrideReasons": [{"code": code, "label": label} for code, label in OverrideReason.choices],
         "defectCodes": [{"code": d.code, "label": d.name} for d in DefectCode.objects.order_by("code")],
         "needsDefectCode": selectors.open_failure_case(inspections) is None,
     }
-    context = {"inspection": inspection, "inspections": inspections, "machine_failed": machine_failed,
-               "claim": claim_, "case_data": case_data}
+    context = {
+        "inspection": inspection,
+        "inspections": inspections,
+        "machine_failed": machine_failed,
+        "claim": claim_,
+        "case_data": case_data,
+    }
     return render(request, "review/case.html", context)
 
 
@@ -216,8 +235,12 @@ def renew(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
         claim_ = claims.renew_claim(claim_, actor=request.user)
     except DomainError as exc:
         return _json_error(exc)
-    return JsonResponse({"expires_at": claim_.expires_at.isoformat(),
-                         "expires_in_s": max(0.0, (claim_.expires_at - timezone.now()).total_seconds())})
+    return JsonResponse(
+        {
+            "expires_at": claim_.expires_at.isoformat(),
+            "expires_in_s": max(0.0, (claim_.expires_at - timezone.now()).total_seconds()),
+        }
+    )
 
 
 @reviewer_required
@@ -233,8 +256,12 @@ def present_view(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
             raise ValueError(index)
         finding = findings[index]  # what the cobot shows comes from the record, not from the browser
         command = cobot.present_finding_view(
-            inspections[finding["resultId"]], finding_index=index, finding_kind=finding["kind"],
-            finding_name=finding["name"], bbox=[float(v) for v in finding.get("bbox") or []], actor=request.user,
+            inspections[finding["resultId"]],
+            finding_index=index,
+            finding_kind=finding["kind"],
+            finding_name=finding["name"],
+            bbox=[float(v) for v in finding.get("bbox") or []],
+            actor=request.user,
         )
     except (TypeError, ValueError):
         return JsonResponse({"detail": "Malformed view request.", "code": "malformed"}, status=400)
@@ -255,18 +282,32 @@ def sign(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
     shown = data.get("inspections")
     try:
         review, applied = verdicts.sign_verdict(
-            inspection, actor=request.user, verdict=str(data.get("verdict", "")),
-            disposition=str(data.get("disposition", "")), reason_code=str(data.get("reason_code", "")),
-            note=str(data.get("note", ""))[:2000], credential=str(data.get("credential", "")), idempotency_key=key,
-            reviewed=[str(r) for r in shown] if isinstance(shown, list) else None, request=request,
+            inspection,
+            actor=request.user,
+            verdict=str(data.get("verdict", "")),
+            disposition=str(data.get("disposition", "")),
+            reason_code=str(data.get("reason_code", "")),
+            note=str(data.get("note", ""))[:2000],
+            credential=str(data.get("credential", "")),
+            idempotency_key=key,
+            reviewed=[str(r) for r in shown] if isinstance(shown, list) else None,
+            request=request,
         )
     except DomainError as exc:
         return _json_error(exc)
-    return JsonResponse({
-        "review": review.pk, "applied": applied, "status": review.status, "verdict": review.verdict,
-        "disposition": review.disposition, "content_sha256": review.content_sha256,
-        "review_seconds": round(review.review_seconds, 1), "url": reverse("review-review", args=[review.pk]),
-    }, status=201 if applied else 200)
+    return JsonResponse(
+        {
+            "review": review.pk,
+            "applied": applied,
+            "status": review.status,
+            "verdict": review.verdict,
+            "disposition": review.disposition,
+            "content_sha256": review.content_sha256,
+            "review_seconds": round(review.review_seconds, 1),
+            "url": reverse("review-review", args=[review.pk]),
+        },
+        status=201 if applied else 200,
+    )
 
 
 # --- A signed review -----------------------------------------------------------------------------------
@@ -277,10 +318,13 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = get_object_or_404(selectors.reviews(), pk=pk)
     signatures = list(review.signatures.all())
     context = {
-        "review": review, "signatures": signatures, "decided": list(review.decided_inspections.select_related("station").order_by("captured_at", "id")),
+        "review": review,
+        "signatures": signatures,
+        "decided": list(review.decided_inspections.select_related("station").order_by("captured_at", "id")),
         "intact": all(signing.signature_is_intact(s) for s in signatures),
         "can_countersign": review.status == ReviewStatus.AWAITING_COUNTERSIGN
-        and request.user.has_perm(roles.COUNTERSIGN) and review.reviewer_id != request.user.pk,
+        and request.user.has_perm(roles.COUNTERSIGN)
+        and review.reviewer_id != request.user.pk,
         "decision_key": uuid.uuid4(),
     }
     return render(request, "review/review.html", context)
@@ -292,8 +336,11 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
     review = get_object_or_404(Review, pk=pk)
     try:
         verdicts.countersign_review(
-            review, actor=request.user, credential=request.POST.get("credential", ""),
-            idempotency_key=request.POST.get("idempotency_key", "") or uuid.uuid4(), request=request,
+            review,
+            actor=request.user,
+            credential=request.POST.get("credential", ""),
+            idempotency_key=request.POST.get("idempotency_key", "") or uuid.uuid4(),
+            request=request,
         )
     except (DomainError, ValueError) as exc:
         messages.error(request, str(exc))
@@ -306,9 +353,13 @@ def countersign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def set_pin(request: SignedInRequest) -> HttpResponse:
     try:
-        esign.set_signing_pin(request.user, pin=request.POST.get("pin", ""),
-                              current_password=request.POST.get("current_password", ""), actor=request.user,
-                              request=request)
+        esign.set_signing_pin(
+            request.user,
+            pin=request.POST.get("pin", ""),
+            current_password=request.POST.get("current_password", ""),
+            actor=request.user,
+            request=request,
+        )
     except DomainError as exc:
         messages.error(request, str(exc))
     else:

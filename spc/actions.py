@@ -8,6 +8,7 @@ is missed or fails is simply made up by the next (each characteristic keeps a hi
 it evaluated), and a redelivered or repeated pass raises nothing twice (one open violation per characteristic and
 rule, enforced by the database). The cost is latency: at most one interval (5 s in the demo, a third of a cycle).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,16 +59,23 @@ def sync_characteristics(*, part_type: PartType | None = None, actor: Actor = No
     missing = triples - existing
     if not missing:
         return []
-    features = {(f.drawing_id, f.name): f for f in DimensionalFeature.objects.select_related("drawing")
-                .filter(drawing_id__in={d for d, _, _ in missing})}
+    features = {
+        (f.drawing_id, f.name): f
+        for f in DimensionalFeature.objects.select_related("drawing").filter(drawing_id__in={d for d, _, _ in missing})
+    }
     created = []
     now = timezone.now()
     for drawing_id, station_id, name in sorted(missing):
         feature = features.get((drawing_id, name))
         if feature is None:
             continue  # measured but not on the drawing: nothing to hold it against
-        ch = Characteristic(part_type_id=feature.drawing.part_type_id, drawing_id=drawing_id, feature=feature,
-                            station_id=station_id, created_at=now)
+        ch = Characteristic(
+            part_type_id=feature.drawing.part_type_id,
+            drawing_id=drawing_id,
+            feature=feature,
+            station_id=station_id,
+            created_at=now,
+        )
         ch.full_clean()
         ch.save()
         audit.append(actor=actor, action="spc.characteristic.create", subject=ch, after=snapshot(ch))
@@ -81,8 +89,9 @@ def _require(allowed: bool, message: str) -> None:
 
 
 @transaction.atomic(durable=True)
-def configure_characteristic(characteristic: Characteristic, *, actor: Actor, reason: str = "",
-                             **changes: Any) -> Characteristic:
+def configure_characteristic(
+    characteristic: Characteristic, *, actor: Actor, reason: str = "", **changes: Any
+) -> Characteristic:
     """Change chart kind, subgroup size, rules, sides, capability method or study size. Changing the chart kind or
     subgroup size withdraws frozen limits (they were computed for another statistic): that needs a reason, and the
     characteristic is back in Phase I until a quality engineer freezes new ones."""
@@ -100,8 +109,11 @@ def configure_characteristic(characteristic: Characteristic, *, actor: Actor, re
     ch.full_clean()
     reason = (reason or "").strip()
     active = ControlLimits.objects.select_for_update().filter(characteristic=ch, superseded_at__isnull=True).first()
-    withdraw = active is not None and any(before[k] != after[k] for k in LIMIT_SHAPING) and not (
-        ch.chart_kind == ChartKind.IMR and before["chart_kind"] == ChartKind.IMR)
+    withdraw = (
+        active is not None
+        and any(before[k] != after[k] for k in LIMIT_SHAPING)
+        and not (ch.chart_kind == ChartKind.IMR and before["chart_kind"] == ChartKind.IMR)
+    )
     if withdraw:
         assert active is not None
         if not reason:
@@ -110,11 +122,23 @@ def configure_characteristic(characteristic: Characteristic, *, actor: Actor, re
         active.save(update_fields=["superseded_at"])
         _close_open_violations(ch, reason="limits withdrawn")
     ch.save()
-    audit.append(actor=actor, action="spc.characteristic.configure", subject=ch, before=before, after=after,
-                 reason=reason or ("limits withdrawn" if withdraw else ""))
+    audit.append(
+        actor=actor,
+        action="spc.characteristic.configure",
+        subject=ch,
+        before=before,
+        after=after,
+        reason=reason or ("limits withdrawn" if withdraw else ""),
+    )
     if withdraw and active is not None:
-        audit.append(actor=actor, action="spc.limits.withdraw", subject=active, reason=reason,
-                     before={"superseded_at": None}, after={"superseded_at": active.superseded_at})
+        audit.append(
+            actor=actor,
+            action="spc.limits.withdraw",
+            subject=active,
+            reason=reason,
+            before={"superseded_at": None},
+            after={"superseded_at": active.superseded_at},
+        )
     return ch
 
 
@@ -130,8 +154,14 @@ def _close_open_violations(ch: Characteristic, *, reason: str) -> None:
 
 
 @transaction.atomic(durable=True)
-def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size: int, reason: str = "",
-                  baseline_start: int | None = None) -> ControlLimits:
+def freeze_limits(
+    characteristic: Characteristic,
+    *,
+    actor: Actor,
+    baseline_size: int,
+    reason: str = "",
+    baseline_start: int | None = None,
+) -> ControlLimits:
     """Freeze control limits from `baseline_size` consecutive values (Phase I): the latest ones, or those from the
     `baseline_start`-th value on (0: the oldest); Phase II is everything after them. Freezing again (recomputing) needs
     a reason; the earlier limits stay on record, superseded. Both are audited with the limits before and after."""
@@ -144,8 +174,12 @@ def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size
     n = ch.effective_subgroup_size
     minimum = MIN_BASELINE_INDIVIDUALS if ch.chart_kind == ChartKind.IMR else MIN_BASELINE_SUBGROUPS * n
     if baseline_size < minimum:
-        raise ValidationError({"baseline_size": f"A baseline needs at least {minimum} values "
-                                                f"({'values' if n == 1 else f'{MIN_BASELINE_SUBGROUPS} subgroups of {n}'})."})
+        raise ValidationError(
+            {
+                "baseline_size": f"A baseline needs at least {minimum} values "
+                f"({'values' if n == 1 else f'{MIN_BASELINE_SUBGROUPS} subgroups of {n}'})."
+            }
+        )
     series = selectors.values(ch)
     if len(series) < baseline_size:
         raise RefusedByRule(f"Only {len(series)} values are measured; the baseline asks for {baseline_size}.")
@@ -153,7 +187,7 @@ def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size
     start = len(series) - take if baseline_start is None else baseline_start
     if start < 0 or start + take > len(series):
         raise RefusedByRule(f"The baseline ({take} values from value {start}) runs past the {len(series)} measured.")
-    ids, vals = series.ids[start:start + take], series.values[start:start + take]
+    ids, vals = series.ids[start : start + take], series.values[start : start + take]
     limits = stats.compute_limits(vals, ch.chart_kind, n)
     details = selectors.point_details([int(ids[0]), int(ids[-1])])
     now = timezone.now()
@@ -164,25 +198,54 @@ def freeze_limits(characteristic: Characteristic, *, actor: Actor, baseline_size
         previous.save(update_fields=["superseded_at"])
         _close_open_violations(ch, reason="limits recomputed")
     frozen = ControlLimits(
-        characteristic=ch, chart_kind=limits.chart_kind, subgroup_size=limits.subgroup_size, center=limits.center,
-        ucl=limits.ucl, lcl=limits.lcl, dispersion_center=limits.dispersion_center,
-        dispersion_ucl=limits.dispersion_ucl, dispersion_lcl=limits.dispersion_lcl, sigma_within=limits.sigma_within,
-        sigma_method=limits.sigma_method, baseline_values=limits.values, baseline_subgroups=limits.subgroups,
-        baseline_first_at=details[int(ids[0])][0], baseline_last_at=details[int(ids[-1])][0],
-        baseline_last_id=int(ids[-1]), frozen_at=now, frozen_by=user, reason=reason,
+        characteristic=ch,
+        chart_kind=limits.chart_kind,
+        subgroup_size=limits.subgroup_size,
+        center=limits.center,
+        ucl=limits.ucl,
+        lcl=limits.lcl,
+        dispersion_center=limits.dispersion_center,
+        dispersion_ucl=limits.dispersion_ucl,
+        dispersion_lcl=limits.dispersion_lcl,
+        sigma_within=limits.sigma_within,
+        sigma_method=limits.sigma_method,
+        baseline_values=limits.values,
+        baseline_subgroups=limits.subgroups,
+        baseline_first_at=details[int(ids[0])][0],
+        baseline_last_at=details[int(ids[-1])][0],
+        baseline_last_id=int(ids[-1]),
+        frozen_at=now,
+        frozen_by=user,
+        reason=reason,
     )
     frozen.full_clean()
     frozen.save()
     # Phase II starts after the baseline: rules are evaluated from there.
     ch.evaluated_through_at, ch.evaluated_through_id = frozen.baseline_last_at, frozen.baseline_last_id
     ch.save(update_fields=["evaluated_through_at", "evaluated_through_id"])
-    limit_fields = ("chart_kind", "subgroup_size", "center", "ucl", "lcl", "dispersion_center", "dispersion_ucl",
-                    "dispersion_lcl", "sigma_within", "sigma_method", "baseline_values", "baseline_first_at",
-                    "baseline_last_at", "baseline_last_id")
+    limit_fields = (
+        "chart_kind",
+        "subgroup_size",
+        "center",
+        "ucl",
+        "lcl",
+        "dispersion_center",
+        "dispersion_ucl",
+        "dispersion_lcl",
+        "sigma_within",
+        "sigma_method",
+        "baseline_values",
+        "baseline_first_at",
+        "baseline_last_at",
+        "baseline_last_id",
+    )
     audit.append(
-        actor=actor, action="spc.limits.recompute" if previous else "spc.limits.freeze", subject=frozen,
+        actor=actor,
+        action="spc.limits.recompute" if previous else "spc.limits.freeze",
+        subject=frozen,
         before=snapshot(previous, limit_fields) if previous else None,
-        after={"characteristic": ch.pk, **snapshot(frozen, limit_fields)}, reason=reason,
+        after={"characteristic": ch.pk, **snapshot(frozen, limit_fields)},
+        reason=reason,
     )
     return frozen
 
@@ -197,14 +260,20 @@ def evaluate_characteristic(characteristic: Characteristic, *, now: dt.datetime 
     """Run the selected rules on the Phase II points that arrived since the last pass; raise a violation (and its
     andon alarm) for each rule that fires on a new point and has no open violation. Idempotent."""
     now = now or timezone.now()
-    ch = (Characteristic.objects.select_for_update(of=("self",))
-          .select_related("part_type", "feature", "station", "drawing").get(pk=characteristic.pk))
+    ch = (
+        Characteristic.objects.select_for_update(of=("self",))
+        .select_related("part_type", "feature", "station", "drawing")
+        .get(pk=characteristic.pk)
+    )
     frozen = ControlLimits.objects.filter(characteristic=ch, superseded_at__isnull=True).first()
     if frozen is None:
         return []  # Phase I: nothing to hold points against
     mark = (ch.evaluated_through_at or frozen.baseline_last_at, ch.evaluated_through_id or frozen.baseline_last_id)
-    if not selectors._measurements(ch).filter(
-            Q(inspection__captured_at__gt=mark[0]) | Q(inspection__captured_at=mark[0], id__gt=mark[1])).exists():
+    if (
+        not selectors._measurements(ch)
+        .filter(Q(inspection__captured_at__gt=mark[0]) | Q(inspection__captured_at=mark[0], id__gt=mark[1]))
+        .exists()
+    ):
         return []
     analysis = selectors.analyse(ch)
     if analysis.limits is None:
@@ -219,8 +288,9 @@ def evaluate_characteristic(characteristic: Characteristic, *, now: dt.datetime 
         at, _ = details[int(point_ids[i])]
         return (at, int(point_ids[i])) > mark
 
-    open_rules = set(RuleViolation.objects.filter(characteristic=ch, acknowledged_at__isnull=True)
-                     .values_list("rule", flat=True))
+    open_rules = set(
+        RuleViolation.objects.filter(characteristic=ch, acknowledged_at__isnull=True).values_list("rule", flat=True)
+    )
     raised: list[RuleViolation] = []
     for rule, hits in analysis.hits.items():
         if rule in open_rules:
@@ -233,18 +303,49 @@ def evaluate_characteristic(characteristic: Characteristic, *, now: dt.datetime 
         at, serial = details[mid]
         value = analysis.dispersion[i] if rule == RunRule.DISPERSION_1 else analysis.location[i]
         message = _alarm_message(ch, rule)
-        alarm = Alarm(cell_id=ch.station.cell_id, rule=AlarmRule.SPC, station=ch.station, message=message,
-                      evidence={"characteristic": ch.pk, "rule": rule, "serial": serial, "value": float(value),
-                                "url": ch.get_absolute_url()}, raised_at=now)
+        alarm = Alarm(
+            cell_id=ch.station.cell_id,
+            rule=AlarmRule.SPC,
+            station=ch.station,
+            message=message,
+            evidence={
+                "characteristic": ch.pk,
+                "rule": rule,
+                "serial": serial,
+                "value": float(value),
+                "url": ch.get_absolute_url(),
+            },
+            raised_at=now,
+        )
         alarm.full_clean()
         alarm.save()
-        violation = RuleViolation(characteristic=ch, limits=frozen, rule=rule, measurement_id=mid, point_at=at,
-                                  serial=serial, value=float(value), detected_at=now, alarm=alarm)
+        violation = RuleViolation(
+            characteristic=ch,
+            limits=frozen,
+            rule=rule,
+            measurement_id=mid,
+            point_at=at,
+            serial=serial,
+            value=float(value),
+            detected_at=now,
+            alarm=alarm,
+        )
         violation.full_clean()
         violation.save()
-        audit.append(actor=None, action="spc.violation.raise", subject=violation,
-                     after={"characteristic": ch.pk, "name": ch.feature.name, "station": ch.station.code,
-                            "rule": rule, "serial": serial, "value": float(value), "alarm": alarm.pk})
+        audit.append(
+            actor=None,
+            action="spc.violation.raise",
+            subject=violation,
+            after={
+                "characteristic": ch.pk,
+                "name": ch.feature.name,
+                "station": ch.station.code,
+                "rule": rule,
+                "serial": serial,
+                "value": float(value),
+                "alarm": alarm.pk,
+            },
+        )
         publish_on_commit(ch.station.cell_id, AlarmRaised(alarm=alarm_record(alarm)))
         raised.append(violation)
     last = int(phase2_points[-1])
@@ -254,13 +355,17 @@ def evaluate_characteristic(characteristic: Characteristic, *, now: dt.datetime 
 
 
 @transaction.atomic(durable=True)
-def acknowledge_violation(violation: RuleViolation, *, actor: Actor, cause: AssignableCause,
-                          action: CorrectiveAction, note: str = "") -> RuleViolation:
+def acknowledge_violation(
+    violation: RuleViolation, *, actor: Actor, cause: AssignableCause, action: CorrectiveAction, note: str = ""
+) -> RuleViolation:
     """Record the reaction to a violation: its assignable cause and the corrective action taken, both from the
     reaction plan's lists. Clears its andon alarm. Audited."""
     _require(selectors.can_acknowledge_violation(actor), "Your role may not acknowledge SPC violations.")
-    v = (RuleViolation.objects.select_for_update(of=("self",))
-         .select_related("alarm", "characteristic__feature", "characteristic__station").get(pk=violation.pk))
+    v = (
+        RuleViolation.objects.select_for_update(of=("self",))
+        .select_related("alarm", "characteristic__feature", "characteristic__station")
+        .get(pk=violation.pk)
+    )
     if v.acknowledged_at is not None:
         raise RefusedByRule(f"This violation was already acknowledged by {v.acknowledged_by}.")
     if cause is None or not cause.active:
@@ -273,25 +378,47 @@ def acknowledge_violation(violation: RuleViolation, *, actor: Actor, cause: Assi
     v.full_clean()
     v.save(update_fields=["acknowledged_at", "acknowledged_by", "assignable_cause", "corrective_action", "note"])
     reason = f"Cause: {cause.name}. Action: {action.name}." + (f" {v.note}" if v.note else "")
-    audit.append(actor=actor, action="spc.violation.acknowledge", subject=v, before={"acknowledged_at": None},
-                 after={"rule": v.rule, "characteristic": v.characteristic_id, "cause": cause.code,
-                        "corrective_action": action.code, "acknowledged_at": now, "alarm": v.alarm_id},
-                 reason=reason)
+    audit.append(
+        actor=actor,
+        action="spc.violation.acknowledge",
+        subject=v,
+        before={"acknowledged_at": None},
+        after={
+            "rule": v.rule,
+            "characteristic": v.characteristic_id,
+            "cause": cause.code,
+            "corrective_action": action.code,
+            "acknowledged_at": now,
+            "alarm": v.alarm_id,
+        },
+        reason=reason,
+    )
     alarm = v.alarm
     if alarm is not None and alarm.acknowledged_at is None:
         alarm.acknowledged_at, alarm.acknowledged_by, alarm.ack_reason = now, signed_in_user(actor), reason[:2000]
         alarm.cleared_at = alarm.cleared_at or now
         alarm.save(update_fields=["acknowledged_at", "acknowledged_by", "ack_reason", "cleared_at"])
-        audit.append(actor=actor, action="alarm.acknowledge", subject=alarm, before={"acknowledged_at": None},
-                     after={"rule": alarm.rule, "message": alarm.message, "acknowledged_at": now,
-                            "cleared_at": alarm.cleared_at}, reason=reason)
+        audit.append(
+            actor=actor,
+            action="alarm.acknowledge",
+            subject=alarm,
+            before={"acknowledged_at": None},
+            after={
+                "rule": alarm.rule,
+                "message": alarm.message,
+                "acknowledged_at": now,
+                "cleared_at": alarm.cleared_at,
+            },
+            reason=reason,
+        )
         publish_on_commit(alarm.cell_id, AlarmCleared(alarm=alarm_record(alarm)))
     return v
 
 
 @transaction.atomic(durable=True)
-def record_gauge_study(characteristic: Characteristic, *, actor: Actor, values: list[float], reference_value: float,
-                       note: str = "") -> GaugeStudy:
+def record_gauge_study(
+    characteristic: Characteristic, *, actor: Actor, values: list[float], reference_value: float, note: str = ""
+) -> GaugeStudy:
     """A type-1 gauge study of the characteristic's station: one reference part measured repeatedly."""
     _require(selectors.can_record_gauge_study(actor), "Your role may not record gauge studies.")
     ch = Characteristic.objects.select_related("feature").get(pk=characteristic.pk)
@@ -299,12 +426,28 @@ def record_gauge_study(characteristic: Characteristic, *, actor: Actor, values: 
         raise ValidationError({"values": "A type-1 study needs at least 10 repeated measurements (25-50 usual)."})
     tolerance = ch.feature.upper_tol - ch.feature.lower_tol
     result = stats.type1_gauge(np.asarray(values, dtype=float), reference=reference_value, tolerance=tolerance)
-    study = GaugeStudy(characteristic=ch, reference_value=reference_value, tolerance=tolerance,
-                       values=[float(v) for v in values], n=result.n, mean=result.mean, sd=result.sd, bias=result.bias,
-                       cg=result.cg, cgk=result.cgk, capable=result.capable, note=note, recorded_at=timezone.now(),
-                       recorded_by=signed_in_user(actor))
+    study = GaugeStudy(
+        characteristic=ch,
+        reference_value=reference_value,
+        tolerance=tolerance,
+        values=[float(v) for v in values],
+        n=result.n,
+        mean=result.mean,
+        sd=result.sd,
+        bias=result.bias,
+        cg=result.cg,
+        cgk=result.cgk,
+        capable=result.capable,
+        note=note,
+        recorded_at=timezone.now(),
+        recorded_by=signed_in_user(actor),
+    )
     study.full_clean()
     study.save()
-    audit.append(actor=actor, action="spc.gauge_study.record", subject=study,
-                 after={"characteristic": ch.pk, **result.as_dict(), "reference_value": reference_value})
+    audit.append(
+        actor=actor,
+        action="spc.gauge_study.record",
+        subject=study,
+        after={"characteristic": ch.pk, **result.as_dict(), "reference_value": reference_value},
+    )
     return study

@@ -1,6 +1,7 @@
 """Admin: the reaction plan's lists (assignable causes, corrective actions) are edited here, through the audited
 save; characteristics, limits, violations and gauge studies are read-only (they change through spc.actions, on
 the SPC pages)."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -34,8 +35,15 @@ class ControlLimitsAdmin(ReadOnlyAdmin):
 
 @admin.register(RuleViolation)
 class RuleViolationAdmin(ReadOnlyAdmin):
-    list_display = ("characteristic", "rule", "serial", "detected_at", "acknowledged_at", "assignable_cause",
-                    "corrective_action")
+    list_display = (
+        "characteristic",
+        "rule",
+        "serial",
+        "detected_at",
+        "acknowledged_at",
+        "assignable_cause",
+        "corrective_action",
+    )
     list_filter = ("rule",)
 
 

@@ -1,5 +1,6 @@
 """SPC choices: chart kinds, sides, capability methods, run rules, and the words (and badge colours) of the
 capability verdict."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -58,8 +59,13 @@ class CapabilityVerdict(models.TextChoices):
 
     @property
     def badge(self) -> str:
-        return {"capable": "ok", "marginal": "warn", "not_capable": "bad", "not_meaningful": "neutral",
-                "no_data": "neutral"}[self.value]
+        return {
+            "capable": "ok",
+            "marginal": "warn",
+            "not_capable": "bad",
+            "not_meaningful": "neutral",
+            "no_data": "neutral",
+        }[self.value]
 
 
 CAPABLE_CPK = 1.33

@@ -5,6 +5,7 @@ type-1 gauge studies.
 Limits are never recomputed silently: a ControlLimits row is written only by `spc.actions.freeze_limits` (audited,
 with who and why) and is never changed afterwards except to mark it superseded by the next freeze.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -31,14 +32,18 @@ class Characteristic(models.Model):
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="spc_characteristics")
     chart_kind = models.CharField(max_length=10, choices=ChartKind.choices, default=ChartKind.XBAR_R)
     subgroup_size = models.PositiveSmallIntegerField(
-        default=5, help_text="Consecutive parts per rational subgroup (2..25; X̄ charts only).")
+        default=5, help_text="Consecutive parts per rational subgroup (2..25; X̄ charts only)."
+    )
     rules = models.JSONField(default=default_rules, help_text="Run rules evaluated on the location chart.")
     sides = models.CharField(max_length=12, choices=Sides.choices, default=Sides.TWO_SIDED)
-    capability_method = models.CharField(max_length=12, choices=CapabilityMethod.choices,
-                                         default=CapabilityMethod.NORMAL)
+    capability_method = models.CharField(
+        max_length=12, choices=CapabilityMethod.choices, default=CapabilityMethod.NORMAL
+    )
     study_size = models.PositiveIntegerField(
-        default=500, help_text="The capability study and the in-control state use the latest this many values "
-                               "(0: every value since the limits were frozen).")
+        default=500,
+        help_text="The capability study and the in-control state use the latest this many values "
+        "(0: every value since the limits were frozen).",
+    )
     # The rule watcher's high-water mark: the newest point (by capture time, then id) already evaluated.
     evaluated_through_at = models.DateTimeField(null=True, blank=True)
     evaluated_through_id = models.BigIntegerField(default=0)
@@ -48,8 +53,9 @@ class Characteristic(models.Model):
         ordering = ["part_type_id", "drawing_id", "feature_id", "station_id"]
         constraints = [
             models.UniqueConstraint(fields=["feature", "station"], name="spc_characteristic_unique"),
-            models.CheckConstraint(condition=models.Q(subgroup_size__gte=2, subgroup_size__lte=25),
-                                   name="spc_subgroup_size_in_tables"),
+            models.CheckConstraint(
+                condition=models.Q(subgroup_size__gte=2, subgroup_size__lte=25), name="spc_subgroup_size_in_tables"
+            ),
         ]
         permissions = [
             ("freeze_limits", "Can freeze and recompute SPC control limits"),
@@ -117,17 +123,29 @@ class ControlLimits(models.Model):
     class Meta:
         ordering = ["characteristic_id", "-frozen_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["characteristic"], condition=models.Q(superseded_at__isnull=True),
-                                    name="spc_one_active_limits"),
+            models.UniqueConstraint(
+                fields=["characteristic"], condition=models.Q(superseded_at__isnull=True), name="spc_one_active_limits"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.characteristic_id}: {self.lcl:.4f} … {self.ucl:.4f} (frozen {self.frozen_at:%Y-%m-%d})"
 
     def as_stats(self) -> stats.Limits:
-        return stats.Limits(self.chart_kind, self.subgroup_size, self.center, self.ucl, self.lcl,
-                            self.dispersion_center, self.dispersion_ucl, self.dispersion_lcl, self.sigma_within,
-                            self.sigma_method, self.baseline_values, self.baseline_subgroups)
+        return stats.Limits(
+            self.chart_kind,
+            self.subgroup_size,
+            self.center,
+            self.ucl,
+            self.lcl,
+            self.dispersion_center,
+            self.dispersion_ucl,
+            self.dispersion_lcl,
+            self.sigma_within,
+            self.sigma_method,
+            self.baseline_values,
+            self.baseline_subgroups,
+        )
 
 
 class ReactionEntry(models.Model):
@@ -166,19 +184,25 @@ class RuleViolation(models.Model):
     detected_at = models.DateTimeField()
     alarm = models.OneToOneField(Alarm, on_delete=models.PROTECT, null=True, blank=True, related_name="spc_violation")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                        related_name="+")
-    assignable_cause = models.ForeignKey(AssignableCause, on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="violations")
-    corrective_action = models.ForeignKey(CorrectiveAction, on_delete=models.PROTECT, null=True, blank=True,
-                                          related_name="violations")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assignable_cause = models.ForeignKey(
+        AssignableCause, on_delete=models.PROTECT, null=True, blank=True, related_name="violations"
+    )
+    corrective_action = models.ForeignKey(
+        CorrectiveAction, on_delete=models.PROTECT, null=True, blank=True, related_name="violations"
+    )
     note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-detected_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["characteristic", "rule"], condition=models.Q(acknowledged_at__isnull=True),
-                                    name="spc_one_open_violation_per_rule"),
+            models.UniqueConstraint(
+                fields=["characteristic", "rule"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="spc_one_open_violation_per_rule",
+            ),
         ]
         indexes = [models.Index(fields=["characteristic", "detected_at"])]
 
@@ -206,8 +230,9 @@ class GaugeStudy(models.Model):
     capable = models.BooleanField()
     note = models.TextField(blank=True)
     recorded_at = models.DateTimeField()
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["characteristic_id", "-recorded_at", "-id"]

@@ -10,6 +10,7 @@ Phase I segment with trial limits computed from it (shown as such, never stored)
 in-control state use the latest `study_size` values since the baseline began (0: all of them); the process is in
 control when no selected rule (nor rule 1 on the dispersion chart) fires on a point of the study.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -73,8 +74,10 @@ class Series:
 
 def _measurements(characteristic: Characteristic) -> QuerySet[Measurement]:
     return Measurement.objects.filter(
-        inspection__station_id=characteristic.station_id, inspection__drawing_id=characteristic.drawing_id,
-        name=characteristic.feature.name, value__isnull=False,
+        inspection__station_id=characteristic.station_id,
+        inspection__drawing_id=characteristic.drawing_id,
+        name=characteristic.feature.name,
+        value__isnull=False,
     )
 
 
@@ -99,16 +102,20 @@ def point_details(ids: list[int]) -> dict[int, tuple[dt.datetime, str]]:
     """Capture time and serial behind measurement ids (for the points on screen, the CSV and violations)."""
     out: dict[int, tuple[dt.datetime, str]] = {}
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         for mid, at, serial in Measurement.objects.filter(id__in=chunk).values_list(
-                "id", "inspection__captured_at", "inspection__part__serial"):
+            "id", "inspection__captured_at", "inspection__part__serial"
+        ):
             out[mid] = (at, serial)
     return out
 
 
 def active_limits(characteristic: Characteristic) -> ControlLimits | None:
-    return (ControlLimits.objects.filter(characteristic=characteristic, superseded_at__isnull=True)
-            .select_related("frozen_by").first())
+    return (
+        ControlLimits.objects.filter(characteristic=characteristic, superseded_at__isnull=True)
+        .select_related("frozen_by")
+        .first()
+    )
 
 
 # --- Analysis -------------------------------------------------------------------------------------------------
@@ -141,8 +148,11 @@ class Analysis:
         return self.characteristic.effective_subgroup_size
 
     def violations_in_study(self) -> dict[str, int]:
-        return {rule: int(h[self.study_from_point:].sum()) for rule, h in self.hits.items()
-                if h[self.study_from_point:].any()}
+        return {
+            rule: int(h[self.study_from_point :].sum())
+            for rule, h in self.hits.items()
+            if h[self.study_from_point :].any()
+        }
 
 
 def _segment_points(values_: np.ndarray, chart_kind: str, n: int, offset: int) -> stats.Points:
@@ -181,24 +191,47 @@ def analyse(characteristic: Characteristic, *, series: Series | None = None) -> 
     hits: dict[str, np.ndarray] = {}
     if limits is not None and len(location):
         hits = stats.rule_hits(location, limits.center, limits.sigma_plotted, tuple(ch.rules))
-        hits[RunRule.DISPERSION_1.value] = stats.dispersion_hits(dispersion, limits.dispersion_ucl, limits.dispersion_lcl)
+        hits[RunRule.DISPERSION_1.value] = stats.dispersion_hits(
+            dispersion, limits.dispersion_ucl, limits.dispersion_lcl
+        )
     # The study: the latest study_size values, whole points only.
-    study_values = vals if not ch.study_size else vals[-ch.study_size:]
+    study_values = vals if not ch.study_size else vals[-ch.study_size :]
     first_raw = len(vals) - len(study_values)
     study_from_point = int(np.searchsorted(last_index, first_raw)) if len(last_index) else 0
     capability: stats.Capability | None = None
     if limits is None or len(study_values) < max(2 * n, 8):
         state = ControlState.NO_DATA
     else:
-        state = (ControlState.OUT_OF_CONTROL if any(h[study_from_point:].any() for h in hits.values())
-                 else ControlState.IN_CONTROL)
+        state = (
+            ControlState.OUT_OF_CONTROL
+            if any(h[study_from_point:].any() for h in hits.values())
+            else ControlState.IN_CONTROL
+        )
         try:
-            capability = stats.capability(study_values, lsl=ch.lsl, usl=ch.usl, chart_kind=ch.chart_kind, n=n,
-                                          method=ch.capability_method)
+            capability = stats.capability(
+                study_values, lsl=ch.lsl, usl=ch.usl, chart_kind=ch.chart_kind, n=n, method=ch.capability_method
+            )
         except stats.NotEnoughData:
             capability = None
-    return Analysis(ch, limits, frozen, ids, vals, phase2_start, location, dispersion, last_index, phase, hits,
-                    study_from_point, study_values, state, capability, verdict(state, capability), total)
+    return Analysis(
+        ch,
+        limits,
+        frozen,
+        ids,
+        vals,
+        phase2_start,
+        location,
+        dispersion,
+        last_index,
+        phase,
+        hits,
+        study_from_point,
+        study_values,
+        state,
+        capability,
+        verdict(state, capability),
+        total,
+    )
 
 
 def headline_index(capability: stats.Capability) -> stats.Index:
@@ -246,17 +279,28 @@ def chart_payload(analysis: Analysis, *, window: int = DEFAULT_WINDOW) -> dict[s
         width = float(edges[1] - edges[0])
         xs = np.linspace(edges_lo, edges_hi, 200)
         fit_y = cap.fit.pdf(xs) * len(a.study_values) * width if cap is not None else np.zeros(0)
-        hist = {"edges": edges.tolist(), "counts": counts.tolist(), "fit_x": xs.tolist(), "fit_y": fit_y.tolist(),
-                "fit_name": cap.fit.name if cap else None}
-    violations_marked = {rule: [int(i) - first for i in np.nonzero(h[shown])[0]] for rule, h in a.hits.items()
-                         if h[shown].any()}
+        hist = {
+            "edges": edges.tolist(),
+            "counts": counts.tolist(),
+            "fit_x": xs.tolist(),
+            "fit_y": fit_y.tolist(),
+            "fit_name": cap.fit.name if cap else None,
+        }
+    violations_marked = {
+        rule: [int(i) - first for i in np.nonzero(h[shown])[0]] for rule, h in a.hits.items() if h[shown].any()
+    }
     return {
         "characteristic": characteristic_row(ch),
-        "limits": None if limits is None else {**limits.as_dict(), "sigma_plotted": sigma,
-                                               "frozen": a.frozen is not None,
-                                               "frozen_at": a.frozen.frozen_at.isoformat() if a.frozen else None,
-                                               "frozen_by": a.frozen.frozen_by.get_username() if a.frozen else None,
-                                               "reason": a.frozen.reason if a.frozen else ""},
+        "limits": None
+        if limits is None
+        else {
+            **limits.as_dict(),
+            "sigma_plotted": sigma,
+            "frozen": a.frozen is not None,
+            "frozen_at": a.frozen.frozen_at.isoformat() if a.frozen else None,
+            "frozen_by": a.frozen.frozen_by.get_username() if a.frozen else None,
+            "reason": a.frozen.reason if a.frozen else "",
+        },
         "spec": {"lsl": ch.lsl, "usl": ch.usl, "nominal": ch.feature.nominal, "unit": ch.feature.unit},
         "points": {
             "first_point": first,
@@ -281,11 +325,21 @@ def chart_payload(analysis: Analysis, *, window: int = DEFAULT_WINDOW) -> dict[s
 
 def characteristic_row(ch: Characteristic) -> dict[str, Any]:
     return {
-        "id": ch.pk, "name": ch.feature.name, "part_type": ch.part_type.code, "drawing": str(ch.drawing),
-        "revision": ch.drawing.revision, "station": ch.station.code, "cell_id": ch.station.cell_id,
-        "chart_kind": ch.chart_kind, "chart_label": ch.get_chart_kind_display(), "subgroup_size": ch.subgroup_size,
-        "rules": list(ch.rules), "sides": ch.sides, "capability_method": ch.capability_method,
-        "study_size": ch.study_size, "url": ch.get_absolute_url(),
+        "id": ch.pk,
+        "name": ch.feature.name,
+        "part_type": ch.part_type.code,
+        "drawing": str(ch.drawing),
+        "revision": ch.drawing.revision,
+        "station": ch.station.code,
+        "cell_id": ch.station.cell_id,
+        "chart_kind": ch.chart_kind,
+        "chart_label": ch.get_chart_kind_display(),
+        "subgroup_size": ch.subgroup_size,
+        "rules": list(ch.rules),
+        "sides": ch.sides,
+        "capability_method": ch.capability_method,
+        "study_size": ch.study_size,
+        "url": ch.get_absolute_url(),
     }
 
 
@@ -299,18 +353,26 @@ def characteristics(part_type: PartType | None = None) -> QuerySet[Characteristi
 def summary(part_type: PartType) -> list[dict[str, Any]]:
     """Every characteristic of a part type with its state and capability verdict (the SPC page of the type)."""
     rows = []
-    open_counts = dict(RuleViolation.objects.filter(characteristic__part_type=part_type, acknowledged_at__isnull=True)
-                       .values_list("characteristic_id").annotate(c=Count("id")).values_list("characteristic_id", "c"))
+    open_counts = dict(
+        RuleViolation.objects.filter(characteristic__part_type=part_type, acknowledged_at__isnull=True)
+        .values_list("characteristic_id")
+        .annotate(c=Count("id"))
+        .values_list("characteristic_id", "c")
+    )
     for ch in characteristics(part_type):
         a = analyse(ch)
         index = headline_index(a.capability) if a.capability else None
-        rows.append({
-            "characteristic": ch, "analysis": a, "headline": index,
-            "headline_name": ("Ppk" if a.capability and a.capability.method == stats.PERCENTILE else "Cpk"),
-            "ppk": a.capability.ppk if a.capability else None,
-            "open_violations": open_counts.get(ch.pk, 0),
-            "gauge": GaugeStudy.objects.filter(characteristic=ch).first(),
-        })
+        rows.append(
+            {
+                "characteristic": ch,
+                "analysis": a,
+                "headline": index,
+                "headline_name": ("Ppk" if a.capability and a.capability.method == stats.PERCENTILE else "Cpk"),
+                "ppk": a.capability.ppk if a.capability else None,
+                "open_violations": open_counts.get(ch.pk, 0),
+                "gauge": GaugeStudy.objects.filter(characteristic=ch).first(),
+            }
+        )
     return rows
 
 
@@ -319,8 +381,11 @@ def part_types_with_characteristics() -> QuerySet[PartType]:
 
 
 def violations(characteristic: Characteristic, *, limit: int = 50) -> list[RuleViolation]:
-    return list(RuleViolation.objects.filter(characteristic=characteristic)
-                .select_related("acknowledged_by", "assignable_cause", "corrective_action", "alarm")[:limit])
+    return list(
+        RuleViolation.objects.filter(characteristic=characteristic).select_related(
+            "acknowledged_by", "assignable_cause", "corrective_action", "alarm"
+        )[:limit]
+    )
 
 
 def reaction_lists() -> tuple[QuerySet[AssignableCause], QuerySet[CorrectiveAction]]:
@@ -337,16 +402,43 @@ def csv_points(analysis: Analysis) -> list[list[Any]]:
     last_ids = [int(a.ids[i]) for i in a.last_index]
     details = point_details(last_ids)
     lim = a.limits
-    header = ["point", "phase", "serial", "captured_at", "measurement_id", "location", "dispersion", "center",
-              "lcl", "ucl", "dispersion_center", "dispersion_lcl", "dispersion_ucl", "rules_broken"]
+    header = [
+        "point",
+        "phase",
+        "serial",
+        "captured_at",
+        "measurement_id",
+        "location",
+        "dispersion",
+        "center",
+        "lcl",
+        "ucl",
+        "dispersion_center",
+        "dispersion_lcl",
+        "dispersion_ucl",
+        "rules_broken",
+    ]
     rows: list[list[Any]] = [header]
     for i, mid in enumerate(last_ids):
         at, serial = details.get(mid, (None, ""))
         broken = ";".join(rule for rule, h in a.hits.items() if h[i])
-        rows.append([i, "baseline" if a.phase[i] == 1 else "phase2", serial, at.isoformat() if at else "", mid,
-                     _f(a.location[i]), _f(a.dispersion[i]),
-                     *((lim.center, lim.lcl, lim.ucl, lim.dispersion_center, lim.dispersion_lcl, lim.dispersion_ucl)
-                       if lim else ("",) * 6), broken])
+        rows.append(
+            [
+                i,
+                "baseline" if a.phase[i] == 1 else "phase2",
+                serial,
+                at.isoformat() if at else "",
+                mid,
+                _f(a.location[i]),
+                _f(a.dispersion[i]),
+                *(
+                    (lim.center, lim.lcl, lim.ucl, lim.dispersion_center, lim.dispersion_lcl, lim.dispersion_ucl)
+                    if lim
+                    else ("",) * 6
+                ),
+                broken,
+            ]
+        )
     return rows
 
 
@@ -360,7 +452,10 @@ def csv_histogram(analysis: Analysis) -> list[list[Any]]:
     edges = hist["edges"]
     for low, high, count in zip(edges[:-1], edges[1:], hist["counts"]):
         centre = (low + high) / 2
-        fitted = (float(cap.fit.pdf(np.array([centre]))[0]) * len(analysis.study_values) * (high - low)
-                  if cap is not None else "")
+        fitted = (
+            float(cap.fit.pdf(np.array([centre]))[0]) * len(analysis.study_values) * (high - low)
+            if cap is not None
+            else ""
+        )
         rows.append([low, high, count, fitted, hist["fit_name"] or ""])
     return rows

@@ -6,6 +6,7 @@ Nothing here knows Django: selectors feed it arrays read straight from the datab
 (constants: Appendix VI), ISO 7870-2 (Shewhart charts), ISO 22514-2 (capability, percentile method) and Nelson's
 1984 rules (J. Quality Technology 16(4)).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,12 +25,58 @@ FloatArray = NDArray[np.float64]
 # tables do: A2 = 3/(d2√n), D3,4 = 1 ∓ 3 d3/d2, A3 = 3/(c4√n), B3,4 = 1 ∓ 3√(1−c4²)/c4 (negative lower factors
 # are 0). tests/spc/test_stats_known_answers.py checks d2 and d3 against their integrals and the factors against
 # printed values.
-D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078, 11: 3.173,
-      12: 3.258, 13: 3.336, 14: 3.407, 15: 3.472, 16: 3.532, 17: 3.588, 18: 3.640, 19: 3.689, 20: 3.735,
-      21: 3.778, 22: 3.819, 23: 3.858, 24: 3.895, 25: 3.931}
-D3_SD = {2: 0.853, 3: 0.888, 4: 0.880, 5: 0.864, 6: 0.848, 7: 0.833, 8: 0.820, 9: 0.808, 10: 0.797, 11: 0.787,
-         12: 0.778, 13: 0.770, 14: 0.763, 15: 0.756, 16: 0.750, 17: 0.744, 18: 0.739, 19: 0.734, 20: 0.729,
-         21: 0.724, 22: 0.720, 23: 0.716, 24: 0.712, 25: 0.708}
+D2 = {
+    2: 1.128,
+    3: 1.693,
+    4: 2.059,
+    5: 2.326,
+    6: 2.534,
+    7: 2.704,
+    8: 2.847,
+    9: 2.970,
+    10: 3.078,
+    11: 3.173,
+    12: 3.258,
+    13: 3.336,
+    14: 3.407,
+    15: 3.472,
+    16: 3.532,
+    17: 3.588,
+    18: 3.640,
+    19: 3.689,
+    20: 3.735,
+    21: 3.778,
+    22: 3.819,
+    23: 3.858,
+    24: 3.895,
+    25: 3.931,
+}
+D3_SD = {
+    2: 0.853,
+    3: 0.888,
+    4: 0.880,
+    5: 0.864,
+    6: 0.848,
+    7: 0.833,
+    8: 0.820,
+    9: 0.808,
+    10: 0.797,
+    11: 0.787,
+    12: 0.778,
+    13: 0.770,
+    14: 0.763,
+    15: 0.756,
+    16: 0.750,
+    17: 0.744,
+    18: 0.739,
+    19: 0.734,
+    20: 0.729,
+    21: 0.724,
+    22: 0.720,
+    23: 0.716,
+    24: 0.712,
+    25: 0.708,
+}
 SUBGROUP_SIZES = range(2, 26)
 
 
@@ -57,8 +104,18 @@ def factors(n: int) -> Factors:
         raise ValueError(f"subgroup size {n} is outside the tables (2..25)")
     d2, d3, c = D2[n], D3_SD[n], c4(n)
     b = 3 * math.sqrt(1 - c * c) / c
-    return Factors(n=n, d2=d2, d3=d3, c4=c, A2=3 / (d2 * math.sqrt(n)), A3=3 / (c * math.sqrt(n)),
-                   B3=max(0.0, 1 - b), B4=1 + b, D3=max(0.0, 1 - 3 * d3 / d2), D4=1 + 3 * d3 / d2)
+    return Factors(
+        n=n,
+        d2=d2,
+        d3=d3,
+        c4=c,
+        A2=3 / (d2 * math.sqrt(n)),
+        A3=3 / (c * math.sqrt(n)),
+        B3=max(0.0, 1 - b),
+        B4=1 + b,
+        D3=max(0.0, 1 - 3 * d3 / d2),
+        D4=1 + 3 * d3 / d2,
+    )
 
 
 # --- Control charts -------------------------------------------------------------------------------------------
@@ -139,8 +196,20 @@ def compute_limits(values: FloatArray, chart_kind: str, n: int = 5) -> Limits:
         center = float(values.mean())
         sigma = mr_bar / MR_D2
         f2 = factors(2)
-        return Limits(IMR, 1, center, center + 3 * sigma, center - 3 * sigma, mr_bar, f2.D4 * mr_bar,
-                      f2.D3 * mr_bar, sigma, "MR̄/1.128", len(values), len(values))
+        return Limits(
+            IMR,
+            1,
+            center,
+            center + 3 * sigma,
+            center - 3 * sigma,
+            mr_bar,
+            f2.D4 * mr_bar,
+            f2.D3 * mr_bar,
+            sigma,
+            "MR̄/1.128",
+            len(values),
+            len(values),
+        )
     f = factors(n)
     groups = subgroups(values, n)
     if len(groups) < 2:
@@ -148,12 +217,36 @@ def compute_limits(values: FloatArray, chart_kind: str, n: int = 5) -> Limits:
     center = float(groups.mean())
     if chart_kind == XBAR_R:
         r_bar = float(np.ptp(groups, axis=1).mean())
-        return Limits(XBAR_R, n, center, center + f.A2 * r_bar, center - f.A2 * r_bar, r_bar, f.D4 * r_bar,
-                      f.D3 * r_bar, r_bar / f.d2, f"R̄/d2 (d2 = {f.d2})", groups.size, len(groups))
+        return Limits(
+            XBAR_R,
+            n,
+            center,
+            center + f.A2 * r_bar,
+            center - f.A2 * r_bar,
+            r_bar,
+            f.D4 * r_bar,
+            f.D3 * r_bar,
+            r_bar / f.d2,
+            f"R̄/d2 (d2 = {f.d2})",
+            groups.size,
+            len(groups),
+        )
     if chart_kind == XBAR_S:
         s_bar = float(groups.std(axis=1, ddof=1).mean())
-        return Limits(XBAR_S, n, center, center + f.A3 * s_bar, center - f.A3 * s_bar, s_bar, f.B4 * s_bar,
-                      f.B3 * s_bar, s_bar / f.c4, f"S̄/c4 (c4 = {f.c4:.4f})", groups.size, len(groups))
+        return Limits(
+            XBAR_S,
+            n,
+            center,
+            center + f.A3 * s_bar,
+            center - f.A3 * s_bar,
+            s_bar,
+            f.B4 * s_bar,
+            f.B3 * s_bar,
+            s_bar / f.c4,
+            f"S̄/c4 (c4 = {f.c4:.4f})",
+            groups.size,
+            len(groups),
+        )
     raise ValueError(f"unknown chart kind {chart_kind!r}")
 
 
@@ -193,7 +286,7 @@ def _at_end(window_hits: NDArray[np.bool_], length: int, k: int) -> NDArray[np.b
     """A window result (one per window of k) placed at the window's last point."""
     out = np.zeros(length, dtype=bool)
     if length >= k:
-        out[k - 1:] = window_hits
+        out[k - 1 :] = window_hits
     return out
 
 
@@ -211,7 +304,9 @@ def _k_of_m(mask: NDArray[np.bool_], k: int, m: int) -> NDArray[np.bool_]:
     return _at_end(counts, len(mask), m) & mask
 
 
-def rule_hits(values: FloatArray, center: float, sigma: float, rules: tuple[str, ...] | list[str]) -> dict[str, NDArray[np.bool_]]:
+def rule_hits(
+    values: FloatArray, center: float, sigma: float, rules: tuple[str, ...] | list[str]
+) -> dict[str, NDArray[np.bool_]]:
     """For each rule, a boolean per point: True where the rule's pattern is complete at that point. `sigma` is the
     σ of the plotted statistic. Points that are NaN match no zone."""
     x = np.asarray(values, dtype=np.float64)
@@ -287,7 +382,7 @@ def anderson_darling(values: FloatArray, alpha: float = 0.05) -> Normality | Non
     i = np.arange(1, n + 1)
     logcdf, logsf = stats.norm.logcdf(z), stats.norm.logsf(z)
     a2 = float(-n - np.sum((2 * i - 1) * (logcdf + logsf[::-1])) / n)
-    a = a2 * (1 + 0.75 / n + 2.25 / n ** 2)
+    a = a2 * (1 + 0.75 / n + 2.25 / n**2)
     if a >= 13:  # beyond the formula's range (it turns upwards near A*² = 153): p < 1e-30
         p = 0.0
     elif a >= 0.6:
@@ -355,8 +450,13 @@ class Capability:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["fit"] = {"name": self.fit.name, "params": list(self.fit.params), "q_low": self.fit.q_low,
-                      "median": self.fit.median, "q_high": self.fit.q_high}
+        out["fit"] = {
+            "name": self.fit.name,
+            "params": list(self.fit.params),
+            "q_low": self.fit.q_low,
+            "median": self.fit.median,
+            "q_high": self.fit.q_high,
+        }
         return out
 
 
@@ -364,8 +464,11 @@ def _chi2_ci(value: float | None, dof: float, z: float = 0.95) -> Index:
     if value is None or dof < 1:
         return Index(value)
     a = 1 - z
-    return Index(value, value * math.sqrt(stats.chi2.ppf(a / 2, dof) / dof),
-                 value * math.sqrt(stats.chi2.ppf(1 - a / 2, dof) / dof))
+    return Index(
+        value,
+        value * math.sqrt(stats.chi2.ppf(a / 2, dof) / dof),
+        value * math.sqrt(stats.chi2.ppf(1 - a / 2, dof) / dof),
+    )
 
 
 def _bissell_ci(value: float | None, n: int, dof: float, z: float = 0.95) -> Index:
@@ -409,8 +512,9 @@ def fit_distribution(values: FloatArray, *, normal: bool) -> Fit:
     return Fit(name, params, float(q[0]), float(q[1]), float(q[2]))
 
 
-def capability(values: FloatArray, *, lsl: float | None, usl: float | None, chart_kind: str, n: int = 5,
-               method: str = NORMAL) -> Capability:
+def capability(
+    values: FloatArray, *, lsl: float | None, usl: float | None, chart_kind: str, n: int = 5, method: str = NORMAL
+) -> Capability:
     """Cp/Cpk (σ within, as the chart dictates) and Pp/Ppk (σ overall, the sample standard deviation), each with
     a 95 % confidence interval; one-sided characteristics get Cpu or Cpl alone (Cp needs both limits). With the
     percentile method (ISO 22514-2) the spread is X99.865 − X0.135 of the fitted distribution and the location its
@@ -429,9 +533,14 @@ def capability(values: FloatArray, *, lsl: float | None, usl: float | None, char
         s_within, dof_within = None, 0.0
         notes.append(str(exc))
     if normality is not None and not normality.normal:
-        notes.append(f"Not normal (Anderson–Darling p = {normality.p_value:.3g})"
-                     + (": percentile method (ISO 22514-2)" if method == PERCENTILE else
-                        ": the normal-based indices may mislead; consider the percentile method"))
+        notes.append(
+            f"Not normal (Anderson–Darling p = {normality.p_value:.3g})"
+            + (
+                ": percentile method (ISO 22514-2)"
+                if method == PERCENTILE
+                else ": the normal-based indices may mislead; consider the percentile method"
+            )
+        )
     fit = fit_distribution(x, normal=(method == NORMAL))
 
     def indices(sigma: float | None, dof: float) -> tuple[Index, Index, Index, Index]:
@@ -441,8 +550,12 @@ def capability(values: FloatArray, *, lsl: float | None, usl: float | None, char
         cpl = (mean - lsl) / (3 * sigma) if lsl is not None else None
         cp = (usl - lsl) / (6 * sigma) if usl is not None and lsl is not None else None
         cpk = min(v for v in (cpu, cpl) if v is not None)
-        return (_chi2_ci(cp, dof), _bissell_ci(cpk, count, dof), _bissell_ci(cpu, count, dof),
-                _bissell_ci(cpl, count, dof))
+        return (
+            _chi2_ci(cp, dof),
+            _bissell_ci(cpk, count, dof),
+            _bissell_ci(cpu, count, dof),
+            _bissell_ci(cpl, count, dof),
+        )
 
     if method == PERCENTILE:
         cp = cpk = cpu = cpl = Index(None)
@@ -455,8 +568,9 @@ def capability(values: FloatArray, *, lsl: float | None, usl: float | None, char
     else:
         cp, cpk, cpu, cpl = indices(s_within, dof_within)
         pp, ppk, ppu, ppl = indices(s_overall, count - 1)
-    return Capability(method, sides, count, mean, s_within, s_overall, cp, cpk, cpu, cpl, pp, ppk, ppu, ppl,
-                      normality, fit, notes)
+    return Capability(
+        method, sides, count, mean, s_within, s_overall, cp, cpk, cpu, cpl, pp, ppk, ppu, ppl, normality, fit, notes
+    )
 
 
 # --- Type-1 gauge study (VDA 5 / Bosch booklet 10) ------------------------------------------------------------
@@ -476,8 +590,9 @@ class GaugeStudy:
         return asdict(self)
 
 
-def type1_gauge(values: FloatArray, *, reference: float, tolerance: float, k_percent: float = 20.0,
-                spread: float = 6.0) -> GaugeStudy:
+def type1_gauge(
+    values: FloatArray, *, reference: float, tolerance: float, k_percent: float = 20.0, spread: float = 6.0
+) -> GaugeStudy:
     """Cg = (K/100 · T)/(L · s), Cgk = (K/200 · T − |x̄ − xm|)/(L/2 · s), with K = 20 %, L = 6 (both ≥ 1.33)."""
     x = np.asarray(values, dtype=np.float64)
     if len(x) < 2:

@@ -1,6 +1,7 @@
 """The /spc/ pages: part types, the capability summary of a part type, a characteristic's charts with its
 limits, violations and reaction, CSV exports. Views only adapt: access checks and reads in spc.selectors, writes in
 spc.actions; the charts are drawn by static/spc/spc.js from the characteristic's API."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,20 +33,30 @@ def _characteristic(pk: int) -> Characteristic:
 
 
 class FreezeForm(forms.Form):
-    baseline_size = forms.IntegerField(min_value=2, max_value=1_000_000, initial=125,
-                                       help_text="The latest this many values form the Phase I baseline.")
-    baseline_start = forms.IntegerField(required=False, min_value=0,
-                                        help_text="Optional: the number of the baseline's first value (0 = the "
-                                                  "oldest). Empty: the latest values.")
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="Required when limits are frozen already (a recomputation).")
+    baseline_size = forms.IntegerField(
+        min_value=2,
+        max_value=1_000_000,
+        initial=125,
+        help_text="The latest this many values form the Phase I baseline.",
+    )
+    baseline_start = forms.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Optional: the number of the baseline's first value (0 = the oldest). Empty: the latest values.",
+    )
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when limits are frozen already (a recomputation).",
+    )
 
 
 class ConfigureForm(forms.Form):
     chart_kind = forms.ChoiceField(choices=ChartKind.choices)
     subgroup_size = forms.IntegerField(min_value=2, max_value=25)
-    rules = forms.MultipleChoiceField(choices=[(r.value, r.label) for r in SELECTABLE_RULES],
-                                      widget=forms.CheckboxSelectMultiple)
+    rules = forms.MultipleChoiceField(
+        choices=[(r.value, r.label) for r in SELECTABLE_RULES], widget=forms.CheckboxSelectMultiple
+    )
     sides = forms.ChoiceField(choices=Sides.choices)
     capability_method = forms.ChoiceField(choices=CapabilityMethod.choices)
     study_size = forms.IntegerField(min_value=0, max_value=10_000_000)
@@ -73,30 +84,49 @@ def characteristic_page(request: HttpRequest, pk: int) -> HttpResponse:
     _require_view(request)
     ch = _characteristic(pk)
     analysis = selectors.analyse(ch)
-    config = {"dataUrl": reverse("api-spc-characteristic", args=[ch.pk]), "cellId": ch.station.cell_id,
-              "wsPath": f"/ws/cells/{ch.station.cell_id}/", "station": ch.station.code, "pollS": 30}
-    return render(request, "spc/characteristic.html", {
-        "ch": ch, "analysis": analysis, "limits": analysis.frozen,
-        "limits_history": ch.limits.select_related("frozen_by").all()[:10],
-        "violations": selectors.violations(ch),
-        "gauge_studies": selectors.gauge_studies(ch),
-        "can_freeze": selectors.can_freeze_limits(request.user),
-        "can_configure": selectors.can_configure(request.user),
-        "can_ack": selectors.can_acknowledge_violation(request.user),
-        "freeze_form": FreezeForm(initial={"baseline_size": 125 if ch.chart_kind != ChartKind.IMR else 100}),
-        "configure_form": ConfigureForm(initial={**{k: getattr(ch, k) for k in actions.CONFIGURABLE}}),
-        "ack_form": AcknowledgeForm(),
-        "spc_config": config,
-        "cap_rows": capability_rows(analysis),
-    })
+    config = {
+        "dataUrl": reverse("api-spc-characteristic", args=[ch.pk]),
+        "cellId": ch.station.cell_id,
+        "wsPath": f"/ws/cells/{ch.station.cell_id}/",
+        "station": ch.station.code,
+        "pollS": 30,
+    }
+    return render(
+        request,
+        "spc/characteristic.html",
+        {
+            "ch": ch,
+            "analysis": analysis,
+            "limits": analysis.frozen,
+            "limits_history": ch.limits.select_related("frozen_by").all()[:10],
+            "violations": selectors.violations(ch),
+            "gauge_studies": selectors.gauge_studies(ch),
+            "can_freeze": selectors.can_freeze_limits(request.user),
+            "can_configure": selectors.can_configure(request.user),
+            "can_ack": selectors.can_acknowledge_violation(request.user),
+            "freeze_form": FreezeForm(initial={"baseline_size": 125 if ch.chart_kind != ChartKind.IMR else 100}),
+            "configure_form": ConfigureForm(initial={**{k: getattr(ch, k) for k in actions.CONFIGURABLE}}),
+            "ack_form": AcknowledgeForm(),
+            "spc_config": config,
+            "cap_rows": capability_rows(analysis),
+        },
+    )
 
 
 def capability_rows(analysis: selectors.Analysis) -> list[tuple[str, Any]]:
     c = analysis.capability
     if c is None:
         return []
-    names = (("Cp", c.cp), ("Cpk", c.cpk), ("Cpu", c.cpu), ("Cpl", c.cpl), ("Pp", c.pp), ("Ppk", c.ppk),
-             ("Ppu", c.ppu), ("Ppl", c.ppl))
+    names = (
+        ("Cp", c.cp),
+        ("Cpk", c.cpk),
+        ("Cpu", c.cpu),
+        ("Cpl", c.cpl),
+        ("Pp", c.pp),
+        ("Ppk", c.ppk),
+        ("Ppu", c.ppu),
+        ("Ppl", c.ppl),
+    )
     one_sided = {"upper_only": {"Cp", "Cpl", "Pp", "Ppl"}, "lower_only": {"Cp", "Cpu", "Pp", "Ppu"}}.get(c.sides, set())
     percentile = {"Cp", "Cpk", "Cpu", "Cpl"} if c.method == "percentile" else set()
     return [(name, idx) for name, idx in names if name not in one_sided | percentile]
@@ -104,8 +134,11 @@ def capability_rows(analysis: selectors.Analysis) -> list[tuple[str, Any]]:
 
 def _refused(request: HttpRequest, exc: Exception) -> None:
     if isinstance(exc, ValidationError):
-        text = "; ".join(f"{m}" for msgs in (exc.message_dict.values() if hasattr(exc, "error_dict") else [exc.messages])
-                         for m in msgs)
+        text = "; ".join(
+            f"{m}"
+            for msgs in (exc.message_dict.values() if hasattr(exc, "error_dict") else [exc.messages])
+            for m in msgs
+        )
     else:
         text = str(exc)
     messages.error(request, text)
@@ -120,9 +153,13 @@ def freeze(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, form.errors.as_text())
     else:
         try:
-            actions.freeze_limits(ch, actor=request.user, baseline_size=form.cleaned_data["baseline_size"],
-                                  reason=form.cleaned_data["reason"],
-                                  baseline_start=form.cleaned_data["baseline_start"])
+            actions.freeze_limits(
+                ch,
+                actor=request.user,
+                baseline_size=form.cleaned_data["baseline_size"],
+                reason=form.cleaned_data["reason"],
+                baseline_start=form.cleaned_data["baseline_start"],
+            )
             messages.success(request, "Control limits frozen.")
         except (DomainError, ValidationError) as exc:
             _refused(request, exc)
@@ -157,8 +194,13 @@ def acknowledge(request: HttpRequest, pk: int, violation_id: int) -> HttpRespons
         messages.error(request, "Choose an assignable cause and a corrective action. " + form.errors.as_text())
     else:
         try:
-            actions.acknowledge_violation(violation, actor=request.user, cause=form.cleaned_data["cause"],
-                                          action=form.cleaned_data["action"], note=form.cleaned_data["note"])
+            actions.acknowledge_violation(
+                violation,
+                actor=request.user,
+                cause=form.cleaned_data["cause"],
+                action=form.cleaned_data["action"],
+                note=form.cleaned_data["note"],
+            )
             messages.success(request, "Violation acknowledged; its alarm is cleared.")
         except (DomainError, ValidationError) as exc:
             _refused(request, exc)

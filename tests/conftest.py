@@ -1,5 +1,6 @@
 """Shared fixtures, in one place: the personas (as healthchecks' alice/bob/charlie), the database's audit permit,
 the settings every test runs with, a channel layer of each test's own, and the edge model and power monitors."""
+
 from __future__ import annotations
 
 import uuid

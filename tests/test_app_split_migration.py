@@ -5,6 +5,7 @@ through the historical models of that state (one row of every model the inspecti
 permissions granted on them), migrated forward, and every row is found again through today's models, with its
 content type and the grants on it carried to the new app.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,19 +19,37 @@ from django.core.management import call_command
 from django.db import connection, models
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE_SPLIT = [("inspection", "0006_review_per_part"), ("traceability", "0005_containment"),
-                ("contenttypes", "0002_remove_content_type_name"), ("auth", "0012_alter_user_first_name_max_length")]
+BEFORE_SPLIT = [
+    ("inspection", "0006_review_per_part"),
+    ("traceability", "0005_containment"),
+    ("contenttypes", "0002_remove_content_type_name"),
+    ("auth", "0012_alter_user_first_name_max_length"),
+]
 NOW = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.timezone.utc)
 # Values a generic row cannot guess: the check constraints' business rules.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "inspection.reviewclaim": {"expires_at": NOW + dt.timedelta(minutes=10), "ended_at": None, "end_reason": ""},
-    "inspection.review": {"verdict": "confirm_ok", "disposition": "line", "status": "complete",
-                          "completed_at": NOW, "review_seconds": 12.5, "reason_code": ""},
+    "inspection.review": {
+        "verdict": "confirm_ok",
+        "disposition": "line",
+        "status": "complete",
+        "completed_at": NOW,
+        "review_seconds": 12.5,
+        "reason_code": "",
+    },
     "inspection.alarm": {"cleared_at": None, "device": None},
 }
-MOVED = {"alarm": "live", "reviewclaim": "review", "review": "review", "reviewedinspection": "review",
-         "signature": "review", "cobotcommand": "review", "profilingrun": "profiling",
-         "profilingvariant": "profiling", "profilingseries": "profiling"}
+MOVED = {
+    "alarm": "live",
+    "reviewclaim": "review",
+    "review": "review",
+    "reviewedinspection": "review",
+    "signature": "review",
+    "cobotcommand": "review",
+    "profilingrun": "profiling",
+    "profilingvariant": "profiling",
+    "profilingseries": "profiling",
+}
 
 
 def _value(field: models.Field, made: dict[str, Any], n: int) -> Any:
@@ -104,8 +123,9 @@ def test_it_keeps_every_row_when_the_apps_are_split() -> None:
         closure = set(wanted)
         while prerequisites - closure:
             closure |= prerequisites
-            prerequisites = {f.related_model for m in closure for f in m._meta.concrete_fields
-                             if f.is_relation and not f.null}
+            prerequisites = {
+                f.related_model for m in closure for f in m._meta.concrete_fields if f.is_relation and not f.null
+            }
         made: dict[str, Any] = {}
         for n, model in enumerate(_dependency_order(sorted(closure, key=lambda m: m._meta.label_lower))):
             made[model._meta.label_lower] = _fill(model, made, n)
@@ -119,8 +139,9 @@ def test_it_keeps_every_row_when_the_apps_are_split() -> None:
         Permission = old.get_model("auth", "Permission")
         Group = old.get_model("auth", "Group")
         review_type = ContentType.objects.get_or_create(app_label="inspection", model="review")[0]
-        grant = Permission.objects.get_or_create(content_type=review_type, codename="view_review",
-                                                 defaults={"name": "Can view review"})[0]
+        grant = Permission.objects.get_or_create(
+            content_type=review_type, codename="view_review", defaults={"name": "Can view review"}
+        )[0]
         group = Group.objects.create(name="auditors before the split")
         group.permissions.add(grant)
 
@@ -131,8 +152,10 @@ def test_it_keeps_every_row_when_the_apps_are_split() -> None:
             app_label = MOVED.get(model_name, "inspection")
             model = current_apps.get_model(app_label, model_name)
             assert set(model.objects.values_list("pk", flat=True)) == pks, f"{app_label}.{model_name} lost rows"
-        assert set(current_apps.get_model("traceability", "SigningPin").objects.values_list("user_id", flat=True)) \
+        assert (
+            set(current_apps.get_model("traceability", "SigningPin").objects.values_list("user_id", flat=True))
             == pin_holders
+        )
         review = current_apps.get_model("review", "Review").objects.get()
         assert review.verdict == "confirm_ok" and review.inspection_id == made["inspection.inspection"].pk
         moved_grant = current_apps.get_model("auth", "Permission").objects.get(pk=grant.pk)

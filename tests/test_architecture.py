@@ -5,6 +5,7 @@ wiring only.
 The imports are read with `ast` from the source files (every `import`, at module level or inside a function),
 so the check is fast and needs nothing installed. A violation is reported as file:line with the rule it breaks.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc", "demo", "monitoring", "gateway", "modelops")
+SERVER_APPS = (
+    "traceability",
+    "inspection",
+    "live",
+    "review",
+    "profiling",
+    "spc",
+    "demo",
+    "monitoring",
+    "gateway",
+    "modelops",
+)
 WIRING = "twinweb"
 EDGE = "edge_worker"
 
@@ -163,8 +175,9 @@ ALL_CODE = (*SERVER_APPS, WIRING, EDGE)
 
 
 def test_it_finds_no_import_across_the_lines_the_architecture_draws() -> None:
-    found = [(imp, why) for imp, why in violations(source_files(*ALL_CODE))
-             if (imp.path, imp.module) not in KNOWN_VIOLATIONS]
+    found = [
+        (imp, why) for imp, why in violations(source_files(*ALL_CODE)) if (imp.path, imp.module) not in KNOWN_VIOLATIONS
+    ]
     assert not found, "\n" + _report(found)
 
 
@@ -182,43 +195,53 @@ def test_it_keeps_traceability_free_of_every_other_app() -> None:
 
 def test_it_keeps_the_edge_worker_free_of_the_server_and_django() -> None:
     forbidden = (*SERVER_APPS, WIRING, *DJANGO_SIDE)
-    found = [imp for path in source_files(EDGE) for imp in imports_in(path)
-             if imp.target in forbidden and (imp.path, imp.module) not in KNOWN_VIOLATIONS]
+    found = [
+        imp
+        for path in source_files(EDGE)
+        for imp in imports_in(path)
+        if imp.target in forbidden and (imp.path, imp.module) not in KNOWN_VIOLATIONS
+    ]
     assert not found, "\n" + "\n".join(f"{imp.path}:{imp.line} imports {imp.module}" for imp in found)
 
 
 # --- The checker itself catches what it should ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "source", "rule"), [
-    ("live/views.py", "from review.views import queue", "internal to review"),
-    ("review/actions/claims.py", "from inspection import trace", "internal to inspection"),
-    ("demo/x.py", "import profiling.tasks", "internal to profiling"),
-    ("live/x.py", "from traceability.admin import ReadOnlyAdmin", "internal to traceability"),
-    ("traceability/actions/parts.py", "from inspection.models import Inspection", "traceability knows nothing"),
-    ("traceability/views.py", "from live import selectors", "traceability knows nothing"),
-    ("edge_worker/runtime.py", "from django.conf import settings", "imports no Django"),
-    ("edge_worker/tasks.py", "from traceability.models import Part", "imports no server code"),
-    ("twinweb/live.py", "from live.models import Alarm", "wiring only"),
-    ("review/views.py", "from twinweb.middleware import x", "twinweb's"),
-])
+@pytest.mark.parametrize(
+    ("path", "source", "rule"),
+    [
+        ("live/views.py", "from review.views import queue", "internal to review"),
+        ("review/actions/claims.py", "from inspection import trace", "internal to inspection"),
+        ("demo/x.py", "import profiling.tasks", "internal to profiling"),
+        ("live/x.py", "from traceability.admin import ReadOnlyAdmin", "internal to traceability"),
+        ("traceability/actions/parts.py", "from inspection.models import Inspection", "traceability knows nothing"),
+        ("traceability/views.py", "from live import selectors", "traceability knows nothing"),
+        ("edge_worker/runtime.py", "from django.conf import settings", "imports no Django"),
+        ("edge_worker/tasks.py", "from traceability.models import Part", "imports no server code"),
+        ("twinweb/live.py", "from live.models import Alarm", "wiring only"),
+        ("review/views.py", "from twinweb.middleware import x", "twinweb's"),
+    ],
+)
 def test_it_reports_an_import_that_breaks_a_rule(path: str, source: str, rule: str) -> None:
     [imp] = _imports_of(source, path)
     why = rule_broken(imp)
     assert why is not None and rule in why, why
 
 
-@pytest.mark.parametrize(("path", "source"), [
-    ("review/actions/claims.py", "from traceability import actions as trace_actions"),
-    ("review/actions/claims.py", "from traceability.actions import FINAL_PART_STATES"),
-    ("live/consumers.py", "from traceability.access import can_view_cell"),
-    ("demo/simulator.py", "from inspection.actions.edge import register"),
-    ("inspection/trace.py", "from traceability.genealogy import register_inspection_source"),
-    ("review/admin.py", "from traceability.admin import ReadOnlyAdmin"),
-    ("profiling/actions.py", "from twinweb.live import publish_on_commit"),
-    ("twinweb/urls.py", "from live import views"),
-    ("inspection/actions/ingest.py", "from edge_worker.messages import InspectionResult"),
-])
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("review/actions/claims.py", "from traceability import actions as trace_actions"),
+        ("review/actions/claims.py", "from traceability.actions import FINAL_PART_STATES"),
+        ("live/consumers.py", "from traceability.access import can_view_cell"),
+        ("demo/simulator.py", "from inspection.actions.edge import register"),
+        ("inspection/trace.py", "from traceability.genealogy import register_inspection_source"),
+        ("review/admin.py", "from traceability.admin import ReadOnlyAdmin"),
+        ("profiling/actions.py", "from twinweb.live import publish_on_commit"),
+        ("twinweb/urls.py", "from live import views"),
+        ("inspection/actions/ingest.py", "from edge_worker.messages import InspectionResult"),
+    ],
+)
 def test_it_allows_the_public_surface(path: str, source: str) -> None:
     for imp in _imports_of(source, path):
         assert rule_broken(imp) is None, imp
@@ -231,4 +254,3 @@ def _imports_of(source: str, path: str) -> list[Import]:
         return [Import(path, 1, alias.name) for alias in node.names]
     base = node.module or ""
     return [Import(path, 1, f"{base}.{a.name}" if _is_module(f"{base}.{a.name}") else base) for a in node.names]
-

@@ -2,6 +2,7 @@
 installed (its /opt/twinweb paths pointed at this checkout, so every ExecStart names a program that exists) and
 must report nothing. The edge worker's unit keeps what the Jetson needs: after jtop.service, restarted on failure,
 never as root."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,16 +14,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "systemd"
 # What `systemd-analyze verify` is given: the template through one instance of it.
-TO_VERIFY = ["twinweb-web.service", "twinweb-ingest.service", "twinweb-andon.service",
-             "twinweb-gateway@line3-cell-1.service", "twinweb-edge.service", "twinweb-training.service",
-             "twinweb-model-watch.service"]
+TO_VERIFY = [
+    "twinweb-web.service",
+    "twinweb-ingest.service",
+    "twinweb-andon.service",
+    "twinweb-gateway@line3-cell-1.service",
+    "twinweb-edge.service",
+    "twinweb-training.service",
+    "twinweb-model-watch.service",
+]
 
 
 def systemd_analyze() -> str:
     found = shutil.which("systemd-analyze")
     if found is None:
-        pytest.fail("systemd-analyze is not installed, so the units cannot be verified: install systemd "
-                    "(Debian: apt-get install -y systemd); it runs without systemd being PID 1")
+        pytest.fail(
+            "systemd-analyze is not installed, so the units cannot be verified: install systemd "
+            "(Debian: apt-get install -y systemd); it runs without systemd being PID 1"
+        )
     return found
 
 
@@ -55,8 +64,9 @@ def test_the_verifier_catches_a_broken_unit(tmp_path: Path) -> None:
     tool = systemd_analyze()
     broken = (UNITS / "twinweb-andon.service").read_text().replace("Restart=on-failure", "Restart=on-failur")
     (tmp_path / "twinweb-andon.service").write_text(broken)
-    done = subprocess.run([tool, "verify", str(tmp_path / "twinweb-andon.service")], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [tool, "verify", str(tmp_path / "twinweb-andon.service")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "on-failur" in done.stderr and "/opt/twinweb/.venv/bin/python" in done.stderr
 

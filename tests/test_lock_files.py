@@ -1,5 +1,6 @@
 """The lock files (exact versions and hashes of every package, dependencies included) say what requirements*.txt
 say: a pin changed in a requirements file without `make lock` fails here, before an install does."""
+
 from __future__ import annotations
 
 import re
@@ -30,11 +31,14 @@ def locked(path: Path) -> dict[str, str]:
     return {normalised(m.group(1)): m.group(2) for line in path.read_text().splitlines() if (m := PIN.match(line))}
 
 
-@pytest.mark.parametrize(("requirements", "lock", "left_out"), [
-    ("requirements.txt", "requirements.lock", set()),
-    ("requirements-edge.txt", "requirements-edge.lock", set()),
-    ("requirements-dev.txt", "requirements-dev.lock", {"torch"}),  # installed first, from the CPU wheel (Makefile)
-])
+@pytest.mark.parametrize(
+    ("requirements", "lock", "left_out"),
+    [
+        ("requirements.txt", "requirements.lock", set()),
+        ("requirements-edge.txt", "requirements-edge.lock", set()),
+        ("requirements-dev.txt", "requirements-dev.lock", {"torch"}),  # installed first, from the CPU wheel (Makefile)
+    ],
+)
 def test_each_lock_pins_what_its_requirements_pin(requirements: str, lock: str, left_out: set[str]) -> None:
     wanted = {name: version for name, version in pins(ROOT / requirements).items() if name not in left_out}
     have = locked(ROOT / lock)

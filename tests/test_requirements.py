@@ -1,5 +1,6 @@
 """The server's requirements.txt holds what the running product imports: onnx (export of a trained model) is a
 training package and Pillow is imported by nothing, so neither is installed on a server or an edge device."""
+
 from __future__ import annotations
 
 import ast
@@ -7,8 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ("twinweb", "traceability", "inspection", "live", "review", "profiling", "demo", "monitoring",
-           "edge_worker")
+RUNTIME = ("twinweb", "traceability", "inspection", "live", "review", "profiling", "demo", "monitoring", "edge_worker")
 TRAINING_ONLY = {ROOT / "edge_worker" / "vision" / "train.py"}
 
 
@@ -40,6 +40,7 @@ def test_the_runtime_imports_neither_onnx_nor_pillow() -> None:
 
 
 def test_onnx_and_pillow_are_not_runtime_requirements() -> None:
-    assert {"onnx", "pillow"} & (distributions(ROOT / "requirements.txt")
-                                 | distributions(ROOT / "requirements-edge.txt")) == set()
+    assert {"onnx", "pillow"} & (
+        distributions(ROOT / "requirements.txt") | distributions(ROOT / "requirements-edge.txt")
+    ) == set()
     assert "onnx" in distributions(ROOT / "requirements-train.txt")

@@ -11,6 +11,7 @@ apps already import it from here.
 - a lot's containment and its release: `can_contain`
 - an inspection's review (Debug Mode): `can_review`
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ Fields that plant rules govern (a part's status and pallet, a lot's status, a ca
 status) are read-only here: they change through their own actions (containment on the lot's trace page, the
 admin actions below for cases and pallets), which enforce the rules that a generic save would skip.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -71,8 +72,9 @@ class AuditedAdmin(admin.ModelAdmin):
         formset.save_m2m()
 
 
-def _each_through_action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any],
-                         action: Any, done: str) -> None:
+def _each_through_action(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], action: Any, done: str
+) -> None:
     """Run one audited action per selected object; a refusal by a plant rule is shown, not raised."""
     count = 0
     for obj in queryset:
@@ -275,13 +277,17 @@ class PalletAdmin(AuditedAdmin):
 
     @admin.action(description="Close the selected pallets", permissions=["change"])
     def close_selected(self, request: HttpRequest, queryset: QuerySet[Pallet]) -> None:
-        _each_through_action(self, request, queryset, lambda p: actions.close_pallet(p, actor=request.user),
-                             "pallets closed")
+        _each_through_action(
+            self, request, queryset, lambda p: actions.close_pallet(p, actor=request.user), "pallets closed"
+        )
 
-    @admin.action(description="Ship the selected pallets (refused while a part on them is held)", permissions=["change"])
+    @admin.action(
+        description="Ship the selected pallets (refused while a part on them is held)", permissions=["change"]
+    )
     def ship_selected(self, request: HttpRequest, queryset: QuerySet[Pallet]) -> None:
-        _each_through_action(self, request, queryset, lambda p: actions.ship_pallet(p, actor=request.user),
-                             "pallets shipped")
+        _each_through_action(
+            self, request, queryset, lambda p: actions.ship_pallet(p, actor=request.user), "pallets shipped"
+        )
 
 
 @admin.register(DefectCode)
@@ -301,35 +307,63 @@ class FailureCaseAdmin(AuditedAdmin):
     readonly_fields = ["disposition", "status", "pending_disposition", "closed_at"]
     actions = ["decide", "countersign"]
 
-    def _signed(self, request: HttpRequest, queryset: QuerySet[FailureCase], *, title: str, form_class: type,
-                act: Any, done: str) -> TemplateResponse | None:
+    def _signed(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[FailureCase],
+        *,
+        title: str,
+        form_class: type,
+        act: Any,
+        done: str,
+    ) -> TemplateResponse | None:
         """An admin action that signs: an intermediate page asks for what the signature needs (as the API and
         Debug Mode do), then each selected case goes through the same signed action."""
         form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             _each_through_action(self, request, queryset, lambda case: act(case, form.cleaned_data), done)
             return None
-        return TemplateResponse(request, "admin/traceability/failurecase/sign.html", {
-            **self.admin_site.each_context(request), "title": title, "form": form, "cases": queryset,
-            "action": request.POST.get("action", ""), "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "admin/traceability/failurecase/sign.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "cases": queryset,
+                "action": request.POST.get("action", ""),
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description="Decide (signed): scrap, rework or use as is", permissions=["change"])
     def decide(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> TemplateResponse | None:
         return self._signed(
-            request, queryset, title="Decide failure cases (signed)", form_class=DispositionForm,
+            request,
+            queryset,
+            title="Decide failure cases (signed)",
+            form_class=DispositionForm,
             act=lambda case, data: actions.decide_failure_case(
-                case, disposition=Disposition(data["disposition"]), reason=data["reason"],
-                credential=data["credential"], actor=request.user, request=request),
+                case,
+                disposition=Disposition(data["disposition"]),
+                reason=data["reason"],
+                credential=data["credential"],
+                actor=request.user,
+                request=request,
+            ),
             done="cases decided (their parts follow; a use-as-is on a four-eyes part type awaits a countersignature)",
         )
 
     @admin.action(description="Countersign (signed) a disposition that awaits it", permissions=["change"])
     def countersign(self, request: HttpRequest, queryset: QuerySet[FailureCase]) -> TemplateResponse | None:
         return self._signed(
-            request, queryset, title="Countersign dispositions (signed)", form_class=CountersignForm,
+            request,
+            queryset,
+            title="Countersign dispositions (signed)",
+            form_class=CountersignForm,
             act=lambda case, data: actions.countersign_failure_case(
-                case, credential=data["credential"], actor=request.user, request=request),
+                case, credential=data["credential"], actor=request.user, request=request
+            ),
             done="dispositions countersigned",
         )
 

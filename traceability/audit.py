@@ -4,6 +4,7 @@
 and the previous record's hash, so changing, removing or reordering any record breaks the chain from there on;
 `verify_chain` finds the first broken record.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -215,6 +216,9 @@ def verify_chain(anchor: ChainHead | None = None) -> tuple[int, ChainBreak | Non
         head = ChainHead(record.pk, record.record_hash)
     if not anchor_seen:
         assert anchor is not None
-        return checked, ChainBreak(anchor.record_id, "the anchored record is gone: records were removed from the end "
-                                                     "of the trail"), head
+        return (
+            checked,
+            ChainBreak(anchor.record_id, "the anchored record is gone: records were removed from the end of the trail"),
+            head,
+        )
     return checked, None, head

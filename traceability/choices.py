@@ -1,4 +1,5 @@
 """Status enums of the traceability domain, and the badge colour each status shows."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -84,8 +85,13 @@ BADGE_COLOURS: dict[type[models.TextChoices], dict[str, str]] = {
     LotStatus: {"released": "ok", "on_hold": "warn", "suspect": "bad", "consumed": "neutral"},
     BatchStatus: {"planned": "neutral", "in_progress": "info", "completed": "ok"},
     PartStatus: {
-        "in_process": "info", "passed": "ok", "failed": "bad", "reworked": "warn",
-        "scrapped": "bad", "on_hold": "warn", "shipped": "neutral",
+        "in_process": "info",
+        "passed": "ok",
+        "failed": "bad",
+        "reworked": "warn",
+        "scrapped": "bad",
+        "on_hold": "warn",
+        "shipped": "neutral",
     },
     StationOutcome: {"in_progress": "info", "ok": "ok", "nok": "bad", "skipped": "neutral"},
     PalletStatus: {"open": "info", "closed": "neutral", "shipped": "ok"},

@@ -21,6 +21,7 @@ Every event's `eventID` is its CBV 2.0 Event Hash ID (`ni:///sha-256;...?ver=CBV
 with `traceability.epcis_hash` (the same result, 20 to 30 times faster). Documents are streamed (StreamedDocument):
 the API and `manage.py export_epcis` write them a chunk of events at a time.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,9 +61,29 @@ LOCAL_URN = "urn:twinweb:"
 UTC_OFFSET = "+00:00"
 
 # UN/CEFACT Rec. 20 unit codes for the units the plant records.
-UOM = {"kg": "KGM", "g": "GRM", "t": "TNE", "pcs": "H87", "pc": "H87", "ea": "H87", "m": "MTR", "mm": "MMT",
-       "l": "LTR", "ml": "MLT", "deg": "DD", "s": "SEC"}
-MEASUREMENT_TYPE = {"mm": "Length", "m": "Length", "um": "Length", "deg": "Angle", "s": "Time", "kg": "Mass", "g": "Mass"}
+UOM = {
+    "kg": "KGM",
+    "g": "GRM",
+    "t": "TNE",
+    "pcs": "H87",
+    "pc": "H87",
+    "ea": "H87",
+    "m": "MTR",
+    "mm": "MMT",
+    "l": "LTR",
+    "ml": "MLT",
+    "deg": "DD",
+    "s": "SEC",
+}
+MEASUREMENT_TYPE = {
+    "mm": "Length",
+    "m": "Length",
+    "um": "Length",
+    "deg": "Angle",
+    "s": "Time",
+    "kg": "Mass",
+    "g": "Mass",
+}
 
 STATION_BIZ_STEP = {
     StationKind.LOADING: "arriving",
@@ -95,7 +116,7 @@ def _epc_text(value: str) -> str:
 
 def _gtin_parts(gtin: str) -> tuple[str, str]:
     length = company_prefix_length()
-    return gtin[1:1 + length], gtin[0] + gtin[1 + length:13]
+    return gtin[1 : 1 + length], gtin[0] + gtin[1 + length : 13]
 
 
 def sgtin(gtin: str, serial: str) -> str:
@@ -114,7 +135,7 @@ def lgtin(gtin: str, lot_key: str) -> str:
 
 def sscc(code: str) -> str:
     length = company_prefix_length()
-    return f"urn:epc:id:sscc:{code[1:1 + length]}.{code[0]}{code[1 + length:17]}"
+    return f"urn:epc:id:sscc:{code[1 : 1 + length]}.{code[0]}{code[1 + length : 17]}"
 
 
 def part_epc(part: Part) -> str:
@@ -148,8 +169,13 @@ def _base(event_type: str, at: dt.datetime) -> dict[str, Any]:
 
 
 def _making_event(
-    output_epc: str, *, at: dt.datetime, lots: Iterable[tuple[MaterialLot, Decimal]], component_epcs: list[str],
-    batch_number: str | None, read_point: str | None,
+    output_epc: str,
+    *,
+    at: dt.datetime,
+    lots: Iterable[tuple[MaterialLot, Decimal]],
+    component_epcs: list[str],
+    batch_number: str | None,
+    read_point: str | None,
 ) -> dict[str, Any]:
     inputs = [{"epcClass": lot_class(lot), **_quantity(quantity, lot.material.unit)} for lot, quantity in lots]
     if not inputs and not component_epcs:
@@ -172,17 +198,27 @@ def _making_event(
 
 def _station_event(event: StationEvent, epc: str, cell_code: str) -> dict[str, Any]:
     station = event.station
-    out = {**_base("ObjectEvent", event.left_at or event.entered_at), "epcList": [epc], "action": "OBSERVE",
-           "bizStep": STATION_BIZ_STEP.get(StationKind(station.kind), "other") if station.kind in StationKind.values
-           else "other"}
-    disposition = OUTCOME_DISPOSITION.get(StationOutcome(event.outcome)) if event.outcome in StationOutcome.values else None
+    out = {
+        **_base("ObjectEvent", event.left_at or event.entered_at),
+        "epcList": [epc],
+        "action": "OBSERVE",
+        "bizStep": STATION_BIZ_STEP.get(StationKind(station.kind), "other")
+        if station.kind in StationKind.values
+        else "other",
+    }
+    disposition = (
+        OUTCOME_DISPOSITION.get(StationOutcome(event.outcome)) if event.outcome in StationOutcome.values else None
+    )
     if disposition:
         out["disposition"] = disposition
     out["readPoint"] = {"id": _station_uri(cell_code, station.code)}
     out["twinweb:enteredAt"] = event_time(event.entered_at)
     out["twinweb:outcome"] = event.outcome
-    parameters = {f"twinweb:{key}": value for key, value in sorted(event.parameters.items())
-                  if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", str(key)) and isinstance(value, (int, float, str, bool))}
+    parameters = {
+        f"twinweb:{key}": value
+        for key, value in sorted(event.parameters.items())
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", str(key)) and isinstance(value, (int, float, str, bool))
+    }
     if parameters:
         out["twinweb:parameters"] = parameters
     return out
@@ -226,17 +262,29 @@ def _inspection_event(step: InspectionStep, epc: str, cell_code: str) -> dict[st
 
 
 def _packing_event(pallet_sscc: str, at: dt.datetime, epcs: Iterable[str]) -> dict[str, Any]:
-    return {**_base("AggregationEvent", at), "parentID": sscc(pallet_sscc), "childEPCs": sorted(set(epcs)),
-            "action": "ADD", "bizStep": "packing", "disposition": "in_progress"}
+    return {
+        **_base("AggregationEvent", at),
+        "parentID": sscc(pallet_sscc),
+        "childEPCs": sorted(set(epcs)),
+        "action": "ADD",
+        "bizStep": "packing",
+        "disposition": "in_progress",
+    }
 
 
 def _shipping_event(pallet_sscc: str, at: dt.datetime) -> dict[str, Any]:
-    return {**_base("ObjectEvent", at), "epcList": [sscc(pallet_sscc)], "action": "OBSERVE", "bizStep": "shipping",
-            "disposition": "in_transit"}
+    return {
+        **_base("ObjectEvent", at),
+        "epcList": [sscc(pallet_sscc)],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+    }
 
 
-def _packing_events(pallet_sscc: str, pallet_status: str | None, shipped_at: dt.datetime | None,
-                    packed: dict[dt.datetime, list[str]]) -> list[dict[str, Any]]:
+def _packing_events(
+    pallet_sscc: str, pallet_status: str | None, shipped_at: dt.datetime | None, packed: dict[dt.datetime, list[str]]
+) -> list[dict[str, Any]]:
     events = [_packing_event(pallet_sscc, at, epcs) for at, epcs in sorted(packed.items())]
     if pallet_status == "shipped" and shipped_at:
         events.append(_shipping_event(pallet_sscc, shipped_at))
@@ -255,16 +303,25 @@ def part_events(trace: BackwardTrace) -> list[dict[str, Any]]:
     for node in reversed(trace.parts):  # sub-assemblies are made before their assembly
         part = node.part
         components = [epcs[child.part.pk] for child in trace.components_of(part.pk)]
-        events.append(_making_event(
-            epcs[part.pk], at=part.created_at, lots=consumed.get(part.pk, []), component_epcs=components,
-            batch_number=part.batch.batch_number, read_point=_local("cell", cell_code) if cell_code else None,
-        ))
+        events.append(
+            _making_event(
+                epcs[part.pk],
+                at=part.created_at,
+                lots=consumed.get(part.pk, []),
+                component_epcs=components,
+                batch_number=part.batch.batch_number,
+                read_point=_local("cell", cell_code) if cell_code else None,
+            )
+        )
     events += [_station_event(e, epcs[e.part_id], cell_code) for e in trace.station_events]
-    events += [_inspection_event(step, epcs[step.part_id], cell_code) for step in trace.inspections if step.part_id in epcs]
+    events += [
+        _inspection_event(step, epcs[step.part_id], cell_code) for step in trace.inspections if step.part_id in epcs
+    ]
     part = trace.part
     if part.packed_at and part.pallet is not None:
-        events += _packing_events(part.pallet.sscc, part.pallet.status, part.pallet.shipped_at,
-                                  {part.packed_at: [epcs[part.pk]]})
+        events += _packing_events(
+            part.pallet.sscc, part.pallet.status, part.pallet.shipped_at, {part.packed_at: [epcs[part.pk]]}
+        )
     return sorted(events, key=lambda e: e["eventTime"])
 
 
@@ -322,8 +379,11 @@ class LotEvents:
         for step in self._plan:
             if step[0] == "part":
                 p = self.trace.parts[step[1]]
-                kind: tuple[Any, ...] = ("part", any(s in self._by_serial for s in p.via_components),
-                                         bool(p.batch_number))
+                kind: tuple[Any, ...] = (
+                    "part",
+                    any(s in self._by_serial for s in p.via_components),
+                    bool(p.batch_number),
+                )
             else:
                 kind = (step[0],)
             if step[0] != "lot" and kind not in kinds_seen:
@@ -333,16 +393,18 @@ class LotEvents:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for start in range(0, len(self._plan), self.CHUNK):
-            yield from self._build(self._plan[start:start + self.CHUNK])
+            yield from self._build(self._plan[start : start + self.CHUNK])
 
     def _build(self, plan: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         trace = self.trace
         part_ids = [trace.parts[step[1]].id for step in plan if step[0] == "part"]
         consumed: dict[int, list[tuple[MaterialLot, Decimal]]] = defaultdict(list)
         if part_ids:
-            for part_id, lot_id, quantity in LotConsumption.objects.filter(
-                lot_id__in=list(trace.lots), part_id__in=part_ids
-            ).values_list("part_id", "lot_id", "quantity").order_by("part_id", "lot_id", "id"):
+            for part_id, lot_id, quantity in (
+                LotConsumption.objects.filter(lot_id__in=list(trace.lots), part_id__in=part_ids)
+                .values_list("part_id", "lot_id", "quantity")
+                .order_by("part_id", "lot_id", "id")
+            ):
                 consumed[part_id].append((trace.lots[lot_id], quantity))
         events = []
         for step in plan:
@@ -351,8 +413,16 @@ class LotEvents:
             elif step[0] == "part":
                 p = trace.parts[step[1]]
                 components = [sgtin(self._by_serial[s].gtin, s) for s in p.via_components if s in self._by_serial]
-                events.append(_making_event(sgtin(p.gtin, p.serial), at=step[2], lots=consumed.get(p.id, []),
-                                            component_epcs=components, batch_number=p.batch_number, read_point=None))
+                events.append(
+                    _making_event(
+                        sgtin(p.gtin, p.serial),
+                        at=step[2],
+                        lots=consumed.get(p.id, []),
+                        component_epcs=components,
+                        batch_number=p.batch_number,
+                        read_point=None,
+                    )
+                )
             elif step[0] == "packing":
                 epcs = [sgtin(trace.parts[i].gtin, trace.parts[i].serial) for i in step[3]]
                 events.append(_packing_event(step[1], step[2], epcs))
@@ -369,7 +439,11 @@ def _lot_family_events(trace: ForwardTrace) -> list[dict[str, Any]]:
     for link in {link.pk: link for link in [*trace.source_links, *trace.lot_links]}.values():
         if link.parent_id not in lots or link.child_id not in lots:
             continue
-        key = ("split", link.parent_id, link.linked_at) if link.kind == "split" else ("merge", link.child_id, link.linked_at)
+        key = (
+            ("split", link.parent_id, link.linked_at)
+            if link.kind == "split"
+            else ("merge", link.child_id, link.linked_at)
+        )
         groups[key].append(link)
     for (kind, _, at), links in sorted(groups.items(), key=lambda g: (g[0][2], g[0][0], g[0][1])):
         parents = {link.parent_id: Decimal(0) for link in links}
@@ -378,10 +452,12 @@ def _lot_family_events(trace: ForwardTrace) -> list[dict[str, Any]]:
             parents[link.parent_id] += link.quantity
             children[link.child_id] += link.quantity
         event = _base("TransformationEvent", at)
-        event["inputQuantityList"] = [{"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)}
-                                      for i, q in sorted(parents.items())]
-        event["outputQuantityList"] = [{"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)}
-                                       for i, q in sorted(children.items())]
+        event["inputQuantityList"] = [
+            {"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)} for i, q in sorted(parents.items())
+        ]
+        event["outputQuantityList"] = [
+            {"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)} for i, q in sorted(children.items())
+        ]
         event["bizStep"] = "repackaging" if kind == "split" else "commissioning"
         event["twinweb:lotOperation"] = kind
         events.append(event)
@@ -391,8 +467,10 @@ def _lot_family_events(trace: ForwardTrace) -> list[dict[str, Any]]:
 def _part_times(part_ids: list[int]) -> dict[int, tuple[dt.datetime, dt.datetime | None]]:
     times: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}
     for start in range(0, len(part_ids), 5000):  # stays under SQLite's bound-parameter limit
-        chunk = part_ids[start:start + 5000]
-        for pid, created_at, packed_at in Part.objects.filter(id__in=chunk).values_list("id", "created_at", "packed_at"):
+        chunk = part_ids[start : start + 5000]
+        for pid, created_at, packed_at in Part.objects.filter(id__in=chunk).values_list(
+            "id", "created_at", "packed_at"
+        ):
             times[pid] = (created_at, packed_at)
     return times
 
@@ -444,8 +522,13 @@ def document(events: list[dict[str, Any]], *, created_at: dt.datetime | None = N
 
 
 def _frame(created_at: dt.datetime | None) -> dict[str, Any]:
-    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": event_time(created_at or timezone.now()), "epcisBody": {"eventList": []}}
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": event_time(created_at or timezone.now()),
+        "epcisBody": {"eventList": []},
+    }
 
 
 def part_document(trace: BackwardTrace) -> dict[str, Any]:
@@ -491,8 +574,14 @@ class StreamedDocument:
     hashes; a mismatch raises DocumentChanged before the document's last piece. Once iterated, `event_count` and
     `hasher` (`fast` / `fallbacks`) tell what was written."""
 
-    def __init__(self, events: EventSource, *, style: JsonStyle = FILE_STYLE, created_at: dt.datetime | None = None,
-                 validate: bool = False) -> None:
+    def __init__(
+        self,
+        events: EventSource,
+        *,
+        style: JsonStyle = FILE_STYLE,
+        created_at: dt.datetime | None = None,
+        validate: bool = False,
+    ) -> None:
         self.events = events
         self.style = style
         self.created_at = created_at or timezone.now()
@@ -538,8 +627,12 @@ class StreamedDocument:
         self.event_count = count
         hasher.check_complete()  # before the document's last piece: an unfinished document if it fails
         yield "".join(pending) + (last if count else "]") + tail
-        logger.debug("EPCIS document of %d events: %d hashed by the fast path, %d by GS1's reference code",
-                    count, hasher.fast, hasher.fallbacks)
+        logger.debug(
+            "EPCIS document of %d events: %d hashed by the fast path, %d by GS1's reference code",
+            count,
+            hasher.fast,
+            hasher.fallbacks,
+        )
 
 
 def streamed_part_document(trace: BackwardTrace, **kwargs: Any) -> StreamedDocument:
@@ -564,8 +657,9 @@ class InvalidDocument(ValueError):
 _EVENT_ID_SHAPE = "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"
 
 
-def _raise_if_invalid(frame: dict[str, Any], events: EventSource, vocabulary: epcis_hash.DocumentVocabulary,
-                      limit: int = 20) -> None:
+def _raise_if_invalid(
+    frame: dict[str, Any], events: EventSource, vocabulary: epcis_hash.DocumentVocabulary, limit: int = 20
+) -> None:
     """GS1's schema, one event at a time: the schema checks each eventList item on its own, so a one-event
     document reports the same errors (renumbered to the event's index)."""
     errors = validation_errors(frame)
@@ -573,8 +667,9 @@ def _raise_if_invalid(frame: dict[str, Any], events: EventSource, vocabulary: ep
         vocabulary.add(event)
         if len(errors) < limit:
             one = frame | {"epcisBody": {"eventList": [_with_event_id(event, _EVENT_ID_SHAPE)]}}
-            errors += [e.replace("epcisBody/eventList/0", f"epcisBody/eventList/{index}", 1)
-                       for e in validation_errors(one)]
+            errors += [
+                e.replace("epcisBody/eventList/0", f"epcisBody/eventList/{index}", 1) for e in validation_errors(one)
+            ]
     if errors:
         raise InvalidDocument(errors[:limit])
 
@@ -610,5 +705,7 @@ def validator() -> Draft7Validator:
 
 
 def validation_errors(doc: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(document)'}: {e.message}"
-            for e in sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(document)'}: {e.message}"
+        for e in sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    ]

@@ -29,6 +29,7 @@ whitelist below, proven event by event against the reference by tests/traceabili
 generated corpus); anything else raises `_Unprovable` internally and the event is hashed by the reference, with
 the same document vocabulary. `EventHasher.fast` / `.fallbacks` count which path each event took.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,35 +49,71 @@ from typing import Any
 
 CONTEXT_FILE = Path(__file__).resolve().parent / "epcis_schema" / "epcis-context.jsonld"
 VOCABULARY_PREFIXES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")  # what the reference keeps after expanding
-EVENT_TYPES = frozenset({"ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent",
-                         "TransactionEvent"})
+EVENT_TYPES = frozenset(
+    {"ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent", "TransactionEvent"}
+)
 ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
 EPC_LIST_KEYS = ("epcList", "inputEPCList", "childEPCs", "outputEPCList")  # lists of URIs, written `<key>epc=..`
 QUANTITY_LIST_KEYS = ("inputQuantityList", "outputQuantityList")
 QUANTITY_KEYS = ("epcClass", "quantity", "uom")
 SENSOR_METADATA_KEYS = ("time", "deviceID")
 # The reference's sensorReport order, restricted to keys TwinWeb writes or may write as plain literals.
-SENSOR_REPORT_KEYS = ("type", "deviceID", "time", "value", "stringValue", "booleanValue", "minValue", "maxValue",
-                      "meanValue", "sDev", "uom")
+SENSOR_REPORT_KEYS = (
+    "type",
+    "deviceID",
+    "time",
+    "value",
+    "stringValue",
+    "booleanValue",
+    "minValue",
+    "maxValue",
+    "meanValue",
+    "sDev",
+    "uom",
+)
 URI_KEYS = frozenset({"parentID", "epcClass", "id", "bizTransaction", "deviceID"})  # @id-typed in the context
-TOP_LEVEL_KEYS = frozenset({"type", "eventID", "eventTime", "eventTimeZoneOffset", "parentID", *EPC_LIST_KEYS,
-                            *QUANTITY_LIST_KEYS, "action", "bizStep", "disposition", "readPoint", "bizTransactionList",
-                            "sensorElementList"})
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "type",
+        "eventID",
+        "eventTime",
+        "eventTimeZoneOffset",
+        "parentID",
+        *EPC_LIST_KEYS,
+        *QUANTITY_LIST_KEYS,
+        "action",
+        "bizStep",
+        "disposition",
+        "readPoint",
+        "bizTransactionList",
+        "sensorElementList",
+    }
+)
 EXTENSION_KEY = re.compile(r"(?P<prefix>[A-Za-z_][A-Za-z0-9_]*):(?P<name>[A-Za-z_][A-Za-z0-9_\-]*)")
-UTC_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
-                      r"(Z|[+-][0-9]{2}:[0-9]{2})")
+UTC_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 # EPC URIs the reference turns into GS1 Digital Link URIs (TDS 2.0 grammar, as the reference matches it).
-_EPC_CHAR = r"(\%2[125-9A-Fa-f]|\%3[0-9A-Fa-f]|\%4[1-9A-Fa-f]|\%5[0-9AaFf]|\%6[1-9A-Fa-f]|\%7[0-9Aa]|[!\')(*+,.0-9:;=A-Za-z_-])"
-_GTIN_PARTITION = r"((\d{6}\.\d{7})|(\d{7}\.\d{6})|(\d{8}\.\d{5})|(\d{9}\.\d{4})|(\d{10}\.\d{3})|(\d{11}\.\d{2})|(\d{12}\.\d{1}))"
+_EPC_CHAR = (
+    r"(\%2[125-9A-Fa-f]|\%3[0-9A-Fa-f]|\%4[1-9A-Fa-f]|\%5[0-9AaFf]|\%6[1-9A-Fa-f]|\%7[0-9Aa]|[!\')(*+,.0-9:;=A-Za-z_-])"
+)
+_GTIN_PARTITION = (
+    r"((\d{6}\.\d{7})|(\d{7}\.\d{6})|(\d{8}\.\d{5})|(\d{9}\.\d{4})|(\d{10}\.\d{3})|(\d{11}\.\d{2})|(\d{12}\.\d{1}))"
+)
 SGTIN = re.compile(r"^urn:epc:id:sgtin:" + _GTIN_PARTITION + r"\." + _EPC_CHAR + r"{1,20}$")
 LGTIN = re.compile(r"^urn:epc:class:lgtin:" + _GTIN_PARTITION + r"\." + _EPC_CHAR + r"{1,20}$")
-SSCC = re.compile(r"^urn:epc:id:sscc:((\d{6}\.\d{11}$)|(\d{7}\.\d{10}$)|(\d{8}\.\d{9}$)|(\d{9}\.\d{8}$)|(\d{10}\.\d{7}$)"
-                  r"|(\d{11}\.\d{6}$)|(\d{12}\.\d{5}$))")
+SSCC = re.compile(
+    r"^urn:epc:id:sscc:((\d{6}\.\d{11}$)|(\d{7}\.\d{10}$)|(\d{8}\.\d{9}$)|(\d{9}\.\d{8}$)|(\d{10}\.\d{7}$)"
+    r"|(\d{11}\.\d{6}$)|(\d{12}\.\d{5}$))"
+)
 # A Digital Link URI the reference would normalise needs a primary key's AI followed by digits, or a 10-letter
 # compressed path; without either, an http(s) value is left as it is.
-_DL_KEY = re.compile(r"/(01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti"
-                     r"|401|ginc|402|gsin|8003|grai|8004|giai)/\d{4}")
+_DL_KEY = re.compile(
+    r"/(01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti"
+    r"|401|ginc|402|gsin|8003|grai|8004|giai)/\d{4}"
+)
 _DL_COMPRESSED = re.compile(r"^https?:(//[^/?#]*)?/[A-Za-z_-]{10}$")
 _CANONICAL_CACHE_SIZE = 4096
 
@@ -218,8 +255,13 @@ def _sensor_report_vocabulary(report: Any, prefixes: Mapping[str, str]) -> set[s
             # The reference sets a nested object's extensions apart only when its namespace IRI ends in "/" and
             # none of the object's members has "eventTime" or "action" in its (expanded) name.
             namespace = prefixes[name.partition(":")[0]]
-            if not namespace.endswith("/") or "eventTime" in namespace or "action" in namespace \
-                    or "eventTime" in name or "action" in name:
+            if (
+                not namespace.endswith("/")
+                or "eventTime" in namespace
+                or "action" in namespace
+                or "eventTime" in name
+                or "action" in name
+            ):
                 raise _Unprovable(f"sensorReport extension {name!r}")
             _check_literal(item)
         else:
@@ -233,10 +275,15 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _check_object(value: Any, allowed: tuple[str, ...], required: tuple[str, ...] = (),
-                  empty_allowed: bool = False) -> None:
-    if not isinstance(value, dict) or (not value and not empty_allowed) or any(k not in allowed for k in value) \
-            or any(k not in value for k in required):
+def _check_object(
+    value: Any, allowed: tuple[str, ...], required: tuple[str, ...] = (), empty_allowed: bool = False
+) -> None:
+    if (
+        not isinstance(value, dict)
+        or (not value and not empty_allowed)
+        or any(k not in allowed for k in value)
+        or any(k not in value for k in required)
+    ):
         raise _Unprovable(f"an object with members other than {allowed}")
 
 
@@ -261,8 +308,13 @@ def reference_vocabulary(event: dict[str, Any], context: list[Any]) -> frozenset
 
 
 def _document(events: list[dict[str, Any]], context: list[Any]) -> dict[str, Any]:
-    return {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": "2000-01-01T00:00:00.000Z", "epcisBody": {"eventList": events}}
+    return {
+        "@context": context,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2000-01-01T00:00:00.000Z",
+        "epcisBody": {"eventList": events},
+    }
 
 
 @contextmanager
@@ -285,8 +337,15 @@ def _check_digit(digits: str) -> int:
 
 
 def _dl_escape(text: str) -> str:
-    return (text.replace("!", "%21").replace("(", "%28").replace(")", "%29").replace("*", "%2A")
-            .replace("+", "%2B").replace(",", "%2C").replace(":", "%3A"))
+    return (
+        text.replace("!", "%21")
+        .replace("(", "%28")
+        .replace(")", "%29")
+        .replace("*", "%2A")
+        .replace("+", "%2B")
+        .replace(",", "%2C")
+        .replace(":", "%3A")
+    )
 
 
 def _digital_link(text: str) -> str | None:
@@ -298,13 +357,13 @@ def _digital_link(text: str) -> str | None:
         if not SGTIN.match(text):
             return None
         prefix, rest = text[17:].split(".", 1)
-        gtin = rest[0] + prefix + rest[1:13 - len(prefix)]
+        gtin = rest[0] + prefix + rest[1 : 13 - len(prefix)]
         return f"https://id.gs1.org/01/{gtin}{_check_digit(gtin)}/21/{_dl_escape(text[32:])}"
     if text.startswith("urn:epc:class:lgtin:"):
         if not LGTIN.match(text):
             return None
         prefix, rest = text[20:].split(".", 1)
-        gtin = rest[0] + prefix + rest[1:13 - len(prefix)]
+        gtin = rest[0] + prefix + rest[1 : 13 - len(prefix)]
         return f"https://id.gs1.org/01/{gtin}{_check_digit(gtin)}/10/{_dl_escape(text[35:])}"
     if text.startswith("urn:epc:id:sscc:"):
         if not SSCC.match(text):
@@ -328,10 +387,23 @@ def _utc_milliseconds(text: str) -> str:
     if int(year) < 1000 or (offset != "Z" and int(offset[4:6]) >= 60):
         raise _Unprovable("a year before 1000, or an offset with 60 minutes or more")
     try:
-        zone = dt.timezone.utc if offset == "Z" else dt.timezone(
-            (-1 if offset[0] == "-" else 1) * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
-        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                             int((fraction or "0").ljust(6, "0")), tzinfo=zone).astimezone(dt.timezone.utc)
+        zone = (
+            dt.timezone.utc
+            if offset == "Z"
+            else dt.timezone(
+                (-1 if offset[0] == "-" else 1) * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+            )
+        )
+        moment = dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=zone,
+        ).astimezone(dt.timezone.utc)
     except (ValueError, OverflowError) as error:
         raise _Unprovable(f"timestamp: {error}") from error
     microsecond = round(moment.microsecond, -3)
@@ -360,7 +432,7 @@ class EventHasher:
         for iri in self.vocabulary:
             for i, char in enumerate(iri):
                 if char in "-/":
-                    tails.setdefault(iri[i + 1:], set()).add(iri)
+                    tails.setdefault(iri[i + 1 :], set()).add(iri)
         # A value is replaced only when it is the tail of exactly one IRI (several: left alone, as the reference).
         self._replacement = {tail: iris.pop() for tail, iris in tails.items() if len(iris) == 1}
         self._namespaces = namespaces(context)
@@ -386,13 +458,17 @@ class EventHasher:
 
     def check_complete(self) -> None:
         if self.seen != self.vocabulary:
-            raise DocumentChanged(f"the document's vocabulary was said to hold {sorted(self.vocabulary - self.seen)}, "
-                                  "which none of its events has")
+            raise DocumentChanged(
+                f"the document's vocabulary was said to hold {sorted(self.vocabulary - self.seen)}, "
+                "which none of its events has"
+            )
 
     def _count(self, own: frozenset[str]) -> None:
         if not own <= self.vocabulary:
-            raise DocumentChanged(f"an event brings {sorted(own - self.vocabulary)}, not in the document's vocabulary "
-                                  "(did the events change between two passes?)")
+            raise DocumentChanged(
+                f"an event brings {sorted(own - self.vocabulary)}, not in the document's vocabulary "
+                "(did the events change between two passes?)"
+            )
         self.seen |= own
 
     def pre_hash(self, event: dict[str, Any]) -> str:
@@ -405,11 +481,13 @@ class EventHasher:
         for key in ("eventTime", "eventTimeZoneOffset", "parentID"):
             if key in event:
                 ordered.append(self._ordered_leaf(key, event[key]))
-        for key in ("epcList", "inputEPCList", "childEPCs", "inputQuantityList", "outputEPCList",
-                    "outputQuantityList"):
+        for key in ("epcList", "inputEPCList", "childEPCs", "inputQuantityList", "outputEPCList", "outputQuantityList"):
             if key in QUANTITY_LIST_KEYS and key in event:
-                ordered.append(self._wrap(key, [self._ordered_group("quantityElement", element, QUANTITY_KEYS)
-                                                for element in event[key]]))
+                ordered.append(
+                    self._wrap(
+                        key, [self._ordered_group("quantityElement", element, QUANTITY_KEYS) for element in event[key]]
+                    )
+                )
             elif key in event:
                 ordered.append(self._wrap(key, [self._ordered_leaf("epc", epc) for epc in event[key]]))
         for key in ("action", "bizStep", "disposition"):
@@ -418,12 +496,18 @@ class EventHasher:
         if "readPoint" in event:
             ordered.append(self._wrap("readPoint", [self._ordered_leaf("id", event["readPoint"]["id"])]))
         if "sensorElementList" in event:
-            ordered.append(self._wrap("sensorElementList",
-                                      [self._sensor_element(element) for element in event["sensorElementList"]]))
+            ordered.append(
+                self._wrap(
+                    "sensorElementList", [self._sensor_element(element) for element in event["sensorElementList"]]
+                )
+            )
         # The rest, sorted: user extensions, and bizTransactionList (its template in the reference's canonical
         # order never matches the JSON shape, so it always lands here).
-        rest = [self._generic(key, value) for key, value in event.items()
-                if (key not in TOP_LEVEL_KEYS or key == "bizTransactionList") and value != []]
+        rest = [
+            self._generic(key, value)
+            for key, value in event.items()
+            if (key not in TOP_LEVEL_KEYS or key == "bizTransactionList") and value != []
+        ]
         return "eventType=" + self._bare(event["type"]) + "".join(ordered) + "".join(sorted(rest))
 
     # The reference's rendering, piece by piece
@@ -438,7 +522,11 @@ class EventHasher:
         text = self._text(value)
         if text:
             lowered = name.lower()
-            text = _utc_milliseconds(text) if "time" in lowered and "offset" not in lowered else self._canonical_value(text)
+            text = (
+                _utc_milliseconds(text)
+                if "time" in lowered and "offset" not in lowered
+                else self._canonical_value(text)
+            )
         return f"{name}={text}" if text else ""
 
     def _ordered_group(self, name: str, value: dict[str, Any], order: tuple[str, ...]) -> str:
@@ -453,8 +541,9 @@ class EventHasher:
 
     def _sensor_report(self, report: dict[str, Any]) -> str:
         inner = "".join(self._ordered_leaf(key, report[key]) for key in SENSOR_REPORT_KEYS if key in report)
-        inner += "".join(sorted(self._generic(key, value) for key, value in report.items()
-                                if key not in SENSOR_REPORT_KEYS))
+        inner += "".join(
+            sorted(self._generic(key, value) for key, value in report.items() if key not in SENSOR_REPORT_KEYS)
+        )
         return "sensorReport" + inner if inner else ""
 
     def _generic(self, key: str, value: Any) -> str:
@@ -462,8 +551,9 @@ class EventHasher:
         its children sorted."""
         if key == "bizTransactionList":
             # Each (type, bizTransaction) pair keeps its JSON member order; the pairs are sorted.
-            return key + "".join(sorted(
-                "".join(self._generic(name, item) for name, item in element.items()) for element in value))
+            return key + "".join(
+                sorted("".join(self._generic(name, item) for name, item in element.items()) for element in value)
+            )
         name = self._expanded_key(key)
         if isinstance(value, dict):
             return name + "".join(sorted(self._generic(k, v) for k, v in value.items()))
@@ -496,11 +586,13 @@ class EventHasher:
             return cached
         value = text
         if "urn:epcglobal:cbv:" in value:
-            value = (value.replace("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-")
-                     .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
-                     .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
-                     .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
-                     .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"))
+            value = (
+                value.replace("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-")
+                .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
+                .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
+                .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
+                .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-")
+            )
         try:
             number = float(value)  # what Python's float() reads, as the reference: "1_0", " +1e3", "nan" ...
         except ValueError:

@@ -1,6 +1,7 @@
 """Domain errors raised by actions; views and the API map them to HTTP responses in one place
 (`twinweb.errors.api_exception_handler`). The base class, `DomainError`, is twinweb's: every app's errors derive
 from it, so the handler knows them without knowing the apps."""
+
 from __future__ import annotations
 
 from twinweb.errors import DomainError

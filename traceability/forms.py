@@ -1,4 +1,5 @@
 """Forms of the auditor pages."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,14 +28,18 @@ def _day_start(value: dt.date | None, *, days: int = 0) -> dt.datetime | None:
 class TraceSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=80, label=_("Serial, lot, batch or pallet (SSCC)"))
     station = forms.ChoiceField(required=False, label=_("Station"))
-    window_start = forms.DateTimeField(required=False, label=_("At the station from"),
-                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    window_end = forms.DateTimeField(required=False, label=_("until"),
-                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    window_start = forms.DateTimeField(
+        required=False, label=_("At the station from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    window_end = forms.DateTimeField(
+        required=False, label=_("until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
     verdict = forms.ChoiceField(required=False, label=_("Inspection verdict"))
     defect_code = forms.ChoiceField(required=False, label=_("Defect code"))
     created_from = forms.DateField(required=False, label=_("Made from"), widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, label=_("to (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(
+        required=False, label=_("to (inclusive)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -48,10 +53,14 @@ class TraceSearchForm(forms.Form):
     def criteria(self) -> genealogy.SearchCriteria:
         data = self.cleaned_data
         return genealogy.SearchCriteria(
-            query=data.get("q") or "", station=data.get("station") or "",
-            window_start=_aware(data.get("window_start")), window_end=_aware(data.get("window_end")),
-            verdict=data.get("verdict") or "", defect_code=data.get("defect_code") or "",
-            created_from=_day_start(data.get("created_from")), created_to=_day_start(data.get("created_to"), days=1),
+            query=data.get("q") or "",
+            station=data.get("station") or "",
+            window_start=_aware(data.get("window_start")),
+            window_end=_aware(data.get("window_end")),
+            verdict=data.get("verdict") or "",
+            defect_code=data.get("defect_code") or "",
+            created_from=_day_start(data.get("created_from")),
+            created_to=_day_start(data.get("created_to"), days=1),
         )
 
 
@@ -61,31 +70,45 @@ class ContainLotForm(forms.Form):
 
 class ReleaseContainmentForm(forms.Form):
     reason = forms.CharField(max_length=500, label=_("Why the lot is cleared (recorded in the audit trail)"))
-    credential = forms.CharField(max_length=200, label=_("Your password or signing PIN (the release is signed)"),
-                                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    credential = forms.CharField(
+        max_length=200,
+        label=_("Your password or signing PIN (the release is signed)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class DispositionForm(forms.Form):
     disposition = forms.ChoiceField(choices=[("scrap", "Scrap"), ("rework", "Rework"), ("use_as_is", "Use as is")])
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
-                             label=_("Reason (part of the signed record)"))
-    credential = forms.CharField(max_length=200, label=_("Your password or signing PIN"),
-                                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label=_("Reason (part of the signed record)")
+    )
+    credential = forms.CharField(
+        max_length=200,
+        label=_("Your password or signing PIN"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class CountersignForm(forms.Form):
-    credential = forms.CharField(max_length=200, label=_("Your password or signing PIN (second person)"),
-                                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    credential = forms.CharField(
+        max_length=200,
+        label=_("Your password or signing PIN (second person)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class PartTypeForm(forms.Form):
     code = forms.SlugField(max_length=40, help_text=_("e.g. CF-100"))
     name = forms.CharField(max_length=200)
-    family = forms.ChoiceField(choices=PartFamily.choices, help_text=_("The measurement programme the edge device runs."))
+    family = forms.ChoiceField(
+        choices=PartFamily.choices, help_text=_("The measurement programme the edge device runs.")
+    )
     drawing_number = forms.CharField(max_length=60)
     revision = forms.CharField(max_length=10, initial="A")
     gtin = forms.CharField(max_length=14, required=False, label=_("GTIN-14 (for EPCIS)"))
-    four_eyes_override = forms.BooleanField(required=False, label=_("Overrides need a second person's countersignature"))
+    four_eyes_override = forms.BooleanField(
+        required=False, label=_("Overrides need a second person's countersignature")
+    )
 
 
 class FeatureForm(forms.Form):
@@ -101,5 +124,8 @@ FeatureFormSet = forms.formset_factory(FeatureForm, extra=2, can_delete=True)
 
 
 class RevisionForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                             label=_("Why the drawing changes (part of the revision's record)"))
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Why the drawing changes (part of the revision's record)"),
+    )

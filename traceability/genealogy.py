@@ -15,6 +15,7 @@ walk ends even if bad data made a cycle.
 Inspections belong to the `inspection` app, which traceability does not import: an app contributes them through
 `register_inspection_source` from its `trace.py` module, discovered once like Django's admin modules.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils.functional import Promise
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.module_loading import autodiscover_modules
@@ -42,6 +44,8 @@ from traceability.models import (
 )
 
 # --- Inspection steps contributed by other apps ---------------------------------------------------------
+
+StrOrPromise = str | Promise  # a label, translated where it is shown
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ PartFilter = Callable[[QuerySet[Part], str], QuerySet[Part]]
 class _Registry:
     inspection_sources: list[InspectionSource] = field(default_factory=list)
     verdict_filters: list[PartFilter] = field(default_factory=list)
-    verdict_choices: list[tuple[str, str]] = field(default_factory=list)
+    verdict_choices: list[tuple[str, StrOrPromise]] = field(default_factory=list)
     audit_subject_types: list[str] = field(default_factory=list)
     discovered: bool = False
 
@@ -106,8 +110,11 @@ _registry = _Registry()
 
 
 def register_inspection_source(
-    source: InspectionSource, *, verdict_filter: PartFilter | None = None,
-    verdict_choices: Sequence[tuple[str, str]] = (), audit_subject_type: str = "",
+    source: InspectionSource,
+    *,
+    verdict_filter: PartFilter | None = None,
+    verdict_choices: Sequence[tuple[str, StrOrPromise]] = (),
+    audit_subject_type: str = "",
 ) -> None:
     """Called by another app's `trace.py`: `source(part_ids)` returns the inspection steps of those parts in one
     or two queries; `verdict_filter(parts, verdict)` narrows a part queryset for the auditor search; audit records
@@ -135,7 +142,7 @@ def inspection_steps(part_ids: Sequence[int]) -> list[InspectionStep]:
     return sorted(steps, key=lambda s: (s.captured_at, s.key))
 
 
-def verdict_choices() -> list[tuple[str, str]]:
+def verdict_choices() -> list[tuple[str, StrOrPromise]]:
     return list(_discover().verdict_choices)
 
 
@@ -229,7 +236,9 @@ def _sql_parts_reached(*, with_details: bool) -> str:
 
     part, batch, ptype, pallet = _t(Part), _t(Batch), _t(PartType), _t(Pallet)
     # No timestamps here: turning 10,000s of them into aware datetimes costs more than the query.
-    return reached + f"""
+    return (
+        reached
+        + f"""
         SELECT p.id, p.serial, p.status, b.batch_number, pt.code, pt.gtin, pl.sscc, pl.status,
                reached.via_lot_id, reached.via_part_id
         FROM reached
@@ -238,6 +247,7 @@ def _sql_parts_reached(*, with_details: bool) -> str:
         JOIN {ptype} pt ON pt.id = p.part_type_id
         LEFT JOIN {pallet} pl ON pl.id = p.pallet_id
     """
+    )
 
 
 def _rows(sql: str, params: Sequence[Any], *, wide: bool = False) -> list[tuple[Any, ...]]:
@@ -324,11 +334,17 @@ def backward_trace(part: Part, *, with_audit: bool = True) -> BackwardTrace:
     # Every lot is either consumed by a traced part or the parent of a link into a traced lot: the two queries
     # below bring all of them along, with their material.
     consumptions = list(
-        LotConsumption.objects.filter(part_id__in=part_ids).select_related("lot__material").order_by("consumed_at", "id")
+        LotConsumption.objects.filter(part_id__in=part_ids)
+        .select_related("lot__material")
+        .order_by("consumed_at", "id")
     )
-    links = list(
-        LotLink.objects.filter(child_id__in=lot_ids).select_related("parent__material").order_by("linked_at", "id")
-    ) if lot_ids else []
+    links = (
+        list(
+            LotLink.objects.filter(child_id__in=lot_ids).select_related("parent__material").order_by("linked_at", "id")
+        )
+        if lot_ids
+        else []
+    )
     lots = {c.lot_id: c.lot for c in consumptions} | {link.parent_id: link.parent for link in links}
 
     events = list(
@@ -336,7 +352,8 @@ def backward_trace(part: Part, *, with_audit: bool = True) -> BackwardTrace:
     )
     cases = list(
         FailureCase.objects.filter(part_id__in=part_ids)
-        .select_related("defect_code", "station", "owner").order_by("opened_at", "id")
+        .select_related("defect_code", "station", "owner")
+        .order_by("opened_at", "id")
     )
     inspections = inspection_steps(part_ids)
     audit_records: list[AuditRecord] = []
@@ -349,8 +366,14 @@ def backward_trace(part: Part, *, with_audit: bool = True) -> BackwardTrace:
             about |= Q(subject_type__in=_registry.audit_subject_types, subject_key__in=[i.key for i in inspections])
         audit_records = list(AuditRecord.objects.filter(about).order_by("id"))
     trace = BackwardTrace(
-        part=parts_by_id.get(part.pk, part), parts=nodes, lots=lots, consumptions=consumptions, lot_links=links,
-        station_events=events, inspections=inspections, failure_cases=cases,
+        part=parts_by_id.get(part.pk, part),
+        parts=nodes,
+        lots=lots,
+        consumptions=consumptions,
+        lot_links=links,
+        station_events=events,
+        inspections=inspections,
+        failure_cases=cases,
         audit_records=audit_records,
     )
     trace.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -407,7 +430,9 @@ class ForwardTrace:
         by_sscc: dict[str, dict[str, Any]] = {}
         for p in self.parts:
             if p.pallet_sscc:
-                entry = by_sscc.setdefault(p.pallet_sscc, {"sscc": p.pallet_sscc, "status": p.pallet_status, "parts": 0})
+                entry = by_sscc.setdefault(
+                    p.pallet_sscc, {"sscc": p.pallet_sscc, "status": p.pallet_status, "parts": 0}
+                )
                 entry["parts"] += 1
         return sorted(by_sscc.values(), key=lambda e: e["sscc"])
 
@@ -445,8 +470,9 @@ def forward_trace(lot: MaterialLot, *, with_sources: bool = True) -> ForwardTrac
     ):
         reached = parts.get(pid)
         if reached is None:
-            reached = parts[pid] = ReachedPart(pid, serial, status, batch_number, part_type, gtin or "", sscc,
-                                               pallet_status)
+            reached = parts[pid] = ReachedPart(
+                pid, serial, status, batch_number, part_type, gtin or "", sscc, pallet_status
+            )
         if via_lot:
             reached.via_lots.append(lots[via_lot].lot_key)
         if via_part:
@@ -454,7 +480,11 @@ def forward_trace(lot: MaterialLot, *, with_sources: bool = True) -> ForwardTrac
     for reached, component_id in via_parts:  # a component that led to an assembly was reached itself
         reached.via_components.append(parts[component_id].serial)
     trace = ForwardTrace(
-        lot=lots.get(lot.pk, lot), lots=lots, lot_links=links, sources=sources, source_links=source_links,
+        lot=lots.get(lot.pk, lot),
+        lots=lots,
+        lot_links=links,
+        sources=sources,
+        source_links=source_links,
         parts=sorted(parts.values(), key=lambda p: p.serial),
     )
     trace.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -477,8 +507,15 @@ class SearchCriteria:
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.station or self.window_start or self.window_end or self.verdict or self.defect_code
-                    or self.created_from or self.created_to)
+        return bool(
+            self.station
+            or self.window_start
+            or self.window_end
+            or self.verdict
+            or self.defect_code
+            or self.created_from
+            or self.created_to
+        )
 
 
 @dataclass
@@ -511,12 +548,14 @@ def search(criteria: SearchCriteria, *, limit: int = 200) -> SearchResult:
         elif (lot := MaterialLot.objects.filter(lot_key=q).first()) is not None:
             parts, result.scope = parts.filter(pk__in=_reached_ids_subquery(lot)), f"parts reached by lot {q}"
         else:
-            parts = parts.filter(Q(serial__icontains=q) | Q(batch__batch_number__icontains=q)
-                                 | Q(pallet__sscc__icontains=q))
+            parts = parts.filter(
+                Q(serial__icontains=q) | Q(batch__batch_number__icontains=q) | Q(pallet__sscc__icontains=q)
+            )
             result.scope = f"serials, batches and pallets containing “{q}”"
             result.lots = list(
                 MaterialLot.objects.select_related("material")
-                .filter(Q(lot_key__icontains=q) | Q(supplier_lot_number__icontains=q)).order_by("lot_key")[:20]
+                .filter(Q(lot_key__icontains=q) | Q(supplier_lot_number__icontains=q))
+                .order_by("lot_key")[:20]
             )
     elif not criteria.has_filters:
         return result
@@ -532,7 +571,9 @@ def search(criteria: SearchCriteria, *, limit: int = 200) -> SearchResult:
     if criteria.verdict:
         parts = filter_parts_by_verdict(parts, criteria.verdict)
     if criteria.defect_code:
-        parts = parts.filter(pk__in=FailureCase.objects.filter(defect_code__code=criteria.defect_code).values("part_id"))
+        parts = parts.filter(
+            pk__in=FailureCase.objects.filter(defect_code__code=criteria.defect_code).values("part_id")
+        )
     if criteria.created_from:
         parts = parts.filter(created_at__gte=criteria.created_from)
     if criteria.created_to:

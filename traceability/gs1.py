@@ -1,4 +1,5 @@
 """GS1 identifiers: check digits, SSCC for pallets, GTIN for part types, and their EPC URIs."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ station events, pallets, non-conformances, and the hash-chained audit trail.
 Genealogy is kept per serial: a Part consumes MaterialLots (LotConsumption) and other Parts (PartComponent);
 lots descend from lots through splits and merges (LotLink). Every write goes through `traceability.actions`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,6 +42,7 @@ STATION_JOB_BY_KIND = {
     "visual_inspection": ("defect_model", "front"),
     "dimensional_inspection": ("measurement", "backlit"),
 }
+
 
 class Site(models.Model):
     code = models.SlugField(max_length=40, unique=True)
@@ -104,14 +106,21 @@ class Station(models.Model):
     kind = models.CharField(max_length=40, choices=StationKind.choices)
     position = models.PositiveSmallIntegerField(help_text="Order of the station along the cell's flow.")
     inspection_job = models.CharField(
-        max_length=20, choices=InspectionJob.choices, blank=True, default=InspectionJob.NONE,
-        help_text="What the station's edge device runs on the station's own image.")
-    camera_view = models.CharField(max_length=10, choices=CameraView.choices, default=CameraView.FRONT,
-                                   help_text="The station camera's lighting.")
+        max_length=20,
+        choices=InspectionJob.choices,
+        blank=True,
+        default=InspectionJob.NONE,
+        help_text="What the station's edge device runs on the station's own image.",
+    )
+    camera_view = models.CharField(
+        max_length=10, choices=CameraView.choices, default=CameraView.FRONT, help_text="The station camera's lighting."
+    )
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.inspection_job:  # an inspection station runs what its kind says, unless configured otherwise
-            self.inspection_job, self.camera_view = STATION_JOB_BY_KIND.get(self.kind, (InspectionJob.NONE, self.camera_view))
+            self.inspection_job, self.camera_view = STATION_JOB_BY_KIND.get(
+                self.kind, (InspectionJob.NONE, self.camera_view)
+            )
         super().save(*args, **kwargs)
 
     class Meta:
@@ -131,12 +140,18 @@ class Station(models.Model):
 class PartType(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
-    family = models.CharField(max_length=20, choices=PartFamily.choices, default=PartFamily.FLANGE,
-                              help_text="The measurement programme the edge device measures it with.")
+    family = models.CharField(
+        max_length=20,
+        choices=PartFamily.choices,
+        default=PartFamily.FLANGE,
+        help_text="The measurement programme the edge device measures it with.",
+    )
     drawing_number = models.CharField(max_length=60, help_text="Of the current drawing revision.")
     revision = models.CharField(max_length=10, help_text="The current drawing revision (see its drawings).")
     gtin = models.CharField(
-        max_length=14, blank=True, validators=[RegexValidator(r"^\d{14}$", "A GTIN-14 has 14 digits.")],
+        max_length=14,
+        blank=True,
+        validators=[RegexValidator(r"^\d{14}$", "A GTIN-14 has 14 digits.")],
         help_text="GTIN-14 used for EPCIS identifiers (SGTIN).",
     )
     four_eyes_override = models.BooleanField(
@@ -162,8 +177,9 @@ class DrawingRevision(models.Model):
     drawing_number = models.CharField(max_length=60)
     revision = models.CharField(max_length=10)
     released_at = models.DateTimeField()
-    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reason = models.TextField(blank=True)
 
     class Meta:
@@ -205,7 +221,9 @@ class MaterialDefinition(models.Model):
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=10, default="kg")
     gtin = models.CharField(
-        max_length=14, blank=True, validators=[RegexValidator(r"^\d{14}$", "A GTIN-14 has 14 digits.")],
+        max_length=14,
+        blank=True,
+        validators=[RegexValidator(r"^\d{14}$", "A GTIN-14 has 14 digits.")],
         help_text="GTIN-14 of the material, used for its lots' EPCIS class identifiers (LGTIN).",
     )
 
@@ -225,7 +243,9 @@ class MaterialLot(models.Model):
     quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(0)])
     status = models.CharField(max_length=20, choices=LotStatus.choices, default=LotStatus.RELEASED)
     status_before_containment = models.CharField(
-        max_length=20, choices=LotStatus.choices, blank=True,
+        max_length=20,
+        choices=LotStatus.choices,
+        blank=True,
         help_text="The status a suspect lot returns to when its last containment is released.",
     )
 
@@ -305,9 +325,11 @@ class Part(models.Model):
     pallet = models.ForeignKey(Pallet, on_delete=models.PROTECT, related_name="parts", null=True, blank=True)
     packed_at = models.DateTimeField(null=True, blank=True)
     status_on_release = models.CharField(
-        max_length=20, choices=PartStatus.choices, blank=True,
+        max_length=20,
+        choices=PartStatus.choices,
+        blank=True,
         help_text="While containment holds the part: the status it takes when the last hold is released "
-                  "(its status before the hold, updated by what production decided meanwhile).",
+        "(its status before the hold, updated by what production decided meanwhile).",
     )
 
     class Meta:
@@ -422,9 +444,13 @@ class FailureCase(models.Model):
     disposition = models.CharField(max_length=20, choices=Disposition.choices, default=Disposition.PENDING, blank=True)
     status = models.CharField(max_length=20, choices=FailureCaseStatus.choices, default=FailureCaseStatus.OPEN)
     pending_disposition = models.CharField(
-        max_length=20, choices=Disposition.choices, default=Disposition.PENDING, blank=True,
+        max_length=20,
+        choices=Disposition.choices,
+        default=Disposition.PENDING,
+        blank=True,
         help_text="A signed disposition that awaits a second person's countersignature (four-eyes part types); "
-                  "while it waits, no other decision on the part is accepted.")
+        "while it waits, no other decision on the part is accepted.",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="owned_failure_cases"
     )
@@ -464,8 +490,9 @@ class Containment(models.Model):
     class Meta:
         ordering = ["-contained_at"]
         constraints = [
-            models.UniqueConstraint(fields=["lot"], condition=models.Q(released_at__isnull=True),
-                                    name="containment_one_active_per_lot"),
+            models.UniqueConstraint(
+                fields=["lot"], condition=models.Q(released_at__isnull=True), name="containment_one_active_per_lot"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -559,7 +586,8 @@ class RecordSignature(models.Model):
     signed_content = models.JSONField(help_text="The record's content as signed.")
     content_sha256 = models.CharField(max_length=64, help_text="sha256 of the canonical signed content.")
     manifest_sha256 = models.CharField(
-        max_length=64, help_text="sha256 of the content hash with the signer, printed name, meaning and time.")
+        max_length=64, help_text="sha256 of the content hash with the signer, printed name, meaning and time."
+    )
 
     class Meta:
         ordering = ["signed_at", "id"]

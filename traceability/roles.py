@@ -3,6 +3,7 @@
 Model permissions are Django's own (view/add/change/delete); the capabilities below are custom permissions
 declared on the models they guard. `sync_roles` is idempotent and runs after every migrate.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,22 +36,48 @@ DOMAIN_APPS = ("traceability", "inspection", "live", "review", "profiling", "spc
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OPERATOR: (
-        VIEW_LIVE, ACK_ALARM, REVIEW, ACK_SPC, "spc.view_characteristic",
-        "traceability.view_part", "traceability.view_station", "traceability.view_cell",
-        "traceability.view_failurecase", "traceability.view_defectcode", "traceability.view_parttype",
-        "inspection.view_inspection", "inspection.view_edgedevice",
+        VIEW_LIVE,
+        ACK_ALARM,
+        REVIEW,
+        ACK_SPC,
+        "spc.view_characteristic",
+        "traceability.view_part",
+        "traceability.view_station",
+        "traceability.view_cell",
+        "traceability.view_failurecase",
+        "traceability.view_defectcode",
+        "traceability.view_parttype",
+        "inspection.view_inspection",
+        "inspection.view_edgedevice",
     ),
     SUPERVISOR: (READ_ALL, VIEW_LIVE, ACK_ALARM, ACK_SPC, VIEW_TRACE, COUNTERSIGN, PACK_PARTS),
     AUDITOR: (READ_ALL, VIEW_LIVE, VIEW_TRACE),
     QUALITY_ENGINEER: (
-        READ_ALL, VIEW_LIVE, ACK_ALARM, VIEW_TRACE, CONTAIN_LOT, PACK_PARTS, REVIEW, COUNTERSIGN, PROFILE_EDGE,
-        FREEZE_LIMITS, ACK_SPC, "spc.change_characteristic", "spc.add_gaugestudy",
-        "spc.add_assignablecause", "spc.change_assignablecause", "spc.add_correctiveaction",
+        READ_ALL,
+        VIEW_LIVE,
+        ACK_ALARM,
+        VIEW_TRACE,
+        CONTAIN_LOT,
+        PACK_PARTS,
+        REVIEW,
+        COUNTERSIGN,
+        PROFILE_EDGE,
+        FREEZE_LIMITS,
+        ACK_SPC,
+        "spc.change_characteristic",
+        "spc.add_gaugestudy",
+        "spc.add_assignablecause",
+        "spc.change_assignablecause",
+        "spc.add_correctiveaction",
         "spc.change_correctiveaction",
-        "traceability.add_failurecase", "traceability.change_failurecase",
-        "traceability.add_defectcode", "traceability.change_defectcode",
-        "traceability.add_parttype", "traceability.change_parttype",
-        "traceability.add_dimensionalfeature", "traceability.change_dimensionalfeature",
+        "traceability.add_failurecase",
+        "traceability.change_failurecase",
+        "traceability.add_defectcode",
+        "traceability.change_defectcode",
+        "traceability.add_parttype",
+        "traceability.change_parttype",
+        "traceability.add_dimensionalfeature",
+        "traceability.change_dimensionalfeature",
         "traceability.change_materiallot",
         "inspection.add_stationcalibration",
         "modelops.manage_models",
@@ -67,9 +94,7 @@ def _resolve(entries: tuple[str, ...]) -> list[Permission]:
     found: dict[int, Permission] = {}
     for entry in entries:
         if entry == WRITE_ALL:
-            perms = Permission.objects.filter(
-                content_type__app_label__in=(*DOMAIN_APPS, "auth", "authtoken")
-            )
+            perms = Permission.objects.filter(content_type__app_label__in=(*DOMAIN_APPS, "auth", "authtoken"))
         elif entry == READ_ALL:
             perms = domain.filter(codename__startswith="view_")
         else:
@@ -92,7 +117,12 @@ def sync_roles() -> dict[str, Group]:
 
 def sync_roles_after_migrate(**kwargs: Any) -> None:
     # post_migrate fires per app; act once the permissions of both domain apps exist.
-    if Permission.objects.filter(codename__in=["review_inspection", "view_trace", "freeze_limits", "manage_models"]).count() == 4:
+    if (
+        Permission.objects.filter(
+            codename__in=["review_inspection", "view_trace", "freeze_limits", "manage_models"]
+        ).count()
+        == 4
+    ):
         sync_roles()
 
 

@@ -1,4 +1,5 @@
 """Every non-trivial read of the traceability domain, with its joins decided once."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,9 +26,13 @@ from traceability.models import (
 
 
 def cells_overview() -> QuerySet[Cell]:
-    return Cell.objects.select_related("line__area__site").annotate(
-        station_count=Count("stations", distinct=True),
-    ).order_by("id")
+    return (
+        Cell.objects.select_related("line__area__site")
+        .annotate(
+            station_count=Count("stations", distinct=True),
+        )
+        .order_by("id")
+    )
 
 
 def parts() -> QuerySet[Part]:
@@ -66,14 +71,20 @@ def failure_cases() -> QuerySet[FailureCase]:
 
 def active_containment_lot_keys(part: Part) -> list[str]:
     """Lot keys of the active containments holding the part, in key order."""
-    return list(ContainmentHold.objects.filter(part=part, containment__released_at__isnull=True)
-                .order_by("containment__lot__lot_key").values_list("containment__lot__lot_key", flat=True))
+    return list(
+        ContainmentHold.objects.filter(part=part, containment__released_at__isnull=True)
+        .order_by("containment__lot__lot_key")
+        .values_list("containment__lot__lot_key", flat=True)
+    )
 
 
 def part_ids_held_by_active_containment(part_ids: Sequence[int]) -> set[int]:
     """Those of `part_ids` that some active containment holds."""
-    return set(ContainmentHold.objects.filter(part_id__in=part_ids, containment__released_at__isnull=True)
-               .values_list("part_id", flat=True))
+    return set(
+        ContainmentHold.objects.filter(part_id__in=part_ids, containment__released_at__isnull=True).values_list(
+            "part_id", flat=True
+        )
+    )
 
 
 def lot_ids_under_active_containment() -> set[int]:
@@ -96,10 +107,22 @@ def drawing_spec(drawing: DrawingRevision) -> dict[str, Any]:
     """A drawing revision as the edge device measures it (edge_worker.vision.parts.PartTypeSpec's dict)."""
     part_type = drawing.part_type
     return {
-        "code": part_type.code, "name": part_type.name, "drawing_number": drawing.drawing_number,
-        "revision": drawing.revision, "family": part_type.family,
-        "features": [{"name": f.name, "kind": f.kind, "nominal": f.nominal, "lower_tol": f.lower_tol,
-                      "upper_tol": f.upper_tol, "unit": f.unit} for f in drawing.features.all().order_by("id")],
+        "code": part_type.code,
+        "name": part_type.name,
+        "drawing_number": drawing.drawing_number,
+        "revision": drawing.revision,
+        "family": part_type.family,
+        "features": [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "nominal": f.nominal,
+                "lower_tol": f.lower_tol,
+                "upper_tol": f.upper_tol,
+                "unit": f.unit,
+            }
+            for f in drawing.features.all().order_by("id")
+        ],
     }
 
 
@@ -113,5 +136,9 @@ def part_types_with_drawings() -> QuerySet[PartType]:
 
 def drawing_revisions(part_type: PartType) -> QuerySet[DrawingRevision]:
     """Every revision of the part type's drawing, newest first, each with its features."""
-    return (DrawingRevision.objects.filter(part_type=part_type).select_related("released_by")
-            .prefetch_related("features").order_by("-released_at", "-id"))
+    return (
+        DrawingRevision.objects.filter(part_type=part_type)
+        .select_related("released_by")
+        .prefetch_related("features")
+        .order_by("-released_at", "-id")
+    )

@@ -1,4 +1,5 @@
 """Server-rendered pages of the traceability app (auditor search, genealogy, recall)."""
+
 from __future__ import annotations
 
 from django.urls import path

@@ -1,4 +1,5 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (session-authenticated)."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ A token is 40 random hex digits, so guessing one is hopeless, but a client hamme
 refused once it passes the login limit, and the attempts are recorded where an administrator sees the others
 (django-axes' access attempts and failure log).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ when a worker dies (`reject_on_worker_lost`); the broker hands an unacknowledged
 after CELERY_VISIBILITY_TIMEOUT_S; every task is idempotent on its message's unique id, so redelivery is safe.
 Publishing retries while Redis is away, so a Redis restart delays messages instead of losing them.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ from celery import Celery, signals
 from edge_worker.contracts.delivery import delivery_settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinweb.settings")
+
 
 class TwinWebCelery(Celery):
     def _connection(self, url: str, *args: Any, **kwargs: Any) -> Any:

@@ -1,4 +1,5 @@
 """Navigation by role: each page's menu shows only what the signed-in user may open."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,11 @@ NAVIGATION: tuple[tuple[str | Promise, str, str | None], ...] = (
 
 # The role as the header shows it (the group names stay English: they are data other code looks up).
 ROLE_LABELS = {
-    roles.OPERATOR: _("operator"), roles.SUPERVISOR: _("supervisor"), roles.AUDITOR: _("auditor"),
-    roles.QUALITY_ENGINEER: _("quality engineer"), roles.ADMIN: _("admin"),
+    roles.OPERATOR: _("operator"),
+    roles.SUPERVISOR: _("supervisor"),
+    roles.AUDITOR: _("auditor"),
+    roles.QUALITY_ENGINEER: _("quality engineer"),
+    roles.ADMIN: _("admin"),
 }
 
 

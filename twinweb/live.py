@@ -14,6 +14,7 @@ is on (its default is DEBUG; the tests turn it on) each payload is checked again
 scheduled or sent, and a mismatch raises in the action that built it. In production the check is off: the
 helpers then only call `to_payload()`, the price of the inline dict it replaces.
 """
+
 from __future__ import annotations
 
 import json
@@ -96,7 +97,9 @@ def event_payload(event: LiveEvent) -> dict[str, Any]:
 
 def _message(seq: int, published_at: float, payload: dict[str, Any]) -> dict[str, Any]:
     return CellEventMessage(
-        seq=seq, published_at=published_at, event=json.loads(json.dumps(payload, default=str)),
+        seq=seq,
+        published_at=published_at,
+        event=json.loads(json.dumps(payload, default=str)),
     ).to_payload()
 
 

@@ -14,6 +14,7 @@ Two kinds, chosen by who produces the figure:
 
 Recording never fails the caller: a metric that cannot be written is lost, the work it measures is not.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -41,17 +42,22 @@ disable_created_metrics()  # no *_created series: Prometheus does not need them,
 # building a second registry, never collides).
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 HTTP_REQUEST_DURATION = Histogram(
-    "twinweb_http_request_duration_seconds", "Time to answer an HTTP request, per view (URL name).",
-    ["view", "method", "status"], registry=PROCESS_REGISTRY,
+    "twinweb_http_request_duration_seconds",
+    "Time to answer an HTTP request, per view (URL name).",
+    ["view", "method", "status"],
+    registry=PROCESS_REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 WEBSOCKET_CLIENTS = Gauge(
-    "twinweb_websocket_clients", "Live-view WebSocket clients connected to this web process.",
+    "twinweb_websocket_clients",
+    "Live-view WebSocket clients connected to this web process.",
     registry=PROCESS_REGISTRY,
 )
 WEBSOCKET_FRAMES_SENT = Counter(
-    "twinweb_websocket_frames_sent", "Frames (snapshots, events, heartbeats) sent to live-view clients.",
-    ["kind"], registry=PROCESS_REGISTRY,
+    "twinweb_websocket_frames_sent",
+    "Frames (snapshots, events, heartbeats) sent to live-view clients.",
+    ["kind"],
+    registry=PROCESS_REGISTRY,
 )
 
 

@@ -1,4 +1,5 @@
 """Anonymous users see only the login page: every other page redirects there, every API call is refused."""
+
 from __future__ import annotations
 
 import time
@@ -13,7 +14,16 @@ from twinweb.metrics import HTTP_REQUEST_DURATION
 
 # Paths an anonymous user may reach. /api/ refuses anonymous users itself (401/403 as JSON, never a redirect).
 # /healthz and /readyz answer probes; /metrics checks its own bearer token (monitoring/views.py).
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz", "/metrics", "/api/", "/admin/login/", "/jsi18n/")
+PUBLIC_PREFIXES = (
+    "/accounts/login/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/",
+    "/admin/login/",
+    "/jsi18n/",
+)
 
 
 class LoginRequiredEverywhereMiddleware:
@@ -70,5 +80,6 @@ class RequestMetricsMiddleware:
         match = getattr(request, "resolver_match", None)
         view = (match.view_name or "unnamed") if match is not None else "unresolved"
         HTTP_REQUEST_DURATION.labels(view=view, method=request.method or "", status=str(response.status_code)).observe(
-            time.perf_counter() - started)
+            time.perf_counter() - started
+        )
         return response

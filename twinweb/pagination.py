@@ -1,4 +1,5 @@
 """The API's pagination: 50 per page by default, `?page_size=` up to 500."""
+
 from __future__ import annotations
 
 from rest_framework.pagination import PageNumberPagination

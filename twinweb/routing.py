@@ -1,4 +1,5 @@
 """WebSocket routes of every app."""
+
 from __future__ import annotations
 
 from live.routing import websocket_urlpatterns

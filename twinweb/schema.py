@@ -1,5 +1,6 @@
 """The API schema says what the API answers: every operation documents its error responses (drf-spectacular
 postprocessing hook), each with the one error body the exception handler (twinweb/errors.py) writes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 ERROR_SCHEMA = {
     "type": "object",
     "description": "An error: `detail` says what is wrong; a refused domain rule adds its `code`. A validation "
-                   "error maps each field to its messages instead.",
+    "error maps each field to its messages instead.",
     "properties": {"detail": {}, "code": {"type": "string"}},
     "additionalProperties": True,
 }
@@ -32,8 +33,11 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             for code, description in ERRORS.items():
                 if code in ("409", "415") and method in READ_ONLY:
                     continue
-                operation["responses"].setdefault(code, {
-                    "description": description,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                })
+                operation["responses"].setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
     return result

@@ -4,6 +4,7 @@ Embedded (no variables set): SQLite in var/, a redis-server the project starts i
 and the channel layer, DEBUG on. Production: set DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY, DEBUG=0,
 ALLOWED_HOSTS. Every variable is documented in README.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -302,6 +303,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # health_check logs every failed probe with its traceback; the report already says what failed. asyncua logs
     # every OPC UA request at INFO.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"},
-                "health_check": {"level": "ERROR"}, "asyncua": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+        "health_check": {"level": "ERROR"},
+        "asyncua": {"level": "WARNING"},
+    },
 }

@@ -1,4 +1,5 @@
 """URL wiring: pages, the REST API under /api/, its schema and docs, and the admin."""
+
 from __future__ import annotations
 
 from django.contrib import admin

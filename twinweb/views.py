@@ -1,4 +1,5 @@
 """The home page (the cells a user can open) and the health check."""
+
 from __future__ import annotations
 
 from django.db import connection

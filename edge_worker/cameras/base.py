@@ -9,6 +9,7 @@ A source that cannot give an image for a request (none arrived in time, the file
 the source is misconfigured) raises `CameraError` with a reason an operator can act on. The caller turns it into an
 inspection error with that reason: a missing or bad image never passes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -112,8 +113,9 @@ class CameraSource(ABC):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:

@@ -5,6 +5,7 @@ The checks themselves are the vision library's (`edge_worker.vision.inspect.deco
 headers with `edge_worker.vision.imageio`), so an image refused here would be refused by the inspection with the
 same words; refusing it on arrival says which file or upload was bad, and lets an HTTP camera hear why.
 """
+
 from __future__ import annotations
 
 import enum
@@ -72,8 +73,9 @@ def looks_incomplete(data: bytes) -> bool:
     return False
 
 
-def check_image(data: bytes, *, expected_size: tuple[int, int] | None = EXPECTED_SIZE,
-                max_bytes: int = MAX_IMAGE_BYTES) -> CheckedImage:
+def check_image(
+    data: bytes, *, expected_size: tuple[int, int] | None = EXPECTED_SIZE, max_bytes: int = MAX_IMAGE_BYTES
+) -> CheckedImage:
     """The image as it will be inspected (8-bit grayscale PNG), or ImageRefused with the reason."""
     if not data:
         raise ImageRefused("empty image (0 bytes)")
@@ -81,8 +83,9 @@ def check_image(data: bytes, *, expected_size: tuple[int, int] | None = EXPECTED
         raise ImageRefused(f"image too large: {len(data)} bytes > limit {max_bytes}", problem=Problem.BYTES)
     kind = sniff_format(data)
     if kind is None:
-        raise ImageRefused(f"not an image: {len(data)} bytes starting {data[:8]!r}; expected {FORMATS}",
-                           problem=Problem.FORMAT)
+        raise ImageRefused(
+            f"not an image: {len(data)} bytes starting {data[:8]!r}; expected {FORMATS}", problem=Problem.FORMAT
+        )
     try:
         image = decode_image(data, max_bytes=max_bytes, expected_size=expected_size)
     except ImageError as exc:

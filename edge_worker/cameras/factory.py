@@ -11,6 +11,7 @@ TWINWEB_CAMERA_VISUAL, `ST-20` -> TWINWEB_CAMERA_ST_20); `{station}` in a folder
 that cannot be used gives a source whose `available` is False with the reason, and whose every grab is an
 inspection error with that reason: a misconfigured station shows errors, never passes.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,17 @@ from .renderer import RenderSource
 
 PREFIX = "TWINWEB_CAMERA_"
 DEFAULT_SOURCE = "render"
-SETTINGS = ("DEFAULT", "HTTP_HOST", "HTTP_PORT", "HTTP_TOKEN", "MAX_BYTES", "MAX_AGE_S", "RENDER_DEFECT_RATE",
-            "RENDER_SEED", "TIMEOUT_S")
+SETTINGS = (
+    "DEFAULT",
+    "HTTP_HOST",
+    "HTTP_PORT",
+    "HTTP_TOKEN",
+    "MAX_BYTES",
+    "MAX_AGE_S",
+    "RENDER_DEFECT_RATE",
+    "RENDER_SEED",
+    "TIMEOUT_S",
+)
 USAGE = "expected render, folder[:<path>], opencv:<device, file, URL or GStreamer pipeline> or http"
 
 
@@ -64,7 +74,7 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
 def camera_from_config(station: str, environ: Mapping[str, str]) -> CameraSource:
     """The camera source configured for a station; never raises (a bad setting gives an unavailable source)."""
     variable = station_variable(station)
-    if variable[len(PREFIX):] in SETTINGS:
+    if variable[len(PREFIX) :] in SETTINGS:
         return UnavailableSource(station, f"station code {station!r} collides with the setting {variable}")
     configured = environ.get(variable)
     spec = (configured if configured is not None else environ.get(PREFIX + "DEFAULT", DEFAULT_SOURCE)).strip()
@@ -75,8 +85,11 @@ def camera_from_config(station: str, environ: Mapping[str, str]) -> CameraSource
         max_bytes = int(_number(environ, "MAX_BYTES", MAX_IMAGE_BYTES))
         max_age_s = _number(environ, "MAX_AGE_S", 120.0)
         if kind == "render" and not argument:
-            return RenderSource(station, defect_rate=_number(environ, "RENDER_DEFECT_RATE", 0.1),
-                                world_seed=int(_number(environ, "RENDER_SEED", 0)))
+            return RenderSource(
+                station,
+                defect_rate=_number(environ, "RENDER_DEFECT_RATE", 0.1),
+                world_seed=int(_number(environ, "RENDER_SEED", 0)),
+            )
         if kind == "folder":
             folder, pattern = parse_folder_spec(argument.strip() or DEFAULT_FOLDER, station)
             return FolderSource(station, folder, name_pattern=pattern, max_bytes=max_bytes, max_age_s=max_age_s)

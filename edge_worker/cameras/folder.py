@@ -18,6 +18,7 @@ and the capture gets an inspection error with that reason. A file older than `ma
 keep the camera's and the device's clocks in step) was asked for by no capture; it moves to `rejected/` as stale
 rather than being paired with a later part. Both folders keep the newest `keep` files.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,10 +75,20 @@ class _Seen:
 class FolderSource(CameraSource):
     kind = SourceKind.FOLDER
 
-    def __init__(self, station: str, folder: Path | str, *, name_pattern: str = "*", poll_s: float = 0.1,
-                 settle_s: float = 0.5, incomplete_grace_s: float = 10.0, max_age_s: float = 120.0,
-                 keep: int = 1000, max_bytes: int = MAX_IMAGE_BYTES,
-                 expected_size: tuple[int, int] | None = EXPECTED_SIZE) -> None:
+    def __init__(
+        self,
+        station: str,
+        folder: Path | str,
+        *,
+        name_pattern: str = "*",
+        poll_s: float = 0.1,
+        settle_s: float = 0.5,
+        incomplete_grace_s: float = 10.0,
+        max_age_s: float = 120.0,
+        keep: int = 1000,
+        max_bytes: int = MAX_IMAGE_BYTES,
+        expected_size: tuple[int, int] | None = EXPECTED_SIZE,
+    ) -> None:
         super().__init__(station)
         self.folder = Path(folder)
         self.name_pattern = name_pattern
@@ -182,8 +193,10 @@ class FolderSource(CameraSource):
             return True
         if age <= self.max_age_s:
             return False
-        reason = (f"stale: written {age:.0f} s ago, and no capture asked for it within {self.max_age_s:.0f} s "
-                  "(TWINWEB_CAMERA_MAX_AGE_S); not paired with a later part")
+        reason = (
+            f"stale: written {age:.0f} s ago, and no capture asked for it within {self.max_age_s:.0f} s "
+            "(TWINWEB_CAMERA_MAX_AGE_S); not paired with a later part"
+        )
         self._move(path, REJECTED, f"stale_{uuid.uuid4().hex[:8]}", reason)
         log.warning("station %s: %s %s", self.station, path.name, reason)
         return True
@@ -196,8 +209,12 @@ class FolderSource(CameraSource):
         except OSError:  # taken away meanwhile: look again at the next poll
             return None
         seen = self._seen.get(path.name)
-        if size <= self.max_bytes and looks_incomplete(data) and seen is not None \
-                and time.monotonic() - seen.since < self.incomplete_grace_s:
+        if (
+            size <= self.max_bytes
+            and looks_incomplete(data)
+            and seen is not None
+            and time.monotonic() - seen.since < self.incomplete_grace_s
+        ):
             waiting.append(path.name)  # an FTP or SMB upload that paused: its end has not arrived yet
             return None
         try:
@@ -208,23 +225,40 @@ class FolderSource(CameraSource):
             where = self._move(path, REJECTED, str(request.capture_id), str(exc))
             raise CameraError(f"image {path.name} from {self.folder} refused: {exc} (moved to {where})") from None
         where = self._move(path, PROCESSED, str(request.capture_id), None)
-        return Frame(png=checked.png, source=self.name,
-                     taken_at=dt.datetime.fromtimestamp(mtime, dt.UTC),
-                     meta={"file": path.name, "stored_as": str(where), "bytes": size, "format": checked.format,
-                           "matched_by": "serial" if self.by_serial else "arrival order"})
+        return Frame(
+            png=checked.png,
+            source=self.name,
+            taken_at=dt.datetime.fromtimestamp(mtime, dt.UTC),
+            meta={
+                "file": path.name,
+                "stored_as": str(where),
+                "bytes": size,
+                "format": checked.format,
+                "matched_by": "serial" if self.by_serial else "arrival order",
+            },
+        )
 
     def _earlier_outcome(self, request: FrameRequest) -> Frame | None:
         """A redelivered capture gets the file it took the first time (or the same refusal), not the next one."""
         prefix = f"{request.capture_id}_"
         for kept in sorted((self.folder / PROCESSED).glob(f"{prefix}*")) if self.folder.is_dir() else []:
             checked = check_image(kept.read_bytes(), expected_size=self.expected_size, max_bytes=self.max_bytes)
-            return Frame(png=checked.png, source=self.name,
-                         taken_at=dt.datetime.fromtimestamp(kept.stat().st_mtime, dt.UTC),
-                         meta={"file": kept.name[len(prefix):], "stored_as": str(kept), "redelivered": True,
-                               "format": checked.format})
+            return Frame(
+                png=checked.png,
+                source=self.name,
+                taken_at=dt.datetime.fromtimestamp(kept.stat().st_mtime, dt.UTC),
+                meta={
+                    "file": kept.name[len(prefix) :],
+                    "stored_as": str(kept),
+                    "redelivered": True,
+                    "format": checked.format,
+                },
+            )
         for note in sorted((self.folder / REJECTED).glob(f"{prefix}*{REASON_SUFFIX}")) if self.folder.is_dir() else []:
-            raise CameraError(f"image {note.name[len(prefix):-len(REASON_SUFFIX)]} from {self.folder} refused: "
-                              f"{note.read_text().splitlines()[0]} (moved to {note.with_name(note.name[:-len(REASON_SUFFIX)])})")
+            raise CameraError(
+                f"image {note.name[len(prefix) : -len(REASON_SUFFIX)]} from {self.folder} refused: "
+                f"{note.read_text().splitlines()[0]} (moved to {note.with_name(note.name[: -len(REASON_SUFFIX)])})"
+            )
         return None
 
     def _move(self, path: Path, where: str, prefix: str, reason: str | None) -> Path:
@@ -233,8 +267,9 @@ class FolderSource(CameraSource):
         target = target_dir / f"{prefix}_{path.name}"
         if reason is not None:
             # The reason first, so that a reader of rejected/ never sees an image without its explanation.
-            target.with_name(target.name + REASON_SUFFIX).write_text(f"{reason}\nstation: {self.station}\n"
-                                                                      f"refused at: {utc_now().isoformat()}\n")
+            target.with_name(target.name + REASON_SUFFIX).write_text(
+                f"{reason}\nstation: {self.station}\nrefused at: {utc_now().isoformat()}\n"
+            )
         try:
             os.replace(path, target)
         except OSError as exc:
@@ -249,12 +284,15 @@ class FolderSource(CameraSource):
         if len(entries) <= limit:
             return
         entries.sort(key=lambda e: e.stat(follow_symlinks=False).st_mtime_ns)
-        for old in entries[:len(entries) - limit]:
+        for old in entries[: len(entries) - limit]:
             Path(old.path).unlink(missing_ok=True)
 
     def _timeout_reason(self, request: FrameRequest, waiting: list[str]) -> str:
-        what = (f"no image for serial {request.serial} ({self.name_pattern.replace('{serial}', request.serial)})"
-                if self.by_serial else "no complete image")
+        what = (
+            f"no image for serial {request.serial} ({self.name_pattern.replace('{serial}', request.serial)})"
+            if self.by_serial
+            else "no complete image"
+        )
         reason = f"{what} arrived in {self.folder} within {request.timeout_s:g} s"
         if waiting:
             shown = ", ".join(sorted(waiting)[:5]) + (" ..." if len(waiting) > 5 else "")

@@ -18,6 +18,7 @@ One server (one port) serves every station configured `http`; it listens on TWIN
 unless set) and TWINWEB_CAMERA_HTTP_PORT. It runs in a thread of the edge worker's process: stdlib
 `http.server`, a thread per connection, each with a socket timeout.
 """
+
 from __future__ import annotations
 
 import collections
@@ -46,10 +47,19 @@ log = logging.getLogger("edge_worker.cameras.http")
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 PATH = re.compile(r"^/stations/([A-Za-z0-9_.\-]{1,40})/images/?$")
-ACCEPTED_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/tiff", "application/octet-stream",
-                  "multipart/form-data")
-STATUS_OF_PROBLEM = {Problem.FORMAT: HTTPStatus.UNSUPPORTED_MEDIA_TYPE, Problem.BYTES: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                     Problem.CONTENT: HTTPStatus.BAD_REQUEST}
+ACCEPTED_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/bmp",
+    "image/tiff",
+    "application/octet-stream",
+    "multipart/form-data",
+)
+STATUS_OF_PROBLEM = {
+    Problem.FORMAT: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    Problem.BYTES: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    Problem.CONTENT: HTTPStatus.BAD_REQUEST,
+}
 DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body up to this is read and dropped, so the camera hears the 413
 
 
@@ -71,9 +81,18 @@ class Refused(Exception):
 class UploadServer:
     """The listening socket and, per station, the queue of images waiting for their capture."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, token: str | None = None,
-                 max_bytes: int = MAX_IMAGE_BYTES, expected_size: tuple[int, int] | None = EXPECTED_SIZE,
-                 max_queued: int = 8, max_age_s: float = 120.0, socket_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        token: str | None = None,
+        max_bytes: int = MAX_IMAGE_BYTES,
+        expected_size: tuple[int, int] | None = EXPECTED_SIZE,
+        max_queued: int = 8,
+        max_age_s: float = 120.0,
+        socket_timeout_s: float = 15.0,
+    ) -> None:
         self.host, self.port, self.token = host, port, token or None
         self.max_bytes, self.expected_size = max_bytes, expected_size
         self.max_queued, self.max_age_s, self.socket_timeout_s = max_queued, max_age_s, socket_timeout_s
@@ -109,12 +128,19 @@ class UploadServer:
         handler = type("Handler", (_Handler,), {"uploads": self, "timeout": self.socket_timeout_s})
         self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        daemon=True, name=f"camera-http-{self.address[1]}")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            daemon=True,
+            name=f"camera-http-{self.address[1]}",
+        )
         self._thread.start()
         if self.open_to_network and not self.token:
-            log.warning("camera upload endpoint %s is open to the network without TWINWEB_CAMERA_HTTP_TOKEN: any host "
-                        "that reaches it can push images", self.url)
+            log.warning(
+                "camera upload endpoint %s is open to the network without TWINWEB_CAMERA_HTTP_TOKEN: any host "
+                "that reaches it can push images",
+                self.url,
+            )
 
     def stop(self) -> None:
         if self._httpd is not None:
@@ -149,8 +175,13 @@ class UploadServer:
         now = time.monotonic()
         for upload in [u for u in queue if now - u.arrived > self.max_age_s]:
             queue.remove(upload)
-            log.warning("station %s: dropped an image from %s (serial %s) that no capture asked for within %.0f s",
-                        station, upload.remote, upload.serial or "none", self.max_age_s)
+            log.warning(
+                "station %s: dropped an image from %s (serial %s) that no capture asked for within %.0f s",
+                station,
+                upload.remote,
+                upload.serial or "none",
+                self.max_age_s,
+            )
 
     def put(self, station: str, upload: Upload) -> int:
         with self._changed:
@@ -159,8 +190,10 @@ class UploadServer:
                 raise Refused(HTTPStatus.NOT_FOUND, f"station {station!r} takes no camera uploads on this device")
             self._drop_stale(station, queue)
             if len(queue) >= self.max_queued:
-                raise Refused(HTTPStatus.SERVICE_UNAVAILABLE,
-                              f"station {station!r} already has {len(queue)} images waiting for their captures")
+                raise Refused(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    f"station {station!r} already has {len(queue)} images waiting for their captures",
+                )
             queue.append(upload)
             self._changed.notify_all()
             return len(queue)
@@ -173,16 +206,18 @@ class UploadServer:
                 if queue is None:
                     raise CameraError(f"station {station!r} takes no camera uploads (its source was closed)")
                 self._drop_stale(station, queue)
-                chosen = next((u for u in queue if u.serial == serial), None) or \
-                    next((u for u in queue if u.serial is None), None)
+                chosen = next((u for u in queue if u.serial == serial), None) or next(
+                    (u for u in queue if u.serial is None), None
+                )
                 if chosen is not None:
                     queue.remove(chosen)
                     return chosen
                 left = deadline - time.monotonic()
                 if left <= 0:
                     others = f" ({len(queue)} waiting for other serials)" if queue else ""
-                    raise CameraError(f"no image arrived at {self.url}/stations/{station}/images within "
-                                      f"{timeout_s:g} s{others}")
+                    raise CameraError(
+                        f"no image arrived at {self.url}/stations/{station}/images within {timeout_s:g} s{others}"
+                    )
                 self._changed.wait(left)
 
     # --- one request -------------------------------------------------------------------------------------------
@@ -202,8 +237,10 @@ class UploadServer:
                 raise Refused(HTTPStatus.NOT_FOUND, f"station {station!r} takes no camera uploads on this device")
         content_type = headers.get_content_type() if headers.get("Content-Type") else "application/octet-stream"
         if content_type not in ACCEPTED_TYPES:
-            raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                          f"Content-Type {content_type} is not an image; send one of {', '.join(ACCEPTED_TYPES)}")
+            raise Refused(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                f"Content-Type {content_type} is not an image; send one of {', '.join(ACCEPTED_TYPES)}",
+            )
         if headers.get("Transfer-Encoding") or headers.get("Content-Length") is None:
             raise Refused(HTTPStatus.LENGTH_REQUIRED, "send the image with a Content-Length (chunked is not accepted)")
         try:
@@ -213,8 +250,9 @@ class UploadServer:
         if length < 0:
             raise Refused(HTTPStatus.BAD_REQUEST, "Content-Length is negative")
         if length > self.max_bytes + 64 * 1024:  # room for a multipart envelope around a largest image
-            raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                          f"image too large: {length} bytes > limit {self.max_bytes}")
+            raise Refused(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"image too large: {length} bytes > limit {self.max_bytes}"
+            )
         return station, length
 
     def accept(self, station: str, body: bytes, headers: Any, remote: str) -> tuple[Upload, int]:
@@ -269,8 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _refuse(self, refused: Refused) -> None:
-        log.warning("camera upload from %s to %s refused (%d): %s", self.client_address[0], self.path,
-                    refused.status, refused)
+        log.warning(
+            "camera upload from %s to %s refused (%d): %s", self.client_address[0], self.path, refused.status, refused
+        )
         self._reply(refused.status, {"error": str(refused)})
 
     def handle_expect_100(self) -> bool:
@@ -301,10 +340,17 @@ class _Handler(BaseHTTPRequestHandler):
         except Refused as refused:
             self._refuse(refused)
             return
-        self._reply(HTTPStatus.ACCEPTED, {
-            "queued": True, "station": station, "serial": upload.serial, "format": upload.image.format,
-            "sha256": hashlib.sha256(upload.image.png).hexdigest(), "waiting": waiting,
-        })
+        self._reply(
+            HTTPStatus.ACCEPTED,
+            {
+                "queued": True,
+                "station": station,
+                "serial": upload.serial,
+                "format": upload.image.format,
+                "sha256": hashlib.sha256(upload.image.png).hexdigest(),
+                "waiting": waiting,
+            },
+        )
 
     def _drain(self) -> None:
         """Reads and drops a refused body of a sane size, so that the camera reads the answer rather than a reset."""
@@ -320,8 +366,10 @@ class _Handler(BaseHTTPRequestHandler):
                 length -= len(chunk)
 
     def do_GET(self) -> None:
-        self._reply(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "POST images to /stations/<station>/images",
-                                                    "stations": self.uploads.stations})
+        self._reply(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            {"error": "POST images to /stations/<station>/images", "stations": self.uploads.stations},
+        )
 
     do_PUT = do_DELETE = do_GET
 
@@ -360,9 +408,17 @@ class HttpUploadSource(CameraSource):
         if not self.available:
             raise CameraError(self.reason)
         upload = self.server.take(self.station, request.serial, request.timeout_s)
-        return Frame(png=upload.image.png, source=self.name, taken_at=upload.received_at,
-                     meta={"remote": upload.remote, "serial": upload.serial, "format": upload.image.format,
-                           "matched_by": "serial" if upload.serial else "arrival order"})
+        return Frame(
+            png=upload.image.png,
+            source=self.name,
+            taken_at=upload.received_at,
+            meta={
+                "remote": upload.remote,
+                "serial": upload.serial,
+                "format": upload.image.format,
+                "matched_by": "serial" if upload.serial else "arrival order",
+            },
+        )
 
     def close(self) -> None:
         if not self._closed:

@@ -15,6 +15,7 @@ file is read in order, one frame per grab, and ends with an error once its frame
 Frames are converted to 8-bit grayscale (colour to luminance, 16-bit to its high byte), encoded as PNG and checked
 like every other camera image: the pipeline must deliver the inspection's image size.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,15 +75,23 @@ def to_gray8(frame: np.ndarray) -> tuple[np.ndarray, list[str]]:
 class OpenCVSource(CameraSource):
     kind = SourceKind.OPENCV
 
-    def __init__(self, station: str, source: int | str, *, expected_size: tuple[int, int] | None = EXPECTED_SIZE,
-                 open_timeout_s: float = 10.0, reconnect_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        station: str,
+        source: int | str,
+        *,
+        expected_size: tuple[int, int] | None = EXPECTED_SIZE,
+        open_timeout_s: float = 10.0,
+        reconnect_s: float = 2.0,
+    ) -> None:
         super().__init__(station)
         self.source = source
         self.expected_size = expected_size
         self.open_timeout_s, self.reconnect_s = open_timeout_s, reconnect_s
         self.is_pipeline = isinstance(source, str) and "!" in source
-        self.is_file = isinstance(source, str) and not self.is_pipeline and not URL.match(source) \
-            and Path(source).is_file()
+        self.is_file = (
+            isinstance(source, str) and not self.is_pipeline and not URL.match(source) and Path(source).is_file()
+        )
         self._lock = threading.Lock()
         self._cap: Any = None  # cv2.VideoCapture while open (owned by the reader thread for a live source)
         self._problem: str | None = None
@@ -128,8 +137,10 @@ class OpenCVSource(CameraSource):
         source = self.source
         if self.is_pipeline:
             if not has_gstreamer():
-                raise CameraError("this OpenCV build has no GStreamer support, so it cannot open a pipeline (pip's "
-                                  "opencv-python-headless wheels have none: use JetPack's OpenCV on a Jetson)")
+                raise CameraError(
+                    "this OpenCV build has no GStreamer support, so it cannot open a pipeline (pip's "
+                    "opencv-python-headless wheels have none: use JetPack's OpenCV on a Jetson)"
+                )
             cap = cv2.VideoCapture(source, cv2.CAP_GSTREAMER)
         elif isinstance(source, int):
             device = Path(f"/dev/video{source}")
@@ -138,8 +149,11 @@ class OpenCVSource(CameraSource):
             cap = cv2.VideoCapture(source)
         elif URL.match(source):
             timeout_ms = int(self.open_timeout_s * 1000)
-            cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+            cap = cv2.VideoCapture(
+                source,
+                cv2.CAP_FFMPEG,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
+            )
         else:
             if not Path(source).exists():
                 raise CameraError(f"no such video file or device: {source}")
@@ -166,8 +180,9 @@ class OpenCVSource(CameraSource):
             if self.is_file:
                 self._cap = cap
             else:
-                self._reader = threading.Thread(target=self._read_live, args=(cap,), daemon=True,
-                                                name=f"camera-{self.station}")
+                self._reader = threading.Thread(
+                    target=self._read_live, args=(cap,), daemon=True, name=f"camera-{self.station}"
+                )
                 self._reader.start()
 
     def _read_live(self, cap: Any) -> None:
@@ -210,8 +225,10 @@ class OpenCVSource(CameraSource):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     why = f": {self._problem}" if self._problem else ""
-                    raise CameraError(f"no new frame from the {self.kind_of_source} {_redact(self.source)} "
-                                      f"within {request.timeout_s:g} s{why}")
+                    raise CameraError(
+                        f"no new frame from the {self.kind_of_source} {_redact(self.source)} "
+                        f"within {request.timeout_s:g} s{why}"
+                    )
                 self._fresh.wait(left)
             frame, _, index, taken_at = self._latest
         return self._frame(frame, index, taken_at)
@@ -230,9 +247,12 @@ class OpenCVSource(CameraSource):
     def _frame(self, frame: np.ndarray, index: int, taken_at: dt.datetime) -> Frame:
         gray, notes = to_gray8(frame)
         checked = check_array(gray, expected_size=self.expected_size)
-        return Frame(png=checked.png, source=self.name, taken_at=taken_at,
-                     meta={"frame_index": index, "converted": notes, "width": checked.width,
-                           "height": checked.height})
+        return Frame(
+            png=checked.png,
+            source=self.name,
+            taken_at=taken_at,
+            meta={"frame_index": index, "converted": notes, "width": checked.width, "height": checked.height},
+        )
 
     def close(self) -> None:
         self._stop.set()

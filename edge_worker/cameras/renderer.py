@@ -7,6 +7,7 @@ hole left out, an oversized one drawn oversized), with the same blur, so both vi
 Surface defects do not show against a backlight, as in a real cell; a burr would change the silhouette in a real
 cell but is not drawn in it here (the renderer does not report the burr's shape).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -98,8 +99,10 @@ class RenderSource(CameraSource):
 
     @property
     def reason(self) -> str:
-        return (f"demo renderer: synthetic {IMAGE_SIZE}x{IMAGE_SIZE} images of the requested part (front or backlit), "
-                f"{100 * self.defect_rate:.0f} % with a surface defect")
+        return (
+            f"demo renderer: synthetic {IMAGE_SIZE}x{IMAGE_SIZE} images of the requested part (front or backlit), "
+            f"{100 * self.defect_rate:.0f} % with a surface defect"
+        )
 
     def grab(self, request: FrameRequest) -> Frame:
         if not request.part_type:
@@ -109,13 +112,18 @@ class RenderSource(CameraSource):
             seed, defect = part_seen_by_serial(request.serial, world_seed=self.world_seed, defect_rate=self.defect_rate)
         try:
             view = View(request.view)
-            rendered = render_part(request.part_type, seed=int(seed), defect=defect,
-                                   dimensions_mm=request.dimensions_mm)
+            rendered = render_part(
+                request.part_type, seed=int(seed), defect=defect, dimensions_mm=request.dimensions_mm
+            )
             image = rendered.image if view is View.FRONT else backlit_image(rendered)
         except (KeyError, ValueError, TypeError) as exc:
             detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             raise CameraError(f"the demo renderer cannot draw this part: {detail}") from None
         checked = check_image(encode_png(image))
         code = request.part_type if isinstance(request.part_type, str) else getattr(request.part_type, "code", "")
-        return Frame(png=checked.png, source=self.name, taken_at=utc_now(),
-                     meta={"part_type": code, "seed": int(seed), "defect": defect or "ok", "view": view.value})
+        return Frame(
+            png=checked.png,
+            source=self.name,
+            taken_at=utc_now(),
+            meta={"part_type": code, "seed": int(seed), "defect": defect or "ok", "view": view.value},
+        )

@@ -15,6 +15,7 @@ through the one mechanism in `fields`.
 
 Pure standard library: no Django, no Celery, nothing of the server (this package runs on the Jetson).
 """
+
 from edge_worker.contracts.cobot import CobotAck, MovePart, PresentView
 from edge_worker.contracts.fields import SCHEMA_VERSION, Message, MessageError
 from edge_worker.contracts.inspection import (
@@ -33,8 +34,26 @@ from edge_worker.contracts.profiling import PhaseTiming, ProfileConfig, Profilin
 from edge_worker.contracts.refusal import Refusal, kept_payload
 
 __all__ = [
-    "SCHEMA_VERSION", "Capture", "CobotAck", "InspectionResult", "MeasurementRow", "Message", "MessageError",
-    "ModelRef", "MovePart", "PhaseTiming", "PowerSummary", "PresentView", "ProfileConfig", "ProfilingReport",
-    "Refusal", "Telemetry", "VariantResult", "decode_image", "encode_image", "image_b64_size", "kept_payload",
+    "SCHEMA_VERSION",
+    "Capture",
+    "CobotAck",
+    "InspectionResult",
+    "MeasurementRow",
+    "Message",
+    "MessageError",
+    "ModelRef",
+    "MovePart",
+    "PhaseTiming",
+    "PowerSummary",
+    "PresentView",
+    "ProfileConfig",
+    "ProfilingReport",
+    "Refusal",
+    "Telemetry",
+    "VariantResult",
+    "decode_image",
+    "encode_image",
+    "image_b64_size",
+    "kept_payload",
     "utc_now",
 ]

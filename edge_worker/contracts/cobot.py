@@ -1,6 +1,7 @@
 """Cobot messages. The server tells the cell's cobot which finding to hold up to the operator (`PresentView`) and,
 once a verdict is signed, where the part goes (`MovePart`), on queue `cobot.<cell code>`. The cobot answers every
 command with a `CobotAck` on the server's `ingest` queue (task COBOT_ACK_TASK)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ an unacknowledged message to another consumer after the visibility timeout; ever
 message's unique id, so redelivery is safe. Publishing retries while Redis is away, so a restart delays messages
 instead of losing them. Messages are JSON only (no pickle from the plant network).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,11 +16,19 @@ from edge_worker.contracts.queues import ingest_routes
 PUBLISH_RETRY_POLICY: dict[str, Any] = {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
 # Store and forward: a result, refusal or report exists nowhere else, so it is held and re-sent until the broker
 # takes it. An outage delays it, never loses it.
-STORE_AND_FORWARD_RETRY_POLICY: dict[str, Any] = {"max_retries": None, "interval_start": 0.2, "interval_step": 0.5,
-                                                  "interval_max": 2.0}
+STORE_AND_FORWARD_RETRY_POLICY: dict[str, Any] = {
+    "max_retries": None,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 2.0,
+}
 # Telemetry is periodic: one that could not be sent is replaced by the next.
-TELEMETRY_RETRY_POLICY: dict[str, Any] = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
-                                          "interval_max": 1.0}
+TELEMETRY_RETRY_POLICY: dict[str, Any] = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 
 
 def delivery_settings(visibility_timeout_s: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ class declares. A field with a dataclass default may be absent from the wire; on
 
 Pure standard library: this module runs on the Jetson and in the server.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -398,8 +399,10 @@ class Message:
         if cls.VERSIONED:
             schema = data.get("schema", SCHEMA_VERSION)
             if schema != SCHEMA_VERSION:
-                raise MessageError(join(path, "schema"), f"unsupported schema version {repr(schema)[:20]} "
-                                                         f"(this side speaks {SCHEMA_VERSION})")
+                raise MessageError(
+                    join(path, "schema"),
+                    f"unsupported schema version {repr(schema)[:20]} (this side speaks {SCHEMA_VERSION})",
+                )
         kwargs = {}
         for f in sorted(_fields_of(cls), key=lambda f: f.name not in cls.CHECKED_FIRST):
             if f.name in data:
@@ -429,4 +432,3 @@ class Message:
 def field_specs(cls: type[Message]) -> dict[str, tuple[Spec, bool]]:
     """Each field's spec and whether it is required: the message's bounds, to read or to test against."""
     return {f.name: (f.spec, f.required) for f in _fields_of(cls)}
-

@@ -6,6 +6,7 @@
 
 Every bound is declared on the field; the shared ones are named below.
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,23 +61,43 @@ GEOMETRY = Json(max_depth=4, max_items=64, max_text=200, max_bytes=16 * 1024)
 EXTRA_KEYS = Json(max_depth=4, max_items=32, max_text=1000, max_bytes=16 * 1024)
 
 FEATURE = Record(
-    fields={"name": Text(max_len=80, blank=False), "kind": Text(max_len=40, blank=False), "nominal": MEASURE,
-            "lower_tol": MEASURE, "upper_tol": MEASURE, "unit": Text(max_len=10)},
+    fields={
+        "name": Text(max_len=80, blank=False),
+        "kind": Text(max_len=40, blank=False),
+        "nominal": MEASURE,
+        "lower_tol": MEASURE,
+        "upper_tol": MEASURE,
+        "unit": Text(max_len=10),
+    },
     required=(),  # a feature missing a key reaches the vision library, which reports the part type unusable
     extra=EXTRA_KEYS,
 )
 PART_TYPE = Record(
-    fields={"code": Text(max_len=40, blank=False), "name": Text(max_len=200), "drawing_number": Text(max_len=80),
-            "revision": Text(max_len=20), "features": ListOf(FEATURE, max_items=64)},
+    fields={
+        "code": Text(max_len=40, blank=False),
+        "name": Text(max_len=200),
+        "drawing_number": Text(max_len=80),
+        "revision": Text(max_len=20),
+        "features": ListOf(FEATURE, max_items=64),
+    },
     required=("code", "name", "features"),
     extra=EXTRA_KEYS,
 )
 BBOX = Nullable(ListOf(PIXELS, max_items=4, lengths=(4,), lengths_help="expected [x, y, w, h] numbers or null"))
 FINDING = Record(
-    fields={"kind": Text(max_len=40, blank=False), "name": Text(max_len=80, blank=False), "bbox": BBOX,
-            "confidence": Nullable(PROBABILITY), "value": Nullable(MEASURE), "nominal": Nullable(MEASURE),
-            "lower_limit": Nullable(MEASURE), "upper_limit": Nullable(MEASURE), "unit": Text(max_len=10),
-            "detail": Text(max_len=2000), "defect_class": CLASS_NAME},
+    fields={
+        "kind": Text(max_len=40, blank=False),
+        "name": Text(max_len=80, blank=False),
+        "bbox": BBOX,
+        "confidence": Nullable(PROBABILITY),
+        "value": Nullable(MEASURE),
+        "nominal": Nullable(MEASURE),
+        "lower_limit": Nullable(MEASURE),
+        "upper_limit": Nullable(MEASURE),
+        "unit": Text(max_len=10),
+        "detail": Text(max_len=2000),
+        "defect_class": CLASS_NAME,
+    },
     required=("kind", "name"),
     extra=EXTRA_KEYS,
 )
@@ -196,8 +217,14 @@ class MeasurementRow(Message):
     def from_vision(cls, row: dict[str, Any]) -> MeasurementRow:
         """From one row of `edge_worker.vision.measure.feature_results` (drops the pixel-only details)."""
         return cls(
-            name=row["name"], kind=row["kind"], value=row["value"], nominal=row["nominal"], lower_tol=row["lower_tol"],
-            upper_tol=row["upper_tol"], unit=row.get("unit", "mm"), passed=bool(row["passed"]),
+            name=row["name"],
+            kind=row["kind"],
+            value=row["value"],
+            nominal=row["nominal"],
+            lower_tol=row["lower_tol"],
+            upper_tol=row["upper_tol"],
+            unit=row.get("unit", "mm"),
+            passed=bool(row["passed"]),
             geometry=row.get("geometry"),
         )
 
@@ -227,7 +254,9 @@ class InspectionResult(Message):
     power: Annotated[PowerSummary, Nested(PowerSummary)]
     # Empty only for an `error` verdict with no image to show (the camera gave none: the reason says why).
     image_png_b64: Annotated[str, OPTIONAL_IMAGE_B64]
-    image_sha256: Annotated[str, Text(max_len=64, pattern="([0-9a-f]{64})?", pattern_help="expected 64 lowercase hex digits")]
+    image_sha256: Annotated[
+        str, Text(max_len=64, pattern="([0-9a-f]{64})?", pattern_help="expected 64 lowercase hex digits")
+    ]
     captured_at: Annotated[dt.datetime, Timestamp()]
     inspected_at: Annotated[dt.datetime, Timestamp()]
     sent_at: Annotated[dt.datetime | None, Nullable(Timestamp())] = None
@@ -250,8 +279,11 @@ class InspectionResult(Message):
     def check(self, path: str) -> None:
         if not self.image_png_b64:
             if self.verdict != "error":
-                raise MessageError(join(path, "image_png_b64"), f"must not be empty for a {self.verdict!r} verdict "
-                                   "(only an error result may come without its image)")
+                raise MessageError(
+                    join(path, "image_png_b64"),
+                    f"must not be empty for a {self.verdict!r} verdict "
+                    "(only an error result may come without its image)",
+                )
             if self.image_sha256:
                 raise MessageError(join(path, "image_sha256"), "given for a result without an image")
         elif not self.image_sha256:
@@ -285,10 +317,12 @@ class Telemetry(Message):
     power_mw: Annotated[float | None, Nullable(MILLIWATTS)]
     # Megabytes and percentages by name (used_mb, total_mb, worker_rss_mb, gpu_used_mb...).
     memory: Annotated[dict[str, Any], MapOf(Nullable(Number(0.0, 1e9)), max_items=32, key_max_len=40)] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
     # Degrees Celsius by sensor; a Jetson reports -256 for a sensor that is off.
     temperature: Annotated[dict[str, Any], MapOf(Nullable(Number(-300.0, 1000.0)), max_items=64, key_max_len=60)] = (
-        field(default_factory=dict))
+        field(default_factory=dict)
+    )
     gpu_load: Annotated[float | None, Nullable(Number(0.0, 100.0))] = None
     backend: Annotated[str, Text(max_len=40)] = ""
     precision: Annotated[str, Text(max_len=10)] = ""

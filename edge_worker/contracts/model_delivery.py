@@ -13,6 +13,7 @@ Requests are signed as every device message is (edge_worker.contracts.signing.si
 the answer naming what to install is signed back with the same secret (signing.sign_command), so the sha256 the
 device checks the download against comes from the server, not from whoever sits on the wire.
 """
+
 from __future__ import annotations
 
 DEPLOYMENT_TASK = "modelops.deployment"

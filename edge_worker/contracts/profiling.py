@@ -1,6 +1,7 @@
 """Profiling messages: the server asks a device to run the deck's performance-per-watt protocol (`ProfileConfig`,
 task PROFILE_EDGE_TASK on `edge.<device id>`), and the device answers with its `ProfilingReport` on the `ingest`
 queue (task STORE_PROFILING_RUN_TASK). Also the catalogue of variants (backend x precision) both sides name."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -109,8 +110,9 @@ SECONDS = Number(-1e7, 1e7)  # since the run started, on the run's clock
 SERIES_PHASE = Text(max_len=20)  # a protocol phase, or "idle" between them
 PERCENT = Number(0.0, 100.0)
 POWER_POINT = Row((SECONDS, MILLIWATTS, SERIES_PHASE), help="[t_s, mW, phase]")
-MEMORY_POINT = Row((SECONDS, Integer(0, 2**53), PERCENT, PERCENT, SERIES_PHASE),
-                   help="[t_s, rss bytes, process %, system %, phase]")
+MEMORY_POINT = Row(
+    (SECONDS, Integer(0, 2**53), PERCENT, PERCENT, SERIES_PHASE), help="[t_s, rss bytes, process %, system %, phase]"
+)
 METRIC = Scalar(max_text=2000)
 FREE_FORM = Json(max_depth=4, max_items=200, max_text=4096, max_bytes=64 * 1024)
 
@@ -147,19 +149,23 @@ class VariantResult(Message):
     device: Annotated[str, Text(max_len=200)] = ""
     backend_version: Annotated[str, Text(max_len=40)] = ""
     phases: Annotated[list[PhaseTiming], ListOf(Nested(PhaseTiming), max_items=len(PHASES))] = field(
-        default_factory=list)
+        default_factory=list
+    )
     metrics: Annotated[dict[str, Any], MapOf(METRIC, max_items=64, key_max_len=60)] = field(default_factory=dict)
     power_series: Annotated[list[list[Any]], ListOf(POWER_POINT, max_items=SERIES_POINTS_BOUND)] = field(
-        default_factory=list)
+        default_factory=list
+    )
     memory_series: Annotated[list[list[Any]], ListOf(MEMORY_POINT, max_items=SERIES_POINTS_BOUND)] = field(
-        default_factory=list)
+        default_factory=list
+    )
 
     def check(self, path: str) -> None:
         if not self.available:
             return
         if [p.name for p in self.phases] != list(PHASES):
-            raise MessageError(join(path, "phases"),
-                               f"expected {list(PHASES)} in order, got {[p.name for p in self.phases]}")
+            raise MessageError(
+                join(path, "phases"), f"expected {list(PHASES)} in order, got {[p.name for p in self.phases]}"
+            )
         if self.metrics.get("avg_power_inference_mw") is None and not self.metrics.get("power_note"):
             raise MessageError(join(path, "metrics.power_note"), "power not measured but no reason given")
 

@@ -5,6 +5,7 @@ never imports the other's task modules.
     cobot.<cell code>   the cell's (simulated) cobot: views to present, parts to move
     ingest              the server's ingest worker: results, telemetry, refusals, cobot acks, profiling reports
 """
+
 from __future__ import annotations
 
 INGEST_QUEUE = "ingest"
@@ -24,8 +25,13 @@ INGEST_TELEMETRY_TASK = "inspection.tasks.ingest_telemetry"
 INGEST_REFUSAL_TASK = "inspection.tasks.ingest_refusal"
 COBOT_ACK_TASK = "review.tasks.record_cobot_ack"
 STORE_PROFILING_RUN_TASK = "profiling.tasks.store_profiling_run"
-INGEST_TASKS = (INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK, INGEST_REFUSAL_TASK, COBOT_ACK_TASK,
-                STORE_PROFILING_RUN_TASK)
+INGEST_TASKS = (
+    INGEST_RESULT_TASK,
+    INGEST_TELEMETRY_TASK,
+    INGEST_REFUSAL_TASK,
+    COBOT_ACK_TASK,
+    STORE_PROFILING_RUN_TASK,
+)
 
 # Edge tasks. The names are the wire's, kept stable when their modules move.
 INSPECT_CAPTURE_TASK = "edge_worker.tasks.inspect_capture"  # on edge.<device id>

@@ -1,5 +1,6 @@
 """Refusal: edge -> server `ingest` queue (task INGEST_REFUSAL_TASK). A message the edge could not use, kept by
 the server in a dead-letter record instead of being lost on the device."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -91,6 +92,10 @@ class Refusal(Message):
         kept, size = kept_payload(payload)
         return cls(
             refusal_id=uuid.uuid5(REFUSAL_NAMESPACE, f"{device_id}:{task}:{_payload_digest(payload)}"),
-            device_id=device_id, task=task, reason=reason[:2000], payload=kept, payload_bytes=size,
+            device_id=device_id,
+            task=task,
+            reason=reason[:2000],
+            payload=kept,
+            payload_bytes=size,
             refused_at=utc_now(),
         )

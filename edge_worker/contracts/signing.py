@@ -25,6 +25,7 @@ public fingerprint that names it in messages and in the admin.
 
 Pure standard library (hmac, hashlib, secrets, json): this module runs on the Jetson and in the server.
 """
+
 from __future__ import annotations
 
 import base64
@@ -147,12 +148,29 @@ class MessageAuth(Message):
 
 
 def _device_content(body: Mapping[str, Any], *, task: str, device_id: str, kid: str, ts: str, nonce: str) -> bytes:
-    return canonical_json({"dir": EDGE_TO_SERVER, "v": AUTH_VERSION, "task": task, "device_id": device_id, "kid": kid,
-                           "ts": ts, "nonce": nonce, "body": body})
+    return canonical_json(
+        {
+            "dir": EDGE_TO_SERVER,
+            "v": AUTH_VERSION,
+            "task": task,
+            "device_id": device_id,
+            "kid": kid,
+            "ts": ts,
+            "nonce": nonce,
+            "body": body,
+        }
+    )
 
 
-def sign(body: Mapping[str, Any], *, task: str, device_id: str, secret: DeviceSecret, now: dt.datetime | None = None,
-         nonce: str | None = None) -> dict[str, Any]:
+def sign(
+    body: Mapping[str, Any],
+    *,
+    task: str,
+    device_id: str,
+    secret: DeviceSecret,
+    now: dt.datetime | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
     """`body` as a device sends it as `task`: its fields, and the `auth` object."""
     plain = {k: v for k, v in body.items() if k != AUTH_KEY}
     ts, nonce = timestamp(now), nonce or new_nonce()
@@ -175,8 +193,9 @@ def open_signed(message: Any) -> tuple[dict[str, Any], MessageAuth]:
 
 def mac_matches(body: Mapping[str, Any], auth: MessageAuth, *, task: str, secret: DeviceSecret) -> bool:
     """Whether `auth.mac` is the MAC `secret` makes of this body sent as `task` (constant-time comparison)."""
-    expected = secret.mac(_device_content(body, task=task, device_id=auth.device_id, kid=auth.kid, ts=auth.ts,
-                                          nonce=auth.nonce))
+    expected = secret.mac(
+        _device_content(body, task=task, device_id=auth.device_id, kid=auth.kid, ts=auth.ts, nonce=auth.nonce)
+    )
     return hmac.compare_digest(expected, auth.mac)
 
 
@@ -211,12 +230,19 @@ class CommandAuth(Message):
 
 
 def _command_content(body: Mapping[str, Any], *, task: str, kid: str, ts: str, nonce: str) -> bytes:
-    return canonical_json({"dir": SERVER_TO_EDGE, "v": AUTH_VERSION, "task": task, "kid": kid, "ts": ts,
-                           "nonce": nonce, "body": body})
+    return canonical_json(
+        {"dir": SERVER_TO_EDGE, "v": AUTH_VERSION, "task": task, "kid": kid, "ts": ts, "nonce": nonce, "body": body}
+    )
 
 
-def sign_command(body: Mapping[str, Any], *, task: str, secrets_in_force: Iterable[DeviceSecret],
-                 now: dt.datetime | None = None, nonce: str | None = None) -> dict[str, Any]:
+def sign_command(
+    body: Mapping[str, Any],
+    *,
+    task: str,
+    secrets_in_force: Iterable[DeviceSecret],
+    now: dt.datetime | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
     """`body` as the server sends it as `task` to a cell's cobot, with a MAC for each secret in force."""
     plain = {k: v for k, v in body.items() if k != AUTH_KEY}
     ts, nonce = timestamp(now), nonce or new_nonce()
@@ -224,8 +250,9 @@ def sign_command(body: Mapping[str, Any], *, task: str, secrets_in_force: Iterab
     return {**plain, AUTH_KEY: CommandAuth(v=AUTH_VERSION, ts=ts, nonce=nonce, macs=macs).to_dict()}
 
 
-def verify_command(message: Any, *, task: str, secret: DeviceSecret, now: dt.datetime, max_age_s: float,
-                   max_skew_s: float) -> tuple[dict[str, Any], CommandAuth]:
+def verify_command(
+    message: Any, *, task: str, secret: DeviceSecret, now: dt.datetime, max_age_s: float, max_skew_s: float
+) -> tuple[dict[str, Any], CommandAuth]:
     """The command's body once its MAC under `secret` and its age are checked; AuthError saying why not."""
     if not isinstance(message, dict) or AUTH_KEY not in message:
         raise AuthError("unsigned command")

@@ -21,6 +21,7 @@ rounds) use the same arithmetic.
     energy     samples, windows and the integration over them
     monitor    `PowerMonitor` and `monitor_from_env`
 """
+
 from edge_worker.power.energy import (
     IDLE,
     INFERENCE,
@@ -46,7 +47,24 @@ from edge_worker.power.samplers import (
 )
 
 __all__ = [
-    "AUTO_ORDER", "IDLE", "INFERENCE", "POWERCAP_ROOT", "SAMPLER_NAMES", "JtopSampler", "NoneSampler", "NvmlSampler",
-    "PowerMonitor", "PowerSample", "PowerSampler", "RaplSampler", "WindowPower", "clip_to_window", "make_sampler",
-    "monitor_from_env", "phase_energy", "phase_windows", "trapezoid_mj", "window_power",
+    "AUTO_ORDER",
+    "IDLE",
+    "INFERENCE",
+    "POWERCAP_ROOT",
+    "SAMPLER_NAMES",
+    "JtopSampler",
+    "NoneSampler",
+    "NvmlSampler",
+    "PowerMonitor",
+    "PowerSample",
+    "PowerSampler",
+    "RaplSampler",
+    "WindowPower",
+    "clip_to_window",
+    "make_sampler",
+    "monitor_from_env",
+    "phase_energy",
+    "phase_windows",
+    "trapezoid_mj",
+    "window_power",
 ]

@@ -1,6 +1,7 @@
 """Power samples and the arithmetic over them: energy is the trapezoid integral of the samples over a window
 (mW x s = mJ), with the power at the window's edges interpolated. Plain functions over samples, so every window
 (one inference, a whole profiling run, only its real rounds) uses the same arithmetic."""
+
 from __future__ import annotations
 
 import bisect
@@ -64,21 +65,34 @@ def clip_to_window(samples: Sequence[PowerSample], start: float, end: float) -> 
     return inside
 
 
-def window_power(samples: Sequence[PowerSample], start: float, end: float, *,
-                 min_duration_s: float = 0.0) -> WindowPower:
+def window_power(
+    samples: Sequence[PowerSample], start: float, end: float, *, min_duration_s: float = 0.0
+) -> WindowPower:
     """Energy (trapezoid) and time-averaged power over [start, end].
 
     `min_duration_s` is the shortest window the source can resolve (see `PowerMonitor.min_window_s`): a sensor
     that refreshes its value every 0.5 s, read 10 times a second, gives repeated stale values, and a shorter
     window would report the power from before it began."""
     if end - start < min_duration_s:
-        return WindowPower(start, end, None, None, 0,
-                           f"not measured: the {end - start:.3f} s window is shorter than the {min_duration_s:.3f} s "
-                           "this power source can resolve (twice its update interval)")
+        return WindowPower(
+            start,
+            end,
+            None,
+            None,
+            0,
+            f"not measured: the {end - start:.3f} s window is shorter than the {min_duration_s:.3f} s "
+            "this power source can resolve (twice its update interval)",
+        )
     clipped = clip_to_window(samples, start, end)
     if len(clipped) < 2 or clipped[0].t > start or clipped[-1].t < end:
-        return WindowPower(start, end, None, None, len(clipped),
-                           f"not measured: {len(clipped)} sample(s) do not cover the {end - start:.3f} s window")
+        return WindowPower(
+            start,
+            end,
+            None,
+            None,
+            len(clipped),
+            f"not measured: {len(clipped)} sample(s) do not cover the {end - start:.3f} s window",
+        )
     energy = trapezoid_mj(clipped)
     duration = end - start
     avg = energy / duration if duration > 0 else clipped[0].power_mw

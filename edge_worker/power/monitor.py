@@ -1,5 +1,6 @@
 """The background power monitor: one sampler read at a steady rate on a daemon thread, each sample tagged with the
 phase open at the time, and the power of each window computed from them."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,14 @@ class PowerMonitor:
     entry and on exit so even a window shorter than the sampling period is bracketed.
     """
 
-    def __init__(self, sampler: PowerSampler, *, rate_hz: float = 10.0, history_s: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sampler: PowerSampler,
+        *,
+        rate_hz: float = 10.0,
+        history_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if rate_hz <= 0:
             raise ValueError("rate_hz must be positive")
         self.sampler = sampler

@@ -1,5 +1,6 @@
 """The power samplers, one small class per source, each saying honestly whether it can measure here and why not;
 `make_sampler` picks one by name or, for `auto`, the first that can."""
+
 from __future__ import annotations
 
 import contextlib
@@ -166,8 +167,12 @@ class NvmlSampler(PowerSampler):
             return None
         raw = value.value
         # valueType 1 = unsigned int, 2 = unsigned long, 3 = unsigned long long, 0 = double (nvml.h)
-        number = {0: getattr(raw, "dVal", None), 1: getattr(raw, "uiVal", None), 2: getattr(raw, "ulVal", None),
-                  3: getattr(raw, "ullVal", None)}.get(getattr(value, "valueType", 1))
+        number = {
+            0: getattr(raw, "dVal", None),
+            1: getattr(raw, "uiVal", None),
+            2: getattr(raw, "ulVal", None),
+            3: getattr(raw, "ullVal", None),
+        }.get(getattr(value, "valueType", 1))
         return float(number) if number is not None else None
 
     def read_mw(self) -> float | None:

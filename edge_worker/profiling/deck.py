@@ -1,5 +1,6 @@
 """The deck's arithmetic (pure): FPS per watt, energy per image, and the published "Edge results" checked
 against their own inputs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,16 +49,18 @@ def deck_check() -> list[dict[str, Any]]:
     for r in DECK_ROWS:
         fps = r.fps if r.fps is not None else r.fps_per_w_inference * r.inference_power_mw / 1000.0
         total_mw = r.total_power_mw if r.total_power_mw is not None else fps / r.fps_per_w_total * 1000.0
-        rows.append({
-            "variant": r.variant,
-            "fps": fps,
-            "fps_derived": r.fps is None,
-            "total_power_mw": total_mw,
-            "total_power_derived": r.total_power_mw is None,
-            "inference_power_mw": r.inference_power_mw,
-            "fps_per_w_total": fps_per_watt(fps, total_mw),
-            "fps_per_w_inference": fps_per_watt(fps, r.inference_power_mw),
-            "published_total": r.fps_per_w_total,
-            "published_inference": r.fps_per_w_inference,
-        })
+        rows.append(
+            {
+                "variant": r.variant,
+                "fps": fps,
+                "fps_derived": r.fps is None,
+                "total_power_mw": total_mw,
+                "total_power_derived": r.total_power_mw is None,
+                "inference_power_mw": r.inference_power_mw,
+                "fps_per_w_total": fps_per_watt(fps, total_mw),
+                "fps_per_w_inference": fps_per_watt(fps, r.inference_power_mw),
+                "published_total": r.fps_per_w_total,
+                "published_inference": r.fps_per_w_inference,
+            }
+        )
     return rows

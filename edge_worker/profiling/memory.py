@@ -1,5 +1,6 @@
 """psutil memory of the profiling process and of the whole device, sampled in the background and tagged with
 the protocol's phase."""
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,9 @@ class MemoryMonitor:
 
     def sample_once(self) -> MemorySample:
         rss = int(self._process.memory_info().rss)
-        sample = MemorySample(self.clock(), rss, 100.0 * rss / self.total_bytes,
-                              float(self._psutil.virtual_memory().percent), self.phase)
+        sample = MemorySample(
+            self.clock(), rss, 100.0 * rss / self.total_bytes, float(self._psutil.virtual_memory().percent), self.phase
+        )
         with self._lock:
             self._samples.append(sample)
         return sample

@@ -22,6 +22,7 @@ the real rounds. Where no sampler can measure, those values are None and `power_
 Pure Python + numpy + psutil; never imports Django or the server's modules (this runs on the Jetson).
 The report (edge_worker.contracts.profiling.ProfilingReport) travels to the server as a plain dict, by task name.
 """
+
 from __future__ import annotations
 
 import gc
@@ -101,8 +102,9 @@ def failure_report(run_id: str, device_id: str, config: Any, error: str) -> dict
     except MessageError:
         kept = {"unusable": repr(config)[:2000]}
     now = _utc_now()
-    return ProfilingReport(run_id, device_id, hardware(), now, now, kept, "", False, {}, environment(), [],
-                           error=error[:2000]).to_dict()
+    return ProfilingReport(
+        run_id, device_id, hardware(), now, now, kept, "", False, {}, environment(), [], error=error[:2000]
+    ).to_dict()
 
 
 def _utc_now() -> str:
@@ -132,9 +134,23 @@ def environment() -> dict[str, Any]:
     """Versions of what could run inference here, without importing anything that starts CUDA."""
     from importlib import metadata
 
-    env: dict[str, Any] = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform()}
-    for dist in ("torch", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless", "opencv-python", "tensorrt",
-                 "pycuda", "nvidia-ml-py", "jetson-stats", "psutil"):
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
+    for dist in (
+        "torch",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "opencv-python-headless",
+        "opencv-python",
+        "tensorrt",
+        "pycuda",
+        "nvidia-ml-py",
+        "jetson-stats",
+        "psutil",
+    ):
         try:
             env[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -152,15 +168,23 @@ class Profiler:
     `config.power_sampler`. `on_phase(variant_key, phase)` is called as each phase starts.
     """
 
-    def __init__(self, config: ProfileConfig, *, device_id: str, run_id: str | None = None,
-                 monitor: PowerMonitor | None = None, on_phase: Callable[[str, str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: ProfileConfig,
+        *,
+        device_id: str,
+        run_id: str | None = None,
+        monitor: PowerMonitor | None = None,
+        on_phase: Callable[[str, str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.device_id = device_id
         self.run_id = run_id or str(uuid.uuid4())
         self.clock = clock
-        self.monitor = monitor or PowerMonitor(make_sampler(config.power_sampler), rate_hz=config.power_rate_hz,
-                                               clock=clock)
+        self.monitor = monitor or PowerMonitor(
+            make_sampler(config.power_sampler), rate_hz=config.power_rate_hz, clock=clock
+        )
         self.memory = MemoryMonitor(rate_hz=config.memory_rate_hz, clock=self.monitor.clock)
         self.on_phase = on_phase
         self._t0 = 0.0
@@ -204,13 +228,28 @@ class Profiler:
             self.memory.stop()
             self.monitor.stop()
         return ProfilingReport(
-            run_id=self.run_id, device_id=self.device_id, hardware=hardware(), started_at=started_at,
-            finished_at=_utc_now(), config=self.config.to_dict(), power_source=self.sampler.describe()[:4000],
+            run_id=self.run_id,
+            device_id=self.device_id,
+            hardware=hardware(),
+            started_at=started_at,
+            finished_at=_utc_now(),
+            config=self.config.to_dict(),
+            power_source=self.sampler.describe()[:4000],
             power_measured=self.sampler.available,
-            model={"version": model.version, "sha256": model.onnx_sha256, "classes": list(model.classes),
-                   "input_size": model.input_size, "test_images": len(test_set.labels), "test_seed": test_set.seed},
-            environment={**environment(), "threads": threads, "load_average_start": load_start,
-                         "load_average_end": _load_average()},
+            model={
+                "version": model.version,
+                "sha256": model.onnx_sha256,
+                "classes": list(model.classes),
+                "input_size": model.input_size,
+                "test_images": len(test_set.labels),
+                "test_seed": test_set.seed,
+            },
+            environment={
+                **environment(),
+                "threads": threads,
+                "load_average_start": load_start,
+                "load_average_end": _load_average(),
+            },
             variants=results,
         )
 
@@ -240,7 +279,7 @@ class Profiler:
             result.device = str(classifier.device)[:200]
             result.backend_version = str(classifier.version)[:40]
             result.reason = why[:2000]
-            batches = [test_set.inputs[i: i + cfg.batch_size] for i in range(0, len(test_set.inputs), cfg.batch_size)]
+            batches = [test_set.inputs[i : i + cfg.batch_size] for i in range(0, len(test_set.inputs), cfg.batch_size)]
             with self._phase(result, "warmup"):
                 for _ in range(cfg.warmup):
                     for batch in batches:
@@ -274,8 +313,15 @@ class Profiler:
         self._attach_series(result)
         return result
 
-    def _metrics(self, result: VariantResult, test_set: TestSet, latencies_ms: list[float],
-                 predictions: list[np.ndarray], gpu_bytes: int | None, gpu_note: str) -> dict[str, Any]:
+    def _metrics(
+        self,
+        result: VariantResult,
+        test_set: TestSet,
+        latencies_ms: list[float],
+        predictions: list[np.ndarray],
+        gpu_bytes: int | None,
+        gpu_note: str,
+    ) -> dict[str, Any]:
         cfg = self.config
         phases = {p.name: p for p in result.phases}
         measure = phases["measure"]
@@ -334,8 +380,10 @@ class Profiler:
         power = self.monitor.samples(start, end)
         memory = self.memory.samples(start, end)
         result.power_series = [[round(s.t - t0, 4), round(s.power_mw, 1), s.phase] for s in _thin(power)]
-        result.memory_series = [[round(m.t - t0, 4), m.rss_bytes, round(m.process_percent, 3),
-                                 round(m.system_percent, 2), m.phase] for m in _thin(memory)]
+        result.memory_series = [
+            [round(m.t - t0, 4), m.rss_bytes, round(m.process_percent, 3), round(m.system_percent, 2), m.phase]
+            for m in _thin(memory)
+        ]
 
 
 def _thin(items: Sequence[Any], limit: int = MAX_SERIES_POINTS) -> list[Any]:
@@ -378,8 +426,8 @@ def _default_threads() -> int:
     return default_threads()
 
 
-def profile_device(config: ProfileConfig, *, device_id: str, run_id: str | None = None,
-                   monitor: PowerMonitor | None = None) -> ProfilingReport:
+def profile_device(
+    config: ProfileConfig, *, device_id: str, run_id: str | None = None, monitor: PowerMonitor | None = None
+) -> ProfilingReport:
     """Run the whole protocol here and return the report (the edge task and `manage.py profile_edge --inline`)."""
     return Profiler(config, device_id=device_id, run_id=run_id, monitor=monitor).run()
-

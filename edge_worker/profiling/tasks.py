@@ -6,6 +6,7 @@ re-running a half-done profile after a crash would measure a device that is reco
 "queued" on the server; start another. Runs in the worker process (solo pool), so CUDA/TensorRT state is
 created after any fork; inspections on this device wait while it profiles.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,14 @@ log = logging.getLogger(__name__)
 
 def send_report(report: dict[str, Any], app: Any = None, queue: str = INGEST_QUEUE) -> None:
     """Send the report, signed as this device (the server refuses an unsigned one)."""
-    send_to_server(app or current_app, STORE_PROFILING_RUN_TASK, report, queue=queue, retry=True,
-                   retry_policy=STORE_AND_FORWARD_RETRY_POLICY)
+    send_to_server(
+        app or current_app,
+        STORE_PROFILING_RUN_TASK,
+        report,
+        queue=queue,
+        retry=True,
+        retry_policy=STORE_AND_FORWARD_RETRY_POLICY,
+    )
 
 
 def run_profile(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -39,8 +46,9 @@ def run_profile(run_id: str, device_id: str, config: dict[str, Any]) -> dict[str
 
 
 @shared_task(name=PROFILE_EDGE_TASK, bind=True, acks_late=False, ignore_result=True)
-def profile_edge(self: Any, run_id: str, device_id: str, config: dict[str, Any],
-                 reply_queue: str = INGEST_QUEUE) -> dict[str, Any]:
+def profile_edge(
+    self: Any, run_id: str, device_id: str, config: dict[str, Any], reply_queue: str = INGEST_QUEUE
+) -> dict[str, Any]:
     report = run_profile(run_id, device_id, config)
     send_report(report, self.app, queue=reply_queue or INGEST_QUEUE)
     return {"run_id": run_id, "variants": len(report["variants"]), "error": report["error"]}

@@ -1,6 +1,7 @@
 """What a device can run: each profiling variant's availability (with the reason when it cannot) and its engine.
 
 PyTorch on CUDA is built here: the torch backend of edge_worker.vision runs on CPU only."""
+
 from __future__ import annotations
 
 import importlib
@@ -48,8 +49,13 @@ def _load_torch_cuda(model_dir: Path | None, precision: str, threads: int) -> An
         def __init__(self, model: ModelInfo) -> None:
             super().__init__(model)
             arch = model.card["architecture"]
-            net = DefectNet(len(model.classes), in_channels=model.channels,
-                            config=tuple(tuple(c) for c in arch["config_t_c_n_s"]), stem=arch["stem"], last=arch["last"])
+            net = DefectNet(
+                len(model.classes),
+                in_channels=model.channels,
+                config=tuple(tuple(c) for c in arch["config_t_c_n_s"]),
+                stem=arch["stem"],
+                last=arch["last"],
+            )
             net.load_state_dict(torch.load(model.verified_path("pt"), map_location="cpu", weights_only=True))
             self._dtype = torch.float16 if precision == "fp16" else torch.float32
             self._net: Any = net.eval().to("cuda", dtype=self._dtype)

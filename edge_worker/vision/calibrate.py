@@ -55,12 +55,23 @@ def distort(image: np.ndarray, k1: float) -> np.ndarray:
     # For each distorted pixel, the undistorted source position (cv2.undistortPoints inverts the model).
     points = np.stack([xx.ravel(), yy.ravel()], axis=1).reshape(-1, 1, 2)
     source = cv2.undistortPoints(points, camera, np.array([k1, 0.0, 0.0, 0.0, 0.0]), P=camera).reshape(h, w, 2)
-    return cv2.remap(image, source[..., 0].astype(np.float32), source[..., 1].astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        image,
+        source[..., 0].astype(np.float32),
+        source[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
-def render_calibration_target(px_per_mm: float, *, seed: int = 0, pitch_mm: float = TARGET_PITCH_MM,
-                              dot_mm: float = TARGET_DOT_DIAMETER_MM, grid: int = TARGET_GRID) -> np.ndarray:
+def render_calibration_target(
+    px_per_mm: float,
+    *,
+    seed: int = 0,
+    pitch_mm: float = TARGET_PITCH_MM,
+    dot_mm: float = TARGET_DOT_DIAMETER_MM,
+    grid: int = TARGET_GRID,
+) -> np.ndarray:
     """A bright plate with a ``grid`` x ``grid`` array of dark dots, slightly rotated, blurred and noisy."""
     rng = np.random.default_rng(seed)
     size = IMAGE_SIZE
@@ -113,16 +124,22 @@ def calibrate_from_dot_grid(image: np.ndarray, pitch_mm: float = TARGET_PITCH_MM
     k1 = _radial_distortion(pts, idx, pitch_mm, (w, h))
     if k1:  # the scale is fitted to where the dots would be without the lens's distortion
         camera = focal_guess(w, h)
-        pts = cv2.undistortPoints(pts.reshape(-1, 1, 2).astype(np.float64), camera, np.array([k1, 0.0, 0.0, 0.0, 0.0]),
-                                  P=camera).reshape(-1, 2)
+        pts = cv2.undistortPoints(
+            pts.reshape(-1, 1, 2).astype(np.float64), camera, np.array([k1, 0.0, 0.0, 0.0, 0.0]), P=camera
+        ).reshape(-1, 2)
     # Fit pts = origin + A @ idx (A: 2x2 scaled rotation): scale = sqrt(|det A|) px per grid step.
     design = np.column_stack([idx, np.ones(len(idx))])
     coef, *_ = np.linalg.lstsq(design, pts, rcond=None)
     a = coef[:2].T
     step_px = math.sqrt(abs(np.linalg.det(a)))
     res = pts - design @ coef
-    return Calibration(px_per_mm=step_px / pitch_mm, dots=len(pts), residual_px=float(np.sqrt((res**2).sum(1).mean())),
-                       k1=k1, distortion_px=corner_shift_px(k1, w, h))
+    return Calibration(
+        px_per_mm=step_px / pitch_mm,
+        dots=len(pts),
+        residual_px=float(np.sqrt((res**2).sum(1).mean())),
+        k1=k1,
+        distortion_px=corner_shift_px(k1, w, h),
+    )
 
 
 def _radial_distortion(pts: np.ndarray, idx: np.ndarray, pitch_mm: float, size: tuple[int, int]) -> float:
@@ -131,11 +148,19 @@ def _radial_distortion(pts: np.ndarray, idx: np.ndarray, pitch_mm: float, size: 
     if len(pts) < 9:
         return 0.0
     objects = np.column_stack([idx * pitch_mm, np.zeros(len(idx))]).astype(np.float32)
-    flags = (cv2.CALIB_USE_INTRINSIC_GUESS | cv2.CALIB_FIX_FOCAL_LENGTH | cv2.CALIB_FIX_PRINCIPAL_POINT
-             | cv2.CALIB_FIX_ASPECT_RATIO | cv2.CALIB_ZERO_TANGENT_DIST | cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3)
+    flags = (
+        cv2.CALIB_USE_INTRINSIC_GUESS
+        | cv2.CALIB_FIX_FOCAL_LENGTH
+        | cv2.CALIB_FIX_PRINCIPAL_POINT
+        | cv2.CALIB_FIX_ASPECT_RATIO
+        | cv2.CALIB_ZERO_TANGENT_DIST
+        | cv2.CALIB_FIX_K2
+        | cv2.CALIB_FIX_K3
+    )
     try:
         _rms, _camera, dist, _r, _t = cv2.calibrateCamera(
-            [objects], [pts.astype(np.float32).reshape(-1, 1, 2)], size, focal_guess(*size), np.zeros(5), flags=flags)
+            [objects], [pts.astype(np.float32).reshape(-1, 1, 2)], size, focal_guess(*size), np.zeros(5), flags=flags
+        )
     except cv2.error:
         return 0.0
     return float(dist.ravel()[0])

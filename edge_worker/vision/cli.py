@@ -37,7 +37,9 @@ def _format_text(path: Path, o: dict[str, Any]) -> str:
     for m in o["measurements"]:
         val = "   n/a  " if m["value"] is None else f"{m['value']:8.3f}"
         lo, hi = m["nominal"] + m["lower_tol"], m["nominal"] + m["upper_tol"]
-        lines.append(f"    {'ok  ' if m['passed'] else 'FAIL'} {m['name']:<24} {val} {m['unit']}  [{lo:.3f} .. {hi:.3f}]")
+        lines.append(
+            f"    {'ok  ' if m['passed'] else 'FAIL'} {m['name']:<24} {val} {m['unit']}  [{lo:.3f} .. {hi:.3f}]"
+        )
     if o["defect_class"] is not None:
         lines.append(f"    defect class: {o['defect_class']} (p={o['defect_confidence']:.3f})")
     t = o["timings_ms"]
@@ -95,8 +97,11 @@ def cmd_backends(_args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .render import DEFAULT_PX_PER_MM
 
-    p = argparse.ArgumentParser(prog="python -m edge_worker.vision.cli", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m edge_worker.vision.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     pi = sub.add_parser("inspect", help="inspect one image or a folder")
     pi.add_argument("path")

@@ -52,8 +52,14 @@ def write_dataset(out_dir: Path, count: int, seed: int, px_per_mm: float = DEFAU
 def write_labels(out_dir: Path, rows: list[dict[str, Any]], *, seed: int | None, **meta: Any) -> None:
     """``labels.json`` (every item whole) and ``labels.csv`` (file, class and dimensions) of a dataset folder.
     Each row has at least file, part_type, defect_class, px_per_mm and dimensions_mm."""
-    document = {"seed": seed, "count": len(rows), "classes": list(DEFECT_CLASSES), "image": "PNG, grayscale uint8",
-                **meta, "items": rows}
+    document = {
+        "seed": seed,
+        "count": len(rows),
+        "classes": list(DEFECT_CLASSES),
+        "image": "PNG, grayscale uint8",
+        **meta,
+        "items": rows,
+    }
     (out_dir / "labels.json").write_text(json.dumps(document, indent=1))
     dim_names = sorted({k for r in rows for k in r["dimensions_mm"]})
     with (out_dir / "labels.csv").open("w", newline="") as fh:
@@ -61,8 +67,16 @@ def write_labels(out_dir: Path, rows: list[dict[str, Any]], *, seed: int | None,
         w.writerow(["file", "part_type", "seed", "defect_class", "px_per_mm", *[f"{n}_mm" for n in dim_names]])
         for r in rows:
             dims = r["dimensions_mm"]
-            w.writerow([r["file"], r["part_type"], "" if r.get("seed") is None else r["seed"], r["defect_class"],
-                        r["px_per_mm"], *[("" if dims.get(n) is None else f"{dims[n]:.5f}") for n in dim_names]])
+            w.writerow(
+                [
+                    r["file"],
+                    r["part_type"],
+                    "" if r.get("seed") is None else r["seed"],
+                    r["defect_class"],
+                    r["px_per_mm"],
+                    *[("" if dims.get(n) is None else f"{dims[n]:.5f}") for n in dim_names],
+                ]
+            )
 
 
 def load_labelled_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -83,4 +97,3 @@ def load_labelled_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     if not xs:
         return np.zeros((0, CHANNELS, INPUT_SIZE, INPUT_SIZE), np.uint8), np.zeros((0,), np.int64)
     return np.stack(xs), np.array(ys, dtype=np.int64)
-

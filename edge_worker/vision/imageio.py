@@ -6,6 +6,7 @@ So the dimensions, bit depth and colour type are read from the PNG header (IHDR)
 first, refused with the reason when they are not what a cell camera sends, and only then is the image decoded,
 straight to 8-bit grayscale.
 """
+
 from __future__ import annotations
 
 import struct
@@ -40,8 +41,9 @@ def png_header(data: bytes) -> ImageHeader:
     if channels is None:
         raise ImageError(f"corrupt PNG: unknown colour type {color_type}")
     if color_type != PNG_GRAY:
-        raise ImageError(f"wrong number of channels: expected 1 (grayscale camera), got {channels} "
-                         f"({PNG_COLOR_TYPES[color_type]})")
+        raise ImageError(
+            f"wrong number of channels: expected 1 (grayscale camera), got {channels} ({PNG_COLOR_TYPES[color_type]})"
+        )
     return ImageHeader("png", width, height, depth, channels)
 
 
@@ -54,9 +56,9 @@ def jpeg_header(data: bytes) -> ImageHeader:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             position += 2
             continue
-        (length,) = struct.unpack(">H", data[position + 2:position + 4])
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
         if marker in JPEG_SOF_MARKERS:
-            depth, height, width, channels = struct.unpack(">BHHB", data[position + 4:position + 10])
+            depth, height, width, channels = struct.unpack(">BHHB", data[position + 4 : position + 10])
             return ImageHeader("jpeg", width, height, depth, channels)
         position += 2 + length
     raise ImageError("corrupt JPEG: no frame header")
@@ -75,11 +77,14 @@ def check_header(header: ImageHeader, *, expected_size: tuple[int, int] | None, 
     if header.width <= 0 or header.height <= 0:
         raise ImageError(f"corrupt {header.format.upper()}: declares {header.width}x{header.height} pixels")
     if header.width * header.height > max_pixels:
-        raise ImageError(f"image too large: the {header.format.upper()} header declares {header.width}x{header.height} "
-                         f"pixels (limit {max_pixels} pixels); refused before decoding")
+        raise ImageError(
+            f"image too large: the {header.format.upper()} header declares {header.width}x{header.height} "
+            f"pixels (limit {max_pixels} pixels); refused before decoding"
+        )
     if expected_size is not None and (header.width, header.height) != tuple(expected_size):
-        raise ImageError(f"wrong image size: expected {expected_size[0]}x{expected_size[1]}, got "
-                         f"{header.width}x{header.height}")
+        raise ImageError(
+            f"wrong image size: expected {expected_size[0]}x{expected_size[1]}, got {header.width}x{header.height}"
+        )
     if header.bit_depth is not None and header.bit_depth != 8:
         raise ImageError(f"wrong pixel depth: expected 8-bit, got {header.bit_depth}-bit")
     if header.channels is not None and header.channels != 1:

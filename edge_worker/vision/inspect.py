@@ -55,8 +55,9 @@ class InspectionOutcome:
         return asdict(self)
 
 
-def decode_image(image_bytes: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 expected_size: tuple[int, int] | None = EXPECTED_SIZE) -> np.ndarray:
+def decode_image(
+    image_bytes: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, expected_size: tuple[int, int] | None = EXPECTED_SIZE
+) -> np.ndarray:
     """Bytes (PNG, JPEG, BMP, TIFF ...) -> HxW uint8 grayscale. Raises ImageError with a clear reason."""
     if image_bytes is None or not isinstance(image_bytes, (bytes, bytearray, memoryview)):
         raise ImageError(f"no image data (got {type(image_bytes).__name__})")
@@ -197,27 +198,31 @@ def inspect_image(
         for row in rows:
             if not row["passed"]:
                 reasons.append(_limit_text(row))
-                out.findings.append({
-                    "kind": "dimension",
-                    "name": row["name"],
-                    "bbox": _bbox_of_geometry(row["geometry"]) or meas.part_bbox,
-                    "value": row["value"],
-                    "nominal": row["nominal"],
-                    "lower_limit": round(row["nominal"] + row["lower_tol"], 6),
-                    "upper_limit": round(row["nominal"] + row["upper_tol"], 6),
-                    "unit": row["unit"],
-                    "detail": _limit_text(row),
-                })
+                out.findings.append(
+                    {
+                        "kind": "dimension",
+                        "name": row["name"],
+                        "bbox": _bbox_of_geometry(row["geometry"]) or meas.part_bbox,
+                        "value": row["value"],
+                        "nominal": row["nominal"],
+                        "lower_limit": round(row["nominal"] + row["lower_tol"], 6),
+                        "upper_limit": round(row["nominal"] + row["upper_tol"], 6),
+                        "unit": row["unit"],
+                        "detail": _limit_text(row),
+                    }
+                )
         if out.defect_class is not None and out.defect_class != OK_CLASS:
             reasons.append(f"defect {out.defect_class} ({out.defect_confidence:.2f})")
-            out.findings.append({
-                "kind": "defect",
-                "name": out.defect_class,
-                # The classifier is image-level: the box is the part, for a zoomed crop of the whole part.
-                "bbox": meas.part_bbox,
-                "confidence": out.defect_confidence,
-                "detail": f"classifier: {out.defect_class} with p={out.defect_confidence:.3f}",
-            })
+            out.findings.append(
+                {
+                    "kind": "defect",
+                    "name": out.defect_class,
+                    # The classifier is image-level: the box is the part, for a zoomed crop of the whole part.
+                    "bbox": meas.part_bbox,
+                    "confidence": out.defect_confidence,
+                    "detail": f"classifier: {out.defect_class} with p={out.defect_confidence:.3f}",
+                }
+            )
         out.verdict = "fail" if reasons else "pass"
         out.reason = "; ".join(reasons)
         return out

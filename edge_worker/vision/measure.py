@@ -120,7 +120,9 @@ def fit_circle_kasa(pts: np.ndarray) -> tuple[float, float, float]:
     return float(cx), float(cy), r
 
 
-def fit_circle_geometric(pts: np.ndarray, init: tuple[float, float, float], iters: int = 10) -> tuple[float, float, float]:
+def fit_circle_geometric(
+    pts: np.ndarray, init: tuple[float, float, float], iters: int = 10
+) -> tuple[float, float, float]:
     cx, cy, r = init
     for _ in range(iters):
         dx, dy = pts[:, 0] - cx, pts[:, 1] - cy
@@ -163,7 +165,9 @@ def measure_circle(img: np.ndarray, cx: float, cy: float, r: float, n_rays: int 
         e, _c = edge_offsets(img, origins, normals)
         ok = ~np.isnan(e)
         if ok.sum() < max(12, n_rays // 4):
-            raise MeasurementError(f"circle at ({cx:.0f},{cy:.0f}) r={r:.0f}px: edge found on {int(ok.sum())}/{n_rays} rays")
+            raise MeasurementError(
+                f"circle at ({cx:.0f},{cy:.0f}) r={r:.0f}px: edge found on {int(ok.sum())}/{n_rays} rays"
+            )
         pts = origins[ok] + normals[ok] * e[ok, None]
         fit, keep = _robust_circle(pts)
     res = np.hypot(pts[keep, 0] - fit[0], pts[keep, 1] - fit[1]) - fit[2]
@@ -275,7 +279,9 @@ def _hole_fit(img: np.ndarray, blob: _Blob | None, name: str, out: PartMeasureme
 
 
 # ------------------------------------------------------------------------------------------- programmes
-def _measure_flange(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part: np.ndarray, holes: list[_Blob]) -> PartMeasurement:
+def _measure_flange(
+    img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part: np.ndarray, holes: list[_Blob]
+) -> PartMeasurement:
     out = PartMeasurement()
     (ex, ey), er = cv2.minEnclosingCircle(part)
     m = cv2.moments(part)
@@ -294,11 +300,18 @@ def _measure_flange(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part:
     pcd_r = spec.feature("bolt_circle_diameter").nominal * px_per_mm / 2
     bolt_names = bolt_hole_names(spec.features)
     n = len(bolt_names)
-    cand = [hb for hb in holes if hb is not bore_blob and abs(math.hypot(hb.cx - outer.cx, hb.cy - outer.cy) - pcd_r) < 0.15 * pcd_r]
+    cand = [
+        hb
+        for hb in holes
+        if hb is not bore_blob and abs(math.hypot(hb.cx - outer.cx, hb.cy - outer.cy) - pcd_r) < 0.15 * pcd_r
+    ]
     # Part rotation: the mean angular offset of the found holes from their nominal slots (45 + k*360/n deg).
     pitch = 2 * math.pi / n
     if cand:
-        offs = [((math.atan2(hb.cy - outer.cy, hb.cx - outer.cx) - pitch / 2) + pitch / 2) % pitch - pitch / 2 for hb in cand]
+        offs = [
+            ((math.atan2(hb.cy - outer.cy, hb.cx - outer.cx) - pitch / 2) + pitch / 2) % pitch - pitch / 2
+            for hb in cand
+        ]
         rot = math.atan2(np.mean(np.sin(np.array(offs) * n)), np.mean(np.cos(np.array(offs) * n))) / n
     else:
         rot = 0.0
@@ -321,13 +334,19 @@ def _measure_flange(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part:
         out.details["bolt_circle_diameter"] = {"error": "no bolt hole found"}
     else:
         out.values_px["bolt_circle_diameter"] = 2 * pr
-        out.geometry["bolt_circle_diameter"] = {"type": "circle", "center": [round(pcx, 3), round(pcy, 3)], "radius": round(pr, 3)}
+        out.geometry["bolt_circle_diameter"] = {
+            "type": "circle",
+            "center": [round(pcx, 3), round(pcy, 3)],
+            "radius": round(pr, 3),
+        }
         out.details["bolt_circle_diameter"] = {"holes_used": len(centres)}
     out.part_geometry["rotation_deg"] = math.degrees(rot)
     return out
 
 
-def _measure_fitting(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part: np.ndarray, holes: list[_Blob]) -> PartMeasurement:
+def _measure_fitting(
+    img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part: np.ndarray, holes: list[_Blob]
+) -> PartMeasurement:
     out = PartMeasurement()
     (rcx, rcy), (rw, rh), rang = cv2.minAreaRect(part)
     # Orient the u axis along the long side, pointing right (|angle| < 45 deg from +x).
@@ -358,8 +377,12 @@ def _measure_fitting(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part
         p = a_.point + t_[0] * a_.direction
         return [round(float(p[0]), 3), round(float(p[1]), 3)]
 
-    corners = [corner(lines["top"], lines["left"]), corner(lines["top"], lines["right"]),
-               corner(lines["bottom"], lines["right"]), corner(lines["bottom"], lines["left"])]
+    corners = [
+        corner(lines["top"], lines["left"]),
+        corner(lines["top"], lines["right"]),
+        corner(lines["bottom"], lines["right"]),
+        corner(lines["bottom"], lines["left"]),
+    ]
     poly = {"type": "polygon", "points": corners}
     out.values_px["block_length"] = dist(lines["left"], lines["right"])
     out.values_px["block_width"] = dist(lines["top"], lines["bottom"])
@@ -367,8 +390,10 @@ def _measure_fitting(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part
         g = dict(poly)
         g["lines"] = [[lines[s].point.round(3).tolist(), lines[s].direction.round(6).tolist()] for s in (s1, s2)]
         out.geometry[name] = g
-        out.details[name] = {"rms_px": round(max(lines[s1].rms, lines[s2].rms), 4),
-                             "edge_points": lines[s1].n_points + lines[s2].n_points}
+        out.details[name] = {
+            "rms_px": round(max(lines[s1].rms, lines[s2].rms), 4),
+            "edge_points": lines[s1].n_points + lines[s2].n_points,
+        }
     centre = np.mean(np.array(corners), axis=0)
     out.part_geometry = {"type": "polygon", "points": corners, "center": centre.tolist(), "rotation_deg": rang}
 
@@ -381,7 +406,10 @@ def _measure_fitting(img: np.ndarray, spec: PartTypeSpec, px_per_mm: float, part
         fits.append(_hole_fit(img, _nearest(holes, sx, sy, 0.25 * half), name, out))
     if fits[0] is not None and fits[1] is not None:
         out.values_px["mount_hole_distance"] = math.hypot(fits[0].cx - fits[1].cx, fits[0].cy - fits[1].cy)
-        out.geometry["mount_hole_distance"] = {"type": "line", "points": [[round(fits[0].cx, 3), round(fits[0].cy, 3)], [round(fits[1].cx, 3), round(fits[1].cy, 3)]]}
+        out.geometry["mount_hole_distance"] = {
+            "type": "line",
+            "points": [[round(fits[0].cx, 3), round(fits[0].cy, 3)], [round(fits[1].cx, 3), round(fits[1].cy, 3)]],
+        }
     else:
         out.values_px["mount_hole_distance"] = None
         out.details["mount_hole_distance"] = {"error": "a mount hole was not found"}
@@ -392,8 +420,14 @@ PROGRAMMES = {"flange": _measure_flange, "tube_fitting": _measure_fitting}
 # What each programme needs the drawing to name (the server checks a new drawing against it).
 PROGRAMME_FEATURES = {
     "flange": ("outer_diameter", "bore_diameter", "bolt_circle_diameter"),  # and bolt_hole_<n>_diameter, 1 or more
-    "tube_fitting": ("block_length", "block_width", "bore_diameter", "mount_hole_1_diameter", "mount_hole_2_diameter",
-                     "mount_hole_distance"),
+    "tube_fitting": (
+        "block_length",
+        "block_width",
+        "bore_diameter",
+        "mount_hole_1_diameter",
+        "mount_hole_2_diameter",
+        "mount_hole_distance",
+    ),
 }
 
 
@@ -421,7 +455,9 @@ def feature_results(spec: PartTypeSpec, meas: PartMeasurement, px_per_mm: float)
     return rows
 
 
-def _row(f: FeatureSpec, value: float | None, vpx: float | None, geometry: dict[str, Any] | None, detail: dict[str, Any]) -> dict[str, Any]:
+def _row(
+    f: FeatureSpec, value: float | None, vpx: float | None, geometry: dict[str, Any] | None, detail: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "name": f.name,
         "kind": f.kind,

@@ -11,7 +11,9 @@ from .render import DEFECT_CLASSES
 OK_INDEX = DEFECT_CLASSES.index("ok")
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] = DEFECT_CLASSES) -> dict[str, Any]:
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] = DEFECT_CLASSES
+) -> dict[str, Any]:
     k = len(classes)
     cm = np.zeros((k, k), dtype=np.int64)
     for t, p in zip(y_true, y_pred):
@@ -21,7 +23,11 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple
         tp = cm[i, i]
         prec = tp / cm[:, i].sum() if cm[:, i].sum() else 0.0
         rec = tp / cm[i, :].sum() if cm[i, :].sum() else 0.0
-        per_class[name] = {"precision": round(float(prec), 4), "recall": round(float(rec), 4), "support": int(cm[i, :].sum())}
+        per_class[name] = {
+            "precision": round(float(prec), 4),
+            "recall": round(float(rec), 4),
+            "support": int(cm[i, :].sum()),
+        }
     defective = y_true != OK_INDEX
     flagged = y_pred != OK_INDEX
     return {

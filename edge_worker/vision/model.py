@@ -50,8 +50,15 @@ class InvertedResidual(nn.Module):
 class DefectNet(nn.Module):
     """MobileNetV2-style classifier. ``forward`` returns logits; ``ProbabilityHead`` adds softmax."""
 
-    def __init__(self, num_classes: int, in_channels: int = 1, stem: int = 16, last: int = 192,
-                 config: tuple[tuple[int, int, int, int], ...] = DEFAULT_CONFIG, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 1,
+        stem: int = 16,
+        last: int = 192,
+        config: tuple[tuple[int, int, int, int], ...] = DEFAULT_CONFIG,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [_conv_bn(in_channels, stem, 3, 2)]
         cin = stem

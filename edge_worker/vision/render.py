@@ -94,9 +94,7 @@ def render_part(
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     s = px_per_mm
 
-    true_mm: dict[str, float] = {
-        f.name: _sample_true(rng, f.nominal, f.lower_tol, f.upper_tol) for f in spec.features
-    }
+    true_mm: dict[str, float] = {f.name: _sample_true(rng, f.nominal, f.lower_tol, f.upper_tol) for f in spec.features}
     unknown = set(dimensions_mm or {}) - set(true_mm)
     if unknown:
         raise ValueError(f"{spec.code} has no feature {sorted(unknown)}; known: {sorted(true_mm)}")
@@ -190,9 +188,7 @@ def render_part(
     image += rng.normal(0.0, rng.uniform(1.0, 3.0), size=image.shape).astype(np.float32)
     out = np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
-    truth_circles = {
-        c.name: {"center": [c.cx, c.cy], "radius": c.r, "present": c.present} for c in circles
-    }
+    truth_circles = {c.name: {"center": [c.cx, c.cy], "radius": c.r, "present": c.present} for c in circles}
     geometry["circles"] = truth_circles
     dims_px = {name: value * s for name, value in true_mm.items()}
     for c in circles:

@@ -101,14 +101,19 @@ def train(args: argparse.Namespace, progress: Callable[[dict[str, Any]], None] |
         extra_sources.append({"folder": str(folder), "images": int(len(x_extra))})
         print(f"added {len(x_extra)} labelled images from {folder}", flush=True)
     render_s = time.perf_counter() - t0
-    print(f"rendered {len(x_train)} train (seed {args.seed}) + {len(x_test)} test (seed {args.test_seed}) in {render_s:.0f}s", flush=True)
+    print(
+        f"rendered {len(x_train)} train (seed {args.seed}) + {len(x_test)} test (seed {args.test_seed}) in {render_s:.0f}s",
+        flush=True,
+    )
 
     model = DefectNet(n_classes, in_channels=CHANNELS)
     xt = torch.from_numpy(normalise_uint8(x_train))
     yt = torch.from_numpy(y_train)
     steps_per_epoch = max(1, math.ceil(len(xt) / args.batch))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps_per_epoch * args.epochs, pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, total_steps=steps_per_epoch * args.epochs, pct_start=0.2
+    )
     gen = torch.Generator().manual_seed(args.seed)
     # Missing a defect costs more than a false reject: weight the defect classes up a little.
     weights = torch.ones(n_classes)
@@ -134,9 +139,15 @@ def train(args: argparse.Namespace, progress: Callable[[dict[str, Any]], None] |
             acc = float((predict_numpy(model, x_test).argmax(1) == y_test).mean())
             msg += f" test acc {acc:.4f}"
         if progress is not None:
-            progress({"epoch": epoch + 1, "epochs": args.epochs, "loss": round(total / len(xt), 5),
-                      "val_accuracy": None if acc is None else round(acc, 4),
-                      "seconds": round(time.perf_counter() - t0, 1)})
+            progress(
+                {
+                    "epoch": epoch + 1,
+                    "epochs": args.epochs,
+                    "loss": round(total / len(xt), 5),
+                    "val_accuracy": None if acc is None else round(acc, 4),
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
+            )
         print(f"{msg} ({time.perf_counter() - t0:.0f}s)", flush=True)
     train_s = time.perf_counter() - t0
 
@@ -179,13 +190,20 @@ def train(args: argparse.Namespace, progress: Callable[[dict[str, Any]], None] |
         },
         "evaluation": {"test_seed": args.test_seed, "test_size": int(len(x_test)), **report},
         "files": {
-            "onnx": {"name": ONNX_NAME, "sha256": sha256_file(onnx_path), "bytes": onnx_path.stat().st_size, "opset": 17},
+            "onnx": {
+                "name": ONNX_NAME,
+                "sha256": sha256_file(onnx_path),
+                "bytes": onnx_path.stat().st_size,
+                "opset": 17,
+            },
             "state_dict": {"name": PT_NAME, "sha256": sha256_file(pt_path), "bytes": pt_path.stat().st_size},
         },
     }
     (out / JSON_NAME).write_text(json.dumps(card, indent=2) + "\n")
     (out / CARD_NAME).write_text(model_card_markdown(card))
-    print(f"accuracy {report['accuracy']:.4f} defect recall {report['defect_recall']:.4f} total {time.perf_counter() - t_start:.0f}s -> {out}")
+    print(
+        f"accuracy {report['accuracy']:.4f} defect recall {report['defect_recall']:.4f} total {time.perf_counter() - t_start:.0f}s -> {out}"
+    )
     return card
 
 
@@ -230,7 +248,10 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "",
         "| true \\ pred | " + " | ".join(labels) + " |",
         "|---|" + "---|" * len(labels),
-        *[f"| {labels[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(ev["confusion_matrix"]["rows_true_cols_pred"])],
+        *[
+            f"| {labels[i]} | " + " | ".join(str(v) for v in row) + " |"
+            for i, row in enumerate(ev["confusion_matrix"]["rows_true_cols_pred"])
+        ],
         "",
         "## Files",
         *[f"- `{f['name']}`: {f['bytes']:,} bytes, sha256 `{f['sha256']}`" for f in card["files"].values()],
@@ -257,7 +278,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--ok-weight", type=float, default=0.7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
-        "--extra-data", action="append", default=[], metavar="DIR",
+        "--extra-data",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="also train on a labelled folder (e.g. from `manage.py export_reviewed_samples`); repeatable",
     )
     p.add_argument("--data-cache", default="", help="npz to load the rendered arrays from / save them to (tuning only)")

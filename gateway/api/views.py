@@ -1,5 +1,6 @@
 """The second way in, for MES and line controllers that do not speak OPC UA: station events posted over HTTP with
 the same meaning and idempotency as the PLC's buffer (docs/cell-integration.md)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,10 @@ class CanPostStationEvents(BasePermission):
 
 class StationEventInput(serializers.Serializer):
     station = serializers.CharField(max_length=40)
-    source = serializers.CharField(max_length=64,  # type: ignore[assignment]  # a field named like Field.source
-                                   help_text="The sender's counter epoch (like the PLC's BootId).")
+    source = serializers.CharField(
+        max_length=64,  # type: ignore[assignment]  # a field named like Field.source
+        help_text="The sender's counter epoch (like the PLC's BootId).",
+    )
     sequence = serializers.IntegerField(min_value=1)
     kind = serializers.CharField(max_length=20)
     serial = serializers.CharField(max_length=200)
@@ -43,10 +46,15 @@ class StationEventInput(serializers.Serializer):
 class StationEventView(APIView):
     permission_classes = [CanPostStationEvents]
 
-    @extend_schema(request=StationEventInput, responses={
-        201: inline_serializer("StationEventStored", {"id": serializers.IntegerField(), "stored": serializers.BooleanField()}),
-        200: inline_serializer("StationEventDuplicate", {"stored": serializers.BooleanField()}),
-    })
+    @extend_schema(
+        request=StationEventInput,
+        responses={
+            201: inline_serializer(
+                "StationEventStored", {"id": serializers.IntegerField(), "stored": serializers.BooleanField()}
+            ),
+            200: inline_serializer("StationEventDuplicate", {"stored": serializers.BooleanField()}),
+        },
+    )
     def post(self, request: Request, cell: str) -> Response:
         """One cycle start or end at a station. Posting the same (station, source, sequence) again stores nothing
         (200); values the twin cannot use are kept as a dead letter and answered 400 with the reason."""
@@ -56,17 +64,32 @@ class StationEventView(APIView):
         values = data.validated_data
         station = Station.objects.select_related("cell").filter(cell=the_cell, code=values["station"]).first()
         if station is None:
-            return Response({"detail": f"cell {cell} has no station {values['station']!r}"}, status=status.HTTP_400_BAD_REQUEST)
-        slot = {"Sequence": values["sequence"], "Kind": values["kind"], "Serial": values["serial"],
-                "PartType": values["part_type"], "StartTime": values["start_time"],
-                "EndTime": values["end_time"] or (dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)),
-                "Outcome": values["outcome"], "FaultCode": values["fault_code"], "Lots": values["lots"]}
+            return Response(
+                {"detail": f"cell {cell} has no station {values['station']!r}"}, status=status.HTTP_400_BAD_REQUEST
+            )
+        slot = {
+            "Sequence": values["sequence"],
+            "Kind": values["kind"],
+            "Serial": values["serial"],
+            "PartType": values["part_type"],
+            "StartTime": values["start_time"],
+            "EndTime": values["end_time"] or (dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)),
+            "Outcome": values["outcome"],
+            "FaultCode": values["fault_code"],
+            "Lots": values["lots"],
+        }
         source = f"api:{request.user.get_username()}"
         try:
             event = parse_slot(station.code, values["source"], slot)
         except TagError as exc:
-            actions.refuse_tag_values(station, boot_id=values["source"], sequence=values["sequence"], values=slot,
-                                      problem=str(exc), source=source)
+            actions.refuse_tag_values(
+                station,
+                boot_id=values["source"],
+                sequence=values["sequence"],
+                values=slot,
+                problem=str(exc),
+                source=source,
+            )
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         record = actions.record_cycle_event(station, event, source=source)
         if record is None:

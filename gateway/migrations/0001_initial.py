@@ -5,54 +5,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('inspection', '0010_edge_device_secrets'),
-        ('traceability', '0008_station_jobs'),
+        ("inspection", "0010_edge_device_secrets"),
+        ("traceability", "0008_station_jobs"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LinkIncident',
+            name="LinkIncident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('connected', 'Link up'), ('disconnected', 'Link down'), ('plc_restarted', 'PLC restarted (counters reset)'), ('gap', "Cycles lost (not in the PLC's buffer any more)"), ('refused', 'Tag values refused'), ('cobot_failed', 'Cobot did not complete a command')], max_length=20)),
-                ('boot_id', models.CharField(blank=True, max_length=64)),
-                ('first_sequence', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('last_sequence', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('detail', models.TextField()),
-                ('at', models.DateTimeField(db_index=True)),
-                ('cell', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='link_incidents', to='traceability.cell')),
-                ('station', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='traceability.station')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("connected", "Link up"),
+                            ("disconnected", "Link down"),
+                            ("plc_restarted", "PLC restarted (counters reset)"),
+                            ("gap", "Cycles lost (not in the PLC's buffer any more)"),
+                            ("refused", "Tag values refused"),
+                            ("cobot_failed", "Cobot did not complete a command"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("boot_id", models.CharField(blank=True, max_length=64)),
+                ("first_sequence", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("last_sequence", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("detail", models.TextField()),
+                ("at", models.DateTimeField(db_index=True)),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="link_incidents",
+                        to="traceability.cell",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="traceability.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CycleRecord',
+            name="CycleRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('boot_id', models.CharField(help_text="The PLC's BootId (or the sender's source id) of the sequence.", max_length=64)),
-                ('sequence', models.PositiveBigIntegerField()),
-                ('kind', models.CharField(choices=[('CycleStart', 'Cycle start'), ('CycleEnd', 'Cycle end')], max_length=12)),
-                ('serial', models.CharField(blank=True, max_length=60)),
-                ('source_timestamp', models.DateTimeField(help_text='When the cell says it happened.')),
-                ('received_at', models.DateTimeField(db_index=True)),
-                ('source', models.CharField(help_text='opc.tcp endpoint, or the API user that posted it.', max_length=200)),
-                ('capture_id', models.UUIDField(blank=True, help_text='The capture command it triggered.', null=True, unique=True)),
-                ('capture_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('verdict_reported_at', models.DateTimeField(blank=True, help_text='When the verdict went back to the PLC.', null=True)),
-                ('dead_letter', models.ForeignKey(blank=True, help_text="Set when the event's values were refused (kept there with the reason).", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inspection.deadletter')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cycle_records', to='traceability.station')),
-                ('station_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='traceability.stationevent')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "boot_id",
+                    models.CharField(
+                        help_text="The PLC's BootId (or the sender's source id) of the sequence.", max_length=64
+                    ),
+                ),
+                ("sequence", models.PositiveBigIntegerField()),
+                (
+                    "kind",
+                    models.CharField(choices=[("CycleStart", "Cycle start"), ("CycleEnd", "Cycle end")], max_length=12),
+                ),
+                ("serial", models.CharField(blank=True, max_length=60)),
+                ("source_timestamp", models.DateTimeField(help_text="When the cell says it happened.")),
+                ("received_at", models.DateTimeField(db_index=True)),
+                (
+                    "source",
+                    models.CharField(help_text="opc.tcp endpoint, or the API user that posted it.", max_length=200),
+                ),
+                (
+                    "capture_id",
+                    models.UUIDField(blank=True, help_text="The capture command it triggered.", null=True, unique=True),
+                ),
+                ("capture_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "verdict_reported_at",
+                    models.DateTimeField(blank=True, help_text="When the verdict went back to the PLC.", null=True),
+                ),
+                (
+                    "dead_letter",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Set when the event's values were refused (kept there with the reason).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inspection.deadletter",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cycle_records",
+                        to="traceability.station",
+                    ),
+                ),
+                (
+                    "station_event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="traceability.stationevent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['station_id', 'boot_id', 'sequence'],
-                'indexes': [models.Index(fields=['station', 'boot_id', '-sequence'], name='gateway_cyc_station_8edadd_idx')],
-                'constraints': [models.UniqueConstraint(fields=('station', 'boot_id', 'sequence'), name='cycle_record_once')],
+                "ordering": ["station_id", "boot_id", "sequence"],
+                "indexes": [
+                    models.Index(fields=["station", "boot_id", "-sequence"], name="gateway_cyc_station_8edadd_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("station", "boot_id", "sequence"), name="cycle_record_once")
+                ],
             },
         ),
     ]

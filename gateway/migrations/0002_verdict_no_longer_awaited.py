@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gateway', '0001_initial'),
+        ("gateway", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='cyclerecord',
-            name='verdict_reported_at',
-            field=models.DateTimeField(blank=True, help_text='When the verdict went back to the PLC, or the part left the station without one.', null=True),
+            model_name="cyclerecord",
+            name="verdict_reported_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the verdict went back to the PLC, or the part left the station without one.",
+                null=True,
+            ),
         ),
     ]

@@ -1,6 +1,7 @@
 """Calibrating a station's camera: px per mm from an image of the dot-grid target (edge_worker.vision.calibrate),
 stored per station with its residual, who and when. A target that is not found, or a fit whose residual is over
 TWINWEB_CALIBRATION_MAX_RESIDUAL_PX, is refused with the reason and nothing is stored."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,9 @@ from traceability.errors import RefusedByRule
 from traceability.models import Station
 
 
-def calibrate_station(station: Station, *, png: bytes, actor: Any, pitch_mm: float = TARGET_PITCH_MM) -> StationCalibration:
+def calibrate_station(
+    station: Station, *, png: bytes, actor: Any, pitch_mm: float = TARGET_PITCH_MM
+) -> StationCalibration:
     """Measure the station camera's scale from an image of the calibration target and make it current."""
     try:
         image = decode_image(png, expected_size=None)
@@ -30,30 +33,53 @@ def calibrate_station(station: Station, *, png: bytes, actor: Any, pitch_mm: flo
         raise RefusedByRule(f"Calibration of {station.code} refused: {exc}.") from None
     limit = float(settings.TWINWEB_CALIBRATION_MAX_RESIDUAL_PX)
     if fit.residual_px > limit:
-        raise RefusedByRule(f"Calibration of {station.code} refused: the dots sit {fit.residual_px:.3f} px (RMS) off a "
-                            f"regular grid, over the limit of {limit} px (a bent target, a tilted camera or a blurred "
-                            "image). Nothing was stored.")
+        raise RefusedByRule(
+            f"Calibration of {station.code} refused: the dots sit {fit.residual_px:.3f} px (RMS) off a "
+            f"regular grid, over the limit of {limit} px (a bent target, a tilted camera or a blurred "
+            "image). Nothing was stored."
+        )
     sha = hashlib.sha256(png).hexdigest()
     name = write_image_file(sha, png)  # before the transaction: file I/O stays outside it
     width, height = png_size(png) or (image.shape[1], image.shape[0])
-    return _store(station, fit=fit, pitch_mm=pitch_mm, sha=sha, name=name, size=(width, height), length=len(png),
-                  actor=actor)
+    return _store(
+        station, fit=fit, pitch_mm=pitch_mm, sha=sha, name=name, size=(width, height), length=len(png), actor=actor
+    )
 
 
 @transaction.atomic
-def _store(station: Station, *, fit: Any, pitch_mm: float, sha: str, name: str, size: tuple[int, int], length: int,
-           actor: Any) -> StationCalibration:
+def _store(
+    station: Station, *, fit: Any, pitch_mm: float, sha: str, name: str, size: tuple[int, int], length: int, actor: Any
+) -> StationCalibration:
     now = timezone.now()
-    blob, _ = ImageBlob.objects.get_or_create(sha256=sha, defaults={
-        "file": name, "size_bytes": length, "width": size[0], "height": size[1], "stored_at": now})
+    blob, _ = ImageBlob.objects.get_or_create(
+        sha256=sha, defaults={"file": name, "size_bytes": length, "width": size[0], "height": size[1], "stored_at": now}
+    )
     calibration = StationCalibration(
-        station=station, px_per_mm=fit.px_per_mm, residual_px=fit.residual_px, dots=fit.dots, pitch_mm=pitch_mm,
-        lens_k1=fit.k1, distortion_px=fit.distortion_px, image=blob, calibrated_at=now, calibrated_by=signed_in_user(actor),
+        station=station,
+        px_per_mm=fit.px_per_mm,
+        residual_px=fit.residual_px,
+        dots=fit.dots,
+        pitch_mm=pitch_mm,
+        lens_k1=fit.k1,
+        distortion_px=fit.distortion_px,
+        image=blob,
+        calibrated_at=now,
+        calibrated_by=signed_in_user(actor),
     )
     calibration.full_clean()
     calibration.save()
-    audit.append(actor=actor, action="station.calibrate", subject=station,
-                 after={"px_per_mm": round(fit.px_per_mm, 6), "residual_px": round(fit.residual_px, 4),
-                        "lens_k1": round(fit.k1, 6), "distortion_px": round(fit.distortion_px, 3),
-                        "dots": fit.dots, "pitch_mm": pitch_mm, "image_sha256": sha})
+    audit.append(
+        actor=actor,
+        action="station.calibrate",
+        subject=station,
+        after={
+            "px_per_mm": round(fit.px_per_mm, 6),
+            "residual_px": round(fit.residual_px, 4),
+            "lens_k1": round(fit.k1, 6),
+            "distortion_px": round(fit.distortion_px, 3),
+            "dots": fit.dots,
+            "pitch_mm": pitch_mm,
+            "image_sha256": sha,
+        },
+    )
     return calibration

@@ -1,4 +1,5 @@
 """Dead letters: every message the server refuses is kept with the reason (and logged), never dropped silently."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,9 @@ class PayloadRefused(Exception):
         super().__init__(f"{dead_letter.get_reason_display()}: {dead_letter.detail}")
 
 
-def dead_letter(payload: Any, *, reason: DeadLetterReason, detail: str, source: str,
-                payload_bytes: int | None = None) -> DeadLetter:
+def dead_letter(
+    payload: Any, *, reason: DeadLetterReason, detail: str, source: str, payload_bytes: int | None = None
+) -> DeadLetter:
     """Keep a refused message with the reason. Its own transaction: a refusal is recorded even when the caller's
     work rolls back. `payload_bytes`: the size of the whole message when `payload` is already cut down (an edge
     device's refusal)."""
@@ -33,9 +35,17 @@ def dead_letter(payload: Any, *, reason: DeadLetterReason, detail: str, source: 
     log.warning("refused %s payload (%s): %s", source, reason.value, detail)
     with transaction.atomic():
         letter = DeadLetter.objects.create(
-            received_at=timezone.now(), source=source, reason=reason, detail=detail[:5000], payload=kept,
+            received_at=timezone.now(),
+            source=source,
+            reason=reason,
+            detail=detail[:5000],
+            payload=kept,
             payload_bytes=size,
         )
-        audit.append(actor=None, action="dead_letter.store", subject=("inspection.deadletter", str(letter.pk)),
-                     after={"source": source, "reason": reason.value, "detail": detail[:500], "payload_bytes": size})
+        audit.append(
+            actor=None,
+            action="dead_letter.store",
+            subject=("inspection.deadletter", str(letter.pk)),
+            after={"source": source, "reason": reason.value, "detail": detail[:500], "payload_bytes": size},
+        )
     return letter

@@ -1,4 +1,5 @@
 """Registering edge devices (the ingest refuses results from devices it does not know)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,7 +12,9 @@ from traceability.models import Cell
 
 
 @transaction.atomic
-def register_edge_device(device_id: str, *, cell: Cell, actor: Any, name: str = "", hardware: str = "") -> tuple[EdgeDevice, bool]:
+def register_edge_device(
+    device_id: str, *, cell: Cell, actor: Any, name: str = "", hardware: str = ""
+) -> tuple[EdgeDevice, bool]:
     """The device with this id, registered for `cell` if it was not yet (audited). Returns (device, created)."""
     existing = EdgeDevice.objects.filter(device_id=device_id).first()
     if existing is not None:

@@ -22,6 +22,7 @@ passed on (`Authenticated.repeat`) to the action, which is idempotent on the mes
 command, run; telemetry by device and time), so it changes nothing the first delivery did not. The same nonce with
 another MAC is content the device never signed under that nonce: refused as replayed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -91,8 +92,9 @@ class IssuedSecret:
 
 
 @transaction.atomic(durable=True)
-def issue_edge_secret(device: EdgeDevice, *, actor: Any, revoke_previous: bool = False,
-                      grace_s: float | None = None) -> IssuedSecret:
+def issue_edge_secret(
+    device: EdgeDevice, *, actor: Any, revoke_previous: bool = False, grace_s: float | None = None
+) -> IssuedSecret:
     """A new secret for `device`. The secret it replaces stays valid for `grace_s` (TWINWEB_EDGE_SECRET_GRACE_S),
     long enough to put the new one on the device; `revoke_previous` (a secret that leaked) ends it now."""
     device = EdgeDevice.objects.select_for_update().get(pk=device.pk)
@@ -105,15 +107,25 @@ def issue_edge_secret(device: EdgeDevice, *, actor: Any, revoke_previous: bool =
         old.save(update_fields=["expires_at"])
     salt = secrets.token_bytes(32)
     secret = derive_device_secret(salt, settings.SECRET_KEY)
-    record = EdgeDeviceSecret(device=device, kid=secret.kid, salt=salt.hex(), issued_at=now,
-                              issued_by=actor if getattr(actor, "is_authenticated", False) else None)
+    record = EdgeDeviceSecret(
+        device=device,
+        kid=secret.kid,
+        salt=salt.hex(),
+        issued_at=now,
+        issued_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
     record.full_clean()
     record.save()
     audit.append(
-        actor=actor, action="edge_device.secret_issued", subject=device,
+        actor=actor,
+        action="edge_device.secret_issued",
+        subject=device,
         before={"secrets_in_force": [s.kid for s in replaced]} if replaced else None,
-        after={"kid": secret.kid, "replaced": {s.kid: s.expires_at.isoformat() for s in replaced if s.expires_at},
-               "revoked_now": revoke_previous},
+        after={
+            "kid": secret.kid,
+            "replaced": {s.kid: s.expires_at.isoformat() for s in replaced if s.expires_at},
+            "revoked_now": revoke_previous,
+        },
         reason="previous secret revoked at once" if revoke_previous and replaced else "",
     )
     log.info("issued secret %s for edge device %s (%d replaced)", secret.kid, device.device_id, len(replaced))
@@ -163,9 +175,11 @@ def max_age_for(task: str) -> float:
     return min(limit, TELEMETRY_MAX_AGE_S) if task == INGEST_TELEMETRY_TASK else limit
 
 
-def _signer(auth: MessageAuth, now: dt.datetime,
-            known: dict[tuple[str, str], tuple[EdgeDevice, DeviceSecret] | AuthError] | None = None,
-            ) -> tuple[EdgeDevice, DeviceSecret]:
+def _signer(
+    auth: MessageAuth,
+    now: dt.datetime,
+    known: dict[tuple[str, str], tuple[EdgeDevice, DeviceSecret] | AuthError] | None = None,
+) -> tuple[EdgeDevice, DeviceSecret]:
     """The device and secret a message says signed it. `known` memoises the answer (or the refusal) by device and
     key id within one batch of messages: a batch from one device looks its secret up once."""
     if known is None:
@@ -189,12 +203,16 @@ def _lookup_signer(auth: MessageAuth, now: dt.datetime) -> tuple[EdgeDevice, Dev
     record = EdgeDeviceSecret.objects.filter(device=device, kid=auth.kid).first()
     if record is None:
         issued = EdgeDeviceSecret.objects.filter(device=device).exists()
-        raise AuthError(f"unknown secret: device {auth.device_id!r} has no secret {auth.kid}"
-                        + ("" if issued else " (none was ever issued: issue one in the admin)"))
+        raise AuthError(
+            f"unknown secret: device {auth.device_id!r} has no secret {auth.kid}"
+            + ("" if issued else " (none was ever issued: issue one in the admin)")
+        )
     if not record.in_force(now):
         assert record.expires_at is not None
-        raise AuthError(f"retired secret: {auth.kid} of device {auth.device_id!r} expired at "
-                        f"{record.expires_at.isoformat()} (the device needs its current secret)")
+        raise AuthError(
+            f"retired secret: {auth.kid} of device {auth.device_id!r} expired at "
+            f"{record.expires_at.isoformat()} (the device needs its current secret)"
+        )
     try:
         return device, record.secret()
     except SecretUnavailable as exc:
@@ -217,8 +235,9 @@ def _remember_nonce(auth: MessageAuth, ttl_s: float) -> bool:
     raise AuthError(f"nonce {auth.nonce} could not be recorded")  # pragma: no cover - three expiries in a row
 
 
-def verify(message: Any, *, task: str, device_field: str | None = "device_id",
-           now: dt.datetime | None = None) -> Authenticated:
+def verify(
+    message: Any, *, task: str, device_field: str | None = "device_id", now: dt.datetime | None = None
+) -> Authenticated:
     """The message once shown to be authentic, or AuthError saying why not. Checked in this order: signed at all,
     by a registered device, with a secret of it in force, the MAC (over every field and the task it is sent as),
     the device it claims in `device_field`, its age, its nonce."""
@@ -228,8 +247,14 @@ def verify(message: Any, *, task: str, device_field: str | None = "device_id",
     return Authenticated(body=body, device=device, auth=auth, repeat=not first)
 
 
-def _verify_content(message: Any, *, task: str, device_field: str | None, now: dt.datetime,
-                    known: dict[tuple[str, str], Any] | None = None) -> tuple[dict[str, Any], MessageAuth, EdgeDevice]:
+def _verify_content(
+    message: Any,
+    *,
+    task: str,
+    device_field: str | None,
+    now: dt.datetime,
+    known: dict[tuple[str, str], Any] | None = None,
+) -> tuple[dict[str, Any], MessageAuth, EdgeDevice]:
     """Everything `verify` checks but the nonce."""
     body, auth = open_signed(message)
     device, secret = _signer(auth, now, known)
@@ -271,12 +296,15 @@ def _remember_nonces(auths: list[MessageAuth], ttl_s: float) -> list[bool | Auth
         elif hmac.compare_digest(seen if isinstance(seen, bytes) else seen.encode(), auth.mac.encode()):
             out[i] = False
         else:
-            out[i] = AuthError(f"replayed nonce {auth.nonce}: already used by device {auth.device_id!r} for other content")
+            out[i] = AuthError(
+                f"replayed nonce {auth.nonce}: already used by device {auth.device_id!r} for other content"
+            )
     return out
 
 
-def authenticate_many(messages: list[Any], *, task: str, source: str,
-                      device_field: str | None = "device_id") -> list[Authenticated | PayloadRefused]:
+def authenticate_many(
+    messages: list[Any], *, task: str, source: str, device_field: str | None = "device_id"
+) -> list[Authenticated | PayloadRefused]:
     """`authenticate` for a batch, in order, with the same checks and dead letters: each signer is looked up once
     per batch and the nonces are remembered in two round trips, not two per message."""
     now = timezone.now()
@@ -288,8 +316,11 @@ def authenticate_many(messages: list[Any], *, task: str, source: str,
         except AuthError as exc:
             checked.append(exc)
     fresh = [c for c in checked if not isinstance(c, AuthError)]
-    firsts = iter(_remember_nonces([auth for _body, auth, _device in fresh],
-                                   max_age_for(task) + float(settings.TWINWEB_EDGE_CLOCK_SKEW_S)))
+    firsts = iter(
+        _remember_nonces(
+            [auth for _body, auth, _device in fresh], max_age_for(task) + float(settings.TWINWEB_EDGE_CLOCK_SKEW_S)
+        )
+    )
     out: list[Authenticated | PayloadRefused] = []
     for message, outcome in zip(messages, checked):
         if not isinstance(outcome, AuthError):
@@ -299,8 +330,11 @@ def authenticate_many(messages: list[Any], *, task: str, source: str,
                 out.append(Authenticated(body=body, device=device, auth=auth, repeat=not first))
                 continue
             outcome = first
-        out.append(PayloadRefused(dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=outcome.problem,
-                                              source=source)))
+        out.append(
+            PayloadRefused(
+                dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=outcome.problem, source=source)
+            )
+        )
     return out
 
 
@@ -309,15 +343,15 @@ def authenticate(message: Any, *, task: str, source: str, device_field: str | No
     try:
         return verify(message, task=task, device_field=device_field)
     except AuthError as exc:
-        raise PayloadRefused(dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=exc.problem,
-                                         source=source)) from None
+        raise PayloadRefused(
+            dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=exc.problem, source=source)
+        ) from None
 
 
 def refuse_unauthenticated(message: Any, *, problem: str, source: str) -> PayloadRefused:
     """A message whose authenticity the caller disproved after `authenticate` (e.g. a cobot acknowledgement
     signed by a device of another cell), kept as an `unauthenticated` dead letter."""
-    return PayloadRefused(dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=problem,
-                                      source=source))
+    return PayloadRefused(dead_letter(message, reason=DeadLetterReason.UNAUTHENTICATED, detail=problem, source=source))
 
 
 # --- Outgoing: server -> device ----------------------------------------------------------------------------------

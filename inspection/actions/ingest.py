@@ -26,6 +26,7 @@ when the dimensional pass captured after it happens to arrive first. Only a fail
 older pass can never undo a newer fail. A failed part gets one failure case (from its first failing result);
 later failures of it are flagged for review.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -79,7 +80,16 @@ OK_CLASS = "ok"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # What two deliveries of one result must agree on to count as the same result (timings may differ when the
 # device re-ran a redelivered capture).
-IDENTITY_FIELDS = ("capture_id", "serial", "station", "device", "verdict", "defect_class", "image_sha256", "model_sha256")
+IDENTITY_FIELDS = (
+    "capture_id",
+    "serial",
+    "station",
+    "device",
+    "verdict",
+    "defect_class",
+    "image_sha256",
+    "model_sha256",
+)
 
 
 def _refuse(payload: Any, reason: DeadLetterReason, detail: str, source: str = RESULT_SOURCE) -> PayloadRefused:
@@ -98,15 +108,24 @@ def record_edge_refusal(payload: Any, *, source: str = REFUSAL_SOURCE) -> tuple[
     try:
         refusal = Refusal.from_dict(body)
     except MessageError as exc:
-        return dead_letter(payload, reason=DeadLetterReason.MALFORMED, detail=f"malformed refusal: {exc}", source=source), True
+        return dead_letter(
+            payload, reason=DeadLetterReason.MALFORMED, detail=f"malformed refusal: {exc}", source=source
+        ), True
     tag = f"(refusal {refusal.refusal_id})"
     kept = DeadLetter.objects.filter(source=refusal.task, detail__endswith=tag).first()
     if kept is not None:
         log.info("refusal %s already kept (dead letter %s): duplicate ignored", refusal.refusal_id, kept.pk)
         return kept, False
-    detail = f"{refusal.reason} (refused by edge device {refusal.device_id!r} at {refusal.refused_at.isoformat()}) {tag}"
-    return dead_letter(refusal.payload, reason=DeadLetterReason.MALFORMED, detail=detail, source=refusal.task,
-                       payload_bytes=refusal.payload_bytes), True
+    detail = (
+        f"{refusal.reason} (refused by edge device {refusal.device_id!r} at {refusal.refused_at.isoformat()}) {tag}"
+    )
+    return dead_letter(
+        refusal.payload,
+        reason=DeadLetterReason.MALFORMED,
+        detail=detail,
+        source=refusal.task,
+        payload_bytes=refusal.payload_bytes,
+    ), True
 
 
 # --- Images ---------------------------------------------------------------------------------------------
@@ -147,17 +166,26 @@ def write_image_file(sha256: str, data: bytes) -> str:
 
 def _identity(result: InspectionResult) -> dict[str, Any]:
     return {
-        "capture_id": str(result.capture_id), "serial": result.serial, "station": result.station,
-        "device": result.device_id, "verdict": result.verdict, "defect_class": result.defect_class or "",
-        "image_sha256": result.image_sha256, "model_sha256": result.model.sha256,
+        "capture_id": str(result.capture_id),
+        "serial": result.serial,
+        "station": result.station,
+        "device": result.device_id,
+        "verdict": result.verdict,
+        "defect_class": result.defect_class or "",
+        "image_sha256": result.image_sha256,
+        "model_sha256": result.model.sha256,
     }
 
 
 def _stored_identity(inspection: Inspection) -> dict[str, Any]:
     return {
-        "capture_id": str(inspection.capture_id), "serial": inspection.part.serial, "station": inspection.station.code,
-        "device": inspection.device.device_id if inspection.device else "", "verdict": inspection.verdict,
-        "defect_class": inspection.defect_class, "image_sha256": inspection.image.sha256 if inspection.image else "",
+        "capture_id": str(inspection.capture_id),
+        "serial": inspection.part.serial,
+        "station": inspection.station.code,
+        "device": inspection.device.device_id if inspection.device else "",
+        "verdict": inspection.verdict,
+        "defect_class": inspection.defect_class,
+        "image_sha256": inspection.image.sha256 if inspection.image else "",
         "model_sha256": inspection.model_sha256,
     }
 
@@ -169,7 +197,9 @@ def _differences(stored: dict[str, Any], incoming: dict[str, Any]) -> list[str]:
 def _existing_inspections(result_ids: set[uuid.UUID]) -> dict[uuid.UUID, Inspection]:
     return {
         i.result_id: i
-        for i in Inspection.objects.select_related("part", "station", "device", "image").filter(result_id__in=result_ids)
+        for i in Inspection.objects.select_related("part", "station", "device", "image").filter(
+            result_id__in=result_ids
+        )
     }
 
 
@@ -180,7 +210,8 @@ def _defect_code(result: InspectionResult) -> DefectCode:
         return found
     # A class the model learned after the master data was set up: record it rather than lose the failure.
     return trace_actions.save_record(
-        DefectCode(code=code, name=code.replace("_", " ").capitalize()), actor=None,
+        DefectCode(code=code, name=code.replace("_", " ").capitalize()),
+        actor=None,
         reason=f"defect class {code!r} first reported by an edge device",
     )
 
@@ -219,14 +250,21 @@ def _validated(payload: Any, source: str, index: int, body: dict[str, Any]) -> _
     size = image_b64_size(result.image_png_b64)
     limit = settings.TWINWEB_MAX_IMAGE_BYTES
     if size > limit:
-        raise _refuse(payload, DeadLetterReason.OVERSIZED, f"image of {size} bytes exceeds TWINWEB_MAX_IMAGE_BYTES={limit}", source)
+        raise _refuse(
+            payload,
+            DeadLetterReason.OVERSIZED,
+            f"image of {size} bytes exceeds TWINWEB_MAX_IMAGE_BYTES={limit}",
+            source,
+        )
     try:
         image = result.verify_image()
     except MessageError as exc:
         raise _refuse(payload, DeadLetterReason.MALFORMED, f"malformed inspection result: {exc}", source) from None
     dimensions = png_size(image)
     if dimensions is None:
-        raise _refuse(payload, DeadLetterReason.MALFORMED, "malformed inspection result: image_png_b64: not a PNG image", source)
+        raise _refuse(
+            payload, DeadLetterReason.MALFORMED, "malformed inspection result: image_png_b64: not a PNG image", source
+        )
     return _Item(index, payload, result, image, dimensions)
 
 
@@ -260,7 +298,9 @@ def record_inspection_results(payloads: Sequence[Any], *, source: str = RESULT_S
     received_at = timezone.now()
 
     devices = {d.device_id: d for d in EdgeDevice.objects.filter(device_id__in={i.result.device_id for i in items})}
-    parts = {p.serial: p for p in Part.objects.select_related("batch").filter(serial__in={i.result.serial for i in items})}
+    parts = {
+        p.serial: p for p in Part.objects.select_related("batch").filter(serial__in={i.result.serial for i in items})
+    }
     cell_ids = {p.batch.cell_id for p in parts.values()} | {d.cell_id for d in devices.values()}
     stations: dict[tuple[int | None, str], Station] = {  # looked up by a cell id that may be None
         (s.cell_id, s.code): s for s in Station.objects.filter(cell_id__in=cell_ids - {None})
@@ -275,21 +315,34 @@ def record_inspection_results(payloads: Sequence[Any], *, source: str = RESULT_S
         try:
             item.device = devices.get(r.device_id)
             if item.device is None:
-                raise _refuse(item.payload, DeadLetterReason.UNKNOWN_DEVICE, f"no edge device {r.device_id!r} is registered", source)
+                raise _refuse(
+                    item.payload,
+                    DeadLetterReason.UNKNOWN_DEVICE,
+                    f"no edge device {r.device_id!r} is registered",
+                    source,
+                )
             item.part = parts.get(r.serial)
             if item.part is None:
                 raise _refuse(item.payload, DeadLetterReason.UNKNOWN_PART, f"no part with serial {r.serial!r}", source)
             cell_id = item.part.batch.cell_id or item.device.cell_id
             item.station = stations.get((cell_id, r.station))
             if item.station is None:
-                raise _refuse(item.payload, DeadLetterReason.UNKNOWN_STATION,
-                              f"no station {r.station!r} in the cell of part {r.serial} (cell id {cell_id})", source)
+                raise _refuse(
+                    item.payload,
+                    DeadLetterReason.UNKNOWN_STATION,
+                    f"no station {r.station!r} in the cell of part {r.serial} (cell id {cell_id})",
+                    source,
+                )
             stored = existing.get(r.result_id)
             if stored is not None:
                 differences = _differences(_stored_identity(stored), _identity(r))
                 if differences:
-                    raise _refuse(item.payload, DeadLetterReason.CONFLICT,
-                                  f"result {r.result_id} is already stored with different content ({'; '.join(differences)})", source)
+                    raise _refuse(
+                        item.payload,
+                        DeadLetterReason.CONFLICT,
+                        f"result {r.result_id} is already stored with different content ({'; '.join(differences)})",
+                        source,
+                    )
                 log.info("result %s already stored (inspection %s): duplicate ignored", r.result_id, stored.pk)
                 outcomes[item.index].inspection = stored
                 continue
@@ -339,7 +392,9 @@ def _settle_duplicates(outcomes: list[IngestOutcome], duplicates: list[_Item], s
         differences = _differences(_stored_identity(inspection), _identity(item.result))
         if differences:
             outcomes[item.index].refused = dead_letter(
-                item.payload, reason=DeadLetterReason.CONFLICT, source=source,
+                item.payload,
+                reason=DeadLetterReason.CONFLICT,
+                source=source,
                 detail=f"result {item.result.result_id} is already stored with different content ({'; '.join(differences)})",
             )
         else:
@@ -349,7 +404,9 @@ def _settle_duplicates(outcomes: list[IngestOutcome], duplicates: list[_Item], s
 
 def _low_confidence_pass(result: InspectionResult) -> bool:
     threshold = settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD
-    return result.verdict == Verdict.PASS and result.defect_confidence is not None and result.defect_confidence < threshold
+    return (
+        result.verdict == Verdict.PASS and result.defect_confidence is not None and result.defect_confidence < threshold
+    )
 
 
 def _review_reasons(result: InspectionResult) -> list[str]:
@@ -367,21 +424,35 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     # Lock the parts (in id order: no deadlock between workers): their results are decided one at a time, in
     # arrival order, so "newest" below cannot race.
     part_ids = sorted({item.part.pk for item in items})  # type: ignore[union-attr]
-    parts = {p.pk: p for p in Part.objects.select_for_update().select_related("batch").filter(pk__in=part_ids).order_by("pk")}
+    parts = {
+        p.pk: p for p in Part.objects.select_for_update().select_related("batch").filter(pk__in=part_ids).order_by("pk")
+    }
     # The newest stored result of each part at each station: (part id, station id) -> (captured at, result id).
     newest: dict[tuple[int, int], tuple[dt.datetime, str]] = {}
     for part_id, station_id, captured_at, result_id in (
-        Inspection.objects.filter(part_id__in=part_ids).order_by("part_id", "station_id", "-captured_at")
-        .distinct("part_id", "station_id").values_list("part_id", "station_id", "captured_at", "result_id")
-        if connection.vendor == "postgresql" else _newest_per_part_and_station(part_ids)
+        Inspection.objects.filter(part_id__in=part_ids)
+        .order_by("part_id", "station_id", "-captured_at")
+        .distinct("part_id", "station_id")
+        .values_list("part_id", "station_id", "captured_at", "result_id")
+        if connection.vendor == "postgresql"
+        else _newest_per_part_and_station(part_ids)
     ):
         newest[(part_id, station_id)] = (captured_at, str(result_id))
 
     with_images = {i.result.image_sha256: i for i in items if i.dimensions is not None}
     ImageBlob.objects.bulk_create(
-        [ImageBlob(sha256=sha, file=item.image_name, size_bytes=len(item.image), width=item.dimensions[0],
-                   height=item.dimensions[1], stored_at=received_at)
-         for sha, item in with_images.items() if item.dimensions is not None],
+        [
+            ImageBlob(
+                sha256=sha,
+                file=item.image_name,
+                size_bytes=len(item.image),
+                width=item.dimensions[0],
+                height=item.dimensions[1],
+                stored_at=received_at,
+            )
+            for sha, item in with_images.items()
+            if item.dimensions is not None
+        ],
         ignore_conflicts=True,
     )
     blobs = {b.sha256: b for b in ImageBlob.objects.filter(sha256__in=set(with_images))}
@@ -393,8 +464,12 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
             revision__in={i.result.drawing_revision for i in items if i.result.drawing_revision},
         )
     }
-    calibrations = {c.pk: c for c in StationCalibration.objects.filter(
-        pk__in={i.result.calibration_id for i in items if i.result.calibration_id})}
+    calibrations = {
+        c.pk: c
+        for c in StationCalibration.objects.filter(
+            pk__in={i.result.calibration_id for i in items if i.result.calibration_id}
+        )
+    }
     inspections: list[Inspection] = []
     audit_entries: list[audit.PendingRecord] = []
     recorded: dict[int, list[_Recorded]] = {}
@@ -407,7 +482,9 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
         newer = newest.get((part.pk, station.pk))
         stale = newer is not None and newer[0] > result.captured_at
         if newer is not None and stale:
-            reasons.append(f"arrived after a newer result at {station.code} ({newer[1]} captured {newer[0].isoformat()})")
+            reasons.append(
+                f"arrived after a newer result at {station.code} ({newer[1]} captured {newer[0].isoformat()})"
+            )
         else:
             newest[(part.pk, station.pk)] = (result.captured_at, str(result.result_id))
         case = None
@@ -417,67 +494,135 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
             reasons.append("part already failed")
         elif result.verdict == Verdict.FAIL and not stale and part.status not in trace_actions.FINAL_PART_STATES:
             case = trace_actions.open_failure_case(
-                part, defect_code=_defect_code(result), found_by=FoundBy.MACHINE, actor=None, station=station,
-                description=result.reason[:2000], at=result.inspected_at,
+                part,
+                defect_code=_defect_code(result),
+                found_by=FoundBy.MACHINE,
+                actor=None,
+                station=station,
+                description=result.reason[:2000],
+                at=result.inspected_at,
             )
-            trace_actions.set_part_status(part, status=PartStatus.FAILED, actor=None,
-                                          reason=f"inspection {result.result_id} at {station.code}: {result.reason}"[:500],
-                                          at=result.inspected_at)
+            trace_actions.set_part_status(
+                part,
+                status=PartStatus.FAILED,
+                actor=None,
+                reason=f"inspection {result.result_id} at {station.code}: {result.reason}"[:500],
+                at=result.inspected_at,
+            )
             part_change = PartStatus.FAILED
         elif _low_confidence_pass(result) and not stale and part.status == PartStatus.IN_PROCESS:
             # The machine is unsure: the part waits for Debug Mode instead of leaving the cell unreviewed.
-            trace_actions.set_part_status(part, status=PartStatus.ON_HOLD, actor=None,
-                                          reason=f"low-confidence pass at {station.code} awaits a review",
-                                          at=result.inspected_at)
+            trace_actions.set_part_status(
+                part,
+                status=PartStatus.ON_HOLD,
+                actor=None,
+                reason=f"low-confidence pass at {station.code} awaits a review",
+                at=result.inspected_at,
+            )
             part_change = PartStatus.ON_HOLD
         blob = blobs[result.image_sha256] if result.has_image else None
-        inspections.append(Inspection(
-            result_id=result.result_id, capture_id=result.capture_id, part=part, station=station, device=device,
-            drawing=drawings.get((part.part_type_id, result.drawing_revision)),
-            calibration=calibrations.get(result.calibration_id) if result.calibration_id else None,
-            verdict=result.verdict, reason=result.reason, defect_class=result.defect_class or "",
-            defect_confidence=result.defect_confidence, class_probabilities=result.class_probabilities,
-            findings=result.findings, image=blob, model_version=result.model.version, model_sha256=result.model.sha256,
-            model_alias=result.model.alias,
-            backend=result.model.backend, backend_version=result.model.backend_version, precision=result.model.precision,
-            latency_ms=result.latency_ms, timings_ms=result.timings_ms, avg_power_mw=result.power.avg_power_mw,
-            energy_mj=result.power.energy_mj, power_note=result.power.note[:300], captured_at=result.captured_at,
-            inspected_at=result.inspected_at, received_at=received_at, needs_review=bool(reasons), failure_case=case,
-        ))
-        audit_entries.append(audit.PendingRecord(
-            None, "inspection.record", ("inspection.inspection", str(result.result_id)),
-            after={
-                "serial": part.serial, "station": station.code, "device": device.device_id, "verdict": result.verdict,
-                "defect_class": result.defect_class, "defect_confidence": result.defect_confidence,
-                "image_sha256": result.image_sha256, "model_version": result.model.version,
-                "model_sha256": result.model.sha256, "backend": result.model.backend, "precision": result.model.precision,
-                "drawing_revision": result.drawing_revision or None, "calibration": result.calibration_id,
-                "failure_case": case.pk if case else None, "part_status": part_change,
-                "needs_review": "; ".join(reasons) or None,
-            },
-        ))
+        inspections.append(
+            Inspection(
+                result_id=result.result_id,
+                capture_id=result.capture_id,
+                part=part,
+                station=station,
+                device=device,
+                drawing=drawings.get((part.part_type_id, result.drawing_revision)),
+                calibration=calibrations.get(result.calibration_id) if result.calibration_id else None,
+                verdict=result.verdict,
+                reason=result.reason,
+                defect_class=result.defect_class or "",
+                defect_confidence=result.defect_confidence,
+                class_probabilities=result.class_probabilities,
+                findings=result.findings,
+                image=blob,
+                model_version=result.model.version,
+                model_sha256=result.model.sha256,
+                model_alias=result.model.alias,
+                backend=result.model.backend,
+                backend_version=result.model.backend_version,
+                precision=result.model.precision,
+                latency_ms=result.latency_ms,
+                timings_ms=result.timings_ms,
+                avg_power_mw=result.power.avg_power_mw,
+                energy_mj=result.power.energy_mj,
+                power_note=result.power.note[:300],
+                captured_at=result.captured_at,
+                inspected_at=result.inspected_at,
+                received_at=received_at,
+                needs_review=bool(reasons),
+                failure_case=case,
+            )
+        )
+        audit_entries.append(
+            audit.PendingRecord(
+                None,
+                "inspection.record",
+                ("inspection.inspection", str(result.result_id)),
+                after={
+                    "serial": part.serial,
+                    "station": station.code,
+                    "device": device.device_id,
+                    "verdict": result.verdict,
+                    "defect_class": result.defect_class,
+                    "defect_confidence": result.defect_confidence,
+                    "image_sha256": result.image_sha256,
+                    "model_version": result.model.version,
+                    "model_sha256": result.model.sha256,
+                    "backend": result.model.backend,
+                    "precision": result.model.precision,
+                    "drawing_revision": result.drawing_revision or None,
+                    "calibration": result.calibration_id,
+                    "failure_case": case.pk if case else None,
+                    "part_status": part_change,
+                    "needs_review": "; ".join(reasons) or None,
+                },
+            )
+        )
         heartbeats[device.pk] = (device, result)
         if station.cell_id:
             recorded.setdefault(station.cell_id, []).append((result, inspections[-1], blob))
 
     Inspection.objects.bulk_create(inspections)
-    Measurement.objects.bulk_create([
-        Measurement(
-            inspection=inspection, name=m.name, kind=m.kind, value=m.value, nominal=m.nominal, lower_tol=m.lower_tol,
-            upper_tol=m.upper_tol, unit=m.unit, passed=m.passed, geometry=m.geometry or {},
-        )
-        for item, inspection in zip(items, inspections) for m in item.result.measurements
-    ])
-    DefectFinding.objects.bulk_create([
-        DefectFinding(inspection=inspection, defect_class=f["name"], confidence=float(f.get("confidence") or 0.0),
-                      bbox=f.get("bbox") or [])
-        for item, inspection in zip(items, inspections) for f in item.result.findings if f.get("kind") == "defect"
-    ])
+    Measurement.objects.bulk_create(
+        [
+            Measurement(
+                inspection=inspection,
+                name=m.name,
+                kind=m.kind,
+                value=m.value,
+                nominal=m.nominal,
+                lower_tol=m.lower_tol,
+                upper_tol=m.upper_tol,
+                unit=m.unit,
+                passed=m.passed,
+                geometry=m.geometry or {},
+            )
+            for item, inspection in zip(items, inspections)
+            for m in item.result.measurements
+        ]
+    )
+    DefectFinding.objects.bulk_create(
+        [
+            DefectFinding(
+                inspection=inspection,
+                defect_class=f["name"],
+                confidence=float(f.get("confidence") or 0.0),
+                bbox=f.get("bbox") or [],
+            )
+            for item, inspection in zip(items, inspections)
+            for f in item.result.findings
+            if f.get("kind") == "defect"
+        ]
+    )
     for device, result in heartbeats.values():
         EdgeDevice.objects.filter(pk=device.pk).update(
             last_heartbeat_at=Greatest(Coalesce("last_heartbeat_at", Value(received_at)), Value(received_at)),
-            backend=result.model.backend, backend_version=result.model.backend_version,
-            precision=result.model.precision, model_version=result.model.version,
+            backend=result.model.backend,
+            backend_version=result.model.backend_version,
+            precision=result.model.precision,
+            model_version=result.model.version,
         )
     audit.append_many(audit_entries)
     for cell_id, cell_recorded in recorded.items():
@@ -489,11 +634,11 @@ def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt
     """SQLite has no DISTINCT ON: the same rows through a correlated subquery."""
     latest = (
         Inspection.objects.filter(part_id=OuterRef("part_id"), station_id=OuterRef("station_id"))
-        .order_by("-captured_at").values("captured_at")[:1]
+        .order_by("-captured_at")
+        .values("captured_at")[:1]
     )
-    rows = (
-        Inspection.objects.filter(part_id__in=part_ids, captured_at=Subquery(latest))
-        .values_list("part_id", "station_id", "captured_at", "result_id")
+    rows = Inspection.objects.filter(part_id__in=part_ids, captured_at=Subquery(latest)).values_list(
+        "part_id", "station_id", "captured_at", "result_id"
     )
     return list(rows)
 
@@ -502,8 +647,9 @@ def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt
 _Recorded = tuple[InspectionResult, Inspection, ImageBlob | None]
 
 
-def _recorded_event(result: InspectionResult, inspection: Inspection, blob: ImageBlob | None, *,
-                    committed_at: str) -> InspectionRecorded:
+def _recorded_event(
+    result: InspectionResult, inspection: Inspection, blob: ImageBlob | None, *, committed_at: str
+) -> InspectionRecorded:
     return InspectionRecorded(
         result_id=str(result.result_id),
         serial=result.serial,
@@ -528,6 +674,7 @@ def _recorded_event(result: InspectionResult, inspection: Inspection, blob: Imag
 def _publish_stamped(cell_id: int, recorded: list[_Recorded]) -> None:
     """After commit: build the events with the commit time (the end of the sent -> committed latency) and
     publish them, in order. Built once, here: a frozen event is not stamped after the fact."""
+
     def hook() -> None:
         committed_at = timezone.now().isoformat()
         events = [_recorded_event(*item, committed_at=committed_at) for item in recorded]
@@ -563,9 +710,17 @@ def _store_telemetry(device: EdgeDevice, telemetry: Telemetry) -> TelemetrySampl
     now = timezone.now()
     device = EdgeDevice.objects.select_for_update().get(pk=device.pk)
     sample = TelemetrySample.objects.create(
-        device=device, at=telemetry.at, received_at=now, fps=telemetry.fps, power_mw=telemetry.power_mw,
-        gpu_load=telemetry.gpu_load, memory=telemetry.memory, temperature=telemetry.temperature,
-        backend=telemetry.backend, precision=telemetry.precision, model_version=telemetry.model_version,
+        device=device,
+        at=telemetry.at,
+        received_at=now,
+        fps=telemetry.fps,
+        power_mw=telemetry.power_mw,
+        gpu_load=telemetry.gpu_load,
+        memory=telemetry.memory,
+        temperature=telemetry.temperature,
+        backend=telemetry.backend,
+        precision=telemetry.precision,
+        model_version=telemetry.model_version,
     )
     latest = telemetry.to_dict()
     latest.pop("schema", None)
@@ -582,12 +737,22 @@ def _store_telemetry(device: EdgeDevice, telemetry: Telemetry) -> TelemetrySampl
     device.save(update_fields=changed)
     keep = settings.TWINWEB_TELEMETRY_HISTORY
     history = TelemetrySample.objects.filter(device=device)
-    boundary = history.order_by("-at", "-id").values_list("at", "id")[keep:keep + 1].first()
+    boundary = history.order_by("-at", "-id").values_list("at", "id")[keep : keep + 1].first()
     if boundary is not None:  # bounded history: drop everything from the (keep+1)-th newest back
         history.filter(Q(at__lt=boundary[0]) | Q(at=boundary[0], id__lte=boundary[1])).delete()
-    publish_on_commit(device.cell_id, DeviceTelemetry(
-        device_id=device.device_id, at=telemetry.at.isoformat(), fps=telemetry.fps, power_mw=telemetry.power_mw,
-        memory=telemetry.memory, temperature=telemetry.temperature, gpu_load=telemetry.gpu_load,
-        backend=telemetry.backend, precision=telemetry.precision, model_version=telemetry.model_version,
-    ))
+    publish_on_commit(
+        device.cell_id,
+        DeviceTelemetry(
+            device_id=device.device_id,
+            at=telemetry.at.isoformat(),
+            fps=telemetry.fps,
+            power_mw=telemetry.power_mw,
+            memory=telemetry.memory,
+            temperature=telemetry.temperature,
+            gpu_load=telemetry.gpu_load,
+            backend=telemetry.backend,
+            precision=telemetry.precision,
+            model_version=telemetry.model_version,
+        ),
+    )
     return sample

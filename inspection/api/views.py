@@ -9,8 +9,13 @@ from inspection.models import EdgeDevice, Inspection
 class InspectionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.InspectionSerializer
     lookup_field = "result_id"
-    filterset_fields = {"verdict": ["exact"], "part__serial": ["exact"], "station__code": ["exact"],
-                        "needs_review": ["exact"], "captured_at": ["gte", "lt"]}
+    filterset_fields = {
+        "verdict": ["exact"],
+        "part__serial": ["exact"],
+        "station__code": ["exact"],
+        "needs_review": ["exact"],
+        "captured_at": ["gte", "lt"],
+    }
     queryset = (
         Inspection.objects.select_related("part", "station", "device", "image")
         .prefetch_related("measurements", "defects")

@@ -11,8 +11,16 @@ class Migration(migrations.Migration):
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("at", models.DateTimeField(help_text="When the device took the reading (device clock).")),
                 ("received_at", models.DateTimeField()),
-                ("fps", models.FloatField(blank=True, help_text="Inspections per second over the last interval.", null=True)),
-                ("power_mw", models.FloatField(blank=True, help_text="Null when the device cannot measure power.", null=True)),
+                (
+                    "fps",
+                    models.FloatField(
+                        blank=True, help_text="Inspections per second over the last interval.", null=True
+                    ),
+                ),
+                (
+                    "power_mw",
+                    models.FloatField(blank=True, help_text="Null when the device cannot measure power.", null=True),
+                ),
                 ("gpu_load", models.FloatField(blank=True, help_text="Percent; null where unavailable.", null=True)),
                 ("memory", models.JSONField(blank=True, default=dict)),
                 ("temperature", models.JSONField(blank=True, default=dict)),
@@ -22,7 +30,9 @@ class Migration(migrations.Migration):
                 (
                     "device",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="telemetry", to="inspection.edgedevice"
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="telemetry",
+                        to="inspection.edgedevice",
                     ),
                 ),
             ],

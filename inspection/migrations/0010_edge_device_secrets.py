@@ -6,32 +6,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspection', '0009_station_calibrations'),
+        ("inspection", "0009_station_calibrations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='deadletter',
-            name='reason',
-            field=models.CharField(choices=[('malformed', 'Malformed payload'), ('unknown_device', 'Unknown device'), ('unknown_part', 'Unknown serial'), ('unknown_station', 'Unknown station'), ('oversized', 'Oversized image'), ('conflict', 'Conflicting duplicate'), ('unauthenticated', 'Unauthenticated (unsigned, forged, replayed or expired)')], max_length=40),
+            model_name="deadletter",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("malformed", "Malformed payload"),
+                    ("unknown_device", "Unknown device"),
+                    ("unknown_part", "Unknown serial"),
+                    ("unknown_station", "Unknown station"),
+                    ("oversized", "Oversized image"),
+                    ("conflict", "Conflicting duplicate"),
+                    ("unauthenticated", "Unauthenticated (unsigned, forged, replayed or expired)"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.CreateModel(
-            name='EdgeDeviceSecret',
+            name="EdgeDeviceSecret",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kid', models.CharField(help_text='Public fingerprint of the secret.', max_length=16, unique=True)),
-                ('salt', models.CharField(help_text='Random; the secret is derived from it and SECRET_KEY.', max_length=64)),
-                ('issued_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(blank=True, help_text='Empty: the current secret. Set when a newer one replaced it.', null=True)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='secrets', to='inspection.edgedevice')),
-                ('issued_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kid", models.CharField(help_text="Public fingerprint of the secret.", max_length=16, unique=True)),
+                (
+                    "salt",
+                    models.CharField(help_text="Random; the secret is derived from it and SECRET_KEY.", max_length=64),
+                ),
+                ("issued_at", models.DateTimeField()),
+                (
+                    "expires_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Empty: the current secret. Set when a newer one replaced it.", null=True
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="secrets", to="inspection.edgedevice"
+                    ),
+                ),
+                (
+                    "issued_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['device_id', '-issued_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('expires_at__isnull', True)), fields=('device',), name='one_current_secret_per_device')],
+                "ordering": ["device_id", "-issued_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("expires_at__isnull", True)),
+                        fields=("device",),
+                        name="one_current_secret_per_device",
+                    )
+                ],
             },
         ),
     ]

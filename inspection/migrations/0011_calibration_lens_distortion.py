@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspection', '0010_edge_device_secrets'),
+        ("inspection", "0010_edge_device_secrets"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='stationcalibration',
-            name='distortion_px',
-            field=models.FloatField(default=0.0, help_text='The radial shift k1 gives at the image corner (px).'),
+            model_name="stationcalibration",
+            name="distortion_px",
+            field=models.FloatField(default=0.0, help_text="The radial shift k1 gives at the image corner (px)."),
         ),
         migrations.AddField(
-            model_name='stationcalibration',
-            name='lens_k1',
-            field=models.FloatField(default=0.0, help_text='Radial lens distortion k1 (focal length = image width).'),
+            model_name="stationcalibration",
+            name="lens_k1",
+            field=models.FloatField(default=0.0, help_text="Radial lens distortion k1 (focal length = image width)."),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspection', '0011_calibration_lens_distortion'),
+        ("inspection", "0011_calibration_lens_distortion"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inspection',
-            name='model_alias',
-            field=models.CharField(blank=True, help_text='The registry alias the model ran as ("champion"; blank: the shipped model).', max_length=20),
+            model_name="inspection",
+            name="model_alias",
+            field=models.CharField(
+                blank=True,
+                help_text='The registry alias the model ran as ("champion"; blank: the shipped model).',
+                max_length=20,
+            ),
         ),
     ]

@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('live', '0001_move_to_apps'),
+        ("live", "0001_move_to_apps"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alarm',
-            name='rule',
-            field=models.CharField(choices=[('nok_streak', 'Three NOK in a row at a station'), ('slow_cycle', 'Cycle time over target by 20% for ten parts'), ('stale_device', 'Edge device stale'), ('link_gap', 'PLC events lost on the cell link')], max_length=20),
+            model_name="alarm",
+            name="rule",
+            field=models.CharField(
+                choices=[
+                    ("nok_streak", "Three NOK in a row at a station"),
+                    ("slow_cycle", "Cycle time over target by 20% for ten parts"),
+                    ("stale_device", "Edge device stale"),
+                    ("link_gap", "PLC events lost on the cell link"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -5,26 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspection', '0010_edge_device_secrets'),
-        ('live', '0002_alter_alarm_rule'),
-        ('traceability', '0008_station_jobs'),
+        ("inspection", "0010_edge_device_secrets"),
+        ("live", "0002_alter_alarm_rule"),
+        ("traceability", "0008_station_jobs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='alarm',
-            name='alarm_one_active_per_station_rule',
+            model_name="alarm",
+            name="alarm_one_active_per_station_rule",
         ),
         migrations.AlterField(
-            model_name='alarm',
-            name='rule',
-            field=models.CharField(choices=[('nok_streak', 'Three NOK in a row at a station'), ('slow_cycle', 'Cycle time over target by 20% for ten parts'), ('stale_device', 'Edge device stale'), ('spc', 'SPC run rule violated'), ('link_gap', 'PLC events lost on the cell link')], max_length=20),
+            model_name="alarm",
+            name="rule",
+            field=models.CharField(
+                choices=[
+                    ("nok_streak", "Three NOK in a row at a station"),
+                    ("slow_cycle", "Cycle time over target by 20% for ten parts"),
+                    ("stale_device", "Edge device stale"),
+                    ("spc", "SPC run rule violated"),
+                    ("link_gap", "PLC events lost on the cell link"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='alarm',
-            constraint=models.UniqueConstraint(condition=models.Q(('cleared_at__isnull', True), ('device__isnull', True), models.Q(('rule', 'spc'), _negated=True)), fields=('cell', 'rule', 'station'), name='alarm_one_active_per_station_rule'),
+            model_name="alarm",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("cleared_at__isnull", True), ("device__isnull", True), models.Q(("rule", "spc"), _negated=True)
+                ),
+                fields=("cell", "rule", "station"),
+                name="alarm_one_active_per_station_rule",
+            ),
         ),
     ]

@@ -1,4 +1,5 @@
 """The device endpoints, under /api/ (no session: each request is a device-signed message)."""
+
 from django.urls import path
 
 from modelops.api import views

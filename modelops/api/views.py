@@ -1,6 +1,7 @@
 """The device's model delivery endpoints (edge_worker.contracts.model_delivery): each request is a device-signed
 message, verified as every edge message is (inspection.actions.edge_auth.verify: MAC, age, nonce); the answer
 naming what to install is signed back with the device's secrets in force."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,14 @@ def _verified(request: HttpRequest, task: str) -> edge_auth.Authenticated | Http
 
 
 def _deployment(intent: DeployIntent) -> dict[str, Any]:
-    return {"intent_id": intent.pk, "alias": intent.alias, "version": intent.version.version,
-            "sha256": intent.version.sha256, "bytes": intent.version.bytes, "card": intent.version.card}
+    return {
+        "intent_id": intent.pk,
+        "alias": intent.alias,
+        "version": intent.version.version,
+        "sha256": intent.version.sha256,
+        "bytes": intent.version.bytes,
+        "card": intent.version.card,
+    }
 
 
 @csrf_exempt
@@ -47,10 +54,12 @@ def deployment(request: HttpRequest) -> HttpResponse:
     intents = selectors.pending_for(auth.device)
     actions.mark_offered(intents)
     # What the device's cell assigns now, so the device retires an alias no longer assigned (a promoted candidate).
-    assigned = ({a.alias: a.version.sha256 for a in selectors.aliases_of(auth.device.cell).values()}
-                if auth.device.cell is not None else {})
-    body = {"device_id": auth.device.device_id, "deployments": [_deployment(i) for i in intents],
-            "assigned": assigned}
+    assigned = (
+        {a.alias: a.version.sha256 for a in selectors.aliases_of(auth.device.cell).values()}
+        if auth.device.cell is not None
+        else {}
+    )
+    body = {"device_id": auth.device.device_id, "deployments": [_deployment(i) for i in intents], "assigned": assigned}
     secrets = [record.secret() for record in edge_auth.secrets_in_force(auth.device)]
     return JsonResponse(sign_command(body, task=md.DEPLOYMENT_TASK, secrets_in_force=secrets))
 
@@ -64,8 +73,11 @@ def download(request: HttpRequest) -> HttpResponse | FileResponse:
         intent_id = int(auth.body.get("intent_id", 0))
     except (TypeError, ValueError):
         return JsonResponse({"refused": "intent_id is not a number"}, status=400)
-    intent = DeployIntent.objects.select_related("version").filter(
-        pk=intent_id, device=auth.device, version__sha256=str(auth.body.get("sha256", ""))).first()
+    intent = (
+        DeployIntent.objects.select_related("version")
+        .filter(pk=intent_id, device=auth.device, version__sha256=str(auth.body.get("sha256", "")))
+        .first()
+    )
     if intent is None:
         return JsonResponse({"refused": "no such deployment for this device"}, status=404)
     path = Path(settings.MEDIA_ROOT) / intent.version.file
@@ -81,10 +93,13 @@ def report(request: HttpRequest) -> HttpResponse:
     if isinstance(auth, HttpResponse):
         return auth
     try:
-        intent = actions.record_device_report(auth.device, intent_id=int(auth.body.get("intent_id", 0)),
-                                              sha256=str(auth.body.get("sha256", "")),
-                                              status=str(auth.body.get("status", "")),
-                                              reason=str(auth.body.get("reason", "")))
+        intent = actions.record_device_report(
+            auth.device,
+            intent_id=int(auth.body.get("intent_id", 0)),
+            sha256=str(auth.body.get("sha256", "")),
+            status=str(auth.body.get("status", "")),
+            reason=str(auth.body.get("reason", "")),
+        )
     except (ModelRefused, ValueError) as exc:
         return JsonResponse({"refused": str(exc)}, status=400)
     return JsonResponse({"status": intent.status})

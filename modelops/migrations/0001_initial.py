@@ -6,124 +6,323 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('inspection', '0010_edge_device_secrets'),
-        ('traceability', '0009_alter_recordsignature_meaning'),
+        ("inspection", "0010_edge_device_secrets"),
+        ("traceability", "0009_alter_recordsignature_meaning"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(help_text='sha256 of the ONNX file: its identity.', max_length=64, unique=True)),
-                ('version', models.CharField(help_text='Human name, e.g. defect-mnv2-1.0.0+r3.', max_length=80, unique=True)),
-                ('file', models.CharField(help_text='Path under MEDIA_ROOT (content-addressed).', max_length=200)),
-                ('bytes', models.PositiveIntegerField()),
-                ('card', models.JSONField(help_text='The model card (defect_classifier.json) as training wrote it.')),
-                ('provenance', models.JSONField(default=dict, help_text='Rendered seeds and sizes, reviewed sample (review) ids.')),
-                ('golden_set', models.CharField(blank=True, help_text='Which golden set the metrics are on.', max_length=40)),
-                ('golden_metrics', models.JSONField(blank=True, default=dict)),
-                ('code_version', models.CharField(blank=True, help_text='git describe of the training code.', max_length=80)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "sha256",
+                    models.CharField(help_text="sha256 of the ONNX file: its identity.", max_length=64, unique=True),
+                ),
+                (
+                    "version",
+                    models.CharField(help_text="Human name, e.g. defect-mnv2-1.0.0+r3.", max_length=80, unique=True),
+                ),
+                ("file", models.CharField(help_text="Path under MEDIA_ROOT (content-addressed).", max_length=200)),
+                ("bytes", models.PositiveIntegerField()),
+                ("card", models.JSONField(help_text="The model card (defect_classifier.json) as training wrote it.")),
+                (
+                    "provenance",
+                    models.JSONField(default=dict, help_text="Rendered seeds and sizes, reviewed sample (review) ids."),
+                ),
+                (
+                    "golden_set",
+                    models.CharField(blank=True, help_text="Which golden set the metrics are on.", max_length=40),
+                ),
+                ("golden_metrics", models.JSONField(blank=True, default=dict)),
+                (
+                    "code_version",
+                    models.CharField(blank=True, help_text="git describe of the training code.", max_length=80),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('manage_models', 'Train, deploy, promote and roll back defect models')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("manage_models", "Train, deploy, promote and roll back defect models")],
             },
         ),
         migrations.CreateModel(
-            name='AliasChange',
+            name="AliasChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alias', models.CharField(choices=[('champion', 'Champion (its verdict counts)'), ('candidate', 'Candidate (shadow: runs beside the champion, its verdict does not count)')], max_length=20)),
-                ('kind', models.CharField(choices=[('assign', 'Assigned'), ('promote', 'Promoted candidate to champion'), ('rollback', 'Rolled back to the previous champion'), ('auto_rollback', "Rolled back automatically (operators' override rate)")], max_length=20)),
-                ('reason', models.TextField()),
-                ('at', models.DateTimeField()),
-                ('signature_id', models.PositiveBigIntegerField(blank=True, help_text='traceability RecordSignature.', null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('cell', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='traceability.cell')),
-                ('from_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='modelops.modelversion')),
-                ('to_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='modelops.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "alias",
+                    models.CharField(
+                        choices=[
+                            ("champion", "Champion (its verdict counts)"),
+                            ("candidate", "Candidate (shadow: runs beside the champion, its verdict does not count)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("assign", "Assigned"),
+                            ("promote", "Promoted candidate to champion"),
+                            ("rollback", "Rolled back to the previous champion"),
+                            ("auto_rollback", "Rolled back automatically (operators' override rate)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("at", models.DateTimeField()),
+                (
+                    "signature_id",
+                    models.PositiveBigIntegerField(blank=True, help_text="traceability RecordSignature.", null=True),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="traceability.cell"
+                    ),
+                ),
+                (
+                    "from_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="modelops.modelversion",
+                    ),
+                ),
+                (
+                    "to_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="modelops.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('params', models.JSONField(default=dict)),
-                ('progress', models.JSONField(default=list, help_text='One entry per epoch: epoch, loss, val_accuracy, seconds.')),
-                ('error', models.TextField(blank=True)),
-                ('requested_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='modelops.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("params", models.JSONField(default=dict)),
+                (
+                    "progress",
+                    models.JSONField(
+                        default=list, help_text="One entry per epoch: epoch, loss, val_accuracy, seconds."
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("requested_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="modelops.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
+                "ordering": ["-requested_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ModelAlias',
+            name="ModelAlias",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alias', models.CharField(choices=[('champion', 'Champion (its verdict counts)'), ('candidate', 'Candidate (shadow: runs beside the champion, its verdict does not count)')], max_length=20)),
-                ('changed_at', models.DateTimeField()),
-                ('cell', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='traceability.cell')),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('previous', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='modelops.modelversion')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='aliases', to='modelops.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "alias",
+                    models.CharField(
+                        choices=[
+                            ("champion", "Champion (its verdict counts)"),
+                            ("candidate", "Candidate (shadow: runs beside the champion, its verdict does not count)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("changed_at", models.DateTimeField()),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="traceability.cell"
+                    ),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "previous",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="modelops.modelversion",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="aliases", to="modelops.modelversion"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('cell', 'alias'), name='one_alias_per_cell')],
+                "constraints": [models.UniqueConstraint(fields=("cell", "alias"), name="one_alias_per_cell")],
             },
         ),
         migrations.CreateModel(
-            name='DeployIntent',
+            name="DeployIntent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alias', models.CharField(choices=[('champion', 'Champion (its verdict counts)'), ('candidate', 'Candidate (shadow: runs beside the champion, its verdict does not count)')], max_length=20)),
-                ('status', models.CharField(choices=[('pending', 'Waiting for the device to ask'), ('installed', 'Installed on the device'), ('refused', 'Refused by the device'), ('superseded', 'Superseded by a later deployment')], default='pending', max_length=20)),
-                ('reason', models.TextField(blank=True)),
-                ('requested_at', models.DateTimeField()),
-                ('offered_at', models.DateTimeField(blank=True, help_text='Last time the device was told.', null=True)),
-                ('reported_at', models.DateTimeField(blank=True, null=True)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inspection.edgedevice')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='modelops.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "alias",
+                    models.CharField(
+                        choices=[
+                            ("champion", "Champion (its verdict counts)"),
+                            ("candidate", "Candidate (shadow: runs beside the champion, its verdict does not count)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for the device to ask"),
+                            ("installed", "Installed on the device"),
+                            ("refused", "Refused by the device"),
+                            ("superseded", "Superseded by a later deployment"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("requested_at", models.DateTimeField()),
+                ("offered_at", models.DateTimeField(blank=True, help_text="Last time the device was told.", null=True)),
+                ("reported_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="inspection.edgedevice"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="modelops.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('device', 'alias'), name='one_pending_deploy_per_device_alias')],
+                "ordering": ["-requested_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "pending")),
+                        fields=("device", "alias"),
+                        name="one_pending_deploy_per_device_alias",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ShadowComparison',
+            name="ShadowComparison",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('result_id', models.CharField(max_length=40)),
-                ('champion_class', models.CharField(max_length=40)),
-                ('candidate_class', models.CharField(max_length=40)),
-                ('champion_confidence', models.FloatField()),
-                ('candidate_confidence', models.FloatField()),
-                ('agree', models.BooleanField()),
-                ('at', models.DateTimeField()),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='modelops.modelversion')),
-                ('champion', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='modelops.modelversion')),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inspection.edgedevice')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("result_id", models.CharField(max_length=40)),
+                ("champion_class", models.CharField(max_length=40)),
+                ("candidate_class", models.CharField(max_length=40)),
+                ("champion_confidence", models.FloatField()),
+                ("candidate_confidence", models.FloatField()),
+                ("agree", models.BooleanField()),
+                ("at", models.DateTimeField()),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="modelops.modelversion"
+                    ),
+                ),
+                (
+                    "champion",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="modelops.modelversion"
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="inspection.edgedevice"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('device', 'result_id', 'candidate'), name='one_shadow_per_result_and_candidate')],
+                "ordering": ["-at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("device", "result_id", "candidate"), name="one_shadow_per_result_and_candidate"
+                    )
+                ],
             },
         ),
     ]

@@ -1,6 +1,7 @@
 """Claims: an operator holds a part (every inspection of it that needs a human) until the claim is released,
 signed or lapses; at most one open claim per part (a database constraint). Writes about a part are decided under
 its row lock."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,7 +42,9 @@ def end_claim(claim: ReviewClaim, *, end: str, actor: Any, at: dt.datetime) -> N
     claim.end_reason = end
     claim.save(update_fields=["ended_at", "end_reason"])
     audit.append(
-        actor=actor, action=f"review.claim_{end}", subject=inspection_subject(claim.inspection),
+        actor=actor,
+        action=f"review.claim_{end}",
+        subject=inspection_subject(claim.inspection),
         after={"claim": claim.pk, "holder": claim.holder.get_username(), "ended_at": at},
     )
 
@@ -50,7 +53,9 @@ def end_claim(claim: ReviewClaim, *, end: str, actor: Any, at: dt.datetime) -> N
 def expire_claims(*, now: dt.datetime | None = None, part: Part | None = None) -> int:
     """End every open claim whose time is up (the system is the actor). Returns how many lapsed."""
     now = now or timezone.now()
-    lapsed = ReviewClaim.objects.select_related("holder", "inspection").filter(ended_at__isnull=True, expires_at__lte=now)
+    lapsed = ReviewClaim.objects.select_related("holder", "inspection").filter(
+        ended_at__isnull=True, expires_at__lte=now
+    )
     if part is not None:
         lapsed = lapsed.filter(part=part)
     count = 0
@@ -90,13 +95,24 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
         # Another session's claim committed between our check and our insert: the constraint decided.
         raise RefusedByRule(f"Someone else has just claimed {part.serial}.") from None
     audit.append(
-        actor=actor, action="review.claim", subject=inspection_subject(lead),
-        after={"claim": claim.pk, "serial": part.serial, "inspections": [str(i.result_id) for i in open_],
-               "expires_at": claim.expires_at},
+        actor=actor,
+        action="review.claim",
+        subject=inspection_subject(lead),
+        after={
+            "claim": claim.pk,
+            "serial": part.serial,
+            "inspections": [str(i.result_id) for i in open_],
+            "expires_at": claim.expires_at,
+        },
     )
-    publish_on_commit(cell_id_of(lead), ReviewClaimed(
-        result_id=str(lead.result_id), serial=part.serial, holder=actor.get_username(),
-    ))
+    publish_on_commit(
+        cell_id_of(lead),
+        ReviewClaimed(
+            result_id=str(lead.result_id),
+            serial=part.serial,
+            holder=actor.get_username(),
+        ),
+    )
     return claim
 
 
@@ -116,13 +132,21 @@ def renew_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = Non
 
 @transaction.atomic
 def release_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = None) -> ReviewClaim:
-    claim = ReviewClaim.objects.select_for_update(of=("self",)).select_related("holder", "inspection__part", "inspection__station").get(pk=claim.pk)
+    claim = (
+        ReviewClaim.objects.select_for_update(of=("self",))
+        .select_related("holder", "inspection__part", "inspection__station")
+        .get(pk=claim.pk)
+    )
     if claim.ended_at is not None:
         return claim
     if claim.holder_id != actor.pk:
         raise NotAllowed("Only the operator holding a claim releases it.")
     end_claim(claim, end=ClaimEnd.RELEASED, actor=actor, at=now or timezone.now())
-    publish_on_commit(cell_id_of(claim.inspection), ReviewReleased(
-        result_id=str(claim.inspection.result_id), serial=claim.inspection.part.serial,
-    ))
+    publish_on_commit(
+        cell_id_of(claim.inspection),
+        ReviewReleased(
+            result_id=str(claim.inspection.result_id),
+            serial=claim.inspection.part.serial,
+        ),
+    )
     return claim

@@ -2,6 +2,7 @@
 redelivered acknowledgement is a no-op: the command id is unique). The command leaves after commit, signed
 then with the secrets of the cell's edge devices (the cobot moves nothing it cannot verify); an acknowledgement
 counts only when an edge device of the command's cell signed it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,13 +64,22 @@ def present_finding_view(
         raise RefusedByRule("Claim the case before moving the cobot.")
     cell = inspection.station.cell
     command = PresentView(
-        command_id=str(uuid.uuid4()), cell=cell.code, serial=inspection.part.serial,
-        result_id=str(inspection.result_id), finding_index=finding_index, finding_kind=finding_kind,
-        finding_name=finding_name, bbox=[float(v) for v in bbox or []],
+        command_id=str(uuid.uuid4()),
+        cell=cell.code,
+        serial=inspection.part.serial,
+        result_id=str(inspection.result_id),
+        finding_index=finding_index,
+        finding_kind=finding_kind,
+        finding_name=finding_name,
+        bbox=[float(v) for v in bbox or []],
     )
     row = CobotCommand.objects.create(
-        command_id=command.command_id, cell=cell, inspection=inspection, kind=CobotCommandKind.PRESENT_VIEW,
-        payload=command.to_dict(), sent_at=timezone.now(),
+        command_id=command.command_id,
+        cell=cell,
+        inspection=inspection,
+        kind=CobotCommandKind.PRESENT_VIEW,
+        payload=command.to_dict(),
+        sent_at=timezone.now(),
     )
     send_after_commit(PRESENT_VIEW_TASK, command.to_dict(), cobot_queue(cell.code), cell=cell)
     return row
@@ -78,12 +88,20 @@ def present_finding_view(
 def move_part(inspection: Inspection, *, destination: str, reason: str) -> CobotCommand:
     cell = inspection.station.cell
     command = MovePart(
-        command_id=str(uuid.uuid4()), cell=cell.code, serial=inspection.part.serial,
-        result_id=str(inspection.result_id), destination=destination, reason=reason,
+        command_id=str(uuid.uuid4()),
+        cell=cell.code,
+        serial=inspection.part.serial,
+        result_id=str(inspection.result_id),
+        destination=destination,
+        reason=reason,
     )
     row = CobotCommand.objects.create(
-        command_id=command.command_id, cell=cell, inspection=inspection, kind=CobotCommandKind.MOVE_PART,
-        payload=command.to_dict(), sent_at=timezone.now(),
+        command_id=command.command_id,
+        cell=cell,
+        inspection=inspection,
+        kind=CobotCommandKind.MOVE_PART,
+        payload=command.to_dict(),
+        sent_at=timezone.now(),
     )
     send_after_commit(MOVE_PART_TASK, command.to_dict(), cobot_queue(cell.code), cell=cell)
     return row
@@ -99,15 +117,25 @@ def record_cobot_ack(data: Any) -> tuple[CobotCommand, bool]:
     device = message.device
     command_cell = CobotCommand.objects.filter(command_id=ack.command_id).values_list("cell_id", flat=True).first()
     if command_cell is not None and device.cell_id != command_cell:
-        raise refuse_unauthenticated(data, source=COBOT_ACK_TASK, problem=(
-            f"wrong cell: device {device.device_id!r} ({device.cell.code if device.cell else 'in no cell'}) "
-            f"acknowledged command {ack.command_id} of another cell"))
+        raise refuse_unauthenticated(
+            data,
+            source=COBOT_ACK_TASK,
+            problem=(
+                f"wrong cell: device {device.device_id!r} ({device.cell.code if device.cell else 'in no cell'}) "
+                f"acknowledged command {ack.command_id} of another cell"
+            ),
+        )
     return _record_ack(ack)
 
 
 @transaction.atomic
 def _record_ack(ack: CobotAck) -> tuple[CobotCommand, bool]:
-    command = CobotCommand.objects.select_for_update(of=("self",)).select_related("inspection__part").filter(command_id=ack.command_id).first()
+    command = (
+        CobotCommand.objects.select_for_update(of=("self",))
+        .select_related("inspection__part")
+        .filter(command_id=ack.command_id)
+        .first()
+    )
     if command is None:
         raise NotFound(f"No cobot command {ack.command_id}.")
     if command.acked_at is not None:
@@ -117,14 +145,27 @@ def _record_ack(ack: CobotAck) -> tuple[CobotCommand, bool]:
     command.save(update_fields=["acked_at", "ack"])
     if command.kind == CobotCommandKind.MOVE_PART and command.inspection is not None:
         audit.append(
-            actor=None, action="cobot.move_part", subject=command.inspection.part,
-            after={"destination": command.payload.get("destination"), "status": ack.status, "detail": ack.detail,
-                   "command_id": ack.command_id, "at": ack.done_at},
+            actor=None,
+            action="cobot.move_part",
+            subject=command.inspection.part,
+            after={
+                "destination": command.payload.get("destination"),
+                "status": ack.status,
+                "detail": ack.detail,
+                "command_id": ack.command_id,
+                "at": ack.done_at,
+            },
         )
-    publish_on_commit(command.cell_id, CobotAcknowledged(
-        command=command.kind, command_id=ack.command_id, status=ack.status, detail=ack.detail,
-        serial=command.payload.get("serial"),
-    ))
+    publish_on_commit(
+        command.cell_id,
+        CobotAcknowledged(
+            command=command.kind,
+            command_id=ack.command_id,
+            status=ack.status,
+            detail=ack.detail,
+            serial=command.payload.get("serial"),
+        ),
+    )
     return command, True
 
 
@@ -132,8 +173,14 @@ def record_cobot_completion(command_id: str, *, status: str, detail: str) -> tup
     """The cobot's answer over the cell link (the return of its OPC UA method, or the gateway's timeout): `done`,
     or `failed` with why. Stored once, like an acknowledgement from the queue."""
     command = CobotCommand.objects.select_related("cell").get(command_id=command_id)
-    ack = CobotAck(command_id=str(command.command_id), cell=command.cell.code, kind=command.kind, status=status,
-                   detail=detail[:2000], done_at=timezone.now().isoformat())
+    ack = CobotAck(
+        command_id=str(command.command_id),
+        cell=command.cell.code,
+        kind=command.kind,
+        status=status,
+        detail=detail[:2000],
+        done_at=timezone.now().isoformat(),
+    )
     return _record_ack(ack)
 
 
@@ -141,9 +188,12 @@ def dead_letter_cobot_ack(data: Any, *, problem: Exception) -> DeadLetter:
     """Keep an acknowledgement the server could not match or read, with why, for someone to look at."""
     payload = data if isinstance(data, dict) else {"raw": repr(data)[:2000]}
     return DeadLetter.objects.create(
-        received_at=timezone.now(), source=COBOT_ACK_TASK, detail=str(problem)[:2000],
+        received_at=timezone.now(),
+        source=COBOT_ACK_TASK,
+        detail=str(problem)[:2000],
         reason=DeadLetterReason.CONFLICT if isinstance(problem, NotFound) else DeadLetterReason.MALFORMED,
-        payload=payload, payload_bytes=len(json.dumps(payload, default=str)),
+        payload=payload,
+        payload_bytes=len(json.dumps(payload, default=str)),
     )
 
 

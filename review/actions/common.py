@@ -1,5 +1,6 @@
 """What every Debug Mode write shares: its refusals, the claim's lifetime, the audit subject of a case, the part's
 row lock, and the check that a part still has something to review."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,6 @@ from traceability.errors import DomainError, RefusedByRule
 from traceability.models import FailureCase, Part
 
 log = logging.getLogger(__name__)
-
-
 
 
 class NotAllowed(DomainError):
@@ -72,26 +71,45 @@ def nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
     """Why `inspection` (of `part`) is not reviewable now, in the operator's words."""
     serial = part.serial
     if part.status in trace_actions.FINAL_PART_STATES:
-        return RefusedByRule(f"{serial} is {part.get_status_display().lower()}: its status is final, so there is "
-                             "nothing left to review and the cobot will not move it again.")
-    pending = Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN).select_related("reviewer").first()
+        return RefusedByRule(
+            f"{serial} is {part.get_status_display().lower()}: its status is final, so there is "
+            "nothing left to review and the cobot will not move it again."
+        )
+    pending = (
+        Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)
+        .select_related("reviewer")
+        .first()
+    )
     if pending is not None:
         return RefusedByRule(f"{serial}: the override by {printed_name(pending.reviewer)} awaits a countersignature.")
     decided = ReviewedInspection.objects.filter(inspection=inspection).select_related("review__reviewer").first()
     if decided is not None:
-        return RefusedByRule(f"{serial} was already reviewed by {printed_name(decided.review.reviewer)} "
-                             f"(signed {iso_at(decided.review.signed_at)}).")
-    later = (Review.objects.filter(inspection__part=part, signed_at__gte=inspection.captured_at)
-             .select_related("reviewer").order_by("signed_at").first())
+        return RefusedByRule(
+            f"{serial} was already reviewed by {printed_name(decided.review.reviewer)} "
+            f"(signed {iso_at(decided.review.signed_at)})."
+        )
+    later = (
+        Review.objects.filter(inspection__part=part, signed_at__gte=inspection.captured_at)
+        .select_related("reviewer")
+        .order_by("signed_at")
+        .first()
+    )
     if later is not None:
-        return RefusedByRule(f"{serial} was already decided by {printed_name(later.reviewer)}'s review signed "
-                             f"{iso_at(later.signed_at)}, after this inspection was captured: the cobot has moved it.")
-    closed = (FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=inspection.captured_at)
-              .order_by("closed_at").first())
+        return RefusedByRule(
+            f"{serial} was already decided by {printed_name(later.reviewer)}'s review signed "
+            f"{iso_at(later.signed_at)}, after this inspection was captured: the cobot has moved it."
+        )
+    closed = (
+        FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=inspection.captured_at)
+        .order_by("closed_at")
+        .first()
+    )
     if closed is not None:
         assert closed.closed_at is not None  # closed_at__gte: never None
-        return RefusedByRule(f"{serial} was already dispositioned ({closed.get_disposition_display().lower()}, "
-                             f"failure case {closed.pk}, {iso_at(closed.closed_at)}) after this inspection was captured.")
+        return RefusedByRule(
+            f"{serial} was already dispositioned ({closed.get_disposition_display().lower()}, "
+            f"failure case {closed.pk}, {iso_at(closed.closed_at)}) after this inspection was captured."
+        )
     return RefusedByRule(f"Inspection of {serial} does not need a review.")
 
 

@@ -14,6 +14,7 @@ A signed verdict is one transaction: the review and its signature, the failure c
 status, the audit records and the cobot command row. The cobot task and the live event leave after commit.
 Re-authentication (password hashing) runs before the transaction opens, so the write lock is held briefly.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -77,8 +78,9 @@ def _allowed_verdicts(failed: bool) -> tuple[str, ...]:
     return (ReviewVerdict.CONFIRM_NOK, ReviewVerdict.OVERRIDE_OK)
 
 
-def _defect_label(lead: Inspection, inspections: list[Inspection], case: FailureCase | None, verdict: ReviewVerdict,
-                  reason_code: str) -> str:
+def _defect_label(
+    lead: Inspection, inspections: list[Inspection], case: FailureCase | None, verdict: ReviewVerdict, reason_code: str
+) -> str:
     if verdict != ReviewVerdict.CONFIRM_NOK:
         return "ok"
     case_code = case.defect_code.code if case is not None else ""
@@ -97,7 +99,9 @@ def _validate_decision(
     except ValueError:
         raise RefusedByRule(f"Unknown verdict {verdict!r}.") from None
     if verdict_ not in _allowed_verdicts(failed):
-        raise RefusedByRule(f"A part the machine {'failed' if failed else 'passed'} cannot be {verdict_.label.lower()}.")
+        raise RefusedByRule(
+            f"A part the machine {'failed' if failed else 'passed'} cannot be {verdict_.label.lower()}."
+        )
     if verdict_ == ReviewVerdict.CONFIRM_NOK:
         if disposition not in (ReviewDisposition.SCRAP, ReviewDisposition.REWORK):
             raise RefusedByRule("Choose scrap or rework for a NOK part.")
@@ -120,14 +124,18 @@ def _validate_decision(
 
 def _machine(inspection: Inspection) -> dict[str, Any]:
     return {
-        "verdict": inspection.verdict, "reason": inspection.reason, "defect_class": inspection.defect_class,
-        "defect_confidence": inspection.defect_confidence, "model_version": inspection.model_version,
+        "verdict": inspection.verdict,
+        "reason": inspection.reason,
+        "defect_class": inspection.defect_class,
+        "defect_confidence": inspection.defect_confidence,
+        "model_version": inspection.model_version,
         "findings_sha256": content_hash({"findings": inspection.findings}),
     }
 
 
-def _signed_content(lead: Inspection, inspections: list[Inspection], review_fields: dict[str, Any], reviewer: Any,
-                    at: dt.datetime) -> dict[str, Any]:
+def _signed_content(
+    lead: Inspection, inspections: list[Inspection], review_fields: dict[str, Any], reviewer: Any, at: dt.datetime
+) -> dict[str, Any]:
     """The evidence decided (every inspection of the part, the leading one also at the top level) and the decision."""
     return {
         "inspection": str(lead.result_id),
@@ -136,8 +144,12 @@ def _signed_content(lead: Inspection, inspections: list[Inspection], review_fiel
         "image_sha256": lead.image.sha256 if lead.image is not None else None,
         "machine": _machine(lead),
         "inspections": [
-            {"inspection": str(i.result_id), "station": i.station.code,
-             "image_sha256": i.image.sha256 if i.image is not None else None, "machine": _machine(i)}
+            {
+                "inspection": str(i.result_id),
+                "station": i.station.code,
+                "image_sha256": i.image.sha256 if i.image is not None else None,
+                "machine": _machine(i),
+            }
             for i in inspections
         ],
         "decision": review_fields,
@@ -148,9 +160,18 @@ def _signed_content(lead: Inspection, inspections: list[Inspection], review_fiel
 
 
 def sign_verdict(
-    inspection: Inspection, *, actor: Any, verdict: str, credential: str, idempotency_key: uuid.UUID | str,
-    disposition: str = "", reason_code: str = "", note: str = "", reviewed: list[str] | None = None,
-    now: dt.datetime | None = None, request: Any = None,
+    inspection: Inspection,
+    *,
+    actor: Any,
+    verdict: str,
+    credential: str,
+    idempotency_key: uuid.UUID | str,
+    disposition: str = "",
+    reason_code: str = "",
+    note: str = "",
+    reviewed: list[str] | None = None,
+    now: dt.datetime | None = None,
+    request: Any = None,
 ) -> tuple[Review, bool]:
     """Record the operator's signed verdict on the part of `inspection` (every inspection of it that needs a
     human). `reviewed`: the result ids of the inspections the operator was shown; when given, a verdict is refused
@@ -167,12 +188,23 @@ def sign_verdict(
     # Before the transaction: password hashing is slow on purpose, and SQLite's write lock starts with it.
     method = authenticate_signer(actor, credential, subject=inspection_subject(inspection), request=request)
     try:
-        return _record_verdict(inspection, actor=actor, verdict=verdict, method=method, key=key,
-                               disposition=disposition, reason_code=reason_code, note=note, reviewed=reviewed,
-                               now=now), True
+        return _record_verdict(
+            inspection,
+            actor=actor,
+            verdict=verdict,
+            method=method,
+            key=key,
+            disposition=disposition,
+            reason_code=reason_code,
+            note=note,
+            reviewed=reviewed,
+            now=now,
+        ), True
     except IntegrityError:
         # The same decision arrived twice at once: the first one stored it.
-        existing = Review.objects.filter(idempotency_key=key, reviewer=actor, inspection__part_id=inspection.part_id).first()
+        existing = Review.objects.filter(
+            idempotency_key=key, reviewer=actor, inspection__part_id=inspection.part_id
+        ).first()
         if existing is None:
             raise
         return existing, False
@@ -180,8 +212,17 @@ def sign_verdict(
 
 @transaction.atomic
 def _record_verdict(
-    inspection: Inspection, *, actor: Any, verdict: str, method: str, key: uuid.UUID, disposition: str,
-    reason_code: str, note: str, reviewed: list[str] | None, now: dt.datetime | None,
+    inspection: Inspection,
+    *,
+    actor: Any,
+    verdict: str,
+    method: str,
+    key: uuid.UUID,
+    disposition: str,
+    reason_code: str,
+    note: str,
+    reviewed: list[str] | None,
+    now: dt.datetime | None,
 ) -> Review:
     now = now or timezone.now()
     part = locked_part(inspection)
@@ -189,8 +230,10 @@ def _record_verdict(
     if not any(i.pk == inspection.pk for i in open_):
         raise nothing_to_review(part, inspection)
     if reviewed is not None and sorted(map(str, reviewed)) != sorted(str(i.result_id) for i in open_):
-        raise RefusedByRule(f"The evidence for {part.serial} changed while you reviewed it (a station reported "
-                            "again): reopen the case, look at it and sign again. Nothing was recorded.")
+        raise RefusedByRule(
+            f"The evidence for {part.serial} changed while you reviewed it (a station reported "
+            "again): reopen the case, look at it and sign again. Nothing was recorded."
+        )
     claims = ReviewClaim.objects.select_related("holder").filter(part=part)
     live = claims.filter(ended_at__isnull=True, expires_at__gt=now)
     other = live.exclude(holder=actor).first()
@@ -202,60 +245,105 @@ def _record_verdict(
         if last is None:
             raise RefusedByRule("Claim the case before signing a verdict.")
         how = "was released" if last.end_reason == ClaimEnd.RELEASED else "lapsed"
-        raise ClaimLapsed(f"Your claim on {part.serial} {how} at {iso_at(last.ended_at or last.expires_at)}: the verdict "
-                          "was not recorded. Claim the case again to sign it.")
+        raise ClaimLapsed(
+            f"Your claim on {part.serial} {how} at {iso_at(last.ended_at or last.expires_at)}: the verdict "
+            "was not recorded. Claim the case again to sign it."
+        )
     waiting = FailureCase.objects.filter(part=part, status=FailureCaseStatus.AWAITING_COUNTERSIGN).first()
     if waiting is not None:
-        raise RefusedByRule(f"{part.serial}: a signed {waiting.pending_disposition.replace('_', ' ')} of failure case "
-                            f"{waiting.pk} awaits a countersignature; no other decision is accepted until it is "
-                            "countersigned. Nothing was recorded.")
+        raise RefusedByRule(
+            f"{part.serial}: a signed {waiting.pending_disposition.replace('_', ' ')} of failure case "
+            f"{waiting.pk} awaits a countersignature; no other decision is accepted until it is "
+            "countersigned. Nothing was recorded."
+        )
     lead = selectors.lead_inspection(open_)
     case = selectors.open_failure_case(open_)
     failed = machine_failed(open_)
     verdict_, disposition_, reason_code = _validate_decision(
-        failed=failed, has_case=case is not None, verdict=verdict, disposition=disposition, reason_code=reason_code,
+        failed=failed,
+        has_case=case is not None,
+        verdict=verdict,
+        disposition=disposition,
+        reason_code=reason_code,
         note=note,
     )
     four_eyes = verdict_ == ReviewVerdict.OVERRIDE_OK and part.part_type.four_eyes_override
     decision: dict[str, Any] = {
-        "verdict": verdict_.value, "disposition": disposition_.value, "reason_code": reason_code, "note": note.strip(),
-        "defect_label": _defect_label(lead, open_, case, verdict_, reason_code), "four_eyes": four_eyes,
+        "verdict": verdict_.value,
+        "disposition": disposition_.value,
+        "reason_code": reason_code,
+        "note": note.strip(),
+        "defect_label": _defect_label(lead, open_, case, verdict_, reason_code),
+        "four_eyes": four_eyes,
     }
     content = _signed_content(lead, open_, decision, actor, now)
     sha = content_hash(content)
     review = Review(
-        inspection=lead, reviewer=actor, claim=mine, verdict=verdict_, disposition=disposition_,
-        reason_code=reason_code, note=decision["note"], defect_label=decision["defect_label"],
+        inspection=lead,
+        reviewer=actor,
+        claim=mine,
+        verdict=verdict_,
+        disposition=disposition_,
+        reason_code=reason_code,
+        note=decision["note"],
+        defect_label=decision["defect_label"],
         # The live claim began when this stretch of work did: time before a lapse or a release is not counted.
-        opened_at=mine.claimed_at, signed_at=now, review_seconds=max(0.0, (now - mine.claimed_at).total_seconds()),
+        opened_at=mine.claimed_at,
+        signed_at=now,
+        review_seconds=max(0.0, (now - mine.claimed_at).total_seconds()),
         status=ReviewStatus.AWAITING_COUNTERSIGN if four_eyes else ReviewStatus.COMPLETE,
-        completed_at=None if four_eyes else now, idempotency_key=key,
+        completed_at=None if four_eyes else now,
+        idempotency_key=key,
         signed_content=json.loads(audit.canonical_json(content)),
         content_sha256=sha,
     )
     review.full_clean()
     review.save()
     ReviewedInspection.objects.bulk_create([ReviewedInspection(review=review, inspection=i) for i in open_])
-    signature = bind_signature(Signature(
-        review=review, signer=actor, printed_name=printed_name(actor), signed_at=now, meaning=SignatureMeaning.AUTHOR,
-        method=method, idempotency_key=key,
-    ), review)
+    signature = bind_signature(
+        Signature(
+            review=review,
+            signer=actor,
+            printed_name=printed_name(actor),
+            signed_at=now,
+            meaning=SignatureMeaning.AUTHOR,
+            method=method,
+            idempotency_key=key,
+        ),
+        review,
+    )
     signature.save()
     end_claim(mine, end=ClaimEnd.SIGNED, actor=actor, at=now)
     audit.append(
-        actor=actor, action="review.sign", subject=part,
-        after={"inspection": str(lead.result_id), "inspections": [str(i.result_id) for i in open_], **decision,
-               "status": review.status, "content_sha256": sha,
-               "signature": {"printed_name": signature.printed_name, "meaning": signature.meaning, "method": method,
-                             "signed_at": now, "sha256": signature.content_sha256,
-                             "hash_version": signature.hash_version},
-               "review_seconds": round(review.review_seconds, 1)},
+        actor=actor,
+        action="review.sign",
+        subject=part,
+        after={
+            "inspection": str(lead.result_id),
+            "inspections": [str(i.result_id) for i in open_],
+            **decision,
+            "status": review.status,
+            "content_sha256": sha,
+            "signature": {
+                "printed_name": signature.printed_name,
+                "meaning": signature.meaning,
+                "method": method,
+                "signed_at": now,
+                "sha256": signature.content_sha256,
+                "hash_version": signature.hash_version,
+            },
+            "review_seconds": round(review.review_seconds, 1),
+        },
         reason=note.strip(),
     )
     if four_eyes:
         if case is not None:  # the API and the admin see the wait too, and refuse other decisions meanwhile
-            trace_actions.await_countersignature(case, disposition=Disposition.USE_AS_IS, actor=actor,
-                                                 reason=f"Debug Mode review {review.pk}: override awaits a countersignature")
+            trace_actions.await_countersignature(
+                case,
+                disposition=Disposition.USE_AS_IS,
+                actor=actor,
+                reason=f"Debug Mode review {review.pk}: override awaits a countersignature",
+            )
         move_part(lead, destination=CobotDestination.HOLD, reason="override awaits a countersignature")
     else:
         _apply(review, open_, actor=actor, at=now)
@@ -264,7 +352,12 @@ def _record_verdict(
 
 
 def countersign_review(
-    review: Review, *, actor: Any, credential: str, idempotency_key: uuid.UUID | str, now: dt.datetime | None = None,
+    review: Review,
+    *,
+    actor: Any,
+    credential: str,
+    idempotency_key: uuid.UUID | str,
+    now: dt.datetime | None = None,
     request: Any = None,
 ) -> tuple[Signature, bool]:
     """A second person approves an override on a four-eyes part type; then the override takes effect."""
@@ -282,33 +375,59 @@ def countersign_review(
 
 
 @transaction.atomic
-def _record_countersignature(review: Review, *, actor: Any, method: str, key: uuid.UUID, now: dt.datetime | None) -> Signature:
+def _record_countersignature(
+    review: Review, *, actor: Any, method: str, key: uuid.UUID, now: dt.datetime | None
+) -> Signature:
     now = now or timezone.now()
     part = locked_part(review.inspection)
-    review = Review.objects.select_for_update(of=("self",)).select_related(
-        "inspection__part__part_type", "inspection__part__batch", "inspection__station__cell", "reviewer"
-    ).get(pk=review.pk)
+    review = (
+        Review.objects.select_for_update(of=("self",))
+        .select_related(
+            "inspection__part__part_type", "inspection__part__batch", "inspection__station__cell", "reviewer"
+        )
+        .get(pk=review.pk)
+    )
     if review.status != ReviewStatus.AWAITING_COUNTERSIGN:
         raise RefusedByRule("This review does not await a countersignature.")
     if part.status in trace_actions.FINAL_PART_STATES:
-        raise RefusedByRule(f"{part.serial} is {part.get_status_display().lower()} now: the override can no longer "
-                            "take effect.")
+        raise RefusedByRule(
+            f"{part.serial} is {part.get_status_display().lower()} now: the override can no longer take effect."
+        )
     decided = list(
         Inspection.objects.filter(decided_by__review=review)
-        .select_related(*selectors.CASE_RELATED).order_by("captured_at", "id")
+        .select_related(*selectors.CASE_RELATED)
+        .order_by("captured_at", "id")
     )
-    signature = bind_signature(Signature(
-        review=review, signer=actor, printed_name=printed_name(actor), signed_at=now,
-        meaning=SignatureMeaning.COUNTERSIGN, method=method, idempotency_key=key,
-    ), review)
+    signature = bind_signature(
+        Signature(
+            review=review,
+            signer=actor,
+            printed_name=printed_name(actor),
+            signed_at=now,
+            meaning=SignatureMeaning.COUNTERSIGN,
+            method=method,
+            idempotency_key=key,
+        ),
+        review,
+    )
     signature.save()
     audit.append(
-        actor=actor, action="review.countersign", subject=part,
-        after={"inspection": str(review.inspection.result_id), "content_sha256": review.content_sha256,
-               "reviewer": printed_name(review.reviewer),
-               "signature": {"printed_name": signature.printed_name, "meaning": signature.meaning, "method": method,
-                             "signed_at": now, "sha256": signature.content_sha256,
-                             "hash_version": signature.hash_version}},
+        actor=actor,
+        action="review.countersign",
+        subject=part,
+        after={
+            "inspection": str(review.inspection.result_id),
+            "content_sha256": review.content_sha256,
+            "reviewer": printed_name(review.reviewer),
+            "signature": {
+                "printed_name": signature.printed_name,
+                "meaning": signature.meaning,
+                "method": method,
+                "signed_at": now,
+                "sha256": signature.content_sha256,
+                "hash_version": signature.hash_version,
+            },
+        },
     )
     review.status = ReviewStatus.COMPLETE
     review.completed_at = now
@@ -340,16 +459,24 @@ def _apply(review: Review, decided: list[Inspection], *, actor: Any, at: dt.date
     if review.verdict == ReviewVerdict.CONFIRM_NOK:
         if case is None:
             case = trace_actions.open_failure_case(
-                part, defect_code=DefectCode.objects.get(code=review.reason_code), found_by=FoundBy.PERSON, actor=actor,
-                station=inspection.station, description=f"Found in Debug Mode review of inspection {inspection.result_id}",
+                part,
+                defect_code=DefectCode.objects.get(code=review.reason_code),
+                found_by=FoundBy.PERSON,
+                actor=actor,
+                station=inspection.station,
+                description=f"Found in Debug Mode review of inspection {inspection.result_id}",
                 at=at,
             )
             if inspection.failure_case_id is None:  # (never re-point an inspection's earlier, closed case)
                 inspection.failure_case = case
-        trace_actions.disposition_failure_case(case, disposition=Disposition(review.disposition), actor=actor, reason=why, at=at)
+        trace_actions.disposition_failure_case(
+            case, disposition=Disposition(review.disposition), actor=actor, reason=why, at=at
+        )
     elif review.verdict == ReviewVerdict.OVERRIDE_OK:
         if case is not None and case.status != FailureCaseStatus.CLOSED:
-            trace_actions.disposition_failure_case(case, disposition=Disposition.USE_AS_IS, actor=actor, reason=why, at=at)
+            trace_actions.disposition_failure_case(
+                case, disposition=Disposition.USE_AS_IS, actor=actor, reason=why, at=at
+            )
         else:
             trace_actions.set_part_status(part, status=PartStatus.PASSED, actor=actor, reason=why, at=at)
     else:  # a low-confidence pass confirmed
@@ -364,8 +491,16 @@ def _apply(review: Review, decided: list[Inspection], *, actor: Any, at: dt.date
 def _publish_signed(review: Review, signature: Signature, decided: list[Inspection]) -> None:
     # One event per inspection decided (the same schema as ever), so each shows the human decision.
     for inspection in decided:
-        publish_on_commit(cell_id_of(inspection), ReviewSigned(
-            result_id=str(inspection.result_id), serial=inspection.part.serial, verdict=review.verdict,
-            disposition=review.disposition, status=review.status, signer=signature.printed_name,
-            meaning=signature.meaning, at=signature.signed_at.isoformat(),
-        ))
+        publish_on_commit(
+            cell_id_of(inspection),
+            ReviewSigned(
+                result_id=str(inspection.result_id),
+                serial=inspection.part.serial,
+                verdict=review.verdict,
+                disposition=review.disposition,
+                status=review.status,
+                signer=signature.printed_name,
+                meaning=signature.meaning,
+                at=signature.signed_at.isoformat(),
+            ),
+        )

@@ -1,5 +1,6 @@
 """Signing PINs serve every electronic signature of the product now, not Debug Mode's alone: each PIN moves to
 traceability.SigningPin (hash and time unchanged) before Debug Mode's table goes."""
+
 from django.db import migrations
 
 
@@ -22,15 +23,14 @@ def pins_move_back(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('review', '0001_move_to_apps'),
-        ('traceability', '0006_electronic_signatures'),
+        ("review", "0001_move_to_apps"),
+        ("traceability", "0006_electronic_signatures"),
     ]
 
     operations = [
         migrations.RunPython(pins_move, pins_move_back),
         migrations.DeleteModel(
-            name='ReviewPin',
+            name="ReviewPin",
         ),
     ]

@@ -7,158 +7,355 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('live', '0003_spc_alarms'),
-        ('traceability', '0008_station_jobs'),
+        ("live", "0003_spc_alarms"),
+        ("traceability", "0008_station_jobs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AssignableCause',
+            name="AssignableCause",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('active', models.BooleanField(default=True, help_text='Offered when a violation is acknowledged.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("active", models.BooleanField(default=True, help_text="Offered when a violation is acknowledged.")),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='CorrectiveAction',
+            name="CorrectiveAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('active', models.BooleanField(default=True, help_text='Offered when a violation is acknowledged.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("active", models.BooleanField(default=True, help_text="Offered when a violation is acknowledged.")),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Characteristic',
+            name="Characteristic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chart_kind', models.CharField(choices=[('imr', 'Individuals and moving range (I-MR)'), ('xbar_r', 'X̄ and R (subgroups)'), ('xbar_s', 'X̄ and S (subgroups)')], default='xbar_r', max_length=10)),
-                ('subgroup_size', models.PositiveSmallIntegerField(default=5, help_text='Consecutive parts per rational subgroup (2..25; X̄ charts only).')),
-                ('rules', models.JSONField(default=spc.models.default_rules, help_text='Run rules evaluated on the location chart.')),
-                ('sides', models.CharField(choices=[('two_sided', 'Two-sided (both tolerance limits)'), ('upper_only', 'Upper limit only (e.g. runout, flatness: bounded at zero)'), ('lower_only', 'Lower limit only')], default='two_sided', max_length=12)),
-                ('capability_method', models.CharField(choices=[('normal', 'Normal distribution (σ within and overall)'), ('percentile', 'Percentile method, ISO 22514-2 (0.135 % and 99.865 % of the fitted distribution)')], default='normal', max_length=12)),
-                ('study_size', models.PositiveIntegerField(default=500, help_text='The capability study and the in-control state use the latest this many values (0: every value since the limits were frozen).')),
-                ('evaluated_through_at', models.DateTimeField(blank=True, null=True)),
-                ('evaluated_through_id', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('drawing', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='spc_characteristics', to='traceability.drawingrevision')),
-                ('feature', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='spc_characteristics', to='traceability.dimensionalfeature')),
-                ('part_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='spc_characteristics', to='traceability.parttype')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='spc_characteristics', to='traceability.station')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "chart_kind",
+                    models.CharField(
+                        choices=[
+                            ("imr", "Individuals and moving range (I-MR)"),
+                            ("xbar_r", "X̄ and R (subgroups)"),
+                            ("xbar_s", "X̄ and S (subgroups)"),
+                        ],
+                        default="xbar_r",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "subgroup_size",
+                    models.PositiveSmallIntegerField(
+                        default=5, help_text="Consecutive parts per rational subgroup (2..25; X̄ charts only)."
+                    ),
+                ),
+                (
+                    "rules",
+                    models.JSONField(
+                        default=spc.models.default_rules, help_text="Run rules evaluated on the location chart."
+                    ),
+                ),
+                (
+                    "sides",
+                    models.CharField(
+                        choices=[
+                            ("two_sided", "Two-sided (both tolerance limits)"),
+                            ("upper_only", "Upper limit only (e.g. runout, flatness: bounded at zero)"),
+                            ("lower_only", "Lower limit only"),
+                        ],
+                        default="two_sided",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "capability_method",
+                    models.CharField(
+                        choices=[
+                            ("normal", "Normal distribution (σ within and overall)"),
+                            (
+                                "percentile",
+                                "Percentile method, ISO 22514-2 (0.135 % and 99.865 % of the fitted distribution)",
+                            ),
+                        ],
+                        default="normal",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "study_size",
+                    models.PositiveIntegerField(
+                        default=500,
+                        help_text="The capability study and the in-control state use the latest this many values (0: every value since the limits were frozen).",
+                    ),
+                ),
+                ("evaluated_through_at", models.DateTimeField(blank=True, null=True)),
+                ("evaluated_through_id", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "drawing",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="spc_characteristics",
+                        to="traceability.drawingrevision",
+                    ),
+                ),
+                (
+                    "feature",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="spc_characteristics",
+                        to="traceability.dimensionalfeature",
+                    ),
+                ),
+                (
+                    "part_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="spc_characteristics",
+                        to="traceability.parttype",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="spc_characteristics",
+                        to="traceability.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['part_type_id', 'drawing_id', 'feature_id', 'station_id'],
-                'permissions': [('freeze_limits', 'Can freeze and recompute SPC control limits'), ('acknowledge_violation', 'Can acknowledge SPC rule violations with cause and corrective action')],
+                "ordering": ["part_type_id", "drawing_id", "feature_id", "station_id"],
+                "permissions": [
+                    ("freeze_limits", "Can freeze and recompute SPC control limits"),
+                    ("acknowledge_violation", "Can acknowledge SPC rule violations with cause and corrective action"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ControlLimits',
+            name="ControlLimits",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chart_kind', models.CharField(choices=[('imr', 'Individuals and moving range (I-MR)'), ('xbar_r', 'X̄ and R (subgroups)'), ('xbar_s', 'X̄ and S (subgroups)')], max_length=10)),
-                ('subgroup_size', models.PositiveSmallIntegerField()),
-                ('center', models.FloatField()),
-                ('ucl', models.FloatField()),
-                ('lcl', models.FloatField()),
-                ('dispersion_center', models.FloatField()),
-                ('dispersion_ucl', models.FloatField()),
-                ('dispersion_lcl', models.FloatField()),
-                ('sigma_within', models.FloatField()),
-                ('sigma_method', models.CharField(max_length=40)),
-                ('baseline_values', models.PositiveIntegerField()),
-                ('baseline_subgroups', models.PositiveIntegerField()),
-                ('baseline_first_at', models.DateTimeField()),
-                ('baseline_last_at', models.DateTimeField()),
-                ('baseline_last_id', models.BigIntegerField(help_text="The baseline's last measurement (Phase II starts after it).")),
-                ('frozen_at', models.DateTimeField()),
-                ('reason', models.TextField(blank=True)),
-                ('superseded_at', models.DateTimeField(blank=True, null=True)),
-                ('characteristic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='limits', to='spc.characteristic')),
-                ('frozen_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "chart_kind",
+                    models.CharField(
+                        choices=[
+                            ("imr", "Individuals and moving range (I-MR)"),
+                            ("xbar_r", "X̄ and R (subgroups)"),
+                            ("xbar_s", "X̄ and S (subgroups)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("subgroup_size", models.PositiveSmallIntegerField()),
+                ("center", models.FloatField()),
+                ("ucl", models.FloatField()),
+                ("lcl", models.FloatField()),
+                ("dispersion_center", models.FloatField()),
+                ("dispersion_ucl", models.FloatField()),
+                ("dispersion_lcl", models.FloatField()),
+                ("sigma_within", models.FloatField()),
+                ("sigma_method", models.CharField(max_length=40)),
+                ("baseline_values", models.PositiveIntegerField()),
+                ("baseline_subgroups", models.PositiveIntegerField()),
+                ("baseline_first_at", models.DateTimeField()),
+                ("baseline_last_at", models.DateTimeField()),
+                (
+                    "baseline_last_id",
+                    models.BigIntegerField(help_text="The baseline's last measurement (Phase II starts after it)."),
+                ),
+                ("frozen_at", models.DateTimeField()),
+                ("reason", models.TextField(blank=True)),
+                ("superseded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "characteristic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="limits", to="spc.characteristic"
+                    ),
+                ),
+                (
+                    "frozen_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['characteristic_id', '-frozen_at', '-id'],
+                "ordering": ["characteristic_id", "-frozen_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='GaugeStudy',
+            name="GaugeStudy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference_value', models.FloatField()),
-                ('tolerance', models.FloatField()),
-                ('values', models.JSONField()),
-                ('n', models.PositiveIntegerField()),
-                ('mean', models.FloatField()),
-                ('sd', models.FloatField()),
-                ('bias', models.FloatField()),
-                ('cg', models.FloatField(blank=True, null=True)),
-                ('cgk', models.FloatField(blank=True, null=True)),
-                ('capable', models.BooleanField()),
-                ('note', models.TextField(blank=True)),
-                ('recorded_at', models.DateTimeField()),
-                ('characteristic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gauge_studies', to='spc.characteristic')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference_value", models.FloatField()),
+                ("tolerance", models.FloatField()),
+                ("values", models.JSONField()),
+                ("n", models.PositiveIntegerField()),
+                ("mean", models.FloatField()),
+                ("sd", models.FloatField()),
+                ("bias", models.FloatField()),
+                ("cg", models.FloatField(blank=True, null=True)),
+                ("cgk", models.FloatField(blank=True, null=True)),
+                ("capable", models.BooleanField()),
+                ("note", models.TextField(blank=True)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "characteristic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gauge_studies",
+                        to="spc.characteristic",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['characteristic_id', '-recorded_at', '-id'],
+                "ordering": ["characteristic_id", "-recorded_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RuleViolation',
+            name="RuleViolation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(choices=[('nelson_1', '1 point beyond 3σ (Nelson 1, Western Electric 1)'), ('nelson_2', '9 points in a row on one side of the centre line (Nelson 2)'), ('nelson_3', '6 points in a row steadily increasing or decreasing (Nelson 3)'), ('nelson_4', '14 points in a row alternating up and down (Nelson 4)'), ('nelson_5', '2 of 3 points beyond 2σ on one side (Nelson 5, Western Electric 2)'), ('nelson_6', '4 of 5 points beyond 1σ on one side (Nelson 6, Western Electric 3)'), ('nelson_7', '15 points in a row within 1σ (Nelson 7, stratification)'), ('nelson_8', '8 points in a row beyond 1σ on either side (Nelson 8, mixture)'), ('we_4', '8 points in a row on one side of the centre line (Western Electric 4)'), ('dispersion_1', "1 point beyond the dispersion chart's limits (R, S or MR)")], max_length=20)),
-                ('measurement_id', models.BigIntegerField(help_text='The last measurement of the point that completed the pattern.')),
-                ('point_at', models.DateTimeField(help_text='When the part behind that point was captured.')),
-                ('serial', models.CharField(max_length=60)),
-                ('value', models.FloatField(help_text='The plotted value (individual, subgroup mean or dispersion).')),
-                ('detected_at', models.DateTimeField()),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('alarm', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='spc_violation', to='live.alarm')),
-                ('assignable_cause', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='violations', to='spc.assignablecause')),
-                ('characteristic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='violations', to='spc.characteristic')),
-                ('corrective_action', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='violations', to='spc.correctiveaction')),
-                ('limits', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='violations', to='spc.controllimits')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "rule",
+                    models.CharField(
+                        choices=[
+                            ("nelson_1", "1 point beyond 3σ (Nelson 1, Western Electric 1)"),
+                            ("nelson_2", "9 points in a row on one side of the centre line (Nelson 2)"),
+                            ("nelson_3", "6 points in a row steadily increasing or decreasing (Nelson 3)"),
+                            ("nelson_4", "14 points in a row alternating up and down (Nelson 4)"),
+                            ("nelson_5", "2 of 3 points beyond 2σ on one side (Nelson 5, Western Electric 2)"),
+                            ("nelson_6", "4 of 5 points beyond 1σ on one side (Nelson 6, Western Electric 3)"),
+                            ("nelson_7", "15 points in a row within 1σ (Nelson 7, stratification)"),
+                            ("nelson_8", "8 points in a row beyond 1σ on either side (Nelson 8, mixture)"),
+                            ("we_4", "8 points in a row on one side of the centre line (Western Electric 4)"),
+                            ("dispersion_1", "1 point beyond the dispersion chart's limits (R, S or MR)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "measurement_id",
+                    models.BigIntegerField(help_text="The last measurement of the point that completed the pattern."),
+                ),
+                ("point_at", models.DateTimeField(help_text="When the part behind that point was captured.")),
+                ("serial", models.CharField(max_length=60)),
+                ("value", models.FloatField(help_text="The plotted value (individual, subgroup mean or dispersion).")),
+                ("detected_at", models.DateTimeField()),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "alarm",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="spc_violation",
+                        to="live.alarm",
+                    ),
+                ),
+                (
+                    "assignable_cause",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="violations",
+                        to="spc.assignablecause",
+                    ),
+                ),
+                (
+                    "characteristic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="violations", to="spc.characteristic"
+                    ),
+                ),
+                (
+                    "corrective_action",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="violations",
+                        to="spc.correctiveaction",
+                    ),
+                ),
+                (
+                    "limits",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="violations", to="spc.controllimits"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-detected_at', '-id'],
+                "ordering": ["-detected_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='characteristic',
-            constraint=models.UniqueConstraint(fields=('feature', 'station'), name='spc_characteristic_unique'),
+            model_name="characteristic",
+            constraint=models.UniqueConstraint(fields=("feature", "station"), name="spc_characteristic_unique"),
         ),
         migrations.AddConstraint(
-            model_name='characteristic',
-            constraint=models.CheckConstraint(condition=models.Q(('subgroup_size__gte', 2), ('subgroup_size__lte', 25)), name='spc_subgroup_size_in_tables'),
+            model_name="characteristic",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("subgroup_size__gte", 2), ("subgroup_size__lte", 25)),
+                name="spc_subgroup_size_in_tables",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='controllimits',
-            constraint=models.UniqueConstraint(condition=models.Q(('superseded_at__isnull', True)), fields=('characteristic',), name='spc_one_active_limits'),
+            model_name="controllimits",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("superseded_at__isnull", True)),
+                fields=("characteristic",),
+                name="spc_one_active_limits",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ruleviolation',
-            index=models.Index(fields=['characteristic', 'detected_at'], name='spc_rulevio_charact_03a985_idx'),
+            model_name="ruleviolation",
+            index=models.Index(fields=["characteristic", "detected_at"], name="spc_rulevio_charact_03a985_idx"),
         ),
         migrations.AddConstraint(
-            model_name='ruleviolation',
-            constraint=models.UniqueConstraint(condition=models.Q(('acknowledged_at__isnull', True)), fields=('characteristic', 'rule'), name='spc_one_open_violation_per_rule'),
+            model_name="ruleviolation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("acknowledged_at__isnull", True)),
+                fields=("characteristic", "rule"),
+                name="spc_one_open_violation_per_rule",
+            ),
         ),
     ]

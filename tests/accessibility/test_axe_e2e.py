@@ -1,5 +1,6 @@
 """Accessibility of the main pages: axe-core (served from static/vendor, no CDN) run in headless Chromium against a
 real Daphne process, in English and in Brazilian Portuguese. No serious or critical violation is allowed."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,13 @@ def violations(page: Any) -> list[dict[str, Any]]:
 
 
 def describe(found: list[dict[str, Any]]) -> str:
-    return json.dumps([{"id": v["id"], "impact": v["impact"], "help": v["help"],
-                        "nodes": [n["target"] for n in v["nodes"][:5]]} for v in found], indent=1)
+    return json.dumps(
+        [
+            {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"][:5]]}
+            for v in found
+        ],
+        indent=1,
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "pt-br"])
@@ -55,8 +61,17 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
         context = browser.new_context()
         context.add_cookies([chromium.session_cookie_for(engineer, server.url)])
         page = context.new_page()
-        for path in ("/", f"/cells/{cell.pk}/", "/review/", "/trace/", "/drawings/", "/calibration/", "/profiling/",
-                     "/spc/", "/accounts/profile/"):
+        for path in (
+            "/",
+            f"/cells/{cell.pk}/",
+            "/review/",
+            "/trace/",
+            "/drawings/",
+            "/calibration/",
+            "/profiling/",
+            "/spc/",
+            "/accounts/profile/",
+        ):
             page.goto(f"{server.url}{path}")
             if path.startswith("/cells/"):
                 expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
@@ -65,7 +80,8 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
                     figure = page.locator(f"figure[aria-describedby='chart-{chart}-summary']")
                     expect(figure).to_have_count(1)
                     expect(page.locator(f"#chart-{chart}-summary")).not_to_have_text(
-                        re.compile("Loading|Carregando|^$"), timeout=5_000)
+                        re.compile("Loading|Carregando|^$"), timeout=5_000
+                    )
             found[path] = violations(page)
         bad = {path: describe(v) for path, v in found.items() if v}
         assert not bad, "\n".join(f"{path}: {text}" for path, text in bad.items())

@@ -1,5 +1,6 @@
 """Each user's language: their profile setting wins, else the browser's Accept-Language, else English. Dates and
 numbers follow it."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The main pages in Portuguese, as a Brazilian operator sees them: headless Chromium (its browser asking for
 English) against a real Daphne process, signed in as a user whose profile says pt-BR. The visible text is checked
 against words that only an untranslated English page would show, and numbers are written with a decimal comma."""
+
 from __future__ import annotations
 
 import re
@@ -25,14 +26,89 @@ pytestmark = [
 # Words of the interface that a Portuguese page would never show (station, part and user names are data, so
 # words that the test data uses, such as "Loading" or "inspection", are not on the list).
 ENGLISH_ONLY = {
-    "the", "and", "of", "your", "you", "yet", "not", "no", "Sign", "Save", "Claim", "waiting", "connecting",
-    "reconnecting", "results", "devices", "alarm", "Throughput", "yield", "good", "Completed", "never", "ago",
-    "target", "parts", "part", "Skip", "content", "Profile", "Language", "Review", "Order", "first", "Nothing",
-    "Back", "Next", "Mean", "Energy", "power", "Defect", "Latest", "How", "figures", "defined", "Production",
-    "cells", "Open", "live", "view", "Cell", "Edge", "Drawings", "Trace", "cases", "case", "for",
-    "Search", "Filters", "Serial", "Batch", "Made", "until", "verdict", "Camera", "calibrated", "Revisions", "types",
-    "Journey", "Play", "Speed", "Load", "station", "visits", "recorded", "Statistical", "process",
-    "PASS", "IDLE", "RUNNING", "Username", "Password", "Quality", "control",
+    "the",
+    "and",
+    "of",
+    "your",
+    "you",
+    "yet",
+    "not",
+    "no",
+    "Sign",
+    "Save",
+    "Claim",
+    "waiting",
+    "connecting",
+    "reconnecting",
+    "results",
+    "devices",
+    "alarm",
+    "Throughput",
+    "yield",
+    "good",
+    "Completed",
+    "never",
+    "ago",
+    "target",
+    "parts",
+    "part",
+    "Skip",
+    "content",
+    "Profile",
+    "Language",
+    "Review",
+    "Order",
+    "first",
+    "Nothing",
+    "Back",
+    "Next",
+    "Mean",
+    "Energy",
+    "power",
+    "Defect",
+    "Latest",
+    "How",
+    "figures",
+    "defined",
+    "Production",
+    "cells",
+    "Open",
+    "live",
+    "view",
+    "Cell",
+    "Edge",
+    "Drawings",
+    "Trace",
+    "cases",
+    "case",
+    "for",
+    "Search",
+    "Filters",
+    "Serial",
+    "Batch",
+    "Made",
+    "until",
+    "verdict",
+    "Camera",
+    "calibrated",
+    "Revisions",
+    "types",
+    "Journey",
+    "Play",
+    "Speed",
+    "Load",
+    "station",
+    "visits",
+    "recorded",
+    "Statistical",
+    "process",
+    "PASS",
+    "IDLE",
+    "RUNNING",
+    "Username",
+    "Password",
+    "Quality",
+    "control",
 }
 
 
@@ -77,8 +153,10 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
 
         home = visit("/")
         assert "Células de produção" in home and "Abrir visão ao vivo" in home
-        live = visit(f"/cells/{cell.pk}/", lambda: expect(page.locator("#conn")).to_have_attribute(
-            "data-state", "live", timeout=15_000))
+        live = visit(
+            f"/cells/{cell.pk}/",
+            lambda: expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000),
+        )
         assert "ao vivo" in live and "Nenhum alarme ativo." in live
         assert re.search(r"ciclo meta \d+,\d s", live), "the decimal comma"
         assert "OCIOSA" in live  # the station state, translated by the script catalog
@@ -97,8 +175,10 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
         assert "Tipos de peça e desenhos" in drawings
         spc = visit("/spc/")
         assert "Controle estatístico de processo" in spc
-        replay = visit(reverse("cell-replay", args=[cell.pk]) + f"?serial={case.part.serial}",
-                       lambda: expect(page.locator("#replay-message")).to_contain_text("inspeç", timeout=10_000))
+        replay = visit(
+            reverse("cell-replay", args=[cell.pk]) + f"?serial={case.part.serial}",
+            lambda: expect(page.locator("#replay-message")).to_contain_text("inspeç", timeout=10_000),
+        )
         assert "Percurso" in replay and "Reproduzir" in replay
         profile = visit("/accounts/profile/")
         assert "Idioma" in profile

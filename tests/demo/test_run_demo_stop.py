@@ -1,5 +1,6 @@
 """run_demo's shutdown: every process group gets SIGTERM, and whatever ignores it is killed after the timeout,
 grandchildren included; then the embedded redis-server stops too, its queue kept on disk."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The demo seed builds a believable cell with history, through the same write paths as live production."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,7 +60,9 @@ def test_every_historic_part_has_its_inspections_stored_through_ingest() -> None
     per_part = history.annotate(n=Count("inspections")).values_list("n", flat=True)
     assert set(per_part) == {2}  # the visual and the dimensional station, every part
     dimensional = Inspection.objects.filter(part__in=history, station__code="dimensional")
-    features = {f.name for spec in DEMO_PART_TYPES.values() for f in spec.features if spec.code == history[0].part_type.code}
+    features = {
+        f.name for spec in DEMO_PART_TYPES.values() for f in spec.features if spec.code == history[0].part_type.code
+    }
     assert set(Measurement.objects.filter(inspection=dimensional[0]).values_list("name", flat=True)) == features
     assert Measurement.objects.filter(inspection__in=dimensional).count() == len(features) * history.count()
     # Stored by the ingest action: one "inspection.record" audit entry per result, and a failed part was failed by

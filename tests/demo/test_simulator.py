@@ -1,6 +1,7 @@
 """The cell simulator: parts go through the five stations; the inspection stations' outcomes follow the edge
 device's results, and failed parts go to the cobot station. (The edge device runs in-process here; the real
 queue path is covered by the e2e tests.)"""
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,7 +55,9 @@ def test_it_moves_parts_through_the_cell_and_follows_the_inspection_results(
     assert len(finished) == 4
     assert sent == [("edge_worker.tasks.inspect_capture", f"edge.{builders.DEVICE_ID}")] * 8
     for part in Part.objects.filter(serial__in=[p.serial for p in finished]):
-        path = list(StationEvent.objects.filter(part=part).order_by("entered_at", "id").values_list("station__code", "outcome"))
+        path = list(
+            StationEvent.objects.filter(part=part).order_by("entered_at", "id").values_list("station__code", "outcome")
+        )
         verdicts = dict(Inspection.objects.filter(part=part).values_list("station__code", "verdict"))
         assert [code for code, _ in path[:3]] == ["load", "visual", "dimensional"]
         for code in ("visual", "dimensional"):
@@ -81,8 +84,9 @@ def test_it_sends_an_overdue_capture_again_and_the_result_is_stored_once(
             return
         deliver(task, payload, queue)
 
-    config = SimulatorConfig(cell_code=cell.code, speed=1000.0, defect_rate=0.0, seed=1, parts=1, part_types=("TF-12",),
-                             resend_after_s=0.0)
+    config = SimulatorConfig(
+        cell_code=cell.code, speed=1000.0, defect_rate=0.0, seed=1, parts=1, part_types=("TF-12",), resend_after_s=0.0
+    )
     with override_settings(MEDIA_ROOT=tmp_path):
         [part] = CellSimulator(config, send=lossy, sleep=lambda _s: None).run()
     assert len(sent) == 2  # visual (re-sent once) and dimensional

@@ -1,6 +1,7 @@
 """`python manage.py run_cell_simulator` itself, against real processes: a private Redis, the edge worker and the
 ingest worker, all sharing the test database. Parts go through the cell and leave it as their inspections say;
 a malformed capture on the edge queue ends in a dead letter on the server."""
+
 from __future__ import annotations
 
 import subprocess
@@ -47,10 +48,30 @@ def running_cell(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, An
 
 def test_it_runs_parts_through_the_cell_with_the_management_command(running_cell: dict[str, Any]) -> None:
     cell, edge, ingest = running_cell["cell"], running_cell["edge"], running_cell["ingest"]
-    command = [sys.executable, "manage.py", "run_cell_simulator", "--cell", cell.code, "--device", DEVICE,
-               "--parts", "3", "--cycle", "15", "--speed", "100", "--defect-rate", "0.5", "--seed", "2",
-               "--result-timeout", "20"]
-    done = subprocess.run(command, cwd=processes.ROOT, env=running_cell["env"], capture_output=True, text=True, timeout=90)
+    command = [
+        sys.executable,
+        "manage.py",
+        "run_cell_simulator",
+        "--cell",
+        cell.code,
+        "--device",
+        DEVICE,
+        "--parts",
+        "3",
+        "--cycle",
+        "15",
+        "--speed",
+        "100",
+        "--defect-rate",
+        "0.5",
+        "--seed",
+        "2",
+        "--result-timeout",
+        "20",
+    ]
+    done = subprocess.run(
+        command, cwd=processes.ROOT, env=running_cell["env"], capture_output=True, text=True, timeout=90
+    )
     assert done.returncode == 0, done.stdout + done.stderr + edge.log()[-2000:] + ingest.log()[-2000:]
     assert "3 part(s) left the cell: 2 passed, 1 not." in done.stdout
 
@@ -60,7 +81,11 @@ def test_it_runs_parts_through_the_cell_with_the_management_command(running_cell
     for part in parts:
         verdicts = dict(Inspection.objects.filter(part=part).values_list("station__code", "verdict"))
         assert set(verdicts) == {"visual", "dimensional"}, "one stored result per station"
-        last = StationEvent.objects.filter(part=part).order_by("-entered_at", "-id").values_list("station__code", flat=True)[0]
+        last = (
+            StationEvent.objects.filter(part=part)
+            .order_by("-entered_at", "-id")
+            .values_list("station__code", flat=True)[0]
+        )
         exits.append(last)
         if set(verdicts.values()) == {"pass"}:
             assert (last, part.status) == ("unload", PartStatus.PASSED)
@@ -78,7 +103,9 @@ def test_it_keeps_a_malformed_capture_sent_to_the_edge_worker_in_a_dead_letter(r
     producer.send_task(INSPECT_CAPTURE_TASK, args=[malformed], queue=edge_queue(DEVICE))
 
     letter = processes.wait_for(
-        lambda: DeadLetter.objects.filter(source=INSPECT_CAPTURE_TASK).first(), 30, "the refused capture's dead letter",
+        lambda: DeadLetter.objects.filter(source=INSPECT_CAPTURE_TASK).first(),
+        30,
+        "the refused capture's dead letter",
         on_fail=lambda: running_cell["edge"].log() + running_cell["ingest"].log(),
     )
     assert letter.detail.startswith(f"malformed capture: part_type: missing (refused by edge device '{DEVICE}'")

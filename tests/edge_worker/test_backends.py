@@ -97,12 +97,23 @@ def test_tensorrt_matches_onnxruntime_on_the_gpu(batch, precision, tol):
 
 
 def test_it_rebuilds_a_cached_engine_on_any_mismatch_and_never_loads_blind():
-    expected = {"model_sha256": "a" * 64, "tensorrt_version": "10.3.0", "gpu_name": "Orin",
-                "compute_capability": "8.7", "precision": "fp16", "max_batch": 32}
+    expected = {
+        "model_sha256": "a" * 64,
+        "tensorrt_version": "10.3.0",
+        "gpu_name": "Orin",
+        "compute_capability": "8.7",
+        "precision": "fp16",
+        "max_batch": 32,
+    }
     assert cache_decision(dict(expected), expected)[0]
     assert cache_decision(None, expected) == (False, "no cached engine")
-    for key, other in [("tensorrt_version", "10.16.0"), ("compute_capability", "7.2"), ("model_sha256", "b" * 64),
-                       ("gpu_name", "H100"), ("precision", "fp32")]:
+    for key, other in [
+        ("tensorrt_version", "10.16.0"),
+        ("compute_capability", "7.2"),
+        ("model_sha256", "b" * 64),
+        ("gpu_name", "H100"),
+        ("precision", "fp32"),
+    ]:
         reuse, why = cache_decision({**expected, key: other}, expected)
         assert not reuse and key in why
 

@@ -1,5 +1,6 @@
 """Camera sources on the edge device: each gives the image a capture asks for, checked on arrival, or a CameraError
 with the reason. Real files, real video streams OpenCV opens, a real HTTP server: nothing is mocked."""
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,12 @@ def png_declaring(width: int, height: int, *, idat_bytes: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     body = zlib.compress(bytes(idat_bytes * 1000), 9)[:idat_bytes]
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", body)
+        + chunk(b"IEND", b"")
+    )
 
 
 def colour_png() -> bytes:
@@ -95,10 +100,10 @@ def test_it_renders_the_backlit_view_as_a_black_silhouette_on_white_with_the_sam
     assert image[:10, :10].mean() > 200 and image[-10:, -10:].mean() > 200  # the light table
     for circle in truth["geometry"]["circles"].values():  # every hole lets the light through
         x, y = (round(v) for v in circle["center"])
-        assert image[y - 1:y + 2, x - 1:x + 2].mean() > 200, circle
+        assert image[y - 1 : y + 2, x - 1 : x + 2].mean() > 200, circle
     bore = truth["geometry"]["circles"]["bore_diameter"]
     x, y = round(bore["center"][0]), round(bore["center"][1] - bore["radius"] - 6)  # just outside the bore
-    assert image[y - 1:y + 2, x - 1:x + 2].mean() < 40  # the part blocks it
+    assert image[y - 1 : y + 2, x - 1 : x + 2].mean() < 40  # the part blocks it
     again = camera.grab(request(station="dimensional", part_type=code, render_seed=5, view=View.BACKLIT))
     assert again.png == frame.png
 
@@ -107,17 +112,21 @@ def test_it_shows_a_missing_hole_as_material_against_the_backlight() -> None:
     part = render_part("CF-80", seed=3, defect="missing_hole")
     missing = part.truth["defect"]["feature"]
     frame = RenderSource("dimensional").grab(
-        request(station="dimensional", part_type="CF-80", render_seed=3, defect="missing_hole", view="backlit"))
+        request(station="dimensional", part_type="CF-80", render_seed=3, defect="missing_hole", view="backlit")
+    )
     x, y = (round(v) for v in part.truth["geometry"]["circles"][missing]["center"])
-    assert gray(frame)[y - 1:y + 2, x - 1:x + 2].mean() < 40
+    assert gray(frame)[y - 1 : y + 2, x - 1 : x + 2].mean() < 40
 
 
-@pytest.mark.parametrize(("asked", "reason"), [
-    ({}, "needs the part type"),
-    ({"part_type": "XX-1", "render_seed": 1}, "unknown part type 'XX-1'"),
-    ({"part_type": "CF-80", "render_seed": 1, "defect": "melted"}, "unknown defect 'melted'"),
-    ({"part_type": "CF-80", "render_seed": 1, "view": "x-ray"}, "'x-ray' is not a valid View"),
-])
+@pytest.mark.parametrize(
+    ("asked", "reason"),
+    [
+        ({}, "needs the part type"),
+        ({"part_type": "XX-1", "render_seed": 1}, "unknown part type 'XX-1'"),
+        ({"part_type": "CF-80", "render_seed": 1, "defect": "melted"}, "unknown defect 'melted'"),
+        ({"part_type": "CF-80", "render_seed": 1, "view": "x-ray"}, "'x-ray' is not a valid View"),
+    ],
+)
 def test_it_explains_a_render_request_it_cannot_draw(asked: dict[str, Any], reason: str) -> None:
     with pytest.raises(CameraError, match=reason):
         RenderSource("visual").grab(request(**asked))
@@ -128,8 +137,12 @@ def test_it_draws_the_part_a_serial_stands_for_when_the_cell_sends_no_seed() -> 
     first = camera.grab(request(serial="CF-80-000123", part_type="CF-80"))
     assert camera.grab(request(serial="CF-80-000123", part_type="CF-80")).png == first.png
     assert camera.grab(request(serial="CF-80-000124", part_type="CF-80")).png != first.png
-    assert RenderSource("visual", defect_rate=0.5, world_seed=8).grab(
-        request(serial="CF-80-000123", part_type="CF-80")).png != first.png
+    assert (
+        RenderSource("visual", defect_rate=0.5, world_seed=8)
+        .grab(request(serial="CF-80-000123", part_type="CF-80"))
+        .png
+        != first.png
+    )
 
 
 def test_it_sees_the_configured_share_of_parts_with_a_surface_defect() -> None:
@@ -184,7 +197,7 @@ def test_it_takes_a_file_only_once_its_upload_has_finished(incoming: Path) -> No
         upload.flush()
         time.sleep(1.0)
         assert grabber.is_alive(), f"took a half-written file: {grabber.outcome}"
-        upload.write(data[len(data) // 2:])
+        upload.write(data[len(data) // 2 :])
     grabber.join(10)
     assert isinstance(grabber.outcome, Frame), grabber.outcome
     assert grabber.outcome.png == data and grabber.outcome.meta["file"] == "part.png"
@@ -224,15 +237,19 @@ def test_it_matches_an_image_to_its_capture_by_the_serial_in_the_file_name(incom
     assert (incoming / "SN-1_cam1.xml").exists()
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    (b"GIF89a this is not what the camera should send" * 20, "not an image"),
-    (png_of(1)[:400] + bytes(2000) + png_of(1)[-12:], "corrupt"),
-    (colour_png(), "wrong number of channels"),
-    (encode_png(np.zeros((480, 640), np.uint8)), "wrong image size: expected 512x512, got 640x480"),
-    (png_declaring(30000, 30000, idat_bytes=200_000), "30000x30000 pixels"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"GIF89a this is not what the camera should send" * 20, "not an image"),
+        (png_of(1)[:400] + bytes(2000) + png_of(1)[-12:], "corrupt"),
+        (colour_png(), "wrong number of channels"),
+        (encode_png(np.zeros((480, 640), np.uint8)), "wrong image size: expected 512x512, got 640x480"),
+        (png_declaring(30000, 30000, idat_bytes=200_000), "30000x30000 pixels"),
+    ],
+)
 def test_it_moves_a_bad_image_to_rejected_with_its_reason_and_the_capture_gets_an_error(
-        incoming: Path, content: bytes, reason: str) -> None:
+    incoming: Path, content: bytes, reason: str
+) -> None:
     (incoming / "bad.png").write_bytes(content)
     asked = request()
     outcome = capture_for(asked, watched(incoming))
@@ -290,7 +307,10 @@ def test_it_does_not_pair_a_stale_image_with_a_later_part(incoming: Path) -> Non
 def test_it_says_why_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
     camera = watched(tmp_path / "nowhere")
     assert not camera.available
-    assert camera.reason == f"watched folder {tmp_path / 'nowhere'} does not exist (create it, or mount the camera's share there)"
+    assert (
+        camera.reason
+        == f"watched folder {tmp_path / 'nowhere'} does not exist (create it, or mount the camera's share there)"
+    )
     with pytest.raises(CameraError, match="does not exist"):
         camera.grab(request())
 
@@ -326,7 +346,12 @@ def test_it_reads_a_video_file_frame_by_frame_as_grayscale_and_says_when_it_ends
         assert all(close_to(f, seed) for f, seed in zip(frames, range(3)))
         assert frames[0].meta["converted"] == ["colour to grayscale"]
         header = read_header(frames[0].png)
-        assert header is not None and (header.width, header.height, header.bit_depth, header.channels) == (512, 512, 8, 1)
+        assert header is not None and (header.width, header.height, header.bit_depth, header.channels) == (
+            512,
+            512,
+            8,
+            1,
+        )
         outcome = capture_for(request(), camera)
         assert isinstance(outcome, CameraError) and "has no more frames (all 3 were used)" in str(outcome)
     finally:
@@ -338,17 +363,24 @@ def test_it_refuses_frames_of_the_wrong_size_from_a_video(tmp_path: Path) -> Non
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (320, 240), isColor=False)
     writer.write(np.full((240, 320), 128, np.uint8))
     writer.release()
-    with OpenCVSource("visual", str(path)) as camera, \
-            pytest.raises(CameraError, match="wrong image size: expected 512x512, got 320x240"):
+    with (
+        OpenCVSource("visual", str(path)) as camera,
+        pytest.raises(CameraError, match="wrong image size: expected 512x512, got 320x240"),
+    ):
         camera.grab(request())
 
 
-@pytest.mark.parametrize(("source", "reason"), [
-    ("/no/such/camera.avi", "no such video file or device: /no/such/camera.avi"),
-    (57, "no video device /dev/video57"),
-    ("videotestsrc ! video/x-raw,format=GRAY8 ! appsink drop=1",
-     "no GStreamer support" if not has_gstreamer() else "OpenCV could not open the GStreamer pipeline"),
-])
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("/no/such/camera.avi", "no such video file or device: /no/such/camera.avi"),
+        (57, "no video device /dev/video57"),
+        (
+            "videotestsrc ! video/x-raw,format=GRAY8 ! appsink drop=1",
+            "no GStreamer support" if not has_gstreamer() else "OpenCV could not open the GStreamer pipeline",
+        ),
+    ],
+)
 def test_it_says_why_a_device_or_stream_cannot_be_opened(source: int | str, reason: str) -> None:
     if has_gstreamer() and isinstance(source, str) and "!" in source:
         source = "no_such_element_xyz ! appsink"
@@ -381,8 +413,11 @@ class MjpegCamera:
                     while not camera.stopped.is_set():
                         if not camera.paused.is_set():
                             jpeg = camera.jpeg
-                            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                             % len(jpeg) + jpeg + b"\r\n")
+                            self.wfile.write(
+                                b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                                + jpeg
+                                + b"\r\n"
+                            )
                         time.sleep(0.04)
                 except OSError:
                     pass
@@ -413,7 +448,8 @@ def live_camera() -> Iterator[MjpegCamera]:
 
 
 def test_it_grabs_what_a_live_stream_shows_now_not_a_frame_buffered_before_the_request(
-        live_camera: MjpegCamera) -> None:
+    live_camera: MjpegCamera,
+) -> None:
     with OpenCVSource("visual", live_camera.url, open_timeout_s=3) as camera:
         assert camera.available, camera.reason
         assert "stream" in camera.reason
@@ -431,8 +467,11 @@ def test_it_reports_a_live_stream_that_stopped_sending_frames(live_camera: Mjpeg
         live_camera.paused.set()
         time.sleep(0.2)
         started = time.monotonic()
-        with pytest.raises(CameraError, match=r"no new frame from the stream http://127\.0\.0\.1:\d+/video\.mjpg "
-                                              r"within 0\.8 s"):
+        with pytest.raises(
+            CameraError,
+            match=r"no new frame from the stream http://127\.0\.0\.1:\d+/video\.mjpg "
+            r"within 0\.8 s",
+        ):
             camera.grab(request(timeout_s=0.8))
         assert time.monotonic() - started < 2.0
         live_camera.paused.clear()
@@ -451,8 +490,9 @@ def upload_server() -> Iterator[UploadServer]:
 
 
 def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "image/png", **(headers or {})})
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "image/png", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -478,18 +518,31 @@ def test_it_hands_a_capture_the_image_pushed_while_it_waits(upload_server: Uploa
     assert isinstance(grabber.outcome, Frame) and grabber.outcome.png == png_of(5)
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "reason"), [
-    (png_declaring(30000, 30000, idat_bytes=200_000), "image/png", 400,
-     "the PNG header declares 30000x30000 pixels"),
-    (colour_png(), "image/png", 400, "wrong number of channels: expected 1 (grayscale camera), got 3 (RGB)"),
-    (encode_png(np.zeros((100, 100), np.uint8)), "image/png", 400, "wrong image size: expected 512x512, got 100x100"),
-    (png_of(1)[: len(png_of(1)) // 2], "image/png", 400, "truncated PNG"),
-    (b"%PDF-1.7 this is a data sheet, not an image" * 30, "application/octet-stream", 415, "not an image"),
-    (b"{}", "application/json", 415, "Content-Type application/json is not an image"),
-    (bytes(1_200_000), "image/png", 413, "image too large: 1200000 bytes > limit 1000000"),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "reason"),
+    [
+        (
+            png_declaring(30000, 30000, idat_bytes=200_000),
+            "image/png",
+            400,
+            "the PNG header declares 30000x30000 pixels",
+        ),
+        (colour_png(), "image/png", 400, "wrong number of channels: expected 1 (grayscale camera), got 3 (RGB)"),
+        (
+            encode_png(np.zeros((100, 100), np.uint8)),
+            "image/png",
+            400,
+            "wrong image size: expected 512x512, got 100x100",
+        ),
+        (png_of(1)[: len(png_of(1)) // 2], "image/png", 400, "truncated PNG"),
+        (b"%PDF-1.7 this is a data sheet, not an image" * 30, "application/octet-stream", 415, "not an image"),
+        (b"{}", "application/json", 415, "Content-Type application/json is not an image"),
+        (bytes(1_200_000), "image/png", 413, "image too large: 1200000 bytes > limit 1000000"),
+    ],
+)
 def test_it_refuses_a_bad_upload_with_the_reason_and_queues_nothing(
-        upload_server: UploadServer, body: bytes, content_type: str, status: int, reason: str) -> None:
+    upload_server: UploadServer, body: bytes, content_type: str, status: int, reason: str
+) -> None:
     HttpUploadSource("visual", upload_server)
     answer = post(f"{upload_server.url}/stations/visual/images", body, {"Content-Type": content_type})
     assert answer[0] == status and reason in answer[1]["error"], answer
@@ -507,9 +560,15 @@ def test_it_matches_a_pushed_image_to_its_capture_by_serial_raw_or_multipart(upl
     url = f"{upload_server.url}/stations/visual/images"
     assert post(url, png_of(2), {"X-Serial": "SN-2"})[0] == 202
     boundary = "cam-boundary"
-    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"serial\"\r\n\r\nSN-1\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"shot.png\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode() + png_of(1) + f"\r\n--{boundary}--\r\n".encode()
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="serial"\r\n\r\nSN-1\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="shot.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png_of(1)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     status, answer = post(url, form, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert status == 202 and answer["serial"] == "SN-1"
     assert camera.grab(request("SN-1")).png == png_of(1)
@@ -552,11 +611,16 @@ def test_it_picks_each_source_from_its_configuration_string(tmp_path: Path, vide
     }
     cameras = Cameras(environ)
     try:
-        kinds = {station: cameras.for_station(station) for station in ("visual", "dimensional", "ST-20", "demo",
-                                                                        "unset")}
+        kinds = {
+            station: cameras.for_station(station) for station in ("visual", "dimensional", "ST-20", "demo", "unset")
+        }
         assert {s: c.kind for s, c in kinds.items()} == {
-            "visual": SourceKind.FOLDER, "dimensional": SourceKind.OPENCV, "ST-20": SourceKind.HTTP,
-            "demo": SourceKind.RENDER, "unset": SourceKind.RENDER}
+            "visual": SourceKind.FOLDER,
+            "dimensional": SourceKind.OPENCV,
+            "ST-20": SourceKind.HTTP,
+            "demo": SourceKind.RENDER,
+            "unset": SourceKind.RENDER,
+        }
         assert all(c.available for c in kinds.values()), [c.describe() for c in kinds.values()]
         assert isinstance(kinds["visual"], FolderSource) and kinds["visual"].folder == tmp_path / "visual" / "incoming"
         assert cameras.for_station("visual") is kinds["visual"]
@@ -574,12 +638,20 @@ def test_it_uses_the_default_source_for_a_station_without_its_own(tmp_path: Path
     assert not camera.available and "does not exist" in camera.reason
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    ("ftp://10.0.0.5/", ("TWINWEB_CAMERA_VISUAL='ftp://10.0.0.5/' is not a camera source; expected render, "
-                         "folder[:<path>], opencv:<device, file, URL or GStreamer pipeline> or http")),
-    ("opencv:", "TWINWEB_CAMERA_VISUAL='opencv:' is not a camera source"),
-    ("folder:/srv/{serial}/x.png", "{serial} may appear only in the file-name pattern"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (
+            "ftp://10.0.0.5/",
+            (
+                "TWINWEB_CAMERA_VISUAL='ftp://10.0.0.5/' is not a camera source; expected render, "
+                "folder[:<path>], opencv:<device, file, URL or GStreamer pipeline> or http"
+            ),
+        ),
+        ("opencv:", "TWINWEB_CAMERA_VISUAL='opencv:' is not a camera source"),
+        ("folder:/srv/{serial}/x.png", "{serial} may appear only in the file-name pattern"),
+    ],
+)
 def test_it_explains_a_configuration_it_cannot_use_and_every_capture_is_an_error(value: str, reason: str) -> None:
     camera = camera_from_config("visual", {"TWINWEB_CAMERA_VISUAL": value})
     assert not camera.available and reason in camera.reason
@@ -609,7 +681,9 @@ def test_it_imports_without_the_server_or_an_inference_runtime_and_opens_nothing
     import sys
 
     heavy = ["django.db", "django.conf", "twinweb", "traceability", "inspection", "onnxruntime", "torch", "tensorrt"]
-    code = ("import json, sys, threading\nimport edge_worker.cameras\n"
-            f"print(json.dumps([[m for m in {heavy!r} if m in sys.modules], threading.active_count()]))")
+    code = (
+        "import json, sys, threading\nimport edge_worker.cameras\n"
+        f"print(json.dumps([[m for m in {heavy!r} if m in sys.modules], threading.active_count()]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], 1]

@@ -1,5 +1,6 @@
 """The edge side imports nothing of the server, and creates no inference or CUDA state at import time (a prefork
 parent must not hold it when it forks)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,19 @@ import subprocess
 import sys
 
 # (Celery itself imports django.utils.version when Django is installed; the ORM and settings are what matter.)
-HEAVY = ["django.db", "django.conf", "twinweb", "traceability", "inspection", "tensorrt", "pycuda", "onnxruntime",
-         "torch", "jtop", "pynvml"]
+HEAVY = [
+    "django.db",
+    "django.conf",
+    "twinweb",
+    "traceability",
+    "inspection",
+    "tensorrt",
+    "pycuda",
+    "onnxruntime",
+    "torch",
+    "jtop",
+    "pynvml",
+]
 
 
 def test_it_imports_the_edge_task_without_the_server_or_an_inference_runtime() -> None:

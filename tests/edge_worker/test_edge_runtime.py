@@ -1,5 +1,6 @@
 """The edge runtime: every result names its model and backend, result ids follow the capture, and a capture it
 cannot use becomes an error result (kept by the server) rather than a lost message."""
+
 from __future__ import annotations
 
 import uuid
@@ -60,8 +61,9 @@ def test_it_reports_a_steady_rate_at_the_cells_takt_not_bursts(runtime: EdgeRunt
 
 def command(part_type: dict, *, station: str = "visual", view: str = "front", job: str = "full") -> Capture:  # type: ignore[type-arg]
     """A capture command from the cell: no image, the device's camera for the station takes it."""
-    return Capture(uuid.uuid4(), "TF-12-000042", station, "c", part_type, "", utc_now(), builders.DEVICE_ID,
-                   job=job, view=view)
+    return Capture(
+        uuid.uuid4(), "TF-12-000042", station, "c", part_type, "", utc_now(), builders.DEVICE_ID, job=job, view=view
+    )
 
 
 def test_it_takes_the_image_of_a_capture_command_from_the_stations_camera() -> None:
@@ -80,7 +82,8 @@ def test_it_takes_the_image_of_a_capture_command_from_the_stations_camera() -> N
 
 
 def test_it_reports_a_capture_command_its_camera_cannot_serve_as_an_error_without_an_image(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from edge_worker.cameras import Cameras
 
     monkeypatch.setenv("TWINWEB_CAMERA_TIMEOUT_S", "0.3")

@@ -1,5 +1,6 @@
 """The profiling code runs on the Jetson: it imports nothing of the server, and nothing that starts CUDA at
 import time (a Celery prefork parent must not hold CUDA state before it forks)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,7 +21,13 @@ def test_importing_the_edge_profiling_modules_pulls_in_no_server_code_and_no_gpu
         " or m.startswith(('django.db', 'django.conf', 'django.apps')))\n"
         "print(','.join(bad))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""

@@ -58,11 +58,15 @@ def test_it_fails_a_missing_hole_as_not_measured(classifier):
     assert "not measured" in out.reason
 
 
-
-
-@pytest.mark.parametrize("defect", [
-    "scratch", "dent", "burr", "crack",
-])
+@pytest.mark.parametrize(
+    "defect",
+    [
+        "scratch",
+        "dent",
+        "burr",
+        "crack",
+    ],
+)
 def test_it_fails_a_surface_defect_through_the_classifier(defect, classifier):
     part = render_part("CF-80", seed=21, defect=defect)
     out = inspect_image(encode_png(part.image), DEMO_PART_TYPES["CF-80"], classifier=classifier)

@@ -1,5 +1,6 @@
 """The message schema both sides import: round trips, and strict refusals that name the field. (Every bound of
 every message: tests/edge_worker/test_contracts.py.)"""
+
 from __future__ import annotations
 
 import copy
@@ -27,19 +28,35 @@ def test_it_round_trips_a_result_exactly() -> None:
 
 
 def test_it_round_trips_a_capture_and_telemetry() -> None:
-    capture = Capture(uuid.uuid4(), "SN-1", "visual", "ac-cell-1", DEMO_PART_TYPES["CF-80"].to_dict(),
-                      encode_image(builders.png()), utc_now(), "jetson-demo-01")
+    capture = Capture(
+        uuid.uuid4(),
+        "SN-1",
+        "visual",
+        "ac-cell-1",
+        DEMO_PART_TYPES["CF-80"].to_dict(),
+        encode_image(builders.png()),
+        utc_now(),
+        "jetson-demo-01",
+    )
     assert Capture.from_dict(capture.to_dict()) == capture
     data = builders.telemetry_body()
     assert Telemetry.from_dict(data).to_dict() == data
 
 
 def test_it_round_trips_a_refusal_whose_id_follows_the_device_and_payload() -> None:
-    refusal = Refusal.of({"serial": "SN-1"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture",
-                         reason="malformed capture: capture_id: missing")
+    refusal = Refusal.of(
+        {"serial": "SN-1"},
+        device_id="jetson-demo-01",
+        task="edge_worker.tasks.inspect_capture",
+        reason="malformed capture: capture_id: missing",
+    )
     assert Refusal.from_dict(refusal.to_dict()) == refusal
-    again = Refusal.of({"serial": "SN-1"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture", reason="x")
-    other = Refusal.of({"serial": "SN-2"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture", reason="x")
+    again = Refusal.of(
+        {"serial": "SN-1"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture", reason="x"
+    )
+    other = Refusal.of(
+        {"serial": "SN-2"}, device_id="jetson-demo-01", task="edge_worker.tasks.inspect_capture", reason="x"
+    )
     assert again.refusal_id == refusal.refusal_id != other.refusal_id
 
 
@@ -57,7 +74,11 @@ def test_it_round_trips_a_refusal_whose_id_follows_the_device_and_payload() -> N
         (lambda d: d["model"].pop("backend"), "model.backend", "missing"),
         (lambda d: d.update(power={"avg_power_mw": None, "energy_mj": None, "note": ""}), "power.note", "no reason"),
         (lambda d: d.update(image_sha256="XYZ"), "image_sha256", "64 lowercase hex"),
-        (lambda d: d.update(findings=[{"kind": "defect", "name": "dent", "bbox": [1, 2]}]), "findings[0].bbox", "[x, y, w, h]"),
+        (
+            lambda d: d.update(findings=[{"kind": "defect", "name": "dent", "bbox": [1, 2]}]),
+            "findings[0].bbox",
+            "[x, y, w, h]",
+        ),
         (lambda d: d.update(schema=2), "schema", "unsupported schema version"),
     ],
 )

@@ -1,4 +1,5 @@
 """The deck's figures come out of our arithmetic: FPS per watt = FPS / W, energy per image = mW / FPS."""
+
 from __future__ import annotations
 
 import pytest

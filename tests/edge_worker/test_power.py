@@ -1,5 +1,6 @@
 """Power sampling: energy is the time integral of the samples over the inference window, each sampler says
 why it cannot measure here, and RAPL's counter wraps are handled."""
+
 from __future__ import annotations
 
 import os
@@ -74,7 +75,13 @@ def test_it_says_not_measured_when_samples_do_not_cover_the_window() -> None:
 
 def test_it_does_not_use_a_running_average_a_la_jtop() -> None:
     # A 10 W spike in one of four 0.5 s intervals: the time average is not jtop's (power + old_avg) / 2.
-    samples = [PowerSample(0.0, 1000), PowerSample(0.5, 1000), PowerSample(1.0, 10000), PowerSample(1.5, 1000), PowerSample(2.0, 1000)]
+    samples = [
+        PowerSample(0.0, 1000),
+        PowerSample(0.5, 1000),
+        PowerSample(1.0, 10000),
+        PowerSample(1.5, 1000),
+        PowerSample(2.0, 1000),
+    ]
     jtop_avg = 0.0
     for s in samples:
         jtop_avg = (s.power_mw + jtop_avg) // 2
@@ -205,7 +212,9 @@ def test_it_reports_not_measured_with_the_reason_for_the_none_sampler() -> None:
 def test_it_says_why_jtop_is_unavailable_without_its_service() -> None:
     sampler = JtopSampler()
     assert not sampler.available
-    assert "jtop" in sampler.reason and ("not active" in sampler.reason or "not installed" in sampler.reason), sampler.reason
+    assert "jtop" in sampler.reason and ("not active" in sampler.reason or "not installed" in sampler.reason), (
+        sampler.reason
+    )
     assert sampler.read_mw() is None
 
 
@@ -232,7 +241,9 @@ def test_it_reads_rapl_counters_with_wrap(tmp_path: Path) -> None:
     assert RaplSampler.counter_delta(990_000, 40_000, 1_000_000) == 50_000
 
 
-def test_it_says_rapl_is_unavailable_when_the_counters_are_not_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_says_rapl_is_unavailable_when_the_counters_are_not_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     zone = tmp_path / "intel-rapl:0"
     zone.mkdir()
     (zone / "max_energy_range_uj").write_text("1000000\n")
@@ -266,7 +277,9 @@ def test_it_falls_back_to_none_with_every_reason_when_nothing_can_measure(monkey
     monkeypatch.setattr(samplers, "_create", unavailable)
     sampler = make_sampler("auto")
     assert sampler.name == "none" and not sampler.available
-    assert sampler.reason == ("auto: jtop unavailable (jtop missing here); nvml unavailable (nvml missing here); "
-                              "rapl unavailable (rapl missing here)")
+    assert sampler.reason == (
+        "auto: jtop unavailable (jtop missing here); nvml unavailable (nvml missing here); "
+        "rapl unavailable (rapl missing here)"
+    )
     with pytest.raises(ValueError, match="unknown power sampler"):
         make_sampler("tegrastats")

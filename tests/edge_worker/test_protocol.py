@@ -1,5 +1,6 @@
 """The protocol on the device: phases in order, each timed, power samples tagged with their phase, and with a
 sampler of known power the averages, FPS per watt and energy come out exactly."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,12 @@ def _config(model_dir: Path, **kw: Any) -> ProfileConfig:
 def test_it_runs_load_build_warmup_measure_in_that_order(model_dir: Path, phase_monitor: Any) -> None:
     seen: list[tuple[str, str]] = []
     monitor = phase_monitor({"load": 1000.0, "build": 2000.0, "warmup": 3000.0, "measure": 6000.0})
-    profiler = Profiler(_config(model_dir, variants=("onnxruntime-fp32", "opencv-fp32")), device_id="t",
-                        monitor=monitor, on_phase=lambda key, phase: seen.append((key, phase)))
+    profiler = Profiler(
+        _config(model_dir, variants=("onnxruntime-fp32", "opencv-fp32")),
+        device_id="t",
+        monitor=monitor,
+        on_phase=lambda key, phase: seen.append((key, phase)),
+    )
     report = profiler.run()
     assert seen == [(k, p) for k in ("onnxruntime-fp32", "opencv-fp32") for p in PHASES]
     for variant in report.variants:
@@ -83,8 +88,13 @@ def test_it_says_why_power_was_not_measured(model_dir: Path) -> None:
     m = report.variants[0].metrics
     assert not report.power_measured
     assert m["power_note"] == "not measured: no rails here: test"
-    for key in ("avg_power_total_mw", "avg_power_inference_mw", "fps_per_w_total", "fps_per_w_inference",
-                "energy_per_image_mj"):
+    for key in (
+        "avg_power_total_mw",
+        "avg_power_inference_mw",
+        "fps_per_w_total",
+        "fps_per_w_inference",
+        "energy_per_image_mj",
+    ):
         assert m[key] is None, key
     assert m["fps"] > 0 and 0.0 <= m["accuracy"] <= 1.0
     assert m["latency_p50_ms"] <= m["latency_p99_ms"]
@@ -93,8 +103,11 @@ def test_it_says_why_power_was_not_measured(model_dir: Path) -> None:
 
 def test_it_lists_variants_it_cannot_run_with_the_reason(model_dir: Path) -> None:
     monitor = PowerMonitor(NoneSampler())
-    report = profile_device(_config(model_dir, variants=("tensorrt-fp16", "torch-cuda-fp16", "onnxruntime-fp16")),
-                            device_id="t", monitor=monitor)
+    report = profile_device(
+        _config(model_dir, variants=("tensorrt-fp16", "torch-cuda-fp16", "onnxruntime-fp16")),
+        device_id="t",
+        monitor=monitor,
+    )
     by_key = {v.key: v for v in report.variants}
     assert set(by_key) == {"tensorrt-fp16", "torch-cuda-fp16", "onnxruntime-fp16"}
     for v in by_key.values():
@@ -112,8 +125,11 @@ def test_it_refuses_unknown_variants_and_silly_configs() -> None:
 
 
 def test_it_reports_within_the_bounds_the_server_reads_it_with(model_dir: Path) -> None:
-    report = profile_device(_config(model_dir, variants=("onnxruntime-fp32", "tensorrt-int8")), device_id="t",
-                            monitor=PowerMonitor(ConstantSampler(5000.0), rate_hz=50.0)).to_dict()
+    report = profile_device(
+        _config(model_dir, variants=("onnxruntime-fp32", "tensorrt-int8")),
+        device_id="t",
+        monitor=PowerMonitor(ConstantSampler(5000.0), rate_hz=50.0),
+    ).to_dict()
     assert ProfilingReport.from_dict(json.loads(json.dumps(report))).to_dict() == report
     failed = failure_report(str(uuid.uuid4()), "t", {"images": "many", "blob": [[[[["deep"]]]]]}, "MessageError: x")
     assert ProfilingReport.from_dict(json.loads(json.dumps(failed))).error == "MessageError: x"

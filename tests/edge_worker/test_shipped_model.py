@@ -40,4 +40,3 @@ def test_the_shipped_onnx_model_meets_the_targets_on_images_it_has_never_seen():
     defect_recall = float((predicted[defective] != ok).mean())
     assert accuracy >= 0.97, accuracy
     assert defect_recall >= 0.99, defect_recall
-

@@ -1,6 +1,7 @@
 """The signature both sides compute (edge_worker/contracts/signing.py): it survives the trip through the broker's
 JSON and nothing else does (any field, the task, the device, the time, the nonce), and the device reads its
 secret from its environment and will not start without one."""
+
 from __future__ import annotations
 
 import copy
@@ -39,8 +40,14 @@ def secret() -> DeviceSecret:
 
 
 def signed_result(secret: DeviceSecret, **kwargs: Any) -> dict[str, Any]:
-    return sign(builders.body(serial="SN-1"), task=INGEST_RESULT_TASK, device_id=builders.DEVICE_ID, secret=secret,
-                now=NOW, **kwargs)
+    return sign(
+        builders.body(serial="SN-1"),
+        task=INGEST_RESULT_TASK,
+        device_id=builders.DEVICE_ID,
+        secret=secret,
+        now=NOW,
+        **kwargs,
+    )
 
 
 def verifies(message: dict[str, Any], secret: DeviceSecret, task: str = INGEST_RESULT_TASK) -> bool:
@@ -54,7 +61,9 @@ def test_it_verifies_what_crossed_the_broker_as_json(secret: DeviceSecret) -> No
     assert travelled == message and verifies(travelled, secret)
     assert set(message["auth"]) == {"v", "device_id", "kid", "ts", "nonce", "mac"}
     assert {k: v for k, v in message.items() if k != "auth"} == builders.body(serial="SN-1") | {
-        "result_id": message["result_id"], "capture_id": message["capture_id"]}, "the wire keys stay as they were"
+        "result_id": message["result_id"],
+        "capture_id": message["capture_id"],
+    }, "the wire keys stay as they were"
 
 
 def test_it_canonicalises_order_whitespace_and_unicode() -> None:
@@ -105,10 +114,14 @@ def test_it_tells_an_unsigned_message_and_a_malformed_auth(secret: DeviceSecret)
 def test_it_counts_age_and_clock_skew() -> None:
     limits = {"max_age_s": 100.0, "max_skew_s": 10.0}
     assert freshness_problem(NOW, now=NOW + dt.timedelta(seconds=100), **limits) is None
-    assert freshness_problem(NOW, now=NOW + dt.timedelta(seconds=101), **limits) == "expired (sent 101 s ago > limit 100 s)"
+    assert (
+        freshness_problem(NOW, now=NOW + dt.timedelta(seconds=101), **limits)
+        == "expired (sent 101 s ago > limit 100 s)"
+    )
     assert freshness_problem(NOW, now=NOW - dt.timedelta(seconds=10), **limits) is None
     assert freshness_problem(NOW, now=NOW - dt.timedelta(seconds=11), **limits) == (
-        "expired (clock skew: sent 11 s in the future > limit 10 s)")
+        "expired (clock skew: sent 11 s in the future > limit 10 s)"
+    )
 
 
 def test_it_writes_and_reads_a_secret_and_never_shows_it_by_accident(secret: DeviceSecret) -> None:
@@ -123,7 +136,9 @@ def test_it_writes_and_reads_a_secret_and_never_shows_it_by_accident(secret: Dev
 
 
 def test_it_reads_the_secret_from_the_environment_or_a_file(secret: DeviceSecret, tmp_path: Path) -> None:
-    assert credentials_from_env({"TWINWEB_EDGE_DEVICE": "jetson-a", "TWINWEB_EDGE_SECRET": secret.text()}).secret == secret
+    assert (
+        credentials_from_env({"TWINWEB_EDGE_DEVICE": "jetson-a", "TWINWEB_EDGE_SECRET": secret.text()}).secret == secret
+    )
     path = tmp_path / "edge.secret"
     path.write_text(secret.text() + "\n")
     found = credentials_from_env({"TWINWEB_EDGE_DEVICE": "jetson-a", "TWINWEB_EDGE_SECRET_FILE": str(path)})
@@ -138,7 +153,13 @@ def test_it_reads_the_secret_from_the_environment_or_a_file(secret: DeviceSecret
 
 def test_the_worker_refuses_to_start_without_a_secret() -> None:
     env = {"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:1/0", "TWINWEB_EDGE_DEVICE": "jetson-a"}
-    done = subprocess.run([sys.executable, "-m", "edge_worker.worker", "--device", "jetson-a"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_worker.worker", "--device", "jetson-a"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "no device secret: set TWINWEB_EDGE_SECRET (or TWINWEB_EDGE_SECRET_FILE)" in done.stderr

@@ -1,6 +1,7 @@
 """The edge worker runs as on the Jetson: started as the device starts it, it takes a real capture off a real
 broker, inspects it and sends the result back, and in all that time imports nothing of the server: not Django,
 not the server's apps, not its web stack."""
+
 from __future__ import annotations
 
 import ast
@@ -36,9 +37,25 @@ pytestmark = [pytest.mark.e2e]
 DEVICE = "jetson-standalone-01"
 # Top-level packages of the server. `profiling`, `review`, `live` and `demo` are server apps (edge_worker's own
 # modules are all under `edge_worker.`).
-SERVER_PACKAGES = {"django", "twinweb", "inspection", "traceability", "live", "review", "profiling", "demo",
-                   "rest_framework", "channels", "channels_redis", "daphne", "drf_spectacular", "django_filters",
-                   "whitenoise", "psycopg", "dj_database_url"}
+SERVER_PACKAGES = {
+    "django",
+    "twinweb",
+    "inspection",
+    "traceability",
+    "live",
+    "review",
+    "profiling",
+    "demo",
+    "rest_framework",
+    "channels",
+    "channels_redis",
+    "daphne",
+    "drf_spectacular",
+    "django_filters",
+    "whitenoise",
+    "psycopg",
+    "dj_database_url",
+}
 
 
 def imported_names(importtime_log: str) -> list[str]:
@@ -81,9 +98,14 @@ def first_arg(message: dict[str, Any]) -> Any:
 
 def send_capture(server: private_redis.RedisServer) -> uuid.UUID:
     capture = Capture(
-        capture_id=uuid.uuid4(), serial="CF-80-SA-1", station="visual", cell="ac-cell-1",
-        part_type=DEMO_PART_TYPES["CF-80"].to_dict(), image_png_b64=encode_image(encode_png(render_part("CF-80", seed=3).image)),
-        captured_at=utc_now(), device_id=DEVICE,
+        capture_id=uuid.uuid4(),
+        serial="CF-80-SA-1",
+        station="visual",
+        cell="ac-cell-1",
+        part_type=DEMO_PART_TYPES["CF-80"].to_dict(),
+        image_png_b64=encode_image(encode_png(render_part("CF-80", seed=3).image)),
+        captured_at=utc_now(),
+        device_id=DEVICE,
     )
     producer = Celery("standalone-producer", broker="redis+socket://" + str(server.socket), set_as_current=False)
     producer.send_task(INSPECT_CAPTURE_TASK, args=[capture.to_dict()], queue=edge_queue(DEVICE))
@@ -105,16 +127,34 @@ def test_it_inspects_a_capture_without_importing_anything_of_the_server(
     stderr_path = tmp_path / "importtime.log"
     with open(stderr_path, "wb") as stderr, open(tmp_path / "worker.log", "wb") as stdout:
         worker = subprocess.Popen(
-            [sys.executable, "-X", "importtime", "-m", "edge_worker.worker", "--device", DEVICE,
-             "--telemetry-interval", "0"],
-            env=env, cwd=processes.ROOT, stdout=stdout, stderr=stderr, start_new_session=True,
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-m",
+                "edge_worker.worker",
+                "--device",
+                DEVICE,
+                "--telemetry-interval",
+                "0",
+            ],
+            env=env,
+            cwd=processes.ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
         )
         try:
-            processes.wait_for(lambda: f"edge worker {DEVICE} ready" in stderr_path.read_text(errors="replace"), 90,
-                               "the edge worker to be ready", on_fail=lambda: stderr_path.read_text(errors="replace"))
+            processes.wait_for(
+                lambda: f"edge worker {DEVICE} ready" in stderr_path.read_text(errors="replace"),
+                90,
+                "the edge worker to be ready",
+                on_fail=lambda: stderr_path.read_text(errors="replace"),
+            )
             capture_id = send_capture(broker)
             results = processes.wait_for(
-                lambda: [m for m in ingest_messages(broker) if m["headers"]["task"] == INGEST_RESULT_TASK], 90,
+                lambda: [m for m in ingest_messages(broker) if m["headers"]["task"] == INGEST_RESULT_TASK],
+                90,
                 "the edge worker's result on the ingest queue",
                 on_fail=lambda: stderr_path.read_text(errors="replace")[-3000:],
             )
@@ -133,17 +173,28 @@ def test_it_inspects_a_capture_without_importing_anything_of_the_server(
     assert result["verdict"] in ("pass", "fail")
     names = imported_names(stderr_path.read_text(errors="replace"))
     # The worker did load what inspecting takes (so the log is read right) ...
-    assert {"celery", "edge_worker.celery_app", "edge_worker.runtime", "edge_worker.vision.inspect", "cv2"} <= set(names)
+    assert {"celery", "edge_worker.celery_app", "edge_worker.runtime", "edge_worker.vision.inspect", "cv2"} <= set(
+        names
+    )
     # ... and never a server package.
     assert sorted({n for n in names if "." not in n} & SERVER_PACKAGES) == []
     assert not [n for n in names if n.split(".")[0] in SERVER_PACKAGES - {"django"}]
 
 
 def test_it_refuses_to_start_without_a_broker_and_names_the_variables(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TWINWEB_BROKER_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    done = subprocess.run([sys.executable, "-m", "edge_worker.worker", "--device", DEVICE], env=env,
-                          cwd=processes.ROOT, capture_output=True, text=True, timeout=60)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TWINWEB_BROKER_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_worker.worker", "--device", DEVICE],
+        env=env,
+        cwd=processes.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "TWINWEB_BROKER_URL" in done.stderr and "CELERY_BROKER_URL" in done.stderr and "REDIS_URL" in done.stderr
 
@@ -152,7 +203,12 @@ def test_it_has_no_import_of_the_server_anywhere_in_its_code() -> None:
     found = []
     for path in (processes.ROOT / "edge_worker").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            modules = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                       [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             found += [f"{path.relative_to(processes.ROOT)}: {m}" for m in modules if m.split(".")[0] in SERVER_PACKAGES]
     assert found == []

@@ -1,6 +1,7 @@
 """Each station has its own job on its own image: the visual station runs the defect model on a front-lit image,
 the dimensional station the drawing's measurement programme on a backlit silhouette, so the two disagree when only
 one of them should fail."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,12 +24,14 @@ def classifier() -> Any:
     backend.close()
 
 
-def stations_see(classifier: Any, *, seed: int, defect: str | None = None,
-                 dimensions_mm: dict[str, float] | None = None) -> tuple[Any, Any]:
+def stations_see(
+    classifier: Any, *, seed: int, defect: str | None = None, dimensions_mm: dict[str, float] | None = None
+) -> tuple[Any, Any]:
     rendered = render_part(SPEC, seed=seed, defect=defect, dimensions_mm=dimensions_mm)
     visual = inspect_image(encode_png(rendered.image), SPEC, classifier=classifier, job="defect_model", view="front")
-    dimensional = inspect_image(encode_png(backlit_image(rendered)), SPEC, classifier=classifier, job="measurement",
-                                view="backlit")
+    dimensional = inspect_image(
+        encode_png(backlit_image(rendered)), SPEC, classifier=classifier, job="measurement", view="backlit"
+    )
     return visual, dimensional
 
 

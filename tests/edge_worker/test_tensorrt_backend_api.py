@@ -7,6 +7,7 @@ call surface of each version and nothing else: a call from another version's API
 wrong copy, shape or binding gives wrong probabilities, not a pass. On a machine with TensorRT,
 tests/vision/test_backends.py checks the real thing.
 """
+
 from __future__ import annotations
 
 import json
@@ -170,6 +171,7 @@ def fake_tensorrt(version: str) -> types.ModuleType:
             self.calibration_profile = profile
 
     if (major, minor) >= (8, 4):  # before 8.4 the workspace was the max_workspace_size attribute
+
         def set_memory_pool_limit(self: BuilderConfig, pool: int, size: int) -> None:
             self.max_workspace_size = size
 
@@ -225,6 +227,7 @@ def fake_tensorrt(version: str) -> types.ModuleType:
             trt.builds.append({"ran": n})
 
     if major >= 10:
+
         def set_input_shape(self: Context, name: str, shape: tuple[int, ...]) -> bool:
             assert name == "input"
             self.shape = tuple(shape)
@@ -242,6 +245,7 @@ def fake_tensorrt(version: str) -> types.ModuleType:
         Context.set_tensor_address = set_tensor_address  # type: ignore[attr-defined]
         Context.execute_async_v3 = execute_async_v3  # type: ignore[attr-defined]
     else:
+
         def set_binding_shape(self: Context, index: int, shape: tuple[int, ...]) -> bool:
             assert index == 0
             self.shape = tuple(shape)
@@ -265,7 +269,8 @@ def fake_tensorrt(version: str) -> types.ModuleType:
         Engine.num_io_tensors = 2  # type: ignore[attr-defined]
         Engine.get_tensor_name = lambda self, i: ("input", "output")[i]  # type: ignore[attr-defined]
         Engine.get_tensor_mode = lambda self, name: (  # type: ignore[attr-defined]
-            TensorIOMode.INPUT if name == "input" else TensorIOMode.OUTPUT)
+            TensorIOMode.INPUT if name == "input" else TensorIOMode.OUTPUT
+        )
         trt.TensorIOMode = TensorIOMode  # type: ignore[attr-defined]
 
     class Runtime:
@@ -275,8 +280,13 @@ def fake_tensorrt(version: str) -> types.ModuleType:
         def deserialize_cuda_engine(self, plan: bytes) -> Engine | None:
             return Engine(plan) if plan.startswith(b"PLAN") else None
 
-    for name, value in {"Logger": Logger, "Builder": Builder, "OnnxParser": OnnxParser, "Runtime": Runtime,
-                        "NetworkDefinitionCreationFlag": NetworkDefinitionCreationFlag}.items():
+    for name, value in {
+        "Logger": Logger,
+        "Builder": Builder,
+        "OnnxParser": OnnxParser,
+        "Runtime": Runtime,
+        "NetworkDefinitionCreationFlag": NetworkDefinitionCreationFlag,
+    }.items():
         setattr(trt, name, value)
     if (major, minor) >= (8, 4):
         trt.MemoryPoolType = MemoryPoolType  # type: ignore[attr-defined]
@@ -309,7 +319,10 @@ def images() -> np.ndarray:
 @pytest.mark.parametrize("tensorrt_version", ["8.2.1", "10.3.0"], indirect=True)
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_it_builds_caches_and_runs_an_engine_with_this_versions_api(
-    tensorrt_version: types.ModuleType, precision: str, images: np.ndarray, tmp_path: Path,
+    tensorrt_version: types.ModuleType,
+    precision: str,
+    images: np.ndarray,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from edge_worker.vision.backends import tensorrt_backend
@@ -333,9 +346,14 @@ def test_it_builds_caches_and_runs_an_engine_with_this_versions_api(
     copies = [c for c in sys.modules["pycuda.driver"].calls if isinstance(c, tuple) and c[0] == "htod"]
     assert copies[-1] == ("htod", 1 * 2 * 128 * 128 * 4)  # one image copied, not the whole 32-image buffer
     sidecar = json.loads(next((tmp_path / "engines").glob(f"*_{precision}_*.json")).read_text())
-    assert sidecar == {"model_sha256": ModelInfo().onnx_sha256, "tensorrt_version": tensorrt_version.__version__,
-                       "gpu_name": "Orin (stand-in)", "compute_capability": "8.7", "precision": precision,
-                       "max_batch": 32}
+    assert sidecar == {
+        "model_sha256": ModelInfo().onnx_sha256,
+        "tensorrt_version": tensorrt_version.__version__,
+        "gpu_name": "Orin (stand-in)",
+        "compute_capability": "8.7",
+        "precision": precision,
+        "max_batch": 32,
+    }
 
     again = create_backend("tensorrt", precision=precision, threads=1)  # same model, version and GPU: cached
     again.close()

@@ -1,5 +1,6 @@
 """The cell link's tests: a real asyncua OPC UA server (the simulated PLC) and the real gateway, on the test
 database (committed: the gateway writes from its own database thread, as in production)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -58,20 +59,40 @@ def plc_config(cell: Cell, **overrides: Any) -> PlcConfig:
     from traceability.models import Station
 
     stations = tuple((s.code, s.kind) for s in Station.objects.filter(cell=cell).order_by("position"))
-    defaults: dict[str, Any] = dict(cell_code=cell.code, endpoint=f"opc.tcp://127.0.0.1:{free_port()}/twinweb/",
-                                    stations=stations, cycle_s=0.3, part_types=("CF-80",), result_timeout_s=0.3,
-                                    buffer_size=8, cobot_move_s=0.05)
+    defaults: dict[str, Any] = dict(
+        cell_code=cell.code,
+        endpoint=f"opc.tcp://127.0.0.1:{free_port()}/twinweb/",
+        stations=stations,
+        cycle_s=0.3,
+        part_types=("CF-80",),
+        result_timeout_s=0.3,
+        buffer_size=8,
+        cobot_move_s=0.05,
+    )
     return PlcConfig(**{**defaults, **overrides})
 
 
 @contextlib.asynccontextmanager
-async def running_link(cell: Cell, part_type: PartType, *, plc: PlcConfig | None = None,
-                       gateway: dict[str, Any] | None = None, start_gateway: bool = True) -> AsyncIterator[Link]:
+async def running_link(
+    cell: Cell,
+    part_type: PartType,
+    *,
+    plc: PlcConfig | None = None,
+    gateway: dict[str, Any] | None = None,
+    start_gateway: bool = True,
+) -> AsyncIterator[Link]:
     config = plc or await asyncio.to_thread(plc_config, cell)
     simulated = SimulatedPLC(config)
     await simulated.start()
-    gateway_config = GatewayConfig(cell=cell.code, endpoint=config.endpoint, poll_s=0.3, backoff_initial_s=0.2,
-                                   backoff_max_s=1.0, result_poll_s=0.05, **(gateway or {}))
+    gateway_config = GatewayConfig(
+        cell=cell.code,
+        endpoint=config.endpoint,
+        poll_s=0.3,
+        backoff_initial_s=0.2,
+        backoff_max_s=1.0,
+        result_poll_s=0.05,
+        **(gateway or {}),
+    )
     link = Link(cell, part_type, simulated, CellGateway(gateway_config), asyncio.Event())
     if start_gateway:
         await link.start_gateway()

@@ -1,6 +1,7 @@
 """The cell gateway against a real OPC UA server: every PLC event is stored once, in order, and acknowledged;
 parts are registered at loading, enter and leave each station, and the part the cell routes to failure analysis is
 held. A cut, a PLC restart and values the twin cannot use lose nothing silently."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,11 @@ async def test_it_stores_every_cycle_of_the_plc_once_and_acknowledges_it(plc_cel
             assert await link.plc.acknowledged(station) == link.plc.sequences[station] == stored
     parts = await asyncio.to_thread(lambda: list(Part.objects.order_by("serial").values_list("serial", "status")))
     assert len(parts) == 4 and all(serial.startswith("CF-80-P") for serial, _ in parts)
-    load_events = await asyncio.to_thread(lambda: list(
-        StationEvent.objects.filter(station__code="load").order_by("entered_at").values_list("outcome", flat=True)))
+    load_events = await asyncio.to_thread(
+        lambda: list(
+            StationEvent.objects.filter(station__code="load").order_by("entered_at").values_list("outcome", flat=True)
+        )
+    )
     assert load_events == [StationOutcome.OK] * 3 + [StationOutcome.IN_PROGRESS]
     assert await asyncio.to_thread(duplicates) == 0
 
@@ -59,12 +63,22 @@ async def test_it_sends_a_capture_command_for_each_cycle_at_an_inspection_statio
         for _ in range(3):
             await link.plc.tick()
         await link.until(lambda: CycleRecord.objects.filter(station__code="dimensional", kind="CycleStart").exists())
-    starts = await asyncio.to_thread(lambda: list(
-        CycleRecord.objects.filter(kind="CycleStart", station__code__in=("visual", "dimensional"))
-        .values_list("capture_id", "capture_sent_at")))
+    starts = await asyncio.to_thread(
+        lambda: list(
+            CycleRecord.objects.filter(kind="CycleStart", station__code__in=("visual", "dimensional")).values_list(
+                "capture_id", "capture_sent_at"
+            )
+        )
+    )
     assert starts and all(capture_id and sent for capture_id, sent in starts)
-    assert await asyncio.to_thread(lambda: CycleRecord.objects.filter(
-        kind="CycleStart", station__code="load", capture_id__isnull=False).count()) == 0
+    assert (
+        await asyncio.to_thread(
+            lambda: CycleRecord.objects.filter(
+                kind="CycleStart", station__code="load", capture_id__isnull=False
+            ).count()
+        )
+        == 0
+    )
 
 
 async def test_it_holds_a_part_the_cell_sends_to_failure_analysis_when_no_verdict_came(plc_cell: Any) -> None:
@@ -90,11 +104,15 @@ async def test_it_stores_every_cycle_once_across_a_plc_restart_that_resets_its_c
         await link.plc.restart()  # the link drops; the counters start again under a new BootId
         for _ in range(3):
             await link.plc.tick()
-        await link.until(lambda: CycleRecord.objects.filter(station__code="load", boot_id=link.plc.boot_id).count() == 5,
-                         what="the events after the restart")
+        await link.until(
+            lambda: CycleRecord.objects.filter(station__code="load", boot_id=link.plc.boot_id).count() == 5,
+            what="the events after the restart",
+        )
         for _ in range(2):
             await link.plc.tick()
-        await link.until(lambda: CycleRecord.objects.filter(station__code="load", boot_id=link.plc.boot_id).count() == 9)
+        await link.until(
+            lambda: CycleRecord.objects.filter(station__code="load", boot_id=link.plc.boot_id).count() == 9
+        )
     assert await asyncio.to_thread(duplicates) == 0
     boots = await asyncio.to_thread(lambda: set(CycleRecord.objects.values_list("boot_id", flat=True)))
     assert boots == {first_boot, link.plc.boot_id}
@@ -142,8 +160,15 @@ async def test_it_dead_letters_tag_values_it_cannot_use_and_moves_on(plc_cell: A
         plc = link.plc
         await plc.emit("load", EventKind.CYCLE_START, serial="X" * 61, part_type="CF-80", start=now)
         await plc.emit("load", EventKind.CYCLE_START, serial="CF-80-UNKNOWN-TYPE", part_type="ZZ-99", start=now)
-        await plc.emit("visual", EventKind.CYCLE_END, serial="CF-80-NEVER-LOADED", part_type="CF-80", start=now,
-                       end=now, outcome=PlcOutcome.OK)
+        await plc.emit(
+            "visual",
+            EventKind.CYCLE_END,
+            serial="CF-80-NEVER-LOADED",
+            part_type="CF-80",
+            start=now,
+            end=now,
+            outcome=PlcOutcome.OK,
+        )
         await plc.emit("load", EventKind.CYCLE_START, serial="CF-80-GOOD-1", part_type="CF-80", start=now)
         await link.until(lambda: CycleRecord.objects.count() == 4, what="all four events recorded")
     letters = await asyncio.to_thread(lambda: list(DeadLetter.objects.order_by("id").values_list("reason", "detail")))

@@ -3,6 +3,7 @@
 demo renderer) and inspects it -> the ingest worker stores the result -> the gateway writes the verdict back to the
 PLC -> the PLC routes the part: both inspections passed to unload, anything else to the cobot. No image is rendered
 by the server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,13 @@ def twin(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     factories.make_part_type(code="CF-80")
     server = broker.RedisServer().start()
     # Half of the parts the demo camera sees carry a surface defect; the shipped model finds them.
-    env = processes.worker_env(server, tmp_path / "media", TWINWEB_INFERENCE_BACKEND="onnxruntime",
-                               TWINWEB_CAMERA_RENDER_DEFECT_RATE="0.5", TWINWEB_CAMERA_RENDER_SEED="3")
+    env = processes.worker_env(
+        server,
+        tmp_path / "media",
+        TWINWEB_INFERENCE_BACKEND="onnxruntime",
+        TWINWEB_CAMERA_RENDER_DEFECT_RATE="0.5",
+        TWINWEB_CAMERA_RENDER_SEED="3",
+    )
     ingest = processes.ingest_worker(env, tmp_path).start()
     edge = processes.edge_worker(env, tmp_path, DEVICE).start()
     try:
@@ -47,20 +53,42 @@ def twin(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
         server.stop()
 
 
-async def test_it_inspects_what_the_plc_triggers_and_routes_each_part_by_the_twins_verdicts(twin: dict[str, Any]) -> None:
-    config = await asyncio.to_thread(plc_config, twin["cell"], parts=4, cycle_s=1.0, result_timeout_s=30.0,
-                                   serial_tag="E2E")
+async def test_it_inspects_what_the_plc_triggers_and_routes_each_part_by_the_twins_verdicts(
+    twin: dict[str, Any],
+) -> None:
+    config = await asyncio.to_thread(
+        plc_config, twin["cell"], parts=4, cycle_s=1.0, result_timeout_s=30.0, serial_tag="E2E"
+    )
     plc = SimulatedPLC(config)
     await plc.start()
-    gateway = processes.Worker("gateway", [sys.executable, "manage.py", "run_cell_gateway", "--cell", "e2e-cell",
-                                           "--endpoint", config.endpoint, "--poll", "0.5"], twin["env"], twin["tmp"])
+    gateway = processes.Worker(
+        "gateway",
+        [
+            sys.executable,
+            "manage.py",
+            "run_cell_gateway",
+            "--cell",
+            "e2e-cell",
+            "--endpoint",
+            config.endpoint,
+            "--poll",
+            "0.5",
+        ],
+        twin["env"],
+        twin["tmp"],
+    )
     gateway.start()
     try:
         stop = asyncio.Event()
         await asyncio.wait_for(plc.run(stop), timeout=150)
         emitted = sum(plc.sequences.values())
-        await asyncio.to_thread(processes.wait_for, lambda: CycleRecord.objects.count() >= emitted, 30,
-                                "the gateway to store the last events", on_fail=gateway.log)
+        await asyncio.to_thread(
+            processes.wait_for,
+            lambda: CycleRecord.objects.count() >= emitted,
+            30,
+            "the gateway to store the last events",
+            on_fail=gateway.log,
+        )
     finally:
         gateway.kill()
         await plc.stop()
@@ -68,13 +96,18 @@ async def test_it_inspects_what_the_plc_triggers_and_routes_each_part_by_the_twi
     assert len(plc.finished) == 4, logs
     for part_on_line in plc.finished:
         part = await asyncio.to_thread(Part.objects.get, serial=part_on_line.serial)
-        verdicts = dict(await asyncio.to_thread(
-            list, Inspection.objects.filter(part=part).values_list("station__code", "verdict")))
+        verdicts = dict(
+            await asyncio.to_thread(list, Inspection.objects.filter(part=part).values_list("station__code", "verdict"))
+        )
         assert verdicts == part_on_line.verdicts, logs  # the PLC routed on exactly what the twin stored
         passed = set(verdicts.values()) == {"pass"}
         assert part_on_line.route[-1] == ("unload" if passed else "cobot")
-        exits = await asyncio.to_thread(list, StationEvent.objects.filter(part=part).order_by("-entered_at", "-id")
-                                        .values_list("station__code", flat=True)[:1])
+        exits = await asyncio.to_thread(
+            list,
+            StationEvent.objects.filter(part=part)
+            .order_by("-entered_at", "-id")
+            .values_list("station__code", flat=True)[:1],
+        )
         last = exits[0]
         assert last == part_on_line.route[-1]
         assert (part.status == PartStatus.PASSED) == passed

@@ -1,5 +1,6 @@
 """The cobot over OPC UA (Debug Mode's commands become method calls on the cobot's node; the call's return is its
 completion) and the link's security (Basic256Sha256 + SignAndEncrypt, certificates from files)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,10 +29,14 @@ pytestmark = [pytest.mark.e2e]
 
 def command(cell: Any, kind: str = CobotCommandKind.PRESENT_VIEW) -> CobotCommand:
     command_id = uuid.uuid4()
-    payload = ({"serial": "CF-80-X1", "finding_name": "bore_diameter", "bbox": [10, 20, 30, 40]}
-               if kind == CobotCommandKind.PRESENT_VIEW else {"serial": "CF-80-X1", "destination": "scrap"})
-    return CobotCommand.objects.create(command_id=command_id, cell=cell, kind=kind, payload=payload,
-                                       sent_at=timezone.now())
+    payload = (
+        {"serial": "CF-80-X1", "finding_name": "bore_diameter", "bbox": [10, 20, 30, 40]}
+        if kind == CobotCommandKind.PRESENT_VIEW
+        else {"serial": "CF-80-X1", "destination": "scrap"}
+    )
+    return CobotCommand.objects.create(
+        command_id=command_id, cell=cell, kind=kind, payload=payload, sent_at=timezone.now()
+    )
 
 
 @override_settings(TWINWEB_COBOT_LINK="opcua")
@@ -69,8 +74,13 @@ def certificate(folder: Path, name: str, uri: str, *, server: bool) -> tuple[Pat
     key = cert_gen.generate_private_key()
     usage = [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
     cert = cert_gen.generate_self_signed_app_certificate(
-        key, uri, {}, [cert_gen.x509.UniformResourceIdentifier(uri), cert_gen.x509.DNSName(socket.gethostname())],
-        extended=usage, days=30)
+        key,
+        uri,
+        {},
+        [cert_gen.x509.UniformResourceIdentifier(uri), cert_gen.x509.DNSName(socket.gethostname())],
+        extended=usage,
+        days=30,
+    )
     cert_path, key_path = folder / f"{name}.der", folder / f"{name}.pem"
     cert_path.write_bytes(cert.public_bytes(Encoding.DER))
     key_path.write_bytes(cert_gen.dump_private_key_as_pem(key))
@@ -85,12 +95,17 @@ def pki(tmp_path: Path) -> dict[str, Any]:
     gateway_cert, gateway_key = certificate(tmp_path, "gateway", "urn:twinweb:gateway", server=False)
     stranger_cert, stranger_key = certificate(tmp_path, "stranger", "urn:twinweb:gateway", server=False)
     (trusted / "gateway.der").write_bytes(gateway_cert.read_bytes())
-    return {"server": ServerSecurity(plc_cert, plc_key, trusted), "plc_cert": plc_cert,
-            "gateway": (gateway_cert, gateway_key), "stranger": (stranger_cert, stranger_key)}
+    return {
+        "server": ServerSecurity(plc_cert, plc_key, trusted),
+        "plc_cert": plc_cert,
+        "gateway": (gateway_cert, gateway_key),
+        "stranger": (stranger_cert, stranger_key),
+    }
 
 
 async def test_it_links_with_sign_and_encrypt_when_the_plc_trusts_the_gateways_certificate(
-        plc_cell: Any, pki: dict[str, Any]) -> None:
+    plc_cell: Any, pki: dict[str, Any]
+) -> None:
     cell, part_type = plc_cell
     config = await asyncio.to_thread(plc_config, cell, security=pki["server"])
     cert, key = pki["gateway"]
@@ -101,7 +116,8 @@ async def test_it_links_with_sign_and_encrypt_when_the_plc_trusts_the_gateways_c
 
 
 async def test_it_refuses_to_link_with_a_certificate_the_plc_does_not_trust_and_says_why(
-        plc_cell: Any, pki: dict[str, Any]) -> None:
+    plc_cell: Any, pki: dict[str, Any]
+) -> None:
     cell, part_type = plc_cell
     config = await asyncio.to_thread(plc_config, cell, security=pki["server"])
     cert, key = pki["stranger"]
@@ -113,7 +129,8 @@ async def test_it_refuses_to_link_with_a_certificate_the_plc_does_not_trust_and_
 
 
 async def test_it_refuses_an_anonymous_connection_to_a_plc_that_requires_encryption(
-        plc_cell: Any, pki: dict[str, Any]) -> None:
+    plc_cell: Any, pki: dict[str, Any]
+) -> None:
     cell, part_type = plc_cell
     config = await asyncio.to_thread(plc_config, cell, security=pki["server"])
     async with running_link(cell, part_type, plc=config, start_gateway=False) as link:

@@ -1,5 +1,6 @@
 """Fixtures of the ingest tests: images stored in a folder of each test's own, and a registered edge device with a
 part of its cell to report on."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

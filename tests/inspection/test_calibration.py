@@ -1,6 +1,7 @@
 """Each station camera is calibrated as data: px per mm from an image of the dot-grid target, stored per station with
 its residual, who and when; the next capture is measured with it and the inspection names it; a failed calibration
 is refused with the reason; an old one shows a warning where people look."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -109,14 +110,19 @@ def test_an_inspection_names_the_calibration_it_was_measured_with(cell: Any) -> 
     calibration = calibrate_station(station, png=target(5.0), actor=None)
     device = ingest_builders.make_device(cell)
     part = ingest_builders.make_edge_part(cell)
-    payload = ingest_builders.signed({**ingest_builders.body(serial=part.serial, station="dimensional",
-                                                             device_id=device.device_id),
-                                      "calibration_id": calibration.pk})
+    payload = ingest_builders.signed(
+        {
+            **ingest_builders.body(serial=part.serial, station="dimensional", device_id=device.device_id),
+            "calibration_id": calibration.pk,
+        }
+    )
     inspection, _ = record_inspection_result(payload)
     assert inspection.calibration == calibration
 
 
-def test_an_old_or_missing_calibration_warns_on_the_live_page(cell: Any, supervisor: Any, login: Any, settings: Any) -> None:
+def test_an_old_or_missing_calibration_warns_on_the_live_page(
+    cell: Any, supervisor: Any, login: Any, settings: Any
+) -> None:
     settings.TWINWEB_CALIBRATION_MAX_AGE_DAYS = 30
     station = cell.stations.get(code="dimensional")
     calibration = calibrate_station(station, png=target(5.0), actor=None)
@@ -125,7 +131,8 @@ def test_an_old_or_missing_calibration_warns_on_the_live_page(cell: Any, supervi
     page = login(supervisor).get(f"/cells/{cell.pk}/").content.decode()
     assert "camera calibration" not in page
     StationCalibration.objects.filter(pk=calibration.pk).update(
-        calibrated_at=calibration.calibrated_at - dt.timedelta(days=31))
+        calibrated_at=calibration.calibrated_at - dt.timedelta(days=31)
+    )
     page = login(supervisor).get(f"/cells/{cell.pk}/").content.decode()
     assert "Dimensional inspection: camera calibration from" in page and "is due" in page
 

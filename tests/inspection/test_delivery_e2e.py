@@ -1,5 +1,6 @@
 """Exactly one stored result per capture, with real worker processes, a real Redis and the test database:
 a worker killed mid-task, and a Redis crash mid-run, lose nothing and store nothing twice."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,8 +57,9 @@ def edge_pool() -> str:
 
 
 @pytest.fixture
-def workers(plant: dict[str, Any], private_redis: broker.RedisServer, tmp_path: Path,
-            edge_pool: str) -> Iterator[dict[str, Any]]:
+def workers(
+    plant: dict[str, Any], private_redis: broker.RedisServer, tmp_path: Path, edge_pool: str
+) -> Iterator[dict[str, Any]]:
     env = processes.worker_env(private_redis, tmp_path / "media")
     ingest = processes.ingest_worker(env, tmp_path)
     edge = processes.edge_worker(env, tmp_path, DEVICE, telemetry_s=1.0, pool=edge_pool)
@@ -74,7 +76,12 @@ def part_png() -> bytes:
 def producer(server: broker.RedisServer) -> Celery:
     # Not the current app: tasks elsewhere in this test process must keep publishing through twinweb.celery.app.
     app = Celery("e2e-producer", broker="redis+socket://" + str(server.socket), set_as_current=False)
-    app.conf.task_publish_retry_policy = {"max_retries": 60, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+    app.conf.task_publish_retry_policy = {
+        "max_retries": 60,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    }
     app.conf.broker_connection_retry_on_startup = True
     return app
 
@@ -84,8 +91,14 @@ SENT: dict[uuid.UUID, dict[str, Any]] = {}
 
 def send_capture(app: Celery, serial: str, station: str, png: bytes) -> uuid.UUID:
     capture = Capture(
-        capture_id=uuid.uuid4(), serial=serial, station=station, cell="e2e", part_type=DEMO_PART_TYPES["CF-80"].to_dict(),
-        image_png_b64=encode_image(png), captured_at=dt.datetime.now(dt.timezone.utc), device_id=DEVICE,
+        capture_id=uuid.uuid4(),
+        serial=serial,
+        station=station,
+        cell="e2e",
+        part_type=DEMO_PART_TYPES["CF-80"].to_dict(),
+        image_png_b64=encode_image(png),
+        captured_at=dt.datetime.now(dt.timezone.utc),
+        device_id=DEVICE,
     )
     SENT[capture.capture_id] = capture.to_dict()
     app.send_task(INSPECT_CAPTURE_TASK, args=[SENT[capture.capture_id]], queue=edge_queue(DEVICE))
@@ -111,8 +124,9 @@ def stored(capture_ids: list[uuid.UUID]) -> int:
 # so an early ack would reach Redis before the kill and the capture would never come back. Under solo (the
 # device's default) the task blocks the loop, so even an early ack is only sent after the task: solo shows
 # redelivery on the default configuration, not lateness, so it runs at one kill point only.
-@pytest.mark.parametrize(("edge_pool", "kill_point"), [
-    ("threads", "before_send"), ("threads", "after_send"), ("solo", "before_send")])
+@pytest.mark.parametrize(
+    ("edge_pool", "kill_point"), [("threads", "before_send"), ("threads", "after_send"), ("solo", "before_send")]
+)
 def test_it_stores_exactly_one_result_when_the_edge_worker_is_killed_mid_task(
     workers: dict[str, Any], plant: dict[str, Any], part_png: bytes, kill_point: str
 ) -> None:
@@ -141,7 +155,9 @@ def test_it_stores_exactly_one_result_when_the_edge_worker_is_killed_mid_task(
     assert DeadLetter.objects.count() == 0, list(DeadLetter.objects.values_list("reason", "detail"))
 
 
-def test_it_loses_nothing_when_redis_crashes_mid_run(workers: dict[str, Any], plant: dict[str, Any], part_png: bytes) -> None:
+def test_it_loses_nothing_when_redis_crashes_mid_run(
+    workers: dict[str, Any], plant: dict[str, Any], part_png: bytes
+) -> None:
     parts = [factories.make_part(plant["batch"]) for _ in range(8)]
     ingest, edge, server = workers["ingest"], workers["edge"], workers["redis"]
     ingest.start()
@@ -170,7 +186,8 @@ def test_it_loses_nothing_when_redis_crashes_mid_run(workers: dict[str, Any], pl
     # any other capture without a result was lost, and fails the test.
     in_gap = at_crash.never_recorded_unacked()
     assert all(pop == at_crash.last_pop(pop.queue) for pop in in_gap), (
-        f"messages taken off a queue and never recorded as unacknowledged, before the last one: {in_gap}")
+        f"messages taken off a queue and never recorded as unacknowledged, before the last one: {in_gap}"
+    )
     resent = sorted({cid for cid in map(capture_of, in_gap) if cid is not None})
     for capture_id in resent:
         resend(app, capture_id)
@@ -178,8 +195,10 @@ def test_it_loses_nothing_when_redis_crashes_mid_run(workers: dict[str, Any], pl
 
     def lost() -> str:
         done = set(Inspection.objects.filter(capture_id__in=sent).values_list("capture_id", flat=True))
-        return (f"--- edge ---\n{edge.log()[-2000:]}\n--- ingest ---\n{ingest.log()[-1200:]}\n"
-                f"lost: {[str(cid) for cid in sent if cid not in done]} (re-sent for the gap: {resent})")
+        return (
+            f"--- edge ---\n{edge.log()[-2000:]}\n--- ingest ---\n{ingest.log()[-1200:]}\n"
+            f"lost: {[str(cid) for cid in sent if cid not in done]} (re-sent for the gap: {resent})"
+        )
 
     processes.wait_for(lambda: stored(sent) == len(sent), 40, "every result, none re-sent but the gap's", on_fail=lost)
     time.sleep(1.0)  # let a duplicate reach the ingest worker if there were one
@@ -187,8 +206,9 @@ def test_it_loses_nothing_when_redis_crashes_mid_run(workers: dict[str, Any], pl
     assert Inspection.objects.count() == 16  # nothing twice
     assert set(Inspection.objects.values_list("capture_id", flat=True)) == set(sent)
     assert DeadLetter.objects.count() == 0, list(DeadLetter.objects.values_list("reason", "detail"))
-    assert set(Part.objects.filter(pk__in=[p.pk for p in parts]).values_list("inspections__station__code", flat=True)) == {
-        "visual", "dimensional"}
+    assert set(
+        Part.objects.filter(pk__in=[p.pk for p in parts]).values_list("inspections__station__code", flat=True)
+    ) == {"visual", "dimensional"}
     # The device kept reporting itself across the outage: telemetry rows, and it is online.
     device = EdgeDevice.objects.get(device_id=DEVICE)
     assert TelemetrySample.objects.filter(device=device).exists()
@@ -214,5 +234,8 @@ def test_its_broker_history_tells_the_message_taken_but_never_recorded_unacknowl
     private_redis.kill()
 
     history = broker.BrokerHistory.read(private_redis.aof_path)
-    assert [(pop.queue, capture_of(pop)) for pop in history.pops] == [("edge.history", recorded), ("edge.history", in_gap)]
+    assert [(pop.queue, capture_of(pop)) for pop in history.pops] == [
+        ("edge.history", recorded),
+        ("edge.history", in_gap),
+    ]
     assert history.never_recorded_unacked() == [history.pops[1]] == [history.last_pop("edge.history")]

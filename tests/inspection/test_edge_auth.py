@@ -5,6 +5,7 @@ secret is issued once and rotated with a grace period; a cobot acknowledgement c
 
 Each test sends what an attacker on the plant network could send, through the action or task the ingest worker
 runs, and checks what was stored."""
+
 from __future__ import annotations
 
 import copy
@@ -67,8 +68,9 @@ def assert_nothing_changed(edge: dict[str, Any]) -> None:
 
 def a_fail(edge: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """The result an attacker would most like to inject: a good part failed (or a bad part passed)."""
-    return builders.body(serial=edge["part"].serial, verdict="fail", defect_class="crack", defect_confidence=0.99,
-                         **kwargs)
+    return builders.body(
+        serial=edge["part"].serial, verdict="fail", defect_class="crack", defect_confidence=0.99, **kwargs
+    )
 
 
 # --- Unsigned ---------------------------------------------------------------------------------------------------
@@ -77,7 +79,11 @@ def a_fail(edge: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 def test_it_stores_the_signed_result_and_dead_letters_the_same_result_unsigned(edge: dict[str, Any]) -> None:
     body = a_fail(edge)
     letter = refused(body)
-    assert (letter.source, letter.reason, letter.detail) == ("inspection.tasks.ingest_result", UNAUTHENTICATED, "unsigned")
+    assert (letter.source, letter.reason, letter.detail) == (
+        "inspection.tasks.ingest_result",
+        UNAUTHENTICATED,
+        "unsigned",
+    )
     assert letter.payload == body, "kept whole for someone to look at"
     assert AuditRecord.objects.filter(action="dead_letter.store", subject_key=str(letter.pk)).exists()
     assert_nothing_changed(edge)
@@ -87,23 +93,39 @@ def test_it_stores_the_signed_result_and_dead_letters_the_same_result_unsigned(e
 
 
 def test_it_dead_letters_unsigned_telemetry_refusals_acks_and_reports(edge: dict[str, Any]) -> None:
-    refusal = Refusal.of({"serial": "X"}, device_id=builders.DEVICE_ID, task="edge_worker.tasks.inspect_capture",
-                         reason="malformed capture: capture_id: missing").to_dict()
+    refusal = Refusal.of(
+        {"serial": "X"},
+        device_id=builders.DEVICE_ID,
+        task="edge_worker.tasks.inspect_capture",
+        reason="malformed capture: capture_id: missing",
+    ).to_dict()
     outcomes = [
         ingest_telemetry.run(builders.telemetry_body()),
-        record_cobot_ack.run({"command_id": str(uuid.uuid4()), "cell": edge["cell"].code, "kind": "move_part",
-                              "status": "done", "detail": "moved", "done_at": timezone.now().isoformat()}),
+        record_cobot_ack.run(
+            {
+                "command_id": str(uuid.uuid4()),
+                "cell": edge["cell"].code,
+                "kind": "move_part",
+                "status": "done",
+                "detail": "moved",
+                "done_at": timezone.now().isoformat(),
+            }
+        ),
         store_profiling_run_task.run(profiling_report(builders.DEVICE_ID, [])),
     ]
     letter, created = record_edge_refusal(refusal)
-    assert outcomes[0]["refused"] == UNAUTHENTICATED and outcomes[1] == "refused" and "unsigned" in outcomes[2]["refused"]
+    assert (
+        outcomes[0]["refused"] == UNAUTHENTICATED and outcomes[1] == "refused" and "unsigned" in outcomes[2]["refused"]
+    )
     assert created and (letter.reason, letter.detail) == (UNAUTHENTICATED, "unsigned")
-    assert sorted(DeadLetter.objects.values_list("source", "reason", "detail")) == sorted([
-        ("inspection.tasks.ingest_telemetry", UNAUTHENTICATED, "unsigned"),
-        ("inspection.tasks.ingest_refusal", UNAUTHENTICATED, "unsigned"),
-        (COBOT_ACK_TASK, UNAUTHENTICATED, "unsigned"),
-        (STORE_PROFILING_RUN_TASK, UNAUTHENTICATED, "unsigned"),
-    ])
+    assert sorted(DeadLetter.objects.values_list("source", "reason", "detail")) == sorted(
+        [
+            ("inspection.tasks.ingest_telemetry", UNAUTHENTICATED, "unsigned"),
+            ("inspection.tasks.ingest_refusal", UNAUTHENTICATED, "unsigned"),
+            (COBOT_ACK_TASK, UNAUTHENTICATED, "unsigned"),
+            (STORE_PROFILING_RUN_TASK, UNAUTHENTICATED, "unsigned"),
+        ]
+    )
     assert not ProfilingRun.objects.exists()
     assert_nothing_changed(edge)
 
@@ -116,7 +138,9 @@ def test_it_dead_letters_a_result_changed_after_it_was_signed(edge: dict[str, An
     message.update(verdict="fail", defect_class="crack", reason="cracked")  # in transit
     letter = refused(message)
     assert (letter.reason, letter.detail) == (
-        UNAUTHENTICATED, "bad MAC: the message is not what device 'jetson-test-01' signed as inspection.tasks.ingest_result")
+        UNAUTHENTICATED,
+        "bad MAC: the message is not what device 'jetson-test-01' signed as inspection.tasks.ingest_result",
+    )
     assert_nothing_changed(edge)
 
 
@@ -160,7 +184,9 @@ def test_it_dead_letters_a_message_from_an_unknown_device_and_from_a_device_with
     letter = refused(builders.signed(a_fail(edge, device_id="jetson-rogue")))
     assert letter.detail == "unknown device: no edge device 'jetson-rogue' is registered"
     factories_device = EdgeDevice.objects.create(device_id="jetson-fresh", name="no secret yet", cell=cell)
-    letter = refused(builders.signed(a_fail(edge, device_id=factories_device.device_id), secret=DeviceSecret.generate()))
+    letter = refused(
+        builders.signed(a_fail(edge, device_id=factories_device.device_id), secret=DeviceSecret.generate())
+    )
     assert letter.detail.startswith("unknown secret: device 'jetson-fresh' has no secret")
     assert letter.detail.endswith("(none was ever issued: issue one in the admin)")
     assert_nothing_changed(edge)
@@ -173,30 +199,52 @@ def test_it_dead_letters_a_replayed_nonce_with_other_content(edge: dict[str, Any
     first = builders.signed(builders.body(serial=edge["part"].serial, verdict="pass"))
     record_inspection_result(first)
     # Someone holding the device's secret for a moment, or a device bug: the nonce is spent.
-    replay = sign(a_fail(edge), task=INGEST_RESULT_TASK, device_id=builders.DEVICE_ID,
-                  secret=builders.credentials().secret, nonce=first["auth"]["nonce"])
+    replay = sign(
+        a_fail(edge),
+        task=INGEST_RESULT_TASK,
+        device_id=builders.DEVICE_ID,
+        secret=builders.credentials().secret,
+        nonce=first["auth"]["nonce"],
+    )
     letter = refused(replay)
     assert (letter.reason, letter.detail) == (
-        UNAUTHENTICATED, f"replayed nonce {first['auth']['nonce']}: already used by device 'jetson-test-01' for other content")
+        UNAUTHENTICATED,
+        f"replayed nonce {first['auth']['nonce']}: already used by device 'jetson-test-01' for other content",
+    )
     assert list(Inspection.objects.values_list("verdict", flat=True)) == ["pass"]
 
 
 def test_it_dead_letters_an_old_message_and_one_from_the_future(edge: dict[str, Any], settings: Any) -> None:
     settings.TWINWEB_EDGE_MESSAGE_MAX_AGE_S, settings.TWINWEB_EDGE_CLOCK_SKEW_S = 3600.0, 300.0
     secret, now = builders.credentials().secret, timezone.now()
-    old = sign(a_fail(edge), task=INGEST_RESULT_TASK, device_id=builders.DEVICE_ID, secret=secret,
-               now=now - dt.timedelta(seconds=3700))
+    old = sign(
+        a_fail(edge),
+        task=INGEST_RESULT_TASK,
+        device_id=builders.DEVICE_ID,
+        secret=secret,
+        now=now - dt.timedelta(seconds=3700),
+    )
     assert refused(old).detail.startswith("expired (sent 3700 s ago > limit 3600 s)")
-    ahead = sign(a_fail(edge), task=INGEST_RESULT_TASK, device_id=builders.DEVICE_ID, secret=secret,
-                 now=now + dt.timedelta(seconds=400))
+    ahead = sign(
+        a_fail(edge),
+        task=INGEST_RESULT_TASK,
+        device_id=builders.DEVICE_ID,
+        secret=secret,
+        now=now + dt.timedelta(seconds=400),
+    )
     assert refused(ahead).detail.startswith("expired (clock skew: sent 400 s in the future > limit 300 s)")
     assert_nothing_changed(edge)
 
 
 def test_it_dead_letters_the_same_message_replayed_after_the_maximum_age(edge: dict[str, Any], settings: Any) -> None:
     settings.TWINWEB_EDGE_MESSAGE_MAX_AGE_S = 60.0
-    message = sign(builders.body(serial=edge["part"].serial), task=INGEST_RESULT_TASK, device_id=builders.DEVICE_ID,
-                   secret=builders.credentials().secret, now=timezone.now() - dt.timedelta(seconds=50))
+    message = sign(
+        builders.body(serial=edge["part"].serial),
+        task=INGEST_RESULT_TASK,
+        device_id=builders.DEVICE_ID,
+        secret=builders.credentials().secret,
+        now=timezone.now() - dt.timedelta(seconds=50),
+    )
     record_inspection_result(message)  # in time
     settings.TWINWEB_EDGE_MESSAGE_MAX_AGE_S = 40.0  # as if 10 more seconds had passed (and its nonce expired)
     assert refused(message).detail.startswith("expired (sent 50 s ago > limit 40 s)")
@@ -214,7 +262,9 @@ def test_it_remembers_a_nonce_as_long_as_a_message_may_be_accepted(edge: dict[st
     assert 1190 <= ttl <= 1200
     telemetry = builders.telemetry()
     record_telemetry(telemetry)
-    assert redis.Redis.from_url(settings.REDIS_URL).ttl(nonce_key(builders.DEVICE_ID, telemetry["auth"]["nonce"])) <= 500
+    assert (
+        redis.Redis.from_url(settings.REDIS_URL).ttl(nonce_key(builders.DEVICE_ID, telemetry["auth"]["nonce"])) <= 500
+    )
 
 
 # --- Redelivery: the same signed message again is processed once, never dead-lettered --------------------------
@@ -236,8 +286,9 @@ def test_it_processes_a_redelivered_telemetry_message_once(edge: dict[str, Any])
     assert first == again and TelemetrySample.objects.count() == 1 and not DeadLetter.objects.exists()
 
 
-def test_it_processes_a_message_redelivered_after_its_first_delivery_failed(edge: dict[str, Any],
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_processes_a_message_redelivered_after_its_first_delivery_failed(
+    edge: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The first delivery got past authentication (its nonce is spent) and then the database failed: the retry
     # is the same message, and must still be stored.
     import inspection.actions.ingest as ingest
@@ -263,8 +314,16 @@ def test_it_settles_the_same_nonce_delivered_to_two_workers_at_once(edge: dict[s
     from inspection.actions.edge_auth import verify
 
     secret, nonce = builders.credentials().secret, "N" * 22
-    messages = [sign(builders.body(serial=edge["part"].serial, verdict=v), task=INGEST_RESULT_TASK,
-                     device_id=builders.DEVICE_ID, secret=secret, nonce=nonce) for v in ("pass", "fail")]
+    messages = [
+        sign(
+            builders.body(serial=edge["part"].serial, verdict=v),
+            task=INGEST_RESULT_TASK,
+            device_id=builders.DEVICE_ID,
+            secret=secret,
+            nonce=nonce,
+        )
+        for v in ("pass", "fail")
+    ]
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
@@ -289,7 +348,11 @@ def test_it_authenticates_each_result_of_a_group_commit_on_its_own(edge: dict[st
     good = builders.payload(serial=edge["part"].serial)
     outcomes = record_inspection_results([good, a_fail(edge), builders.payload(serial=other.serial), good])
     assert [(o.created, o.refused.reason if o.refused else None) for o in outcomes] == [
-        (True, None), (False, UNAUTHENTICATED), (True, None), (False, None)]
+        (True, None),
+        (False, UNAUTHENTICATED),
+        (True, None),
+        (False, None),
+    ]
     assert Inspection.objects.count() == 2
 
 
@@ -322,8 +385,9 @@ def test_it_shows_a_new_secret_once_in_the_admin_and_stores_only_its_fingerprint
     edge: dict[str, Any], admin_user: Any, login: Any
 ) -> None:
     client = login(admin_user)
-    response = client.post("/admin/inspection/edgedevice/", {
-        "action": "issue_secret", "_selected_action": [edge["device"].pk]})
+    response = client.post(
+        "/admin/inspection/edgedevice/", {"action": "issue_secret", "_selected_action": [edge["device"].pk]}
+    )
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     html = response.content.decode()
     [shown] = [w.split("<")[0] for w in html.split('class="edge-secret">')[1:]]
@@ -344,8 +408,9 @@ def test_it_shows_a_new_secret_once_in_the_admin_and_stores_only_its_fingerprint
 
 
 def test_only_who_may_change_devices_issues_secrets(edge: dict[str, Any], auditor: Any, login: Any) -> None:
-    response = login(auditor).post("/admin/inspection/edgedevice/", {
-        "action": "issue_secret", "_selected_action": [edge["device"].pk]})
+    response = login(auditor).post(
+        "/admin/inspection/edgedevice/", {"action": "issue_secret", "_selected_action": [edge["device"].pk]}
+    )
     assert b"twe1_" not in response.content
     assert edge["device"].secrets.count() == 1
 
@@ -376,16 +441,24 @@ def test_it_counts_a_cobot_acknowledgement_only_from_the_commands_cell(cell: Any
     foreign = builders.signed(ack, COBOT_ACK_TASK, device_id="jetson-other-cell")
     assert record_cobot_ack.run(foreign) == "refused"
     letter = DeadLetter.objects.get(source=COBOT_ACK_TASK)
-    assert (letter.reason, letter.detail) == (UNAUTHENTICATED, (
-        f"wrong cell: device 'jetson-other-cell' (other-cell) acknowledged command {command.command_id} of another cell"))
+    assert (letter.reason, letter.detail) == (
+        UNAUTHENTICATED,
+        (
+            f"wrong cell: device 'jetson-other-cell' (other-cell) acknowledged command {command.command_id} of another cell"
+        ),
+    )
     assert CobotCommand.objects.get(pk=command.pk).acked_at is None
     assert record_cobot_ack.run(ack) == "recorded"  # the cell's own device
     assert cell_device(cell) == ack["auth"]["device_id"]
 
 
 def test_it_keeps_a_refusal_signed_by_its_device_only(edge: dict[str, Any]) -> None:
-    refusal = Refusal.of({"serial": "X"}, device_id=builders.DEVICE_ID, task="edge_worker.tasks.inspect_capture",
-                         reason="malformed capture: capture_id: missing").to_dict()
+    refusal = Refusal.of(
+        {"serial": "X"},
+        device_id=builders.DEVICE_ID,
+        task="edge_worker.tasks.inspect_capture",
+        reason="malformed capture: capture_id: missing",
+    ).to_dict()
     forged = builders.signed(refusal, INGEST_REFUSAL_TASK)
     forged["reason"] = "nothing to see here"
     letter, _ = record_edge_refusal(forged)

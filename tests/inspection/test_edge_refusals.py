@@ -2,6 +2,7 @@
 as a refusal (the payload, its image left out when huge, and the reason), and the server keeps it in a dead
 letter, once however often the capture or the refusal is delivered. Both sides meet only through the message
 schema and task names, as on the plant network; the broker is replaced by a recorder."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,14 @@ def broker(monkeypatch: pytest.MonkeyPatch, cell: Any) -> list[tuple[str, Any, s
 
 def capture(image: bytes | None = None) -> dict[str, Any]:
     return Capture(
-        capture_id=uuid.uuid4(), serial="CF-80-0001", station="visual", cell="ac-cell-1",
-        part_type=DEMO_PART_TYPES["CF-80"].to_dict(), image_png_b64=encode_image(image or builders.png()),
-        captured_at=utc_now(), device_id=builders.DEVICE_ID,
+        capture_id=uuid.uuid4(),
+        serial="CF-80-0001",
+        station="visual",
+        cell="ac-cell-1",
+        part_type=DEMO_PART_TYPES["CF-80"].to_dict(),
+        image_png_b64=encode_image(image or builders.png()),
+        captured_at=utc_now(),
+        device_id=builders.DEVICE_ID,
     ).to_dict()
 
 
@@ -58,7 +64,9 @@ def test_it_keeps_a_malformed_capture_the_edge_refused_in_a_dead_letter(db: Any,
     [stored] = deliver(broker)
     letter = DeadLetter.objects.get(pk=stored["dead_letter"])
     assert (letter.source, letter.reason) == ("edge_worker.tasks.inspect_capture", DeadLetterReason.MALFORMED)
-    assert letter.detail.startswith(f"malformed capture: capture_id: missing (refused by edge device '{builders.DEVICE_ID}'")
+    assert letter.detail.startswith(
+        f"malformed capture: capture_id: missing (refused by edge device '{builders.DEVICE_ID}'"
+    )
     assert letter.detail.endswith(f"(refusal {outcome['refusal_id']})")
     assert letter.payload == data  # small: kept whole
     assert letter.payload_bytes == len(json.dumps(data).encode())
@@ -96,9 +104,13 @@ def test_it_keeps_a_refusal_once_however_often_it_is_delivered(db: Any, broker: 
 
 def test_it_keeps_a_refusal_that_is_itself_malformed(cell: Any) -> None:
     builders.make_device(cell)
-    outcome = ingest_refusal.run(builders.signed({"device_id": builders.DEVICE_ID, "payload": {"serial": "X"}},
-                                                 INGEST_REFUSAL_TASK))
+    outcome = ingest_refusal.run(
+        builders.signed({"device_id": builders.DEVICE_ID, "payload": {"serial": "X"}}, INGEST_REFUSAL_TASK)
+    )
     letter = DeadLetter.objects.get(pk=outcome["dead_letter"])
     assert (letter.source, letter.reason, letter.detail) == (
-        "inspection.tasks.ingest_refusal", DeadLetterReason.MALFORMED, "malformed refusal: refusal_id: missing")
+        "inspection.tasks.ingest_refusal",
+        DeadLetterReason.MALFORMED,
+        "malformed refusal: refusal_id: missing",
+    )
     assert letter.payload["payload"] == {"serial": "X"}

@@ -1,5 +1,6 @@
 """Ingest: a result is stored once, with its image once under its content hash; anything that cannot be stored
 is kept in a dead letter with the reason; late results never move a part backwards."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,11 @@ def test_it_stores_a_passing_result_with_everything_the_edge_reported(edge: dict
     assert created
     inspection.refresh_from_db()
     assert (inspection.verdict, inspection.station.code, inspection.device, inspection.part) == (
-        "pass", "visual", edge["device"], edge["part"])
+        "pass",
+        "visual",
+        edge["device"],
+        edge["part"],
+    )
     assert (inspection.backend, inspection.precision, inspection.model_version) == ("onnxruntime", "fp32", "dc-1.0")
     assert (inspection.latency_ms, inspection.avg_power_mw, inspection.energy_mj) == (42.5, 2150.0, 91.375)
     assert not inspection.needs_review and inspection.failure_case is None
@@ -70,7 +75,8 @@ def test_it_stores_a_result_once_however_often_it_is_delivered(edge: dict[str, A
     first, created = record_inspection_result(data)
     # The device re-inspected a redelivered capture: the same result again, timed anew and signed anew.
     again, created_again = record_inspection_result(
-        builders.signed(dict(data, latency_ms=51.0, sent_at=timezone.now().isoformat())))
+        builders.signed(dict(data, latency_ms=51.0, sent_at=timezone.now().isoformat()))
+    )
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
     assert Inspection.objects.count() == 1 and Measurement.objects.count() == 1 and DefectFinding.objects.count() == 1
@@ -90,8 +96,11 @@ def test_it_stores_an_image_once_for_many_inspections(edge: dict[str, Any], medi
 def test_it_refuses_a_duplicate_id_with_different_content_as_a_conflict(edge: dict[str, Any]) -> None:
     result_id = uuid.uuid4()
     record_inspection_result(builders.payload(serial=edge["part"].serial, result_id=result_id))
-    letter = refused(builders.payload(serial=edge["part"].serial, result_id=result_id, verdict="fail",
-                                      defect_class="dent", defect_confidence=0.9))
+    letter = refused(
+        builders.payload(
+            serial=edge["part"].serial, result_id=result_id, verdict="fail", defect_class="dent", defect_confidence=0.9
+        )
+    )
     assert letter.reason == DeadLetterReason.CONFLICT
     assert "verdict: stored 'pass', received 'fail'" in letter.detail
     assert Inspection.objects.get().verdict == "pass"
@@ -127,9 +136,14 @@ def test_it_flags_a_low_confidence_pass_for_review_and_holds_the_part(edge: dict
 
 def test_it_does_not_let_an_older_result_change_the_part(edge: dict[str, Any]) -> None:
     serial = edge["part"].serial
-    newer, _ = record_inspection_result(builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30)))
-    older, created = record_inspection_result(builders.payload(
-        serial=serial, captured_at=builders.T0, verdict="fail", defect_class="dent", defect_confidence=0.95))
+    newer, _ = record_inspection_result(
+        builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30))
+    )
+    older, created = record_inspection_result(
+        builders.payload(
+            serial=serial, captured_at=builders.T0, verdict="fail", defect_class="dent", defect_confidence=0.95
+        )
+    )
     assert created
     assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.IN_PROCESS
     assert older.failure_case is None and older.needs_review
@@ -142,11 +156,19 @@ def test_it_fails_the_part_on_a_late_fail_from_an_earlier_station_after_a_pass_e
     # Staleness is per station: the dimensional pass (captured later) says nothing about the crack the visual
     # station saw first; its result merely arrived late.
     serial = edge["part"].serial
-    record_inspection_result(builders.payload(serial=serial, station="dimensional",
-                                              captured_at=builders.T0 + dt.timedelta(seconds=15)))
-    late_fail, created = record_inspection_result(builders.payload(
-        serial=serial, station="visual", captured_at=builders.T0, verdict="fail", defect_class="crack",
-        defect_confidence=0.99))
+    record_inspection_result(
+        builders.payload(serial=serial, station="dimensional", captured_at=builders.T0 + dt.timedelta(seconds=15))
+    )
+    late_fail, created = record_inspection_result(
+        builders.payload(
+            serial=serial,
+            station="visual",
+            captured_at=builders.T0,
+            verdict="fail",
+            defect_class="crack",
+            defect_confidence=0.99,
+        )
+    )
     assert created
     assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.FAILED
     case = FailureCase.objects.get()
@@ -156,8 +178,15 @@ def test_it_fails_the_part_on_a_late_fail_from_an_earlier_station_after_a_pass_e
 
 def test_it_does_not_let_an_older_pass_undo_a_newer_fail_at_the_same_station(edge: dict[str, Any]) -> None:
     serial = edge["part"].serial
-    record_inspection_result(builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30),
-                                              verdict="fail", defect_class="dent", defect_confidence=0.95))
+    record_inspection_result(
+        builders.payload(
+            serial=serial,
+            captured_at=builders.T0 + dt.timedelta(seconds=30),
+            verdict="fail",
+            defect_class="dent",
+            defect_confidence=0.95,
+        )
+    )
     older_pass, _ = record_inspection_result(builders.payload(serial=serial, captured_at=builders.T0))
     assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.FAILED
     assert FailureCase.objects.count() == 1
@@ -167,7 +196,9 @@ def test_it_does_not_let_an_older_pass_undo_a_newer_fail_at_the_same_station(edg
 def test_it_never_moves_a_shipped_part(edge: dict[str, Any]) -> None:
     part = factories.make_part(factories.make_batch(cell=edge["cell"]), status=PartStatus.PASSED)
     Part.objects.filter(pk=part.pk).update(status=PartStatus.SHIPPED)
-    record_inspection_result(builders.payload(serial=part.serial, verdict="fail", defect_class="crack", defect_confidence=0.9))
+    record_inspection_result(
+        builders.payload(serial=part.serial, verdict="fail", defect_class="crack", defect_confidence=0.9)
+    )
     assert Part.objects.get(pk=part.pk).status == PartStatus.SHIPPED
 
 
@@ -184,20 +215,27 @@ def test_it_dead_letters_a_payload_with_a_missing_field(edge: dict[str, Any]) ->
 def test_it_dead_letters_a_payload_with_a_wrong_type(edge: dict[str, Any]) -> None:
     letter = refused(builders.signed(dict(builders.body(serial=edge["part"].serial), latency_ms="fast")))
     assert (letter.reason, letter.detail) == (
-        DeadLetterReason.MALFORMED, "malformed inspection result: latency_ms: expected a number, got str")
+        DeadLetterReason.MALFORMED,
+        "malformed inspection result: latency_ms: expected a number, got str",
+    )
 
 
 def test_it_dead_letters_an_image_that_is_not_a_png(edge: dict[str, Any]) -> None:
     garbage = b"GIF89a not a png"
-    data = dict(builders.body(serial=edge["part"].serial), image_png_b64=__import__("base64").b64encode(garbage).decode(),
-                image_sha256=hashlib.sha256(garbage).hexdigest())
+    data = dict(
+        builders.body(serial=edge["part"].serial),
+        image_png_b64=__import__("base64").b64encode(garbage).decode(),
+        image_sha256=hashlib.sha256(garbage).hexdigest(),
+    )
     assert refused(builders.signed(data)).detail.endswith("not a PNG image")
 
 
 def test_it_dead_letters_an_unknown_device(edge: dict[str, Any]) -> None:
     letter = refused(builders.payload(serial=edge["part"].serial, device_id="jetson-rogue"))
     assert (letter.reason, letter.detail) == (
-        DeadLetterReason.UNAUTHENTICATED, "unknown device: no edge device 'jetson-rogue' is registered")
+        DeadLetterReason.UNAUTHENTICATED,
+        "unknown device: no edge device 'jetson-rogue' is registered",
+    )
 
 
 def test_it_dead_letters_an_unknown_serial(edge: dict[str, Any]) -> None:
@@ -250,7 +288,9 @@ def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
         record_telemetry(builders.telemetry(device_id="jetson-rogue"))
     letter = DeadLetter.objects.get()
     assert (letter.reason, letter.detail) == (
-        DeadLetterReason.UNAUTHENTICATED, "unknown device: no edge device 'jetson-rogue' is registered")
+        DeadLetterReason.UNAUTHENTICATED,
+        "unknown device: no edge device 'jetson-rogue' is registered",
+    )
 
 
 @pytest.mark.parametrize(
@@ -258,26 +298,65 @@ def test_it_dead_letters_telemetry_from_an_unknown_device(db: Any) -> None:
     [
         (lambda d: d.pop("at"), DeadLetterReason.MALFORMED, "malformed telemetry: at: missing"),
         (lambda d: d.pop("device_id"), DeadLetterReason.MALFORMED, "malformed telemetry: device_id: missing"),
-        (lambda d: d.update(fps="fast"), DeadLetterReason.MALFORMED, "malformed telemetry: fps: expected a number, got str"),
-        (lambda d: d.update(power_mw=-5), DeadLetterReason.MALFORMED, "malformed telemetry: power_mw: must be >= 0.0, got -5.0"),
-        (lambda d: d.update(memory=[1500]), DeadLetterReason.MALFORMED, "malformed telemetry: memory: expected an object, got list"),
-        (lambda d: d["temperature"].update(gpu="hot"), DeadLetterReason.MALFORMED,
-         "malformed telemetry: temperature.gpu: expected a number, got str"),
-        (lambda d: d.update(at=1772352000), DeadLetterReason.MALFORMED,
-         "malformed telemetry: at: expected an ISO 8601 timestamp, got int"),
-        (lambda d: d.update(device_id="jetson-rogue"), DeadLetterReason.UNAUTHENTICATED,
-         "device mismatch: signed by 'jetson-test-01' but sent as 'jetson-rogue'"),
+        (
+            lambda d: d.update(fps="fast"),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: fps: expected a number, got str",
+        ),
+        (
+            lambda d: d.update(power_mw=-5),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: power_mw: must be >= 0.0, got -5.0",
+        ),
+        (
+            lambda d: d.update(memory=[1500]),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: memory: expected an object, got list",
+        ),
+        (
+            lambda d: d["temperature"].update(gpu="hot"),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: temperature.gpu: expected a number, got str",
+        ),
+        (
+            lambda d: d.update(at=1772352000),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: at: expected an ISO 8601 timestamp, got int",
+        ),
+        (
+            lambda d: d.update(device_id="jetson-rogue"),
+            DeadLetterReason.UNAUTHENTICATED,
+            "device mismatch: signed by 'jetson-test-01' but sent as 'jetson-rogue'",
+        ),
         # Numbers no float holds, or that are no number at all, are refused where they enter (they used to fail
         # the task later, with no dead letter).
-        (lambda d: d.update(fps=10**400), DeadLetterReason.MALFORMED,
-         "malformed telemetry: fps: must be <= 1000000.0, got an integer of 401 digits"),
-        (lambda d: d.update(power_mw=float("nan")), DeadLetterReason.MALFORMED,
-         "malformed telemetry: power_mw: must be finite, got nan"),
+        (
+            lambda d: d.update(fps=10**400),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: fps: must be <= 1000000.0, got an integer of 401 digits",
+        ),
+        (
+            lambda d: d.update(power_mw=float("nan")),
+            DeadLetterReason.MALFORMED,
+            "malformed telemetry: power_mw: must be finite, got nan",
+        ),
     ],
-    ids=["missing-at", "missing-device", "fps-str", "negative-power", "memory-list", "temperature-str", "at-int",
-         "unknown-device", "fps-beyond-float", "power-nan"],
+    ids=[
+        "missing-at",
+        "missing-device",
+        "fps-str",
+        "negative-power",
+        "memory-list",
+        "temperature-str",
+        "at-int",
+        "unknown-device",
+        "fps-beyond-float",
+        "power-nan",
+    ],
 )
-def test_it_dead_letters_malformed_telemetry_with_the_reason(edge: dict[str, Any], change: Any, reason: str, detail: str) -> None:
+def test_it_dead_letters_malformed_telemetry_with_the_reason(
+    edge: dict[str, Any], change: Any, reason: str, detail: str
+) -> None:
     from inspection.tasks import ingest_telemetry
 
     data = builders.telemetry_body()
@@ -320,13 +399,19 @@ def test_it_stores_a_batch_as_if_one_by_one_in_arrival_order(edge: dict[str, Any
 
     serial = edge["part"].serial
     newer = builders.payload(serial=serial, captured_at=builders.T0 + dt.timedelta(seconds=30))
-    older_fail = builders.payload(serial=serial, captured_at=builders.T0, verdict="fail", defect_class="dent",
-                                  defect_confidence=0.95)
+    older_fail = builders.payload(
+        serial=serial, captured_at=builders.T0, verdict="fail", defect_class="dent", defect_confidence=0.95
+    )
     bad = builders.signed(dict(builders.body(serial=serial), verdict="maybe"))
     conflicting = builders.signed(dict(newer, verdict="fail", defect_class="dent"))
     outcomes = record_inspection_results([newer, older_fail, bad, newer, conflicting])
     assert [(o.created, o.refused.reason if o.refused else None) for o in outcomes] == [
-        (True, None), (True, None), (False, DeadLetterReason.MALFORMED), (False, None), (False, DeadLetterReason.CONFLICT)]
+        (True, None),
+        (True, None),
+        (False, DeadLetterReason.MALFORMED),
+        (False, None),
+        (False, DeadLetterReason.CONFLICT),
+    ]
     assert outcomes[3].inspection.pk == outcomes[0].inspection.pk
     assert Inspection.objects.count() == 2
     assert Part.objects.get(pk=edge["part"].pk).status == PartStatus.IN_PROCESS  # the older fail came second
@@ -334,7 +419,9 @@ def test_it_stores_a_batch_as_if_one_by_one_in_arrival_order(edge: dict[str, Any
     assert AuditRecord.objects.filter(action="inspection.record").count() == 2
 
 
-def test_it_publishes_the_recorded_event_after_commit(edge: dict[str, Any], django_capture_on_commit_callbacks: Any) -> None:
+def test_it_publishes_the_recorded_event_after_commit(
+    edge: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
     import asyncio
 
     from asgiref.sync import async_to_sync
@@ -351,6 +438,7 @@ def test_it_publishes_the_recorded_event_after_commit(edge: dict[str, Any], djan
     events = []
     for callback in callbacks:  # nothing is sent before the commit
         callback()
+
     async def receive() -> dict[str, Any]:
         return await asyncio.wait_for(layer.receive(channel), timeout=5)
 
@@ -362,19 +450,39 @@ def test_it_publishes_the_recorded_event_after_commit(edge: dict[str, Any], djan
     event = events[-1]
     assert isinstance(message["seq"], int)
     assert set(event) == {
-        "type", "result_id", "serial", "station", "verdict", "defect_class", "defect_confidence", "needs_review",
-        "latency_ms", "avg_power_mw", "energy_mj", "model_version", "backend", "precision", "captured_at", "sent_at",
-        "committed_at", "image_url",
+        "type",
+        "result_id",
+        "serial",
+        "station",
+        "verdict",
+        "defect_class",
+        "defect_confidence",
+        "needs_review",
+        "latency_ms",
+        "avg_power_mw",
+        "energy_mj",
+        "model_version",
+        "backend",
+        "precision",
+        "captured_at",
+        "sent_at",
+        "committed_at",
+        "image_url",
     }
     assert (event["result_id"], event["verdict"], event["defect_class"], event["image_url"]) == (
-        data["result_id"], "fail", "dent", f"/images/{data['image_sha256']}.png")
+        data["result_id"],
+        "fail",
+        "dent",
+        f"/images/{data['image_sha256']}.png",
+    )
     assert event["sent_at"] == data["sent_at"] and event["committed_at"] is not None
     assert event["energy_mj"] == 91.375 and event["backend"] == "onnxruntime"
     assert {"part.status"} <= {e["type"] for e in events}
 
 
-
-def test_it_keeps_a_payload_it_could_not_store_instead_of_losing_it(edge: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_keeps_a_payload_it_could_not_store_instead_of_losing_it(
+    edge: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import inspection.tasks as tasks
 
     def broken(payloads: Any, **_: Any) -> Any:
@@ -430,14 +538,22 @@ def test_it_dead_letters_a_result_whose_strings_exceed_their_bounds(edge: dict[s
     data["defect_class"] = "x" * 5000
     letter = refused(builders.signed(data))
     assert (letter.reason, letter.detail) == (
-        DeadLetterReason.MALFORMED, "malformed inspection result: defect_class: longer than 40 characters")
+        DeadLetterReason.MALFORMED,
+        "malformed inspection result: defect_class: longer than 40 characters",
+    )
     assert not Inspection.objects.exists()
 
 
-def test_it_stores_an_error_result_whose_camera_gave_no_image_with_the_reason(edge: dict[str, Any], media: Path) -> None:
+def test_it_stores_an_error_result_whose_camera_gave_no_image_with_the_reason(
+    edge: dict[str, Any], media: Path
+) -> None:
     body = builders.body(serial=edge["part"].serial, verdict="error")
-    body.update(image_png_b64="", image_sha256="", measurements=[],
-                reason="no image from the camera: no image arrived in /srv/cameras/visual within 10 s")
+    body.update(
+        image_png_b64="",
+        image_sha256="",
+        measurements=[],
+        reason="no image from the camera: no image arrived in /srv/cameras/visual within 10 s",
+    )
     inspection, created = record_inspection_result(builders.signed(body))
     assert created
     inspection.refresh_from_db()

@@ -4,6 +4,7 @@ capture and answers a cobot command, a real ingest worker stores what it sent) a
 ingest queue, reach another device's queues, the shared unacknowledged hash, the channel layer's keys, FLUSHALL,
 CONFIG...); the server's user runs everything but the dangerous commands; nobody gets in without a password; and
 the URLs the README gives work over TLS and check the certificate."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -82,22 +83,52 @@ class AclRedis:
         self.port = processes.free_port()
         self.acl_path = workdir / "users.acl"
         self.acl_path.write_text(acl + f"user {ADMIN} on >admin-pw ~* &* +@all\n")
-        args = [redis7(), "--bind", "127.0.0.1", "--aclfile", str(self.acl_path), "--dir", str(workdir),
-                "--save", "", "--appendonly", "no", "--logfile", str(workdir / "redis.log")]
+        args = [
+            redis7(),
+            "--bind",
+            "127.0.0.1",
+            "--aclfile",
+            str(self.acl_path),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(workdir / "redis.log"),
+        ]
         if tls:
-            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(tls["cert"]),
-                     "--tls-key-file", str(tls["key"]), "--tls-ca-cert-file", str(tls["ca"]), "--tls-auth-clients", "no"]
+            args += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(tls["cert"]),
+                "--tls-key-file",
+                str(tls["key"]),
+                "--tls-ca-cert-file",
+                str(tls["ca"]),
+                "--tls-auth-clients",
+                "no",
+            ]
         else:
             args += ["--port", str(self.port)]
         self.tls = tls
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        processes.wait_for(self.answers, 10, "redis-server with the ACL file to answer",
-                           on_fail=lambda: (workdir / "redis.log").read_text(errors="replace"))
+        processes.wait_for(
+            self.answers,
+            10,
+            "redis-server with the ACL file to answer",
+            on_fail=lambda: (workdir / "redis.log").read_text(errors="replace"),
+        )
 
     def client(self, user: str, password: str) -> redis.Redis:
         extra: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(self.tls["ca"])} if self.tls else {}
-        return redis.Redis(host="127.0.0.1", port=self.port, username=user, password=password, socket_timeout=5,
-                           **extra)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, username=user, password=password, socket_timeout=5, **extra
+        )
 
     def admin(self) -> redis.Redis:
         return self.client(ADMIN, "admin-pw")
@@ -109,8 +140,10 @@ class AclRedis:
             return False
 
     def acl_log(self) -> list[dict[str, Any]]:
-        return [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in entry.items()}
-                for entry in self.admin().acl_log()]
+        return [
+            {k: (v.decode() if isinstance(v, bytes) else v) for k, v in entry.items()}
+            for entry in self.admin().acl_log()
+        ]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -119,8 +152,13 @@ class AclRedis:
 
 def url(server: AclRedis, user: Any) -> str:
     tls = server.tls is not None
-    return connection_url(user, host="localhost" if tls else "127.0.0.1", port=server.port,
-                          ca=str(server.tls["ca"]) if server.tls else "", tls=tls)
+    return connection_url(
+        user,
+        host="localhost" if tls else "127.0.0.1",
+        port=server.port,
+        ca=str(server.tls["ca"]) if server.tls else "",
+        tls=tls,
+    )
 
 
 @pytest.fixture
@@ -140,10 +178,14 @@ def plant(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 def capture_for(serial: str, cell_code: str) -> dict[str, Any]:
     return Capture(
-        capture_id=uuid.uuid4(), serial=serial, station="visual", cell=cell_code,
+        capture_id=uuid.uuid4(),
+        serial=serial,
+        station="visual",
+        cell=cell_code,
         part_type=DEMO_PART_TYPES["CF-80"].to_dict(),
         image_png_b64=encode_image(encode_png(render_part("CF-80", seed=3).image)),
-        captured_at=utc_now(), device_id=DEVICE,
+        captured_at=utc_now(),
+        device_id=DEVICE,
     ).to_dict()
 
 
@@ -166,17 +208,38 @@ def test_an_edge_device_pushes_to_ingest_and_consumes_its_own_queues_and_nothing
         ingest.wait_for_log("ready.", 60)
         capture = capture_for(part.serial, cell.code)
         sender.send_task(INSPECT_CAPTURE_TASK, args=[capture], queue=edge_queue(DEVICE))
-        inspection = processes.wait_for(lambda: Inspection.objects.filter(capture_id=capture["capture_id"]).first(),
-                                        60, "the result, through the ingest queue", on_fail=lambda: edge.log() + ingest.log())
-        move = MovePart(command_id=str(uuid.uuid4()), cell=cell.code, serial=part.serial,
-                        result_id=str(inspection.result_id), destination="rework")
-        command = CobotCommand.objects.create(command_id=move.command_id, cell=cell, inspection=inspection,
-                                              kind=CobotCommandKind.MOVE_PART, payload=move.to_dict(),
-                                              sent_at=dt.datetime.now(dt.timezone.utc))
-        sender.send_task(MOVE_PART_TASK, args=[sign_for_cell(move.to_dict(), task=MOVE_PART_TASK, cell=cell)],
-                         queue=cobot_queue(cell.code))
-        processes.wait_for(lambda: CobotCommand.objects.get(pk=command.pk).acked_at, 60, "the cobot's acknowledgement",
-                           on_fail=lambda: edge.log() + ingest.log())
+        inspection = processes.wait_for(
+            lambda: Inspection.objects.filter(capture_id=capture["capture_id"]).first(),
+            60,
+            "the result, through the ingest queue",
+            on_fail=lambda: edge.log() + ingest.log(),
+        )
+        move = MovePart(
+            command_id=str(uuid.uuid4()),
+            cell=cell.code,
+            serial=part.serial,
+            result_id=str(inspection.result_id),
+            destination="rework",
+        )
+        command = CobotCommand.objects.create(
+            command_id=move.command_id,
+            cell=cell,
+            inspection=inspection,
+            kind=CobotCommandKind.MOVE_PART,
+            payload=move.to_dict(),
+            sent_at=dt.datetime.now(dt.timezone.utc),
+        )
+        sender.send_task(
+            MOVE_PART_TASK,
+            args=[sign_for_cell(move.to_dict(), task=MOVE_PART_TASK, cell=cell)],
+            queue=cobot_queue(cell.code),
+        )
+        processes.wait_for(
+            lambda: CobotCommand.objects.get(pk=command.pk).acked_at,
+            60,
+            "the cobot's acknowledgement",
+            on_fail=lambda: edge.log() + ingest.log(),
+        )
         processes.wait_for(lambda: TelemetrySample.objects.filter(device=plant["device"]).exists(), 30, "telemetry")
     finally:
         edge.kill()
@@ -199,7 +262,11 @@ def test_an_edge_device_pushes_to_ingest_and_consumes_its_own_queues_and_nothing
         "read what the server holds unacknowledged": ("HGETALL", "unacked"),
         "touch the shared unacknowledged hash": ("HSET", "unacked", "tag", "x"),
         "another device's bookkeeping": ("HSET", f"edge.{other_device}.unacked", "tag", "x"),
-        "re-route the ingest exchange": ("SADD", "_kombu.binding.ingest", "ingest\x06\x16\x06\x16" + edge_queue(DEVICE)),
+        "re-route the ingest exchange": (
+            "SADD",
+            "_kombu.binding.ingest",
+            "ingest\x06\x16\x06\x16" + edge_queue(DEVICE),
+        ),
         "read the channel layer's keys": ("GET", f"twinweb:cell:{cell.pk}:seq"),
         "spend nonces": ("SET", f"twinweb:edge-nonce:{DEVICE}:nonce", "x"),
         "list keys": ("KEYS", "*"),
@@ -227,8 +294,14 @@ def test_an_edge_device_pushes_to_ingest_and_consumes_its_own_queues_and_nothing
         edge_app.send_task(INSPECT_CAPTURE_TASK, args=[{}], queue=edge_queue(other_device), declare=[], retry=False)
 
     server_client = server.client(SERVER_USER, users["server"].password)
-    for command_args in (("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("ACL", "LIST"), ("SAVE",),
-                         ("CLIENT", "KILL", "ID", "999999")):
+    for command_args in (
+        ("FLUSHALL",),
+        ("CONFIG", "GET", "*"),
+        ("KEYS", "*"),
+        ("ACL", "LIST"),
+        ("SAVE",),
+        ("CLIENT", "KILL", "ID", "999999"),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             server_client.execute_command(*command_args)
     with pytest.raises(redis.exceptions.AuthenticationError):
@@ -237,9 +310,7 @@ def test_an_edge_device_pushes_to_ingest_and_consumes_its_own_queues_and_nothing
         server.client(edge_user(DEVICE), "guessed").ping()
 
 
-def test_the_edge_user_puts_an_unacknowledged_message_back_on_its_own_queue(
-    plant: dict[str, Any]
-) -> None:
+def test_the_edge_user_puts_an_unacknowledged_message_back_on_its_own_queue(plant: dict[str, Any]) -> None:
     # The restore path kombu runs when a worker dies or the visibility timeout passes: the mutex, the index, the
     # hash, the queue. All of it with the device's own keys.
     import kombu
@@ -247,13 +318,23 @@ def test_the_edge_user_puts_an_unacknowledged_message_back_on_its_own_queue(
     server, users = plant["redis"], plant["users"]
     sender = Celery("acl-server", broker=url(server, users["server"]), set_as_current=False)
     sender.send_task(INSPECT_CAPTURE_TASK, args=[{"capture_id": "x"}], queue=edge_queue(DEVICE))
-    edge_app = create_app({"TWINWEB_BROKER_URL": url(server, users["edge"]), "TWINWEB_EDGE_DEVICE": DEVICE,
-                           "CELERY_VISIBILITY_TIMEOUT_S": "1"}, make_current=False)
+    edge_app = create_app(
+        {
+            "TWINWEB_BROKER_URL": url(server, users["edge"]),
+            "TWINWEB_EDGE_DEVICE": DEVICE,
+            "CELERY_VISIBILITY_TIMEOUT_S": "1",
+        },
+        make_current=False,
+    )
     taken: list[Any] = []
     with edge_app.connection_for_read() as connection:
         channel = connection.channel()
-        consumer = kombu.Consumer(channel, [kombu.Queue(edge_queue(DEVICE))], accept=["json"],
-                                  callbacks=[lambda body, message: taken.append(message)])
+        consumer = kombu.Consumer(
+            channel,
+            [kombu.Queue(edge_queue(DEVICE))],
+            accept=["json"],
+            callbacks=[lambda body, message: taken.append(message)],
+        )
         consumer.consume()
         connection.drain_events(timeout=10)
         assert len(taken) == 1 and server.admin().llen(edge_queue(DEVICE)) == 0
@@ -293,26 +374,44 @@ def make_certificates(directory: Path) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for label in ("ca", "other_ca"):
         ca_key = key()
-        ca = (x509.CertificateBuilder().subject_name(name(f"TwinWeb test {label}")).issuer_name(name(f"TwinWeb test {label}"))
-              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(name(f"TwinWeb test {label}"))
+            .issuer_name(name(f"TwinWeb test {label}"))
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
         paths[label] = directory / f"{label}.pem"
         paths[label].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         if label == "ca":
             server_key = key()
-            cert = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
-                    .public_key(server_key.public_key()).serial_number(x509.random_serial_number())
-                    .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-                    .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                   critical=False)
-                    .sign(ca_key, hashes.SHA256()))
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(name("localhost"))
+                .issuer_name(ca.subject)
+                .public_key(server_key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=1))
+                .add_extension(
+                    x509.SubjectAlternativeName(
+                        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                    ),
+                    critical=False,
+                )
+                .sign(ca_key, hashes.SHA256())
+            )
             paths["cert"], paths["key"] = directory / "redis.crt", directory / "redis.key"
             paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-            paths["key"].write_bytes(server_key.private_bytes(serialization.Encoding.PEM,
-                                                              serialization.PrivateFormat.PKCS8,
-                                                              serialization.NoEncryption()))
+            paths["key"].write_bytes(
+                server_key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
     return paths
 
 
@@ -328,8 +427,13 @@ def test_the_readme_urls_work_over_tls_and_check_the_certificate(tmp_path: Path)
         assert server_url.startswith(f"rediss://{SERVER_USER}:") and "ssl_cert_reqs=required" in server_url
         # The device publishes with its own user, over TLS, checking the server's certificate ...
         edge_app = create_app({"TWINWEB_BROKER_URL": edge_url, "TWINWEB_EDGE_DEVICE": DEVICE}, make_current=False)
-        sent = send_to_server(edge_app, COBOT_ACK_TASK, {"hello": "ingest"},
-                              credentials=Credentials(DEVICE, DeviceSecret.generate()), retry=False)
+        sent = send_to_server(
+            edge_app,
+            COBOT_ACK_TASK,
+            {"hello": "ingest"},
+            credentials=Credentials(DEVICE, DeviceSecret.generate()),
+            retry=False,
+        )
         # ... and the server takes it with its own (redis-py, as the nonce store and live counter connect) ...
         raw = redis.Redis.from_url(server_url, socket_timeout=5).brpop([INGEST_QUEUE], timeout=5)
         assert raw is not None and sent["auth"]["nonce"].encode() in raw[1]
@@ -348,12 +452,19 @@ def test_the_readme_urls_work_over_tls_and_check_the_certificate(tmp_path: Path)
         # A certificate from another CA is refused: the URL checks it.
         wrong = edge_url.replace(str(certificates["ca"]), str(certificates["other_ca"]))
         with pytest.raises(redis.exceptions.ConnectionError, match="certificate verify failed"):
-            redis.Redis.from_url(wrong.replace(edge_user(DEVICE), SERVER_USER).replace(
-                users["edge"].password, users["server"].password), socket_timeout=5).ping()
+            redis.Redis.from_url(
+                wrong.replace(edge_user(DEVICE), SERVER_USER).replace(users["edge"].password, users["server"].password),
+                socket_timeout=5,
+            ).ping()
         # And nothing answers in clear on that port.
         with pytest.raises(redis.exceptions.ConnectionError):
-            redis.Redis(host="127.0.0.1", port=server.port, username=SERVER_USER, password=users["server"].password,
-                        socket_timeout=2).ping()
+            redis.Redis(
+                host="127.0.0.1",
+                port=server.port,
+                username=SERVER_USER,
+                password=users["server"].password,
+                socket_timeout=2,
+            ).ping()
         assert server.acl_log() == []
     finally:
         server.stop()

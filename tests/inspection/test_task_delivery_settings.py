@@ -3,6 +3,7 @@ kombu read them: late acknowledgement and redelivery on worker loss for the edge
 broker's visibility timeout (how long an unacknowledged message waits before it is handed out again).
 
 The end-to-end proofs are in test_delivery_e2e.py; these fail fast, and name the setting that broke."""
+
 from __future__ import annotations
 
 import json
@@ -54,9 +55,18 @@ def test_it_hands_the_broker_the_configured_visibility_timeout() -> None:
 def test_it_takes_the_visibility_timeout_from_the_environment() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "twinweb.settings", "CELERY_VISIBILITY_TIMEOUT_S": "7"}
     out = subprocess.run(
-        [sys.executable, "-c", "import json; from twinweb.celery import app; "
-                               "print(json.dumps(app.connection_for_read().transport_options))"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import json; from twinweb.celery import app; "
+            "print(json.dumps(app.connection_for_read().transport_options))",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     options = json.loads(out.strip().splitlines()[-1])
     assert options["visibility_timeout"] == 7

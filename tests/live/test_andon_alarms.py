@@ -1,4 +1,5 @@
 """Andon alarms: raised by rules, cleared by rules, acknowledged by people with a reason (audited)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,13 @@ def inspect_in_a_row(cell: Any, verdicts: list[str], *, station_code: str = "vis
     start = timezone.now() - dt.timedelta(minutes=5)
     for i, verdict in enumerate(verdicts):
         part = factories.make_part(batch)
-        builders.inspect(part, station, at=start + dt.timedelta(seconds=15 * i), verdict=verdict,
-                         defect_class="dent" if verdict == "fail" else "")
+        builders.inspect(
+            part,
+            station,
+            at=start + dt.timedelta(seconds=15 * i),
+            verdict=verdict,
+            defect_class="dent" if verdict == "fail" else "",
+        )
 
 
 def test_it_raises_an_alarm_for_three_nok_in_a_row_at_a_station_once(cell: Any) -> None:
@@ -56,7 +62,9 @@ def test_it_raises_an_alarm_when_ten_parts_run_over_target_by_twenty_percent(cel
     dimensional = builders.stations(cell)[2]
     start = timezone.now() - dt.timedelta(minutes=20)
     for i in range(9):
-        builders.visit(factories.make_part(batch), dimensional, entered=start + dt.timedelta(seconds=30 * i), dwell_s=18.5)
+        builders.visit(
+            factories.make_part(batch), dimensional, entered=start + dt.timedelta(seconds=30 * i), dwell_s=18.5
+        )
     assert alarms.evaluate_cell_alarms(cell) == [], "nine slow parts are not ten"
     builders.visit(factories.make_part(batch), dimensional, entered=start + dt.timedelta(seconds=300), dwell_s=18.1)
     [alarm] = alarms.evaluate_cell_alarms(cell)
@@ -75,8 +83,9 @@ def test_it_raises_no_slow_cycle_alarm_for_human_reviews_at_the_failure_analysis
 
 
 def test_it_raises_an_alarm_for_a_stale_edge_device_and_clears_it_on_the_next_heartbeat(cell: Any) -> None:
-    device = EdgeDevice.objects.create(device_id="jetson-a", name="Jetson", cell=cell,
-                                       last_heartbeat_at=timezone.now() - dt.timedelta(seconds=30))
+    device = EdgeDevice.objects.create(
+        device_id="jetson-a", name="Jetson", cell=cell, last_heartbeat_at=timezone.now() - dt.timedelta(seconds=30)
+    )
     [alarm] = alarms.evaluate_cell_alarms(cell)
     assert alarm.rule == AlarmRule.STALE_DEVICE and alarm.device == device
     device.last_heartbeat_at = timezone.now()
@@ -96,7 +105,8 @@ def test_it_shows_a_station_with_an_active_alarm_as_fault(login: Any, supervisor
 
 def ack(client: Any, cell: Any, alarm: Alarm, reason: str) -> Any:
     return client.post(
-        reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]), data=json.dumps({"reason": reason}),
+        reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]),
+        data=json.dumps({"reason": reason}),
         content_type="application/json",
     )
 
@@ -128,8 +138,9 @@ def test_it_answers_a_body_that_is_not_an_object_with_400(login: Any, operator: 
     inspect_in_a_row(cell, ["fail", "fail", "fail"])
     [alarm] = alarms.evaluate_cell_alarms(cell)
     for body in ("[1, 2]", '"seen"', "42"):
-        response = login(operator).post(reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]), data=body,
-                                        content_type="application/json")
+        response = login(operator).post(
+            reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]), data=body, content_type="application/json"
+        )
         assert response.status_code == 400, body
     assert not AuditRecord.objects.filter(action="alarm.acknowledge").exists()
 

@@ -1,5 +1,6 @@
 """The cell WebSocket `/ws/cells/<id>/`, driven through the real ASGI application (session auth, origin check)
 and the real Redis channel layer, as a browser would."""
+
 from __future__ import annotations
 
 import asyncio
@@ -213,14 +214,20 @@ def queued(consumer: consumers.CellConsumer) -> list[dict[str, Any]]:
 async def test_it_queues_every_event_of_a_burst_for_a_client_that_keeps_up() -> None:
     consumer = idle_consumer()
     for seq in range(1, 21):  # a batch from the ingest worker: 20 results at one station
-        await consumer.cell_event({"type": "cell.event", "seq": seq, "published_at": 0,
-                                   "event": {"type": "inspection.recorded", "station": "visual"}})
+        await consumer.cell_event(
+            {
+                "type": "cell.event",
+                "seq": seq,
+                "published_at": 0,
+                "event": {"type": "inspection.recorded", "station": "visual"},
+            }
+        )
     assert [f["seq"] for f in queued(consumer)] == list(range(1, 21))
     assert all(f["coalesced"] == 0 for f in queued(consumer))
 
 
 async def test_it_coalesces_queued_events_per_station_when_a_client_falls_behind(
-    monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(consumers, "COALESCE_AFTER", 0)  # behind from the first frame
     consumer = idle_consumer()
@@ -258,7 +265,9 @@ async def test_it_keeps_delivering_to_a_consumer_that_sat_idle_past_the_redis_bl
     assert connected
     snapshot = await next_frame(communicator)
     await asyncio.sleep(6.5)
-    await sync_to_async(live.publish)(live_cell.pk, StationEntered(station="load", serial="X", at=builders.now().isoformat()))
+    await sync_to_async(live.publish)(
+        live_cell.pk, StationEntered(station="load", serial="X", at=builders.now().isoformat())
+    )
     frame = await next_event(communicator)
     assert frame["seq"] == snapshot["seq"] + 1
     await communicator.disconnect()

@@ -1,5 +1,6 @@
 """The snapshot the cell WebSocket pushes speaks the page's language: the user's own (profile), else the browser's
 Accept-Language, else English. Through the real ASGI application, as a browser connects."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,9 @@ async def close_worker_thread_connections() -> Any:
 def cell_with_an_alarm() -> Any:
     cell = factories.make_cell(code=f"lang-{factories.unique('c')}")
     with transaction.atomic():
-        alarm_actions.raise_event_alarm(cell, rule=AlarmRule.LINK_GAP, station=None, message="gap",
-                                        evidence={"lost": 3})
+        alarm_actions.raise_event_alarm(
+            cell, rule=AlarmRule.LINK_GAP, station=None, message="gap", evidence={"lost": 3}
+        )
     return cell
 
 

@@ -7,6 +7,7 @@ envelope and event, after its trip through JSON. The publish helpers' own check 
 payload off its schema reaches the wire and is caught here, not earlier. Frames are checked as the real
 consumer sends them over the WebSocket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -97,8 +98,9 @@ def media(settings: Any, tmp_path: Path) -> Path:
 # --- Events, each from the action that sends it -----------------------------------------------------------
 
 
-def test_it_sends_part_status_as_its_schema_says(cell: Any, stream: CellStream, supervisor: Any,
-                                                 django_capture_on_commit_callbacks: Any) -> None:
+def test_it_sends_part_status_as_its_schema_says(
+    cell: Any, stream: CellStream, supervisor: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     part = factories.make_part(factories.make_batch(cell=cell))
     stream.messages()
     with django_capture_on_commit_callbacks(execute=True):
@@ -116,7 +118,9 @@ def test_it_sends_part_status_as_its_schema_says_when_a_containment_holds_and_re
         actions.contain_lot(lot, actor=quality_engineer, reason="porosity at the supplier")
     assert [e["status"] for e in stream.events("part.status")] == ["on_hold"]
     with django_capture_on_commit_callbacks(execute=True):
-        actions.release_containment(lot, actor=quality_engineer, reason="supplier cleared the lot", credential=factories.PASSWORD)
+        actions.release_containment(
+            lot, actor=quality_engineer, reason="supplier cleared the lot", credential=factories.PASSWORD
+        )
     assert [(e["serial"], e["status"]) for e in stream.events("part.status")] == [(part.serial, "in_process")]
 
 
@@ -130,8 +134,9 @@ def test_it_sends_station_entered_and_left_as_their_schemas_say(
     [entered] = stream.events("station.entered")
     assert (entered["station"], entered["serial"]) == (load.code, part.serial)
     with django_capture_on_commit_callbacks(execute=True):
-        actions.record_station_exit(visit, outcome=StationOutcome.OK, actor=None,
-                                    at=visit.entered_at + dt.timedelta(seconds=14.5))
+        actions.record_station_exit(
+            visit, outcome=StationOutcome.OK, actor=None, at=visit.entered_at + dt.timedelta(seconds=14.5)
+        )
     [left] = stream.events("station.left")
     assert (left["outcome"], left["duration_s"]) == ("ok", 14.5)
 
@@ -143,8 +148,9 @@ def test_it_sends_inspection_recorded_as_its_schema_says(
     part = ingest_builders.make_edge_part(cell)
     stream.messages()
     with django_capture_on_commit_callbacks(execute=True):
-        record_inspection_result(ingest_builders.payload(serial=part.serial, verdict="fail", defect_class="dent",
-                                                         defect_confidence=0.93))
+        record_inspection_result(
+            ingest_builders.payload(serial=part.serial, verdict="fail", defect_class="dent", defect_confidence=0.93)
+        )
     [recorded] = stream.events("inspection.recorded")
     assert (recorded["serial"], recorded["verdict"], recorded["defect_class"]) == (part.serial, "fail", "dent")
     assert recorded["committed_at"], "stamped after commit"
@@ -196,18 +202,29 @@ def test_it_sends_review_signed_and_cobot_ack_as_their_schemas_say(
     case = make_review_case(cell, defect="scratch")
     reviewer.post(reverse("review-claim", args=[case.result_id]))
     stream.messages()
-    body = {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4()), "verdict": "confirm_nok",
-            "disposition": "scrap"}
+    body = {
+        "credential": factories.PASSWORD,
+        "idempotency_key": str(uuid.uuid4()),
+        "verdict": "confirm_nok",
+        "disposition": "scrap",
+    }
     with django_capture_on_commit_callbacks(execute=True):
-        response = reviewer.post(reverse("review-sign", args=[case.result_id]), json.dumps(body),
-                                 content_type="application/json")
+        response = reviewer.post(
+            reverse("review-sign", args=[case.result_id]), json.dumps(body), content_type="application/json"
+        )
     assert response.status_code == 201, response.content
     [signed] = stream.events("review.signed")
     assert (signed["verdict"], signed["disposition"], signed["meaning"]) == ("confirm_nok", "scrap", "author")
 
     command = CobotCommand.objects.get(inspection=case, kind="move_part")
-    ack = CobotAck(command_id=str(command.command_id), cell=cell.code, kind="move_part", status="done",
-                   detail="placed in the scrap bin", done_at=timezone.now().isoformat())
+    ack = CobotAck(
+        command_id=str(command.command_id),
+        cell=cell.code,
+        kind="move_part",
+        status="done",
+        detail="placed in the scrap bin",
+        done_at=timezone.now().isoformat(),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         record_cobot_ack(ingest_builders.signed(ack.to_dict(), COBOT_ACK_TASK, device_id=cell_device(cell)))
     [acked] = stream.events("cobot.ack")
@@ -219,8 +236,13 @@ def _nok_in_a_row(cell: Any, verdicts: list[str]) -> None:
     visual = next(s for s in live_builders.stations(cell) if s.code == "visual")
     start = timezone.now() - dt.timedelta(minutes=5)
     for i, verdict in enumerate(verdicts):
-        live_builders.inspect(factories.make_part(batch), visual, at=start + dt.timedelta(seconds=15 * i),
-                              verdict=verdict, defect_class="dent" if verdict == "fail" else "")
+        live_builders.inspect(
+            factories.make_part(batch),
+            visual,
+            at=start + dt.timedelta(seconds=15 * i),
+            verdict=verdict,
+            defect_class="dent" if verdict == "fail" else "",
+        )
 
 
 def test_it_sends_alarm_raised_acknowledged_and_cleared_as_their_schemas_say(
@@ -234,8 +256,11 @@ def test_it_sends_alarm_raised_acknowledged_and_cleared_as_their_schemas_say(
     assert raised["alarm"]["id"] == alarm.pk and raised["alarm"]["rule"] == "nok_streak"
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = login(operator).post(reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]),
-                                        data=json.dumps({"reason": "lens cleaned"}), content_type="application/json")
+        response = login(operator).post(
+            reverse("alarm-acknowledge", args=[cell.pk, alarm.pk]),
+            data=json.dumps({"reason": "lens cleaned"}),
+            content_type="application/json",
+        )
     assert response.status_code == 200
     [acknowledged] = stream.events("alarm.acknowledged")
     assert acknowledged["alarm"] == response.json(), "the event carries the alarm as the API returns it"
@@ -311,8 +336,8 @@ async def test_it_sends_a_resync_frame_as_its_schema_says(monkeypatch: pytest.Mo
 def _case_labels(source: str, function: str, variable: str) -> dict[str, set[str]]:
     """The `case "..."` labels of the switch in `function` of a JS file, each with the keys of `variable` its
     branch reads (labels that fall through share the next branch)."""
-    body = source[source.index(f"function {function}("):]
-    body = body[:body.index("\n  }\n")]
+    body = source[source.index(f"function {function}(") :]
+    body = body[: body.index("\n  }\n")]
     labels: dict[str, set[str]] = {}
     pending: list[str] = []
     for piece in re.split(r'\n\s*case "', body)[1:]:
@@ -349,8 +374,13 @@ def test_it_has_a_schema_for_every_frame_the_live_page_handles() -> None:
 
 
 def test_it_registers_every_schema_it_defines_under_its_own_type() -> None:
-    defined = {cls for cls in vars(events).values() if isinstance(cls, type) and issubclass(cls, events.Message)
-               and cls not in (events.Message, events.LiveEvent, events.Frame)}
+    defined = {
+        cls
+        for cls in vars(events).values()
+        if isinstance(cls, type)
+        and issubclass(cls, events.Message)
+        and cls not in (events.Message, events.LiveEvent, events.Frame)
+    }
     registered = {*events.EVENT_TYPES.values(), *events.FRAME_TYPES.values(), *events.GROUP_MESSAGE_TYPES.values()}
     assert defined == registered
     for registry in (events.EVENT_TYPES, events.FRAME_TYPES, events.GROUP_MESSAGE_TYPES):
@@ -372,9 +402,13 @@ def _inline_payloads() -> list[str]:
                 if not isinstance(node, ast.Dict):
                     continue
                 for key, value in zip(node.keys, node.values):
-                    if (isinstance(key, ast.Constant) and key.value == "type" and isinstance(value, ast.Constant)
-                            and isinstance(value.value, str)
-                            and (value.value in registered or re.fullmatch(r"[a-z_]+\.[a-z_]+", value.value))):
+                    if (
+                        isinstance(key, ast.Constant)
+                        and key.value == "type"
+                        and isinstance(value, ast.Constant)
+                        and isinstance(value.value, str)
+                        and (value.value in registered or re.fullmatch(r"[a-z_]+\.[a-z_]+", value.value))
+                    ):
                         found.append(f"{path.relative_to(ROOT)}:{node.lineno} {value.value}")
     return found
 
@@ -430,8 +464,9 @@ def test_it_refuses_an_unknown_type_a_non_object_and_a_bad_nested_row() -> None:
     with pytest.raises(events.EventRefused, match="unexpected"):
         events.validate_event({**alarm, "alarm": {**alarm["alarm"], "colour": "red"}})
     with pytest.raises(events.EventRefused, match="unknown type"):
-        events.validate_frame({"type": "event", "seq": 1, "published_at": 0.0, "coalesced": 0,
-                               "event": {"type": "part.teleported"}})
+        events.validate_frame(
+            {"type": "event", "seq": 1, "published_at": 0.0, "coalesced": 0, "event": {"type": "part.teleported"}}
+        )
 
 
 def test_it_refuses_to_publish_an_event_off_its_schema_while_checking_and_skips_the_check_in_production(

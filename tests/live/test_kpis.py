@@ -1,4 +1,5 @@
 """KPI arithmetic with known answers, and the snapshot's KPIs for a scripted shift."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -60,17 +61,27 @@ def test_it_reports_cycle_times_yield_and_bottleneck_for_a_scripted_shift(cell: 
         outcomes = [StationOutcome.OK] * 5
         if i == 3:
             outcomes[1] = StationOutcome.NOK  # the last part fails the visual station
-        parts.append(builders.run_part(
-            cell, batch, start=start + dt.timedelta(seconds=60 * i), dwell_s=dwell, outcomes=outcomes,
-        ))
+        parts.append(
+            builders.run_part(
+                cell,
+                batch,
+                start=start + dt.timedelta(seconds=60 * i),
+                dwell_s=dwell,
+                outcomes=outcomes,
+            )
+        )
 
     # A reject: NOK at the visual station, failed, taken out through the cobot station (never reaches unload)
     # after a 45 s human review there, which is off the line's takt: its cycle time is its 12 s at dimensional.
     reject = factories.make_part(batch)
     load, visual, dimensional, cobot, _ = builders.stations(cell)
     at = start + dt.timedelta(seconds=300)
-    for station, dwell, outcome in ((load, 5, StationOutcome.OK), (visual, 10, StationOutcome.NOK),
-                                    (dimensional, 12, StationOutcome.OK), (cobot, 45, StationOutcome.OK)):
+    for station, dwell, outcome in (
+        (load, 5, StationOutcome.OK),
+        (visual, 10, StationOutcome.NOK),
+        (dimensional, 12, StationOutcome.OK),
+        (cobot, 45, StationOutcome.OK),
+    ):
         builders.visit(reject, station, entered=at, dwell_s=dwell, outcome=outcome)
         at += dt.timedelta(seconds=dwell)
     actions.set_part_status(reject, status=PartStatus.FAILED, actor=None, reason="NOK at visual")
@@ -102,8 +113,13 @@ def test_it_counts_a_part_awaiting_review_after_a_failed_inspection_against_firs
     now = builders.now()
     start = now - dt.timedelta(minutes=10)
     for i in range(2):
-        builders.run_part(cell, batch, start=start + dt.timedelta(seconds=60 * i), dwell_s=[5, 10, 12, 8, 5],
-                          verdicts={"visual": "pass", "dimensional": "pass"})
+        builders.run_part(
+            cell,
+            batch,
+            start=start + dt.timedelta(seconds=60 * i),
+            dwell_s=[5, 10, 12, 8, 5],
+            verdicts={"visual": "pass", "dimensional": "pass"},
+        )
     load, visual, dimensional, cobot, _ = builders.stations(cell)
     s = dt.timedelta(seconds=1)
     # Failed at the visual station, on hold, now at the failure-analysis station awaiting a human review.

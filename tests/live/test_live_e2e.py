@@ -1,6 +1,7 @@
 """End to end: headless Chromium on the twin page served by a real Daphne process; results go through a real
 Celery ingest worker (the edge worker's message, the ingest task, commit, publish); the server is restarted
 and the page recovers, including what happened while it was down."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,8 +52,13 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
     batch = factories.make_batch(cell=cell)
     start = timezone.now() - dt.timedelta(minutes=4)
     for i in range(8):  # some history, so KPIs and charts have something to show
-        builders.run_part(cell, batch, start=start + dt.timedelta(seconds=20 * i), dwell_s=[4, 12, 14 + i % 4, 9, 4],
-                          verdicts={"visual": "fail" if i == 5 else "pass", "dimensional": "pass"})
+        builders.run_part(
+            cell,
+            batch,
+            start=start + dt.timedelta(seconds=20 * i),
+            dwell_s=[4, 12, 14 + i % 4, 9, 4],
+            verdicts={"visual": "fail" if i == 5 else "pass", "dimensional": "pass"},
+        )
     part = factories.make_part(batch, serial="CF-80-E2E-0001")
     visual = Station.objects.get(cell=cell, code="visual")
     actions.record_station_entry(part, station=visual, actor=None)
@@ -60,8 +66,11 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
     queue = f"ingest-e2e-{uuid.uuid4().hex[:8]}"
     env = processes.child_env()
     ARTIFACTS.mkdir(exist_ok=True)
-    with processes.daphne(env, tmp_path / "daphne.log") as server, \
-            processes.celery_worker(env, queue, tmp_path / "worker.log"), sync_playwright() as pw:
+    with (
+        processes.daphne(env, tmp_path / "daphne.log") as server,
+        processes.celery_worker(env, queue, tmp_path / "worker.log"),
+        sync_playwright() as pw,
+    ):
         browser = chromium.launch(pw)
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
         context.add_cookies([chromium.session_cookie_for(supervisor, server.url)])
@@ -74,11 +83,14 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         page.on("request", lambda r: fetches.append(r.headers.get("x-twin-resync", "")) if r.url == state_url else None)
         # Plants are often offline: every asset, script, chart library and image comes from the app itself.
         elsewhere: list[str] = []
-        page.on("request", lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else elsewhere.append(r.url))
+        page.on(
+            "request", lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else elsewhere.append(r.url)
+        )
 
         def refetch(why: str) -> Any:
-            return page.expect_request(lambda r: r.url == state_url and why in r.headers.get("x-twin-resync", ""),
-                                       timeout=15_000)
+            return page.expect_request(
+                lambda r: r.url == state_url and why in r.headers.get("x-twin-resync", ""), timeout=15_000
+            )
 
         page.goto(f"{server.url}/cells/{cell.pk}/")
         expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
@@ -86,11 +98,19 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
 
         # 1. Telemetry and a result through the real worker appear on the page.
         ingest_telemetry.apply_async(args=[edge.telemetry(at=timezone.now())], queue=queue)
-        expect(page.locator('[data-device-id="jetson-test-01"]')).to_have_attribute("data-health", "online",
-                                                                                    timeout=20_000)
+        expect(page.locator('[data-device-id="jetson-test-01"]')).to_have_attribute(
+            "data-health", "online", timeout=20_000
+        )
         expect(page.locator('[data-device-id="jetson-test-01"] .reading').first).to_have_text("0.2")
-        first = send_result(queue, serial=part.serial, station="visual", verdict="fail", defect_class="scratch",
-                            defect_confidence=0.97, captured_at=timezone.now())
+        first = send_result(
+            queue,
+            serial=part.serial,
+            station="visual",
+            verdict="fail",
+            defect_class="scratch",
+            defect_confidence=0.97,
+            captured_at=timezone.now(),
+        )
         expect(page.locator(f'#recent [data-result-id="{first}"]')).to_be_visible(timeout=20_000)
         expect(page.locator('.station[data-code="visual"] .st-verdict text')).to_have_text("NOK")
         expect(page.locator('.station[data-code="visual"] .st-defect')).to_have_text("scratch")
@@ -99,7 +119,9 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         # A notification lost on the way: a result is stored and its notification (its seq number) never arrives.
         # The page sees the gap at the next event, re-fetches the snapshot, and shows the result only the snapshot
         # carries.
-        before = page.evaluate("({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})")
+        before = page.evaluate(
+            "({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})"
+        )
         dimensional = Station.objects.get(cell=cell, code="dimensional")
         unseen = builders.inspect(part, dimensional, at=timezone.now(), verdict="fail", defect_class="dent")
         lost = chromium.in_plain_thread(next_sequence, cell.pk)
@@ -110,7 +132,9 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         expect(page.locator('.station[data-code="unload"] .st-serial')).to_have_text("CF-80-E2E-0002")
         expect(page.locator(f'#recent [data-result-id="{unseen.result_id}"]')).to_be_visible(timeout=10_000)
         expect(page.locator('.station[data-code="dimensional"] .st-defect')).to_have_text("dent")
-        after = page.evaluate("({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})")
+        after = page.evaluate(
+            "({gaps: window.__twin.gaps, resyncs: window.__twin.resyncs, seq: window.__twin.lastSeq()})"
+        )
         assert after["gaps"] > before["gaps"] and after["resyncs"] > before["resyncs"]
         assert after["seq"] == lost + 1 > before["seq"]
         page.wait_for_timeout(1200)  # let the 1 Hz chart refresh draw
@@ -122,10 +146,17 @@ def test_it_shows_a_published_result_live_and_recovers_after_a_server_restart(
         expect(page.locator("#banner")).to_contain_text("reconnecting")
 
         # 3. While it is down, the worker stores another result (its notification reaches nobody).
-        second = send_result(queue, serial=part.serial, station="visual", verdict="pass", defect_class="ok",
-                             captured_at=timezone.now() + dt.timedelta(seconds=1))
+        second = send_result(
+            queue,
+            serial=part.serial,
+            station="visual",
+            verdict="pass",
+            defect_class="ok",
+            captured_at=timezone.now() + dt.timedelta(seconds=1),
+        )
         deadline = timezone.now() + dt.timedelta(seconds=20)
         from inspection.models import Inspection
+
         while not Inspection.objects.filter(result_id=second).exists():
             assert timezone.now() < deadline, "the worker did not store the result"
             page.wait_for_timeout(200)
@@ -161,13 +192,26 @@ def test_it_raises_and_acknowledges_an_andon_alarm_and_replays_a_part_journey(
     batch = factories.make_batch(cell=cell)
     start = timezone.now() - dt.timedelta(minutes=3)
     for i in range(3):  # three NOK in a row at the visual station
-        last = builders.run_part(cell, batch, start=start + dt.timedelta(seconds=20 * i), dwell_s=[3, 8, 9, 6, 3],
-                                 verdicts={"visual": "fail"}, serial=f"CF-80-ANDON-{i}", with_images=True)
+        last = builders.run_part(
+            cell,
+            batch,
+            start=start + dt.timedelta(seconds=20 * i),
+            dwell_s=[3, 8, 9, 6, 3],
+            verdicts={"visual": "fail"},
+            serial=f"CF-80-ANDON-{i}",
+            with_images=True,
+        )
     # Results from an edge device, but no station event for the part (no PLC feed).
     unvisited = factories.make_part(batch, serial="CF-80-NO-VISIT")
     visual = Station.objects.get(cell=cell, code="visual")
-    builders.inspect(unvisited, visual, at=timezone.now() - dt.timedelta(seconds=30), verdict="fail",
-                     defect_class="dent", image=builders.make_image(7))
+    builders.inspect(
+        unvisited,
+        visual,
+        at=timezone.now() - dt.timedelta(seconds=30),
+        verdict="fail",
+        defect_class="dent",
+        image=builders.make_image(7),
+    )
 
     env = processes.child_env()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -227,8 +271,15 @@ def test_it_says_degraded_while_redis_is_down_and_recovers_when_it_returns(
     redis_url = embedded_redis.socket_url(socket_path)
     layer = settings.CHANNEL_LAYERS["default"]
     settings.REDIS_URL = redis_url
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [
-        {"address": redis_url, "socket_timeout": 30, "socket_connect_timeout": 5}]}}}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **layer,
+            "CONFIG": {
+                **layer["CONFIG"],
+                "hosts": [{"address": redis_url, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            },
+        }
+    }
     monkeypatch.setattr(live, "_redis_client", None)
 
     cell = factories.make_cell(code="ac-cell-redis")

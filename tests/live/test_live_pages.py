@@ -1,4 +1,5 @@
 """The twin page, the snapshot endpoint and part-journey replay, through HTTP as a browser uses them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,7 +40,9 @@ def test_it_refuses_the_page_to_users_without_the_live_permission(login: Any, ou
     assert login(outsider).get(reverse("cell-live", args=[cell.pk])).status_code == 403
 
 
-def test_it_refuses_the_snapshot_to_anonymous_and_unauthorised_users(client: Any, login: Any, outsider: Any, cell: Any) -> None:
+def test_it_refuses_the_snapshot_to_anonymous_and_unauthorised_users(
+    client: Any, login: Any, outsider: Any, cell: Any
+) -> None:
     url = reverse("cell-state", args=[cell.pk])
     assert client.get(url, HTTP_ACCEPT="application/json").status_code in (401, 403)
     assert login(outsider).get(url, HTTP_ACCEPT="application/json").status_code == 403
@@ -49,10 +52,21 @@ def test_it_serves_the_snapshot_in_a_bounded_number_of_queries(login: Any, audit
     batch = builders.batch_for(cell)
     start = timezone.now() - dt.timedelta(minutes=10)
     for i in range(6):
-        builders.run_part(cell, batch, start=start + dt.timedelta(seconds=70 * i), dwell_s=[5, 12, 14, 9, 5],
-                          verdicts={"visual": "fail" if i % 3 == 0 else "pass", "dimensional": "pass"})
-    EdgeDevice.objects.create(device_id="jetson-t1", name="Jetson", cell=cell, backend="onnxruntime",
-                              last_heartbeat_at=timezone.now(), last_telemetry={"fps": 11.5, "power_mw": 5200})
+        builders.run_part(
+            cell,
+            batch,
+            start=start + dt.timedelta(seconds=70 * i),
+            dwell_s=[5, 12, 14, 9, 5],
+            verdicts={"visual": "fail" if i % 3 == 0 else "pass", "dimensional": "pass"},
+        )
+    EdgeDevice.objects.create(
+        device_id="jetson-t1",
+        name="Jetson",
+        cell=cell,
+        backend="onnxruntime",
+        last_heartbeat_at=timezone.now(),
+        last_telemetry={"fps": 11.5, "power_mw": 5200},
+    )
     client = login(auditor)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("cell-state", args=[cell.pk]), HTTP_ACCEPT="application/json")
@@ -69,7 +83,10 @@ def test_it_serves_the_snapshot_in_a_bounded_number_of_queries(login: Any, audit
 
 def test_it_shows_a_stale_device_as_stale_not_with_its_last_values(login: Any, supervisor: Any, cell: Any) -> None:
     EdgeDevice.objects.create(
-        device_id="jetson-old", name="Jetson", cell=cell, last_heartbeat_at=timezone.now() - dt.timedelta(seconds=40),
+        device_id="jetson-old",
+        name="Jetson",
+        cell=cell,
+        last_heartbeat_at=timezone.now() - dt.timedelta(seconds=40),
         last_telemetry={"fps": 12.0, "power_mw": 5100, "memory": {"used_mb": 900}, "temperature": {"gpu": 51}},
     )
     state = login(supervisor).get(reverse("cell-state", args=[cell.pk])).json()
@@ -93,10 +110,16 @@ def test_it_marks_a_part_dwelling_too_long_as_blocked(login: Any, supervisor: An
 def test_it_replays_a_part_journey_with_timestamps_verdicts_and_images(login: Any, operator: Any, cell: Any) -> None:
     batch = builders.batch_for(cell)
     start = timezone.now() - dt.timedelta(minutes=2)
-    part = builders.run_part(cell, batch, start=start, dwell_s=[4, 11, 13, 7, 3],
-                             outcomes=[StationOutcome.OK, StationOutcome.NOK, StationOutcome.OK, StationOutcome.OK,
-                                       StationOutcome.OK],
-                             verdicts={"visual": "fail"}, serial="SN-REPLAY-1", with_images=True)
+    part = builders.run_part(
+        cell,
+        batch,
+        start=start,
+        dwell_s=[4, 11, 13, 7, 3],
+        outcomes=[StationOutcome.OK, StationOutcome.NOK, StationOutcome.OK, StationOutcome.OK, StationOutcome.OK],
+        verdicts={"visual": "fail"},
+        serial="SN-REPLAY-1",
+        with_images=True,
+    )
     client = login(operator)
     page = client.get(reverse("cell-replay", args=[cell.pk]) + "?serial=SN-REPLAY-1")
     assert page.status_code == 200 and "/static/live/replay.js" in page.content.decode()
@@ -112,7 +135,9 @@ def test_it_replays_a_part_journey_with_timestamps_verdicts_and_images(login: An
     assert client.get(reverse("cell-journey", args=[cell.pk, "nope"])).status_code == 404
 
 
-def test_it_replays_the_inspections_of_a_part_with_no_station_visit_recorded(login: Any, operator: Any, cell: Any) -> None:
+def test_it_replays_the_inspections_of_a_part_with_no_station_visit_recorded(
+    login: Any, operator: Any, cell: Any
+) -> None:
     """Results from an edge device with no station events (no PLC feed): the journey keeps them, not 'nothing'."""
     batch = builders.batch_for(cell)
     part = builders.factories.make_part(batch, serial="SN-NO-VISITS")
@@ -124,7 +149,9 @@ def test_it_replays_the_inspections_of_a_part_with_no_station_visit_recorded(log
     journey = client.get(reverse("cell-journey", args=[cell.pk, part.serial])).json()
     assert journey["steps"] == []
     assert [(i["station"], i["station_name"], i["verdict"]) for i in journey["inspections_without_visit"]] == [
-        ("visual", visual.name, "fail"), ("dimensional", dimensional.name, "pass")]
+        ("visual", visual.name, "fail"),
+        ("dimensional", dimensional.name, "pass"),
+    ]
     assert journey["inspections_without_visit"][0]["image_url"]
     page = client.get(reverse("cell-replay", args=[cell.pk]))
     assert 'value="SN-NO-VISITS"' in page.content.decode(), "offered in the serial list"

@@ -1,6 +1,7 @@
 """A live page the server no longer serves says so: signed out (the socket closes with 4401) or refused (the
 handshake is refused, HTTP 403, which the browser only sees as 1006). It shows the state, a sign-in link, and
 stops reconnecting. Headless Chromium against a real Daphne process."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +35,9 @@ def open_live_page(pw: Any, server: Any, user: Any, cell: Any) -> tuple[Any, lis
     return page, sockets
 
 
-def test_it_says_signed_out_offers_sign_in_and_stops_reconnecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_says_signed_out_offers_sign_in_and_stops_reconnecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -3,6 +3,7 @@ are applied, in which order, when snapshots from the socket and from GET /api/ce
 
 Each scenario feeds it snapshots and events; a snapshot with seq n stands for the cell after events 1..n, so the
 page shows the truth exactly when what it applied, in order, is 1..lastSeq."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
 """Shared set-up for the model registry's tests: a cell's edge device with its secret, the device's model client,
 and versions registered from the shipped model (no training needed)."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ def client(url: str, credentials: Credentials, models_dir: Path) -> ModelClient:
 
 def shipped_version(actor: Any) -> ModelVersion:
     card = json.loads((DEFAULT_MODEL_DIR / MODEL_JSON).read_text())
-    return actions.register_version(onnx=SHIPPED_ONNX.read_bytes(), card=card, provenance={"shipped": True},
-                                    golden_set="", golden_metrics={}, actor=actor, code="test")
+    return actions.register_version(
+        onnx=SHIPPED_ONNX.read_bytes(),
+        card=card,
+        provenance={"shipped": True},
+        golden_set="",
+        golden_metrics={},
+        actor=actor,
+        code="test",
+    )
 
 
 def other_version(actor: Any, tag: str) -> ModelVersion:
@@ -48,8 +56,9 @@ def other_version(actor: Any, tag: str) -> ModelVersion:
     card["files"]["onnx"]["sha256"] = hashlib.sha256(data).hexdigest()
     card["files"]["onnx"]["bytes"] = len(data)
     card["model_version"] = f"defect-test-{tag}"
-    return actions.register_version(onnx=data, card=card, provenance={"test": tag}, golden_set="",
-                                    golden_metrics={}, actor=actor, code="test")
+    return actions.register_version(
+        onnx=data, card=card, provenance={"test": tag}, golden_set="", golden_metrics={}, actor=actor, code="test"
+    )
 
 
 PASSWORD = factories.PASSWORD

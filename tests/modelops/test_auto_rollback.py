@@ -1,4 +1,5 @@
 """The champion rolls back by itself when the operators override too many of its verdicts in Debug Mode."""
+
 from __future__ import annotations
 
 import io
@@ -41,13 +42,17 @@ def judged(cell: Any, operator: Any, version: Any, *, overridden: int, confirmed
         case = make_review_case(cell, defect="scratch", seed=10 + i)
         Inspection.objects.filter(pk=case.pk).update(model_sha256=version.sha256, model_version=version.version)
         claims.claim_case(case, actor=operator)
-        decision: dict[str, Any] = ({"verdict": "override_ok", "reason_code": "dirt"} if i < overridden
-                                    else {"verdict": "confirm_nok", "disposition": "scrap"})
+        decision: dict[str, Any] = (
+            {"verdict": "override_ok", "reason_code": "dirt"}
+            if i < overridden
+            else {"verdict": "confirm_nok", "disposition": "scrap"}
+        )
         verdicts.sign_verdict(case, actor=operator, credential=PASSWORD, idempotency_key=uuid.uuid4(), **decision)
 
 
-def test_it_keeps_the_champion_while_overrides_stay_under_the_limit(cell: Any, operator: Any,
-                                                                    promoted: tuple[Any, Any]) -> None:
+def test_it_keeps_the_champion_while_overrides_stay_under_the_limit(
+    cell: Any, operator: Any, promoted: tuple[Any, Any]
+) -> None:
     _, new = promoted
     judged(cell, operator, new, overridden=1, confirmed=2)  # 33 % <= 50 %
     assert check_override_rates() == []
@@ -60,8 +65,9 @@ def test_it_waits_for_enough_reviews(cell: Any, operator: Any, promoted: tuple[A
     assert actions.auto_rollback_on_overrides(cell) is None
 
 
-def test_it_rolls_back_when_operators_override_too_many_verdicts(cell: Any, operator: Any,
-                                                                 promoted: tuple[Any, Any]) -> None:
+def test_it_rolls_back_when_operators_override_too_many_verdicts(
+    cell: Any, operator: Any, promoted: tuple[Any, Any]
+) -> None:
     old, new = promoted
     judged(cell, operator, old, overridden=3, confirmed=0)  # the old model's overrides do not count against new
     judged(cell, operator, new, overridden=2, confirmed=1)  # 67 % > 50 %
@@ -80,15 +86,23 @@ def test_it_rolls_back_when_operators_override_too_many_verdicts(cell: Any, oper
     assert check_override_rates() == []
 
 
-def test_a_pass_the_operators_find_defective_counts_as_an_override(cell: Any, operator: Any,
-                                                                   promoted: tuple[Any, Any]) -> None:
+def test_a_pass_the_operators_find_defective_counts_as_an_override(
+    cell: Any, operator: Any, promoted: tuple[Any, Any]
+) -> None:
     old, new = promoted
     for i in range(3):  # low-confidence passes of the new champion, each found scratched in Debug Mode
         case = make_review_case(cell, defect="ok", confidence=0.5, seed=30 + i)
         assert case.verdict == "pass"
         Inspection.objects.filter(pk=case.pk).update(model_sha256=new.sha256, model_version=new.version)
         claims.claim_case(case, actor=operator)
-        verdicts.sign_verdict(case, actor=operator, credential=PASSWORD, idempotency_key=uuid.uuid4(),
-                              verdict="confirm_nok", disposition="scrap", reason_code="scratch")
+        verdicts.sign_verdict(
+            case,
+            actor=operator,
+            credential=PASSWORD,
+            idempotency_key=uuid.uuid4(),
+            verdict="confirm_nok",
+            disposition="scrap",
+            reason_code="scratch",
+        )
     change = actions.auto_rollback_on_overrides(cell)
     assert change is not None and change.to_version == old and "3 of 3" in change.reason

@@ -1,5 +1,6 @@
 """On the device: a delivered champion replaces the shipped model, and a delivered candidate runs in shadow on
 every capture without touching the champion's verdict."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def runtime(tmp_path: Path, monkeypatch: Any) -> Any:
 
 def test_it_runs_the_candidate_beside_the_champion_and_only_the_champion_counts(runtime: Any) -> None:
     png = encode_png(render_part("CF-80", seed=3, defect="scratch").image)
-    capture = Capture(uuid.uuid4(), "SN-1", "visual", "c", DEMO_PART_TYPES["CF-80"].to_dict(), encode_image(png),
-                      utc_now(), DEVICE)
+    capture = Capture(
+        uuid.uuid4(), "SN-1", "visual", "c", DEMO_PART_TYPES["CF-80"].to_dict(), encode_image(png), utc_now(), DEVICE
+    )
 
     result = runtime.inspect(capture)
 

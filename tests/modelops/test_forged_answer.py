@@ -1,5 +1,6 @@
 """The device believes only an answer signed with its own secret: a server (or anyone on the wire) that names a
 model without that signature installs nothing."""
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,29 @@ DEVICE = "jetson-forged-01"
 
 
 def forged_server(answer_secret: DeviceSecret, device_id: str) -> HTTPServer:
-    body = {"device_id": device_id, "assigned": {"champion": "0" * 64},
-            "deployments": [{"intent_id": 1, "alias": "champion", "version": "evil", "sha256": "0" * 64,
-                             "bytes": 3, "card": {"files": {"onnx": {"sha256": "0" * 64}}}}]}
+    body = {
+        "device_id": device_id,
+        "assigned": {"champion": "0" * 64},
+        "deployments": [
+            {
+                "intent_id": 1,
+                "alias": "champion",
+                "version": "evil",
+                "sha256": "0" * 64,
+                "bytes": 3,
+                "card": {"files": {"onnx": {"sha256": "0" * 64}}},
+            }
+        ],
+    }
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             self.rfile.read(int(self.headers["Content-Length"]))
-            data = b"bad" if self.path.endswith("download") else json.dumps(
-                sign_command(body, task=md.DEPLOYMENT_TASK, secrets_in_force=[answer_secret])).encode()
+            data = (
+                b"bad"
+                if self.path.endswith("download")
+                else json.dumps(sign_command(body, task=md.DEPLOYMENT_TASK, secrets_in_force=[answer_secret])).encode()
+            )
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -54,12 +69,16 @@ def serve(server: HTTPServer) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.parametrize("signed_with, device_named, problem", [
-    ("other", DEVICE, "not signed for this device's secret"),
-    ("own", "jetson-someone-else", "answer for another device"),
-])
-def test_it_installs_nothing_from_an_answer_it_cannot_trust(secret: DeviceSecret, tmp_path: Path, signed_with: str,
-                                                             device_named: str, problem: str) -> None:
+@pytest.mark.parametrize(
+    "signed_with, device_named, problem",
+    [
+        ("other", DEVICE, "not signed for this device's secret"),
+        ("own", "jetson-someone-else", "answer for another device"),
+    ],
+)
+def test_it_installs_nothing_from_an_answer_it_cannot_trust(
+    secret: DeviceSecret, tmp_path: Path, signed_with: str, device_named: str, problem: str
+) -> None:
     answer_secret = secret if signed_with == "own" else DeviceSecret.generate()
     for url in serve(forged_server(answer_secret, device_named)):
         client = ModelClient(url, Credentials(DEVICE, secret), tmp_path / "edge", timeout_s=5)

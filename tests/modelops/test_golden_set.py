@@ -1,5 +1,6 @@
 """The golden set never enters training: the rule that holds reviewed samples out is fixed, the check compares the
 actual classifier inputs, and the figures on it carry Wilson intervals."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Every inspection records the model that judged it (version, sha256) and the registry alias it ran as."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """A device gets its models over signed HTTP from the registry and installs only the bytes the server's signed
 answer names: a tampered or truncated download is refused with the reason, and a device that was offline when the
 model was deployed picks it up when it next asks."""
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,14 @@ def media(settings: Any, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
-def test_it_installs_the_deployed_model_and_reports_it(cell: Any, quality_engineer: Any, live_server: Any,
-                                                        media: Path, tmp_path: Path) -> None:
+def test_it_installs_the_deployed_model_and_reports_it(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path
+) -> None:
     device, credentials = device_of(cell, quality_engineer)
     version = shipped_version(quality_engineer)
-    actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                         reason="first champion")
+    actions.assign_alias(
+        version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD, reason="first champion"
+    )
 
     outcome = client(live_server.url, credentials, tmp_path / "edge").sync()
 
@@ -43,16 +46,21 @@ def test_it_installs_the_deployed_model_and_reports_it(cell: Any, quality_engine
     assert client(live_server.url, credentials, tmp_path / "edge").sync().installed == []
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda b: b[:100] + bytes([b[100] ^ 0xFF]) + b[101:], "sha256 mismatch"),
-    (lambda b: b[: len(b) // 2], "truncated"),
-])
-def test_it_refuses_a_tampered_or_truncated_download(cell: Any, quality_engineer: Any, live_server: Any, media: Path,
-                                                     tmp_path: Path, damage: Any, reason: str) -> None:
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda b: b[:100] + bytes([b[100] ^ 0xFF]) + b[101:], "sha256 mismatch"),
+        (lambda b: b[: len(b) // 2], "truncated"),
+    ],
+)
+def test_it_refuses_a_tampered_or_truncated_download(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path, damage: Any, reason: str
+) -> None:
     device, credentials = device_of(cell, quality_engineer)
     version = shipped_version(quality_engineer)
-    actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                         reason="first champion")
+    actions.assign_alias(
+        version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD, reason="first champion"
+    )
     stored = media / version.file
     stored.write_bytes(damage(stored.read_bytes()))  # what a man in the middle (or a bad disk) would serve
 
@@ -64,13 +72,19 @@ def test_it_refuses_a_tampered_or_truncated_download(cell: Any, quality_engineer
     assert intent.status == DeployStatus.REFUSED and reason in intent.reason
 
 
-def test_a_device_offline_during_the_deploy_picks_it_up_when_it_returns(cell: Any, quality_engineer: Any,
-                                                                        live_server: Any, media: Path,
-                                                                        tmp_path: Path) -> None:
+def test_a_device_offline_during_the_deploy_picks_it_up_when_it_returns(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path
+) -> None:
     device, credentials = device_of(cell, quality_engineer)
     version = shipped_version(quality_engineer)
-    actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                         reason="deployed while the device is down")
+    actions.assign_alias(
+        version,
+        cell=cell,
+        alias="champion",
+        actor=quality_engineer,
+        credential=PASSWORD,
+        reason="deployed while the device is down",
+    )
     # The device is unreachable and so is the server from it: the intent waits on the server.
     offline = client("http://127.0.0.1:9/", credentials, tmp_path / "edge").sync()
     assert offline.offline and offline.installed == []
@@ -83,23 +97,27 @@ def test_a_device_offline_during_the_deploy_picks_it_up_when_it_returns(cell: An
     assert installed_sha256(tmp_path / "edge") == {"champion": version.sha256}
 
 
-def test_a_newer_deploy_supersedes_one_the_device_never_fetched(cell: Any, quality_engineer: Any, live_server: Any,
-                                                                media: Path, tmp_path: Path) -> None:
+def test_a_newer_deploy_supersedes_one_the_device_never_fetched(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path
+) -> None:
     device, credentials = device_of(cell, quality_engineer)
     first, second = shipped_version(quality_engineer), other_version(quality_engineer, "b")
     for version in (first, second):
-        actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                             reason="changed my mind")
+        actions.assign_alias(
+            version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD, reason="changed my mind"
+        )
     outcome = client(live_server.url, credentials, tmp_path / "edge").sync()
     assert [d["sha256"] for d in outcome.installed] == [second.sha256]
     assert DeployIntent.objects.get(device=device, version=first).status == DeployStatus.SUPERSEDED
     with pytest.raises(ModelRefused, match="already is the champion"):
-        actions.assign_alias(second, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                             reason="again")
+        actions.assign_alias(
+            second, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD, reason="again"
+        )
 
 
-def test_it_refuses_requests_not_signed_by_a_registered_device(cell: Any, quality_engineer: Any, live_server: Any,
-                                                               media: Path, tmp_path: Path) -> None:
+def test_it_refuses_requests_not_signed_by_a_registered_device(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path
+) -> None:
     import urllib.error
     import urllib.request
 
@@ -108,8 +126,11 @@ def test_it_refuses_requests_not_signed_by_a_registered_device(cell: Any, qualit
 
     device, credentials = device_of(cell, quality_engineer)
     shipped_version(quality_engineer)
-    unsigned = urllib.request.Request(live_server.url + "/" + md.PATHS[md.DEPLOYMENT_TASK],
-                                      data=json.dumps({"device_id": device.device_id}).encode(), method="POST")
+    unsigned = urllib.request.Request(
+        live_server.url + "/" + md.PATHS[md.DEPLOYMENT_TASK],
+        data=json.dumps({"device_id": device.device_id}).encode(),
+        method="POST",
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(unsigned, timeout=10)
     assert caught.value.code == 403 and b"unsigned" in caught.value.read()
@@ -120,13 +141,14 @@ def test_it_refuses_requests_not_signed_by_a_registered_device(cell: Any, qualit
     assert caught.value.code == 403
 
 
-def test_a_model_file_missing_on_the_server_is_refused_not_half_installed(cell: Any, quality_engineer: Any,
-                                                                          live_server: Any, media: Path,
-                                                                          tmp_path: Path) -> None:
+def test_a_model_file_missing_on_the_server_is_refused_not_half_installed(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path
+) -> None:
     device, credentials = device_of(cell, quality_engineer)
     version = shipped_version(quality_engineer)
-    actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                         reason="first champion")
+    actions.assign_alias(
+        version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD, reason="first champion"
+    )
     (media / version.file).unlink()
     outcome = client(live_server.url, credentials, tmp_path / "edge").sync()
     assert "HTTP 404" in outcome.refused[0]["reason"] and installed_sha256(tmp_path / "edge") == {}

@@ -1,6 +1,7 @@
 """The loop, end to end on the CPU with a tiny model: Debug Mode's reviewed samples -> a training run on the
 `training` queue -> a registered version measured on the golden set -> deployed to the cell's device over signed
 HTTP -> shadow (candidate beside champion, disagreements listed) -> promoted (signed) -> rolled back (signed)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,8 @@ def train_via_queue(page: Any, queue: str, **params: Any) -> ModelVersion:
 
 
 def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_back(
-        cell: Any, operator: Any, quality_engineer: Any, login: Any, live_server: Any, settings: Any,
-        tmp_path: Path) -> None:
+    cell: Any, operator: Any, quality_engineer: Any, login: Any, live_server: Any, settings: Any, tmp_path: Path
+) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.TWINWEB_TRAINING_QUEUE = queue = f"training-test-{uuid.uuid4().hex[:8]}"
     for seed, defect in enumerate(["scratch", "dent", "ok", "burr", "crack", "scratch", "dent", "ok"], start=2):
@@ -77,8 +78,14 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
     assert set(first.provenance["reviewed_golden_ids"]) == golden_ids
     assert first.provenance["golden_disjointness"]["overlap"] == 0
     assert first.golden_metrics["golden_set"]["size"] == 14 + len(golden_ids)
-    assert set(first.golden_metrics["nok_recall"]) == {"scratch", "dent", "burr", "crack", "missing_hole",
-                                                       "oversized_hole"}
+    assert set(first.golden_metrics["nok_recall"]) == {
+        "scratch",
+        "dent",
+        "burr",
+        "crack",
+        "missing_hole",
+        "oversized_hole",
+    }
     assert first.code_version and first.card["files"]["onnx"]["sha256"] == first.sha256
     run = TrainingRun.objects.get(version=first)
     assert [p["epoch"] for p in run.progress] == [1] and run.progress[0]["loss"] > 0
@@ -87,8 +94,10 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
     assert first.version in registry.content.decode() and "loss" in registry.content.decode()
 
     device, credentials = device_of(cell, quality_engineer)
-    page.post(f"/modelops/v/{first.sha256}/assign", {"cell": cell.code, "alias": "champion", "reason": "first",
-                                                      "credential": PASSWORD})
+    page.post(
+        f"/modelops/v/{first.sha256}/assign",
+        {"cell": cell.code, "alias": "champion", "reason": "first", "credential": PASSWORD},
+    )
     second = train_via_queue(page, queue, seed=3)
     assert second.sha256 != first.sha256
     # The champion measured on the same golden images as the new version, for a like-with-like comparison.
@@ -96,20 +105,25 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
 
     edge = client(live_server.url, credentials, tmp_path / "edge")
     for version, alias in ((first, "champion"), (second, "candidate")):
-        response = page.post(f"/modelops/v/{version.sha256}/assign",
-                             {"cell": cell.code, "alias": alias, "reason": f"{alias} for the trial",
-                              "credential": PASSWORD})
+        response = page.post(
+            f"/modelops/v/{version.sha256}/assign",
+            {"cell": cell.code, "alias": alias, "reason": f"{alias} for the trial", "credential": PASSWORD},
+        )
         assert response.status_code == 302
     assert selectors.aliases_of(cell)[Alias.CANDIDATE].version == second
-    assert edge.sync().installed and installed_sha256(tmp_path / "edge") == {"champion": first.sha256,
-                                                                              "candidate": second.sha256}
+    assert edge.sync().installed and installed_sha256(tmp_path / "edge") == {
+        "champion": first.sha256,
+        "candidate": second.sha256,
+    }
 
     # Shadow: the device runs both on every capture; only the champion's verdict counts; disagreements listed.
     champion = create_backend("onnxruntime", model_dir=tmp_path / "edge" / "champion", threads=1)
     candidate = create_backend("onnxruntime", model_dir=tmp_path / "edge" / "candidate", threads=1)
     golden = selectors.golden_set(14)
-    comparisons = [shadow_compare(champion, candidate, normalise_uint8(golden.x[i:i + 1]), result_id=f"r{i}")
-                   for i in range(len(golden.x))]
+    comparisons = [
+        shadow_compare(champion, candidate, normalise_uint8(golden.x[i : i + 1]), result_id=f"r{i}")
+        for i in range(len(golden.x))
+    ]
     edge.send_shadow(comparisons)
     edge.send_shadow(comparisons)  # a resent batch is stored once
     stored_rows = ShadowComparison.objects.filter(candidate=second)
@@ -128,8 +142,9 @@ def test_reviewed_samples_become_a_model_that_is_shadowed_promoted_and_rolled_ba
     aliases = selectors.aliases_of(cell)
     assert aliases[Alias.CHAMPION].version == second and aliases[Alias.CHAMPION].previous == first
     assert Alias.CANDIDATE not in aliases
-    signature = RecordSignature.objects.get(subject_type="modelops.alias", subject_key=f"{cell.code}:champion",
-                                            signed_content__kind="promote")
+    signature = RecordSignature.objects.get(
+        subject_type="modelops.alias", subject_key=f"{cell.code}:champion", signed_content__kind="promote"
+    )
     assert signature.signer == quality_engineer and signature.signed_content["to"] == second.sha256
     assert AuditRecord.objects.filter(action="modelops.alias.promote").exists()
     promoted = edge.sync()

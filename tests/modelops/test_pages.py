@@ -1,5 +1,6 @@
 """The quality engineer's pages: the registry, a version, and the RQ1 transition from training to the line, which
 shows the device's figures where a profiling run measured this model and says "not measured" (and why) elsewhere."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,17 +20,36 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_transition_shows_profiled_runtimes_and_says_what_was_not_measured(
-        cell: Any, quality_engineer: Any, login: Any, settings: Any, tmp_path: Path) -> None:
+    cell: Any, quality_engineer: Any, login: Any, settings: Any, tmp_path: Path
+) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     device, _ = device_of(cell, quality_engineer)
     version = shipped_version(quality_engineer)
-    run = ProfilingRun.objects.create(device=device, requested_at=timezone.now(), model_sha256=version.sha256,
-                                      model_version=version.version)
-    ProfilingVariant.objects.create(run=run, key="ort-fp32", backend="onnxruntime", precision="fp32", available=True,
-                                    images=56, correct=50, accuracy=0.8929, fps=41.5, device="cpu",
-                                    power_note="not measured: power sampler 'none' configured")
-    ProfilingVariant.objects.create(run=run, key="trt-int8", position=1, backend="tensorrt", precision="int8",
-                                    available=False, reason="tensorrt not installed")
+    run = ProfilingRun.objects.create(
+        device=device, requested_at=timezone.now(), model_sha256=version.sha256, model_version=version.version
+    )
+    ProfilingVariant.objects.create(
+        run=run,
+        key="ort-fp32",
+        backend="onnxruntime",
+        precision="fp32",
+        available=True,
+        images=56,
+        correct=50,
+        accuracy=0.8929,
+        fps=41.5,
+        device="cpu",
+        power_note="not measured: power sampler 'none' configured",
+    )
+    ProfilingVariant.objects.create(
+        run=run,
+        key="trt-int8",
+        position=1,
+        backend="tensorrt",
+        precision="int8",
+        available=False,
+        reason="tensorrt not installed",
+    )
 
     page = login(quality_engineer).get(f"/modelops/v/{version.sha256}/transition").content.decode()
 
@@ -39,13 +59,15 @@ def test_the_transition_shows_profiled_runtimes_and_says_what_was_not_measured(
     assert "not measured: no reviewed verdict of this version yet" in page
 
 
-def test_the_registry_lists_versions_aliases_and_deployments(cell: Any, quality_engineer: Any, login: Any,
-                                                             settings: Any, tmp_path: Path) -> None:
+def test_the_registry_lists_versions_aliases_and_deployments(
+    cell: Any, quality_engineer: Any, login: Any, settings: Any, tmp_path: Path
+) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     device, _ = device_of(cell, quality_engineer)
     version = shipped_version(quality_engineer)
-    actions.assign_alias(version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD,
-                         reason="first")
+    actions.assign_alias(
+        version, cell=cell, alias="champion", actor=quality_engineer, credential=PASSWORD, reason="first"
+    )
     page = login(quality_engineer).get("/modelops/").content.decode()
     assert version.version in page and device.device_id in page and "not asked yet (offline?)" in page
     assert "Start training" in page and "Roll back" in page

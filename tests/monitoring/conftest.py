@@ -1,5 +1,6 @@
 """Images stored by the ingest path go to a folder of each test's own; each test's cell has a code of its own
 (the gateway heartbeat's key is named by the cell's code alone, and runs may share a Redis)."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,6 +1,7 @@
 """/metrics, scraped as Prometheus scrapes it (bearer token, text format), after real work went through the real
 paths: results through the ingest task, telemetry through its task, a refused message kept as a dead letter, a
 gateway heartbeat in Redis, a message waiting in a device's queue, requests and a live WebSocket client."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,9 @@ def scrape_token(settings: Any) -> None:
     settings.TWINWEB_METRICS_TOKEN = TOKEN
 
 
-def test_it_refuses_a_scraper_without_the_token_and_lets_an_admin_read(db: Any, admin_user: Any,
-                                                                        supervisor: Any, login: Any) -> None:
+def test_it_refuses_a_scraper_without_the_token_and_lets_an_admin_read(
+    db: Any, admin_user: Any, supervisor: Any, login: Any
+) -> None:
     assert Client().get("/metrics").status_code == 401
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert login(supervisor).get("/metrics").status_code == 401
@@ -88,8 +90,14 @@ def test_it_counts_ingest_results_by_outcome_with_their_latency(cell: Any) -> No
 
 def test_it_reports_each_edge_device_from_its_telemetry(cell: Any) -> None:
     device = builders.make_device(cell, "jetson-metrics-01")
-    telemetry = builders.telemetry(device.device_id, at=timezone.now(), fps=6.5, power_mw=7250.0, gpu_load=55.0,
-                                   temperature={"gpu": 48.5, "cpu": 44.0})
+    telemetry = builders.telemetry(
+        device.device_id,
+        at=timezone.now(),
+        fps=6.5,
+        power_mw=7250.0,
+        gpu_load=55.0,
+        temperature={"gpu": 48.5, "cpu": 44.0},
+    )
     tasks.ingest_telemetry(telemetry)
     samples = scrape()
     assert value(samples, "twinweb_edge_up", device="jetson-metrics-01") == 1
@@ -131,8 +139,13 @@ def test_it_reports_the_gateway_link_from_its_heartbeat(cell: Any) -> None:
 
 def test_it_times_requests_per_view(admin_user: Any, login: Any) -> None:
     def count(samples: dict[Any, float]) -> float:
-        return samples.get(("twinweb_http_request_duration_seconds_count",
-                            (("method", "GET"), ("status", "200"), ("view", "healthz"))), 0.0)
+        return samples.get(
+            (
+                "twinweb_http_request_duration_seconds_count",
+                (("method", "GET"), ("status", "200"), ("view", "healthz")),
+            ),
+            0.0,
+        )
 
     before = count(scrape())
     for _ in range(3):
@@ -158,8 +171,9 @@ async def test_it_counts_live_websocket_clients_and_the_frames_sent_to_them() ->
     await sync_to_async(client.force_login)(watcher)
     cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
     before = await sync_to_async(scrape)()
-    communicator = WebsocketCommunicator(application, f"/ws/cells/{cell.pk}/",
-                                         headers=[(b"origin", b"http://testserver"), cookie])
+    communicator = WebsocketCommunicator(
+        application, f"/ws/cells/{cell.pk}/", headers=[(b"origin", b"http://testserver"), cookie]
+    )
     try:
         connected, _ = await communicator.connect(timeout=10)
         assert connected

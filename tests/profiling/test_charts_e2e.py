@@ -1,5 +1,6 @@
 """In a real browser: the run page draws power against samples per variant and memory over time with the local
 Plotly, and says why power is missing when it is."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,10 +27,20 @@ def test_it_draws_power_and_memory_per_variant(tmp_path: Path, monkeypatch: Any)
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     device, _ = register_edge_device(f"chart-{uuid.uuid4().hex[:6]}", cell=factories.make_cell(), actor=None)
-    measured, _ = store_sent(profiling_report(device.device_id, [
-        variant_report("torch-fp32", 41.0, 3386.0, 6125.0), variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0)]))
-    unmeasured, _ = store_sent(profiling_report(device.device_id, [variant_report("opencv-fp32", 400.0, None, None)],
-                                                         power_measured=False, power_source="none: no sampler"))
+    measured, _ = store_sent(
+        profiling_report(
+            device.device_id,
+            [variant_report("torch-fp32", 41.0, 3386.0, 6125.0), variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0)],
+        )
+    )
+    unmeasured, _ = store_sent(
+        profiling_report(
+            device.device_id,
+            [variant_report("opencv-fp32", 400.0, None, None)],
+            power_measured=False,
+            power_source="none: no sampler",
+        )
+    )
     operator = factories.make_user("olivia", roles.OPERATOR)
     errors: list[str] = []
     with processes.daphne(processes.child_env(), tmp_path / "daphne.log") as server, sync_playwright() as pw:

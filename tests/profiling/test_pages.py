@@ -1,5 +1,6 @@
 """/profiling/: any signed-in role reads the deck's table, the charts' data and the CSV; only roles with
 PROFILE_EDGE start a run, which is queued on the device's own queue after commit."""
+
 from __future__ import annotations
 
 import csv
@@ -33,15 +34,32 @@ def device(db: Any) -> Any:
 @pytest.fixture
 def stored_run(device: Any) -> ProfilingRun:
     report = {
-        "schema": 1, "run_id": str(uuid.uuid4()), "device_id": device.device_id, "hardware": "Jetson Nano (test)",
-        "started_at": "2026-11-25T03:00:00+00:00", "finished_at": "2026-11-25T03:05:00+00:00",
+        "schema": 1,
+        "run_id": str(uuid.uuid4()),
+        "device_id": device.device_id,
+        "hardware": "Jetson Nano (test)",
+        "started_at": "2026-11-25T03:00:00+00:00",
+        "finished_at": "2026-11-25T03:05:00+00:00",
         "config": {"images": 100, "warmup": 1, "rounds": 1, "batch_size": 1, "seed": 808},
-        "power_source": "jtop: test", "power_measured": True, "model": {"version": "m-1", "sha256": "ab" * 32},
-        "environment": {}, "error": "",
-        "variants": [variant_report("torch-fp32", 41.0, 3386.0, 6125.0), variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0),
-                     {"key": "tensorrt-int8", "backend": "tensorrt", "precision": "int8", "label": "TensorRT INT8",
-                      "available": False, "reason": "TensorRT 11.4 removed the INT8 builder flag", "metrics": {},
-                      "phases": []}],
+        "power_source": "jtop: test",
+        "power_measured": True,
+        "model": {"version": "m-1", "sha256": "ab" * 32},
+        "environment": {},
+        "error": "",
+        "variants": [
+            variant_report("torch-fp32", 41.0, 3386.0, 6125.0),
+            variant_report("tensorrt-fp32", 82.0, 3185.0, 5711.0),
+            {
+                "key": "tensorrt-int8",
+                "backend": "tensorrt",
+                "precision": "int8",
+                "label": "TensorRT INT8",
+                "available": False,
+                "reason": "TensorRT 11.4 removed the INT8 builder flag",
+                "metrics": {},
+                "phases": [],
+            },
+        ],
     }
     run, _ = store_sent(report)
     return run
@@ -70,7 +88,12 @@ def test_every_role_reads_the_decks_table(persona: str, stored_run: ProfilingRun
 
 def test_outsiders_and_anonymous_users_see_nothing(stored_run: ProfilingRun, outsider: Any, login: Any) -> None:
     client = login(outsider)
-    for path in ("/profiling/", f"/profiling/runs/{stored_run.run_id}/", "/profiling/runs.csv", f"/profiling/runs/{stored_run.run_id}/series.csv"):
+    for path in (
+        "/profiling/",
+        f"/profiling/runs/{stored_run.run_id}/",
+        "/profiling/runs.csv",
+        f"/profiling/runs/{stored_run.run_id}/series.csv",
+    ):
         assert client.get(path).status_code == 403, path
         anonymous = Client().get(path)
         assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
@@ -88,8 +111,9 @@ def test_the_csv_has_one_row_per_variant_with_raw_numbers(stored_run: ProfilingR
     assert rows[2]["available"] == "False" and "INT8" in rows[2]["reason"] and rows[2]["fps"] == ""
 
 
-def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_run: ProfilingRun, auditor: Any,
-                                                                         login: Any) -> None:
+def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(
+    stored_run: ProfilingRun, auditor: Any, login: Any
+) -> None:
     response = login(auditor).get(f"/profiling/runs/{stored_run.run_id}/series.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -97,13 +121,21 @@ def test_the_series_csv_has_every_power_and_memory_sample_with_its_phase(stored_
     memory = [r for r in rows if r["series"] == "memory"]
     assert len(power) == len(memory) == 16  # 8 samples each for the two variants that ran
     assert (power[1]["variant"], float(power[1]["t_s"]), float(power[1]["power_mw"]), power[1]["phase"]) == (
-        "torch-fp32", 0.1, 5001.0, "build")
+        "torch-fp32",
+        0.1,
+        5001.0,
+        "build",
+    )
     assert int(memory[0]["rss_bytes"]) == 300 * 2**20 and memory[0]["power_mw"] == ""
 
 
 def test_power_that_was_not_measured_says_so(device: Any, operator: Any, login: Any) -> None:
-    report = profiling_report(device.device_id, [variant_report("onnxruntime-fp32", 500.0, None, None)],
-                              power_measured=False, power_source="none: no rails")
+    report = profiling_report(
+        device.device_id,
+        [variant_report("onnxruntime-fp32", 500.0, None, None)],
+        power_measured=False,
+        power_source="none: no rails",
+    )
     run, _ = store_sent(report)
     html = login(operator).get(f"/profiling/runs/{run.run_id}/").content.decode()
     assert html.count("not measured") >= 5 and "no sampler (test)" in html
@@ -119,8 +151,9 @@ def test_runs_of_several_devices_are_compared(stored_run: ProfilingRun, supervis
     assert "Comparison across runs and devices" not in only  # a single run has nothing to compare
 
 
-def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor: Any, quality_engineer: Any,
-                                             login: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_only_profile_edge_roles_start_a_run(
+    device: Any, operator: Any, auditor: Any, quality_engineer: Any, login: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     form = {"device": device.device_id, "images": "8", "warmup": "0", "rounds": "1"}
     for refused in (operator, auditor):
         assert login(refused).post("/profiling/start/", form).status_code == 403
@@ -148,8 +181,9 @@ def test_only_profile_edge_roles_start_a_run(device: Any, operator: Any, auditor
     assert "Waiting for the device" in page
 
 
-def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any, login: Any,
-                                                       django_assert_num_queries: Any) -> None:
+def test_the_index_query_count_does_not_grow_with_runs(
+    device: Any, auditor: Any, login: Any, django_assert_num_queries: Any
+) -> None:
     client = login(auditor)
 
     def store(n: int) -> None:
@@ -168,8 +202,9 @@ def test_the_index_query_count_does_not_grow_with_runs(device: Any, auditor: Any
         assert client.get("/profiling/").status_code == 200
 
 
-def test_the_demo_queues_one_first_profiling_run_on_its_device(device: Any,
-                                                               django_capture_on_commit_callbacks: Any) -> None:
+def test_the_demo_queues_one_first_profiling_run_on_its_device(
+    device: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     from demo.management.commands.run_demo import Command
 
     queue = f"edge.{device.device_id}"

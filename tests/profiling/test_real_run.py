@@ -1,5 +1,6 @@
 """A real profiling run of the CPU backends, end to end through `manage.py profile_edge --inline`: the protocol
 runs here, the report goes through the same store action the ingest task uses, and the run is audited."""
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,23 @@ def device(db: Any) -> Any:
 
 def test_it_profiles_every_cpu_backend_and_stores_the_run(device: Any, model_dir: Path) -> None:
     out = io.StringIO()
-    call_command("profile_edge", "--device", device.device_id, "--inline", "--images", "14", "--warmup", "1",
-                 "--rounds", "1", "--threads", "1", "--model-dir", str(model_dir), stdout=out)
+    call_command(
+        "profile_edge",
+        "--device",
+        device.device_id,
+        "--inline",
+        "--images",
+        "14",
+        "--warmup",
+        "1",
+        "--rounds",
+        "1",
+        "--threads",
+        "1",
+        "--model-dir",
+        str(model_dir),
+        stdout=out,
+    )
     run = ProfilingRun.objects.get(device=device)
     assert run.status == "done" and run.error == ""
     variants = {v.key: v for v in run.variants.all()}
@@ -75,9 +91,18 @@ def test_it_profiles_every_cpu_backend_and_stores_the_run(device: Any, model_dir
 
 
 def test_a_redelivered_report_is_stored_once(device: Any, model_dir: Path) -> None:
-    report = run_profile("8c7a64a2-3f0b-4b2e-9a49-3d4b1f2f8e01", device.device_id,
-                         {"images": 7, "warmup": 0, "rounds": 1, "variants": ["opencv-fp32"], "model_dir": str(model_dir),
-                          "power_sampler": "none"})
+    report = run_profile(
+        "8c7a64a2-3f0b-4b2e-9a49-3d4b1f2f8e01",
+        device.device_id,
+        {
+            "images": 7,
+            "warmup": 0,
+            "rounds": 1,
+            "variants": ["opencv-fp32"],
+            "model_dir": str(model_dir),
+            "power_sampler": "none",
+        },
+    )
     payload = json.loads(json.dumps(report))  # as it travels
     run, created = store_sent(payload)
     again, created_again = store_sent(payload)

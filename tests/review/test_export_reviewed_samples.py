@@ -1,4 +1,5 @@
 """export_reviewed_samples writes the human-labelled images in the dataset format the training pipeline reads."""
+
 from __future__ import annotations
 
 import csv
@@ -49,8 +50,15 @@ def test_it_exports_human_labels_in_the_training_dataset_format(cell: Any, opera
     reference = write_dataset(tmp_path / "rendered", count=2, seed=1)
     ref_meta = json.loads((reference / "labels.json").read_text())
     assert set(ref_meta) <= set(meta)
-    assert set(ref_meta["items"][0]) - {"defect", "dimensions_px", "features_pass", "geometry", "blur_sigma_px",
-                                        "image_size", "edges"} <= set(meta["items"][0])
+    assert set(ref_meta["items"][0]) - {
+        "defect",
+        "dimensions_px",
+        "features_pass",
+        "geometry",
+        "blur_sigma_px",
+        "image_size",
+        "edges",
+    } <= set(meta["items"][0])
     with (reference / "labels.csv").open() as fh:
         ref_header = next(csv.reader(fh))
     with (out / "labels.csv").open() as fh:
@@ -73,15 +81,31 @@ def test_the_training_command_learns_from_the_exported_reviews(cell: Any, operat
     decide(make_review_case(cell, defect="scratch", seed=2), operator, verdict="override_ok", reason_code="dirt")
     call_command("export_reviewed_samples", "--out", str(tmp_path / "reviewed"))
 
-    card = train.main(["--out", str(tmp_path / "model"), "--train-per-class", "1", "--test-per-class", "1",
-                       "--epochs", "1", "--batch", "8", "--extra-data", str(tmp_path / "reviewed")])
+    card = train.main(
+        [
+            "--out",
+            str(tmp_path / "model"),
+            "--train-per-class",
+            "1",
+            "--test-per-class",
+            "1",
+            "--epochs",
+            "1",
+            "--batch",
+            "8",
+            "--extra-data",
+            str(tmp_path / "reviewed"),
+        ]
+    )
 
     assert card["training"]["extra_data"] == [{"folder": str(tmp_path / "reviewed"), "images": 1}]
     assert card["training"]["train_size"] == 2 * 7 + 1
 
 
 def test_it_leaves_out_dimensional_only_rejects(cell: Any, operator: Any, tmp_path: Path) -> None:
-    dimensional = make_review_case(cell, defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9})  # an undersized bore
+    dimensional = make_review_case(
+        cell, defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9}
+    )  # an undersized bore
     assert dimensional.verdict == "fail"
     dimensional.defect_class = ""
     dimensional.save(update_fields=["defect_class"])

@@ -1,4 +1,5 @@
 """The review queue and claims: what needs a human, oldest first, and one operator per case."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,9 @@ from traceability.models import AuditRecord
 pytestmark = pytest.mark.django_db
 
 
-def test_it_lists_failed_and_low_confidence_inspections_oldest_first_with_counts(cell: Any, operator: Any, login: Any, settings: Any) -> None:
+def test_it_lists_failed_and_low_confidence_inspections_oldest_first_with_counts(
+    cell: Any, operator: Any, login: Any, settings: Any
+) -> None:
     settings.TWINWEB_REVIEW_CONFIDENCE_THRESHOLD = 0.9
     now = timezone.now()
     failed = make_review_case(cell, defect="scratch", captured_at=now - dt.timedelta(minutes=5))
@@ -83,11 +86,13 @@ def test_it_refuses_a_second_open_claim_in_the_database_itself(cell: Any, operat
     case = make_review_case(cell)
     other = factories.make_user("oscar", roles.OPERATOR)
     now = timezone.now()
-    ReviewClaim.objects.create(inspection=case, part=case.part, holder=operator, claimed_at=now,
-                               expires_at=now + dt.timedelta(minutes=5))
+    ReviewClaim.objects.create(
+        inspection=case, part=case.part, holder=operator, claimed_at=now, expires_at=now + dt.timedelta(minutes=5)
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        ReviewClaim.objects.create(inspection=case, part=case.part, holder=other, claimed_at=now,
-                                   expires_at=now + dt.timedelta(minutes=5))
+        ReviewClaim.objects.create(
+            inspection=case, part=case.part, holder=other, claimed_at=now, expires_at=now + dt.timedelta(minutes=5)
+        )
 
 
 def test_it_frees_a_case_when_the_claim_lapses(cell: Any, operator: Any, settings: Any) -> None:
@@ -114,7 +119,9 @@ def test_it_puts_a_released_case_back_in_the_queue(cell: Any, operator: Any, log
     assert ReviewClaim.objects.get(inspection=case).end_reason == ClaimEnd.RELEASED
 
 
-def test_it_keeps_the_queue_from_people_without_the_review_role(cell: Any, auditor: Any, outsider: Any, login: Any) -> None:
+def test_it_keeps_the_queue_from_people_without_the_review_role(
+    cell: Any, auditor: Any, outsider: Any, login: Any
+) -> None:
     case = make_review_case(cell)
     assert login(outsider).get(reverse("review-queue")).status_code == 403
     assert login(auditor).post(reverse("review-claim", args=[case.result_id])).status_code == 403
@@ -149,18 +156,27 @@ def test_it_lets_one_operator_at_a_time_review_a_part_whichever_inspection_they_
     data = login(operator).get(reverse("review-case", args=[dimensional.result_id]), follow=True).context["case_data"]
     assert data["resultId"] == str(visual.result_id)  # the case has one address, its leading inspection
     assert [(f["station"], f["kind"]) for f in data["findings"]] == [("visual", "defect"), ("dimensional", "dimension")]
-    assert [f["imageUrl"] for f in data["findings"]] == [visual.image.get_absolute_url(), dimensional.image.get_absolute_url()]
+    assert [f["imageUrl"] for f in data["findings"]] == [
+        visual.image.get_absolute_url(),
+        dimensional.image.get_absolute_url(),
+    ]
 
 
 def test_it_refuses_two_open_claims_on_one_part_in_the_database_itself(cell: Any, operator: Any) -> None:
     visual, dimensional = make_two_station_part(cell)
     other = factories.make_user("oscar", roles.OPERATOR)
     now = timezone.now()
-    ReviewClaim.objects.create(inspection=visual, part=visual.part, holder=operator, claimed_at=now,
-                               expires_at=now + dt.timedelta(minutes=5))
+    ReviewClaim.objects.create(
+        inspection=visual, part=visual.part, holder=operator, claimed_at=now, expires_at=now + dt.timedelta(minutes=5)
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        ReviewClaim.objects.create(inspection=dimensional, part=dimensional.part, holder=other, claimed_at=now,
-                                   expires_at=now + dt.timedelta(minutes=5))
+        ReviewClaim.objects.create(
+            inspection=dimensional,
+            part=dimensional.part,
+            holder=other,
+            claimed_at=now,
+            expires_at=now + dt.timedelta(minutes=5),
+        )
 
 
 def test_it_counts_as_low_confidence_only_the_passes_below_the_threshold(
@@ -170,7 +186,9 @@ def test_it_counts_as_low_confidence_only_the_passes_below_the_threshold(
     make_review_case(cell, defect="ok", confidence=0.55)
     sure = make_review_case(cell, defect="ok", confidence=0.99, captured_at=timezone.now())  # not flagged
     # Sure too, but flagged for another reason: it arrived after a newer result of the same part at its station.
-    make_review_case(cell, part=sure.part, defect="ok", confidence=0.99, captured_at=sure.captured_at - dt.timedelta(seconds=30))
+    make_review_case(
+        cell, part=sure.part, defect="ok", confidence=0.99, captured_at=sure.captured_at - dt.timedelta(seconds=30)
+    )
     make_review_case(cell, defect="scratch", confidence=0.5)  # failed: counted as failed, whatever its confidence
     page = login(operator).get(reverse("review-queue"))
     assert page.context["counts"] == {"total": 3, "failed": 1, "low_confidence": 1, "other": 1, "claimed": 0}
@@ -182,8 +200,14 @@ def test_it_leaves_a_scrapped_part_out_of_the_queue_and_refuses_to_review_it_aga
 ) -> None:
     case = make_review_case(cell)
     claims.claim_case(case, actor=operator)
-    verdicts.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
-                                credential=factories.PASSWORD, idempotency_key=uuid.uuid4())
+    verdicts.sign_verdict(
+        case,
+        actor=operator,
+        verdict="confirm_nok",
+        disposition="scrap",
+        credential=factories.PASSWORD,
+        idempotency_key=uuid.uuid4(),
+    )
     # A result of the same part arrives late from the dimensional station, flagged for review.
     late = make_review_case(cell, part=case.part, station="dimensional", defect="ok", confidence=0.5)
     assert late.needs_review
@@ -202,7 +226,9 @@ def test_it_leaves_out_evidence_a_disposition_has_already_acted_on(cell: Any, op
     with pytest.raises(RefusedByRule, match="already"):
         claims.claim_case(dimensional, actor=operator)
     # Reworked and inspected again, it fails again: that is a new case.
-    again = make_review_case(cell, part=visual.part, defect="dent", captured_at=timezone.now() + dt.timedelta(seconds=1))
+    again = make_review_case(
+        cell, part=visual.part, defect="dent", captured_at=timezone.now() + dt.timedelta(seconds=1)
+    )
     [entry] = client.get(reverse("review-queue")).context["cases"]
     assert [i.pk for i in entry.inspections] == [again.pk]
 

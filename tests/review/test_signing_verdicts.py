@@ -1,5 +1,6 @@
 """Signed verdicts: every verdict is re-authenticated, bound to the hash of what was signed, audited, applied to
 the failure case and the part, sent to the cobot, and visible in the part's trace."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,9 @@ pytestmark = pytest.mark.django_db
 
 def sign(client: Any, inspection: Any, **decision: Any) -> Any:
     body = {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4()), **decision}
-    return client.post(reverse("review-sign", args=[inspection.result_id]), json.dumps(body), content_type="application/json")
+    return client.post(
+        reverse("review-sign", args=[inspection.result_id]), json.dumps(body), content_type="application/json"
+    )
 
 
 def claimed(client: Any, inspection: Any) -> Any:
@@ -106,7 +109,9 @@ def test_it_scraps_a_confirmed_nok_part_and_records_everything(
     assert payload["after"]["inspection"] == str(case.result_id)
     assert payload["after"]["content_sha256"] == review.content_sha256
     assert AuditRecord.objects.filter(action="failure_case.disposition").exists()
-    assert AuditRecord.objects.filter(action="part.status", subject_key=case.part.serial).last().payload.count("scrapped")
+    assert (
+        AuditRecord.objects.filter(action="part.status", subject_key=case.part.serial).last().payload.count("scrapped")
+    )
 
     [move] = [m for m in cobot_messages(cell.code) if m["task"] == "edge_worker.cobot.move_part"]
     assert move["payload"]["destination"] == "scrap" and move["payload"]["serial"] == case.part.serial
@@ -204,7 +209,9 @@ def test_it_waits_for_a_second_person_on_a_four_eyes_override(
     case.part.refresh_from_db()
     assert review.status == ReviewStatus.COMPLETE
     assert [(s.signer.username, s.meaning) for s in review.signatures.all()] == [
-        ("quinn", SignatureMeaning.AUTHOR), ("sam", SignatureMeaning.COUNTERSIGN)]
+        ("quinn", SignatureMeaning.AUTHOR),
+        ("sam", SignatureMeaning.COUNTERSIGN),
+    ]
     assert all(signing.signature_is_intact(s) for s in review.signatures.all())
     assert case.part.status == PartStatus.PASSED
     assert AuditRecord.objects.filter(action="review.countersign", subject_key=case.part.serial).count() == 1
@@ -285,8 +292,14 @@ def test_it_records_review_time_and_shows_supervisors_the_median_per_shift(
         case = make_review_case(cell)
         claim = claims.claim_case(case, actor=operator, now=base)
         review, _ = verdicts.sign_verdict(
-            case, actor=operator, verdict="confirm_nok", disposition="scrap", credential=factories.PASSWORD,
-            idempotency_key=uuid.uuid4(), now=base + dt.timedelta(seconds=seconds))
+            case,
+            actor=operator,
+            verdict="confirm_nok",
+            disposition="scrap",
+            credential=factories.PASSWORD,
+            idempotency_key=uuid.uuid4(),
+            now=base + dt.timedelta(seconds=seconds),
+        )
         times.append(review.review_seconds)
         assert review.opened_at == claim.claimed_at
     assert times == [30.0, 50.0, 200.0]
@@ -313,8 +326,9 @@ def test_it_hands_the_step_through_page_each_finding_with_its_evidence(cell: Any
     assert client.get(data["imageUrl"]).status_code == 200
 
 
-def test_it_tells_the_cobot_which_finding_to_present(cell: Any, operator: Any, login: Any, clear_cobot_queue: Any,
-                                                     django_capture_on_commit_callbacks: Any) -> None:
+def test_it_tells_the_cobot_which_finding_to_present(
+    cell: Any, operator: Any, login: Any, clear_cobot_queue: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     case = make_review_case(cell, defect="scratch", seed=1, dimensions_mm={"bore_diameter": 29.9})
     client = claimed(login(operator), case)
     url = reverse("review-view", args=[case.result_id])
@@ -354,17 +368,25 @@ def test_it_decides_a_part_flagged_by_two_stations_with_one_verdict_and_one_move
     dimensional = make_review_case(cell, part=visual.part, station="dimensional", defect="ok", confidence=0.5)
     olivia, oscar = login(operator), login(factories.make_user("oscar", roles.OPERATOR))
     claimed(olivia, visual)
-    assert "is reviewing" in oscar.post(reverse("review-claim", args=[dimensional.result_id]), follow=True).content.decode()
+    assert (
+        "is reviewing"
+        in oscar.post(reverse("review-claim", args=[dimensional.result_id]), follow=True).content.decode()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert sign(olivia, visual, verdict="confirm_nok", disposition="scrap").status_code == 201
         oscar.post(reverse("review-claim", args=[dimensional.result_id]))
         late = sign(oscar, dimensional, verdict="confirm_ok")
     assert late.status_code == 409
-    moves = [m["payload"]["destination"] for m in cobot_messages(cell.code) if m["task"] == "edge_worker.cobot.move_part"]
+    moves = [
+        m["payload"]["destination"] for m in cobot_messages(cell.code) if m["task"] == "edge_worker.cobot.move_part"
+    ]
     assert moves == ["scrap"]
     review = Review.objects.get()
     assert {i.result_id for i in review.decided_inspections.all()} == {visual.result_id, dimensional.result_id}
-    assert [i["inspection"] for i in review.signed_content["inspections"]] == [str(visual.result_id), str(dimensional.result_id)]
+    assert [i["inspection"] for i in review.signed_content["inspections"]] == [
+        str(visual.result_id),
+        str(dimensional.result_id),
+    ]
     visual.part.refresh_from_db()
     assert visual.part.status == PartStatus.SCRAPPED
     assert [step.reviewer for step in backward_trace(visual.part).inspections] == ["Olivia Tester", "Olivia Tester"]
@@ -380,9 +402,15 @@ def test_it_refuses_a_verdict_once_the_claim_has_lapsed(cell: Any, operator: Any
     t0 = timezone.now()
     claims.claim_case(case, actor=operator, now=t0)
     with pytest.raises(RefusedByRule, match="lapsed"):
-        verdicts.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
-                                    credential=factories.PASSWORD, idempotency_key=uuid.uuid4(),
-                                    now=t0 + dt.timedelta(hours=5))
+        verdicts.sign_verdict(
+            case,
+            actor=operator,
+            verdict="confirm_nok",
+            disposition="scrap",
+            credential=factories.PASSWORD,
+            idempotency_key=uuid.uuid4(),
+            now=t0 + dt.timedelta(hours=5),
+        )
     assert not Review.objects.exists()
     assert review_time_by_shift(now=t0 + dt.timedelta(hours=5)) == []  # no 5-hour review in the shift median
 
@@ -403,20 +431,32 @@ def test_it_counts_review_time_from_the_live_claim_not_across_a_lapse(cell: Any,
     claims.claim_case(case, actor=operator, now=t0)
     later = t0 + dt.timedelta(hours=5)
     again = claims.claim_case(case, actor=operator, now=later)
-    review, _ = verdicts.sign_verdict(case, actor=operator, verdict="confirm_nok", disposition="scrap",
-                                            credential=factories.PASSWORD, idempotency_key=uuid.uuid4(),
-                                            now=later + dt.timedelta(seconds=40))
+    review, _ = verdicts.sign_verdict(
+        case,
+        actor=operator,
+        verdict="confirm_nok",
+        disposition="scrap",
+        credential=factories.PASSWORD,
+        idempotency_key=uuid.uuid4(),
+        now=later + dt.timedelta(seconds=40),
+    )
     assert review.review_seconds == 40.0 and review.opened_at == again.claimed_at == later
 
 
-def test_it_accepts_the_resent_copy_of_a_recorded_decision_without_a_claim(cell: Any, operator: Any, settings: Any) -> None:
+def test_it_accepts_the_resent_copy_of_a_recorded_decision_without_a_claim(
+    cell: Any, operator: Any, settings: Any
+) -> None:
     settings.TWINWEB_REVIEW_CLAIM_TTL_S = 60
     case = make_review_case(cell)
     t0 = timezone.now()
     claims.claim_case(case, actor=operator, now=t0)
     key = uuid.uuid4()
-    decision: dict[str, Any] = {"verdict": "confirm_nok", "disposition": "scrap", "credential": factories.PASSWORD,
-                                "idempotency_key": key}
+    decision: dict[str, Any] = {
+        "verdict": "confirm_nok",
+        "disposition": "scrap",
+        "credential": factories.PASSWORD,
+        "idempotency_key": key,
+    }
     first, applied = verdicts.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(seconds=10), **decision)
     again, applied_again = verdicts.sign_verdict(case, actor=operator, now=t0 + dt.timedelta(hours=5), **decision)
     assert (applied, applied_again) == (True, False) and again.pk == first.pk
@@ -425,11 +465,14 @@ def test_it_accepts_the_resent_copy_of_a_recorded_decision_without_a_claim(cell:
 # --- What a signature binds --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field, value", [
-    ("printed_name", "Someone Else (someone)"),
-    ("meaning", SignatureMeaning.COUNTERSIGN),
-    ("signed_at", dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("printed_name", "Someone Else (someone)"),
+        ("meaning", SignatureMeaning.COUNTERSIGN),
+        ("signed_at", dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
+    ],
+)
 def test_it_binds_the_printed_name_meaning_and_time_into_the_signatures_hash(
     cell: Any, operator: Any, login: Any, field: str, value: Any
 ) -> None:
@@ -447,8 +490,10 @@ def test_it_binds_the_countersigners_name_meaning_and_time_too(
     case = make_review_case(cell, four_eyes=True)
     sign(claimed(login(quality_engineer), case), case, verdict="override_ok", reason_code="dirt")
     review = Review.objects.get()
-    login(supervisor).post(reverse("review-countersign", args=[review.pk]),
-                           {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())})
+    login(supervisor).post(
+        reverse("review-countersign", args=[review.pk]),
+        {"credential": factories.PASSWORD, "idempotency_key": str(uuid.uuid4())},
+    )
     author, counter = review.signatures.all()
     assert counter.meaning == SignatureMeaning.COUNTERSIGN and signing.signature_is_intact(counter)
     assert author.content_sha256 != counter.content_sha256  # each binds its own name, meaning and time
@@ -469,11 +514,15 @@ def test_it_still_verifies_a_signature_made_before_the_hash_was_versioned(cell: 
     assert not signing.signature_is_intact(Signature.objects.get())
 
 
-def test_it_refuses_a_verdict_on_evidence_that_changed_while_the_operator_looked(cell: Any, operator: Any, login: Any) -> None:
+def test_it_refuses_a_verdict_on_evidence_that_changed_while_the_operator_looked(
+    cell: Any, operator: Any, login: Any
+) -> None:
     case = make_review_case(cell, captured_at=timezone.now() - dt.timedelta(minutes=1))
     client = claimed(login(operator), case)
     shown = client.get(reverse("review-case", args=[case.result_id])).context["case_data"]["inspections"]
-    make_review_case(cell, part=case.part, station="dimensional", defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9})
+    make_review_case(
+        cell, part=case.part, station="dimensional", defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9}
+    )
     refused = sign(client, case, verdict="override_ok", reason_code="glare", inspections=shown)
     assert refused.status_code == 409 and "changed" in refused.json()["detail"]
     assert not Review.objects.exists()

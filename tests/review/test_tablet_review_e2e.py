@@ -5,6 +5,7 @@ pages; a real Celery worker plays the cobot and records its acknowledgements; he
 
 Also at both tablet sizes: a queue of about ten parts fits the screen (no sideways scrolling, every Claim button
 on screen, the signed-in person shown), and the step-through renews its claim only while the operator works."""
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,8 @@ def small_touch_targets(page: Any) -> list[str]:
 
 def low_contrast_text(page: Any, selector: str, minimum: float = 4.5) -> list[str]:
     """Text under `selector` whose contrast with its background (WCAG 2 ratio) is below `minimum`."""
-    return page.evaluate("""([selector, minimum]) => {
+    return page.evaluate(
+        """([selector, minimum]) => {
         const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
         const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
             .reduce((acc, v, i) => acc + v * [0.2126, 0.7152, 0.0722][i], 0);
@@ -65,15 +67,18 @@ def low_contrast_text(page: Any, selector: str, minimum: float = 4.5) -> list[st
                 return [e, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; })
             .filter(([e, ratio]) => ratio < minimum)
             .map(([e, ratio]) => `${e.tagName} "${e.textContent.trim().slice(0, 20)}" ${ratio.toFixed(2)}`);
-    }""", [selector, minimum])
+    }""",
+        [selector, minimum],
+    )
 
 
 @contextlib.contextmanager
 def tablet_server(tmp_path: Path) -> Iterator[str]:
     """Daphne serving the pages (with a private Redis for its channel layer and the cobot queue): the base URL."""
     redis_server = broker.RedisServer().start()
-    server = processes.Daphne(processes.free_port(), processes.worker_env(redis_server, Path(settings.MEDIA_ROOT)),
-                                   tmp_path / "daphne.log")
+    server = processes.Daphne(
+        processes.free_port(), processes.worker_env(redis_server, Path(settings.MEDIA_ROOT)), tmp_path / "daphne.log"
+    )
     try:
         server.start()
         yield server.url
@@ -95,11 +100,22 @@ def test_it_fits_a_queue_of_ten_parts_on_a_tablet_in_both_orientations(
     # Ten parts with serials as long as the line prints them: failed ones, unsure passes, and parts both
     # inspection stations flagged (two findings lists in one entry).
     for i in range(6):
-        make_review_case(cell, defect=("scratch", "dent", "burr")[i % 3], seed=i + 1, serial=f"CF-80-2024-W37-L1-{i:06d}",
-                         captured_at=now - dt.timedelta(minutes=30 - i))
+        make_review_case(
+            cell,
+            defect=("scratch", "dent", "burr")[i % 3],
+            seed=i + 1,
+            serial=f"CF-80-2024-W37-L1-{i:06d}",
+            captured_at=now - dt.timedelta(minutes=30 - i),
+        )
     for i in range(2):
-        make_review_case(cell, defect="ok", confidence=0.55 + i / 10, seed=i + 7, serial=f"CF-80-2024-W37-L1-{i + 6:06d}",
-                         captured_at=now - dt.timedelta(minutes=20 - i))
+        make_review_case(
+            cell,
+            defect="ok",
+            confidence=0.55 + i / 10,
+            seed=i + 7,
+            serial=f"CF-80-2024-W37-L1-{i + 6:06d}",
+            captured_at=now - dt.timedelta(minutes=20 - i),
+        )
     held, _ = make_two_station_part(cell, captured_at=now - dt.timedelta(minutes=15))
     make_two_station_part(cell, captured_at=now - dt.timedelta(minutes=14))
     claim_actions.claim_case(held, actor=oscar)  # one of them is being reviewed by someone else
@@ -182,7 +198,9 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
     factories.make_user("olivia", roles.OPERATOR)
     now = timezone.now()
     # The oldest: a bore out of tolerance and a scratch, two findings. Then a pass the model was unsure about.
-    case = make_review_case(cell, defect="scratch", seed=1, dimensions_mm={"bore_diameter": 29.9}, captured_at=now - dt.timedelta(minutes=3))
+    case = make_review_case(
+        cell, defect="scratch", seed=1, dimensions_mm={"bore_diameter": 29.9}, captured_at=now - dt.timedelta(minutes=3)
+    )
     unsure = make_review_case(cell, defect="ok", seed=2, confidence=0.61, captured_at=now - dt.timedelta(minutes=1))
     assert [f["kind"] for f in case.findings] == ["dimension", "defect"]
 
@@ -190,9 +208,12 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
     env = processes.worker_env(redis_server, Path(settings.MEDIA_ROOT))
     # The cell's simulated cobot (as on the device) and the server's ingest worker, which records its acks.
     device = cell_device(cell)  # the cell's edge device drives the cobot, with its secret
-    cobot = processes.Worker("cobot", [sys.executable, "-m", "edge_worker.simulated_cobot", "--cell", cell.code,
-                                       "--device", device],
-                             {**env, "TWINWEB_EDGE_SECRET": builders.credentials(device).secret.text()}, tmp_path).start()
+    cobot = processes.Worker(
+        "cobot",
+        [sys.executable, "-m", "edge_worker.simulated_cobot", "--cell", cell.code, "--device", device],
+        {**env, "TWINWEB_EDGE_SECRET": builders.credentials(device).secret.text()},
+        tmp_path,
+    ).start()
     ingest = processes.ingest_worker(env, tmp_path).start()
     server = processes.Daphne(processes.free_port(), env, tmp_path / "daphne.log")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -240,7 +261,9 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
             context.set_offline(True)  # the Wi-Fi drops just as the operator signs
             page.keyboard.press("Enter")
             expect(page.locator("#dm-status")).to_contain_text("kept on this tablet", timeout=10_000)
-            pending = page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('twinweb.debug.pending.'))")
+            pending = page.evaluate(
+                "() => Object.keys(localStorage).filter(k => k.startsWith('twinweb.debug.pending.'))"
+            )
             assert pending == [f"twinweb.debug.pending.{case.result_id}"]
             assert factories.PASSWORD not in page.evaluate("() => JSON.stringify(localStorage)")
             context.set_offline(False)
@@ -276,7 +299,10 @@ def test_it_reviews_a_case_with_the_keyboard_alone_on_a_tablet(tmp_path: Path, m
         # The cobot presented both findings and carried the part to scrap, and said so.
         processes.wait_for(
             lambda: CobotCommand.objects.filter(inspection=case, acked_at__isnull=False, kind="move_part").exists(),
-            30, "the cobot's acknowledgement of the move", on_fail=cobot.log)
+            30,
+            "the cobot's acknowledgement of the move",
+            on_fail=cobot.log,
+        )
         move = CobotCommand.objects.get(inspection=case, kind="move_part")
         assert move.payload["destination"] == "scrap" and move.ack["status"] == "done"
         views = CobotCommand.objects.filter(inspection=case, kind="present_view")

@@ -1,5 +1,6 @@
 """CSV exports in a Brazilian Excel: for a user working in pt-BR, a UTF-8 byte-order mark, semicolons and decimal
 commas; in English, the plain comma-separated file the other tools read."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,8 @@ from spc.models import Characteristic
 
 
 def test_it_exports_csv_with_bom_semicolons_and_decimal_commas_in_portuguese(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], supervisor: Any,
-        login: Any) -> None:
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], supervisor: Any, login: Any
+) -> None:
     add_values(list(np.random.default_rng(8).normal(30.042, 0.007, 124)))
     english = login(supervisor).get(reverse("spc-chart-csv", args=[characteristic.pk])).content.decode()
     assert not english.startswith("\ufeff")

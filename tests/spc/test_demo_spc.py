@@ -1,5 +1,6 @@
 """The demo's history (seeded through the real ingest path) gives every measured feature a characteristic, the
 worn bore frozen limits, and its tool wear fires a run rule on the live view once the SPC watcher has run."""
+
 from __future__ import annotations
 
 from typing import Any

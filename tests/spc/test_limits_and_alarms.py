@@ -1,6 +1,7 @@
 """A quality engineer freezes limits (audited; recomputing needs a reason; data never moves them); a rule
 violation raises an andon alarm on the live view naming the characteristic and the rule; it is acknowledged with
 an assignable cause and a corrective action from the reaction plan (audited), not with the live view's free text."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -22,13 +23,16 @@ def baseline(n: int = 125, seed: int = 1) -> list[float]:
 
 
 def freeze(client: Any, ch: Characteristic, size: int = 125, reason: str = "") -> Any:
-    return client.post(reverse("api-spc-freeze", args=[ch.pk]), {"baseline_size": size, "reason": reason},
-                       content_type="application/json")
+    return client.post(
+        reverse("api-spc-freeze", args=[ch.pk]),
+        {"baseline_size": size, "reason": reason},
+        content_type="application/json",
+    )
 
 
 def test_it_lets_a_quality_engineer_freeze_limits_with_an_audit_record(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        login: Any) -> None:
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any, login: Any
+) -> None:
     add_values(baseline())
     client = login(quality_engineer)
     response = client.post(reverse("spc-freeze", args=[characteristic.pk]), {"baseline_size": 125, "reason": ""})
@@ -43,8 +47,12 @@ def test_it_lets_a_quality_engineer_freeze_limits_with_an_audit_record(
 
 
 def test_it_refuses_freezing_to_others_and_recomputing_without_a_reason(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        supervisor: Any, login: Any) -> None:
+    characteristic: Characteristic,
+    add_values: Callable[[Sequence[float]], None],
+    quality_engineer: Any,
+    supervisor: Any,
+    login: Any,
+) -> None:
     add_values(baseline())
     assert freeze(login(supervisor), characteristic).status_code == 403
     qe = login(quality_engineer)
@@ -60,8 +68,8 @@ def test_it_refuses_freezing_to_others_and_recomputing_without_a_reason(
 
 
 def test_it_never_moves_frozen_limits_as_data_arrives(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        login: Any) -> None:
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any, login: Any
+) -> None:
     add_values(baseline())
     client = login(quality_engineer)
     freeze(client, characteristic)
@@ -74,8 +82,12 @@ def test_it_never_moves_frozen_limits_as_data_arrives(
 
 
 def test_it_raises_one_andon_alarm_per_rule_naming_the_characteristic(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        supervisor: Any, login: Any) -> None:
+    characteristic: Characteristic,
+    add_values: Callable[[Sequence[float]], None],
+    quality_engineer: Any,
+    supervisor: Any,
+    login: Any,
+) -> None:
     add_values(baseline())
     characteristic.chart_kind = "imr"
     characteristic.save()
@@ -101,8 +113,13 @@ def test_it_raises_one_andon_alarm_per_rule_naming_the_characteristic(
 
 
 def test_it_acknowledges_only_with_a_cause_and_a_corrective_action(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        operator: Any, auditor: Any, login: Any) -> None:
+    characteristic: Characteristic,
+    add_values: Callable[[Sequence[float]], None],
+    quality_engineer: Any,
+    operator: Any,
+    auditor: Any,
+    login: Any,
+) -> None:
     add_values(baseline())
     freeze(login(quality_engineer), characteristic, size=125)
     add_values([MEAN + 12 * SIGMA] * 5)  # a subgroup far out
@@ -111,15 +128,23 @@ def test_it_acknowledges_only_with_a_cause_and_a_corrective_action(
     alarm = violation.alarm
     assert alarm is not None
     client = login(operator)
-    live_ack = client.post(reverse("alarm-acknowledge", args=[alarm.cell_id, alarm.pk]), {"reason": "seen"},
-                           content_type="application/json")
+    live_ack = client.post(
+        reverse("alarm-acknowledge", args=[alarm.cell_id, alarm.pk]),
+        {"reason": "seen"},
+        content_type="application/json",
+    )
     assert live_ack.status_code == 409
     url = reverse("api-spc-acknowledge", args=[violation.pk])
     assert client.post(url, {"note": "seen"}, content_type="application/json").status_code == 400
-    assert login(auditor).post(url, {"cause": "tool-wear", "action": "change-tool"},
-                               content_type="application/json").status_code == 403
-    done = client.post(url, {"cause": "tool-wear", "action": "change-tool", "note": "insert chipped"},
-                       content_type="application/json")
+    assert (
+        login(auditor)
+        .post(url, {"cause": "tool-wear", "action": "change-tool"}, content_type="application/json")
+        .status_code
+        == 403
+    )
+    done = client.post(
+        url, {"cause": "tool-wear", "action": "change-tool", "note": "insert chipped"}, content_type="application/json"
+    )
     assert done.status_code == 200 and done.json()["cause"] == "tool-wear"
     violation.refresh_from_db()
     alarm.refresh_from_db()
@@ -132,12 +157,14 @@ def test_it_acknowledges_only_with_a_cause_and_a_corrective_action(
 
 
 def test_it_freezes_a_chosen_baseline_and_evaluates_everything_after_it(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        login: Any) -> None:
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any, login: Any
+) -> None:
     add_values(baseline(124) + [MEAN + 12 * SIGMA] * 5 + baseline(50, seed=3))  # an excursion after the baseline
     response = login(quality_engineer).post(
-        reverse("api-spc-freeze", args=[characteristic.pk]), {"baseline_size": 125, "baseline_start": 0},
-        content_type="application/json")
+        reverse("api-spc-freeze", args=[characteristic.pk]),
+        {"baseline_size": 125, "baseline_start": 0},
+        content_type="application/json",
+    )
     assert response.status_code == 201
     limits = ControlLimits.objects.get(characteristic=characteristic)
     assert limits.ucl < MEAN + 12 * SIGMA  # the excursion is not in the baseline

@@ -1,6 +1,7 @@
 """The SPC pages: the part type's capability summary says in words whether each characteristic is capable, or
 that capability is not meaningful because the process is not in control; the characteristic page serves Plotly
 locally; the CSV holds every point behind the chart; the pages are for roles that may see SPC."""
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,9 @@ from spc.models import Characteristic
 MEAN, SIGMA = 30.042, 0.007
 
 
-def test_it_summarises_capability_in_words(characteristic: Characteristic, add_values: Callable[[Sequence[float]], None],
-                                           quality_engineer: Any, login: Any) -> None:
+def test_it_summarises_capability_in_words(
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any, login: Any
+) -> None:
     add_values(list(np.random.default_rng(4).normal(MEAN, SIGMA, 299)))
     client = login(quality_engineer)
     page = client.get(reverse("spc-part-type", args=[characteristic.part_type.code])).content.decode()
@@ -27,8 +29,8 @@ def test_it_summarises_capability_in_words(characteristic: Characteristic, add_v
 
 
 def test_it_marks_capability_not_meaningful_when_out_of_control(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any,
-        login: Any) -> None:
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any, login: Any
+) -> None:
     rng = np.random.default_rng(6)
     add_values(list(rng.normal(MEAN, SIGMA, 200)) + list(rng.normal(MEAN + 4 * SIGMA, SIGMA, 100)))  # a shift
     client = login(quality_engineer)
@@ -41,8 +43,8 @@ def test_it_marks_capability_not_meaningful_when_out_of_control(
 
 
 def test_it_serves_the_chart_page_without_a_cdn_and_exports_its_data(
-        characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], supervisor: Any,
-        login: Any) -> None:
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], supervisor: Any, login: Any
+) -> None:
     add_values(list(np.random.default_rng(8).normal(MEAN, SIGMA, 124)))
     client = login(supervisor)
     page = client.get(characteristic.get_absolute_url()).content.decode()
@@ -51,10 +53,14 @@ def test_it_serves_the_chart_page_without_a_cdn_and_exports_its_data(
     data = client.get(reverse("api-spc-characteristic", args=[characteristic.pk])).json()
     assert data["points"]["count_total"] == 25 and data["values"]["total"] == 125
     assert data["limits"]["frozen"] is False and data["histogram"]["counts"]
-    rows = list(csv.reader(io.StringIO(client.get(reverse("spc-chart-csv", args=[characteristic.pk])).content.decode())))
+    rows = list(
+        csv.reader(io.StringIO(client.get(reverse("spc-chart-csv", args=[characteristic.pk])).content.decode()))
+    )
     assert rows[0][:3] == ["point", "phase", "serial"] and len(rows) == 1 + 25
     assert float(rows[1][5]) == data["points"]["location"][0]
-    hist = list(csv.reader(io.StringIO(client.get(reverse("spc-histogram-csv", args=[characteristic.pk])).content.decode())))
+    hist = list(
+        csv.reader(io.StringIO(client.get(reverse("spc-histogram-csv", args=[characteristic.pk])).content.decode()))
+    )
     assert sum(int(r[2]) for r in hist[1:]) == 125
 
 

@@ -1,6 +1,7 @@
 """The run rules, on constructed sequences (each fires exactly where its pattern completes, and not one point
 short of it) and as a property: the vectorised engine agrees with a plain loop over Nelson's definitions on
 random sequences."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,29 +21,32 @@ def fired(x: list[float], rule: str) -> list[int]:
 QUIET = [0.5, -0.5] * 3  # six points inside 1σ, alternating sides, no trend
 
 
-@pytest.mark.parametrize("rule, pattern, fires_at_last", [
-    ("nelson_1", [3.1], True),
-    ("nelson_1", [2.99], False),
-    ("nelson_1", [-3.5], True),
-    ("nelson_2", [0.2] * 9, True),
-    ("nelson_2", [0.2] * 8, False),
-    ("we_4", [-0.2] * 8, True),
-    ("we_4", [-0.2] * 7, False),
-    ("nelson_3", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], True),
-    ("nelson_3", [0.1, 0.2, 0.3, 0.4, 0.5], False),
-    ("nelson_3", [0.6, 0.5, 0.4, 0.3, 0.2, 0.1], True),
-    ("nelson_4", [0.1 * ((-1) ** i) + (0.01 * i) for i in range(14)], True),
-    ("nelson_4", [0.1 * ((-1) ** i) for i in range(13)], False),
-    ("nelson_5", [2.5, 0.0, 2.2], True),
-    ("nelson_5", [2.5, 0.0, -2.2], False),
-    ("nelson_5", [2.5, 2.1, 0.0], False),  # 2 of 3 complete at the second point, not at the third
-    ("nelson_6", [1.5, 1.2, 0.0, 1.1, 1.3], True),
-    ("nelson_6", [1.5, 1.2, 0.0, 0.0, 1.3], False),
-    ("nelson_7", [0.5 if i % 3 else -0.5 for i in range(15)], True),
-    ("nelson_7", [0.5 if i % 3 else -0.5 for i in range(14)], False),
-    ("nelson_8", [1.5 if i % 2 else -1.5 for i in range(8)], True),
-    ("nelson_8", [1.5 if i % 2 else -1.5 for i in range(7)], False),
-])
+@pytest.mark.parametrize(
+    "rule, pattern, fires_at_last",
+    [
+        ("nelson_1", [3.1], True),
+        ("nelson_1", [2.99], False),
+        ("nelson_1", [-3.5], True),
+        ("nelson_2", [0.2] * 9, True),
+        ("nelson_2", [0.2] * 8, False),
+        ("we_4", [-0.2] * 8, True),
+        ("we_4", [-0.2] * 7, False),
+        ("nelson_3", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], True),
+        ("nelson_3", [0.1, 0.2, 0.3, 0.4, 0.5], False),
+        ("nelson_3", [0.6, 0.5, 0.4, 0.3, 0.2, 0.1], True),
+        ("nelson_4", [0.1 * ((-1) ** i) + (0.01 * i) for i in range(14)], True),
+        ("nelson_4", [0.1 * ((-1) ** i) for i in range(13)], False),
+        ("nelson_5", [2.5, 0.0, 2.2], True),
+        ("nelson_5", [2.5, 0.0, -2.2], False),
+        ("nelson_5", [2.5, 2.1, 0.0], False),  # 2 of 3 complete at the second point, not at the third
+        ("nelson_6", [1.5, 1.2, 0.0, 1.1, 1.3], True),
+        ("nelson_6", [1.5, 1.2, 0.0, 0.0, 1.3], False),
+        ("nelson_7", [0.5 if i % 3 else -0.5 for i in range(15)], True),
+        ("nelson_7", [0.5 if i % 3 else -0.5 for i in range(14)], False),
+        ("nelson_8", [1.5 if i % 2 else -1.5 for i in range(8)], True),
+        ("nelson_8", [1.5 if i % 2 else -1.5 for i in range(7)], False),
+    ],
+)
 def test_it_fires_exactly_when_the_pattern_completes(rule: str, pattern: list[float], fires_at_last: bool) -> None:
     assert fired(QUIET, rule) == []
     if fires_at_last:  # at the point that completes it, and at no earlier one
@@ -65,8 +69,10 @@ def _naive(x: list[float], rule: str) -> list[bool]:
     z = x
     out = []
     for i in range(len(z)):
+
         def last(k: int, i: int = i) -> list[float] | None:
-            return z[i - k + 1: i + 1] if i >= k - 1 else None
+            return z[i - k + 1 : i + 1] if i >= k - 1 else None
+
         ok = False
         if rule == "nelson_1":
             ok = abs(z[i]) > 3
@@ -83,10 +89,14 @@ def _naive(x: list[float], rule: str) -> list[bool]:
                 ok = all(d1 * d2 < 0 for d1, d2 in zip(d, d[1:]))
         elif rule == "nelson_5":
             w = last(3)
-            ok = w is not None and ((z[i] > 2 and sum(v > 2 for v in w) >= 2) or (z[i] < -2 and sum(v < -2 for v in w) >= 2))
+            ok = w is not None and (
+                (z[i] > 2 and sum(v > 2 for v in w) >= 2) or (z[i] < -2 and sum(v < -2 for v in w) >= 2)
+            )
         elif rule == "nelson_6":
             w = last(5)
-            ok = w is not None and ((z[i] > 1 and sum(v > 1 for v in w) >= 4) or (z[i] < -1 and sum(v < -1 for v in w) >= 4))
+            ok = w is not None and (
+                (z[i] > 1 and sum(v > 1 for v in w) >= 4) or (z[i] < -1 and sum(v < -1 for v in w) >= 4)
+            )
         elif rule == "nelson_7":
             w = last(15)
             ok = w is not None and all(abs(v) < 1 for v in w)
@@ -98,9 +108,12 @@ def _naive(x: list[float], rule: str) -> list[bool]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from([-3.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, -0.2, 0.2, 0.7, -2.1]),
-                min_size=0, max_size=60),
-       st.sampled_from(ALL))
+@given(
+    st.lists(
+        st.sampled_from([-3.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, -0.2, 0.2, 0.7, -2.1]), min_size=0, max_size=60
+    ),
+    st.sampled_from(ALL),
+)
 def test_it_agrees_with_the_plain_definitions(x: list[float], rule: str) -> None:
     got = stats.rule_hits(np.array(x, dtype=float), 0.0, 1.0, [rule])[rule].tolist()
     assert got == _naive(x, rule)

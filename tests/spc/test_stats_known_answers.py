@@ -1,6 +1,7 @@
 """Known answers: Montgomery's piston rings, the constant tables against their definitions and printed values,
 capability on data of known σ, Anderson–Darling against scipy, the percentile method on a known distribution,
 and the type-1 gauge study."""
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,9 @@ def test_it_computes_montgomerys_piston_ring_limits() -> None:
     assert limits.dispersion_lcl == 0
     assert limits.sigma_within == pytest.approx(0.02324 / 2.326)
     # Montgomery: the process is in control (no subgroup beyond the limits, on either chart).
-    hits = stats.rule_hits(stats.points(RINGS, stats.XBAR_R, 5).location, limits.center, limits.sigma_plotted, ["nelson_1"])
+    hits = stats.rule_hits(
+        stats.points(RINGS, stats.XBAR_R, 5).location, limits.center, limits.sigma_plotted, ["nelson_1"]
+    )
     assert not hits["nelson_1"].any()
 
 
@@ -84,19 +87,23 @@ def test_it_tables_d2_and_d3_as_their_integrals(n: int) -> None:
     d2, _ = integrate.quad(lambda x: 1 - Phi(x) ** n - (1 - Phi(x)) ** n, -10, 10)
     assert stats.D2[n] == pytest.approx(d2, abs=0.0006)
     # E[R²] = 2 ∫∫_{x<y} (1 − Φ(y)^n − (1−Φ(x))^n + (Φ(y)−Φ(x))^n) dx dy; d3² = E[R²] − d2².
-    er2, _ = integrate.dblquad(lambda x, y: 1 - Phi(y) ** n - (1 - Phi(x)) ** n + (Phi(y) - Phi(x)) ** n,
-                               -8, 8, lambda y: -8, lambda y: y)
+    er2, _ = integrate.dblquad(
+        lambda x, y: 1 - Phi(y) ** n - (1 - Phi(x)) ** n + (Phi(y) - Phi(x)) ** n, -8, 8, lambda y: -8, lambda y: y
+    )
     assert stats.D3_SD[n] == pytest.approx(math.sqrt(2 * er2 - d2 * d2), abs=0.0006)
     del phi
 
 
-@pytest.mark.parametrize("n, printed", [
-    (2, {"A2": 1.880, "A3": 2.659, "c4": 0.7979, "B4": 3.267, "D4": 3.267, "D3": 0}),
-    (5, {"A2": 0.577, "A3": 1.427, "c4": 0.9400, "B3": 0, "B4": 2.089, "D4": 2.114}),
-    (7, {"A2": 0.419, "A3": 1.182, "c4": 0.9594, "B3": 0.118, "B4": 1.882, "D3": 0.076, "D4": 1.924}),
-    (10, {"A2": 0.308, "A3": 0.975, "c4": 0.9727, "B3": 0.284, "B4": 1.716, "D3": 0.223, "D4": 1.777}),
-    (25, {"A2": 0.153, "A3": 0.606, "c4": 0.9896, "B3": 0.565, "B4": 1.435, "D3": 0.459, "D4": 1.541}),
-])
+@pytest.mark.parametrize(
+    "n, printed",
+    [
+        (2, {"A2": 1.880, "A3": 2.659, "c4": 0.7979, "B4": 3.267, "D4": 3.267, "D3": 0}),
+        (5, {"A2": 0.577, "A3": 1.427, "c4": 0.9400, "B3": 0, "B4": 2.089, "D4": 2.114}),
+        (7, {"A2": 0.419, "A3": 1.182, "c4": 0.9594, "B3": 0.118, "B4": 1.882, "D3": 0.076, "D4": 1.924}),
+        (10, {"A2": 0.308, "A3": 0.975, "c4": 0.9727, "B3": 0.284, "B4": 1.716, "D3": 0.223, "D4": 1.777}),
+        (25, {"A2": 0.153, "A3": 0.606, "c4": 0.9896, "B3": 0.565, "B4": 1.435, "D3": 0.459, "D4": 1.541}),
+    ],
+)
 def test_it_derives_the_printed_chart_factors(n: int, printed: dict[str, float]) -> None:
     f = stats.factors(n)
     for name, value in printed.items():
@@ -137,7 +144,9 @@ def test_it_matches_scipys_anderson_darling_statistic_and_rejects_skewed_data() 
     rng = np.random.default_rng(5)
     normal = rng.normal(3, 1, 300)
     ad = stats.anderson_darling(normal)
-    assert ad is not None and ad.statistic == pytest.approx(sstats.anderson(normal, method="interpolate").statistic, rel=1e-9)
+    assert ad is not None and ad.statistic == pytest.approx(
+        sstats.anderson(normal, method="interpolate").statistic, rel=1e-9
+    )
     assert ad.normal
     skewed = rng.exponential(1.0, 300)
     assert not stats.anderson_darling(skewed).normal  # type: ignore[union-attr]

@@ -6,6 +6,7 @@ the production guard refuses. In the test database alone the guard is put back a
 check the guard remove the permit inside their own transaction, and `test_audit_trail` checks that the migrations'
 own guard, without this permit, refuses deletion outright.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,4 +18,6 @@ _guard = importlib.import_module("traceability.migrations.0004_audit_delete_alwa
 def install(cursor: Any, vendor: str) -> None:
     for sql in {"sqlite": _guard.SQLITE_BACKWARD, "postgresql": _guard.POSTGRES_BACKWARD}[vendor]:
         cursor.execute(sql)
-    cursor.execute(f"INSERT INTO {_guard.PERMIT} (granted_at, reason) VALUES (CURRENT_TIMESTAMP, 'test suite teardown')")
+    cursor.execute(
+        f"INSERT INTO {_guard.PERMIT} (granted_at, reason) VALUES (CURRENT_TIMESTAMP, 'test suite teardown')"
+    )

@@ -5,6 +5,7 @@ binary) on a unix socket in a temp directory, with an append-only file synced on
 killed and restarted like a crashed broker. That file, never rewritten, is also the broker's full history of
 writes: `BrokerHistory` reads it to tell what the broker had made durable when it died.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,11 +39,29 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.process = subprocess.Popen(
-            [redis_server_executable(), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-             "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--auto-aof-rewrite-percentage", "0",  # never rewritten: the file keeps every write, in order
-             "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                redis_server_executable(),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--auto-aof-rewrite-percentage",
+                "0",  # never rewritten: the file keeps every write, in order
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self.answers, 10, "private redis-server to answer")
         return self
@@ -141,16 +160,16 @@ def _resp_commands(data: bytes) -> Iterator[list[bytes]]:
     i = 0
     while i < len(data):
         try:
-            assert data[i:i + 1] == b"*", f"unexpected byte at {i}"
+            assert data[i : i + 1] == b"*", f"unexpected byte at {i}"
             end = data.index(b"\r\n", i)
-            count, i = int(data[i + 1:end]), end + 2
+            count, i = int(data[i + 1 : end]), end + 2
             command = []
             for _ in range(count):
                 end = data.index(b"\r\n", i)
-                length, i = int(data[i + 1:end]), end + 2
+                length, i = int(data[i + 1 : end]), end + 2
                 if i + length + 2 > len(data):
                     return
-                command.append(data[i:i + length])
+                command.append(data[i : i + length])
                 i += length + 2
         except ValueError:  # no terminator: torn at the end
             return

@@ -3,6 +3,7 @@
 Where /usr/bin/chromium is missing a developer's run skips the browser tests and says why; under CI (CI set)
 they run and fail instead, so a green CI run has always run them.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,15 @@ from typing import Any
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chromium_available() -> bool:

@@ -2,6 +2,7 @@
 list, hashed by GS1's reference package over the whole document, serialised in one piece. Kept as the oracle the
 streamed export must equal byte for byte (tests/traceability/test_epcis_stream.py); the event builders it calls
 (`_making_event`, `_station_event`, ...) are today's, unchanged by that work."""
+
 from __future__ import annotations
 
 import copy
@@ -35,15 +36,31 @@ from traceability.genealogy import BackwardTrace, ForwardTrace
 from traceability.models import LotConsumption, LotLink, MaterialLot
 
 
-def _packing_events(pallet_sscc: str, pallet_status: str | None, shipped_at: dt.datetime | None,
-                    packed: dict[dt.datetime, list[str]]) -> list[dict[str, Any]]:
+def _packing_events(
+    pallet_sscc: str, pallet_status: str | None, shipped_at: dt.datetime | None, packed: dict[dt.datetime, list[str]]
+) -> list[dict[str, Any]]:
     events = []
     for at, epcs in sorted(packed.items()):
-        events.append({**_base("AggregationEvent", at), "parentID": sscc(pallet_sscc), "childEPCs": sorted(set(epcs)),
-                       "action": "ADD", "bizStep": "packing", "disposition": "in_progress"})
+        events.append(
+            {
+                **_base("AggregationEvent", at),
+                "parentID": sscc(pallet_sscc),
+                "childEPCs": sorted(set(epcs)),
+                "action": "ADD",
+                "bizStep": "packing",
+                "disposition": "in_progress",
+            }
+        )
     if pallet_status == "shipped" and shipped_at:
-        events.append({**_base("ObjectEvent", shipped_at), "epcList": [sscc(pallet_sscc)], "action": "OBSERVE",
-                       "bizStep": "shipping", "disposition": "in_transit"})
+        events.append(
+            {
+                **_base("ObjectEvent", shipped_at),
+                "epcList": [sscc(pallet_sscc)],
+                "action": "OBSERVE",
+                "bizStep": "shipping",
+                "disposition": "in_transit",
+            }
+        )
     return events
 
 
@@ -59,16 +76,25 @@ def part_events(trace: BackwardTrace) -> list[dict[str, Any]]:
     for node in reversed(trace.parts):  # sub-assemblies are made before their assembly
         part = node.part
         components = [epcs[child.part.pk] for child in trace.components_of(part.pk)]
-        events.append(_making_event(
-            epcs[part.pk], at=part.created_at, lots=consumed.get(part.pk, []), component_epcs=components,
-            batch_number=part.batch.batch_number, read_point=_local("cell", cell_code) if cell_code else None,
-        ))
+        events.append(
+            _making_event(
+                epcs[part.pk],
+                at=part.created_at,
+                lots=consumed.get(part.pk, []),
+                component_epcs=components,
+                batch_number=part.batch.batch_number,
+                read_point=_local("cell", cell_code) if cell_code else None,
+            )
+        )
     events += [_station_event(e, epcs[e.part_id], cell_code) for e in trace.station_events]
-    events += [_inspection_event(step, epcs[step.part_id], cell_code) for step in trace.inspections if step.part_id in epcs]
+    events += [
+        _inspection_event(step, epcs[step.part_id], cell_code) for step in trace.inspections if step.part_id in epcs
+    ]
     part = trace.part
     if part.packed_at and part.pallet is not None:
-        events += _packing_events(part.pallet.sscc, part.pallet.status, part.pallet.shipped_at,
-                                  {part.packed_at: [epcs[part.pk]]})
+        events += _packing_events(
+            part.pallet.sscc, part.pallet.status, part.pallet.shipped_at, {part.packed_at: [epcs[part.pk]]}
+        )
     return sorted(events, key=lambda e: e["eventTime"])
 
 
@@ -80,7 +106,11 @@ def lot_events(trace: ForwardTrace) -> list[dict[str, Any]]:
     for link in {link.pk: link for link in [*trace.source_links, *trace.lot_links]}.values():
         if link.parent_id not in lots or link.child_id not in lots:
             continue
-        key = ("split", link.parent_id, link.linked_at) if link.kind == "split" else ("merge", link.child_id, link.linked_at)
+        key = (
+            ("split", link.parent_id, link.linked_at)
+            if link.kind == "split"
+            else ("merge", link.child_id, link.linked_at)
+        )
         groups[key].append(link)
     for (kind, _, at), links in sorted(groups.items(), key=lambda g: (g[0][2], g[0][0], g[0][1])):
         parents = {link.parent_id: Decimal(0) for link in links}
@@ -89,18 +119,22 @@ def lot_events(trace: ForwardTrace) -> list[dict[str, Any]]:
             parents[link.parent_id] += link.quantity
             children[link.child_id] += link.quantity
         event = _base("TransformationEvent", at)
-        event["inputQuantityList"] = [{"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)}
-                                      for i, q in sorted(parents.items())]
-        event["outputQuantityList"] = [{"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)}
-                                       for i, q in sorted(children.items())]
+        event["inputQuantityList"] = [
+            {"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)} for i, q in sorted(parents.items())
+        ]
+        event["outputQuantityList"] = [
+            {"epcClass": lot_class(lots[i]), **_quantity(q, lots[i].material.unit)} for i, q in sorted(children.items())
+        ]
         event["bizStep"] = "repackaging" if kind == "split" else "commissioning"
         event["twinweb:lotOperation"] = kind
         events.append(event)
     # What each reached part took in from the family: lot quantities, or reached components.
     consumed: dict[int, list[tuple[MaterialLot, Decimal]]] = defaultdict(list)
-    for part_id, lot_id, quantity in LotConsumption.objects.filter(
-        lot_id__in=list(trace.lots)
-    ).values_list("part_id", "lot_id", "quantity").order_by("part_id", "lot_id"):
+    for part_id, lot_id, quantity in (
+        LotConsumption.objects.filter(lot_id__in=list(trace.lots))
+        .values_list("part_id", "lot_id", "quantity")
+        .order_by("part_id", "lot_id")
+    ):
         consumed[part_id].append((trace.lots[lot_id], quantity))
     by_serial = {p.serial: p for p in trace.parts}
     times = _part_times([p.id for p in trace.parts])
@@ -110,8 +144,16 @@ def lot_events(trace: ForwardTrace) -> list[dict[str, Any]]:
         epc = sgtin(p.gtin, p.serial)
         components = [sgtin(by_serial[s].gtin, s) for s in p.via_components if s in by_serial]
         created_at, packed_at = times[p.id]
-        events.append(_making_event(epc, at=created_at, lots=consumed.get(p.id, []),
-                                    component_epcs=components, batch_number=p.batch_number, read_point=None))
+        events.append(
+            _making_event(
+                epc,
+                at=created_at,
+                lots=consumed.get(p.id, []),
+                component_epcs=components,
+                batch_number=p.batch_number,
+                read_point=None,
+            )
+        )
         if p.pallet_sscc and packed_at:
             pallets[p.pallet_sscc][packed_at].append(epc)
             pallet_state[p.pallet_sscc] = (p.pallet_status, None)

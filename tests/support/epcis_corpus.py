@@ -8,6 +8,7 @@ Each event carries the path the hasher must take: FAST (the direct pre-hash buil
 code); `failing_variant` makes events the reference itself cannot hash. Everything is drawn from a
 `random.Random(seed)`: the same seed gives the same corpus.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,12 +35,48 @@ PUNCTUATION = "!()*+,:;=/ %#?&'\"<>[]{}|\\^`~@$"
 UNICODE = "éüßøåÆŁż部品検査🔩אבلعربيةΩ\u0301\u200b"  # accents, CJK, emoji, RTL, a combining mark, a zero-width space
 WHITESPACE = " \t\u00a0\u3000"
 # Strings that read as numbers to Python's float(), which the reference canonicalises.
-NUMBER_LIKE = ["0", "007", "1.0", "1.50", "-0", "+5", "1e3", "1E-7", "1_000", ".5", "5.", " 42 ", "nan", "NaN",
-               "٣", "12345678901234567890", "0x10", "1,5"]
+NUMBER_LIKE = [
+    "0",
+    "007",
+    "1.0",
+    "1.50",
+    "-0",
+    "+5",
+    "1e3",
+    "1E-7",
+    "1_000",
+    ".5",
+    "5.",
+    " 42 ",
+    "nan",
+    "NaN",
+    "٣",
+    "12345678901234567890",
+    "0x10",
+    "1,5",
+]
 # Bare values that are tails of CBV / GS1 vocabulary IRIs: the reference replaces them document-wide.
-VOCABULARY_TAILS = ["conformant", "non_conformant", "in_progress", "in_transit", "packing", "shipping", "inspecting",
-                    "commissioning", "assembling", "prodorder", "Length", "Mass", "Dimensionless",
-                    "BizStep-packing", "Disp-in_progress", "cbv/BizStep-shipping", "voc/Length", "pass", "fail"]
+VOCABULARY_TAILS = [
+    "conformant",
+    "non_conformant",
+    "in_progress",
+    "in_transit",
+    "packing",
+    "shipping",
+    "inspecting",
+    "commissioning",
+    "assembling",
+    "prodorder",
+    "Length",
+    "Mass",
+    "Dimensionless",
+    "BizStep-packing",
+    "Disp-in_progress",
+    "cbv/BizStep-shipping",
+    "voc/Length",
+    "pass",
+    "fail",
+]
 UNITS = [*epcis.UOM, "um", "", "furlong", "KG"]
 OFFSETS = ["Z", "+00:00", "-00:00", "+01:00", "+05:30", "+05:45", "-03:30", "+14:00", "-12:00", "+09:00"]
 
@@ -51,7 +88,9 @@ class CorpusEvent:
     kind: str  # where it came from, for failure messages
 
 
-def text(rng: random.Random, *, max_len: int = 24, pools: str = PLAIN + SAFE_PUNCTUATION + PUNCTUATION + UNICODE) -> str:
+def text(
+    rng: random.Random, *, max_len: int = 24, pools: str = PLAIN + SAFE_PUNCTUATION + PUNCTUATION + UNICODE
+) -> str:
     value = "".join(rng.choice(pools) for _ in range(rng.randint(0, max_len)))
     if rng.random() < 0.1:
         value = rng.choice(WHITESPACE) + value + rng.choice(WHITESPACE)
@@ -67,7 +106,9 @@ def key_text(rng: random.Random) -> str:
 def moment(rng: random.Random) -> dt.datetime:
     """An aware datetime anywhere from 1971 to 2099, with microseconds, in a random fixed-offset zone."""
     seconds = rng.randint(0, 4_000_000_000)
-    utc = dt.datetime(1971, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds, microseconds=rng.randint(0, 999_999))
+    utc = dt.datetime(1971, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
+        seconds=seconds, microseconds=rng.randint(0, 999_999)
+    )
     zone = dt.timezone(dt.timedelta(minutes=rng.choice([0, 60, -300, 330, 345, 540, -720, 840])))
     return utc.astimezone(zone)
 
@@ -81,10 +122,18 @@ def sscc_code(rng: random.Random) -> str:
 
 
 def number(rng: random.Random) -> float | int:
-    return rng.choice([
-        round(rng.uniform(-1000, 1000), rng.randint(0, 6)), rng.uniform(0, 1e-6), rng.uniform(1e15, 1e22),
-        float(rng.randint(-50, 50)), -0.0, 0.1 + 0.2, rng.randint(-10**6, 10**6), rng.randint(2**53, 2**64),
-    ])
+    return rng.choice(
+        [
+            round(rng.uniform(-1000, 1000), rng.randint(0, 6)),
+            rng.uniform(0, 1e-6),
+            rng.uniform(1e15, 1e22),
+            float(rng.randint(-50, 50)),
+            -0.0,
+            0.1 + 0.2,
+            rng.randint(-(10**6), 10**6),
+            rng.randint(2**53, 2**64),
+        ]
+    )
 
 
 def scalar(rng: random.Random) -> Any:
@@ -97,9 +146,17 @@ def scalar(rng: random.Random) -> Any:
     if kind < 0.62:
         return rng.choice(VOCABULARY_TAILS)
     if kind < 0.68:
-        return rng.choice(["twinweb:" + key_text(rng), "urn:epcglobal:cbv:bizstep:shipping",
-                           "urn:epcglobal:cbv:disp:in_progress", "http://example.com/a.b", "urn:uuid:" + str(uuid.UUID(int=rng.getrandbits(128))),
-                           "", "   "])
+        return rng.choice(
+            [
+                "twinweb:" + key_text(rng),
+                "urn:epcglobal:cbv:bizstep:shipping",
+                "urn:epcglobal:cbv:disp:in_progress",
+                "http://example.com/a.b",
+                "urn:uuid:" + str(uuid.UUID(int=rng.getrandbits(128))),
+                "",
+                "   ",
+            ]
+        )
     if kind < 0.8:
         return number(rng)
     return rng.random() < 0.5
@@ -115,8 +172,16 @@ def material_lot(rng: random.Random) -> MaterialLot:
 
 
 def quantity(rng: random.Random) -> Decimal:
-    return rng.choice([Decimal(rng.randint(1, 5000)), Decimal(str(round(rng.uniform(0.001, 999), 3))),
-                       Decimal("0.420"), Decimal("1"), Decimal("1E+3"), Decimal("0.000001")])
+    return rng.choice(
+        [
+            Decimal(rng.randint(1, 5000)),
+            Decimal(str(round(rng.uniform(0.001, 999), 3))),
+            Decimal("0.420"),
+            Decimal("1"),
+            Decimal("1E+3"),
+            Decimal("0.000001"),
+        ]
+    )
 
 
 def epc(rng: random.Random) -> str:
@@ -130,7 +195,10 @@ def making_event(rng: random.Random) -> dict[str, Any]:
     lots = [(material_lot(rng), quantity(rng)) for _ in range(rng.choice([0, 0, 1, 2, 3]))]
     components = [epc(rng) for _ in range(rng.choice([0, 0, 1, 2, 4]))]
     return epcis._making_event(
-        epc(rng), at=moment(rng), lots=lots, component_epcs=components,
+        epc(rng),
+        at=moment(rng),
+        lots=lots,
+        component_epcs=components,
         batch_number=key_text(rng) if rng.random() < 0.8 else None,
         read_point=epcis._local("cell", key_text(rng)) if rng.random() < 0.5 else None,
     )
@@ -142,7 +210,8 @@ def station_event(rng: random.Random) -> dict[str, Any]:
     entered = moment(rng)
     event = StationEvent(
         station=Station(code=key_text(rng), name="s", kind=rng.choice(kinds), position=1),
-        entered_at=entered, left_at=entered + dt.timedelta(seconds=rng.uniform(0, 90)) if rng.random() < 0.8 else None,
+        entered_at=entered,
+        left_at=entered + dt.timedelta(seconds=rng.uniform(0, 90)) if rng.random() < 0.8 else None,
         outcome=rng.choice(outcomes),
         parameters={parameter_name(rng): scalar(rng) for _ in range(rng.choice([0, 1, 2, 5]))},
     )
@@ -152,20 +221,35 @@ def station_event(rng: random.Random) -> dict[str, Any]:
 def inspection_event(rng: random.Random) -> dict[str, Any]:
     captured = moment(rng)
     measurements = tuple(
-        MeasurementStep(name=text(rng, max_len=16) or "f", kind="diameter",
-                        value=None if rng.random() < 0.15 else number(rng), nominal=float(number(rng)),
-                        lower_tol=-abs(rng.uniform(0, 0.5)), upper_tol=abs(rng.uniform(0, 0.5)),
-                        unit=rng.choice(["mm", "m", "um", "deg", "s", "kg", "g", "MM", "", "px"]),
-                        passed=rng.random() < 0.7)
+        MeasurementStep(
+            name=text(rng, max_len=16) or "f",
+            kind="diameter",
+            value=None if rng.random() < 0.15 else number(rng),
+            nominal=float(number(rng)),
+            lower_tol=-abs(rng.uniform(0, 0.5)),
+            upper_tol=abs(rng.uniform(0, 0.5)),
+            unit=rng.choice(["mm", "m", "um", "deg", "s", "kg", "g", "MM", "", "px"]),
+            passed=rng.random() < 0.7,
+        )
         for _ in range(rng.choice([0, 1, 2, 7]))
     )
     step = InspectionStep(
-        key=str(uuid.UUID(int=rng.getrandbits(128))), part_id=1, station_id=1, station_code=key_text(rng),
-        device_id=rng.choice([None, key_text(rng)]), verdict=rng.choice(["pass", "fail", "uncertain"]), reason="",
-        defect_class=rng.choice(["", text(rng), rng.choice(VOCABULARY_TAILS)]), defect_confidence=None,
-        model_version=rng.choice(["", "flange-cls-1.2.0", text(rng)]), backend="onnxruntime", captured_at=captured,
-        inspected_at=captured + dt.timedelta(milliseconds=rng.randint(0, 5000)), needs_review=False,
-        reviewer=rng.choice([None, text(rng, pools=PLAIN + UNICODE + " ")]), failure_case_id=None,
+        key=str(uuid.UUID(int=rng.getrandbits(128))),
+        part_id=1,
+        station_id=1,
+        station_code=key_text(rng),
+        device_id=rng.choice([None, key_text(rng)]),
+        verdict=rng.choice(["pass", "fail", "uncertain"]),
+        reason="",
+        defect_class=rng.choice(["", text(rng), rng.choice(VOCABULARY_TAILS)]),
+        defect_confidence=None,
+        model_version=rng.choice(["", "flange-cls-1.2.0", text(rng)]),
+        backend="onnxruntime",
+        captured_at=captured,
+        inspected_at=captured + dt.timedelta(milliseconds=rng.randint(0, 5000)),
+        needs_review=False,
+        reviewer=rng.choice([None, text(rng, pools=PLAIN + UNICODE + " ")]),
+        failure_case_id=None,
         measurements=measurements,
     )
     return epcis._inspection_event(step, epc(rng), rng.choice(["", key_text(rng)]))
@@ -182,8 +266,16 @@ def lot_family_events(rng: random.Random) -> list[dict[str, Any]]:
     links = []
     for link_id in range(1, rng.randint(2, 6)):
         parent, child = rng.sample(sorted(lots), 2)
-        links.append(LotLink(id=link_id, parent_id=parent, child_id=child, kind=rng.choice(["split", "merge"]),
-                             quantity=quantity(rng), linked_at=at + dt.timedelta(hours=rng.choice([0, 0, 1]))))
+        links.append(
+            LotLink(
+                id=link_id,
+                parent_id=parent,
+                child_id=child,
+                kind=rng.choice(["split", "merge"]),
+                quantity=quantity(rng),
+                linked_at=at + dt.timedelta(hours=rng.choice([0, 0, 1])),
+            )
+        )
     trace = ForwardTrace(lot=lots[1], lots=lots, lot_links=links, sources={}, source_links=[], parts=[])
     return epcis._lot_family_events(trace)
 
@@ -206,13 +298,18 @@ def built_events(rng: random.Random) -> list[dict[str, Any]]:
 def timestamp_text(rng: random.Random, at: dt.datetime) -> str:
     """`at` written with any offset and 0 to 6 fraction digits, avoiding the one rounding the reference fails on."""
     offset = rng.choice(OFFSETS)
-    zone = dt.timezone.utc if offset in ("Z", "+00:00", "-00:00") else dt.timezone(
-        (-1 if offset[0] == "-" else 1) * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    zone = (
+        dt.timezone.utc
+        if offset in ("Z", "+00:00", "-00:00")
+        else dt.timezone(
+            (-1 if offset[0] == "-" else 1) * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+        )
+    )
     local = at.astimezone(zone)
     digits = rng.choice([0, 1, 3, 3, 4, 6])
     micro = rng.choice([local.microsecond, 500, 1500, 2500, 123456, 999_499])
     local = local.replace(microsecond=micro)
-    fraction = f".{local.microsecond:06d}"[:digits + 1] if digits else ""
+    fraction = f".{local.microsecond:06d}"[: digits + 1] if digits else ""
     return local.strftime("%Y-%m-%dT%H:%M:%S") + fraction + offset
 
 
@@ -226,22 +323,31 @@ def fast_variant(rng: random.Random, event: dict[str, Any]) -> dict[str, Any]:
         elif change == 1:
             event[f"twinweb:{parameter_name(rng)}"] = scalar(rng)
         elif change == 2:
-            event[f"twinweb:{parameter_name(rng)}"] = {f"twinweb:{parameter_name(rng)}": scalar(rng)
-                                                        for _ in range(rng.randint(0, 3))}
+            event[f"twinweb:{parameter_name(rng)}"] = {
+                f"twinweb:{parameter_name(rng)}": scalar(rng) for _ in range(rng.randint(0, 3))
+            }
         elif change == 3 and "sensorElementList" in event:
             element = event["sensorElementList"][0]
             element["sensorMetadata"]["time"] = timestamp_text(rng, moment(rng))
             for report in element["sensorReport"]:
                 for name in rng.sample(["meanValue", "sDev", "stringValue", "booleanValue", "time", "deviceID"], 2):
-                    report[name] = {"meanValue": number(rng), "sDev": abs(number(rng)), "stringValue": text(rng),
-                                    "booleanValue": rng.random() < 0.5, "time": timestamp_text(rng, moment(rng)),
-                                    "deviceID": "urn:twinweb:device:" + key_text(rng)}[name]
+                    report[name] = {
+                        "meanValue": number(rng),
+                        "sDev": abs(number(rng)),
+                        "stringValue": text(rng),
+                        "booleanValue": rng.random() < 0.5,
+                        "time": timestamp_text(rng, moment(rng)),
+                        "deviceID": "urn:twinweb:device:" + key_text(rng),
+                    }[name]
                 report[f"twinweb:{parameter_name(rng)}"] = scalar(rng)
         elif change == 4 and "bizTransactionList" in event:
             pair = event["bizTransactionList"][0]
             event["bizTransactionList"] = [
                 {"bizTransaction": pair["bizTransaction"], "type": pair["type"]},  # the other member order
-                {"type": rng.choice(["po", "desadv", "prodorder"]), "bizTransaction": "urn:twinweb:po:" + key_text(rng)},
+                {
+                    "type": rng.choice(["po", "desadv", "prodorder"]),
+                    "bizTransaction": "urn:twinweb:po:" + key_text(rng),
+                },
             ]
         elif change == 5:
             event["eventID"] = "ni:///sha-256;" + "%064x" % rng.getrandbits(256) + "?ver=CBV2.0"  # never hashed
@@ -267,8 +373,10 @@ def fallback_variant(rng: random.Random, event: dict[str, Any]) -> dict[str, Any
     event = copy.deepcopy(event)
     change = rng.randrange(22)
     if change == 0:
-        event["errorDeclaration"] = {"declarationTime": "2024-01-01T00:00:00.000Z",
-                                     "reason": rng.choice(["incorrect_data", "did_not_occur"])}
+        event["errorDeclaration"] = {
+            "declarationTime": "2024-01-01T00:00:00.000Z",
+            "reason": rng.choice(["incorrect_data", "did_not_occur"]),
+        }
     elif change == 1:
         event["bizLocation"] = {"id": "urn:epc:id:sgln:7891234.00001.0"}
     elif change == 2:
@@ -280,24 +388,45 @@ def fallback_variant(rng: random.Random, event: dict[str, Any]) -> dict[str, Any
     elif change == 5:
         event["recordTime"] = "2024-01-01T00:00:00.000Z"
     elif change == 6:
-        event["bizStep"] = rng.choice(["urn:epcglobal:cbv:bizstep:shipping", "https://ref.gs1.org/cbv/BizStep-shipping",
-                                       "making", "cbv:BizStep-packing"])
+        event["bizStep"] = rng.choice(
+            [
+                "urn:epcglobal:cbv:bizstep:shipping",
+                "https://ref.gs1.org/cbv/BizStep-shipping",
+                "making",
+                "cbv:BizStep-packing",
+            ]
+        )
     elif change == 7:
-        event["disposition"] = rng.choice(["https://ref.gs1.org/cbv/Disp-conformant", "https://ref.gs1.org/cbv/Foo-pass",
-                                           "https://ref.gs1.org/cbv/Disp-in_progress", "scrapped"])
+        event["disposition"] = rng.choice(
+            [
+                "https://ref.gs1.org/cbv/Disp-conformant",
+                "https://ref.gs1.org/cbv/Foo-pass",
+                "https://ref.gs1.org/cbv/Disp-in_progress",
+                "scrapped",
+            ]
+        )
     elif change == 8:
         event[f"twinweb:{parameter_name(rng)}List"] = scalar(rng)
     elif change == 9:
         event[f"twinweb:{parameter_name(rng)}"] = [scalar(rng), scalar(rng)]
     elif change == 10:
-        event[f"twinweb:{parameter_name(rng)}"] = rng.choice(["https://gs1.org/voc/Length", "https://ref.gs1.org/cbv/x-pass"])
+        event[f"twinweb:{parameter_name(rng)}"] = rng.choice(
+            ["https://gs1.org/voc/Length", "https://ref.gs1.org/cbv/x-pass"]
+        )
     elif change == 11:
         event["epcList"] = ["urn:epc:id:sgln:7891234.00001.0", *event.get("epcList", [])]
     elif change == 12:
         event["twinweb:link"] = "https://id.gs1.org/01/09506000134352/21/" + key_text(rng)
     elif change == 13:
-        event["eventTime"] = rng.choice(["2024-01-01T00:00:00.1234567Z", "2024-01-01 00:00:00Z", "yesterday",
-                                         "2024-02-30T00:00:00Z", "2024-01-01T00:00:00"])
+        event["eventTime"] = rng.choice(
+            [
+                "2024-01-01T00:00:00.1234567Z",
+                "2024-01-01 00:00:00Z",
+                "yesterday",
+                "2024-02-30T00:00:00Z",
+                "2024-01-01T00:00:00",
+            ]
+        )
     elif change == 14:
         event["readPoint"] = {"id": "urn:twinweb:station:x", "twinweb:floor": "2"}
     elif change == 15:
@@ -307,14 +436,23 @@ def fallback_variant(rng: random.Random, event: dict[str, Any]) -> dict[str, Any
     elif change == 17:
         event["quantityList"] = [{"epcClass": "urn:epc:class:lgtin:7891234.000901.L1", "quantity": 2.0, "uom": "KGM"}]
     elif change == 18:
-        event["sensorElementList"] = [{"sensorMetadata": {"time": "2024-01-01T00:00:00.000Z"},
-                                       "sensorReport": [{"type": "Length", "value": 1.5, "twinweb:transaction": "t"}]}]
+        event["sensorElementList"] = [
+            {
+                "sensorMetadata": {"time": "2024-01-01T00:00:00.000Z"},
+                "sensorReport": [{"type": "Length", "value": 1.5, "twinweb:transaction": "t"}],
+            }
+        ]
     elif change == 19:
-        event["sensorElementList"] = [{"sensorReport": [{"type": rng.choice(["Sharpness", "gs1:Length", "temperature"]),
-                                                         "value": 3.0}]}]
+        event["sensorElementList"] = [
+            {"sensorReport": [{"type": rng.choice(["Sharpness", "gs1:Length", "temperature"]), "value": 3.0}]}
+        ]
     elif change == 20:
-        event["bizTransactionList"] = [{"type": rng.choice(["prodorder", "workorder"]),
-                                        "bizTransaction": rng.choice(["urn:twinweb:batch:B1", "https://example.com/po/1"])}]
+        event["bizTransactionList"] = [
+            {
+                "type": rng.choice(["prodorder", "workorder"]),
+                "bizTransaction": rng.choice(["urn:twinweb:batch:B1", "https://example.com/po/1"]),
+            }
+        ]
         event["bizTransactionList"][0]["twinweb:note"] = "n"
     else:
         del event["eventTime"]

@@ -1,4 +1,5 @@
 """Builders for test data. Everything goes through the same actions the product uses."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,10 @@ def unique(prefix: str) -> str:
 
 def make_user(username: str, role: str | None) -> Any:
     user = get_user_model().objects.create_user(
-        username=username, password=PASSWORD, first_name=username.title(), last_name="Tester",
+        username=username,
+        password=PASSWORD,
+        first_name=username.title(),
+        last_name="Tester",
         is_staff=role in roles.STAFF_ROLES,
     )
     if role:
@@ -69,36 +73,62 @@ def make_part_type(actor: Any = None, code: str | None = None, four_eyes: bool =
     from edge_worker.vision.parts import DEMO_PART_TYPES
 
     features = actions.feature_inputs(DEMO_PART_TYPES["CF-80"].features)
-    return actions.create_part_type(code=code or unique("pt"), name="Test flange", family="flange",
-                                    drawing_number=unique("DRW"), revision="A", features=features, actor=actor,
-                                    gtin="07891234000014", four_eyes_override=four_eyes)
+    return actions.create_part_type(
+        code=code or unique("pt"),
+        name="Test flange",
+        family="flange",
+        drawing_number=unique("DRW"),
+        revision="A",
+        features=features,
+        actor=actor,
+        gtin="07891234000014",
+        four_eyes_override=four_eyes,
+    )
 
 
 def make_material(actor: Any = None) -> MaterialDefinition:
     return actions.save_record(MaterialDefinition(code=unique("mat"), name="Aluminium billet", unit="kg"), actor=actor)  # type: ignore[return-value]
 
 
-def make_lot(material: MaterialDefinition | None = None, *, actor: Any = None, lot_key: str | None = None,
-             quantity: str = "1000") -> MaterialLot:
+def make_lot(
+    material: MaterialDefinition | None = None, *, actor: Any = None, lot_key: str | None = None, quantity: str = "1000"
+) -> MaterialLot:
     return actions.receive_lot(
-        lot_key=lot_key or unique("LOT"), material=material or make_material(actor), quantity=Decimal(quantity),
-        received_at=timezone.now() - dt.timedelta(days=1), supplier="Alumetal", supplier_lot_number=unique("S"),
+        lot_key=lot_key or unique("LOT"),
+        material=material or make_material(actor),
+        quantity=Decimal(quantity),
+        received_at=timezone.now() - dt.timedelta(days=1),
+        supplier="Alumetal",
+        supplier_lot_number=unique("S"),
         actor=actor,
     )
 
 
 def make_batch(part_type: PartType | None = None, cell: Cell | None = None, *, actor: Any = None) -> Batch:
     return actions.create_batch(
-        batch_number=unique("B"), part_type=part_type or make_part_type(actor), cell=cell,
-        planned_quantity=100, actor=actor,
+        batch_number=unique("B"),
+        part_type=part_type or make_part_type(actor),
+        cell=cell,
+        planned_quantity=100,
+        actor=actor,
     )
 
 
-def make_part(batch: Batch | None = None, *, actor: Any = None, lots: list[tuple[MaterialLot, str]] = (),  # type: ignore[assignment]
-              components: list[Part] = (), serial: str | None = None, status: PartStatus | None = None) -> Part:  # type: ignore[assignment]
+def make_part(
+    batch: Batch | None = None,
+    *,
+    actor: Any = None,
+    lots: list[tuple[MaterialLot, str]] = (),  # type: ignore[assignment]
+    components: list[Part] = (),
+    serial: str | None = None,
+    status: PartStatus | None = None,
+) -> Part:  # type: ignore[assignment]
     part = actions.register_part(
-        serial=serial or unique("SN"), batch=batch or make_batch(actor=actor), actor=actor,
-        consumed_lots=[(lot, Decimal(q)) for lot, q in lots], components=list(components),
+        serial=serial or unique("SN"),
+        batch=batch or make_batch(actor=actor),
+        actor=actor,
+        consumed_lots=[(lot, Decimal(q)) for lot, q in lots],
+        components=list(components),
     )
     if status and status != part.status:
         actions.set_part_status(part, status=status, actor=actor, reason="test setup")

@@ -4,6 +4,7 @@
 one), so the tests take the real, authenticated ingest path; `body` and `telemetry_body` are the same messages
 unsigned. A test that changes a signed message signs it again with `signed` (or its change is a forgery).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,13 +69,17 @@ def as_device(monkeypatch: Any, device_id: str = DEVICE_ID) -> Credentials:
     return identity
 
 
-def signed(message: dict[str, Any], task: str = INGEST_RESULT_TASK, *, device_id: str | None = None,
-           secret: DeviceSecret | None = None) -> dict[str, Any]:
+def signed(
+    message: dict[str, Any],
+    task: str = INGEST_RESULT_TASK,
+    *,
+    device_id: str | None = None,
+    secret: DeviceSecret | None = None,
+) -> dict[str, Any]:
     """`message` (any `auth` it had dropped) signed as its device sends it as `task`: with `secret`, else the
     device's current one, else a secret of nobody's (a device the server does not know)."""
     device = device_id or str(message.get("device_id") or DEVICE_ID)
-    return sign(message, task=task, device_id=device,
-                secret=secret or device_secret(device) or DeviceSecret.generate())
+    return sign(message, task=task, device_id=device, secret=secret or device_secret(device) or DeviceSecret.generate())
 
 
 def unsigned(message: dict[str, Any]) -> dict[str, Any]:
@@ -86,9 +91,17 @@ def make_edge_part(cell: Cell) -> Part:
 
 
 def result(
-    *, serial: str, station: str = "visual", device_id: str = DEVICE_ID, verdict: str = "pass",
-    defect_class: str | None = "ok", defect_confidence: float | None = 0.99, captured_at: dt.datetime = T0,
-    result_id: uuid.UUID | None = None, image: bytes | None = None, measurements_pass: bool = True,
+    *,
+    serial: str,
+    station: str = "visual",
+    device_id: str = DEVICE_ID,
+    verdict: str = "pass",
+    defect_class: str | None = "ok",
+    defect_confidence: float | None = 0.99,
+    captured_at: dt.datetime = T0,
+    result_id: uuid.UUID | None = None,
+    image: bytes | None = None,
+    measurements_pass: bool = True,
 ) -> InspectionResult:
     image = image if image is not None else png()
     return InspectionResult(
@@ -100,12 +113,21 @@ def result(
         verdict=verdict,
         reason="" if verdict == "pass" else "bore_diameter 30.081 mm > 30.050 mm",
         measurements=(
-            MeasurementRow("bore_diameter", "diameter", 30.02 if measurements_pass else 30.081, 30.0, 0.0, 0.05, "mm",
-                           measurements_pass, {"type": "circle", "center": [256, 256], "radius": 75}),
+            MeasurementRow(
+                "bore_diameter",
+                "diameter",
+                30.02 if measurements_pass else 30.081,
+                30.0,
+                0.0,
+                0.05,
+                "mm",
+                measurements_pass,
+                {"type": "circle", "center": [256, 256], "radius": 75},
+            ),
         ),
-        findings=[] if defect_class in (None, "ok") else [
-            {"kind": "defect", "name": defect_class, "bbox": [10, 10, 100, 100], "confidence": defect_confidence}
-        ],
+        findings=[]
+        if defect_class in (None, "ok")
+        else [{"kind": "defect", "name": defect_class, "bbox": [10, 10, 100, 100], "confidence": defect_confidence}],
         defect_class=defect_class,
         defect_confidence=defect_confidence,
         class_probabilities={"ok": 0.99, "scratch": 0.01} if defect_class == "ok" else {defect_class or "ok": 0.9},
@@ -138,9 +160,18 @@ def telemetry(device_id: str = DEVICE_ID, at: dt.datetime = T0, **overrides: Any
 
 def telemetry_body(device_id: str = DEVICE_ID, at: dt.datetime = T0, **overrides: Any) -> dict[str, Any]:
     data = Telemetry(
-        device_id=device_id, at=at, fps=0.2, power_mw=2100.0, memory={"used_mb": 1500.0, "total_mb": 3956.0},
-        temperature={"gpu": 41.5}, gpu_load=37.0, backend="tensorrt", precision="fp16", model_version="dc-1.0",
-        hardware="NVIDIA Jetson Nano", power_source="jtop: board total",
+        device_id=device_id,
+        at=at,
+        fps=0.2,
+        power_mw=2100.0,
+        memory={"used_mb": 1500.0, "total_mb": 3956.0},
+        temperature={"gpu": 41.5},
+        gpu_load=37.0,
+        backend="tensorrt",
+        precision="fp16",
+        model_version="dc-1.0",
+        hardware="NVIDIA Jetson Nano",
+        power_source="jtop: board total",
     ).to_dict()
     data.update(overrides)
     return data

@@ -21,6 +21,7 @@ Expected answers (exactly these, no more, no less):
     forward(R1)   S01..S15, M1, T1                  forward(R3) S16..S30, M2
     forward(X)    M1, T1, U1                        forward(A1a) M3
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -100,29 +101,50 @@ def build(actor: Any = None, *, prefix: str = "K", cell: Any = None) -> KnownGen
     start = timezone.now() - dt.timedelta(days=2)
     for name, material in (("A0", alu), ("R1", ring), ("R2", ring), ("R3", ring), ("X", alu)):
         g.lots[name] = actions.receive_lot(
-            lot_key=g.key(name), material=material, quantity=Decimal(1000), received_at=start, actor=actor,
-            supplier="Supplier", supplier_lot_number=f"SUP-{name}",
+            lot_key=g.key(name),
+            material=material,
+            quantity=Decimal(1000),
+            received_at=start,
+            actor=actor,
+            supplier="Supplier",
+            supplier_lot_number=f"SUP-{name}",
         )
-    a1, a2 = actions.split_lot(g.lots["A0"], children=[(g.key("A1"), Decimal(400)), (g.key("A2"), Decimal(400))],
-                               actor=actor, at=start + dt.timedelta(hours=1))
+    a1, a2 = actions.split_lot(
+        g.lots["A0"],
+        children=[(g.key("A1"), Decimal(400)), (g.key("A2"), Decimal(400))],
+        actor=actor,
+        at=start + dt.timedelta(hours=1),
+    )
     g.lots["A1"], g.lots["A2"] = a1, a2
-    [g.lots["A1a"]] = actions.split_lot(a1, children=[(g.key("A1a"), Decimal(50))], actor=actor,
-                                        at=start + dt.timedelta(hours=2))
+    [g.lots["A1a"]] = actions.split_lot(
+        a1, children=[(g.key("A1a"), Decimal(50))], actor=actor, at=start + dt.timedelta(hours=2)
+    )
     g.lots["A1"].refresh_from_db()
-    g.lots["RM"] = actions.merge_lots([(g.lots["R1"], Decimal(300)), (g.lots["R2"], Decimal(300))],
-                                      lot_key=g.key("RM"), actor=actor, at=start + dt.timedelta(hours=1))
+    g.lots["RM"] = actions.merge_lots(
+        [(g.lots["R1"], Decimal(300)), (g.lots["R2"], Decimal(300))],
+        lot_key=g.key("RM"),
+        actor=actor,
+        at=start + dt.timedelta(hours=1),
+    )
 
     flange = _part_type("KN-FLANGE", "07891234000014")
     assembly = _part_type("KN-ASM", "07891234000021")
     for name, part_type in (("SUB", flange), ("ASM", assembly), ("TOP", assembly), ("OTHER", flange)):
         g.batches[name] = actions.create_batch(
-            batch_number=g.key(f"B-{name}"), part_type=part_type, cell=g.cell, planned_quantity=30, actor=actor,
+            batch_number=g.key(f"B-{name}"),
+            part_type=part_type,
+            cell=g.cell,
+            planned_quantity=30,
+            actor=actor,
             at=start,
         )
 
     def make(name: str, batch: str, lots: list[tuple[str, str]], components: list[str] = ()) -> Part:  # type: ignore[assignment]
         part = actions.register_part(
-            serial=g.key(name), batch=g.batches[batch], actor=actor, at=start + dt.timedelta(hours=3),
+            serial=g.key(name),
+            batch=g.batches[batch],
+            actor=actor,
+            at=start + dt.timedelta(hours=3),
             consumed_lots=[(g.lots[lot], Decimal(q)) for lot, q in lots],
             components=[g.parts[c] for c in components],
         )
@@ -153,8 +175,9 @@ def add_station_history(g: KnownGenealogy, name: str, actor: Any = None) -> list
     at = part.created_at + dt.timedelta(minutes=1)
     events = []
     for code in ("load", "visual", "unload"):
-        event = actions.record_station_entry(part, station=stations[code], actor=actor, at=at,
-                                             parameters={"cycle_time_s": 12.5})
+        event = actions.record_station_entry(
+            part, station=stations[code], actor=actor, at=at, parameters={"cycle_time_s": 12.5}
+        )
         actions.record_station_exit(event, outcome=StationOutcome.OK, actor=actor, at=at + dt.timedelta(seconds=12))
         events.append(event)
         at += dt.timedelta(seconds=15)
@@ -171,17 +194,44 @@ def add_inspection(g: KnownGenealogy, name: str, *, verdict: str = "pass", revie
     device, _ = EdgeDevice.objects.get_or_create(device_id="jetson-kn", defaults={"name": "Jetson", "cell": g.cell})
     at = part.created_at + dt.timedelta(minutes=2)
     inspection = Inspection.objects.create(
-        result_id=uuid.uuid4(), capture_id=uuid.uuid4(), part=part, station=station, device=device, verdict=verdict,
-        reason="" if verdict == "pass" else "bore_diameter out of tolerance", defect_class="" if verdict == "pass" else "oversized_hole",
-        defect_confidence=None if verdict == "pass" else 0.91, model_version="flange-cls-1.2.0", backend="onnxruntime",
-        captured_at=at, inspected_at=at + dt.timedelta(milliseconds=40), received_at=at + dt.timedelta(seconds=1),
+        result_id=uuid.uuid4(),
+        capture_id=uuid.uuid4(),
+        part=part,
+        station=station,
+        device=device,
+        verdict=verdict,
+        reason="" if verdict == "pass" else "bore_diameter out of tolerance",
+        defect_class="" if verdict == "pass" else "oversized_hole",
+        defect_confidence=None if verdict == "pass" else 0.91,
+        model_version="flange-cls-1.2.0",
+        backend="onnxruntime",
+        captured_at=at,
+        inspected_at=at + dt.timedelta(milliseconds=40),
+        received_at=at + dt.timedelta(seconds=1),
         needs_review=verdict != "pass",
     )
-    Measurement.objects.create(inspection=inspection, name="bore_diameter", kind="diameter", value=30.02,
-                               nominal=30.0, lower_tol=0.0, upper_tol=0.05, unit="mm", passed=True)
-    Measurement.objects.create(inspection=inspection, name="outer_size", kind="outer_size",
-                               value=80.07 if verdict != "pass" else 80.01, nominal=80.0, lower_tol=-0.05,
-                               upper_tol=0.05, unit="mm", passed=verdict == "pass")
+    Measurement.objects.create(
+        inspection=inspection,
+        name="bore_diameter",
+        kind="diameter",
+        value=30.02,
+        nominal=30.0,
+        lower_tol=0.0,
+        upper_tol=0.05,
+        unit="mm",
+        passed=True,
+    )
+    Measurement.objects.create(
+        inspection=inspection,
+        name="outer_size",
+        kind="outer_size",
+        value=80.07 if verdict != "pass" else 80.01,
+        nominal=80.0,
+        lower_tol=-0.05,
+        upper_tol=0.05,
+        unit="mm",
+        passed=verdict == "pass",
+    )
     return inspection
 
 
@@ -191,7 +241,16 @@ def add_review(inspection: Any, reviewer: Any) -> Any:
 
     at = inspection.received_at + dt.timedelta(minutes=1)
     return Review.objects.create(
-        inspection=inspection, reviewer=reviewer, verdict="confirm_nok", disposition="scrap", opened_at=at,
-        signed_at=at + dt.timedelta(seconds=20), review_seconds=20.0, status="complete",
-        completed_at=at + dt.timedelta(seconds=20), idempotency_key=uuid.uuid4(), signed_content={}, content_sha256="0" * 64,
+        inspection=inspection,
+        reviewer=reviewer,
+        verdict="confirm_nok",
+        disposition="scrap",
+        opened_at=at,
+        signed_at=at + dt.timedelta(seconds=20),
+        review_seconds=20.0,
+        status="complete",
+        completed_at=at + dt.timedelta(seconds=20),
+        idempotency_key=uuid.uuid4(),
+        signed_content={},
+        content_sha256="0" * 64,
     )

@@ -1,4 +1,5 @@
 """Power samplers whose readings the tests know."""
+
 from __future__ import annotations
 
 from edge_worker.power import PowerMonitor, PowerSampler

@@ -1,5 +1,6 @@
 """Real processes for end-to-end tests and benchmarks: Daphne serving TwinWeb, Celery workers (the server's and
 the edge device's), all sharing the test database; and the one wait helper they use."""
+
 from __future__ import annotations
 
 import contextlib
@@ -37,18 +38,20 @@ def database_url() -> str:
 def worker_env(redis_server: "RedisServer | str", media_root: Path, **extra: str) -> dict[str, str]:
     """The environment of a worker process: the test database, this Redis (a server, or its URL), no model."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "EDGE_WORKER_FAULT"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "twinweb.settings",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_server if isinstance(redis_server, str) else redis_server.url,
-        "CELERY_VISIBILITY_TIMEOUT_S": "3",
-        "MEDIA_ROOT": str(media_root),
-        "TWINWEB_INFERENCE_BACKEND": "none",
-        "TWINWEB_POWER_SAMPLER": "none",
-        "CHANNEL_LAYER_PREFIX": "twinweb-e2e",
-        "PYTHONUNBUFFERED": "1",
-        "LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "twinweb.settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": redis_server if isinstance(redis_server, str) else redis_server.url,
+            "CELERY_VISIBILITY_TIMEOUT_S": "3",
+            "MEDIA_ROOT": str(media_root),
+            "TWINWEB_INFERENCE_BACKEND": "none",
+            "TWINWEB_POWER_SAMPLER": "none",
+            "CHANNEL_LAYER_PREFIX": "twinweb-e2e",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
     env.pop("CELERY_BROKER_URL", None)  # derived from REDIS_URL by the settings
     env.update(extra)
     return env
@@ -70,8 +73,14 @@ class Worker:
         log = open(self.log_path, "ab")
         log.write(f"\n===== start {self._starts} =====\n".encode())
         log.flush()
-        self.process = subprocess.Popen(self.argv, env={**self.env, **extra_env}, cwd=ROOT, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv,
+            env={**self.env, **extra_env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def log(self) -> str:
@@ -91,26 +100,68 @@ class Worker:
 
 
 def ingest_worker(env: dict[str, str], log_dir: Path) -> Worker:
-    return Worker("ingest", [sys.executable, "-m", "celery", "-A", "twinweb", "worker", "-Q", "ingest", "--pool", "solo",
-                             "-n", "ingest-e2e@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                             "--loglevel", "INFO"], env, log_dir)
+    return Worker(
+        "ingest",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "twinweb",
+            "worker",
+            "-Q",
+            "ingest",
+            "--pool",
+            "solo",
+            "-n",
+            "ingest-e2e@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+        ],
+        env,
+        log_dir,
+    )
 
 
-def edge_worker(env: dict[str, str], log_dir: Path, device_id: str, telemetry_s: float = 0, pool: str = "solo",
-                queues: str = "") -> Worker:
+def edge_worker(
+    env: dict[str, str], log_dir: Path, device_id: str, telemetry_s: float = 0, pool: str = "solo", queues: str = ""
+) -> Worker:
     """The device's edge worker, given its current secret (as an installer puts it on the Jetson) unless `env`
     names one: the device must be registered in the test database with a secret (builders.make_device)."""
     if "TWINWEB_EDGE_SECRET" not in env:
         from tests.support.ingest_builders import credentials
 
         env = {**env, "TWINWEB_EDGE_SECRET": credentials(device_id).secret.text()}
-    return Worker("edge", [sys.executable, "-m", "edge_worker.worker", "--device", device_id, "--pool", pool,
-                           "--telemetry-interval", str(telemetry_s), *(["--queues", queues] if queues else [])],
-                  env, log_dir)
+    return Worker(
+        "edge",
+        [
+            sys.executable,
+            "-m",
+            "edge_worker.worker",
+            "--device",
+            device_id,
+            "--pool",
+            pool,
+            "--telemetry-interval",
+            str(telemetry_s),
+            *(["--queues", queues] if queues else []),
+        ],
+        env,
+        log_dir,
+    )
 
 
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, *, on_fail: Callable[[], str] | None = None,
-             interval_s: float = 0.1) -> Any:
+def wait_for(
+    condition: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    *,
+    on_fail: Callable[[], str] | None = None,
+    interval_s: float = 0.1,
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
@@ -169,7 +220,11 @@ class Daphne:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "twinweb.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         _wait_http(self.url + "/healthz", timeout_s, self.proc)
 
@@ -201,9 +256,30 @@ def celery_worker(env: dict[str, str], queue: str, log_path: Path | None = None)
     """A real Celery worker consuming `queue` (a queue of the caller's own, so no other worker takes its tasks)."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "twinweb", "worker", "-Q", queue, "--pool", "solo", "-n",
-         f"{queue}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "twinweb",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "-n",
+            f"{queue}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         yield proc

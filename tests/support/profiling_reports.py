@@ -1,5 +1,6 @@
 """A device's profiling report, as the edge sends it, with figures the tests choose; `store_sent` stores one as
 the device sends it (signed with its secret, which it is issued if it has none)."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,12 +18,27 @@ from profiling.models import ProfilingRun
 def variant_report(key: str, fps: float, total_mw: float | None, inference_mw: float | None) -> dict[str, Any]:
     phases = [{"name": p, "start_s": i, "end_s": i + 1, "duration_s": 1.0} for i, p in enumerate(PHASES)]
     return {
-        "key": key, "backend": key.split("-")[0], "precision": key.split("-")[-1], "label": key, "available": True,
-        "reason": "test", "device": "gpu", "backend_version": "10.3", "phases": phases,
+        "key": key,
+        "backend": key.split("-")[0],
+        "precision": key.split("-")[-1],
+        "label": key,
+        "available": True,
+        "reason": "test",
+        "device": "gpu",
+        "backend_version": "10.3",
+        "phases": phases,
         "metrics": {
-            "images": 100, "correct": 97, "accuracy": 0.97, "fps": fps, "latency_p50_ms": 12.0, "latency_p99_ms": 15.5,
-            "mem_rss_bytes_peak": 300 * 2**20, "mem_process_percent_peak": 7.5, "mem_system_percent_peak": 61.0,
-            "avg_power_total_mw": total_mw, "avg_power_inference_mw": inference_mw,
+            "images": 100,
+            "correct": 97,
+            "accuracy": 0.97,
+            "fps": fps,
+            "latency_p50_ms": 12.0,
+            "latency_p99_ms": 15.5,
+            "mem_rss_bytes_peak": 300 * 2**20,
+            "mem_process_percent_peak": 7.5,
+            "mem_system_percent_peak": 61.0,
+            "avg_power_total_mw": total_mw,
+            "avg_power_inference_mw": inference_mw,
             "fps_per_w_total": fps / total_mw * 1000 if total_mw else None,
             "fps_per_w_inference": fps / inference_mw * 1000 if inference_mw else None,
             "energy_per_image_mj": inference_mw / fps if inference_mw else None,
@@ -36,11 +52,20 @@ def variant_report(key: str, fps: float, total_mw: float | None, inference_mw: f
 def profiling_report(device_id: str, variants: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
     """A complete report of a run on `device_id`, as the device sends it (the contract requires every field)."""
     return {
-        "schema": 1, "run_id": str(uuid.uuid4()), "device_id": device_id, "hardware": "Jetson Nano (test)",
-        "started_at": "2026-11-25T03:00:00+00:00", "finished_at": "2026-11-25T03:05:00+00:00",
+        "schema": 1,
+        "run_id": str(uuid.uuid4()),
+        "device_id": device_id,
+        "hardware": "Jetson Nano (test)",
+        "started_at": "2026-11-25T03:00:00+00:00",
+        "finished_at": "2026-11-25T03:05:00+00:00",
         "config": {"images": 100, "warmup": 1, "rounds": 1, "batch_size": 1, "seed": 808},
-        "power_source": "jtop: test", "power_measured": True, "model": {"version": "m-1", "sha256": "ab" * 32},
-        "environment": {}, "error": "", "variants": variants, **fields,
+        "power_source": "jtop: test",
+        "power_measured": True,
+        "model": {"version": "m-1", "sha256": "ab" * 32},
+        "environment": {},
+        "error": "",
+        "variants": variants,
+        **fields,
     }
 
 

@@ -2,6 +2,7 @@
 
 The surface-defect finding and its confidence are chosen by the test (no classifier is needed), so each test
 knows exactly what the operator will see."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,16 +33,30 @@ def demo_part_type(code: str = "CF-80", *, four_eyes: bool = False) -> PartType:
         return existing
     spec = DEMO_PART_TYPES[code]
     return actions.create_part_type(
-        code=code, name=spec.name, family=spec.family, drawing_number=spec.drawing_number, revision=spec.revision,
+        code=code,
+        name=spec.name,
+        family=spec.family,
+        drawing_number=spec.drawing_number,
+        revision=spec.revision,
         features=actions.feature_inputs(spec.features),
-        actor=None, four_eyes_override=four_eyes,
+        actor=None,
+        four_eyes_override=four_eyes,
     )
 
 
 def make_review_case(
-    cell: Cell, *, code: str = "CF-80", defect: str = "scratch", seed: int = 2, confidence: float = 0.93,
-    four_eyes: bool = False, serial: str | None = None, dimensions_mm: dict[str, float] | None = None,
-    part: Part | None = None, station: str = "visual", **store: Any,
+    cell: Cell,
+    *,
+    code: str = "CF-80",
+    defect: str = "scratch",
+    seed: int = 2,
+    confidence: float = 0.93,
+    four_eyes: bool = False,
+    serial: str | None = None,
+    dimensions_mm: dict[str, float] | None = None,
+    part: Part | None = None,
+    station: str = "visual",
+    **store: Any,
 ) -> Inspection:
     """A part of `cell` whose inspection awaits review: failed for any defect, a low-confidence pass for "ok".
     With `part`, another inspection of that part (at `station`), as the next station would report it."""
@@ -53,10 +68,18 @@ def make_review_case(
         part = factories.make_part(batch, serial=serial)
     else:
         code = part.part_type.code
-    data: CaseData = rendered_case(code, seed=seed, defect=defect, confidence_without_model=confidence,
-                                   dimensions_mm=dimensions_mm)
-    return store_case(part, cell.stations.get(code=station), data, result_id=uuid.uuid4(), source="test",
-                      device_id=cell_device(cell), **store)
+    data: CaseData = rendered_case(
+        code, seed=seed, defect=defect, confidence_without_model=confidence, dimensions_mm=dimensions_mm
+    )
+    return store_case(
+        part,
+        cell.stations.get(code=station),
+        data,
+        result_id=uuid.uuid4(),
+        source="test",
+        device_id=cell_device(cell),
+        **store,
+    )
 
 
 def cell_device(cell: Cell) -> str:
@@ -68,7 +91,8 @@ def cobot_answer(command: CobotCommand) -> dict[str, Any]:
     """What the cell's simulated cobot answers `command` with, as it travels: the server signs the command as it
     leaves, the cobot (the cell's edge device) verifies and performs it and signs its acknowledgement."""
     task = {CobotCommandKind.MOVE_PART: MOVE_PART_TASK, CobotCommandKind.PRESENT_VIEW: PRESENT_VIEW_TASK}[
-        CobotCommandKind(command.kind)]
+        CobotCommandKind(command.kind)
+    ]
     sent = sign_for_cell(command.payload, task=task, cell=command.cell)
     device = builders.credentials(cell_device(command.cell))
     perform = perform_move_part if command.kind == CobotCommandKind.MOVE_PART else perform_present_view
@@ -81,7 +105,12 @@ def make_two_station_part(cell: Cell, **store: Any) -> tuple[Inspection, Inspect
     at the dimensional station (which, the part having failed already, opens no second failure case)."""
     visual = make_review_case(cell, defect="scratch", seed=2, **store)
     dimensional = make_review_case(
-        cell, part=visual.part, station="dimensional", defect="ok", seed=5, dimensions_mm={"bore_diameter": 29.9},
+        cell,
+        part=visual.part,
+        station="dimensional",
+        defect="ok",
+        seed=5,
+        dimensions_mm={"bore_diameter": 29.9},
         captured_at=visual.captured_at + dt.timedelta(seconds=15),
     )
     assert (visual.verdict, dimensional.verdict) == ("fail", "fail")

@@ -1,4 +1,5 @@
 """Admin edits are audited like any other write, and cannot bypass the plant's rules."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,10 @@ def test_every_model_has_an_admin(admin_user: Any, login: Any) -> None:
     from django.contrib import admin
 
     missing = [
-        model._meta.label for app in ("traceability", "inspection")
-        for model in apps.get_app_config(app).get_models() if model not in admin.site._registry
+        model._meta.label
+        for app in ("traceability", "inspection")
+        for model in apps.get_app_config(app).get_models()
+        if model not in admin.site._registry
     ]
     assert missing == []
 
@@ -61,11 +64,20 @@ def test_the_admin_cannot_bypass_plant_rules_on_parts_lots_and_pallets(admin_use
     part_form = client.get(f"/admin/traceability/part/{part.pk}/change/").content.decode()
     assert 'name="status"' not in part_form and 'name="pallet"' not in part_form
 
-    client.post(f"/admin/traceability/part/{part.pk}/change/", {
-        "serial": part.serial, "part_type": part.part_type_id, "batch": part.batch_id, "status": "shipped",
-        "created_at_0": "2026-01-01", "created_at_1": "00:00:00", "status_changed_at_0": "2026-01-01",
-        "status_changed_at_1": "00:00:00", "pallet": pallet.pk,
-    })
+    client.post(
+        f"/admin/traceability/part/{part.pk}/change/",
+        {
+            "serial": part.serial,
+            "part_type": part.part_type_id,
+            "batch": part.batch_id,
+            "status": "shipped",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+            "status_changed_at_0": "2026-01-01",
+            "status_changed_at_1": "00:00:00",
+            "pallet": pallet.pk,
+        },
+    )
     part.refresh_from_db()
     assert part.status == "in_process" and part.pallet_id is None
 
@@ -77,26 +89,38 @@ def test_admin_actions_go_through_the_plant_rules(admin_user: Any, login: Any) -
 
     client = login(admin_user)
     part = factories.make_part()
-    case = actions.open_failure_case(part, defect_code=factories.make_defect_code("dent"), found_by=FoundBy.MACHINE,
-                                     actor=None)
+    case = actions.open_failure_case(
+        part, defect_code=factories.make_defect_code("dent"), found_by=FoundBy.MACHINE, actor=None
+    )
     decide = {"action": "decide", "_selected_action": [case.pk]}
     page = client.post("/admin/traceability/failurecase/", decide)
     assert "Your password or signing PIN" in page.content.decode()  # the action asks for a signature first
-    unsigned = client.post("/admin/traceability/failurecase/",
-                           {**decide, "apply": "Sign", "disposition": "rework", "reason": "burr", "credential": "guess"},
-                           follow=True)
+    unsigned = client.post(
+        "/admin/traceability/failurecase/",
+        {**decide, "apply": "Sign", "disposition": "rework", "reason": "burr", "credential": "guess"},
+        follow=True,
+    )
     assert "not accepted" in unsigned.content.decode()
     assert FailureCase.objects.get(pk=case.pk).status == "open"
-    response = client.post("/admin/traceability/failurecase/", {**decide, "apply": "Sign", "disposition": "rework",
-                                                                "reason": "burr removed", "credential": factories.PASSWORD},
-                           follow=True)
+    response = client.post(
+        "/admin/traceability/failurecase/",
+        {
+            **decide,
+            "apply": "Sign",
+            "disposition": "rework",
+            "reason": "burr removed",
+            "credential": factories.PASSWORD,
+        },
+        follow=True,
+    )
     assert "1 cases decided" in response.content.decode()
     part.refresh_from_db()
     assert part.status == "reworked"
     assert AuditRecord.objects.filter(action="failure_case.disposition", actor_id=admin_user.pk).exists()
 
     pallet = actions.create_pallet(sscc=gs1.sscc("7891234", 77), actor=None)
-    response = client.post("/admin/traceability/pallet/", {"action": "ship_selected", "_selected_action": [pallet.pk]},
-                           follow=True)
+    response = client.post(
+        "/admin/traceability/pallet/", {"action": "ship_selected", "_selected_action": [pallet.pk]}, follow=True
+    )
     assert "is empty" in response.content.decode()  # refused by the rule, shown to the admin
     assert Pallet.objects.get(pk=pallet.pk).status == "open"

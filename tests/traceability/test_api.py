@@ -1,4 +1,5 @@
 """The REST API: filters, pagination, links between parts and lots, the OpenAPI schema, and query counts."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -84,8 +85,9 @@ def _grow(kind: str, n: int) -> None:
         elif kind == "pallets":
             actions.create_pallet(sscc=gs1.sscc("7891234", int(factories.unique("")[-5:])), actor=None)
         elif kind == "failure-cases":
-            actions.open_failure_case(factories.make_part(), defect_code=factories.make_defect_code(),
-                                      found_by=FoundBy.MACHINE, actor=None)
+            actions.open_failure_case(
+                factories.make_part(), defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None
+            )
 
 
 @pytest.mark.parametrize("kind", ["parts", "lots", "batches", "stations", "station-events", "pallets", "failure-cases"])

@@ -1,4 +1,5 @@
 """The audit trail is append-only, hash-chained, and tells exactly where it was tampered with."""
+
 from __future__ import annotations
 
 import importlib
@@ -48,7 +49,9 @@ def _force_sql(sql: str, params: list[Any]) -> None:
             cursor.execute(sql, params)
             cursor.execute("SET LOCAL session_replication_role = origin")
         else:
-            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'traceability_auditrecord'")
+            cursor.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'traceability_auditrecord'"
+            )
             triggers = [row[0] for row in cursor.fetchall()]
             for name in ("audit_record_no_update", "audit_record_no_delete"):
                 cursor.execute(f"DROP TRIGGER {name}")
@@ -195,8 +198,11 @@ def test_a_correction_points_at_the_original_which_stays_visible(quality_enginee
     original = AuditRecord.objects.get(action="lot.receive", subject_key=lot.lot_key)
 
     correction = actions.correct_record(
-        lot, corrects=original, changes={"supplier_lot_number": "ALU-778812"},
-        reason="typo in the supplier's lot number", actor=quality_engineer,
+        lot,
+        corrects=original,
+        changes={"supplier_lot_number": "ALU-778812"},
+        reason="typo in the supplier's lot number",
+        actor=quality_engineer,
     )
 
     lot.refresh_from_db()
@@ -228,8 +234,9 @@ def test_verify_audit_prints_a_head_that_later_reveals_records_removed_from_the_
 def test_verify_audit_names_a_correction_repointed_at_another_record(quality_engineer: Any) -> None:
     lot = factories.make_lot(actor=quality_engineer)
     original = AuditRecord.objects.get(action="lot.receive", subject_key=lot.lot_key)
-    correction = actions.correct_record(lot, corrects=original, changes={"supplier": "Alu Norte"},
-                                        reason="wrong supplier", actor=quality_engineer)
+    correction = actions.correct_record(
+        lot, corrects=original, changes={"supplier": "Alu Norte"}, reason="wrong supplier", actor=quality_engineer
+    )
     other = AuditRecord.objects.exclude(id__in=[original.id, correction.id]).earliest("id")
     _force_sql("UPDATE traceability_auditrecord SET corrects_id = %s WHERE id = %s", [other.id, correction.id])
 

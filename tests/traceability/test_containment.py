@@ -1,5 +1,6 @@
 """Containment: marking a lot suspect holds every not-yet-shipped part it reached, in one audited action, and
 lists the parts already shipped; a held part can no longer be packed or shipped."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -62,7 +63,9 @@ def test_it_audits_the_containment_and_every_change(g: known.KnownGenealogy, qua
 
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="supplier reports porosity")
 
-    records = AuditRecord.objects.filter(id__gt=AuditRecord.objects.order_by("id").values_list("id", flat=True)[before - 1])
+    records = AuditRecord.objects.filter(
+        id__gt=AuditRecord.objects.order_by("id").values_list("id", flat=True)[before - 1]
+    )
     [summary] = records.filter(action="lot.contain")
     assert summary.subject_key == g.key("A1") and summary.actor_id == quality_engineer.pk
     assert '"shipped":["K-S03","K-S04"]' in summary.payload and "supplier reports porosity" in summary.payload
@@ -101,8 +104,9 @@ def test_parts_still_in_the_cell_go_on_hold_on_the_live_view(
     Redis sequence counter moves by one); finished parts are not on the live view and send nothing."""
     from twinweb import live
 
-    in_cell = actions.register_part(serial=g.key("S31"), batch=g.batches["SUB"], actor=None,
-                                    consumed_lots=[(g.lots["A1"], 1)])
+    in_cell = actions.register_part(
+        serial=g.key("S31"), batch=g.batches["SUB"], actor=None, consumed_lots=[(g.lots["A1"], 1)]
+    )
     before = live.current_sequence(g.cell.pk)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -117,15 +121,18 @@ def part(g: known.KnownGenealogy, name: str) -> Part:
     return Part.objects.get(serial=g.key(name))
 
 
-def test_production_decisions_on_a_held_part_wait_for_the_release(g: known.KnownGenealogy, quality_engineer: Any) -> None:
+def test_production_decisions_on_a_held_part_wait_for_the_release(
+    g: known.KnownGenealogy, quality_engineer: Any
+) -> None:
     """A failure case dispositioned, a Debug Mode verdict or a late inspection all go through set_part_status:
     while containment holds the part, none of them lifts the hold; the last decision applies on release."""
     from tests.support import factories
     from traceability.choices import Disposition, FoundBy
 
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
-    case = actions.open_failure_case(part(g, "S07"), defect_code=factories.make_defect_code("burr"),
-                                     found_by=FoundBy.PERSON, actor=quality_engineer)
+    case = actions.open_failure_case(
+        part(g, "S07"), defect_code=factories.make_defect_code("burr"), found_by=FoundBy.PERSON, actor=quality_engineer
+    )
     actions.disposition_failure_case(case, disposition=Disposition.REWORK, actor=quality_engineer, reason="deburred")
 
     held = part(g, "S07")
@@ -136,7 +143,9 @@ def test_production_decisions_on_a_held_part_wait_for_the_release(g: known.Known
     with pytest.raises(RefusedByRule, match="on hold"):
         actions.pack_part(held, pallet=pallet, actor=None)
 
-    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="supplier analysis: no porosity", credential=PASSWORD)
+    released = actions.release_containment(
+        g.lots["A1"], actor=quality_engineer, reason="supplier analysis: no porosity", credential=PASSWORD
+    )
 
     assert g.key("S07") in released.parts_released
     assert part(g, "S07").status == PartStatus.REWORKED and part(g, "S08").status == PartStatus.PASSED
@@ -161,7 +170,9 @@ def test_a_part_held_by_two_containments_stays_held_until_both_are_released(
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
     actions.contain_lot(g.lots["R1"], actor=quality_engineer, reason="O-ring hardness")
 
-    first = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="billets cleared", credential=PASSWORD)
+    first = actions.release_containment(
+        g.lots["A1"], actor=quality_engineer, reason="billets cleared", credential=PASSWORD
+    )
 
     assert g.key("S01") in first.parts_still_held and part(g, "S01").status == PartStatus.ON_HOLD
     assert part(g, "M3").status == PartStatus.PASSED  # reached through A1a only
@@ -169,12 +180,16 @@ def test_a_part_held_by_two_containments_stays_held_until_both_are_released(
     assert part(g, "S01").status == PartStatus.PASSED and part(g, "T1").status == PartStatus.PASSED
 
 
-def test_releasing_a_lot_inside_a_wider_containment_keeps_it_suspect(g: known.KnownGenealogy, quality_engineer: Any) -> None:
+def test_releasing_a_lot_inside_a_wider_containment_keeps_it_suspect(
+    g: known.KnownGenealogy, quality_engineer: Any
+) -> None:
     before = {g.name(k): s for k, s in MaterialLot.objects.values_list("lot_key", "status")}
     actions.contain_lot(g.lots["A1"], actor=quality_engineer, reason="porosity")
     actions.contain_lot(g.lots["A0"], actor=quality_engineer, reason="supplier recall")
 
-    released = actions.release_containment(g.lots["A1"], actor=quality_engineer, reason="A1 cleared", credential=PASSWORD)
+    released = actions.release_containment(
+        g.lots["A1"], actor=quality_engineer, reason="A1 cleared", credential=PASSWORD
+    )
 
     assert released.lots_released == []  # A1 and A1a descend from A0, still contained
     assert MaterialLot.objects.get(pk=g.lots["A1"].pk).status == LotStatus.SUSPECT

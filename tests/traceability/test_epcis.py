@@ -1,5 +1,6 @@
 """EPCIS 2.0 export: documents validate against GS1's JSON schema (kept in the repo, resolved offline), and
 every eventID is the CBV 2.0 Event Hash ID that GS1's epcis-event-hash-generator computes for the event."""
+
 from __future__ import annotations
 
 import json
@@ -110,8 +111,10 @@ def test_it_reports_station_steps_and_inspections_as_object_events(g: known.Know
     failed = next(e for e in inspections if e["twinweb:verdict"] == "fail")
     [element] = failed["sensorElementList"]
     assert element["sensorMetadata"]["deviceID"] == "urn:twinweb:device:jetson-kn"
-    assert [(r["type"], r["value"], r["minValue"], r["maxValue"], r["uom"], r["twinweb:passed"])
-            for r in element["sensorReport"]] == [
+    assert [
+        (r["type"], r["value"], r["minValue"], r["maxValue"], r["uom"], r["twinweb:passed"])
+        for r in element["sensorReport"]
+    ] == [
         ("Length", 30.02, 30.0, 30.05, "MMT", True),
         ("Length", 80.07, 79.95, 80.05, "MMT", False),
     ]
@@ -136,8 +139,10 @@ def test_it_exports_a_lot_trace_with_its_splits_and_the_parts_it_reached(g: know
     assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == hashes_by_the_package(document)
     transformations = events_of(document, "TransformationEvent")
     splits = [e for e in transformations if e.get("twinweb:lotOperation") == "split"]
-    assert [([q["epcClass"] for q in e["inputQuantityList"]], [q["epcClass"] for q in e["outputQuantityList"]])
-            for e in splits] == [
+    assert [
+        ([q["epcClass"] for q in e["inputQuantityList"]], [q["epcClass"] for q in e["outputQuantityList"]])
+        for e in splits
+    ] == [
         (["urn:epc:class:lgtin:7891234.000901.K-A0"], ["urn:epc:class:lgtin:7891234.000901.K-A1"]),  # not A2
         (["urn:epc:class:lgtin:7891234.000901.K-A1"], ["urn:epc:class:lgtin:7891234.000901.K-A1a"]),
     ]

@@ -2,6 +2,7 @@
 implementation (`epcis-event-hash-generator`), event by event, on a generated corpus of every event type and field
 the export writes, on variants with offsets, extensions and vocabulary look-alikes, and on events outside the fast
 path (which the reference then hashes). Every random draw comes from a fixed seed."""
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,13 @@ CONTEXT = epcis.CONTEXT
 
 
 def document_of(events: list[dict[str, Any]], context: list[Any] = CONTEXT) -> dict[str, Any]:
-    return {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": "2026-12-06T00:00:00.000Z", "epcisBody": {"eventList": copy.deepcopy(events)}}
+    return {
+        "@context": context,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-06T00:00:00.000Z",
+        "epcisBody": {"eventList": copy.deepcopy(events)},
+    }
 
 
 def reference(events: list[dict[str, Any]], context: list[Any] = CONTEXT) -> tuple[list[str], list[str]]:
@@ -38,12 +44,14 @@ def documents(corpus: list[CorpusEvent], rng: random.Random) -> list[list[Corpus
     start = 0
     while start < len(corpus):
         size = rng.choice([1, 2, 10, 40, 150])
-        out.append(corpus[start:start + size])
+        out.append(corpus[start : start + size])
         start += size
     return out
 
 
-def assert_hashed_like_the_reference(events: list[dict[str, Any]], context: list[Any] = CONTEXT) -> epcis_hash.EventHasher:
+def assert_hashed_like_the_reference(
+    events: list[dict[str, Any]], context: list[Any] = CONTEXT
+) -> epcis_hash.EventHasher:
     expected_pre_hashes, expected = reference(events, context)
     ids, hasher = epcis_hash.event_hash_ids(copy.deepcopy(events), context)
     for index, (ours, theirs) in enumerate(zip(ids, expected)):
@@ -52,8 +60,10 @@ def assert_hashed_like_the_reference(events: list[dict[str, Any]], context: list
                 pre_hash = hasher.pre_hash(events[index])
             except Exception as error:  # noqa: BLE001 - only for the message
                 pre_hash = f"(fell back: {error})"
-            pytest.fail(f"event {index} of {len(events)} hashed differently:\n{json.dumps(events[index], indent=1)}"
-                        f"\nours:      {pre_hash!r}\nreference: {expected_pre_hashes[index]!r}")
+            pytest.fail(
+                f"event {index} of {len(events)} hashed differently:\n{json.dumps(events[index], indent=1)}"
+                f"\nours:      {pre_hash!r}\nreference: {expected_pre_hashes[index]!r}"
+            )
     assert len(ids) == len(expected) == len(events)
     return hasher
 
@@ -87,13 +97,39 @@ def test_the_corpus_holds_every_field_the_export_writes(corpus: list[CorpusEvent
                 keys |= {f"sensorMetadata.{k}" for k in element["sensorMetadata"]}
                 keys |= {f"sensorReport.{k}" for report in element["sensorReport"] for k in report}
     assert keys >= {
-        "eventTime", "eventTimeZoneOffset", "epcList", "action", "bizStep", "disposition", "readPoint",
-        "inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList", "bizTransactionList", "parentID",
-        "childEPCs", "sensorElementList", "sensorMetadata.time", "sensorMetadata.deviceID", "sensorReport.type",
-        "sensorReport.value", "sensorReport.minValue", "sensorReport.maxValue", "sensorReport.uom",
-        "sensorReport.twinweb:feature", "sensorReport.twinweb:passed", "twinweb:enteredAt", "twinweb:outcome",
-        "twinweb:parameters", "twinweb:inspection", "twinweb:verdict", "twinweb:modelVersion", "twinweb:defectClass",
-        "twinweb:reviewer", "twinweb:lotOperation",
+        "eventTime",
+        "eventTimeZoneOffset",
+        "epcList",
+        "action",
+        "bizStep",
+        "disposition",
+        "readPoint",
+        "inputEPCList",
+        "inputQuantityList",
+        "outputEPCList",
+        "outputQuantityList",
+        "bizTransactionList",
+        "parentID",
+        "childEPCs",
+        "sensorElementList",
+        "sensorMetadata.time",
+        "sensorMetadata.deviceID",
+        "sensorReport.type",
+        "sensorReport.value",
+        "sensorReport.minValue",
+        "sensorReport.maxValue",
+        "sensorReport.uom",
+        "sensorReport.twinweb:feature",
+        "sensorReport.twinweb:passed",
+        "twinweb:enteredAt",
+        "twinweb:outcome",
+        "twinweb:parameters",
+        "twinweb:inspection",
+        "twinweb:verdict",
+        "twinweb:modelVersion",
+        "twinweb:defectClass",
+        "twinweb:reviewer",
+        "twinweb:lotOperation",
     }
 
 

@@ -1,6 +1,7 @@
 """The streamed EPCIS export (API and `manage.py export_epcis`) writes byte for byte the document the export wrote
 before it was streamed and before its hashes were computed without GS1's reference code (the oracle:
 tests/support/epcis_before.py), builds its events a chunk at a time, and uses the fast hash path throughout."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,10 +67,14 @@ def test_it_writes_a_lots_document_exactly_as_before(g: known.KnownGenealogy, sm
 
     as_file = epcis.streamed_lot_document(trace, created_at=CREATED)
     assert streamed(as_file) == epcis_before.file_text(before)
-    assert streamed(epcis.streamed_lot_document(trace, created_at=CREATED, style=epcis.WEB_STYLE)).encode() \
-        == epcis_before.web_bytes(before)
-    assert (as_file.event_count, as_file.hasher.fast, as_file.hasher.fallbacks) == \
-        (len(before["epcisBody"]["eventList"]), as_file.event_count, 0)
+    assert streamed(
+        epcis.streamed_lot_document(trace, created_at=CREATED, style=epcis.WEB_STYLE)
+    ).encode() == epcis_before.web_bytes(before)
+    assert (as_file.event_count, as_file.hasher.fast, as_file.hasher.fallbacks) == (
+        len(before["epcisBody"]["eventList"]),
+        as_file.event_count,
+        0,
+    )
 
 
 @pytest.mark.parametrize("part", ["T1", "S01", "M2", "U1"])
@@ -79,24 +84,33 @@ def test_it_writes_a_parts_document_exactly_as_before(g: known.KnownGenealogy, s
 
     as_file = epcis.streamed_part_document(trace, created_at=CREATED)
     assert streamed(as_file) == epcis_before.file_text(before)
-    assert streamed(epcis.streamed_part_document(trace, created_at=CREATED, style=epcis.WEB_STYLE)).encode() \
-        == epcis_before.web_bytes(before)
+    assert streamed(
+        epcis.streamed_part_document(trace, created_at=CREATED, style=epcis.WEB_STYLE)
+    ).encode() == epcis_before.web_bytes(before)
     assert as_file.hasher.fallbacks == 0
 
 
 def test_the_whole_document_in_memory_is_the_same_document(g: known.KnownGenealogy) -> None:
     trace = genealogy.forward_trace(g.lots["A0"])
-    assert epcis.document(epcis.lot_events(trace), created_at=CREATED) == \
-        epcis_before.lot_document(trace, created_at=CREATED)
+    assert epcis.document(epcis.lot_events(trace), created_at=CREATED) == epcis_before.lot_document(
+        trace, created_at=CREATED
+    )
 
 
-def test_the_api_streams_the_document_it_sent_before(g: known.KnownGenealogy, auditor: Any, login: Any,
-                                                     small_chunks: None) -> None:
+def test_the_api_streams_the_document_it_sent_before(
+    g: known.KnownGenealogy, auditor: Any, login: Any, small_chunks: None
+) -> None:
     client = login(auditor)
-    for path, before in ((f"/api/lots/{g.key('A0')}/epcis/", lambda at: epcis_before.lot_document(
-                              genealogy.forward_trace(g.lots["A0"]), created_at=at)),
-                         (f"/api/parts/{g.key('T1')}/epcis/", lambda at: epcis_before.part_document(
-                             genealogy.backward_trace(g.parts["T1"]), created_at=at))):
+    for path, before in (
+        (
+            f"/api/lots/{g.key('A0')}/epcis/",
+            lambda at: epcis_before.lot_document(genealogy.forward_trace(g.lots["A0"]), created_at=at),
+        ),
+        (
+            f"/api/parts/{g.key('T1')}/epcis/",
+            lambda at: epcis_before.part_document(genealogy.backward_trace(g.parts["T1"]), created_at=at),
+        ),
+    ):
         response = client.get(path)
         assert response.status_code == 200 and response.streaming
         pieces = list(response.streaming_content)
@@ -125,8 +139,9 @@ async def test_under_asgi_each_piece_is_sent_as_it_is_written(auditor: Any, smal
     assert body == epcis_before.web_bytes(before)
 
 
-def test_the_command_writes_the_file_it_wrote_before(g: known.KnownGenealogy, tmp_path: Path, capsys: Any,
-                                                     small_chunks: None) -> None:
+def test_the_command_writes_the_file_it_wrote_before(
+    g: known.KnownGenealogy, tmp_path: Path, capsys: Any, small_chunks: None
+) -> None:
     call_command("export_epcis", lot=g.key("A0"), output=str(tmp_path / "a0.jsonld"), validate=True)
     text = (tmp_path / "a0.jsonld").read_text()
     before = epcis_before.lot_document(genealogy.forward_trace(g.lots["A0"]), created_at=created_at_of(text))
@@ -157,8 +172,9 @@ def test_it_builds_each_event_once_and_a_chunk_at_a_time(g: known.KnownGenealogy
 
 def test_validation_fails_before_anything_is_written(g: known.KnownGenealogy, tmp_path: Path, monkeypatch: Any) -> None:
     shipping = epcis._shipping_event
-    monkeypatch.setattr(epcis, "_shipping_event",
-                        lambda *args: {k: v for k, v in shipping(*args).items() if k != "eventTimeZoneOffset"})
+    monkeypatch.setattr(
+        epcis, "_shipping_event", lambda *args: {k: v for k, v in shipping(*args).items() if k != "eventTimeZoneOffset"}
+    )
 
     with pytest.raises(CommandError, match="eventTimeZoneOffset"):
         call_command("export_epcis", lot=g.key("A0"), output=str(tmp_path / "a0.jsonld"), validate=True)
@@ -176,9 +192,14 @@ def test_events_that_change_between_the_two_passes_stop_the_export() -> None:
         def __iter__(self) -> Any:
             self.passes += 1
             at = "2026-01-01T00:00:00.000Z"
-            yield {"type": "ObjectEvent", "eventTime": at, "eventTimeZoneOffset": "+00:00",
-                   "epcList": ["urn:epc:id:sgtin:7891234.000001.A"], "action": "OBSERVE",
-                   "bizStep": "shipping" if self.passes == 1 else "receiving"}
+            yield {
+                "type": "ObjectEvent",
+                "eventTime": at,
+                "eventTimeZoneOffset": "+00:00",
+                "epcList": ["urn:epc:id:sgtin:7891234.000001.A"],
+                "action": "OBSERVE",
+                "bizStep": "shipping" if self.passes == 1 else "receiving",
+            }
 
     with pytest.raises(epcis_hash.DocumentChanged):
         streamed(epcis.StreamedDocument(Changing()))
@@ -200,8 +221,9 @@ def test_a_vocabulary_said_in_advance_is_checked_against_every_event(g: known.Kn
     actual = epcis_hash.document_vocabulary(events, epcis.CONTEXT)
     assert "https://ref.gs1.org/cbv/BizStep-shipping" in actual
 
-    assert streamed(epcis.StreamedDocument(Declaring(events, actual), created_at=CREATED)) == \
-        epcis_before.file_text(epcis_before.lot_document(genealogy.forward_trace(g.lots["A0"]), created_at=CREATED))
+    assert streamed(epcis.StreamedDocument(Declaring(events, actual), created_at=CREATED)) == epcis_before.file_text(
+        epcis_before.lot_document(genealogy.forward_trace(g.lots["A0"]), created_at=CREATED)
+    )
     with pytest.raises(epcis_hash.DocumentChanged, match="BizStep-shipping"):  # an event brings more: stop there
         streamed(epcis.StreamedDocument(Declaring(events, actual - {"https://ref.gs1.org/cbv/BizStep-shipping"})))
     pieces = []

@@ -1,5 +1,6 @@
 """Backward and forward trace return exactly the known answers (tests/genealogy/known.py), on SQLite and
 PostgreSQL alike, in a fixed number of queries whatever the size of the genealogy."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -117,7 +118,10 @@ def test_it_lists_station_events_inspections_failure_cases_and_audit_in_time_ord
     events = known.add_station_history(g, "S01")
     inspection = known.add_inspection(g, "S01", verdict="fail")
     case = actions.open_failure_case(
-        g.parts["S01"], defect_code=factories.make_defect_code("oversized_hole"), found_by=FoundBy.MACHINE, actor=None,
+        g.parts["S01"],
+        defect_code=factories.make_defect_code("oversized_hole"),
+        found_by=FoundBy.MACHINE,
+        actor=None,
     )
 
     trace = genealogy.backward_trace(g.parts["M1"])
@@ -128,7 +132,8 @@ def test_it_lists_station_events_inspections_failure_cases_and_audit_in_time_ord
     assert step.key == str(inspection.result_id) and step.verdict == "fail"
     assert step.model_version == "flange-cls-1.2.0" and step.reviewer is None
     assert [(m.name, m.value, m.lower_limit, m.upper_limit, m.passed) for m in step.measurements] == [
-        ("bore_diameter", 30.02, 30.0, 30.05, True), ("outer_size", 80.07, 79.95, 80.05, False),
+        ("bore_diameter", 30.02, 30.0, 30.05, True),
+        ("outer_size", 80.07, 79.95, 80.05, False),
     ]
     assert [c.pk for c in trace.failure_cases] == [case.pk]
     actions_seen = {a.action for a in trace.audit_records}

@@ -1,4 +1,5 @@
 """Lots split and merge without losing quantity; held or failed parts are never packed or shipped."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -21,7 +22,10 @@ def test_a_split_moves_quantity_into_child_lots(quality_engineer: Any) -> None:
     lot.refresh_from_db()
     assert lot.quantity == Decimal(500)
     assert [c.quantity for c in children] == [Decimal(300), Decimal(200)]
-    assert set(LotLink.objects.filter(parent=lot).values_list("child__lot_key", "kind")) == {("A-1", "split"), ("A-2", "split")}
+    assert set(LotLink.objects.filter(parent=lot).values_list("child__lot_key", "kind")) == {
+        ("A-1", "split"),
+        ("A-2", "split"),
+    }
 
 
 def test_a_split_cannot_take_more_than_the_lot_holds(quality_engineer: Any) -> None:

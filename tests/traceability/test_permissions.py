@@ -1,5 +1,6 @@
 """Who may see and do what. Anonymous users see only the login page; auditors read everything and change
 nothing; every page and API endpoint is checked here, including ones added later (the URL walk below)."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,14 @@ pytestmark = pytest.mark.django_db
 
 # /readyz answers probes with its status alone; /metrics answers 401 without the scraper's token
 # (tests/monitoring/).
-PUBLIC = {"/accounts/login/", "/healthz", "/readyz", "/metrics", "/admin/login/", "/jsi18n/"}  # /jsi18n/: the login page uses it
+PUBLIC = {
+    "/accounts/login/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/admin/login/",
+    "/jsi18n/",
+}  # /jsi18n/: the login page uses it
 SAMPLE_VALUES = {"int": "1", "slug": "sample", "str": "sample", "uuid": str(uuid.UUID(int=1)), "path": "sample"}
 
 
@@ -73,8 +81,17 @@ def test_the_login_page_and_health_check_are_open(client: Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-API_LISTS = ["/api/parts/", "/api/lots/", "/api/batches/", "/api/stations/", "/api/station-events/",
-             "/api/pallets/", "/api/failure-cases/", "/api/inspections/", "/api/edge-devices/"]
+API_LISTS = [
+    "/api/parts/",
+    "/api/lots/",
+    "/api/batches/",
+    "/api/stations/",
+    "/api/station-events/",
+    "/api/pallets/",
+    "/api/failure-cases/",
+    "/api/inspections/",
+    "/api/edge-devices/",
+]
 
 
 @pytest.mark.parametrize("path", API_LISTS)
@@ -92,8 +109,12 @@ def test_auditors_change_nothing(auditor: Any, quality_engineer: Any, login: Any
     from traceability import actions
     from traceability.choices import FoundBy
 
-    case = actions.open_failure_case(part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None)
-    response = login(auditor).post(f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap"}, content_type=JSON)
+    case = actions.open_failure_case(
+        part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None
+    )
+    response = login(auditor).post(
+        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap"}, content_type=JSON
+    )
     assert response.status_code == 403
     assert FailureCase.objects.get(pk=case.pk).disposition == ""
 
@@ -111,30 +132,37 @@ def test_quality_engineers_disposition_failure_cases(quality_engineer: Any, logi
     from traceability import actions
     from traceability.choices import FoundBy
 
-    case = actions.open_failure_case(part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None)
+    case = actions.open_failure_case(
+        part, defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None
+    )
     response = login(quality_engineer).post(
-        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "scrap", "reason": "crack", "credential": factories.PASSWORD},
-        content_type=JSON
+        f"/api/failure-cases/{case.pk}/disposition/",
+        {"disposition": "scrap", "reason": "crack", "credential": factories.PASSWORD},
+        content_type=JSON,
     )
     assert response.status_code == 200, response.content
     part.refresh_from_db()
     assert part.status == "scrapped"
 
 
-@pytest.mark.parametrize("persona, expected", [("operator", 403), ("supervisor", 403), ("auditor", 403),
-                                               ("quality_engineer", 200), ("admin_user", 200)])
+@pytest.mark.parametrize(
+    "persona, expected",
+    [("operator", 403), ("supervisor", 403), ("auditor", 403), ("quality_engineer", 200), ("admin_user", 200)],
+)
 def test_only_quality_engineers_and_admins_disposition_over_the_api(
     persona: str, expected: int, request: Any, login: Any
 ) -> None:
     from traceability import actions
     from traceability.choices import FoundBy
 
-    case = actions.open_failure_case(factories.make_part(), defect_code=factories.make_defect_code(),
-                                     found_by=FoundBy.MACHINE, actor=None)
+    case = actions.open_failure_case(
+        factories.make_part(), defect_code=factories.make_defect_code(), found_by=FoundBy.MACHINE, actor=None
+    )
     response = login(request.getfixturevalue(persona)).post(
-        f"/api/failure-cases/{case.pk}/disposition/", {"disposition": "rework", "reason": "burr removed",
-                                                     "credential": factories.PASSWORD},
-        content_type=JSON)
+        f"/api/failure-cases/{case.pk}/disposition/",
+        {"disposition": "rework", "reason": "burr removed", "credential": factories.PASSWORD},
+        content_type=JSON,
+    )
     assert response.status_code == expected, response.content
     assert FailureCase.objects.get(pk=case.pk).disposition == ("rework" if expected == 200 else "")
 

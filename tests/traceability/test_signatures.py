@@ -2,6 +2,7 @@
 path with an atomic lockout, a PIN needs the password, and a failed part is decided one way whatever the door (Debug
 Mode, the API, the admin): a reason, a signature, the four-eyes rule, and an override awaiting its countersignature
 holds every other decision."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ JSON = "application/json"
 
 def claim_and_sign(client: Any, case: Any, **fields: Any) -> Any:
     client.post(reverse("review-claim", args=[case.result_id]))
-    body = {"verdict": "override_ok", "reason_code": "glare", "note": "", "credential": PASSWORD,
-            "idempotency_key": str(uuid.uuid4()), **fields}
+    body = {
+        "verdict": "override_ok",
+        "reason_code": "glare",
+        "note": "",
+        "credential": PASSWORD,
+        "idempotency_key": str(uuid.uuid4()),
+        **fields,
+    }
     return client.post(reverse("review-sign", args=[case.result_id]), data=json.dumps(body), content_type=JSON)
 
 
@@ -38,8 +45,12 @@ def failed_case(cell: Any, *, four_eyes: bool = False) -> FailureCase:
 
 
 def decide(client: Any, case: FailureCase, **fields: Any) -> Any:
-    body = {"disposition": "use_as_is", "reason": "cosmetic only, customer concession 12", "credential": PASSWORD,
-            **fields}
+    body = {
+        "disposition": "use_as_is",
+        "reason": "cosmetic only, customer concession 12",
+        "credential": PASSWORD,
+        **fields,
+    }
     return client.post(f"/api/failure-cases/{case.pk}/disposition/", body, content_type=JSON)
 
 
@@ -54,7 +65,9 @@ def test_it_refuses_to_set_a_pin_from_the_session_alone(cell: Any, operator: Any
     client.post(reverse("review-pin"), {"pin": "1234", "current_password": "not-the-password"})
     assert not SigningPin.objects.filter(user=operator).exists()
     case = make_review_case(cell)
-    response = claim_and_sign(client, case, verdict="confirm_nok", disposition="scrap", reason_code="", credential="1234")
+    response = claim_and_sign(
+        client, case, verdict="confirm_nok", disposition="scrap", reason_code="", credential="1234"
+    )
     assert response.status_code == 403 and response.json()["code"] == "signature_refused"
     assert not Review.objects.exists()
 
@@ -131,9 +144,18 @@ def test_a_pending_debug_mode_override_blocks_the_api_and_the_admin(
 
     refused = decide(login(quality_engineer), case)
     assert refused.status_code == 409 and "countersignature" in refused.json()["detail"]
-    admin = login(admin_user).post("/admin/traceability/failurecase/", {
-        "action": "decide", "_selected_action": [case.pk], "apply": "Sign", "disposition": "use_as_is",
-        "reason": "concession", "credential": PASSWORD}, follow=True)
+    admin = login(admin_user).post(
+        "/admin/traceability/failurecase/",
+        {
+            "action": "decide",
+            "_selected_action": [case.pk],
+            "apply": "Sign",
+            "disposition": "use_as_is",
+            "reason": "concession",
+            "credential": PASSWORD,
+        },
+        follow=True,
+    )
     assert "countersignature" in admin.content.decode()
     inspection.part.refresh_from_db()
     assert inspection.part.status == PartStatus.FAILED
@@ -174,15 +196,20 @@ def test_using_a_four_eyes_part_as_is_waits_for_a_second_person(
     assert (response.json()["status"], response.json()["part"]["status"]) == ("awaiting_countersign", "failed")
     # Nothing else is accepted meanwhile, not even from the same engineer.
     assert decide(login(quality_engineer), case, disposition="scrap").status_code == 409
-    same = login(quality_engineer).post(f"/api/failure-cases/{case.pk}/countersign/", {"credential": PASSWORD},
-                                        content_type=JSON)
+    same = login(quality_engineer).post(
+        f"/api/failure-cases/{case.pk}/countersign/", {"credential": PASSWORD}, content_type=JSON
+    )
     assert same.status_code == 403  # not the same person
 
-    done = login(supervisor).post(f"/api/failure-cases/{case.pk}/countersign/", {"credential": PASSWORD},
-                                  content_type=JSON)
+    done = login(supervisor).post(
+        f"/api/failure-cases/{case.pk}/countersign/", {"credential": PASSWORD}, content_type=JSON
+    )
     assert done.status_code == 200, done.content
     assert (done.json()["status"], done.json()["disposition"], done.json()["part"]["status"]) == (
-        "closed", "use_as_is", "passed")
+        "closed",
+        "use_as_is",
+        "passed",
+    )
     meanings = sorted(RecordSignature.objects.filter(subject_key=str(case.pk)).values_list("meaning", flat=True))
     assert meanings == ["countersign", "disposition"]
 

@@ -1,5 +1,6 @@
 """Trace API: GET /api/parts/<serial>/trace/ and /epcis/, GET /api/lots/<lot key>/trace/ and /epcis/, and
 POST /api/lots/<lot key>/contain/, as a client uses them."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ def g(db: Any) -> known.KnownGenealogy:
 
 
 def trace_paths(g: known.KnownGenealogy) -> list[str]:
-    return [f"/api/parts/{g.key('T1')}/trace/", f"/api/parts/{g.key('T1')}/epcis/",
-            f"/api/lots/{g.key('A0')}/trace/", f"/api/lots/{g.key('A0')}/epcis/"]
+    return [
+        f"/api/parts/{g.key('T1')}/trace/",
+        f"/api/parts/{g.key('T1')}/epcis/",
+        f"/api/lots/{g.key('A0')}/trace/",
+        f"/api/lots/{g.key('A0')}/epcis/",
+    ]
 
 
 def test_it_answers_the_backward_trace_of_a_serial(g: known.KnownGenealogy, auditor: Any, login: Any) -> None:
@@ -125,8 +130,9 @@ def test_it_exports_epcis_json_ld_that_validates(g: known.KnownGenealogy, audito
         assert epcis.validation_errors(document) == [], path
         assert document["epcisBody"]["eventList"]
         received = json_to_py.event_list_from_epcis_document_str(body)
-        assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == \
-            hash_generator.epcis_hashes_from_events(received), path
+        assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == hash_generator.epcis_hashes_from_events(
+            received
+        ), path
 
 
 def test_unknown_serials_and_lots_are_404(auditor: Any, login: Any) -> None:
@@ -204,7 +210,9 @@ def test_the_backward_trace_carries_the_audit_records_of_the_parts_inspections(
     inspection = known.add_inspection(g, "S02", verdict="fail")
     other = known.add_inspection(g, "S03", verdict="fail")
     with transaction.atomic():
-        audit.append(actor=None, action="inspection.record", subject=("inspection.inspection", str(inspection.result_id)))
+        audit.append(
+            actor=None, action="inspection.record", subject=("inspection.inspection", str(inspection.result_id))
+        )
         audit.append(actor=None, action="review.claim", subject=("inspection.inspection", str(inspection.result_id)))
         audit.append(actor=None, action="review.claim", subject=("inspection.inspection", str(other.result_id)))
 
@@ -212,7 +220,9 @@ def test_the_backward_trace_carries_the_audit_records_of_the_parts_inspections(
 
     about_inspections = [a for a in body["audit_records"] if a["subject_type"] == "inspection.inspection"]
     assert [(a["action"], a["subject_key"]) for a in about_inspections] == [
-        ("inspection.record", str(inspection.result_id)), ("review.claim", str(inspection.result_id))]
+        ("inspection.record", str(inspection.result_id)),
+        ("review.claim", str(inspection.result_id)),
+    ]
 
 
 def test_it_names_the_reviewer_once_an_inspection_is_reviewed(

@@ -1,5 +1,6 @@
 """Auditor pages: the search box, a part's genealogy page, a lot's recall page with its CSV and containment, and
 who may open them."""
+
 from __future__ import annotations
 
 import csv
@@ -41,7 +42,9 @@ def test_the_search_box_goes_straight_to_a_serial_or_a_lot(g: known.KnownGenealo
     assert client.get("/trace/", {"q": g.key("RM")})["Location"] == f"/trace/lots/{g.key('RM')}/"
 
 
-def test_the_search_box_lists_the_parts_of_a_batch_or_a_pallet(g: known.KnownGenealogy, auditor: Any, login: Any) -> None:
+def test_the_search_box_lists_the_parts_of_a_batch_or_a_pallet(
+    g: known.KnownGenealogy, auditor: Any, login: Any
+) -> None:
     pallet = actions.create_pallet(sscc=gs1.sscc("7891234", 77), actor=None)
     actions.pack_parts([g.parts["S16"], g.parts["S17"]], pallet=pallet, actor=None)
     client = login(auditor)
@@ -61,8 +64,9 @@ def test_the_search_box_matches_parts_of_keys(g: known.KnownGenealogy, auditor: 
 
 
 def test_filters_narrow_the_parts(g: known.KnownGenealogy, auditor: Any, login: Any) -> None:
-    actions.open_failure_case(g.parts["S02"], defect_code=factories.make_defect_code("burr"), found_by=FoundBy.MACHINE,
-                              actor=None)
+    actions.open_failure_case(
+        g.parts["S02"], defect_code=factories.make_defect_code("burr"), found_by=FoundBy.MACHINE, actor=None
+    )
     client = login(auditor)
     at = timezone.localtime(g.parts["S01"].created_at)  # the form's fields are in the plant's time (TIME_ZONE)
 
@@ -70,8 +74,11 @@ def test_filters_narrow_the_parts(g: known.KnownGenealogy, auditor: Any, login: 
     assert "1 matching part" in by_verdict and g.key("S01") in by_verdict
     by_defect = page(client, "/trace/", defect_code="burr")
     assert "1 matching part" in by_defect and g.key("S02") in by_defect
-    window = {"station": "visual", "window_start": (at - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
-              "window_end": (at + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+    window = {
+        "station": "visual",
+        "window_start": (at - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "window_end": (at + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+    }
     by_station = page(client, "/trace/", **window)
     assert "1 matching part" in by_station and g.key("S01") in by_station
     too_early = {**window, "window_end": (at - dt.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")}
@@ -140,8 +147,11 @@ def test_quality_engineers_release_a_containment_from_its_page(
     html = page(client, f"/trace/lots/{g.key('A1')}/")
     assert "Contained since" in html and "Reason: porosity" in html and "Contain lot" not in html
 
-    response = client.post(f"/trace/lots/{g.key('A1')}/release/",
-                           {"reason": "supplier cleared it", "credential": factories.PASSWORD}, follow=True)
+    response = client.post(
+        f"/trace/lots/{g.key('A1')}/release/",
+        {"reason": "supplier cleared it", "credential": factories.PASSWORD},
+        follow=True,
+    )
 
     html = response.content.decode()
     assert f"Containment of lot {g.key('A1')} released: 18 parts back to their status" in html
@@ -159,7 +169,9 @@ def test_a_second_containment_of_a_contained_lot_is_refused_with_a_message(
     assert response.status_code == 200 and "already contained" in response.content.decode()
 
 
-def test_containment_without_a_reason_changes_nothing(g: known.KnownGenealogy, quality_engineer: Any, login: Any) -> None:
+def test_containment_without_a_reason_changes_nothing(
+    g: known.KnownGenealogy, quality_engineer: Any, login: Any
+) -> None:
     response = login(quality_engineer).post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": ""}, follow=True)
 
     assert "Containment needs a reason" in response.content.decode()
@@ -169,14 +181,28 @@ def test_containment_without_a_reason_changes_nothing(g: known.KnownGenealogy, q
 def test_auditors_and_supervisors_may_not_contain(g: known.KnownGenealogy, request: Any, login: Any) -> None:
     for persona in ("auditor", "supervisor"):
         client = login(request.getfixturevalue(persona))
-        assert client.post(f"/trace/lots/{g.key('A1')}/contain/", {"reason": "x", "credential": factories.PASSWORD}).status_code == 403, persona
-        assert client.post(f"/trace/lots/{g.key('A1')}/release/", {"reason": "x", "credential": factories.PASSWORD}).status_code == 403, persona
+        assert (
+            client.post(
+                f"/trace/lots/{g.key('A1')}/contain/", {"reason": "x", "credential": factories.PASSWORD}
+            ).status_code
+            == 403
+        ), persona
+        assert (
+            client.post(
+                f"/trace/lots/{g.key('A1')}/release/", {"reason": "x", "credential": factories.PASSWORD}
+            ).status_code
+            == 403
+        ), persona
     assert MaterialLot.objects.get(lot_key=g.key("A1")).status == "released"
 
 
 def pages_of(g: known.KnownGenealogy) -> list[str]:
-    return ["/trace/", f"/trace/parts/{g.key('T1')}/", f"/trace/lots/{g.key('A0')}/",
-            f"/trace/lots/{g.key('A0')}/recall.csv"]
+    return [
+        "/trace/",
+        f"/trace/parts/{g.key('T1')}/",
+        f"/trace/lots/{g.key('A0')}/",
+        f"/trace/lots/{g.key('A0')}/recall.csv",
+    ]
 
 
 def test_operators_and_outsiders_may_not_open_trace_pages(g: known.KnownGenealogy, request: Any, login: Any) -> None:

@@ -3,6 +3,7 @@ uses Redis leaves nothing running once it exits: the last process holding the em
 holder killed outright is cleaned up after by the keeper. Real commands in subprocesses, each run in a var/ folder
 of its own; a process counts as left behind when it works in that folder (redis-server runs in its data folder)
 or names it on its command line (the keeper)."""
+
 from __future__ import annotations
 
 import os
@@ -22,15 +23,28 @@ pytestmark = pytest.mark.slow
 
 
 def env_for(var_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL") and not k.startswith("PYTEST")}
-    return {**env, "TWINWEB_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "twinweb.settings",
-            "LOG_LEVEL": "WARNING"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL") and not k.startswith("PYTEST")
+    }
+    return {
+        **env,
+        "TWINWEB_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "twinweb.settings",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def manage(var_dir: Path, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env_for(var_dir),
-                          capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env_for(var_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout}\n{done.stderr}"
     return done
 
@@ -66,8 +80,13 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("var")
     manage(folder, "migrate", "--noinput")
     yield folder
-    subprocess.run([sys.executable, "-m", "twinweb.embedded_redis", "stop", str(folder / "redis")], cwd=ROOT,
-                   env=env_for(folder), capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "twinweb.embedded_redis", "stop", str(folder / "redis")],
+        cwd=ROOT,
+        env=env_for(folder),
+        capture_output=True,
+        timeout=60,
+    )
 
 
 # Keeps waiting on its stdin while holding the embedded Redis (it used it), then exits normally.
@@ -84,8 +103,9 @@ def test_commands_that_need_no_broker_start_no_redis_server(tmp_path: Path) -> N
 
 def test_a_command_that_uses_redis_leaves_nothing_running_when_it_exits(var_dir: Path) -> None:
     manage(var_dir, "seed_demo", "--parts", "3")  # stores history through the ingest action: nonces in Redis
-    assert (var_dir / "redis" / "appendonly.aof").exists() or (var_dir / "redis" / "appendonlydir").exists(), \
+    assert (var_dir / "redis" / "appendonly.aof").exists() or (var_dir / "redis" / "appendonlydir").exists(), (
         "the command did use the embedded Redis"
+    )
     assert none_left(var_dir) == []
     manage(var_dir, "watch_andon", "--once")
     assert none_left(var_dir) == []
@@ -93,8 +113,14 @@ def test_a_command_that_uses_redis_leaves_nothing_running_when_it_exits(var_dir:
 
 
 def test_the_last_holder_to_exit_stops_the_server(var_dir: Path) -> None:
-    first = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", HOLD], cwd=ROOT, env=env_for(var_dir),
-                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", HOLD],
+        cwd=ROOT,
+        env=env_for(var_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not answers(var_dir) and time.monotonic() < deadline:
@@ -113,8 +139,14 @@ def test_the_last_holder_to_exit_stops_the_server(var_dir: Path) -> None:
 
 
 def test_a_holder_killed_outright_is_cleaned_up_after_by_the_keeper(var_dir: Path) -> None:
-    holder = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", HOLD], cwd=ROOT, env=env_for(var_dir),
-                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", HOLD],
+        cwd=ROOT,
+        env=env_for(var_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not answers(var_dir) and time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """Passwords cannot be guessed: the login page, the admin login and API authentication refuse a user, and an
 address, after TWINWEB_LOGIN_MAX_FAILURES failures, and every failure and lockout is recorded."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,7 +28,7 @@ def log_in(client: Client, username: str, password: str, path: str = "/accounts/
 def test_it_locks_out_a_user_whose_password_is_being_guessed(operator: Any, settings: Any) -> None:
     settings.AXES_FAILURE_LIMIT = LIMIT
     answers = [log_in(client_from(f"10.9.0.{n}"), "olivia", f"guess-{n}") for n in range(40)]
-    assert answers[:LIMIT - 1] == [200] * (LIMIT - 1)  # the form again, with its error
+    assert answers[: LIMIT - 1] == [200] * (LIMIT - 1)  # the form again, with its error
     assert set(answers[LIMIT:]) == {429}
     # Even the right password, from a new address, is refused until the cool-off ends.
     assert log_in(client_from("10.9.1.1"), "olivia", PASSWORD) == 429
@@ -68,7 +69,7 @@ def test_api_tokens_cannot_be_guessed_from_one_address(auditor: Any, settings: A
     good = Token.objects.create(user=auditor).key
     prober = client_from("10.9.5.5")
     answers = [prober.get("/api/parts/", HTTP_AUTHORIZATION=f"Token {n:040x}").status_code for n in range(LIMIT)]
-    assert answers[:LIMIT - 1] == [401] * (LIMIT - 1) and answers[-1] == 429  # the failure that reaches the limit
+    assert answers[: LIMIT - 1] == [401] * (LIMIT - 1) and answers[-1] == 429  # the failure that reaches the limit
     locked = prober.get("/api/parts/", HTTP_AUTHORIZATION=f"Token {good}")
     assert locked.status_code == 429 and "Too many failed" in locked.json()["detail"]
     assert client_from("10.9.5.6").get("/api/parts/", HTTP_AUTHORIZATION=f"Token {good}").status_code == 200

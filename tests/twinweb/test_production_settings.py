@@ -1,5 +1,6 @@
 """Production fails closed: its settings come from the environment, pass Django's deployment checks as the README
 documents them, refuse to start without a secret key, and trust a proxy's HTTPS header only when told one is there."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,14 @@ PRODUCTION = {
 
 def setting(name: str, **env: str) -> str:
     code = f"import django; django.setup(); from django.conf import settings; print(repr(getattr(settings, {name!r}, None)))"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "twinweb.settings", **PRODUCTION, **env})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "twinweb.settings", **PRODUCTION, **env},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
@@ -30,7 +37,11 @@ def test_production_settings_pass_the_deployment_checks() -> None:
     env = {**os.environ, **PRODUCTION}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

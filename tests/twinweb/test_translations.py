@@ -1,6 +1,7 @@
 """The Portuguese catalog stays complete: every message the code, templates and scripts mark has its pt-BR
 translation, placeholders intact, and the compiled .mo files (committed, so a fresh clone needs no gettext) say
 what the .po files say."""
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,11 @@ def test_it_keeps_every_placeholder_in_the_translation(domain: str) -> None:
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_it_ships_compiled_catalogs_that_match_the_po_files(domain: str) -> None:
     mo = {(e.msgctxt, e.msgid): e for e in polib.mofile(str(LOCALE / f"{domain}.mo"))}
-    stale = [e.msgid for e in catalog(domain)
-             if (e.msgctxt, e.msgid) not in mo or translations(mo[(e.msgctxt, e.msgid)]) != translations(e)]
+    stale = [
+        e.msgid
+        for e in catalog(domain)
+        if (e.msgctxt, e.msgid) not in mo or translations(mo[(e.msgctxt, e.msgid)]) != translations(e)
+    ]
     assert not stale, f"{domain}.mo is older than {domain}.po (run make messages): {stale[:5]}"
 
 
@@ -78,7 +82,11 @@ def test_it_has_every_gettext_of_the_scripts_in_the_catalog() -> None:
     for path in sorted(scripts):
         for m in JS_LITERAL.finditer(path.read_text()):
             found += 1
-            msgid = m.group(1).encode().decode("unicode_escape").encode("latin-1").decode() if "\\" in m.group(1) else m.group(1)
+            msgid = (
+                m.group(1).encode().decode("unicode_escape").encode("latin-1").decode()
+                if "\\" in m.group(1)
+                else m.group(1)
+            )
             if msgid not in known:
                 missing.append(f"{path.name}: {msgid}")
     assert found > 50

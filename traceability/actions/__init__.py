@@ -23,6 +23,7 @@ One module per sub-domain; every public name is re-exported here, so callers wri
 
 Reads the actions need (which containments hold a part, ...) are selectors (`traceability/selectors.py`).
 """
+
 from __future__ import annotations
 
 from traceability.actions.common import (

@@ -1,5 +1,6 @@
 """What every traceability action shares: who acts, the audited view of a record, and the part states that are
 final."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

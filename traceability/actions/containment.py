@@ -1,4 +1,5 @@
 """Containment (genealogy): a suspect lot holds every part it reached until the containment is released."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -39,7 +40,7 @@ _NOT_HELD_BY_CONTAINMENT = {PartStatus.SHIPPED, PartStatus.SCRAPPED}
 def _in_chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
     # Stays under SQLite's bound-parameter limit on recalls of many thousands of parts.
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 @transaction.atomic
@@ -59,25 +60,31 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     lots = list(MaterialLot.objects.select_for_update().filter(pk__in=genealogy.descendant_lot_ids(lot)).order_by("pk"))
     if Containment.objects.filter(lot=lot, released_at__isnull=True).exists():
         raise RefusedByRule(f"Lot {lot.lot_key} is already contained: release that containment first.")
-    containment = Containment(lot=lot, reason=reason.strip(), contained_at=at,
-                              contained_by=signed_in_user(actor))
+    containment = Containment(lot=lot, reason=reason.strip(), contained_at=at, contained_by=signed_in_user(actor))
     containment.full_clean()
     containment.save()
     part_ids = genealogy.reached_part_ids(lot)
     # Rows, not model instances: a recall may lock tens of thousands of parts, and only the shipped ones are returned.
     parts: list[_ReachedRow] = []
     for chunk in _in_chunks(part_ids):
-        parts += (_ReachedRow(*row) for row in Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk)
-                  .order_by("pk").values_list("id", "serial", "status", "status_on_release", "batch__cell_id"))
+        parts += (
+            _ReachedRow(*row)
+            for row in Part.objects.select_for_update(of=("self",))
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("id", "serial", "status", "status_on_release", "batch__cell_id")
+        )
     to_hold = [p for p in parts if p.status not in _NOT_HELD_BY_CONTAINMENT]
     newly_on_hold = [p for p in to_hold if p.status != PartStatus.ON_HOLD]
     already_held = [p for p in to_hold if p.status == PartStatus.ON_HOLD]  # by another containment, or a manual hold
-    ContainmentHold.objects.bulk_create([ContainmentHold(containment=containment, part_id=p.pk) for p in to_hold],
-                                        batch_size=5000)
+    ContainmentHold.objects.bulk_create(
+        [ContainmentHold(containment=containment, part_id=p.pk) for p in to_hold], batch_size=5000
+    )
     for chunk in _in_chunks([p.pk for p in newly_on_hold]):
         # SQL reads the old `status` on the right-hand side: the status before the hold is what release restores.
-        Part.objects.filter(pk__in=chunk).update(status_on_release=F("status"), status=PartStatus.ON_HOLD,
-                                                 status_changed_at=at)
+        Part.objects.filter(pk__in=chunk).update(
+            status_on_release=F("status"), status=PartStatus.ON_HOLD, status_changed_at=at
+        )
     for chunk in _in_chunks([p.pk for p in already_held if not p.status_on_release]):
         Part.objects.filter(pk__in=chunk).update(status_on_release=PartStatus.ON_HOLD)  # stays held on release
     stored_status = next(item.status for item in lots if item.pk == lot.pk)  # the locked row, not the caller's copy
@@ -89,21 +96,59 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     shipped_serials = sorted(p.serial for p in parts if p.status == PartStatus.SHIPPED)
     why = f"lot {lot.lot_key} contained: {reason}"
     audit.append_many(
-        [audit.PendingRecord(
-            actor, "lot.contain", lot, before={"status": stored_status}, reason=reason, at=at,
-            after={"status": LotStatus.SUSPECT, "containment": containment.pk,
-                   "lots": sorted(item.lot_key for item in lots),
-                   "parts_reached": len(parts), "parts_held": len(to_hold), "shipped": shipped_serials},
-        )]
-        + [audit.PendingRecord(actor, "lot.status", item, before={"status": item.status_before_containment},
-                               after={"status": LotStatus.SUSPECT}, reason=why, at=at)
-           for item in to_suspect]
-        + [audit.PendingRecord(actor, "part.status", p.subject, before={"status": p.status},
-                               after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key}, reason=why, at=at)
-           for p in newly_on_hold]
-        + [audit.PendingRecord(actor, "part.hold", p.subject, after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key},
-                               reason=why, at=at)
-           for p in already_held]
+        [
+            audit.PendingRecord(
+                actor,
+                "lot.contain",
+                lot,
+                before={"status": stored_status},
+                reason=reason,
+                at=at,
+                after={
+                    "status": LotStatus.SUSPECT,
+                    "containment": containment.pk,
+                    "lots": sorted(item.lot_key for item in lots),
+                    "parts_reached": len(parts),
+                    "parts_held": len(to_hold),
+                    "shipped": shipped_serials,
+                },
+            )
+        ]
+        + [
+            audit.PendingRecord(
+                actor,
+                "lot.status",
+                item,
+                before={"status": item.status_before_containment},
+                after={"status": LotStatus.SUSPECT},
+                reason=why,
+                at=at,
+            )
+            for item in to_suspect
+        ]
+        + [
+            audit.PendingRecord(
+                actor,
+                "part.status",
+                p.subject,
+                before={"status": p.status},
+                after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key},
+                reason=why,
+                at=at,
+            )
+            for p in newly_on_hold
+        ]
+        + [
+            audit.PendingRecord(
+                actor,
+                "part.hold",
+                p.subject,
+                after={"status": PartStatus.ON_HOLD, "held_by": lot.lot_key},
+                reason=why,
+                at=at,
+            )
+            for p in already_held
+        ]
     )
     for p in newly_on_hold:  # the live view shows parts still in the cell; finished ones are not on it
         if p.status == PartStatus.IN_PROCESS and p.cell_id:
@@ -111,8 +156,11 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     lot.status = LotStatus.SUSPECT
     shipped: list[Part] = []
     for chunk in _in_chunks(shipped_ids):
-        shipped += (Part.objects.filter(pk__in=chunk).select_related("pallet")
-                    .only("id", "serial", "status", "pallet__id", "pallet__sscc", "pallet__status"))
+        shipped += (
+            Part.objects.filter(pk__in=chunk)
+            .select_related("pallet")
+            .only("id", "serial", "status", "pallet__id", "pallet__sscc", "pallet__status")
+        )
     return sorted(shipped, key=lambda p: p.serial)
 
 
@@ -124,15 +172,17 @@ class ContainmentRelease:
     lots_released: list[str]  # lot keys back to their status before containment
 
 
-def release_containment(lot: MaterialLot, *, actor: Any, reason: str, credential: str,
-                        request: Any = None) -> ContainmentRelease:
+def release_containment(
+    lot: MaterialLot, *, actor: Any, reason: str, credential: str, request: Any = None
+) -> ContainmentRelease:
     """End a lot's active containment, signed: the lot and its descendant lots return to their status before it
     (unless another active containment covers them), and every part it held returns to `status_on_release` unless
     another active containment still holds it. The release is an electronic signature (esign) with its reason."""
     if not reason.strip():
         raise RefusedByRule("Releasing a containment needs a reason.")
-    method = esign.authenticate_signer(actor, credential, subject=("traceability.materiallot", lot.lot_key),
-                                       request=request)
+    method = esign.authenticate_signer(
+        actor, credential, subject=("traceability.materiallot", lot.lot_key), request=request
+    )
     return _release(lot, actor=actor, reason=reason.strip(), method=method)
 
 
@@ -142,18 +192,32 @@ def _release(lot: MaterialLot, *, actor: Any, reason: str, method: str) -> Conta
     if containment is None:
         raise RefusedByRule(f"Lot {lot.lot_key} has no active containment to release.")
     at = timezone.now()
-    esign.sign_record(("traceability.containment", str(containment.pk)), meaning=RecordSignatureMeaning.RELEASE,
-                      content={"containment": containment.pk, "lot": lot.lot_key, "contained_at": containment.contained_at,
-                               "reason": containment.reason, "release_reason": reason, "released_at": at},
-                      signer=actor, method=method, at=at)
+    esign.sign_record(
+        ("traceability.containment", str(containment.pk)),
+        meaning=RecordSignatureMeaning.RELEASE,
+        content={
+            "containment": containment.pk,
+            "lot": lot.lot_key,
+            "contained_at": containment.contained_at,
+            "reason": containment.reason,
+            "release_reason": reason,
+            "released_at": at,
+        },
+        signer=actor,
+        method=method,
+        at=at,
+    )
     containment.released_at = at
     containment.released_by = signed_in_user(actor)
     containment.release_reason = reason.strip()
     containment.save(update_fields=["released_at", "released_by", "release_reason"])
 
     still_covered = selectors.lot_ids_under_active_containment()  # this one is released by now
-    lots = list(MaterialLot.objects.select_for_update()
-                .filter(pk__in=genealogy.descendant_lot_ids(lot), status=LotStatus.SUSPECT).order_by("pk"))
+    lots = list(
+        MaterialLot.objects.select_for_update()
+        .filter(pk__in=genealogy.descendant_lot_ids(lot), status=LotStatus.SUSPECT)
+        .order_by("pk")
+    )
     to_release = [item for item in lots if item.pk not in still_covered]
     for item in to_release:
         item.status = item.status_before_containment or LotStatus.RELEASED
@@ -164,14 +228,24 @@ def _release(lot: MaterialLot, *, actor: Any, reason: str, method: str) -> Conta
     still_held = selectors.part_ids_held_by_active_containment(held_ids)
     parts: list[Part] = []
     for chunk in _in_chunks(held_ids):
-        parts += Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch").order_by("pk")
+        parts += (
+            Part.objects.select_for_update(of=("self",)).filter(pk__in=chunk).select_related("batch").order_by("pk")
+        )
     released = [p for p in parts if p.pk not in still_held and p.status == PartStatus.ON_HOLD]
     records = []
     for p in released:
         restored = PartStatus(p.status_on_release or PartStatus.ON_HOLD)
-        records.append(audit.PendingRecord(actor, "part.status", p, before={"status": p.status},
-                                           after={"status": restored, "released_from": lot.lot_key},
-                                           reason=f"containment of lot {lot.lot_key} released: {reason}", at=at))
+        records.append(
+            audit.PendingRecord(
+                actor,
+                "part.status",
+                p,
+                before={"status": p.status},
+                after={"status": restored, "released_from": lot.lot_key},
+                reason=f"containment of lot {lot.lot_key} released: {reason}",
+                at=at,
+            )
+        )
         p.status, p.status_on_release, p.status_changed_at = restored, "", at
     Part.objects.bulk_update(released, ["status", "status_on_release", "status_changed_at"], batch_size=2000)
     result = ContainmentRelease(
@@ -181,13 +255,33 @@ def _release(lot: MaterialLot, *, actor: Any, reason: str, method: str) -> Conta
         lots_released=sorted(item.lot_key for item in to_release),
     )
     audit.append_many(
-        [audit.PendingRecord(actor, "lot.release_containment", lot, reason=reason, at=at,
-                             after={"containment": containment.pk, "lots_released": result.lots_released,
-                                    "parts_released": len(result.parts_released),
-                                    "parts_still_held": result.parts_still_held})]
-        + [audit.PendingRecord(actor, "lot.status", item, before={"status": LotStatus.SUSPECT},
-                               after={"status": item.status}, reason=f"containment of lot {lot.lot_key} released: {reason}", at=at)
-           for item in to_release]
+        [
+            audit.PendingRecord(
+                actor,
+                "lot.release_containment",
+                lot,
+                reason=reason,
+                at=at,
+                after={
+                    "containment": containment.pk,
+                    "lots_released": result.lots_released,
+                    "parts_released": len(result.parts_released),
+                    "parts_still_held": result.parts_still_held,
+                },
+            )
+        ]
+        + [
+            audit.PendingRecord(
+                actor,
+                "lot.status",
+                item,
+                before={"status": LotStatus.SUSPECT},
+                after={"status": item.status},
+                reason=f"containment of lot {lot.lot_key} released: {reason}",
+                at=at,
+            )
+            for item in to_release
+        ]
         + records
     )
     for p in released:

@@ -6,6 +6,7 @@ a new revision (audited, with the reason) and the earlier one stays readable. Th
 revision; every capture carries that revision's features, and every inspection names the revision it was measured
 against.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,14 @@ FEATURE_KINDS = ("diameter", "distance", "length")
 # PROGRAMME_FEATURES; a test keeps the two equal). A flange also needs one bolt_hole_<n>_diameter or more.
 PROGRAMME_FEATURES: dict[str, tuple[str, ...]] = {
     PartFamily.FLANGE: ("outer_diameter", "bore_diameter", "bolt_circle_diameter"),
-    PartFamily.TUBE_FITTING: ("block_length", "block_width", "bore_diameter", "mount_hole_1_diameter",
-                              "mount_hole_2_diameter", "mount_hole_distance"),
+    PartFamily.TUBE_FITTING: (
+        "block_length",
+        "block_width",
+        "bore_diameter",
+        "mount_hole_1_diameter",
+        "mount_hole_2_diameter",
+        "mount_hole_distance",
+    ),
 }
 
 
@@ -43,8 +50,10 @@ class FeatureInput(TypedDict):
 
 def _checked_features(family: str, features: Sequence[FeatureInput]) -> list[FeatureInput]:
     if family not in PROGRAMME_FEATURES:
-        raise RefusedByRule(f"No measurement programme for family {family!r}: the edge devices measure "
-                            f"{', '.join(PROGRAMME_FEATURES)}. Ask for a programme before releasing such a drawing.")
+        raise RefusedByRule(
+            f"No measurement programme for family {family!r}: the edge devices measure "
+            f"{', '.join(PROGRAMME_FEATURES)}. Ask for a programme before releasing such a drawing."
+        )
     names = [f["name"] for f in features]
     if len(set(names)) != len(names):
         raise RefusedByRule("A feature name appears twice on the drawing.")
@@ -52,20 +61,32 @@ def _checked_features(family: str, features: Sequence[FeatureInput]) -> list[Fea
     if family == PartFamily.FLANGE and not any(re.fullmatch(r"bolt_hole_\d+_diameter", n) for n in names):
         missing.append("bolt_hole_1_diameter (one per bolt hole)")
     if missing:
-        raise RefusedByRule(f"The {PartFamily(family).label.split(':')[0].lower()} programme measures {', '.join(missing)}: "
-                            "the drawing must give each its nominal and tolerance.")
+        raise RefusedByRule(
+            f"The {PartFamily(family).label.split(':')[0].lower()} programme measures {', '.join(missing)}: "
+            "the drawing must give each its nominal and tolerance."
+        )
     checked = []
     for f in features:
         if f["kind"] not in FEATURE_KINDS:
             raise RefusedByRule(f"{f['name']}: kind must be one of {', '.join(FEATURE_KINDS)}.")
         lower, upper, nominal = float(f["lower_tol"]), float(f["upper_tol"]), float(f["nominal"])
         if lower > 0 or upper < 0 or lower == upper:
-            raise RefusedByRule(f"{f['name']}: the lower deviation is zero or negative, the upper zero or positive, "
-                                "and the band is not empty.")
+            raise RefusedByRule(
+                f"{f['name']}: the lower deviation is zero or negative, the upper zero or positive, "
+                "and the band is not empty."
+            )
         if nominal <= 0:
             raise RefusedByRule(f"{f['name']}: the nominal must be positive.")
-        checked.append(FeatureInput(name=f["name"], kind=f["kind"], nominal=nominal, lower_tol=lower, upper_tol=upper,
-                                    unit=f.get("unit") or "mm"))
+        checked.append(
+            FeatureInput(
+                name=f["name"],
+                kind=f["kind"],
+                nominal=nominal,
+                lower_tol=lower,
+                upper_tol=upper,
+                unit=f.get("unit") or "mm",
+            )
+        )
     return checked
 
 
@@ -87,27 +108,62 @@ def next_revision(revision: str) -> str:
     return "A" + "".join(chars)
 
 
-def _release(part_type: PartType, *, drawing_number: str, revision: str, features: list[FeatureInput], actor: Actor,
-             reason: str) -> DrawingRevision:
-    drawing = DrawingRevision(part_type=part_type, drawing_number=drawing_number, revision=revision,
-                              released_at=timezone.now(), released_by=signed_in_user(actor), reason=reason)
+def _release(
+    part_type: PartType, *, drawing_number: str, revision: str, features: list[FeatureInput], actor: Actor, reason: str
+) -> DrawingRevision:
+    drawing = DrawingRevision(
+        part_type=part_type,
+        drawing_number=drawing_number,
+        revision=revision,
+        released_at=timezone.now(),
+        released_by=signed_in_user(actor),
+        reason=reason,
+    )
     drawing.full_clean()
     drawing.save()
-    DimensionalFeature.objects.bulk_create([DimensionalFeature(part_type=part_type, drawing=drawing, **f) for f in features])
-    audit.append(actor=actor, action="drawing.release", subject=("traceability.drawingrevision", str(drawing)),
-                 after={"part_type": part_type.code, "drawing_number": drawing_number, "revision": revision,
-                        "features": features}, reason=reason)
+    DimensionalFeature.objects.bulk_create(
+        [DimensionalFeature(part_type=part_type, drawing=drawing, **f) for f in features]
+    )
+    audit.append(
+        actor=actor,
+        action="drawing.release",
+        subject=("traceability.drawingrevision", str(drawing)),
+        after={
+            "part_type": part_type.code,
+            "drawing_number": drawing_number,
+            "revision": revision,
+            "features": features,
+        },
+        reason=reason,
+    )
     return drawing
 
 
 @transaction.atomic
-def create_part_type(*, code: str, name: str, family: str, drawing_number: str, revision: str,
-                     features: Sequence[FeatureInput], actor: Actor, gtin: str = "", four_eyes_override: bool = False,
-                     reason: str = "new part type") -> PartType:
+def create_part_type(
+    *,
+    code: str,
+    name: str,
+    family: str,
+    drawing_number: str,
+    revision: str,
+    features: Sequence[FeatureInput],
+    actor: Actor,
+    gtin: str = "",
+    four_eyes_override: bool = False,
+    reason: str = "new part type",
+) -> PartType:
     """A new part type with its first drawing revision. A family without a measurement programme is refused."""
     checked = _checked_features(family, features)
-    part_type = PartType(code=code, name=name, family=family, drawing_number=drawing_number, revision=revision,
-                         gtin=gtin, four_eyes_override=four_eyes_override)
+    part_type = PartType(
+        code=code,
+        name=name,
+        family=family,
+        drawing_number=drawing_number,
+        revision=revision,
+        gtin=gtin,
+        four_eyes_override=four_eyes_override,
+    )
     part_type.full_clean()
     part_type.save()
     audit.append(actor=actor, action="part_type.create", subject=part_type, after=snapshot(part_type), reason=reason)
@@ -116,8 +172,15 @@ def create_part_type(*, code: str, name: str, family: str, drawing_number: str, 
 
 
 @transaction.atomic
-def revise_drawing(part_type: PartType, *, features: Sequence[FeatureInput], actor: Actor, reason: str,
-                   revision: str = "", drawing_number: str = "") -> DrawingRevision:
+def revise_drawing(
+    part_type: PartType,
+    *,
+    features: Sequence[FeatureInput],
+    actor: Actor,
+    reason: str,
+    revision: str = "",
+    drawing_number: str = "",
+) -> DrawingRevision:
     """Release a new revision of the part type's drawing (the next letter unless given); it becomes current for
     the next capture. The earlier revision stays as it was."""
     if not reason.strip():
@@ -128,21 +191,37 @@ def revise_drawing(part_type: PartType, *, features: Sequence[FeatureInput], act
     if DrawingRevision.objects.filter(part_type=part_type, revision=revision).exists():
         raise RefusedByRule(f"{part_type.code} already has a revision {revision}.")
     before = snapshot(part_type, ["drawing_number", "revision"])
-    drawing = _release(part_type, drawing_number=drawing_number or part_type.drawing_number, revision=revision,
-                       features=checked, actor=actor, reason=reason.strip())
+    drawing = _release(
+        part_type,
+        drawing_number=drawing_number or part_type.drawing_number,
+        revision=revision,
+        features=checked,
+        actor=actor,
+        reason=reason.strip(),
+    )
     part_type.revision, part_type.drawing_number = drawing.revision, drawing.drawing_number
     part_type.full_clean()
     part_type.save(update_fields=["revision", "drawing_number"])
-    audit.append(actor=actor, action="part_type.revise", subject=part_type, before=before,
-                 after=snapshot(part_type, ["drawing_number", "revision"]), reason=reason.strip())
+    audit.append(
+        actor=actor,
+        action="part_type.revise",
+        subject=part_type,
+        before=before,
+        after=snapshot(part_type, ["drawing_number", "revision"]),
+        reason=reason.strip(),
+    )
     return drawing
 
 
 def feature_inputs(features: Iterable[Any]) -> list[FeatureInput]:
     """Features given as objects with the same attributes (name, kind, nominal, tolerances, unit), such as the
     edge's `PartTypeSpec.features`."""
-    return [FeatureInput(name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol, upper_tol=f.upper_tol,
-                         unit=f.unit) for f in features]
+    return [
+        FeatureInput(
+            name=f.name, kind=f.kind, nominal=f.nominal, lower_tol=f.lower_tol, upper_tol=f.upper_tol, unit=f.unit
+        )
+        for f in features
+    ]
 
 
 def features_of(drawing: DrawingRevision) -> list[FeatureInput]:

@@ -9,6 +9,7 @@ before the credential is checked, so a burst of parallel attempts gets no more g
 frees the slots; a refusal keeps its slot and is audited. The same password opens the login page, so a refused
 signature also counts as a failed login (django-axes), and a login lockout locks signing too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,13 +52,18 @@ def content_hash(content: Any) -> str:
     return hashlib.sha256(audit.canonical_json(content).encode("utf-8")).hexdigest()
 
 
-def signature_manifest(*, content_sha256: str, signer_id: int, printed_name: str, meaning: str,
-                       signed_at: dt.datetime) -> dict[str, Any]:
+def signature_manifest(
+    *, content_sha256: str, signer_id: int, printed_name: str, meaning: str, signed_at: dt.datetime
+) -> dict[str, Any]:
     """What a signature binds: the record's content hash, and who signed it, under which printed name, with which
     meaning, when (21 CFR 11.50 and 11.70: the manifestation is linked to the record)."""
     return {
-        "hash_version": 2, "review_content_sha256": content_sha256, "signer_id": signer_id,
-        "printed_name": printed_name, "meaning": meaning, "signed_at": _utc(signed_at),
+        "hash_version": 2,
+        "review_content_sha256": content_sha256,
+        "signer_id": signer_id,
+        "printed_name": printed_name,
+        "meaning": meaning,
+        "signed_at": _utc(signed_at),
     }
 
 
@@ -73,7 +79,9 @@ def _reserve_attempt(user: Any, now: dt.datetime) -> bool:
     limit = int(settings.TWINWEB_SIGNATURE_MAX_FAILURES)
     SigningGuard.objects.get_or_create(user=user)
     # A window that ended starts afresh (one statement: no burst can reset it twice).
-    SigningGuard.objects.filter(user=user, window_started_at__lt=now - _window()).update(attempts=0, window_started_at=None)
+    SigningGuard.objects.filter(user=user, window_started_at__lt=now - _window()).update(
+        attempts=0, window_started_at=None
+    )
     taken = SigningGuard.objects.filter(user=user, attempts__lt=limit).update(attempts=F("attempts") + 1)
     if taken:
         SigningGuard.objects.filter(user=user, window_started_at__isnull=True).update(window_started_at=now)
@@ -93,8 +101,9 @@ def _credential_method(user: Any, credential: str) -> str | None:
     return None
 
 
-def authenticate_signer(user: Any, credential: str, *, subject: tuple[str, str], request: Any = None,
-                        action: str = "signature.refused") -> str:
+def authenticate_signer(
+    user: Any, credential: str, *, subject: tuple[str, str], request: Any = None, action: str = "signature.refused"
+) -> str:
     """Re-authenticate `user` with their password or signing PIN; returns which one. Refuses (and audits the
     refusal, and counts it as a failed login) when the credential is wrong or signing is locked."""
     if not credential:
@@ -106,8 +115,10 @@ def authenticate_signer(user: Any, credential: str, *, subject: tuple[str, str],
         reserved = _reserve_attempt(user, now)
     if not reserved:
         minutes = int(_window().total_seconds() // 60)
-        raise SignatureRefused(f"Signing is locked for {user.get_username()} after {limit} refused attempts; try "
-                               f"again in {minutes} minutes or ask a supervisor.")
+        raise SignatureRefused(
+            f"Signing is locked for {user.get_username()} after {limit} refused attempts; try "
+            f"again in {minutes} minutes or ask a supervisor."
+        )
     method = _credential_method(user, credential)  # slow on purpose (password hashing): outside any lock
     if method is not None:
         with transaction.atomic():
@@ -115,8 +126,13 @@ def authenticate_signer(user: Any, credential: str, *, subject: tuple[str, str],
         return method
     attempts = SigningGuard.objects.get(user=user).attempts
     with transaction.atomic():
-        audit.append(actor=user, action=action, subject=subject, after={"attempt": attempts, "limit": limit},
-                     reason="Password or PIN not accepted")
+        audit.append(
+            actor=user,
+            action=action,
+            subject=subject,
+            after={"attempt": attempts, "limit": limit},
+            reason="Password or PIN not accepted",
+        )
     if request is not None:  # (django-axes counts per client address, so it needs the request)
         user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
     raise SignatureRefused("Password or PIN not accepted: nothing was signed.")
@@ -130,32 +146,54 @@ def set_signing_pin(user: Any, *, pin: str, current_password: str, actor: Any, r
         raise RefusedByRule("A PIN is 4 to 8 digits.")
     if not current_password:
         raise SignatureRefused("Enter your current password to set a signing PIN.")
-    authenticate_signer(user, current_password, subject=("auth.user", user.get_username()), request=request,
-                        action="signing_pin.refused")
+    authenticate_signer(
+        user,
+        current_password,
+        subject=("auth.user", user.get_username()),
+        request=request,
+        action="signing_pin.refused",
+    )
     if not user.check_password(current_password):  # a PIN may not vouch for a new PIN
         raise SignatureRefused("Your password, not your PIN, sets a new PIN.")
-    row, _ = SigningPin.objects.update_or_create(user=user, defaults={"pin_hash": make_password(pin),
-                                                                      "set_at": timezone.now()})
-    audit.append(actor=actor, action="signing_pin.set", subject=("auth.user", user.get_username()),
-                 after={"set_at": row.set_at})
+    row, _ = SigningPin.objects.update_or_create(
+        user=user, defaults={"pin_hash": make_password(pin), "set_at": timezone.now()}
+    )
+    audit.append(
+        actor=actor, action="signing_pin.set", subject=("auth.user", user.get_username()), after={"set_at": row.set_at}
+    )
     return row
 
 
 # --- Signing a record -------------------------------------------------------------------------------------
 
 
-def sign_record(subject: tuple[str, str], *, content: dict[str, Any], meaning: RecordSignatureMeaning, signer: Any,
-                method: str, at: dt.datetime) -> RecordSignature:
+def sign_record(
+    subject: tuple[str, str],
+    *,
+    content: dict[str, Any],
+    meaning: RecordSignatureMeaning,
+    signer: Any,
+    method: str,
+    at: dt.datetime,
+) -> RecordSignature:
     """Store the signature of an authenticated signer on a record (inside the caller's transaction, beside the
     write it signs)."""
     content = json.loads(audit.canonical_json(content))  # as it will be read back: dates as text
     sha = content_hash(content)
     name = printed_name(signer)
-    manifest = signature_manifest(content_sha256=sha, signer_id=signer.pk, printed_name=name, meaning=meaning,
-                                  signed_at=at)
+    manifest = signature_manifest(
+        content_sha256=sha, signer_id=signer.pk, printed_name=name, meaning=meaning, signed_at=at
+    )
     signature = RecordSignature(
-        subject_type=subject[0], subject_key=subject[1], meaning=meaning, signer=signer, printed_name=name,
-        signed_at=at, method=method, signed_content=content, content_sha256=sha,
+        subject_type=subject[0],
+        subject_key=subject[1],
+        meaning=meaning,
+        signer=signer,
+        printed_name=name,
+        signed_at=at,
+        method=method,
+        signed_content=content,
+        content_sha256=sha,
         manifest_sha256=content_hash(manifest),
     )
     signature.full_clean()
@@ -167,11 +205,17 @@ def record_signature_is_intact(signature: RecordSignature) -> bool:
     """The signature still matches its content and its own printed name, meaning and time."""
     if content_hash(signature.signed_content) != signature.content_sha256:
         return False
-    manifest = signature_manifest(content_sha256=signature.content_sha256, signer_id=signature.signer_id,
-                                  printed_name=signature.printed_name, meaning=signature.meaning,
-                                  signed_at=signature.signed_at)
+    manifest = signature_manifest(
+        content_sha256=signature.content_sha256,
+        signer_id=signature.signer_id,
+        printed_name=signature.printed_name,
+        meaning=signature.meaning,
+        signed_at=signature.signed_at,
+    )
     return content_hash(manifest) == signature.manifest_sha256
 
 
 def signatures_of(subject: tuple[str, str]) -> list[RecordSignature]:
-    return list(RecordSignature.objects.filter(subject_type=subject[0], subject_key=subject[1]).select_related("signer"))
+    return list(
+        RecordSignature.objects.filter(subject_type=subject[0], subject_key=subject[1]).select_related("signer")
+    )

@@ -5,6 +5,7 @@ electronic signature (traceability.actions.esign), and the four-eyes rule. On a 
 part as it is (an override of the machine's verdict) waits for a second person's countersignature; while it waits,
 every other decision on that part is refused.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,17 +33,34 @@ from traceability.models import DefectCode, FailureCase, Part, Station
 
 @transaction.atomic
 def open_failure_case(
-    part: Part, *, defect_code: DefectCode, found_by: FoundBy, actor: Actor, station: Station | None = None,
-    description: str = "", owner: User | None = None, at: dt.datetime | None = None,
+    part: Part,
+    *,
+    defect_code: DefectCode,
+    found_by: FoundBy,
+    actor: Actor,
+    station: Station | None = None,
+    description: str = "",
+    owner: User | None = None,
+    at: dt.datetime | None = None,
 ) -> FailureCase:
     case = FailureCase(
-        part=part, defect_code=defect_code, found_by=found_by, station=station, description=description,
-        owner=owner, opened_at=at or timezone.now(),
+        part=part,
+        defect_code=defect_code,
+        found_by=found_by,
+        station=station,
+        description=description,
+        owner=owner,
+        opened_at=at or timezone.now(),
         found_by_user=signed_in_user(actor) if found_by == FoundBy.PERSON else None,
     )
     case.full_clean()
     case.save()
-    audit.append(actor=actor, action="failure_case.open", subject=("traceability.failurecase", str(case.pk)), after=snapshot(case))
+    audit.append(
+        actor=actor,
+        action="failure_case.open",
+        subject=("traceability.failurecase", str(case.pk)),
+        after=snapshot(case),
+    )
     return case
 
 
@@ -51,8 +69,13 @@ def assign_failure_case(case: FailureCase, *, owner: User, actor: Actor) -> Fail
     before = case.owner_id
     case.owner = owner
     case.save(update_fields=["owner"])
-    audit.append(actor=actor, action="failure_case.assign", subject=("traceability.failurecase", str(case.pk)),
-                 before={"owner_id": before}, after={"owner_id": owner.pk})
+    audit.append(
+        actor=actor,
+        action="failure_case.assign",
+        subject=("traceability.failurecase", str(case.pk)),
+        before={"owner_id": before},
+        after={"owner_id": owner.pk},
+    )
     return case
 
 
@@ -84,10 +107,21 @@ def disposition_failure_case(
     case.closed_at = at
     case.full_clean()
     case.save(update_fields=["disposition", "status", "pending_disposition", "closed_at"])
-    audit.append(actor=actor, action="failure_case.disposition", subject=("traceability.failurecase", str(case.pk)),
-                 before=before, after=snapshot(case, ["disposition", "status", "closed_at"]), reason=reason)
-    set_part_status(case.part, status=DISPOSITION_PART_STATUS[Disposition(disposition)], actor=actor,
-                    reason=f"failure case {case.pk}: {disposition}", at=at)
+    audit.append(
+        actor=actor,
+        action="failure_case.disposition",
+        subject=("traceability.failurecase", str(case.pk)),
+        before=before,
+        after=snapshot(case, ["disposition", "status", "closed_at"]),
+        reason=reason,
+    )
+    set_part_status(
+        case.part,
+        status=DISPOSITION_PART_STATUS[Disposition(disposition)],
+        actor=actor,
+        reason=f"failure case {case.pk}: {disposition}",
+        at=at,
+    )
     return case
 
 
@@ -99,19 +133,34 @@ def _subject(case: FailureCase) -> tuple[str, str]:
 
 
 def _decision_content(case: FailureCase, *, disposition: str, reason: str, at: dt.datetime) -> dict[str, object]:
-    return {"failure_case": case.pk, "part": case.part.serial, "defect_code": case.defect_code_id,
-            "opened_at": case.opened_at, "disposition": disposition, "reason": reason, "decided_at": at}
+    return {
+        "failure_case": case.pk,
+        "part": case.part.serial,
+        "defect_code": case.defect_code_id,
+        "opened_at": case.opened_at,
+        "disposition": disposition,
+        "reason": reason,
+        "decided_at": at,
+    }
 
 
 def _refuse_while_awaiting(case: FailureCase) -> None:
     if case.status == FailureCaseStatus.AWAITING_COUNTERSIGN:
-        raise RefusedByRule(f"Failure case {case.pk} ({case.part.serial}): a signed {case.pending_disposition.replace('_', ' ')} "
-                            "awaits a second person's countersignature; no other decision is accepted until it is "
-                            "countersigned.")
+        raise RefusedByRule(
+            f"Failure case {case.pk} ({case.part.serial}): a signed {case.pending_disposition.replace('_', ' ')} "
+            "awaits a second person's countersignature; no other decision is accepted until it is "
+            "countersigned."
+        )
 
 
 def decide_failure_case(
-    case: FailureCase, *, disposition: Disposition, reason: str, credential: str, actor: Any, request: Any = None,
+    case: FailureCase,
+    *,
+    disposition: Disposition,
+    reason: str,
+    credential: str,
+    actor: Any,
+    request: Any = None,
 ) -> FailureCase:
     """A quality engineer's signed decision on a failed part (API, admin, pages). Needs a reason and a signature;
     using a part as it is on a four-eyes part type then waits for a countersignature (the part stays failed)."""
@@ -128,7 +177,9 @@ def decide_failure_case(
 
 
 @transaction.atomic
-def _record_decision(case: FailureCase, *, disposition: Disposition, reason: str, actor: Any, method: str) -> FailureCase:
+def _record_decision(
+    case: FailureCase, *, disposition: Disposition, reason: str, actor: Any, method: str
+) -> FailureCase:
     case = FailureCase.objects.select_for_update().select_related("part__part_type").get(pk=case.pk)
     if case.status == FailureCaseStatus.CLOSED:
         raise RefusedByRule(f"Failure case {case.pk} is already closed ({case.get_disposition_display()}).")
@@ -137,8 +188,14 @@ def _record_decision(case: FailureCase, *, disposition: Disposition, reason: str
     if pending_review:
         raise RefusedByRule(pending_review)
     now = timezone.now()
-    esign.sign_record(_subject(case), content=_decision_content(case, disposition=disposition, reason=reason, at=now),
-                      meaning=RecordSignatureMeaning.DISPOSITION, signer=actor, method=method, at=now)
+    esign.sign_record(
+        _subject(case),
+        content=_decision_content(case, disposition=disposition, reason=reason, at=now),
+        meaning=RecordSignatureMeaning.DISPOSITION,
+        signer=actor,
+        method=method,
+        at=now,
+    )
     if disposition == Disposition.USE_AS_IS and case.part.part_type.four_eyes_override:
         return await_countersignature(case, disposition=disposition, actor=actor, reason=reason)
     return disposition_failure_case(case, disposition=disposition, actor=actor, reason=reason, at=now)
@@ -153,8 +210,14 @@ def await_countersignature(case: FailureCase, *, disposition: Disposition, actor
     case.status = FailureCaseStatus.AWAITING_COUNTERSIGN
     case.pending_disposition = disposition
     case.save(update_fields=["status", "pending_disposition"])
-    audit.append(actor=actor, action="failure_case.awaits_countersignature", subject=_subject(case), before=before,
-                 after=snapshot(case, ["status", "pending_disposition"]), reason=reason)
+    audit.append(
+        actor=actor,
+        action="failure_case.awaits_countersignature",
+        subject=_subject(case),
+        before=before,
+        after=snapshot(case, ["status", "pending_disposition"]),
+        reason=reason,
+    )
     return case
 
 
@@ -171,14 +234,21 @@ def _record_countersignature(case: FailureCase, *, actor: Any, method: str) -> F
     case = FailureCase.objects.select_for_update().select_related("part").get(pk=case.pk)
     if case.status != FailureCaseStatus.AWAITING_COUNTERSIGN:
         raise RefusedByRule(f"Failure case {case.pk} does not await a countersignature.")
-    authors = {s.signer_id for s in esign.signatures_of(_subject(case)) if s.meaning == RecordSignatureMeaning.DISPOSITION}
+    authors = {
+        s.signer_id for s in esign.signatures_of(_subject(case)) if s.meaning == RecordSignatureMeaning.DISPOSITION
+    }
     if actor.pk in authors:
         raise NotAllowed("The countersignature must come from a second person, not the one who decided.")
     now = timezone.now()
     disposition = Disposition(case.pending_disposition)
-    esign.sign_record(_subject(case), content=_decision_content(case, disposition=disposition, reason="countersigned",
-                                                                at=now),
-                      meaning=RecordSignatureMeaning.COUNTERSIGN, signer=actor, method=method, at=now)
+    esign.sign_record(
+        _subject(case),
+        content=_decision_content(case, disposition=disposition, reason="countersigned", at=now),
+        meaning=RecordSignatureMeaning.COUNTERSIGN,
+        signer=actor,
+        method=method,
+        at=now,
+    )
     return disposition_failure_case(case, disposition=disposition, actor=actor, reason="countersigned", at=now)
 
 

@@ -1,4 +1,5 @@
 """Bulk history (demo seeding, imports from a previous system): parts already made, recorded in one transaction."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,15 +26,23 @@ class HistoricalPart:
 
 
 @transaction.atomic
-def import_production_history(batch: Batch, *, parts: Sequence[HistoricalPart], actor: Actor, source: str) -> list[Part]:
+def import_production_history(
+    batch: Batch, *, parts: Sequence[HistoricalPart], actor: Actor, source: str
+) -> list[Part]:
     """Record parts already made (from another system, or the demo's history) in one transaction.
 
     Each part gets its own audit record naming the source, so the trail says where the history came from.
     """
     created = Part.objects.bulk_create(
         [
-            Part(serial=h.serial, part_type_id=batch.part_type_id, batch=batch, status=h.status,
-                 created_at=h.created_at, status_changed_at=h.events[-1]["left_at"] if h.events else h.created_at)
+            Part(
+                serial=h.serial,
+                part_type_id=batch.part_type_id,
+                batch=batch,
+                status=h.status,
+                created_at=h.created_at,
+                status_changed_at=h.events[-1]["left_at"] if h.events else h.created_at,
+            )
             for h in parts
         ]
     )
@@ -41,7 +50,8 @@ def import_production_history(batch: Batch, *, parts: Sequence[HistoricalPart], 
     LotConsumption.objects.bulk_create(
         [
             LotConsumption(part=by_serial[h.serial], lot=lot, quantity=quantity, consumed_at=h.created_at)
-            for h in parts for lot, quantity in h.lots
+            for h in parts
+            for lot, quantity in h.lots
         ]
     )
     StationEvent.objects.bulk_create(
@@ -50,9 +60,16 @@ def import_production_history(batch: Batch, *, parts: Sequence[HistoricalPart], 
     audit.append_many(
         [
             audit.PendingRecord(
-                actor, "part.import", by_serial[h.serial],
-                after={"status": h.status, "batch": batch.batch_number, "created_at": h.created_at,
-                       "lots": [[lot.lot_key, quantity] for lot, quantity in h.lots], "station_events": len(h.events)},
+                actor,
+                "part.import",
+                by_serial[h.serial],
+                after={
+                    "status": h.status,
+                    "batch": batch.batch_number,
+                    "created_at": h.created_at,
+                    "lots": [[lot.lot_key, quantity] for lot, quantity in h.lots],
+                    "station_events": len(h.events),
+                },
                 reason=f"imported from {source}",
             )
             for h in parts

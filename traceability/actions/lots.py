@@ -1,4 +1,5 @@
 """Material lots: received, split, merged, and their status changed with a reason."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,12 @@ def receive_lot(
     supplier_lot_number: str = "",
 ) -> MaterialLot:
     lot = MaterialLot(
-        lot_key=lot_key, material=material, supplier=supplier, supplier_lot_number=supplier_lot_number,
-        received_at=received_at, quantity=quantity,
+        lot_key=lot_key,
+        material=material,
+        supplier=supplier,
+        supplier_lot_number=supplier_lot_number,
+        received_at=received_at,
+        quantity=quantity,
     )
     lot.full_clean()
     lot.save()
@@ -36,7 +41,9 @@ def receive_lot(
     return lot
 
 
-def _link_lots(parent: MaterialLot, child: MaterialLot, *, kind: LotLinkKind, quantity: Decimal, at: dt.datetime) -> LotLink:
+def _link_lots(
+    parent: MaterialLot, child: MaterialLot, *, kind: LotLinkKind, quantity: Decimal, at: dt.datetime
+) -> LotLink:
     link = LotLink(parent=parent, child=child, kind=kind, quantity=quantity, linked_at=at)
     link.full_clean()
     link.save()
@@ -57,8 +64,12 @@ def split_lot(
     created = []
     for lot_key, quantity in children:
         child = MaterialLot(
-            lot_key=lot_key, material=parent.material, supplier=parent.supplier,
-            supplier_lot_number=parent.supplier_lot_number, received_at=at, quantity=quantity,
+            lot_key=lot_key,
+            material=parent.material,
+            supplier=parent.supplier,
+            supplier_lot_number=parent.supplier_lot_number,
+            received_at=at,
+            quantity=quantity,
         )
         child.full_clean()
         child.save()
@@ -68,7 +79,10 @@ def split_lot(
     parent.quantity -= total
     parent.save(update_fields=["quantity"])
     audit.append(
-        actor=actor, action="lot.split", subject=parent, before=before,
+        actor=actor,
+        action="lot.split",
+        subject=parent,
+        before=before,
         after={"quantity": parent.quantity, "children": [[c.lot_key, c.quantity] for c in created]},
     )
     return created
@@ -92,7 +106,10 @@ def merge_lots(
             raise RefusedByRule(f"Lot {lot.lot_key} is {lot.get_status_display().lower()}: only released lots merge.")
     first = parents[0][0]
     merged = MaterialLot(
-        lot_key=lot_key, material=first.material, supplier="(merged)", received_at=at,
+        lot_key=lot_key,
+        material=first.material,
+        supplier="(merged)",
+        received_at=at,
         quantity=sum((q for _, q in parents), Decimal(0)),
     )
     merged.full_clean()
@@ -104,9 +121,10 @@ def merge_lots(
             lot.status = LotStatus.CONSUMED
         lot.save(update_fields=["quantity", "status"])
     audit.append(
-        actor=actor, action="lot.merge", subject=merged, after={
-            **snapshot(merged), "parents": [[lot.lot_key, quantity] for lot, quantity in parents]
-        },
+        actor=actor,
+        action="lot.merge",
+        subject=merged,
+        after={**snapshot(merged), "parents": [[lot.lot_key, quantity] for lot, quantity in parents]},
     )
     return merged
 
@@ -120,6 +138,11 @@ def set_lot_status(lot: MaterialLot, *, status: LotStatus, actor: Actor, reason:
     lot.full_clean()
     lot.save(update_fields=["status"])
     audit.append(
-        actor=actor, action="lot.status", subject=lot, before={"status": before}, after={"status": status}, reason=reason
+        actor=actor,
+        action="lot.status",
+        subject=lot,
+        before={"status": before},
+        after={"status": status},
+        reason=reason,
     )
     return lot

@@ -1,4 +1,5 @@
 """Pallets (GS1 SSCC): created, packed with good parts, closed and shipped."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +31,9 @@ PACKABLE_STATES = {PartStatus.PASSED, PartStatus.REWORKED}
 def pack_part(part: Part, *, pallet: Pallet, actor: Actor, at: dt.datetime | None = None) -> Part:
     part = Part.objects.select_for_update().get(pk=part.pk)
     if part.status not in PACKABLE_STATES:
-        raise RefusedByRule(f"Part {part.serial} is {part.get_status_display().lower()}: only passed or reworked parts are packed.")
+        raise RefusedByRule(
+            f"Part {part.serial} is {part.get_status_display().lower()}: only passed or reworked parts are packed."
+        )
     if pallet.status != PalletStatus.OPEN:
         raise RefusedByRule(f"Pallet {pallet.sscc} is {pallet.get_status_display().lower()}.")
     if part.pallet is not None:
@@ -51,7 +54,9 @@ def pack_parts(parts: Sequence[Part], *, pallet: Pallet, actor: Actor, at: dt.da
     locked = list(Part.objects.select_for_update().filter(pk__in=[p.pk for p in parts]))
     refused = [p.serial for p in locked if p.status not in PACKABLE_STATES or p.pallet_id]
     if refused:
-        raise RefusedByRule(f"These parts may not be packed (held, failed or already packed): {', '.join(refused[:10])}.")
+        raise RefusedByRule(
+            f"These parts may not be packed (held, failed or already packed): {', '.join(refused[:10])}."
+        )
     Part.objects.filter(pk__in=[p.pk for p in locked]).update(pallet=pallet, packed_at=at)
     audit.append_many(
         [audit.PendingRecord(actor, "pallet.pack", p, after={"pallet": pallet.sscc, "at": at}) for p in locked]
@@ -86,6 +91,15 @@ def ship_pallet(pallet: Pallet, *, actor: Actor, at: dt.datetime | None = None) 
     pallet.parts.update(status=PartStatus.SHIPPED, status_changed_at=at)
     audit.append_many(
         [audit.PendingRecord(actor, "pallet.ship", pallet, after={"parts": len(serials), "at": at})]
-        + [audit.PendingRecord(actor, "part.status", ("traceability.part", s), after={"status": PartStatus.SHIPPED}, reason=f"shipped on pallet {pallet.sscc}") for s in serials]
+        + [
+            audit.PendingRecord(
+                actor,
+                "part.status",
+                ("traceability.part", s),
+                after={"status": PartStatus.SHIPPED},
+                reason=f"shipped on pallet {pallet.sscc}",
+            )
+            for s in serials
+        ]
     )
     return pallet

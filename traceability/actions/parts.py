@@ -1,4 +1,5 @@
 """Batches and parts: a serial registered into a batch, the material and components it consumes, and its status."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,12 +28,21 @@ from twinweb.live import publish_on_commit
 
 @transaction.atomic
 def create_batch(
-    *, batch_number: str, part_type: PartType, planned_quantity: int, actor: Actor, cell: Cell | None = None,
+    *,
+    batch_number: str,
+    part_type: PartType,
+    planned_quantity: int,
+    actor: Actor,
+    cell: Cell | None = None,
     at: dt.datetime | None = None,
 ) -> Batch:
     batch = Batch(
-        batch_number=batch_number, part_type=part_type, cell=cell, planned_quantity=planned_quantity,
-        status=BatchStatus.IN_PROGRESS, created_at=at or timezone.now(),
+        batch_number=batch_number,
+        part_type=part_type,
+        cell=cell,
+        planned_quantity=planned_quantity,
+        status=BatchStatus.IN_PROGRESS,
+        created_at=at or timezone.now(),
     )
     batch.full_clean()
     batch.save()
@@ -53,8 +63,12 @@ def register_part(
     """A new serial starts in the cell: it belongs to a batch and consumes material and sub-assemblies."""
     at = at or timezone.now()
     part = Part(
-        serial=serial, part_type=batch.part_type, batch=batch, status=PartStatus.IN_PROCESS,
-        created_at=at, status_changed_at=at,
+        serial=serial,
+        part_type=batch.part_type,
+        batch=batch,
+        status=PartStatus.IN_PROCESS,
+        created_at=at,
+        status_changed_at=at,
     )
     part.full_clean()
     part.save()
@@ -63,7 +77,10 @@ def register_part(
     for component in components:
         _assemble(part, component=component, at=at)
     audit.append(
-        actor=actor, action="part.register", subject=part, after={
+        actor=actor,
+        action="part.register",
+        subject=part,
+        after={
             **snapshot(part),
             "lots": [[lot.lot_key, quantity] for lot, quantity in consumed_lots],
             "components": [c.serial for c in components],
@@ -85,7 +102,9 @@ def _consume(part: Part, *, lot: MaterialLot, quantity: Decimal, at: dt.datetime
 
 def _assemble(assembly: Part, *, component: Part, at: dt.datetime) -> PartComponent:
     if component.status not in (PartStatus.PASSED, PartStatus.REWORKED):
-        raise RefusedByRule(f"Component {component.serial} is {component.get_status_display().lower()}: only good parts are built in.")
+        raise RefusedByRule(
+            f"Component {component.serial} is {component.get_status_display().lower()}: only good parts are built in."
+        )
     link = PartComponent(assembly=assembly, component=component, assembled_at=at)
     link.full_clean()
     link.save()
@@ -93,21 +112,27 @@ def _assemble(assembly: Part, *, component: Part, at: dt.datetime) -> PartCompon
 
 
 @transaction.atomic
-def consume_lot(part: Part, *, lot: MaterialLot, quantity: Decimal, actor: Actor, at: dt.datetime | None = None) -> LotConsumption:
+def consume_lot(
+    part: Part, *, lot: MaterialLot, quantity: Decimal, actor: Actor, at: dt.datetime | None = None
+) -> LotConsumption:
     consumption = _consume(part, lot=lot, quantity=quantity, at=at or timezone.now())
     audit.append(actor=actor, action="part.consume_lot", subject=part, after={"lot": lot.lot_key, "quantity": quantity})
     return consumption
 
 
 @transaction.atomic
-def assemble_component(assembly: Part, *, component: Part, actor: Actor, at: dt.datetime | None = None) -> PartComponent:
+def assemble_component(
+    assembly: Part, *, component: Part, actor: Actor, at: dt.datetime | None = None
+) -> PartComponent:
     link = _assemble(assembly, component=component, at=at or timezone.now())
     audit.append(actor=actor, action="part.assemble", subject=assembly, after={"component": component.serial})
     return link
 
 
 @transaction.atomic
-def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str = "", at: dt.datetime | None = None) -> Part:
+def set_part_status(
+    part: Part, *, status: PartStatus, actor: Actor, reason: str = "", at: dt.datetime | None = None
+) -> Part:
     """Move a part to `status`. While a containment holds the part it stays on hold: the new status is kept as
     the one it takes on release (scrapping is the exception: destroying a suspect part is always safe)."""
     part = Part.objects.select_for_update().select_related("batch").get(pk=part.pk)  # decide on the stored state
@@ -121,15 +146,26 @@ def set_part_status(part: Part, *, status: PartStatus, actor: Actor, reason: str
         deferred_before = part.status_on_release
         part.status_on_release = status
         part.save(update_fields=["status_on_release"])
-        audit.append(actor=actor, action="part.status_deferred", subject=part,
-                     before={"status": before, "status_on_release": deferred_before},
-                     after={"status": before, "status_on_release": status, "held_by": holding},
-                     reason=f"{reason} (kept on hold: containment of {', '.join(holding)})".strip())
+        audit.append(
+            actor=actor,
+            action="part.status_deferred",
+            subject=part,
+            before={"status": before, "status_on_release": deferred_before},
+            after={"status": before, "status_on_release": status, "held_by": holding},
+            reason=f"{reason} (kept on hold: containment of {', '.join(holding)})".strip(),
+        )
         return part
     part.status = status
     part.status_changed_at = at or timezone.now()
     part.save(update_fields=["status", "status_changed_at"])
-    audit.append(actor=actor, action="part.status", subject=part, before={"status": before}, after={"status": status}, reason=reason)
+    audit.append(
+        actor=actor,
+        action="part.status",
+        subject=part,
+        before={"status": before},
+        after={"status": status},
+        reason=reason,
+    )
     cell_id = part.batch.cell_id
     if cell_id:
         publish_on_commit(cell_id, PartStatusChanged(serial=part.serial, status=status))

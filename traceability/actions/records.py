@@ -1,5 +1,6 @@
 """Generic master data (plant hierarchy, part types, materials, defect codes): create, update, delete and
 correct any record through the audit trail."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -43,7 +44,9 @@ def save_record(instance: _M, *, actor: Actor, reason: str = "") -> _M:
 @transaction.atomic
 def delete_record(instance: models.Model, *, actor: Actor, reason: str = "") -> None:
     before = snapshot(instance)
-    audit.append(actor=actor, action=f"{instance._meta.label_lower}.delete", subject=instance, before=before, reason=reason)
+    audit.append(
+        actor=actor, action=f"{instance._meta.label_lower}.delete", subject=instance, before=before, reason=reason
+    )
     instance.delete()
 
 
@@ -63,6 +66,11 @@ def correct_record(
     instance.full_clean()
     instance.save(update_fields=list(changes))
     return audit.append(
-        actor=actor, action=f"{instance._meta.label_lower}.correct", subject=instance,
-        before=before, after=snapshot(instance, changes.keys()), reason=reason, corrects=corrects,
+        actor=actor,
+        action=f"{instance._meta.label_lower}.correct",
+        subject=instance,
+        before=before,
+        after=snapshot(instance, changes.keys()),
+        reason=reason,
+        corrects=corrects,
     )

@@ -1,4 +1,5 @@
 """Filters of the traceability API."""
+
 from __future__ import annotations
 
 import django_filters

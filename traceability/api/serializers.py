@@ -1,4 +1,5 @@
 """Output serializers of the traceability API. Part and lot resources link to each other with `url`s."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -53,25 +54,48 @@ class PartSerializer(serializers.ModelSerializer):
         view_name="api-batch-detail", lookup_field="batch_number", read_only=True
     )
     batch_number = serializers.CharField(source="batch.batch_number", read_only=True)
-    pallet: serializers.SlugRelatedField[Pallet] = serializers.SlugRelatedField(slug_field="sscc", read_only=True,
-                                                                                allow_null=True)
+    pallet: serializers.SlugRelatedField[Pallet] = serializers.SlugRelatedField(
+        slug_field="sscc", read_only=True, allow_null=True
+    )
     lots = LotConsumptionSerializer(source="lot_consumptions", many=True, read_only=True)
 
     class Meta:
         model = Part
-        fields = ["serial", "url", "part_type", "batch", "batch_number", "status", "created_at",
-                  "status_changed_at", "pallet", "packed_at", "lots"]
+        fields = [
+            "serial",
+            "url",
+            "part_type",
+            "batch",
+            "batch_number",
+            "status",
+            "created_at",
+            "status_changed_at",
+            "pallet",
+            "packed_at",
+            "lots",
+        ]
 
 
 class LotSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-lot-detail", lookup_field="lot_key")
-    material: serializers.SlugRelatedField[MaterialDefinition] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    material: serializers.SlugRelatedField[MaterialDefinition] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     parts_url = serializers.SerializerMethodField()
 
     class Meta:
         model = MaterialLot
-        fields = ["lot_key", "url", "material", "supplier", "supplier_lot_number", "received_at", "quantity",
-                  "status", "parts_url"]
+        fields = [
+            "lot_key",
+            "url",
+            "material",
+            "supplier",
+            "supplier_lot_number",
+            "received_at",
+            "quantity",
+            "status",
+            "parts_url",
+        ]
 
     def get_parts_url(self, lot: MaterialLot) -> str:
         request = self.context.get("request")
@@ -87,8 +111,17 @@ class BatchSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Batch
-        fields = ["batch_number", "url", "part_type", "cell", "planned_quantity", "status", "created_at",
-                  "part_count", "passed_count"]
+        fields = [
+            "batch_number",
+            "url",
+            "part_type",
+            "cell",
+            "planned_quantity",
+            "status",
+            "created_at",
+            "part_count",
+            "passed_count",
+        ]
 
 
 class StationSerializer(serializers.ModelSerializer):
@@ -117,24 +150,41 @@ class PalletSerializer(serializers.ModelSerializer):
 
 class FailureCaseSerializer(serializers.ModelSerializer):
     part = PartRefSerializer(read_only=True)
-    defect_code: serializers.SlugRelatedField[DefectCode] = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                                                             allow_null=True)
+    defect_code: serializers.SlugRelatedField[DefectCode] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     station: serializers.SlugRelatedField[Station] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = FailureCase
-        fields = ["id", "part", "defect_code", "found_by", "station", "description", "disposition", "status",
-                  "pending_disposition", "owner", "opened_at", "closed_at"]
+        fields = [
+            "id",
+            "part",
+            "defect_code",
+            "found_by",
+            "station",
+            "description",
+            "disposition",
+            "status",
+            "pending_disposition",
+            "owner",
+            "opened_at",
+            "closed_at",
+        ]
 
 
 class DispositionInputSerializer(serializers.Serializer):
     disposition = serializers.ChoiceField(choices=["scrap", "rework", "use_as_is"])
     reason = serializers.CharField(max_length=2000, help_text="Why: part of the signed record.")
-    credential = serializers.CharField(max_length=200, write_only=True,
-                                       help_text="The signer's password or signing PIN: the decision is signed.")
+    credential = serializers.CharField(
+        max_length=200, write_only=True, help_text="The signer's password or signing PIN: the decision is signed."
+    )
 
 
 class CountersignInputSerializer(serializers.Serializer):
-    credential = serializers.CharField(max_length=200, write_only=True,
-                                       help_text="The second person's password or signing PIN.")
+    credential = serializers.CharField(
+        max_length=200, write_only=True, help_text="The second person's password or signing PIN."
+    )

@@ -1,4 +1,5 @@
 """REST API of the traceability app: read endpoints with filters, and writes that call actions."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -27,21 +28,31 @@ class PartViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.PartSerializer
     lookup_field = "serial"
     filterset_class = filters.PartFilter
-    queryset = selectors.parts().prefetch_related(
-        Prefetch("lot_consumptions", queryset=LotConsumption.objects.select_related("lot"))
-    ).order_by("-created_at", "id")
+    queryset = (
+        selectors.parts()
+        .prefetch_related(Prefetch("lot_consumptions", queryset=LotConsumption.objects.select_related("lot")))
+        .order_by("-created_at", "id")
+    )
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
-    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
-            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[trace_api.CanTrace],
+        authentication_classes=trace_api.TRACE_AUTHENTICATION,
+    )
     def trace(self, request: Request, serial: str | None = None) -> Response:
         """Backward trace: what went into this part (lots, sub-assemblies, lot ancestors) and what happened to it
         (station events, inspections, failure cases, audit records)."""
         return Response(trace_api.part_trace_data(genealogy.backward_trace(self._part(serial)), request))
 
     @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
-            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[trace_api.CanTrace],
+        authentication_classes=trace_api.TRACE_AUTHENTICATION,
+    )
     def epcis(self, request: Request, serial: str | None = None) -> StreamingHttpResponse:
         """The part's trace as an EPCIS 2.0 JSON-LD document; each eventID is the event's CBV 2.0 hash."""
         trace = genealogy.backward_trace(self._part(serial))
@@ -58,16 +69,24 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = selectors.lots().order_by("-received_at", "id")
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
-    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
-            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[trace_api.CanTrace],
+        authentication_classes=trace_api.TRACE_AUTHENTICATION,
+    )
     def trace(self, request: Request, lot_key: str | None = None) -> Response:
         """Forward trace: every part this lot reached through splits, merges and sub-assemblies, with pallets."""
         lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
         return Response(trace_api.lot_trace_data(genealogy.forward_trace(lot), request))
 
     @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["get"], permission_classes=[trace_api.CanTrace],
-            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[trace_api.CanTrace],
+        authentication_classes=trace_api.TRACE_AUTHENTICATION,
+    )
     def epcis(self, request: Request, lot_key: str | None = None) -> StreamingHttpResponse:
         """The lot's forward trace as an EPCIS 2.0 JSON-LD document, streamed (up to epcis.WEB_EXPORT_MAX_PARTS
         parts; larger recalls export with `manage.py export_epcis`)."""
@@ -77,30 +96,50 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
         return _streamed(request, epcis.streamed_lot_document(trace, style=epcis.WEB_STYLE))
 
     @extend_schema(request=trace_api.ContainInputSerializer, responses=OpenApiTypes.OBJECT)
-    @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
-            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[trace_api.CanContain],
+        authentication_classes=trace_api.TRACE_AUTHENTICATION,
+    )
     def contain(self, request: Request, lot_key: str | None = None) -> Response:
         """Mark the lot suspect and hold every unshipped part it reached; answers with the parts already shipped."""
         lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
         data = trace_api.ContainInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         shipped = actions.contain_lot(lot, actor=request.user, reason=data.validated_data["reason"])
-        return Response({"lot_key": lot.lot_key, "status": lot.status,
-                         "shipped": [trace_api.part_ref(p, request) for p in shipped]})
-
+        return Response(
+            {"lot_key": lot.lot_key, "status": lot.status, "shipped": [trace_api.part_ref(p, request) for p in shipped]}
+        )
 
     @extend_schema(request=trace_api.ReleaseInputSerializer, responses=OpenApiTypes.OBJECT)
-    @action(detail=True, methods=["post"], permission_classes=[trace_api.CanContain],
-            authentication_classes=trace_api.TRACE_AUTHENTICATION)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[trace_api.CanContain],
+        authentication_classes=trace_api.TRACE_AUTHENTICATION,
+    )
     def release(self, request: Request, lot_key: str | None = None) -> Response:
         """End the lot's active containment, signed: its parts return to the status production gave them meanwhile."""
         lot = get_object_or_404(selectors.lots(), lot_key=lot_key)
         data = trace_api.ReleaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        released = actions.release_containment(lot, actor=request.user, reason=data.validated_data["reason"],
-                                               credential=data.validated_data["credential"], request=request._request)
-        return Response({"lot_key": lot.lot_key, "status": lot.status, "lots_released": released.lots_released,
-                         "parts_released": released.parts_released, "parts_still_held": released.parts_still_held})
+        released = actions.release_containment(
+            lot,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            credential=data.validated_data["credential"],
+            request=request._request,
+        )
+        return Response(
+            {
+                "lot_key": lot.lot_key,
+                "status": lot.status,
+                "lots_released": released.lots_released,
+                "parts_released": released.parts_released,
+                "parts_still_held": released.parts_still_held,
+            }
+        )
 
 
 class BatchViewSet(viewsets.ReadOnlyModelViewSet):
@@ -143,11 +182,16 @@ class FailureCaseViewSet(viewsets.ReadOnlyModelViewSet):
         data = serializers.DispositionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actions.decide_failure_case(
-            case, disposition=Disposition(data.validated_data["disposition"]), reason=data.validated_data["reason"],
-            credential=data.validated_data["credential"], actor=request.user, request=request._request,
+            case,
+            disposition=Disposition(data.validated_data["disposition"]),
+            reason=data.validated_data["reason"],
+            credential=data.validated_data["credential"],
+            actor=request.user,
+            request=request._request,
         )
-        return Response(serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk),
-                                                          context={"request": request}).data)
+        return Response(
+            serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk), context={"request": request}).data
+        )
 
     @extend_schema(request=serializers.CountersignInputSerializer, responses=serializers.FailureCaseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])  # the action checks COUNTERSIGN
@@ -156,10 +200,12 @@ class FailureCaseViewSet(viewsets.ReadOnlyModelViewSet):
         case = self.get_object()
         data = serializers.CountersignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        actions.countersign_failure_case(case, credential=data.validated_data["credential"], actor=request.user,
-                                         request=request._request)
-        return Response(serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk),
-                                                          context={"request": request}).data)
+        actions.countersign_failure_case(
+            case, credential=data.validated_data["credential"], actor=request.user, request=request._request
+        )
+        return Response(
+            serializers.FailureCaseSerializer(self.get_queryset().get(pk=case.pk), context={"request": request}).data
+        )
 
 
 def _streamed(request: Request, chunks: Iterable[str]) -> StreamingHttpResponse:

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,383 +15,683 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Area',
+            name="Area",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=200)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=200)),
             ],
             options={
-                'ordering': ['site__code', 'code'],
+                "ordering": ["site__code", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Cell',
+            name="Cell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=200)),
-                ('target_cycle_time_s', models.FloatField(default=15.0, validators=[django.core.validators.MinValueValidator(0.1)])),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "target_cycle_time_s",
+                    models.FloatField(default=15.0, validators=[django.core.validators.MinValueValidator(0.1)]),
+                ),
             ],
             options={
-                'ordering': ['line__code', 'code'],
-                'permissions': [('view_live_cell', 'Can watch the live cell view'), ('acknowledge_alarm', 'Can acknowledge andon alarms')],
+                "ordering": ["line__code", "code"],
+                "permissions": [
+                    ("view_live_cell", "Can watch the live cell view"),
+                    ("acknowledge_alarm", "Can acknowledge andon alarms"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DefectCode',
+            name="DefectCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('severity', models.CharField(choices=[('minor', 'Minor'), ('major', 'Major'), ('critical', 'Critical')], default='major', max_length=20)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("minor", "Minor"), ("major", "Major"), ("critical", "Critical")],
+                        default="major",
+                        max_length=20,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='MaterialDefinition',
+            name="MaterialDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('unit', models.CharField(default='kg', max_length=10)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("unit", models.CharField(default="kg", max_length=10)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Pallet',
+            name="Pallet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sscc', models.CharField(max_length=18, unique=True, validators=[django.core.validators.RegexValidator('^\\d{18}$', 'An SSCC has 18 digits.')])),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed'), ('shipped', 'Shipped')], default='open', max_length=20)),
-                ('created_at', models.DateTimeField()),
-                ('shipped_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "sscc",
+                    models.CharField(
+                        max_length=18,
+                        unique=True,
+                        validators=[django.core.validators.RegexValidator("^\\d{18}$", "An SSCC has 18 digits.")],
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed"), ("shipped", "Shipped")],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("shipped_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('batch_number', models.SlugField(max_length=60, unique=True)),
-                ('planned_quantity', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('in_progress', 'In progress'), ('completed', 'Completed')], default='planned', max_length=20)),
-                ('created_at', models.DateTimeField()),
-                ('cell', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='traceability.cell')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("batch_number", models.SlugField(max_length=60, unique=True)),
+                ("planned_quantity", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("planned", "Planned"), ("in_progress", "In progress"), ("completed", "Completed")],
+                        default="planned",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batches",
+                        to="traceability.cell",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'batches',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "batches",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Line',
+            name="Line",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=200)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='traceability.area')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="lines", to="traceability.area"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['area__code', 'code'],
-            },
-        ),
-        migrations.AddField(
-            model_name='cell',
-            name='line',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cells', to='traceability.line'),
-        ),
-        migrations.CreateModel(
-            name='MaterialLot',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lot_key', models.SlugField(help_text='Plant-wide lot identifier.', max_length=60, unique=True)),
-                ('supplier', models.CharField(blank=True, max_length=200)),
-                ('supplier_lot_number', models.CharField(blank=True, max_length=80)),
-                ('received_at', models.DateTimeField()),
-                ('quantity', models.DecimalField(decimal_places=3, max_digits=14, validators=[django.core.validators.MinValueValidator(0)])),
-                ('status', models.CharField(choices=[('released', 'Released'), ('on_hold', 'On hold'), ('suspect', 'Suspect'), ('consumed', 'Consumed')], default='released', max_length=20)),
-                ('material', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lots', to='traceability.materialdefinition')),
-            ],
-            options={
-                'ordering': ['-received_at', 'lot_key'],
-                'permissions': [('contain_lot', 'Can mark lots suspect and contain their parts')],
-            },
-        ),
-        migrations.CreateModel(
-            name='LotLink',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('split', 'Split'), ('merge', 'Merge')], max_length=10)),
-                ('quantity', models.DecimalField(decimal_places=3, max_digits=14, validators=[django.core.validators.MinValueValidator(0)])),
-                ('linked_at', models.DateTimeField()),
-                ('child', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='parent_links', to='traceability.materiallot')),
-                ('parent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='child_links', to='traceability.materiallot')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Part',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial', models.SlugField(max_length=60, unique=True)),
-                ('status', models.CharField(choices=[('in_process', 'In process'), ('passed', 'Passed'), ('failed', 'Failed'), ('reworked', 'Reworked'), ('scrapped', 'Scrapped'), ('on_hold', 'On hold'), ('shipped', 'Shipped')], default='in_process', max_length=20)),
-                ('created_at', models.DateTimeField()),
-                ('status_changed_at', models.DateTimeField()),
-                ('packed_at', models.DateTimeField(blank=True, null=True)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='parts', to='traceability.batch')),
-                ('pallet', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='parts', to='traceability.pallet')),
-            ],
-            options={
-                'ordering': ['-created_at'],
-                'permissions': [('view_trace', 'Can search genealogy and recall'), ('pack_parts', 'Can pack parts on pallets and ship them')],
-            },
-        ),
-        migrations.CreateModel(
-            name='LotConsumption',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.DecimalField(decimal_places=3, max_digits=14, validators=[django.core.validators.MinValueValidator(0)])),
-                ('consumed_at', models.DateTimeField()),
-                ('lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='consumptions', to='traceability.materiallot')),
-                ('part', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lot_consumptions', to='traceability.part')),
-            ],
-            options={
-                'ordering': ['consumed_at'],
-            },
-        ),
-        migrations.CreateModel(
-            name='PartComponent',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('assembled_at', models.DateTimeField()),
-                ('assembly', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='components', to='traceability.part')),
-                ('component', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='used_in', to='traceability.part')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='PartType',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('drawing_number', models.CharField(max_length=60)),
-                ('revision', models.CharField(max_length=10)),
-                ('gtin', models.CharField(blank=True, help_text='GTIN-14 used for EPCIS identifiers (SGTIN).', max_length=14, validators=[django.core.validators.RegexValidator('^\\d{14}$', 'A GTIN-14 has 14 digits.')])),
-                ('four_eyes_override', models.BooleanField(default=False, help_text="An override to OK in Debug Mode needs a second person's countersignature.")),
-            ],
-            options={
-                'ordering': ['code'],
-                'constraints': [models.UniqueConstraint(fields=('drawing_number', 'revision'), name='part_type_drawing_revision_unique')],
+                "ordering": ["area__code", "code"],
             },
         ),
         migrations.AddField(
-            model_name='part',
-            name='part_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='parts', to='traceability.parttype'),
+            model_name="cell",
+            name="line",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="cells", to="traceability.line"
+            ),
         ),
         migrations.CreateModel(
-            name='DimensionalFeature',
+            name="MaterialLot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('kind', models.CharField(help_text='diameter, distance, outer_size, ...', max_length=40)),
-                ('nominal', models.FloatField()),
-                ('lower_tol', models.FloatField(help_text='Lower deviation, zero or negative (e.g. -0.05).')),
-                ('upper_tol', models.FloatField(help_text='Upper deviation, zero or positive (e.g. +0.05).')),
-                ('unit', models.CharField(default='mm', max_length=10)),
-                ('part_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='features', to='traceability.parttype')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("lot_key", models.SlugField(help_text="Plant-wide lot identifier.", max_length=60, unique=True)),
+                ("supplier", models.CharField(blank=True, max_length=200)),
+                ("supplier_lot_number", models.CharField(blank=True, max_length=80)),
+                ("received_at", models.DateTimeField()),
+                (
+                    "quantity",
+                    models.DecimalField(
+                        decimal_places=3, max_digits=14, validators=[django.core.validators.MinValueValidator(0)]
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("released", "Released"),
+                            ("on_hold", "On hold"),
+                            ("suspect", "Suspect"),
+                            ("consumed", "Consumed"),
+                        ],
+                        default="released",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "material",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lots",
+                        to="traceability.materialdefinition",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['part_type_id', 'id'],
+                "ordering": ["-received_at", "lot_key"],
+                "permissions": [("contain_lot", "Can mark lots suspect and contain their parts")],
+            },
+        ),
+        migrations.CreateModel(
+            name="LotLink",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("split", "Split"), ("merge", "Merge")], max_length=10)),
+                (
+                    "quantity",
+                    models.DecimalField(
+                        decimal_places=3, max_digits=14, validators=[django.core.validators.MinValueValidator(0)]
+                    ),
+                ),
+                ("linked_at", models.DateTimeField()),
+                (
+                    "child",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="parent_links",
+                        to="traceability.materiallot",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="child_links",
+                        to="traceability.materiallot",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Part",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("serial", models.SlugField(max_length=60, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_process", "In process"),
+                            ("passed", "Passed"),
+                            ("failed", "Failed"),
+                            ("reworked", "Reworked"),
+                            ("scrapped", "Scrapped"),
+                            ("on_hold", "On hold"),
+                            ("shipped", "Shipped"),
+                        ],
+                        default="in_process",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("status_changed_at", models.DateTimeField()),
+                ("packed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="parts", to="traceability.batch"
+                    ),
+                ),
+                (
+                    "pallet",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="parts",
+                        to="traceability.pallet",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("view_trace", "Can search genealogy and recall"),
+                    ("pack_parts", "Can pack parts on pallets and ship them"),
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="LotConsumption",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "quantity",
+                    models.DecimalField(
+                        decimal_places=3, max_digits=14, validators=[django.core.validators.MinValueValidator(0)]
+                    ),
+                ),
+                ("consumed_at", models.DateTimeField()),
+                (
+                    "lot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="consumptions",
+                        to="traceability.materiallot",
+                    ),
+                ),
+                (
+                    "part",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lot_consumptions",
+                        to="traceability.part",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["consumed_at"],
+            },
+        ),
+        migrations.CreateModel(
+            name="PartComponent",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("assembled_at", models.DateTimeField()),
+                (
+                    "assembly",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="components", to="traceability.part"
+                    ),
+                ),
+                (
+                    "component",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="used_in", to="traceability.part"
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="PartType",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("drawing_number", models.CharField(max_length=60)),
+                ("revision", models.CharField(max_length=10)),
+                (
+                    "gtin",
+                    models.CharField(
+                        blank=True,
+                        help_text="GTIN-14 used for EPCIS identifiers (SGTIN).",
+                        max_length=14,
+                        validators=[django.core.validators.RegexValidator("^\\d{14}$", "A GTIN-14 has 14 digits.")],
+                    ),
+                ),
+                (
+                    "four_eyes_override",
+                    models.BooleanField(
+                        default=False,
+                        help_text="An override to OK in Debug Mode needs a second person's countersignature.",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("drawing_number", "revision"), name="part_type_drawing_revision_unique"
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='batch',
-            name='part_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='traceability.parttype'),
+            model_name="part",
+            name="part_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="parts", to="traceability.parttype"
+            ),
+        ),
+        migrations.CreateModel(
+            name="DimensionalFeature",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80)),
+                ("kind", models.CharField(help_text="diameter, distance, outer_size, ...", max_length=40)),
+                ("nominal", models.FloatField()),
+                ("lower_tol", models.FloatField(help_text="Lower deviation, zero or negative (e.g. -0.05).")),
+                ("upper_tol", models.FloatField(help_text="Upper deviation, zero or positive (e.g. +0.05).")),
+                ("unit", models.CharField(default="mm", max_length=10)),
+                (
+                    "part_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="features", to="traceability.parttype"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["part_type_id", "id"],
+            },
         ),
         migrations.AddField(
-            model_name='area',
-            name='site',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='areas', to='traceability.site'),
+            model_name="batch",
+            name="part_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="batches", to="traceability.parttype"
+            ),
+        ),
+        migrations.AddField(
+            model_name="area",
+            name="site",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="areas", to="traceability.site"
+            ),
         ),
         migrations.CreateModel(
-            name='Station',
+            name="Station",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('loading', 'Loading'), ('visual_inspection', 'Visual inspection'), ('dimensional_inspection', 'Dimensional inspection'), ('failure_analysis', 'Failure analysis (cobot)'), ('unloading', 'Unloading')], max_length=40)),
-                ('position', models.PositiveSmallIntegerField(help_text="Order of the station along the cell's flow.")),
-                ('cell', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stations', to='traceability.cell')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("loading", "Loading"),
+                            ("visual_inspection", "Visual inspection"),
+                            ("dimensional_inspection", "Dimensional inspection"),
+                            ("failure_analysis", "Failure analysis (cobot)"),
+                            ("unloading", "Unloading"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(help_text="Order of the station along the cell's flow.")),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="stations", to="traceability.cell"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cell_id', 'position'],
+                "ordering": ["cell_id", "position"],
             },
         ),
         migrations.CreateModel(
-            name='FailureCase',
+            name="FailureCase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('found_by', models.CharField(choices=[('machine', 'Machine'), ('person', 'Person')], max_length=20)),
-                ('description', models.TextField(blank=True)),
-                ('disposition', models.CharField(blank=True, choices=[('', 'Pending'), ('scrap', 'Scrap'), ('rework', 'Rework'), ('use_as_is', 'Use as is')], default='', max_length=20)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('under_review', 'Under review'), ('closed', 'Closed')], default='open', max_length=20)),
-                ('opened_at', models.DateTimeField()),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('defect_code', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='failure_cases', to='traceability.defectcode')),
-                ('found_by_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_failure_cases', to=settings.AUTH_USER_MODEL)),
-                ('part', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='failure_cases', to='traceability.part')),
-                ('station', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='traceability.station')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("found_by", models.CharField(choices=[("machine", "Machine"), ("person", "Person")], max_length=20)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "disposition",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "Pending"), ("scrap", "Scrap"), ("rework", "Rework"), ("use_as_is", "Use as is")],
+                        default="",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("under_review", "Under review"), ("closed", "Closed")],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "defect_code",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="failure_cases",
+                        to="traceability.defectcode",
+                    ),
+                ),
+                (
+                    "found_by_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_failure_cases",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "part",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="failure_cases",
+                        to="traceability.part",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="traceability.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at'],
+                "ordering": ["-opened_at"],
             },
         ),
         migrations.CreateModel(
-            name='StationEvent',
+            name="StationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entered_at', models.DateTimeField()),
-                ('left_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('in_progress', 'In progress'), ('ok', 'OK'), ('nok', 'NOK'), ('skipped', 'Skipped')], default='in_progress', max_length=20)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('part', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='station_events', to='traceability.part')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='traceability.station')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("entered_at", models.DateTimeField()),
+                ("left_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("in_progress", "In progress"), ("ok", "OK"), ("nok", "NOK"), ("skipped", "Skipped")],
+                        default="in_progress",
+                        max_length=20,
+                    ),
+                ),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                (
+                    "part",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="station_events",
+                        to="traceability.part",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="traceability.station"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['entered_at', 'id'],
+                "ordering": ["entered_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AuditRecord',
+            name="AuditRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('actor_name', models.CharField(max_length=200)),
-                ('action', models.CharField(db_index=True, max_length=80)),
-                ('subject_type', models.CharField(max_length=80)),
-                ('subject_key', models.CharField(max_length=120)),
-                ('payload', models.TextField()),
-                ('previous_hash', models.CharField(max_length=64)),
-                ('record_hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('corrects', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='corrections', to='traceability.auditrecord')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("actor_name", models.CharField(max_length=200)),
+                ("action", models.CharField(db_index=True, max_length=80)),
+                ("subject_type", models.CharField(max_length=80)),
+                ("subject_key", models.CharField(max_length=120)),
+                ("payload", models.TextField()),
+                ("previous_hash", models.CharField(max_length=64)),
+                ("record_hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "corrects",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="corrections",
+                        to="traceability.auditrecord",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['subject_type', 'subject_key', 'id'], name='traceabilit_subject_28f5a3_idx')],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["subject_type", "subject_key", "id"], name="traceabilit_subject_28f5a3_idx")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='line',
-            constraint=models.UniqueConstraint(fields=('area', 'code'), name='line_code_unique_per_area'),
+            model_name="line",
+            constraint=models.UniqueConstraint(fields=("area", "code"), name="line_code_unique_per_area"),
         ),
         migrations.AddConstraint(
-            model_name='cell',
-            constraint=models.UniqueConstraint(fields=('line', 'code'), name='cell_code_unique_per_line'),
+            model_name="cell",
+            constraint=models.UniqueConstraint(fields=("line", "code"), name="cell_code_unique_per_line"),
         ),
         migrations.AddIndex(
-            model_name='materiallot',
-            index=models.Index(fields=['status'], name='traceabilit_status_a73d4e_idx'),
+            model_name="materiallot",
+            index=models.Index(fields=["status"], name="traceabilit_status_a73d4e_idx"),
         ),
         migrations.AddIndex(
-            model_name='materiallot',
-            index=models.Index(fields=['supplier', 'supplier_lot_number'], name='traceabilit_supplie_7b2b02_idx'),
+            model_name="materiallot",
+            index=models.Index(fields=["supplier", "supplier_lot_number"], name="traceabilit_supplie_7b2b02_idx"),
         ),
         migrations.AddIndex(
-            model_name='lotlink',
-            index=models.Index(fields=['child', 'parent'], name='traceabilit_child_i_718180_idx'),
+            model_name="lotlink",
+            index=models.Index(fields=["child", "parent"], name="traceabilit_child_i_718180_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lotlink',
-            constraint=models.UniqueConstraint(fields=('parent', 'child'), name='lot_link_unique'),
+            model_name="lotlink",
+            constraint=models.UniqueConstraint(fields=("parent", "child"), name="lot_link_unique"),
         ),
         migrations.AddConstraint(
-            model_name='lotlink',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('child')), _negated=True), name='lot_link_not_self'),
+            model_name="lotlink",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("child")), _negated=True), name="lot_link_not_self"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lotconsumption',
-            index=models.Index(fields=['lot', 'part'], name='traceabilit_lot_id_e14732_idx'),
+            model_name="lotconsumption",
+            index=models.Index(fields=["lot", "part"], name="traceabilit_lot_id_e14732_idx"),
         ),
         migrations.AddIndex(
-            model_name='lotconsumption',
-            index=models.Index(fields=['part', 'lot'], name='traceabilit_part_id_7053b8_idx'),
+            model_name="lotconsumption",
+            index=models.Index(fields=["part", "lot"], name="traceabilit_part_id_7053b8_idx"),
         ),
         migrations.AddIndex(
-            model_name='partcomponent',
-            index=models.Index(fields=['assembly', 'component'], name='traceabilit_assembl_3b791a_idx'),
+            model_name="partcomponent",
+            index=models.Index(fields=["assembly", "component"], name="traceabilit_assembl_3b791a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='partcomponent',
-            constraint=models.CheckConstraint(condition=models.Q(('assembly', models.F('component')), _negated=True), name='component_not_self'),
+            model_name="partcomponent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("assembly", models.F("component")), _negated=True), name="component_not_self"
+            ),
         ),
         migrations.AddIndex(
-            model_name='part',
-            index=models.Index(fields=['batch', 'serial'], name='traceabilit_batch_i_2d4622_idx'),
+            model_name="part",
+            index=models.Index(fields=["batch", "serial"], name="traceabilit_batch_i_2d4622_idx"),
         ),
         migrations.AddIndex(
-            model_name='part',
-            index=models.Index(fields=['status'], name='traceabilit_status_a59861_idx'),
+            model_name="part",
+            index=models.Index(fields=["status"], name="traceabilit_status_a59861_idx"),
         ),
         migrations.AddIndex(
-            model_name='part',
-            index=models.Index(fields=['created_at'], name='traceabilit_created_eaae73_idx'),
+            model_name="part",
+            index=models.Index(fields=["created_at"], name="traceabilit_created_eaae73_idx"),
         ),
         migrations.AddConstraint(
-            model_name='dimensionalfeature',
-            constraint=models.UniqueConstraint(fields=('part_type', 'name'), name='feature_name_unique_per_part_type'),
+            model_name="dimensionalfeature",
+            constraint=models.UniqueConstraint(fields=("part_type", "name"), name="feature_name_unique_per_part_type"),
         ),
         migrations.AddConstraint(
-            model_name='dimensionalfeature',
-            constraint=models.CheckConstraint(condition=models.Q(('lower_tol__lte', 0), ('upper_tol__gte', 0)), name='feature_tolerance_band'),
+            model_name="dimensionalfeature",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("lower_tol__lte", 0), ("upper_tol__gte", 0)), name="feature_tolerance_band"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='area',
-            constraint=models.UniqueConstraint(fields=('site', 'code'), name='area_code_unique_per_site'),
+            model_name="area",
+            constraint=models.UniqueConstraint(fields=("site", "code"), name="area_code_unique_per_site"),
         ),
         migrations.AddConstraint(
-            model_name='station',
-            constraint=models.UniqueConstraint(fields=('cell', 'code'), name='station_code_unique_per_cell'),
+            model_name="station",
+            constraint=models.UniqueConstraint(fields=("cell", "code"), name="station_code_unique_per_cell"),
         ),
         migrations.AddConstraint(
-            model_name='station',
-            constraint=models.UniqueConstraint(fields=('cell', 'position'), name='station_position_unique_per_cell'),
+            model_name="station",
+            constraint=models.UniqueConstraint(fields=("cell", "position"), name="station_position_unique_per_cell"),
         ),
         migrations.AddIndex(
-            model_name='failurecase',
-            index=models.Index(fields=['part', 'opened_at'], name='traceabilit_part_id_d5caa3_idx'),
+            model_name="failurecase",
+            index=models.Index(fields=["part", "opened_at"], name="traceabilit_part_id_d5caa3_idx"),
         ),
         migrations.AddIndex(
-            model_name='failurecase',
-            index=models.Index(fields=['status', 'opened_at'], name='traceabilit_status_797411_idx'),
+            model_name="failurecase",
+            index=models.Index(fields=["status", "opened_at"], name="traceabilit_status_797411_idx"),
         ),
         migrations.AddIndex(
-            model_name='stationevent',
-            index=models.Index(fields=['part', 'entered_at'], name='traceabilit_part_id_ce855c_idx'),
+            model_name="stationevent",
+            index=models.Index(fields=["part", "entered_at"], name="traceabilit_part_id_ce855c_idx"),
         ),
         migrations.AddIndex(
-            model_name='stationevent',
-            index=models.Index(fields=['station', 'entered_at'], name='traceabilit_station_ee32a2_idx'),
+            model_name="stationevent",
+            index=models.Index(fields=["station", "entered_at"], name="traceabilit_station_ee32a2_idx"),
         ),
     ]

@@ -4,6 +4,7 @@ UPDATE is always refused. DELETE (and TRUNCATE on PostgreSQL) is refused unless 
 `twinweb_audit_purge_permit`, a table outside Django's models (so `flush` never empties it): the test suite
 grants one to tear its databases down; production keeps it empty.
 """
+
 from __future__ import annotations
 
 from django.db import migrations

@@ -3,6 +3,7 @@
 The recursive trace queries walk LotLink (parent_id, child_id), LotConsumption (lot_id, part_id) / (part_id, lot_id)
 and PartComponent (assembly_id, component_id) / the unique component_id, which 0001 already indexes both ways.
 """
+
 import django.core.validators
 from django.db import migrations, models
 
@@ -14,7 +15,8 @@ class Migration(migrations.Migration):
             model_name="materialdefinition",
             name="gtin",
             field=models.CharField(
-                blank=True, help_text="GTIN-14 of the material, used for its lots' EPCIS class identifiers (LGTIN).",
+                blank=True,
+                help_text="GTIN-14 of the material, used for its lots' EPCIS class identifiers (LGTIN).",
                 max_length=14,
                 validators=[django.core.validators.RegexValidator("^\\d{14}$", "A GTIN-14 has 14 digits.")],
             ),

@@ -5,6 +5,7 @@ user could insert: an attacker with the application's credentials could delete t
 permit table is gone; the test suite installs its own teardown permit (tests/audit_permit.py) in its test
 databases only.
 """
+
 from __future__ import annotations
 
 from django.db import migrations

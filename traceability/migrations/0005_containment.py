@@ -6,57 +6,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('traceability', '0004_audit_delete_always_refused'),
+        ("traceability", "0004_audit_delete_always_refused"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='materiallot',
-            name='status_before_containment',
-            field=models.CharField(blank=True, choices=[('released', 'Released'), ('on_hold', 'On hold'), ('suspect', 'Suspect'), ('consumed', 'Consumed')], help_text='The status a suspect lot returns to when its last containment is released.', max_length=20),
+            model_name="materiallot",
+            name="status_before_containment",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("released", "Released"),
+                    ("on_hold", "On hold"),
+                    ("suspect", "Suspect"),
+                    ("consumed", "Consumed"),
+                ],
+                help_text="The status a suspect lot returns to when its last containment is released.",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='part',
-            name='status_on_release',
-            field=models.CharField(blank=True, choices=[('in_process', 'In process'), ('passed', 'Passed'), ('failed', 'Failed'), ('reworked', 'Reworked'), ('scrapped', 'Scrapped'), ('on_hold', 'On hold'), ('shipped', 'Shipped')], help_text='While containment holds the part: the status it takes when the last hold is released (its status before the hold, updated by what production decided meanwhile).', max_length=20),
+            model_name="part",
+            name="status_on_release",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("in_process", "In process"),
+                    ("passed", "Passed"),
+                    ("failed", "Failed"),
+                    ("reworked", "Reworked"),
+                    ("scrapped", "Scrapped"),
+                    ("on_hold", "On hold"),
+                    ("shipped", "Shipped"),
+                ],
+                help_text="While containment holds the part: the status it takes when the last hold is released (its status before the hold, updated by what production decided meanwhile).",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='Containment',
+            name="Containment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('contained_at', models.DateTimeField()),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('release_reason', models.TextField(blank=True)),
-                ('contained_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='containments', to='traceability.materiallot')),
-                ('released_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.TextField()),
+                ("contained_at", models.DateTimeField()),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                ("release_reason", models.TextField(blank=True)),
+                (
+                    "contained_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="containments",
+                        to="traceability.materiallot",
+                    ),
+                ),
+                (
+                    "released_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-contained_at'],
+                "ordering": ["-contained_at"],
             },
         ),
         migrations.CreateModel(
-            name='ContainmentHold',
+            name="ContainmentHold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('containment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='holds', to='traceability.containment')),
-                ('part', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='containment_holds', to='traceability.part')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "containment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="holds", to="traceability.containment"
+                    ),
+                ),
+                (
+                    "part",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="containment_holds",
+                        to="traceability.part",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='containment',
-            constraint=models.UniqueConstraint(condition=models.Q(('released_at__isnull', True)), fields=('lot',), name='containment_one_active_per_lot'),
+            model_name="containment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("released_at__isnull", True)),
+                fields=("lot",),
+                name="containment_one_active_per_lot",
+            ),
         ),
         migrations.AddIndex(
-            model_name='containmenthold',
-            index=models.Index(fields=['part', 'containment'], name='traceabilit_part_id_65278f_idx'),
+            model_name="containmenthold",
+            index=models.Index(fields=["part", "containment"], name="traceabilit_part_id_65278f_idx"),
         ),
         migrations.AddConstraint(
-            model_name='containmenthold',
-            constraint=models.UniqueConstraint(fields=('containment', 'part'), name='containment_hold_unique'),
+            model_name="containmenthold",
+            constraint=models.UniqueConstraint(fields=("containment", "part"), name="containment_hold_unique"),
         ),
     ]

@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('traceability', '0008_station_jobs'),
+        ("traceability", "0008_station_jobs"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='recordsignature',
-            name='meaning',
-            field=models.CharField(choices=[('disposition', 'Decided the disposition of a failed part'), ('countersign', 'Second person: approved this disposition'), ('release', 'Released the containment of a lot'), ('model_alias', 'Approved moving a defect model alias (deploy, promote, roll back)')], max_length=20),
+            model_name="recordsignature",
+            name="meaning",
+            field=models.CharField(
+                choices=[
+                    ("disposition", "Decided the disposition of a failed part"),
+                    ("countersign", "Second person: approved this disposition"),
+                    ("release", "Released the containment of a lot"),
+                    ("model_alias", "Approved moving a defect model alias (deploy, promote, roll back)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

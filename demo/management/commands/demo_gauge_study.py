@@ -5,6 +5,7 @@ noise and placement, measured by the edge's measurement programme, recorded thro
 
 The reference value defaults to the middle of the tolerance; the study is stored beside the characteristic's
 capability (its SPC page and the part type's summary)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,7 +46,14 @@ class Command(BaseCommand):
             px = measure_part(rendered.image, spec, DEFAULT_PX_PER_MM).values_px.get(feature.name)
             if px is not None:
                 values.append(float(px) / DEFAULT_PX_PER_MM)
-        study = record_gauge_study(ch, actor=user, values=values, reference_value=reference,
-                                   note=f"{len(values)} renders of one reference part (demo renderer)")
-        self.stdout.write(f"Cg {study.cg:.2f}  Cgk {study.cgk:.2f}  bias {study.bias:+.5f}  s {study.sd:.5f}  "
-                          f"({'capable' if study.capable else 'not capable'})")
+        study = record_gauge_study(
+            ch,
+            actor=user,
+            values=values,
+            reference_value=reference,
+            note=f"{len(values)} renders of one reference part (demo renderer)",
+        )
+        self.stdout.write(
+            f"Cg {study.cg:.2f}  Cgk {study.cgk:.2f}  bias {study.bias:+.5f}  s {study.sd:.5f}  "
+            f"({'capable' if study.capable else 'not capable'})"
+        )

@@ -19,6 +19,7 @@ The embedded redis-server (no REDIS_URL) is held by this command from the start 
 Django, cannot hold it itself) and stopped after the children, unless another process still holds it (its queue
 is kept on disk, in var/redis/appendonly.aof, for the next run).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -93,10 +94,15 @@ class Command(BaseCommand):
         parser.add_argument("--speed", type=float, default=1.0, help="Simulator speed-up factor (default 1).")
         parser.add_argument("--defect-rate", type=float, default=0.1)
         parser.add_argument("--parts", type=int, default=None, help="Stop the simulator after N parts.")
-        parser.add_argument("--no-simulator", action="store_true", help="Run neither the simulated PLC nor the gateway.")
+        parser.add_argument(
+            "--no-simulator", action="store_true", help="Run neither the simulated PLC nor the gateway."
+        )
         parser.add_argument("--plc-port", type=int, default=4840, help="The simulated PLC's OPC UA port.")
-        parser.add_argument("--no-profile", action="store_true",
-                            help="Do not queue the first edge profiling run (queued only when the device has none).")
+        parser.add_argument(
+            "--no-profile",
+            action="store_true",
+            help="Do not queue the first edge profiling run (queued only when the device has none).",
+        )
         parser.add_argument("--stop-timeout", type=float, default=10.0, help="Seconds between SIGTERM and SIGKILL.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -107,7 +113,9 @@ class Command(BaseCommand):
         embedded_redis.needed()
         cell = Cell.objects.filter(code=options["cell"]).first()
         if cell is None:
-            raise CommandError(f"cell {options['cell']} not found: run `python manage.py seed_demo` first (make demo does)")
+            raise CommandError(
+                f"cell {options['cell']} not found: run `python manage.py seed_demo` first (make demo does)"
+            )
         device, created = register_edge_device(options["device"], cell=cell, actor=None, name="Demo Jetson")
         if created:
             self.stdout.write(f"Registered edge device {device.device_id} for cell {cell.code}.")
@@ -118,39 +126,100 @@ class Command(BaseCommand):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         children = [
-            Child("web", [python, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "twinweb.asgi:application"]),
-            Child("ingest", [python, "-m", "celery", "-A", "twinweb", "worker", "-Q", "ingest", "--pool", "solo",
-                             "-n", "ingest@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
+            Child(
+                "web",
+                [python, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "twinweb.asgi:application"],
+            ),
+            Child(
+                "ingest",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "twinweb",
+                    "worker",
+                    "-Q",
+                    "ingest",
+                    "--pool",
+                    "solo",
+                    "-n",
+                    "ingest@%h",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            ),
             # The edge worker asks the server for its models (deployments from /modelops/) at start and every minute.
-            Child("edge", [python, "-m", "edge_worker.worker", "--device", device.device_id,
-                           "--queues", cobot_queue(cell.code)],
-                  env={"TWINWEB_EDGE_SECRET": edge_secret.text(),
-                       "TWINWEB_SERVER_URL": f"http://{options['host']}:{options['port']}/"}),
+            Child(
+                "edge",
+                [python, "-m", "edge_worker.worker", "--device", device.device_id, "--queues", cobot_queue(cell.code)],
+                env={
+                    "TWINWEB_EDGE_SECRET": edge_secret.text(),
+                    "TWINWEB_SERVER_URL": f"http://{options['host']}:{options['port']}/",
+                },
+            ),
         ]
         children.append(Child("andon", [python, manage, "watch_andon", "--interval", "5"], essential=False))
         children.append(Child("spc", [python, manage, "watch_spc", "--interval", "5"], essential=False))
         children.append(Child("models", [python, manage, "watch_model_overrides", "--interval", "60"], essential=False))
         training = importlib.util.find_spec("torch") is not None
         if training:  # a quality engineer trains a candidate model from /modelops/ (minutes of CPU)
-            children.append(Child("training", [python, "-m", "celery", "-A", "twinweb", "worker", "-Q",
-                                               settings.TWINWEB_TRAINING_QUEUE, "--pool", "solo", "-n", "training@%h",
-                                               "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-                                  essential=False))
+            children.append(
+                Child(
+                    "training",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "twinweb",
+                        "worker",
+                        "-Q",
+                        settings.TWINWEB_TRAINING_QUEUE,
+                        "--pool",
+                        "solo",
+                        "-n",
+                        "training@%h",
+                        "--loglevel",
+                        "INFO",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    essential=False,
+                )
+            )
         endpoint = f"opc.tcp://127.0.0.1:{options['plc_port']}/twinweb/"
         if not options["no_simulator"]:
-            plc = [python, manage, "run_cell_plc", "--cell", cell.code, "--endpoint", endpoint,
-                   "--speed", str(options["speed"])]
+            plc = [
+                python,
+                manage,
+                "run_cell_plc",
+                "--cell",
+                cell.code,
+                "--endpoint",
+                endpoint,
+                "--speed",
+                str(options["speed"]),
+            ]
             if options["parts"]:
                 plc += ["--parts", str(options["parts"])]
             children.append(Child("plc", plc, essential=False))
-            children.append(Child("gateway", [python, manage, "run_cell_gateway", "--cell", cell.code,
-                                              "--endpoint", endpoint]))
+            children.append(
+                Child("gateway", [python, manage, "run_cell_gateway", "--cell", cell.code, "--endpoint", endpoint])
+            )
 
         # The edge worker has no Django settings: it is told the broker (the embedded one, unless REDIS_URL is set).
         # The demo camera (the renderer) draws the part each serial stands for; the cobot is driven over OPC UA.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "twinweb.settings",
-               "TWINWEB_BROKER_URL": settings.CELERY_BROKER_URL, "TWINWEB_COBOT_LINK": "opcua",
-               "TWINWEB_CAMERA_RENDER_DEFECT_RATE": str(options["defect_rate"])}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": "twinweb.settings",
+            "TWINWEB_BROKER_URL": settings.CELERY_BROKER_URL,
+            "TWINWEB_COBOT_LINK": "opcua",
+            "TWINWEB_CAMERA_RENDER_DEFECT_RATE": str(options["defect_rate"]),
+        }
         stopping = False
 
         def on_signal(signum: int, _frame: Any) -> None:
@@ -164,11 +233,15 @@ class Command(BaseCommand):
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\nTwinWeb demo running at {url}"))
         self.stdout.write(f"  users ({DEMO_PASSWORD}): " + ", ".join(DEMO_USERS))
-        self.stdout.write(f"  edge device {device.device_id} on queues edge.{device.device_id}, {cobot_queue(cell.code)}")
+        self.stdout.write(
+            f"  edge device {device.device_id} on queues edge.{device.device_id}, {cobot_queue(cell.code)}"
+        )
         if not options["no_simulator"]:
             self.stdout.write(f"  simulated PLC on {endpoint}, linked by the cell gateway (OPC UA)")
         if not training:
-            self.stdout.write("  model training off: PyTorch is not installed (make venv-dev installs it; then /modelops/)")
+            self.stdout.write(
+                "  model training off: PyTorch is not installed (make venv-dev installs it; then /modelops/)"
+            )
         if not options["no_profile"]:
             self._queue_first_profiling_run(device)
         self.stdout.write("  Ctrl-C stops everything.\n")

@@ -5,6 +5,7 @@ batches of many serials with station events, an inspection of every part at both
 through the ingest action, as live results are: see demo/history.py), failure cases, pallets, and one user per
 role.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -159,10 +160,16 @@ class Command(BaseCommand):
         created = {}
         for index, spec in enumerate(DEMO_PART_TYPES.values(), start=1):
             created[spec.code] = actions.create_part_type(
-                code=spec.code, name=spec.name, family=spec.family, drawing_number=spec.drawing_number,
-                revision=spec.revision, gtin=gs1.gtin14(COMPANY_PREFIX, index), four_eyes_override=spec.code == "CF-80",
+                code=spec.code,
+                name=spec.name,
+                family=spec.family,
+                drawing_number=spec.drawing_number,
+                revision=spec.revision,
+                gtin=gs1.gtin14(COMPANY_PREFIX, index),
+                four_eyes_override=spec.code == "CF-80",
                 features=actions.feature_inputs(spec.features),
-                actor=actor, reason="demo plant's drawings",
+                actor=actor,
+                reason="demo plant's drawings",
             )
         return created
 
@@ -192,16 +199,22 @@ class Command(BaseCommand):
                 for _ in range(2):
                     number += 1
                     lot = actions.receive_lot(
-                        lot_key=f"LOT-{number:05d}", material=material, supplier=supplier,
+                        lot_key=f"LOT-{number:05d}",
+                        material=material,
+                        supplier=supplier,
                         supplier_lot_number=f"{supplier[:3].upper()}-{rng.randint(100000, 999999)}",
-                        quantity=Decimal(20000 if unit == "pcs" else 2000), received_at=received, actor=actor,
+                        quantity=Decimal(20000 if unit == "pcs" else 2000),
+                        received_at=received,
+                        actor=actor,
                     )
                     lots[code].append(lot)
                     received += dt.timedelta(hours=7)
         billet = lots["al-6061-billet"][0]
         halves = actions.split_lot(
-            billet, children=[(f"{billet.lot_key}-A", Decimal(800)), (f"{billet.lot_key}-B", Decimal(800))],
-            actor=actor, at=received,
+            billet,
+            children=[(f"{billet.lot_key}-A", Decimal(800)), (f"{billet.lot_key}-B", Decimal(800))],
+            actor=actor,
+            at=received,
         )
         lots["al-6061-billet"] = [*halves, *lots["al-6061-billet"][1:]]
         rings = lots["o-ring-80"]
@@ -225,23 +238,35 @@ class Command(BaseCommand):
             if ch.feature.name != history.WORN_FEATURE:
                 continue
             try:
-                freeze_limits(ch, actor=quinn, baseline_size=125, baseline_start=0,
-                              reason="demo: Phase I baseline, the first 25 subgroups after a tool change")
+                freeze_limits(
+                    ch,
+                    actor=quinn,
+                    baseline_size=125,
+                    baseline_start=0,
+                    reason="demo: Phase I baseline, the first 25 subgroups after a tool change",
+                )
             except (DomainError, ValidationError) as exc:
                 self.stdout.write(f"  SPC {ch}: no limits frozen ({exc})")
                 continue
             self.stdout.write(f"  SPC {ch}: limits frozen from the first 125 values")
 
     def _history(
-        self, actor: Any, rng: random.Random, cell: Cell, part_types: dict[str, PartType],
-        lots: dict[str, list[MaterialLot]], *, total: int,
+        self,
+        actor: Any,
+        rng: random.Random,
+        cell: Cell,
+        part_types: dict[str, PartType],
+        lots: dict[str, list[MaterialLot]],
+        *,
+        total: int,
     ) -> None:
         """Batches of parts made over the last six days: their lots and station visits imported as history, and
         their inspections stored as the edge device's results through the ingest action (which fails the parts
         that failed and opens their failure cases, as it does live). Older batches' cases are dispositioned."""
         stations = {s.code: s for s in cell.stations.all()}
-        device, _ = register_edge_device(DEMO_DEVICE_ID, cell=cell, actor=actor, name="Jetson Nano (demo)",
-                                         hardware="NVIDIA Jetson Nano 4 GB")
+        device, _ = register_edge_device(
+            DEMO_DEVICE_ID, cell=cell, actor=actor, name="Jetson Nano (demo)", hardware="NVIDIA Jetson Nano 4 GB"
+        )
         ensure_edge_secret(device, actor=actor)  # run_demo hands it to the edge worker it starts
         images = history.ReferenceImages()
         batch_size = 500
@@ -251,8 +276,12 @@ class Command(BaseCommand):
         for batch_index in range(batch_count):
             code = list(part_types)[batch_index % len(part_types)]
             batch = actions.create_batch(
-                batch_number=f"B-{clock:%y%m%d}-{batch_index + 1:03d}", part_type=part_types[code], cell=cell,
-                planned_quantity=batch_size, actor=actor, at=clock,
+                batch_number=f"B-{clock:%y%m%d}-{batch_index + 1:03d}",
+                part_type=part_types[code],
+                cell=cell,
+                planned_quantity=batch_size,
+                actor=actor,
+                at=clock,
             )
             parts: list[actions.HistoricalPart] = []
             results: list[Any] = []
@@ -261,27 +290,47 @@ class Command(BaseCommand):
                 consumed = [(rng.choice(lots[material]), quantity) for material, quantity in BILL_OF_MATERIALS[code]]
                 defect = rng.choices([None, "visual", "dimensional"], weights=[95, 3.5, 1.5])[0]
                 surface = rng.choice(history.VISUAL_DEFECTS) if defect == "visual" else "ok"
-                measured = history.simulated_measurements(code, rng, progress=n / batch_size,
-                                                          failed=defect == "dimensional")
+                measured = history.simulated_measurements(
+                    code, rng, progress=n / batch_size, failed=defect == "dimensional"
+                )
                 out_of_tolerance = not all(m.passed for m in measured)  # a worn tool can fail a part on its own
                 failed = surface != "ok" or out_of_tolerance
-                events, clock = self._station_events(rng, stations, clock, failed=failed, visual_nok=surface != "ok",
-                                                     dimensional_nok=out_of_tolerance)
+                events, clock = self._station_events(
+                    rng, stations, clock, failed=failed, visual_nok=surface != "ok", dimensional_nok=out_of_tolerance
+                )
                 at = {e["station"].code: e["entered_at"] + dt.timedelta(seconds=2) for e in events}
                 # A failed part is still in process when its results arrive: ingest fails it, as on the line.
                 status = PartStatus.IN_PROCESS if failed else PartStatus.PASSED
                 parts.append(actions.HistoricalPart(serial, events[0]["entered_at"], status, consumed, events))
-                results.append(history.visual_result(serial, code, surface=surface, captured_at=at["visual"],
-                                                     device_id=device.device_id, rng=rng, images=images))
-                results.append(history.dimensional_result(serial, code, measurements=measured,
-                                                          captured_at=at["dimensional"], device_id=device.device_id,
-                                                          images=images))
+                results.append(
+                    history.visual_result(
+                        serial,
+                        code,
+                        surface=surface,
+                        captured_at=at["visual"],
+                        device_id=device.device_id,
+                        rng=rng,
+                        images=images,
+                    )
+                )
+                results.append(
+                    history.dimensional_result(
+                        serial,
+                        code,
+                        measurements=measured,
+                        captured_at=at["dimensional"],
+                        device_id=device.device_id,
+                        images=images,
+                    )
+                )
             with transaction.atomic():
                 actions.import_production_history(batch, parts=parts, actor=actor, source="demo seed")
             for chunk in history.chunks(results, 250):
                 # Signed as the device sends them: history takes the live path, authentication included.
-                record_inspection_results([sign_as_device(r.to_dict(), task=INGEST_RESULT_TASK, device=device)
-                                           for r in chunk], source="demo seed")
+                record_inspection_results(
+                    [sign_as_device(r.to_dict(), task=INGEST_RESULT_TASK, device=device) for r in chunk],
+                    source="demo seed",
+                )
             if batch_index < batch_count - 1:
                 for case in FailureCase.objects.filter(part__batch=batch, status=FailureCaseStatus.OPEN):
                     disposition = rng.choice([Disposition.SCRAP, Disposition.REWORK, Disposition.SCRAP])
@@ -290,8 +339,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  batch {batch.batch_number}: {batch_size} parts, {len(results)} inspections")
 
     def _station_events(
-        self, rng: random.Random, stations: dict[str, Station], clock: dt.datetime, *, failed: bool,
-        visual_nok: bool, dimensional_nok: bool,
+        self,
+        rng: random.Random,
+        stations: dict[str, Station],
+        clock: dt.datetime,
+        *,
+        failed: bool,
+        visual_nok: bool,
+        dimensional_nok: bool,
     ) -> tuple[list[dict[str, Any]], dt.datetime]:
         """One part's way through the cell; the conveyor index is the 15 s takt."""
         events = []
@@ -300,11 +355,15 @@ class Command(BaseCommand):
         for code in path:
             duration = max(2.0, rng.gauss(12.5 if code != "cobot" else 45.0, 1.2))
             nok = (visual_nok and code == "visual") or (dimensional_nok and code == "dimensional")
-            events.append({
-                "station": stations[code], "entered_at": at, "left_at": at + dt.timedelta(seconds=duration),
-                "outcome": StationOutcome.NOK if nok else StationOutcome.OK,
-                "parameters": {"cycle_time_s": round(duration, 2)},
-            })
+            events.append(
+                {
+                    "station": stations[code],
+                    "entered_at": at,
+                    "left_at": at + dt.timedelta(seconds=duration),
+                    "outcome": StationOutcome.NOK if nok else StationOutcome.OK,
+                    "parameters": {"cycle_time_s": round(duration, 2)},
+                }
+            )
             at += dt.timedelta(seconds=duration + rng.uniform(0.5, 2.5))
         return events, clock + dt.timedelta(seconds=max(13.0, rng.gauss(15.0, 1.0)))
 
@@ -313,7 +372,7 @@ class Command(BaseCommand):
         for start in range(0, len(good), 120):
             pallet_number += 1
             pallet = actions.create_pallet(sscc=gs1.sscc(COMPANY_PREFIX, pallet_number), actor=actor)
-            actions.pack_parts(good[start:start + 120], pallet=pallet, actor=actor)
+            actions.pack_parts(good[start : start + 120], pallet=pallet, actor=actor)
             actions.close_pallet(pallet, actor=actor)
             if ship:
                 actions.ship_pallet(pallet, actor=actor)

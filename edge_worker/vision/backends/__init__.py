@@ -141,7 +141,9 @@ def available_backends() -> dict[str, tuple[bool, str]]:
     return out
 
 
-def create_backend(name: str, *, precision: str = "fp32", model_dir: Path | None = None, threads: int | None = None) -> Classifier:
+def create_backend(
+    name: str, *, precision: str = "fp32", model_dir: Path | None = None, threads: int | None = None
+) -> Classifier:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
     mod = _module(name)

@@ -30,7 +30,9 @@ class OnnxRuntimeClassifier(Classifier):
         if "TensorrtExecutionProvider" in have:
             providers.append(("TensorrtExecutionProvider", {"trt_fp16_enable": precision == "fp16"}))
         elif precision != "fp32":
-            raise BackendUnavailable(f"onnxruntime: {precision} needs the TensorRT execution provider; this build has {have}")
+            raise BackendUnavailable(
+                f"onnxruntime: {precision} needs the TensorRT execution provider; this build has {have}"
+            )
         if "CUDAExecutionProvider" in have:
             providers.append("CUDAExecutionProvider")
         providers.append("CPUExecutionProvider")

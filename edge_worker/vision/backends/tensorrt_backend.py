@@ -68,8 +68,10 @@ def precision_refusal(trt_version: str, precision: str, fast_fp16: bool = True, 
     if precision == "fp32":
         return None
     if major >= 11:
-        return (f"TensorRT {trt_version} removed the {precision.upper()} builder flag and the INT8 calibrator; "
-                "build from a strongly typed (modelopt autocast/quantized) ONNX instead")
+        return (
+            f"TensorRT {trt_version} removed the {precision.upper()} builder flag and the INT8 calibrator; "
+            "build from a strongly typed (modelopt autocast/quantized) ONNX instead"
+        )
     if major < 8:
         return f"TensorRT {trt_version} is older than 8.x, which this backend needs"
     if precision == "fp16" and not fast_fp16:
@@ -136,7 +138,9 @@ def _make_calibrator(trt: Any, cuda: Any, input_size: int, cache_file: Path) -> 
 class TensorRTClassifier(Classifier):
     name = "tensorrt"
 
-    def __init__(self, model: ModelInfo, *, precision: str, threads: int, cache_dir: Path | None = None, device_index: int = 0) -> None:
+    def __init__(
+        self, model: ModelInfo, *, precision: str, threads: int, cache_dir: Path | None = None, device_index: int = 0
+    ) -> None:
         super().__init__(model)
         trt = _import_trt()
         import pycuda.driver as cuda
@@ -193,7 +197,8 @@ class TensorRTClassifier(Classifier):
         trt = self._trt
         builder = trt.Builder(self._logger)
         refusal = precision_refusal(
-            trt.__version__, precision,
+            trt.__version__,
+            precision,
             fast_fp16=bool(getattr(builder, "platform_has_fast_fp16", True)),
             fast_int8=bool(getattr(builder, "platform_has_fast_int8", True)),
         )
@@ -251,7 +256,9 @@ class TensorRTClassifier(Classifier):
                 self._context.execute_async_v3(stream_handle=self._stream.handle)
             else:
                 self._context.set_binding_shape(0, batch.shape)
-                self._context.execute_async_v2(bindings=[int(self._d_in), int(self._d_out)], stream_handle=self._stream.handle)
+                self._context.execute_async_v2(
+                    bindings=[int(self._d_in), int(self._d_out)], stream_handle=self._stream.handle
+                )
             cuda.memcpy_dtoh_async(self._h_out[:n], self._d_out, self._stream)
             self._stream.synchronize()
             return np.array(self._h_out[:n])

@@ -30,7 +30,13 @@ class TorchClassifier(Classifier):
 
         torch.set_num_threads(threads)
         arch = model.card["architecture"]
-        net = DefectNet(len(model.classes), in_channels=model.channels, config=tuple(tuple(c) for c in arch["config_t_c_n_s"]), stem=arch["stem"], last=arch["last"])
+        net = DefectNet(
+            len(model.classes),
+            in_channels=model.channels,
+            config=tuple(tuple(c) for c in arch["config_t_c_n_s"]),
+            stem=arch["stem"],
+            last=arch["last"],
+        )
         state = torch.load(model.verified_path("pt"), map_location="cpu", weights_only=True)
         net.load_state_dict(state)
         self._net = net.eval()

@@ -1,6 +1,7 @@
 """`python manage.py calibrate --cell ac-cell-1 --station dimensional --image target.png`: a station camera's scale
 (px per mm) from an image of the dot-grid calibration target; stored per station and used by the next capture.
 `--render` renders the demo target instead (at the demo renderer's scale, or --px-per-mm)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,18 @@ class Command(BaseCommand):
         parser.add_argument("--pitch", type=float, default=TARGET_PITCH_MM, help="The target's dot pitch in mm")
         parser.add_argument("--seed", type=int, default=0)
 
-    def handle(self, *args: Any, cell: str, station: str, image: Path | None, render: bool, px_per_mm: float,
-               pitch: float, seed: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        cell: str,
+        station: str,
+        image: Path | None,
+        render: bool,
+        px_per_mm: float,
+        pitch: float,
+        seed: int,
+        **options: Any,
+    ) -> None:
         target = Station.objects.filter(cell__code=cell, code=station).first()
         if target is None:
             raise CommandError(f"no station {station!r} in cell {cell!r}")
@@ -43,5 +54,7 @@ class Command(BaseCommand):
             calibration = calibrate_station(target, png=png, actor=None, pitch_mm=pitch)
         except DomainError as refusal:
             raise CommandError(str(refusal)) from None
-        self.stdout.write(f"{cell}/{station}: {calibration.px_per_mm:.5f} px/mm from {calibration.dots} dots, "
-                          f"residual {calibration.residual_px:.3f} px (calibration {calibration.pk})")
+        self.stdout.write(
+            f"{cell}/{station}: {calibration.px_per_mm:.5f} px/mm from {calibration.dots} dots, "
+            f"residual {calibration.residual_px:.3f} px (calibration {calibration.pk})"
+        )

@@ -8,6 +8,7 @@ For provisioning scripts: `--quiet` prints the secret alone, e.g.
 The secret it replaces stays valid for TWINWEB_EDGE_SECRET_GRACE_S (time to restart the device with the new
 one); `--revoke-previous` ends it now (a secret that leaked). The issue is audited; the secret is stored nowhere.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--device", required=True, help="the edge device id")
-        parser.add_argument("--revoke-previous", action="store_true",
-                            help="end the previous secret now instead of after the grace period")
+        parser.add_argument(
+            "--revoke-previous",
+            action="store_true",
+            help="end the previous secret now instead of after the grace period",
+        )
         parser.add_argument("--actor", default="", help="username the audit record names (default: the system)")
         parser.add_argument("--quiet", action="store_true", help="print the secret alone")
 
@@ -42,8 +46,10 @@ class Command(BaseCommand):
         if options["quiet"]:
             self.stdout.write(issued.secret.text())
             return
-        self.stdout.write(f"New secret for edge device {device.device_id} (key id {issued.secret.kid}). It is shown "
-                          "this once; put it on the device as TWINWEB_EDGE_SECRET or in TWINWEB_EDGE_SECRET_FILE:")
+        self.stdout.write(
+            f"New secret for edge device {device.device_id} (key id {issued.secret.kid}). It is shown "
+            "this once; put it on the device as TWINWEB_EDGE_SECRET or in TWINWEB_EDGE_SECRET_FILE:"
+        )
         self.stdout.write(issued.secret.text())
         for old in issued.replaced:
             assert old.expires_at is not None

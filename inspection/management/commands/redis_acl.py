@@ -6,6 +6,7 @@ the command line gets a new random password: the file holds only its SHA-256, an
 password is printed this once (REDIS_URL for the server, TWINWEB_BROKER_URL for a device). Users not named keep
 their line. Load it with `aclfile /etc/redis/users.acl` in redis.conf, then `ACL LOAD` after each change.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,11 @@ def connection_url(user: RedisUser, *, host: str, port: int, ca: str, tls: bool 
 def updated_acl(existing: str, users: list[RedisUser]) -> str:
     """The ACL file with these users' lines replaced (or added), the default user off, other lines kept."""
     names = {u.name for u in users} | {"default"}
-    kept = [line for line in existing.splitlines()
-            if line.strip() and not (line.split()[:1] == ["user"] and line.split()[1:2] and line.split()[1] in names)]
+    kept = [
+        line
+        for line in existing.splitlines()
+        if line.strip() and not (line.split()[:1] == ["user"] and line.split()[1:2] and line.split()[1] in names)
+    ]
     return "\n".join([DEFAULT_USER_OFF, *kept, *[u.acl_line() for u in users]]) + "\n"
 
 
@@ -46,7 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--ca", default="/etc/twinweb/redis-ca.pem", help="CA certificate path in the URLs")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        devices = list(EdgeDevice.objects.select_related("cell").order_by("device_id")) if options["all_devices"] else []
+        devices = (
+            list(EdgeDevice.objects.select_related("cell").order_by("device_id")) if options["all_devices"] else []
+        )
         for device_id in options["device"]:
             device = EdgeDevice.objects.select_related("cell").filter(device_id=device_id).first()
             if device is None:
@@ -64,5 +70,9 @@ class Command(BaseCommand):
         os.replace(tmp, out)
         self.stdout.write(f"Wrote {out} ({len(users)} user(s) with new passwords). Their URLs, shown this once:")
         for user in users:
-            self.stdout.write(f"  {user.name}: {connection_url(user, host=options['host'], port=options['port'], ca=options['ca'])}")
-        self.stdout.write("Then: redis-cli ... ACL LOAD (the server's user may not; use an admin user or restart Redis).")
+            self.stdout.write(
+                f"  {user.name}: {connection_url(user, host=options['host'], port=options['port'], ca=options['ca'])}"
+            )
+        self.stdout.write(
+            "Then: redis-cli ... ACL LOAD (the server's user may not; use an admin user or restart Redis)."
+        )

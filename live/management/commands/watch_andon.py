@@ -1,4 +1,5 @@
 """Evaluate the andon rules of every cell in a loop (one process per deployment): `manage.py watch_andon`."""
+
 from __future__ import annotations
 
 import time

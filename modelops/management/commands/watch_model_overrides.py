@@ -1,5 +1,6 @@
 """Roll a cell's champion back when operators override too many of its verdicts, in a loop (one process per
 deployment): `manage.py watch_model_overrides`. Limits: TWINWEB_MODEL_OVERRIDE_RATE_MAX, _MIN_REVIEWS, _WINDOW_S."""
+
 from __future__ import annotations
 
 import time

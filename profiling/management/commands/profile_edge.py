@@ -7,6 +7,7 @@ The job goes to the device's queue `edge.<device_id>`; its report comes back on 
 profiling run (shown at /profiling/). --wait polls for the stored run and prints the table. --inline runs the
 protocol in this process (no worker needed) and stores the report through the same action.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,25 +35,42 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1)
         parser.add_argument("--seed", type=int, default=ProfileConfig.seed, help="Seed of the rendered test set.")
         parser.add_argument("--variants", default="", help=f"Comma-separated subset of: {', '.join(VARIANT_KEYS)}.")
-        parser.add_argument("--threads", type=int, default=None,
-                            help="CPU threads per backend (default: EDGE_WORKER_INFER_THREADS or min(CPUs, 4)).")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="CPU threads per backend (default: EDGE_WORKER_INFER_THREADS or min(CPUs, 4)).",
+        )
         parser.add_argument("--sampler", default="auto", choices=["auto", "jtop", "nvml", "rapl", "none"])
         parser.add_argument("--power-rate", type=float, default=10.0, help="Power samples per second (default 10).")
-        parser.add_argument("--model-dir", default=None, help="Model directory on the device (default: the shipped model).")
+        parser.add_argument(
+            "--model-dir", default=None, help="Model directory on the device (default: the shipped model)."
+        )
         parser.add_argument("--wait", action="store_true", help="Wait for the stored run and print its table.")
         parser.add_argument("--timeout", type=float, default=1800.0, help="Seconds --wait waits (default 1800).")
-        parser.add_argument("--inline", action="store_true", help="Run the protocol here instead of on the device's worker.")
-        parser.add_argument("--reply-queue", default=INGEST_QUEUE,
-                            help="Queue the device sends its report to (default ingest; a worker must consume it).")
+        parser.add_argument(
+            "--inline", action="store_true", help="Run the protocol here instead of on the device's worker."
+        )
+        parser.add_argument(
+            "--reply-queue",
+            default=INGEST_QUEUE,
+            help="Queue the device sends its report to (default ingest; a worker must consume it).",
+        )
         parser.add_argument("--cell", default="", help="Register the device for this cell code if it is not known yet.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             config = ProfileConfig(
-                images=opts["images"], warmup=opts["warmup"], rounds=opts["rounds"], batch_size=opts["batch_size"],
-                seed=opts["seed"], power_sampler=opts["sampler"], power_rate_hz=opts["power_rate"],
+                images=opts["images"],
+                warmup=opts["warmup"],
+                rounds=opts["rounds"],
+                batch_size=opts["batch_size"],
+                seed=opts["seed"],
+                power_sampler=opts["sampler"],
+                power_rate_hz=opts["power_rate"],
                 variants=tuple(v.strip() for v in opts["variants"].split(",") if v.strip()),
-                model_dir=opts["model_dir"], threads=opts["threads"],
+                model_dir=opts["model_dir"],
+                threads=opts["threads"],
             )
             from edge_worker.contracts.profiling import select_variants
 
@@ -76,7 +94,9 @@ class Command(BaseCommand):
         if device is not None:
             return device
         if not cell_code:
-            raise CommandError(f"no edge device {device_id!r}; register it (admin, seed_demo) or pass --cell <cell code>")
+            raise CommandError(
+                f"no edge device {device_id!r}; register it (admin, seed_demo) or pass --cell <cell code>"
+            )
         from inspection.actions.edge import register_edge_device
         from traceability.models import Cell
 
@@ -104,8 +124,10 @@ class Command(BaseCommand):
             if run.status != ProfilingRunStatus.QUEUED:
                 return run
             time.sleep(1.0)
-        raise CommandError(f"run {run.run_id} not reported within {timeout_s:.0f} s (is the worker of "
-                           f"{run.device.queue_name} running? python -m edge_worker.worker --device {run.device.device_id})")
+        raise CommandError(
+            f"run {run.run_id} not reported within {timeout_s:.0f} s (is the worker of "
+            f"{run.device.queue_name} running? python -m edge_worker.worker --device {run.device.device_id})"
+        )
 
     def _print(self, run: ProfilingRun) -> None:
         run = ProfilingRun.objects.select_related("device").prefetch_related("variants").get(pk=run.pk)

@@ -11,6 +11,7 @@ confirmed NOK. Reviews whose NOK was dimensional only carry no surface class and
 
     python manage.py export_reviewed_samples --out var/reviewed-samples
 """
+
 from __future__ import annotations
 
 import statistics
@@ -71,17 +72,28 @@ class Command(BaseCommand):
             name = f"images/{len(rows):05d}_{part_type}_{label}.png"
             with image.file.open("rb") as fh:
                 (out_dir / name).write_bytes(fh.read())
-            rows.append({
-                "file": name, "part_type": part_type, "seed": None, "defect_class": label,
-                "px_per_mm": px_per_mm(review),
-                "dimensions_mm": {m.name: m.value for m in inspection.measurements.all()},
-                "source": "debug_mode_review", "result_id": str(inspection.result_id), "serial": inspection.part.serial,
-                "image_sha256": image.sha256, "machine_verdict": inspection.verdict,
-                "machine_class": inspection.defect_class, "machine_confidence": inspection.defect_confidence,
-                "model_version": inspection.model_version, "review_verdict": review.verdict,
-                "reviewer": review.reviewer.get_username(), "signed_at": review.signed_at.isoformat(),
-                "content_sha256": review.content_sha256,
-            })
+            rows.append(
+                {
+                    "file": name,
+                    "part_type": part_type,
+                    "seed": None,
+                    "defect_class": label,
+                    "px_per_mm": px_per_mm(review),
+                    "dimensions_mm": {m.name: m.value for m in inspection.measurements.all()},
+                    "source": "debug_mode_review",
+                    "result_id": str(inspection.result_id),
+                    "serial": inspection.part.serial,
+                    "image_sha256": image.sha256,
+                    "machine_verdict": inspection.verdict,
+                    "machine_class": inspection.defect_class,
+                    "machine_confidence": inspection.defect_confidence,
+                    "model_version": inspection.model_version,
+                    "review_verdict": review.verdict,
+                    "reviewer": review.reviewer.get_username(),
+                    "signed_at": review.signed_at.isoformat(),
+                    "content_sha256": review.content_sha256,
+                }
+            )
         write_labels(out_dir, rows, seed=None, source="Debug Mode reviews (human labels)")
         self.stdout.write(
             f"Wrote {len(rows)} reviewed samples to {out_dir}"

@@ -1,6 +1,7 @@
 """Evaluate the SPC run rules of every characteristic with frozen limits, in a loop (one process per deployment,
 beside watch_andon): `manage.py watch_spc [--interval 5] [--once]`. New characteristics are discovered from the
 measurements every `--discover-every` passes."""
+
 from __future__ import annotations
 
 import time

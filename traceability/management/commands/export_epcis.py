@@ -6,6 +6,7 @@ for a web request:
 The document is streamed: events are built, hashed and written a chunk at a time, so memory does not grow with
 the recall. A file appears under its name only once complete (it is written next to it under a temporary name).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ class Command(BaseCommand):
         target.add_argument("--part", metavar="SERIAL")
         target.add_argument("--lot", metavar="LOT_KEY")
         parser.add_argument("--output", metavar="FILE", help="default: standard output")
-        parser.add_argument("--validate", action="store_true",
-                            help="check every event against GS1's schema before writing anything")
+        parser.add_argument(
+            "--validate", action="store_true", help="check every event against GS1's schema before writing anything"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()

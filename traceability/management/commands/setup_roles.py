@@ -1,4 +1,5 @@
 """Create or refresh the five role groups and their permissions (also runs after every migrate)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ It prints the chain's head (`RECORD_ID:SHA256`). Keep that line outside the data
 store, a signed e-mail): `--anchor` with it later also proves that no record was removed from the end of the trail,
 which the chain alone cannot show.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,12 @@ class Command(BaseCommand):
     help = "Verify the hash-chained audit trail; exit non-zero naming the first broken record."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--anchor", metavar="RECORD_ID:SHA256", default=None,
-                            help="A head printed by an earlier run: that record must still be there, unchanged.")
+        parser.add_argument(
+            "--anchor",
+            metavar="RECORD_ID:SHA256",
+            default=None,
+            help="A head printed by an earlier run: that record must still be there, unchanged.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
