@@ -135,3 +135,18 @@ def test_the_openapi_schema_and_its_docs_page_are_served_locally(auditor: Any, l
     docs = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs
     assert "cdn" not in docs.lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("created_after=2026-01-01T00:00:00%2B22:44", 200),  # ISO allows it; PostgreSQL's offsets stop at ±15:59
+        ("created_before=0371-04-04T06:20:36-19:58", 200),
+        ("created_after=0001-01-01T00:00:00%2B01:00", 400),  # before year 1 once in UTC
+    ],
+)
+def test_time_filters_compare_any_iso_instant_in_utc(
+    genealogy: dict[str, Any], auditor: Any, login: Any, query: str, status: int
+) -> None:
+    client = login(auditor)
+    assert client.get(f"/api/parts/?{query}").status_code == status
