@@ -24,7 +24,8 @@ pytestmark = [
 ]
 
 # Words of the interface that a Portuguese page would never show (station, part and user names are data, so
-# words that the test data uses, such as "Loading" or "inspection", are not on the list).
+# words that the test data uses, such as "Loading" or "inspection", are not on the list; nor are words that are
+# Portuguese too: "no" is "in the", as in "no canto").
 ENGLISH_ONLY = {
     "the",
     "and",
@@ -33,7 +34,7 @@ ENGLISH_ONLY = {
     "you",
     "yet",
     "not",
-    "no",
+    "No",
     "Sign",
     "Save",
     "Claim",

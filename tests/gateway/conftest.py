@@ -37,6 +37,18 @@ class Link:
         if self.task is not None:
             await asyncio.wait_for(self.task, timeout=20)
 
+    async def until_acknowledged(self, station: str, *, timeout: float = 20.0) -> None:
+        """Wait until the gateway's AckSequence at a station reaches the PLC's last event."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.plc.acknowledged(station) != self.plc.sequences[station]:
+            if loop.time() > deadline:
+                raise AssertionError(
+                    f"{station}: AckSequence stayed at {await self.plc.acknowledged(station)}, "
+                    f"the PLC is at {self.plc.sequences[station]}"
+                )
+            await asyncio.sleep(0.05)
+
     async def until(self, condition: Callable[[], Any], *, timeout: float = 20.0, what: str = "") -> None:
         """Wait for a condition read from the database (on a thread: Django's ORM is not async)."""
         loop = asyncio.get_running_loop()

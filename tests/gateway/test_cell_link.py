@@ -44,6 +44,8 @@ async def test_it_stores_every_cycle_of_the_plc_once_and_acknowledges_it(plc_cel
         await link.until(lambda: CycleRecord.objects.filter(station__code="load").count() == 7, what="7 load events")
         await link.until(lambda: CycleRecord.objects.filter(station__code="visual").count() >= 5)
         for station in ("load", "visual"):
+            # The Ack follows the commit of the last event read: wait for it, then compare the three.
+            await link.until_acknowledged(station)
             stored = await asyncio.to_thread(CycleRecord.objects.filter(station__code=station).count)
             assert await link.plc.acknowledged(station) == link.plc.sequences[station] == stored
     parts = await asyncio.to_thread(lambda: list(Part.objects.order_by("serial").values_list("serial", "status")))
@@ -171,6 +173,7 @@ async def test_it_dead_letters_tag_values_it_cannot_use_and_moves_on(plc_cell: A
         )
         await plc.emit("load", EventKind.CYCLE_START, serial="CF-80-GOOD-1", part_type="CF-80", start=now)
         await link.until(lambda: CycleRecord.objects.count() == 4, what="all four events recorded")
+        await link.until_acknowledged("load")  # the refused ones are acknowledged too: the link moves on
     letters = await asyncio.to_thread(lambda: list(DeadLetter.objects.order_by("id").values_list("reason", "detail")))
     assert letters[0][0] == DeadLetterReason.MALFORMED and "Serial: 61 characters, longer than 60" in letters[0][1]
     assert letters[1][0] == DeadLetterReason.MALFORMED and "PartType: 'ZZ-99' is not a part type" in letters[1][1]
