@@ -22,7 +22,7 @@ from gateway.models import CycleRecord, LinkIncident
 from inspection import selectors as inspection_selectors
 from inspection.actions.dead_letters import dead_letter
 from inspection.choices import DeadLetterReason, Verdict
-from inspection.models import EdgeDevice, Inspection
+from inspection.models import DeadLetter, EdgeDevice, Inspection
 from live.actions import raise_event_alarm
 from live.choices import AlarmRule
 from traceability import actions as trace_actions
@@ -55,6 +55,11 @@ def _send_capture_after_commit(payload: dict[str, Any], queue: str) -> None:
             log.exception("capture command %s not sent to %s", payload.get("capture_id"), queue)
 
     transaction.on_commit(send)
+
+
+def _inspecting_device(cell: Cell) -> EdgeDevice | None:
+    """The edge device that inspects the cell's captures: its first by id."""
+    return EdgeDevice.objects.filter(cell=cell).order_by("device_id").first()
 
 
 def capture_command(record: CycleRecord, part: Part, station: Station, device: EdgeDevice) -> dict[str, Any]:
@@ -164,7 +169,7 @@ def _start(record: CycleRecord, event: CycleEvent, part: Part, station: Station)
             reason=f"routed to {station.code} (failure analysis) by the cell",
         )
     if station.inspection_job and station.inspection_job != InspectionJob.NONE:
-        device = EdgeDevice.objects.filter(cell=station.cell).order_by("device_id").first()
+        device = _inspecting_device(station.cell)
         if device is None:
             log.warning(
                 "cell %s has no edge device: %s at %s is not inspected", station.cell.code, part.serial, station.code
@@ -261,20 +266,44 @@ def record_cycle_event(station: Station, event: CycleEvent, *, source: str) -> C
             detail=refused.detail,
             source=f"gateway:{source}"[:80],
         )
-        with transaction.atomic(durable=True):
-            if CycleRecord.objects.filter(station=station, boot_id=event.boot_id, sequence=event.sequence).exists():
-                return None
-            return CycleRecord.objects.create(
-                station=station,
-                boot_id=event.boot_id,
-                sequence=event.sequence,
-                kind=event.kind.value,
-                serial=event.serial,
-                source_timestamp=event.at,
-                received_at=timezone.now(),
-                source=source[:200],
-                dead_letter=letter,
-            )
+        return _record_refused(
+            station,
+            boot_id=event.boot_id,
+            sequence=event.sequence,
+            kind=CycleEventKind(event.kind.value),
+            serial=event.serial,
+            at=event.at,
+            source=source,
+            letter=letter,
+        )
+
+
+@transaction.atomic(durable=True)
+def _record_refused(
+    station: Station,
+    *,
+    boot_id: str,
+    sequence: int,
+    kind: CycleEventKind,
+    serial: str,
+    at: dt.datetime,
+    source: str,
+    letter: DeadLetter,
+) -> CycleRecord | None:
+    """The sequence of a refused event, pointing at its dead letter (None when it was recorded before)."""
+    if CycleRecord.objects.filter(station=station, boot_id=boot_id, sequence=sequence).exists():
+        return None
+    return CycleRecord.objects.create(
+        station=station,
+        boot_id=boot_id,
+        sequence=sequence,
+        kind=kind,
+        serial=serial,
+        source_timestamp=at,
+        received_at=timezone.now(),
+        source=source[:200],
+        dead_letter=letter,
+    )
 
 
 def _record(station: Station, event: CycleEvent, *, source: str) -> CycleRecord | None:
@@ -329,20 +358,16 @@ def refuse_tag_values(
         detail=f"station {station.code}, event {sequence}: {problem}",
         source=f"gateway:{source}"[:80],
     )
-    with transaction.atomic(durable=True):
-        if CycleRecord.objects.filter(station=station, boot_id=boot_id, sequence=sequence).exists():
-            return None
-        return CycleRecord.objects.create(
-            station=station,
-            boot_id=boot_id,
-            sequence=sequence,
-            kind=CycleEventKind.CYCLE_START,
-            serial="",
-            source_timestamp=timezone.now(),
-            received_at=timezone.now(),
-            source=source[:200],
-            dead_letter=letter,
-        )
+    return _record_refused(
+        station,
+        boot_id=boot_id,
+        sequence=sequence,
+        kind=CycleEventKind.CYCLE_START,
+        serial="",
+        at=timezone.now(),
+        source=source,
+        letter=letter,
+    )
 
 
 def _incident(
@@ -435,7 +460,7 @@ def resend_capture(record: CycleRecord) -> None:
     the result is stored once however often it is sent."""
     part = Part.objects.select_related("part_type").get(serial=record.serial)
     station = Station.objects.select_related("cell").get(pk=record.station_id)
-    device = EdgeDevice.objects.filter(cell=station.cell).order_by("device_id").first()
+    device = _inspecting_device(station.cell)
     if device is None:
         return
     with transaction.atomic(durable=True):

@@ -375,7 +375,7 @@ class CellGateway:
     async def _watchdog(self, client: Client) -> None:
         """BootId and every station's EventSequence in one read per poll: a restart, or an event whose notification
         was lost (a subscription that died with a program download), costs at most one poll."""
-        boot_node = await self.stations_root(client)
+        boot_node = await self._boot_id_node(client)
         stations = list(self.stations.values())
         while True:
             await asyncio.sleep(self.config.poll_s)
@@ -388,7 +388,7 @@ class CellGateway:
                 if int(target) != station.last_stored:
                     await self._catch_up(client, station, target=int(target))
 
-    async def stations_root(self, client: Client) -> Node:
+    async def _boot_id_node(self, client: Client) -> Node:
         ns = await client.get_namespace_index(self.config.namespace_uri)
         return await client.nodes.objects.get_child([f"{ns}:{self.config.cell}", f"{ns}:BootId"])
 

@@ -166,16 +166,7 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
                 evidence=finding.evidence,
                 raised_at=now,
             )
-            alarm.full_clean()
-            alarm.save()
-            audit.append(
-                actor=None,
-                action="alarm.raise",
-                subject=alarm,
-                after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence},
-            )
-            publish_on_commit(cell.pk, AlarmRaised(alarm=alarm_record(alarm)))
-            changed.append(alarm)
+            changed.append(_raise(alarm))
         elif not finding.holds and alarm is not None:
             alarm.cleared_at = now
             alarm.save(update_fields=["cleared_at"])
@@ -211,6 +202,11 @@ def raise_event_alarm(
         evidence={"occurrences": [evidence]},
         raised_at=timezone.now(),
     )
+    return _raise(alarm)
+
+
+def _raise(alarm: Alarm) -> Alarm:
+    """Store a new alarm, audit it and announce it after commit (inside the caller's transaction)."""
     alarm.full_clean()
     alarm.save()
     audit.append(
@@ -219,7 +215,7 @@ def raise_event_alarm(
         subject=alarm,
         after={"rule": alarm.rule, "message": alarm.message, "evidence": alarm.evidence},
     )
-    publish_on_commit(cell.pk, AlarmRaised(alarm=alarm_record(alarm)))
+    publish_on_commit(alarm.cell_id, AlarmRaised(alarm=alarm_record(alarm)))
     return alarm
 
 
