@@ -301,6 +301,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         call_command("migrate", verbosity=0)
         cell_id, serials = seed(args.parts)
+        from edge_worker.contracts.queues import INGEST_RESULT_TASK, INGEST_RESULTS_TASK
         from edge_worker.credentials import Credentials
         from inspection.actions.edge_auth import current_secret
         from inspection.models import EdgeDevice
@@ -393,16 +394,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"sending {args.results} results at {args.rate or 'max'}/s to {args.workers} worker(s)", flush=True)
         first_sent = time.time()
         next_at = time.monotonic()
+        wire_batch = max(1, args.wire_batch)
         with app.producer_or_acquire() as producer:
-            for payload in payloads:
+            for start in range(0, len(payloads), wire_batch):
                 if period:
                     delay = next_at - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                    next_at += period
-                payload["sent_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
-                message = credentials.sign(payload, "inspection.tasks.ingest_result")  # as the edge signs it
-                app.send_task("inspection.tasks.ingest_result", args=[message], queue="ingest", producer=producer)
+                    next_at += period * wire_batch
+                messages = []
+                for payload in payloads[start : start + wire_batch]:
+                    payload["sent_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+                    messages.append(credentials.sign(payload, INGEST_RESULT_TASK))  # as the edge signs it
+                if wire_batch == 1:
+                    app.send_task(INGEST_RESULT_TASK, args=messages, queue="ingest", producer=producer)
+                else:  # as an edge device with a backlog sends them (edge_worker.messaging.ResultSender)
+                    app.send_task(INGEST_RESULTS_TASK, args=[messages], queue="ingest", producer=producer)
         last_sent = time.time()
         deadline = time.monotonic() + args.timeout
         stored = 0
@@ -447,6 +454,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pool": args.pool,
             "concurrency": args.concurrency,
             "batch": args.batch,
+            "wire_batch": args.wire_batch,
             "send_s": last_sent - first_sent,
             "elapsed_s": elapsed,
             "throughput": stored / elapsed if elapsed > 0 else 0,
@@ -564,6 +572,12 @@ def main() -> None:
     p.add_argument("--pool", choices=["solo", "threads"], default="threads")
     p.add_argument("--concurrency", type=int, default=32, help="Threads per worker (threads pool).")
     p.add_argument("--batch", type=int, default=64, help="TWINWEB_INGEST_BATCH: results per group commit (1: none).")
+    p.add_argument(
+        "--wire-batch",
+        type=int,
+        default=1,
+        help="Results per message (1: one `ingest_result` each; N: `ingest_results` with N, as a device with a backlog).",
+    )
     p.add_argument(
         "--image",
         default="real",

@@ -6,6 +6,7 @@ back by task name (edge_worker.contracts.queues), signed as this device (edge_wo
 imports nothing of the server (no Django, no ORM):
 
     send_to_server(app, INGEST_RESULT_TASK, result.to_dict())   # -> ingest queue, with its `auth` object
+    (results that queue up behind a send in flight go together, as INGEST_RESULTS_TASK: messaging.ResultSender)
 
 Late acknowledgement + a result id derived from the capture id: if the worker dies mid-task the capture is
 redelivered and re-inspected, and the server stores its result once.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -30,12 +32,11 @@ from edge_worker.contracts.fields import MessageError
 from edge_worker.contracts.inspection import Capture, InspectionResult, Telemetry, utc_now
 from edge_worker.contracts.queues import (
     INGEST_REFUSAL_TASK,
-    INGEST_RESULT_TASK,
     INGEST_TELEMETRY_TASK,
     INSPECT_CAPTURE_TASK,
 )
 from edge_worker.contracts.refusal import Refusal
-from edge_worker.messaging import send_to_server
+from edge_worker.messaging import ResultSender, send_to_server
 from edge_worker.runtime import device_id_from_env, get_runtime, reset_runtime
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,25 @@ def _fault_pause(point: str) -> None:
         time.sleep(seconds)
 
 
+_senders: dict[int, ResultSender] = {}
+_senders_lock = threading.Lock()
+
+
+def result_sender(app: Any) -> ResultSender:
+    """One sender per Celery app in this process: results that queue up behind a send go together in the next."""
+    with _senders_lock:
+        sender = _senders.get(id(app))
+        if sender is None:
+            sender = _senders[id(app)] = ResultSender(
+                app, max_batch=int(os.environ.get("TWINWEB_EDGE_SEND_BATCH", "32"))
+            )
+        return sender
+
+
 def send_result(result: InspectionResult, app: Any = None) -> dict[str, Any]:
-    """Send a result (stamped with its sending time, signed); the message as sent."""
-    return send_to_server(
-        app or current_app,
-        INGEST_RESULT_TASK,
+    """Send a result (stamped with its sending time, signed); the message as sent. Results waiting behind a send in
+    flight go in one message (edge_worker.messaging.ResultSender)."""
+    return result_sender(app or current_app).send(
         result.with_sent_at(utc_now()).to_dict(),
         retry=True,
         retry_policy=STORE_AND_FORWARD_RETRY_POLICY,

@@ -21,12 +21,16 @@ def cobot_queue(cell_code: str) -> str:
 
 # Server tasks, on the ingest queue.
 INGEST_RESULT_TASK = "inspection.tasks.ingest_result"
+# Several results in one message (a device with a backlog): a list of result messages, each signed on its own as
+# INGEST_RESULT_TASK; the list itself is only an envelope and carries nothing the server trusts.
+INGEST_RESULTS_TASK = "inspection.tasks.ingest_results"
 INGEST_TELEMETRY_TASK = "inspection.tasks.ingest_telemetry"
 INGEST_REFUSAL_TASK = "inspection.tasks.ingest_refusal"
 COBOT_ACK_TASK = "review.tasks.record_cobot_ack"
 STORE_PROFILING_RUN_TASK = "profiling.tasks.store_profiling_run"
 INGEST_TASKS = (
     INGEST_RESULT_TASK,
+    INGEST_RESULTS_TASK,
     INGEST_TELEMETRY_TASK,
     INGEST_REFUSAL_TASK,
     COBOT_ACK_TASK,

@@ -73,6 +73,7 @@ from twinweb.live import publish, publish_many, publish_on_commit
 log = logging.getLogger(__name__)
 
 RESULT_SOURCE = "inspection.tasks.ingest_result"
+RESULTS_SOURCE = "inspection.tasks.ingest_results"
 TELEMETRY_SOURCE = "inspection.tasks.ingest_telemetry"
 REFUSAL_SOURCE = "inspection.tasks.ingest_refusal"
 DIMENSION_DEFECT_CODE = "dimension_out_of_tolerance"

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from edge_worker.contracts.inspection import Capture, encode_image
 from edge_worker.contracts.queues import (
+    INGEST_QUEUE,
+    INGEST_RESULTS_TASK,
     INGEST_RESULT_TASK,
     INSPECT_CAPTURE_TASK,
     edge_queue,
@@ -239,3 +241,21 @@ def test_its_broker_history_tells_the_message_taken_but_never_recorded_unacknowl
         ("edge.history", in_gap),
     ]
     assert history.never_recorded_unacked() == [history.pops[1]] == [history.last_pop("edge.history")]
+
+
+def test_an_ingest_worker_stores_every_result_of_a_message_that_carries_several(
+    plant: dict[str, Any], private_redis: broker.RedisServer, tmp_path: Path
+) -> None:
+    env = processes.worker_env(private_redis, tmp_path / "media")
+    ingest = processes.ingest_worker(env, tmp_path).start()
+    try:
+        parts = [factories.make_part(plant["batch"]) for _ in range(3)]
+        batch = [builders.payload(serial=part.serial, device_id=DEVICE) for part in parts]
+        producer(private_redis).send_task(INGEST_RESULTS_TASK, args=[batch], queue=INGEST_QUEUE)
+        processes.wait_for(lambda: Inspection.objects.count() == 3, 60, "the batch's results", on_fail=ingest.log)
+        assert {str(r) for r in Inspection.objects.values_list("result_id", flat=True)} == {
+            p["result_id"] for p in batch
+        }
+        assert DeadLetter.objects.count() == 0
+    finally:
+        ingest.kill()
