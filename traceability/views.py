@@ -292,7 +292,9 @@ def new_part_type(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(refusal))
         else:
             messages.success(
-                request, f"{part_type.code} created with drawing {part_type.drawing_number} rev {part_type.revision}."
+                request,
+                _("%(code)s created with drawing %(number)s rev %(revision)s.")
+                % {"code": part_type.code, "number": part_type.drawing_number, "revision": part_type.revision},
             )
             return redirect("drawing", part_type.code)
     return render(request, "traceability/drawing_new.html", {"form": form, "features": features})
@@ -329,7 +331,8 @@ def drawing(request: HttpRequest, code: str) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"Revision {released.revision} released: the next capture of {code} is measured against it.",
+                    _("Revision %(revision)s released: the next capture of %(code)s is measured against it.")
+                    % {"revision": released.revision, "code": code},
                 )
                 return redirect("drawing", code)
     return render(
