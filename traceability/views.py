@@ -287,7 +287,9 @@ def new_part_type(request: HttpRequest) -> HttpResponse:
     features = FeatureFormSet(request.POST or None, prefix="f")
     if request.method == "POST" and form.is_valid() and features.is_valid():
         try:
-            part_type = actions.create_part_type(**form.cleaned_data, features=_features(features), actor=request.user)
+            part_type = actions.create_part_type(
+                **form.cleaned_data, features=_features(features), actor=request.user, reason=_("new part type")
+            )
         except (DomainError, ValidationError) as refusal:
             messages.error(request, str(refusal))
         else:
