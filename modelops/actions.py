@@ -18,10 +18,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from inspection.models import EdgeDevice
 from modelops import selectors
-from modelops.choices import Alias, AliasChangeKind, DeployStatus, TrainingStatus
+from modelops.choices import ALIAS_NAMES, Alias, AliasChangeKind, DeployStatus, TrainingStatus
 from modelops.errors import ModelRefused
 from modelops.models import AliasChange, DeployIntent, ModelAlias, ModelVersion, ShadowComparison, TrainingRun
 from traceability import audit
@@ -35,7 +36,7 @@ MANAGE_MODELS = "modelops.manage_models"
 
 def require_manager(user: Any) -> None:
     if not user.has_perm(MANAGE_MODELS):
-        raise SignatureRefused("Only a quality engineer may change the defect models.")
+        raise SignatureRefused(gettext("Only a quality engineer may change the defect models."))
 
 
 def code_version() -> str:
@@ -85,7 +86,7 @@ def register_version(
     """A new version (or the existing one with the same bytes: content addressing makes this idempotent)."""
     sha, relative = store_file(onnx)
     if card.get("files", {}).get("onnx", {}).get("sha256") not in (None, sha):
-        raise ModelRefused("The model card names another ONNX file than the one registered.")
+        raise ModelRefused(gettext("The model card names another ONNX file than the one registered."))
     with transaction.atomic(durable=True):
         existing = ModelVersion.objects.filter(sha256=sha).first()
         if existing is not None:
@@ -263,13 +264,16 @@ def assign_alias(
 ) -> AliasChange:
     """Make `version` the cell's champion or candidate (a candidate runs in shadow beside the champion)."""
     if alias not in Alias.values:
-        raise ModelRefused(f"Unknown alias {alias!r}.")
+        raise ModelRefused(gettext("Unknown alias %(alias)s.") % {"alias": repr(alias)})
     if not reason.strip():
-        raise ModelRefused("Moving a model alias needs a reason.")
+        raise ModelRefused(gettext("Moving a model alias needs a reason."))
     method = _signed(actor, credential, cell, alias, request)
     with transaction.atomic(durable=True):
         if ModelAlias.objects.filter(cell=cell, alias=alias, version=version).exists():
-            raise ModelRefused(f"{version.version} already is the {alias} of {cell.code}.")
+            raise ModelRefused(
+                gettext("%(version)s already is the %(alias)s of %(cell)s.")
+                % {"version": version.version, "alias": ALIAS_NAMES.get(alias, alias), "cell": cell.code}
+            )
         return _move(
             cell,
             alias,
@@ -285,12 +289,12 @@ def assign_alias(
 def promote(cell: Cell, *, actor: Any, credential: str, reason: str, request: Any = None) -> AliasChange:
     """The candidate becomes champion; the old champion is kept as what a rollback returns to."""
     if not reason.strip():
-        raise ModelRefused("Promoting a model needs a reason.")
+        raise ModelRefused(gettext("Promoting a model needs a reason."))
     method = _signed(actor, credential, cell, Alias.CHAMPION, request)
     with transaction.atomic(durable=True):
         candidate = ModelAlias.objects.select_for_update().filter(cell=cell, alias=Alias.CANDIDATE).first()
         if candidate is None:
-            raise ModelRefused(f"Cell {cell.code} has no candidate to promote.")
+            raise ModelRefused(gettext("Cell %(cell)s has no candidate to promote.") % {"cell": cell.code})
         at = timezone.now()
         change = _move(
             cell,
@@ -318,7 +322,7 @@ def promote(cell: Cell, *, actor: Any, credential: str, reason: str, request: An
 def _rollback(cell: Cell, *, actor: Any, reason: str, method: str | None, kind: str) -> AliasChange:
     champion = ModelAlias.objects.select_for_update().filter(cell=cell, alias=Alias.CHAMPION).first()
     if champion is None or champion.previous is None:
-        raise ModelRefused(f"Cell {cell.code} has no previous champion to roll back to.")
+        raise ModelRefused(gettext("Cell %(cell)s has no previous champion to roll back to.") % {"cell": cell.code})
     change = _move(
         cell, Alias.CHAMPION, champion.previous, kind=kind, actor=actor, reason=reason, method=method, at=timezone.now()
     )
@@ -331,7 +335,7 @@ def _rollback(cell: Cell, *, actor: Any, reason: str, method: str | None, kind: 
 def rollback(cell: Cell, *, actor: Any, credential: str, reason: str, request: Any = None) -> AliasChange:
     """One action: the champion goes back to the version it replaced."""
     if not reason.strip():
-        raise ModelRefused("Rolling back a model needs a reason.")
+        raise ModelRefused(gettext("Rolling back a model needs a reason."))
     method = _signed(actor, credential, cell, Alias.CHAMPION, request)
     with transaction.atomic(durable=True):
         return _rollback(cell, actor=actor, reason=reason.strip(), method=method, kind=AliasChangeKind.ROLLBACK)
@@ -372,9 +376,9 @@ def record_device_report(device: EdgeDevice, *, intent_id: int, sha256: str, sta
         DeployIntent.objects.select_for_update().select_related("version").filter(pk=intent_id, device=device).first()
     )
     if intent is None or intent.version.sha256 != sha256:
-        raise ModelRefused("No such deployment for this device.")
+        raise ModelRefused(gettext("No such deployment for this device."))
     if status not in (DeployStatus.INSTALLED, DeployStatus.REFUSED):
-        raise ModelRefused(f"Unknown status {status!r}.")
+        raise ModelRefused(gettext("Unknown status %(status)s.") % {"status": repr(status)})
     if intent.status != DeployStatus.PENDING:
         return intent  # a repeated report changes nothing
     intent.status, intent.reason, intent.reported_at = status, reason[:500], timezone.now()

@@ -132,6 +132,7 @@ def compare(candidate: dict[str, Any], champion: dict[str, Any] | None) -> list[
         rows.append(
             {
                 "figure": f"NOK recall {name}",
+                "defect_class": name,  # the page names the figure in its own language
                 "candidate": c["recall"],
                 "candidate_ci": c["ci95"],
                 "champion": p["recall"] if p else None,

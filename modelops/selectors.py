@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from edge_worker.vision.dataset import render_arrays
 from edge_worker.vision.preprocess import CHANNELS, INPUT_SIZE, to_uint8_input
@@ -156,16 +157,16 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
     card_eval = version.card.get("evaluation", {})
     rows: list[dict[str, Any]] = [
         {
-            "stage": "training (validation set)",
+            "stage": _("training (validation set)"),
             "accuracy": card_eval.get("accuracy"),
             "n": card_eval.get("test_size"),
-            "note": f"seed {card_eval.get('test_seed')}",
+            "note": _("seed %(seed)s") % {"seed": card_eval.get("test_seed")},
         },
         {
-            "stage": f"golden set {version.golden_set}",
+            "stage": _("golden set %(version)s") % {"version": version.golden_set},
             "accuracy": version.golden_metrics.get("accuracy"),
             "n": version.golden_metrics.get("n"),
-            "note": "onnxruntime fp32 on the server CPU",
+            "note": _("onnxruntime fp32 on the server CPU"),
         },
     ]
     variants = list(
@@ -178,16 +179,17 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
             if not v.available:
                 rows.append(
                     {
-                        "stage": f"device {v.backend} {v.precision}",
+                        "stage": _("device %(backend)s %(precision)s")
+                        % {"backend": v.backend, "precision": v.precision},
                         "accuracy": None,
                         "n": None,
-                        "note": f"not measured: {v.reason or 'variant not available'}",
+                        "note": _("not measured: %(reason)s") % {"reason": v.reason or _("variant not available")},
                     }
                 )
                 continue
             rows.append(
                 {
-                    "stage": f"device {v.backend} {v.precision}",
+                    "stage": _("device %(backend)s %(precision)s") % {"backend": v.backend, "precision": v.precision},
                     "accuracy": v.accuracy,
                     "n": v.images,
                     "fps": v.fps,
@@ -200,10 +202,10 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
     else:
         rows.append(
             {
-                "stage": "device runtimes",
+                "stage": _("device runtimes"),
                 "accuracy": None,
                 "n": None,
-                "note": "not measured: no profiling run of this model on a device yet",
+                "note": _("not measured: no profiling run of this model on a device yet"),
             }
         )
     reviewed = Review.objects.filter(
@@ -213,10 +215,10 @@ def transition(version: ModelVersion) -> list[dict[str, Any]]:
     overridden = reviewed.filter(OVERRIDDEN).count()
     rows.append(
         {
-            "stage": "live: agreement with operators (reviewed verdicts)",
+            "stage": _("live: agreement with operators (reviewed verdicts)"),
             "accuracy": round(1 - overridden / total, 4) if total else None,
             "n": total,
-            "note": "" if total else "not measured: no reviewed verdict of this version yet",
+            "note": "" if total else _("not measured: no reviewed verdict of this version yet"),
         }
     )
     return rows

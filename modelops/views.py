@@ -11,10 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from modelops import actions, golden, selectors
-from modelops.choices import Alias
+from modelops.choices import ALIAS_NAMES, Alias
 from modelops.errors import ModelRefused
 from modelops.models import ModelVersion
 from traceability.errors import DomainError
@@ -22,26 +24,34 @@ from traceability.models import Cell
 
 
 class TrainForm(forms.Form):
-    epochs = forms.IntegerField(min_value=1, max_value=100, initial=30)
-    train_per_class = forms.IntegerField(min_value=1, max_value=1000, initial=150)
-    val_per_class = forms.IntegerField(min_value=1, max_value=500, initial=50)
-    golden_rendered = forms.IntegerField(min_value=14, max_value=5000, initial=280)
-    seed = forms.IntegerField(initial=1)
+    epochs = forms.IntegerField(min_value=1, max_value=100, initial=30, label=gettext_lazy("Epochs"))
+    train_per_class = forms.IntegerField(
+        min_value=1, max_value=1000, initial=150, label=gettext_lazy("Training images per class")
+    )
+    val_per_class = forms.IntegerField(
+        min_value=1, max_value=500, initial=50, label=gettext_lazy("Validation images per class")
+    )
+    golden_rendered = forms.IntegerField(
+        min_value=14, max_value=5000, initial=280, label=gettext_lazy("Rendered golden-set images")
+    )
+    seed = forms.IntegerField(initial=1, label=gettext_lazy("Seed"))
 
 
 class SignedForm(forms.Form):
-    reason = forms.CharField(max_length=500)
-    credential = forms.CharField(widget=forms.PasswordInput, label="Password or signing PIN")
+    reason = forms.CharField(max_length=500, label=gettext_lazy("Reason"))
+    credential = forms.CharField(widget=forms.PasswordInput, label=gettext_lazy("Password or signing PIN"))
 
 
 class AssignForm(SignedForm):
-    cell = forms.ModelChoiceField(queryset=Cell.objects.order_by("code"), to_field_name="code")
-    alias = forms.ChoiceField(choices=Alias.choices)
+    cell = forms.ModelChoiceField(
+        queryset=Cell.objects.order_by("code"), to_field_name="code", label=gettext_lazy("Cell")
+    )
+    alias = forms.ChoiceField(choices=Alias.choices, label=gettext_lazy("Alias"))
 
 
 def _require_view(request: HttpRequest) -> None:
     if not request.user.has_perm("modelops.view_modelversion"):
-        raise PermissionDenied("Your role may not see the model registry.")
+        raise PermissionDenied(_("Your role may not see the model registry."))
 
 
 @login_required
@@ -118,19 +128,19 @@ def _refused(request: HttpRequest, exc: Exception) -> None:
 def start_training(request: HttpRequest) -> HttpResponse:
     form = TrainForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Training not started: {form.errors.as_text()}")
+        messages.error(request, _("Training not started: %(errors)s") % {"errors": form.errors.as_text()})
         return redirect("modelops-registry")
     try:
         run = actions.request_training(params=form.cleaned_data, actor=request.user)
     except DomainError as exc:
         raise PermissionDenied(str(exc)) from None
-    messages.success(request, f"Training run {run.pk} queued.")
+    messages.success(request, _("Training run %(run)s queued.") % {"run": run.pk})
     return redirect("modelops-registry")
 
 
 def _signed_post(request: HttpRequest, form: SignedForm, call: Any, back: str, *args: Any) -> HttpResponse:
     if not form.is_valid():
-        messages.error(request, f"Nothing changed: {form.errors.as_text()}")
+        messages.error(request, _("Nothing changed: %(errors)s") % {"errors": form.errors.as_text()})
         return redirect(back, *args)
     try:
         change = call(form.cleaned_data)
@@ -142,8 +152,13 @@ def _signed_post(request: HttpRequest, form: SignedForm, call: Any, back: str, *
         return redirect(back, *args)
     messages.success(
         request,
-        f"{change.get_kind_display()}: {change.cell.code} {change.alias} is now "
-        f"{change.to_version.version if change.to_version else 'unset'}.",
+        _("%(kind)s: %(cell)s %(alias)s is now %(version)s.")
+        % {
+            "kind": change.get_kind_display(),
+            "cell": change.cell.code,
+            "alias": ALIAS_NAMES.get(change.alias, change.alias),
+            "version": change.to_version.version if change.to_version else _("unset"),
+        },
     )
     return redirect(back, *args)
 

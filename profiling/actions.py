@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from edge_worker.contracts.queues import INGEST_QUEUE, edge_queue
 from edge_worker.contracts.profiling import ProfileConfig, ProfilingReport, VariantResult
@@ -68,7 +69,7 @@ def request_profiling_run(
     """Record a queued run and, after commit, send the job to `edge.<device_id>` (`send=False`: the caller runs
     the protocol itself, e.g. `manage.py profile_edge --inline`)."""
     if actor is not None and not can_run_profiling(actor):
-        raise ProfilingNotAllowed("Your role may not start edge profiling runs.")
+        raise ProfilingNotAllowed(gettext("Your role may not start edge profiling runs."))
     run = ProfilingRun(
         device=device,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,

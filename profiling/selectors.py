@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from profiling.choices import SeriesKind
 from profiling.models import ProfilingRun, ProfilingSeries, ProfilingVariant
 from traceability import roles
 
-NOT_MEASURED = "not measured"
+NOT_MEASURED = "not measured"  # a cell value the page shows translated (profiling/_table.html)
 
 
 # --- Access --------------------------------------------------------------------------------------------
@@ -51,17 +54,19 @@ def run_with_series(run_id: Any) -> ProfilingRun:
 
 
 def _fmt(value: float | None, digits: int) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+    """A figure as the page's language writes it (pt-BR: decimal comma)."""
+    # Rounded first: number_format cuts a float's digits, it does not round them.
+    return "" if value is None else number_format(round(value, digits), digits)
 
 
 def _mib(value: int | float | None) -> str:
-    return "" if value is None else f"{value / 2**20:.1f}"
+    return _fmt(None if value is None else value / 2**20, 1)
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str
-    label: str
+    label: str | Promise  # translated where it is shown
     value: Callable[[ProfilingVariant], Any]  # raw value (CSV)
     text: Callable[[ProfilingVariant], str]  # shown in the table
     power: bool = False  # "not measured" when the run had no power source
@@ -70,7 +75,7 @@ class Metric:
 def _power_text(getter: Callable[[ProfilingVariant], float | None], digits: int) -> Callable[[ProfilingVariant], str]:
     def text(v: ProfilingVariant) -> str:
         value = getter(v)
-        return NOT_MEASURED if value is None else f"{value:.{digits}f}"
+        return NOT_MEASURED if value is None else _fmt(value, digits)
 
     return text
 
@@ -78,41 +83,44 @@ def _power_text(getter: Callable[[ProfilingVariant], float | None], digits: int)
 METRICS: tuple[Metric, ...] = (
     Metric(
         "runtime",
-        "Runtime",
+        _("Runtime"),
         lambda v: f"{v.backend} {v.backend_version}".strip(),
         lambda v: f"{v.backend} {v.backend_version}".strip(),
     ),
-    Metric("device", "Runs on", lambda v: v.device, lambda v: v.device),
+    Metric("device", _("Runs on"), lambda v: v.device, lambda v: v.device),
     Metric(
         "accuracy_pct",
-        "Accuracy (%)",
+        # xgettext:no-python-format
+        _("Accuracy (%)"),
         lambda v: None if v.accuracy is None else 100 * v.accuracy,
         lambda v: _fmt(None if v.accuracy is None else 100 * v.accuracy, 1),
     ),
     Metric("fps", "FPS", lambda v: v.fps, lambda v: _fmt(v.fps, 1)),
-    Metric("latency_p50_ms", "Latency p50 (ms)", lambda v: v.latency_p50_ms, lambda v: _fmt(v.latency_p50_ms, 2)),
-    Metric("latency_p99_ms", "Latency p99 (ms)", lambda v: v.latency_p99_ms, lambda v: _fmt(v.latency_p99_ms, 2)),
+    Metric("latency_p50_ms", _("Latency p50 (ms)"), lambda v: v.latency_p50_ms, lambda v: _fmt(v.latency_p50_ms, 2)),
+    Metric("latency_p99_ms", _("Latency p99 (ms)"), lambda v: v.latency_p99_ms, lambda v: _fmt(v.latency_p99_ms, 2)),
     Metric(
         "mem_rss_bytes_peak",
-        "Memory, process peak (MiB)",
+        _("Memory, process peak (MiB)"),
         lambda v: v.mem_rss_bytes_peak,
         lambda v: _mib(v.mem_rss_bytes_peak),
     ),
     Metric(
         "mem_process_pct",
-        "Memory, process (% of RAM)",
+        # xgettext:no-python-format
+        _("Memory, process (% of RAM)"),
         lambda v: v.mem_process_percent_peak,
         lambda v: _fmt(v.mem_process_percent_peak, 1),
     ),
     Metric(
         "mem_system_pct",
-        "Memory, device used (%)",
+        # xgettext:no-python-format
+        _("Memory, device used (%)"),
         lambda v: v.mem_system_percent_peak,
         lambda v: _fmt(v.mem_system_percent_peak, 1),
     ),
     Metric(
         "gpu_mem_bytes",
-        "GPU memory (MiB)",
+        _("GPU memory (MiB)"),
         lambda v: v.gpu_mem_bytes,
         lambda v: (
             _mib(v.gpu_mem_bytes)
@@ -122,35 +130,35 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "avg_power_total_mw",
-        "Avg power, total (mW)",
+        _("Avg power, total (mW)"),
         lambda v: v.avg_power_total_mw,
         _power_text(lambda v: v.avg_power_total_mw, 0),
         power=True,
     ),
     Metric(
         "avg_power_inference_mw",
-        "Avg power, inference (mW)",
+        _("Avg power, inference (mW)"),
         lambda v: v.avg_power_inference_mw,
         _power_text(lambda v: v.avg_power_inference_mw, 0),
         power=True,
     ),
     Metric(
         "fps_per_w_total",
-        "FPS/W, total",
+        _("FPS/W, total"),
         lambda v: v.fps_per_w_total,
         _power_text(lambda v: v.fps_per_w_total, 2),
         power=True,
     ),
     Metric(
         "fps_per_w_inference",
-        "FPS/W, inference",
+        _("FPS/W, inference"),
         lambda v: v.fps_per_w_inference,
         _power_text(lambda v: v.fps_per_w_inference, 2),
         power=True,
     ),
     Metric(
         "energy_per_image_mj",
-        "Energy per image (mJ)",
+        _("Energy per image (mJ)"),
         lambda v: v.energy_per_image_mj,
         _power_text(lambda v: v.energy_per_image_mj, 2),
         power=True,
@@ -161,7 +169,7 @@ METRICS: tuple[Metric, ...] = (
 @dataclass(frozen=True)
 class RunTable:
     columns: list[ProfilingVariant]  # the variants that ran
-    rows: list[tuple[str, list[str]]]  # (metric label, one cell per column)
+    rows: list[tuple[str | Promise, list[str]]]  # (metric label, one cell per column)
     unavailable: list[ProfilingVariant]
     power_notes: list[str]  # distinct reasons power was not measured
 

@@ -14,6 +14,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from edge_worker.contracts.profiling import ProfileConfig
@@ -21,7 +23,7 @@ from edge_worker.profiling.deck import DECK_ROWS, deck_check
 from inspection.models import EdgeDevice
 from twinweb.exports import csv_response
 from profiling.actions import request_profiling_run
-from profiling.choices import SeriesKind
+from profiling.choices import Phase, SeriesKind
 from profiling.models import ProfilingRun
 from profiling.selectors import (
     can_run_profiling,
@@ -39,15 +41,17 @@ TABLES_ON_INDEX = 3
 
 
 class StartRunForm(forms.Form):
-    device = forms.ModelChoiceField(queryset=EdgeDevice.objects.order_by("device_id"), to_field_name="device_id")
-    images = forms.IntegerField(min_value=1, max_value=2000, initial=56)
-    warmup = forms.IntegerField(min_value=0, max_value=20, initial=1)
-    rounds = forms.IntegerField(min_value=1, max_value=50, initial=3)
+    device = forms.ModelChoiceField(
+        queryset=EdgeDevice.objects.order_by("device_id"), to_field_name="device_id", label=gettext_lazy("Device")
+    )
+    images = forms.IntegerField(min_value=1, max_value=2000, initial=56, label=gettext_lazy("Images"))
+    warmup = forms.IntegerField(min_value=0, max_value=20, initial=1, label=gettext_lazy("Warm-up rounds"))
+    rounds = forms.IntegerField(min_value=1, max_value=50, initial=3, label=gettext_lazy("Real rounds"))
 
 
 def _require_view(request: HttpRequest) -> None:
     if not can_view_profiling(request.user):
-        raise PermissionDenied("Your account has no role: ask an administrator for one to see edge profiling.")
+        raise PermissionDenied(_("Your account has no role: ask an administrator for one to see edge profiling."))
 
 
 def _filtered_runs(request: HttpRequest) -> Any:
@@ -106,10 +110,13 @@ def edge_run(request: HttpRequest, run_id: Any) -> HttpResponse:
         run = get_object_or_404(ProfilingRun, run_id=run_id)  # 404 with the usual page
     skip = {"model", "threads", "load_average_start", "load_average_end"}
     versions = [f"{k} {v}" for k, v in (run.environment or {}).items() if k not in skip]
+    table = run_table(run)
+    phases = [p.get("name", "") for p in table.columns[0].phases] if table.columns else []
+    phase_names = [Phase(p).label if p in Phase.values else p for p in phases]
     return render(
         request,
         "profiling/run.html",
-        {"run": run, "table": run_table(run), "chart_data": _chart_data(run), "versions": versions},
+        {"run": run, "table": table, "chart_data": _chart_data(run), "versions": versions, "phase_names": phase_names},
     )
 
 
@@ -121,7 +128,9 @@ def edge_runs_csv(request: HttpRequest) -> HttpResponse:
         try:
             runs = runs.filter(run_id=uuid.UUID(run_id))
         except ValueError:
-            return HttpResponseBadRequest(f"run: not a run id: {run_id[:40]!r}", content_type="text/plain")
+            return HttpResponseBadRequest(
+                _("run: not a run id: %(id)s") % {"id": repr(run_id[:40])}, content_type="text/plain"
+            )
     return _csv_response(csv_rows(runs), "edge-profiling.csv")
 
 
@@ -141,17 +150,21 @@ def edge_run_series_csv(request: HttpRequest, run_id: Any) -> HttpResponse:
 @require_POST
 def edge_run_start(request: HttpRequest) -> HttpResponse:
     if not can_run_profiling(request.user):
-        raise PermissionDenied("Your role may not start edge profiling runs.")
+        raise PermissionDenied(_("Your role may not start edge profiling runs."))
     form = StartRunForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Not started: " + "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
+            request,
+            _("Not started: %(errors)s")
+            % {"errors": "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())},
         )
         return redirect("profiling-runs")
     data = form.cleaned_data
     config = ProfileConfig(images=data["images"], warmup=data["warmup"], rounds=data["rounds"])
     run = request_profiling_run(data["device"], config=config, actor=request.user)
     messages.success(
-        request, f"Profiling run sent to {data['device'].queue_name}; it appears here when the device reports."
+        request,
+        _("Profiling run sent to %(queue)s; it appears here when the device reports.")
+        % {"queue": data["device"].queue_name},
     )
     return redirect("profiling-run", run_id=run.run_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -95,10 +96,10 @@ def configure_characteristic(
     """Change chart kind, subgroup size, rules, sides, capability method or study size. Changing the chart kind or
     subgroup size withdraws frozen limits (they were computed for another statistic): that needs a reason, and the
     characteristic is back in Phase I until a quality engineer freezes new ones."""
-    _require(selectors.can_configure(actor), "Your role may not configure SPC characteristics.")
+    _require(selectors.can_configure(actor), gettext("Your role may not configure SPC characteristics."))
     unknown = set(changes) - set(CONFIGURABLE)
     if unknown:
-        raise ValidationError({k: "Not configurable." for k in unknown})
+        raise ValidationError({k: gettext("Not configurable.") for k in unknown})
     ch = Characteristic.objects.select_for_update().get(pk=characteristic.pk)
     before = snapshot(ch, CONFIGURABLE)
     for key, value in changes.items():
@@ -117,7 +118,7 @@ def configure_characteristic(
     if withdraw:
         assert active is not None
         if not reason:
-            raise ValidationError({"reason": "Changing the chart withdraws the frozen limits: say why."})
+            raise ValidationError({"reason": gettext("Changing the chart withdraws the frozen limits: say why.")})
         active.superseded_at = timezone.now()
         active.save(update_fields=["superseded_at"])
         _close_open_violations(ch, reason="limits withdrawn")
@@ -165,28 +166,38 @@ def freeze_limits(
     """Freeze control limits from `baseline_size` consecutive values (Phase I): the latest ones, or those from the
     `baseline_start`-th value on (0: the oldest); Phase II is everything after them. Freezing again (recomputing) needs
     a reason; the earlier limits stay on record, superseded. Both are audited with the limits before and after."""
-    _require(selectors.can_freeze_limits(actor), "Only a quality engineer may freeze control limits.")
+    _require(selectors.can_freeze_limits(actor), gettext("Only a quality engineer may freeze control limits."))
     ch = Characteristic.objects.select_for_update().select_related("feature", "station").get(pk=characteristic.pk)
     previous = ControlLimits.objects.select_for_update().filter(characteristic=ch, superseded_at__isnull=True).first()
     reason = (reason or "").strip()
     if previous is not None and not reason:
-        raise ValidationError({"reason": "Limits are frozen already: recomputing them needs a reason."})
+        raise ValidationError({"reason": gettext("Limits are frozen already: recomputing them needs a reason.")})
     n = ch.effective_subgroup_size
     minimum = MIN_BASELINE_INDIVIDUALS if ch.chart_kind == ChartKind.IMR else MIN_BASELINE_SUBGROUPS * n
     if baseline_size < minimum:
         raise ValidationError(
             {
-                "baseline_size": f"A baseline needs at least {minimum} values "
-                f"({'values' if n == 1 else f'{MIN_BASELINE_SUBGROUPS} subgroups of {n}'})."
+                "baseline_size": (
+                    gettext("A baseline needs at least %(minimum)s values.") % {"minimum": minimum}
+                    if n == 1
+                    else gettext("A baseline needs at least %(minimum)s values (%(subgroups)s subgroups of %(n)s).")
+                    % {"minimum": minimum, "subgroups": MIN_BASELINE_SUBGROUPS, "n": n}
+                )
             }
         )
     series = selectors.values(ch)
     if len(series) < baseline_size:
-        raise RefusedByRule(f"Only {len(series)} values are measured; the baseline asks for {baseline_size}.")
+        raise RefusedByRule(
+            gettext("Only %(measured)s values are measured; the baseline asks for %(size)s.")
+            % {"measured": len(series), "size": baseline_size}
+        )
     take = baseline_size - baseline_size % n  # whole subgroups
     start = len(series) - take if baseline_start is None else baseline_start
     if start < 0 or start + take > len(series):
-        raise RefusedByRule(f"The baseline ({take} values from value {start}) runs past the {len(series)} measured.")
+        raise RefusedByRule(
+            gettext("The baseline (%(take)s values from value %(start)s) runs past the %(measured)s measured.")
+            % {"take": take, "start": start, "measured": len(series)}
+        )
     ids, vals = series.ids[start : start + take], series.values[start : start + take]
     limits = stats.compute_limits(vals, ch.chart_kind, n)
     details = selectors.point_details([int(ids[0]), int(ids[-1])])
@@ -360,18 +371,18 @@ def acknowledge_violation(
 ) -> RuleViolation:
     """Record the reaction to a violation: its assignable cause and the corrective action taken, both from the
     reaction plan's lists. Clears its andon alarm. Audited."""
-    _require(selectors.can_acknowledge_violation(actor), "Your role may not acknowledge SPC violations.")
+    _require(selectors.can_acknowledge_violation(actor), gettext("Your role may not acknowledge SPC violations."))
     v = (
         RuleViolation.objects.select_for_update(of=("self",))
         .select_related("alarm", "characteristic__feature", "characteristic__station")
         .get(pk=violation.pk)
     )
     if v.acknowledged_at is not None:
-        raise RefusedByRule(f"This violation was already acknowledged by {v.acknowledged_by}.")
+        raise RefusedByRule(gettext("This violation was already acknowledged by %(who)s.") % {"who": v.acknowledged_by})
     if cause is None or not cause.active:
-        raise ValidationError({"cause": "Choose an assignable cause from the reaction plan."})
+        raise ValidationError({"cause": gettext("Choose an assignable cause from the reaction plan.")})
     if action is None or not action.active:
-        raise ValidationError({"action": "Choose a corrective action from the reaction plan."})
+        raise ValidationError({"action": gettext("Choose a corrective action from the reaction plan.")})
     now = timezone.now()
     v.acknowledged_at, v.acknowledged_by = now, signed_in_user(actor)
     v.assignable_cause, v.corrective_action, v.note = cause, action, (note or "").strip()
@@ -420,10 +431,12 @@ def record_gauge_study(
     characteristic: Characteristic, *, actor: Actor, values: list[float], reference_value: float, note: str = ""
 ) -> GaugeStudy:
     """A type-1 gauge study of the characteristic's station: one reference part measured repeatedly."""
-    _require(selectors.can_record_gauge_study(actor), "Your role may not record gauge studies.")
+    _require(selectors.can_record_gauge_study(actor), gettext("Your role may not record gauge studies."))
     ch = Characteristic.objects.select_related("feature").get(pk=characteristic.pk)
     if len(values) < 10:
-        raise ValidationError({"values": "A type-1 study needs at least 10 repeated measurements (25-50 usual)."})
+        raise ValidationError(
+            {"values": gettext("A type-1 study needs at least 10 repeated measurements (25-50 usual).")}
+        )
     tolerance = ch.feature.upper_tol - ch.feature.lower_tol
     result = stats.type1_gauge(np.asarray(values, dtype=float), reference=reference_value, tolerance=tolerance)
     study = GaugeStudy(

@@ -10,32 +10,34 @@ from spc import stats
 
 
 class ChartKind(models.TextChoices):
-    IMR = stats.IMR, "Individuals and moving range (I-MR)"
-    XBAR_R = stats.XBAR_R, "X̄ and R (subgroups)"
-    XBAR_S = stats.XBAR_S, "X̄ and S (subgroups)"
+    IMR = stats.IMR, _("Individuals and moving range (I-MR)")
+    XBAR_R = stats.XBAR_R, _("X̄ and R (subgroups)")
+    XBAR_S = stats.XBAR_S, _("X̄ and S (subgroups)")
 
 
 class Sides(models.TextChoices):
-    TWO_SIDED = stats.TWO_SIDED, "Two-sided (both tolerance limits)"
-    UPPER_ONLY = stats.UPPER_ONLY, "Upper limit only (e.g. runout, flatness: bounded at zero)"
-    LOWER_ONLY = stats.LOWER_ONLY, "Lower limit only"
+    TWO_SIDED = stats.TWO_SIDED, _("Two-sided (both tolerance limits)")
+    UPPER_ONLY = stats.UPPER_ONLY, _("Upper limit only (e.g. runout, flatness: bounded at zero)")
+    LOWER_ONLY = stats.LOWER_ONLY, _("Lower limit only")
 
 
 class CapabilityMethod(models.TextChoices):
-    NORMAL = stats.NORMAL, "Normal distribution (σ within and overall)"
-    PERCENTILE = stats.PERCENTILE, "Percentile method, ISO 22514-2 (0.135 % and 99.865 % of the fitted distribution)"
+    NORMAL = stats.NORMAL, _("Normal distribution (σ within and overall)")
+    # xgettext:no-python-format
+    PERCENTILE = stats.PERCENTILE, _("Percentile method, ISO 22514-2 (0.135 % and 99.865 % of the fitted distribution)")
 
 
 class RunRule(models.TextChoices):
-    NELSON_1 = "nelson_1", stats.RULES["nelson_1"]
-    NELSON_2 = "nelson_2", stats.RULES["nelson_2"]
-    NELSON_3 = "nelson_3", stats.RULES["nelson_3"]
-    NELSON_4 = "nelson_4", stats.RULES["nelson_4"]
-    NELSON_5 = "nelson_5", stats.RULES["nelson_5"]
-    NELSON_6 = "nelson_6", stats.RULES["nelson_6"]
-    NELSON_7 = "nelson_7", stats.RULES["nelson_7"]
-    NELSON_8 = "nelson_8", stats.RULES["nelson_8"]
-    WE_4 = "we_4", stats.RULES["we_4"]
+    # The words of spc.stats.RULES (which knows no Django), marked for translation here.
+    NELSON_1 = "nelson_1", _("1 point beyond 3σ (Nelson 1, Western Electric 1)")
+    NELSON_2 = "nelson_2", _("9 points in a row on one side of the centre line (Nelson 2)")
+    NELSON_3 = "nelson_3", _("6 points in a row steadily increasing or decreasing (Nelson 3)")
+    NELSON_4 = "nelson_4", _("14 points in a row alternating up and down (Nelson 4)")
+    NELSON_5 = "nelson_5", _("2 of 3 points beyond 2σ on one side (Nelson 5, Western Electric 2)")
+    NELSON_6 = "nelson_6", _("4 of 5 points beyond 1σ on one side (Nelson 6, Western Electric 3)")
+    NELSON_7 = "nelson_7", _("15 points in a row within 1σ (Nelson 7, stratification)")
+    NELSON_8 = "nelson_8", _("8 points in a row beyond 1σ on either side (Nelson 8, mixture)")
+    WE_4 = "we_4", _("8 points in a row on one side of the centre line (Western Electric 4)")
     DISPERSION_1 = "dispersion_1", _("1 point beyond the dispersion chart's limits (R, S or MR)")
 
 

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from live.models import Alarm
@@ -25,7 +27,7 @@ from traceability.models import PartType
 
 def _require_view(request: HttpRequest) -> None:
     if not selectors.can_view_spc(request.user):
-        raise PermissionDenied("Your role may not see SPC.")
+        raise PermissionDenied(_("Your role may not see SPC."))
 
 
 def _characteristic(pk: int) -> Characteristic:
@@ -37,36 +39,55 @@ class FreezeForm(forms.Form):
         min_value=2,
         max_value=1_000_000,
         initial=125,
-        help_text="The latest this many values form the Phase I baseline.",
+        label=gettext_lazy("Baseline size"),
+        help_text=gettext_lazy("The latest this many values form the Phase I baseline."),
     )
     baseline_start = forms.IntegerField(
         required=False,
         min_value=0,
-        help_text="Optional: the number of the baseline's first value (0 = the oldest). Empty: the latest values.",
+        label=gettext_lazy("Baseline start"),
+        help_text=gettext_lazy(
+            "Optional: the number of the baseline's first value (0 = the oldest). Empty: the latest values."
+        ),
     )
     reason = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required when limits are frozen already (a recomputation).",
+        label=gettext_lazy("Reason"),
+        help_text=gettext_lazy("Required when limits are frozen already (a recomputation)."),
     )
 
 
 class ConfigureForm(forms.Form):
-    chart_kind = forms.ChoiceField(choices=ChartKind.choices)
-    subgroup_size = forms.IntegerField(min_value=2, max_value=25)
+    chart_kind = forms.ChoiceField(choices=ChartKind.choices, label=gettext_lazy("Chart kind"))
+    subgroup_size = forms.IntegerField(min_value=2, max_value=25, label=gettext_lazy("Subgroup size"))
     rules = forms.MultipleChoiceField(
-        choices=[(r.value, r.label) for r in SELECTABLE_RULES], widget=forms.CheckboxSelectMultiple
+        choices=[(r.value, r.label) for r in SELECTABLE_RULES],
+        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Rules"),
     )
-    sides = forms.ChoiceField(choices=Sides.choices)
-    capability_method = forms.ChoiceField(choices=CapabilityMethod.choices)
-    study_size = forms.IntegerField(min_value=0, max_value=10_000_000)
-    reason = forms.CharField(required=False, help_text="Required when the change withdraws frozen limits.")
+    sides = forms.ChoiceField(choices=Sides.choices, label=gettext_lazy("Sides"))
+    capability_method = forms.ChoiceField(choices=CapabilityMethod.choices, label=gettext_lazy("Capability method"))
+    study_size = forms.IntegerField(min_value=0, max_value=10_000_000, label=gettext_lazy("Study size"))
+    reason = forms.CharField(
+        required=False,
+        label=gettext_lazy("Reason"),
+        help_text=gettext_lazy("Required when the change withdraws frozen limits."),
+    )
 
 
 class AcknowledgeForm(forms.Form):
-    cause = forms.ModelChoiceField(queryset=AssignableCause.objects.filter(active=True), empty_label="– cause –")
-    action = forms.ModelChoiceField(queryset=CorrectiveAction.objects.filter(active=True), empty_label="– action –")
-    note = forms.CharField(required=False, max_length=2000)
+    cause = forms.ModelChoiceField(
+        queryset=AssignableCause.objects.filter(active=True),
+        empty_label=gettext_lazy("– cause –"),
+        label=gettext_lazy("Assignable cause"),
+    )
+    action = forms.ModelChoiceField(
+        queryset=CorrectiveAction.objects.filter(active=True),
+        empty_label=gettext_lazy("– action –"),
+        label=gettext_lazy("Corrective action"),
+    )
+    note = forms.CharField(required=False, max_length=2000, label=gettext_lazy("Note"))
 
 
 def spc_index(request: HttpRequest) -> HttpResponse:
@@ -160,7 +181,7 @@ def freeze(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 baseline_start=form.cleaned_data["baseline_start"],
             )
-            messages.success(request, "Control limits frozen.")
+            messages.success(request, _("Control limits frozen."))
         except (DomainError, ValidationError) as exc:
             _refused(request, exc)
     return redirect(ch)
@@ -178,7 +199,7 @@ def configure(request: HttpRequest, pk: int) -> HttpResponse:
         reason = data.pop("reason")
         try:
             actions.configure_characteristic(ch, actor=request.user, reason=reason, **data)
-            messages.success(request, "Characteristic configured.")
+            messages.success(request, _("Characteristic configured."))
         except (DomainError, ValidationError) as exc:
             _refused(request, exc)
     return redirect(ch)
@@ -191,7 +212,7 @@ def acknowledge(request: HttpRequest, pk: int, violation_id: int) -> HttpRespons
     violation = get_object_or_404(RuleViolation, pk=violation_id, characteristic=ch)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose an assignable cause and a corrective action. " + form.errors.as_text())
+        messages.error(request, _("Choose an assignable cause and a corrective action.") + " " + form.errors.as_text())
     else:
         try:
             actions.acknowledge_violation(
@@ -201,7 +222,7 @@ def acknowledge(request: HttpRequest, pk: int, violation_id: int) -> HttpRespons
                 action=form.cleaned_data["action"],
                 note=form.cleaned_data["note"],
             )
-            messages.success(request, "Violation acknowledged; its alarm is cleared.")
+            messages.success(request, _("Violation acknowledged; its alarm is cleared."))
         except (DomainError, ValidationError) as exc:
             _refused(request, exc)
     return redirect(ch)

@@ -44,9 +44,9 @@ class TraceSearchForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         codes = sorted(set(Station.objects.values_list("code", flat=True)))
-        self.fields["station"].choices = [("", "any station")] + [(c, c) for c in codes]  # type: ignore[attr-defined]
-        self.fields["verdict"].choices = [("", "any verdict")] + genealogy.verdict_choices()  # type: ignore[attr-defined]
-        self.fields["defect_code"].choices = [("", "any defect")] + [  # type: ignore[attr-defined]
+        self.fields["station"].choices = [("", _("any station"))] + [(c, c) for c in codes]  # type: ignore[attr-defined]
+        self.fields["verdict"].choices = [("", _("any verdict"))] + genealogy.verdict_choices()  # type: ignore[attr-defined]
+        self.fields["defect_code"].choices = [("", _("any defect"))] + [  # type: ignore[attr-defined]
             (d.code, f"{d.code} – {d.name}") for d in DefectCode.objects.order_by("code")
         ]
 
@@ -78,7 +78,10 @@ class ReleaseContainmentForm(forms.Form):
 
 
 class DispositionForm(forms.Form):
-    disposition = forms.ChoiceField(choices=[("scrap", "Scrap"), ("rework", "Rework"), ("use_as_is", "Use as is")])
+    disposition = forms.ChoiceField(
+        choices=[("scrap", _("Scrap")), ("rework", _("Rework")), ("use_as_is", _("Use as is"))],
+        label=_("Disposition"),
+    )
     reason = forms.CharField(
         max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label=_("Reason (part of the signed record)")
     )
@@ -98,13 +101,15 @@ class CountersignForm(forms.Form):
 
 
 class PartTypeForm(forms.Form):
-    code = forms.SlugField(max_length=40, help_text=_("e.g. CF-100"))
-    name = forms.CharField(max_length=200)
+    code = forms.SlugField(max_length=40, label=_("Code"), help_text=_("e.g. CF-100"))
+    name = forms.CharField(max_length=200, label=_("Name"))
     family = forms.ChoiceField(
-        choices=PartFamily.choices, help_text=_("The measurement programme the edge device runs.")
+        choices=PartFamily.choices,
+        label=_("Family"),
+        help_text=_("The measurement programme the edge device runs."),
     )
-    drawing_number = forms.CharField(max_length=60)
-    revision = forms.CharField(max_length=10, initial="A")
+    drawing_number = forms.CharField(max_length=60, label=_("Drawing number"))
+    revision = forms.CharField(max_length=10, initial="A", label=_("Revision"))
     gtin = forms.CharField(max_length=14, required=False, label=_("GTIN-14 (for EPCIS)"))
     four_eyes_override = forms.BooleanField(
         required=False, label=_("Overrides need a second person's countersignature")
@@ -112,12 +117,14 @@ class PartTypeForm(forms.Form):
 
 
 class FeatureForm(forms.Form):
-    name = forms.CharField(max_length=80)
-    kind = forms.ChoiceField(choices=[(k, k) for k in ("diameter", "distance", "length")])
-    nominal = forms.FloatField()
+    name = forms.CharField(max_length=80, label=_("Feature"))
+    kind = forms.ChoiceField(
+        choices=[("diameter", _("diameter")), ("distance", _("distance")), ("length", _("length"))], label=_("Kind")
+    )
+    nominal = forms.FloatField(label=_("Nominal"))
     lower_tol = forms.FloatField(label=_("Lower deviation"), help_text=_("0 or negative"))
     upper_tol = forms.FloatField(label=_("Upper deviation"), help_text=_("0 or positive"))
-    unit = forms.CharField(max_length=10, initial="mm")
+    unit = forms.CharField(max_length=10, initial="mm", label=_("Unit"))
 
 
 FeatureFormSet = forms.formset_factory(FeatureForm, extra=2, can_delete=True)

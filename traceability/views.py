@@ -287,12 +287,16 @@ def new_part_type(request: HttpRequest) -> HttpResponse:
     features = FeatureFormSet(request.POST or None, prefix="f")
     if request.method == "POST" and form.is_valid() and features.is_valid():
         try:
-            part_type = actions.create_part_type(**form.cleaned_data, features=_features(features), actor=request.user)
+            part_type = actions.create_part_type(
+                **form.cleaned_data, features=_features(features), actor=request.user, reason=_("new part type")
+            )
         except (DomainError, ValidationError) as refusal:
             messages.error(request, str(refusal))
         else:
             messages.success(
-                request, f"{part_type.code} created with drawing {part_type.drawing_number} rev {part_type.revision}."
+                request,
+                _("%(code)s created with drawing %(number)s rev %(revision)s.")
+                % {"code": part_type.code, "number": part_type.drawing_number, "revision": part_type.revision},
             )
             return redirect("drawing", part_type.code)
     return render(request, "traceability/drawing_new.html", {"form": form, "features": features})
@@ -329,7 +333,8 @@ def drawing(request: HttpRequest, code: str) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"Revision {released.revision} released: the next capture of {code} is measured against it.",
+                    _("Revision %(revision)s released: the next capture of %(code)s is measured against it.")
+                    % {"revision": released.revision, "code": code},
                 )
                 return redirect("drawing", code)
     return render(

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -23,7 +24,7 @@ from traceability.models import PartType
 
 def _require_view(request: Request) -> None:
     if not selectors.can_view_spc(request.user):
-        raise PermissionDenied("Your role may not see SPC.")
+        raise PermissionDenied(_("Your role may not see SPC."))
 
 
 class FreezeInput(serializers.Serializer):

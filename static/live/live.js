@@ -11,6 +11,20 @@
   const RECENT_MAX = 12;
   const HEALTH_LABEL = { online: gettext("online"), stale: gettext("stale"), offline: gettext("offline"), never_seen: gettext("never seen") };
   const POINTS_MAX = 200;
+  // Events carry codes; the page names them in its own language (an event's English rule_label is only a fallback:
+  // events are published outside any request, so in the server's default language).
+  const RULE_LABEL = {
+    nok_streak: gettext("Three NOK in a row at a station"),
+    // xgettext:no-javascript-format
+    slow_cycle: gettext("Cycle time over target by 20% for ten parts"),
+    stale_device: gettext("Edge device stale"),
+    spc: gettext("SPC run rule violated"),
+    link_gap: gettext("PLC events lost on the cell link"),
+  };
+  const VERDICT_BADGE = { pass: gettext("PASS"), fail: "NOK", error: gettext("ERROR") };
+  const REVIEW_VERDICT = { confirm_nok: gettext("NOK confirmed"), override_ok: gettext("Overridden to OK (false reject)"), confirm_ok: gettext("OK confirmed") };
+  const DISPOSITION = { scrap: gettext("Scrap"), rework: gettext("Rework"), line: gettext("Back to the line") };
+  const defectName = (key) => (key === "out of tolerance" ? gettext("out of tolerance") : key.replace(/_/g, " "));
 
   const S = {
     state: null, ws: null, attempt: 0, lastFrameAt: 0, offsetMs: 0, everConnected: false,
@@ -495,9 +509,9 @@
     for (const a of alarms) {
       const li = h("li", { class: "alarm" + (a.acknowledged_at ? " acked" : ""), "data-alarm-id": a.id },
         h("div", { class: "alarm-head" },
-          h("span", { class: "badge " + (a.acknowledged_at ? "badge-warn" : "badge-bad") }, a.acknowledged_at ? "ACK" : "ALARM"),
+          h("span", { class: "badge " + (a.acknowledged_at ? "badge-warn" : "badge-bad") }, a.acknowledged_at ? gettext("ACK") : gettext("ALARM")),
           h("strong", {}, a.message)),
-        h("div", { class: "muted small" }, `${a.rule_label} · raised ${time(a.raised_at)}`),
+        h("div", { class: "muted small" }, interpolate(gettext("%(rule)s · raised %(at)s"), { rule: RULE_LABEL[a.rule] || a.rule_label, at: time(a.raised_at) }, true)),
         a.acknowledged_at ? h("div", { class: "small" }, interpolate(gettext("Acknowledged by %(who)s at %(at)s: “%(reason)s”"), { who: a.acknowledged_by, at: time(a.acknowledged_at), reason: a.ack_reason }, true)) : null);
       // An SPC alarm is acknowledged on its characteristic's page, with an assignable cause and a corrective action.
       if (a.rule === "spc") li.append(h("a", { href: `/spc/alarms/${a.id}/`, class: "small" }, gettext("Open the SPC chart to record cause and action")));
@@ -564,10 +578,10 @@
       list.append(h("li", { "data-result-id": r.result_id, class: "result" },
         r.image_url ? h("img", { src: r.image_url, alt: interpolate(gettext("inspection image of %s"), [r.serial]), loading: "lazy", width: 48, height: 48 }) : h("span", { class: "noimg" }),
         h("div", {},
-          h("div", {}, h("span", { class: `badge badge-${colour}` }, r.verdict === "fail" ? "NOK" : r.verdict.toUpperCase()), " ",
+          h("div", {}, h("span", { class: `badge badge-${colour}` }, VERDICT_BADGE[r.verdict] || r.verdict.toUpperCase()), " ",
             h("a", { href: `${cfg.replayUrl}?serial=${encodeURIComponent(r.serial)}` }, r.serial),
             r.review ? h("span", { class: "review-note small", title: interpolate(gettext("signed by %(who)s at %(at)s"), { who: r.review.signer, at: time(r.review.at) }, true) },
-              ` · reviewed: ${r.review.verdict.replace("_", " ")}${r.review.disposition ? ` (${r.review.disposition})` : ""}`) : ""),
+              " · " + interpolate(gettext("reviewed: %s"), [REVIEW_VERDICT[r.review.verdict] || r.review.verdict.replace("_", " ")]) + (r.review.disposition ? ` (${DISPOSITION[r.review.disposition] || r.review.disposition})` : "")) : ""),
           h("div", { class: "muted small" },
             `${r.station} · ${time(r.captured_at)}${r.defect_class ? ` · ${r.defect_class} ${num(100 * (r.defect_confidence || 0), 0)} %` : ""}${r.latency_ms != null ? ` · ${num(r.latency_ms, 0)} ms` : ""}`))));
     }
@@ -592,7 +606,7 @@
         { n: cyc.length, mean: decimal(mean, 1), last: decimal(cyc[cyc.length - 1].cycle_s, 1), target: decimal(target, 1), over: over }, true));
     } else say("chart-cycle-summary", gettext("No completed part in the window yet"));
     say("chart-pareto-summary", c.pareto.length
-      ? c.pareto.map((p) => interpolate(gettext("%(defect)s: %(count)s NOK"), { defect: p.defect_class.replace(/_/g, " "), count: p.count }, true)).join("; ")
+      ? c.pareto.map((p) => interpolate(gettext("%(defect)s: %(count)s NOK"), { defect: defectName(p.defect_class), count: p.count }, true)).join("; ")
       : gettext("No NOK in the window"));
     const pw = c.power.filter((p) => p.power_mw != null || p.fps != null);
     const last = pw[pw.length - 1];
@@ -629,11 +643,11 @@
     // Horizontal bars, most frequent on top: the defect names stay whole and level at any width (a column per
     // class leaves about 40 px per name on a tablet).
     const total = c.pareto.reduce((a, p) => a + p.count, 0);
-    const classes = c.pareto.map((p) => p.defect_class.replace(/_/g, " "));
+    const classes = c.pareto.map((p) => defectName(p.defect_class));
     let run = 0;
     Plotly.react("chart-pareto", [
-      { y: classes, x: c.pareto.map((p) => p.count), type: "bar", orientation: "h", marker: { color: "#b3261e" }, name: "count", hovertemplate: "%{y}: %{x} NOK<extra></extra>" },
-      { y: classes, x: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", xaxis: "x2", line: { color: "#14191f" }, name: "cumulative %", hovertemplate: "%{y}: %{x:.0f} % cumulative<extra></extra>" },
+      { y: classes, x: c.pareto.map((p) => p.count), type: "bar", orientation: "h", marker: { color: "#b3261e" }, name: gettext("count"), hovertemplate: "%{y}: %{x} NOK<extra></extra>" },
+      { y: classes, x: c.pareto.map((p) => ((run += p.count), (100 * run) / total)), type: "scatter", mode: "lines+markers", xaxis: "x2", line: { color: "#14191f" }, name: gettext("cumulative %"), hovertemplate: "%{y}: %{x:.0f} % " + gettext("cumulative") + "<extra></extra>" },
     ], { ...baseLayout(), height: Math.max(205, 70 + 22 * classes.length), margin: { l: 8, r: 16, t: 30, b: 36 },
       yaxis: { type: "category", autorange: "reversed", automargin: true, ticksuffix: " ", visible: total > 0 },
       xaxis: { title: { text: "NOK", standoff: 4 }, rangemode: "tozero", tickformat: ",d", dtick: total && c.pareto[0].count <= 10 ? 1 : null, automargin: true, visible: total > 0 },

@@ -94,13 +94,13 @@
     R.t = Math.min(R.t1, R.t + (now - R.lastTick) * speed);
     R.lastTick = now;
     draw();
-    if (R.t >= R.t1) { R.playing = false; $("play").textContent = "▶ Play"; return; }
+    if (R.t >= R.t1) { R.playing = false; $("play").textContent = "▶ " + gettext("Play"); return; }
     requestAnimationFrame(tick);
   }
 
   $("play").addEventListener("click", () => {
     R.playing = !R.playing;
-    $("play").textContent = R.playing ? "❚❚ Pause" : "▶ Play";
+    $("play").textContent = R.playing ? "❚❚ " + gettext("Pause") : "▶ " + gettext("Play");
     if (R.playing) { if (R.t >= R.t1) R.t = R.t0; R.lastTick = performance.now(); requestAnimationFrame(tick); }
   });
   $("timeline").addEventListener("input", (e) => { R.t = R.t0 + ((R.t1 - R.t0) * Number(e.target.value)) / 1000; draw(); });

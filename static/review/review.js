@@ -530,7 +530,7 @@
     }).catch(function () { /* offline: the decision queue covers it */ });
   }, Math.max(10, Math.min(60, data.claimTtlS / 3)) * 1000);
 
-  window.addEventListener("online", function () { say("Connection is back.", "ok"); });
+  window.addEventListener("online", function () { say(gettext("Connection is back."), "ok"); });
 
   imageOf(data.imageUrl);
   data.findings.forEach(function (f) { imageOf(f.imageUrl); });

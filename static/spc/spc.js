@@ -39,20 +39,20 @@
     const baselineEnd = p.phase.lastIndexOf(1);
     if (baselineEnd >= 0) shapes.push({ type: "rect", xref: "x", yref: "paper", x0: p.index[0] - 0.5, x1: p.index[baselineEnd] + 0.5, y0: 0, y1: 1, fillcolor: "#888", opacity: 0.08, line: { width: 0 }, layer: "below" });
     const text = p.index.map((_, i) => `${p.serial[i] || ""} ${p.at[i] || ""}`);
-    const traces = [{ x: p.index, y: p.location, mode: "lines+markers", name: d.characteristic.chart_kind === "imr" ? "Individual" : "Subgroup mean", text, hovertemplate: "%{y:.5f}<br>%{text}<extra></extra>", marker: { size: 5 } }];
+    const traces = [{ x: p.index, y: p.location, mode: "lines+markers", name: d.characteristic.chart_kind === "imr" ? gettext("Individual") : gettext("Subgroup mean"), text, hovertemplate: "%{y:.5f}<br>%{text}<extra></extra>", marker: { size: 5 } }];
     const flagged = {};
     for (const [rule, idx] of Object.entries(p.violations)) {
       if (rule === "dispersion_1") continue;
       for (const i of idx) (flagged[i] = flagged[i] || []).push(RULE_SHORT[rule] || rule);
     }
     const fi = Object.keys(flagged).map(Number);
-    if (fi.length) traces.push({ x: fi.map((i) => p.index[i]), y: fi.map((i) => p.location[i]), mode: "markers+text", name: "Rule broken", text: fi.map((i) => "rule " + flagged[i].join(",")), textposition: "top center", marker: { size: 12, symbol: "circle-open", color: "#c9302c", line: { width: 2 } }, hovertemplate: "%{text}<extra></extra>" });
-    Plotly.react($("spc-location"), traces, { margin: { t: 10, r: 90, l: 60, b: 30 }, shapes, annotations: notes, showlegend: false, xaxis: { title: "point" } }, { responsive: true, displaylogo: false });
+    if (fi.length) traces.push({ x: fi.map((i) => p.index[i]), y: fi.map((i) => p.location[i]), mode: "markers+text", name: gettext("Rule broken"), text: fi.map((i) => interpolate(gettext("rule %s"), [flagged[i].join(",")])), textposition: "top center", marker: { size: 12, symbol: "circle-open", color: "#c9302c", line: { width: 2 } }, hovertemplate: "%{text}<extra></extra>" });
+    Plotly.react($("spc-location"), traces, { margin: { t: 10, r: 90, l: 60, b: 30 }, shapes, annotations: notes, showlegend: false, xaxis: { title: gettext("point") } }, { responsive: true, displaylogo: false });
   }
 
   function drawDispersion(d) {
     const p = d.points, L = d.limits;
-    const name = { imr: "Moving range", xbar_r: "Range", xbar_s: "Std deviation" }[d.characteristic.chart_kind];
+    const name = { imr: gettext("Moving range"), xbar_r: gettext("Range"), xbar_s: gettext("Std deviation") }[d.characteristic.chart_kind];
     const shapes = [], notes = [];
     if (L) {
       shapes.push(hline(L.dispersion_center, "#333", "solid"), hline(L.dispersion_ucl, "#c9302c", "dash"));
@@ -61,7 +61,7 @@
     }
     const traces = [{ x: p.index, y: p.dispersion, mode: "lines+markers", name, marker: { size: 4 } }];
     const idx = p.violations.dispersion_1 || [];
-    if (idx.length) traces.push({ x: idx.map((i) => p.index[i]), y: idx.map((i) => p.dispersion[i]), mode: "markers", name: "Beyond limits", marker: { size: 12, symbol: "circle-open", color: "#c9302c", line: { width: 2 } } });
+    if (idx.length) traces.push({ x: idx.map((i) => p.index[i]), y: idx.map((i) => p.dispersion[i]), mode: "markers", name: gettext("Beyond limits"), marker: { size: 12, symbol: "circle-open", color: "#c9302c", line: { width: 2 } } });
     Plotly.react($("spc-dispersion"), traces, { margin: { t: 10, r: 90, l: 60, b: 30 }, shapes, annotations: notes, showlegend: false, yaxis: { title: name } }, { responsive: true, displaylogo: false });
   }
 
@@ -70,8 +70,8 @@
     if (!h || !h.edges) return;
     const centres = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
     const width = h.edges[1] - h.edges[0];
-    const traces = [{ type: "bar", x: centres, y: h.counts, width, name: "Values", marker: { color: "#5b8def" } }];
-    if (h.fit_y && h.fit_y.length) traces.push({ x: h.fit_x, y: h.fit_y, mode: "lines", name: "Fitted " + h.fit_name, line: { color: "#222" } });
+    const traces = [{ type: "bar", x: centres, y: h.counts, width, name: gettext("Values"), marker: { color: "#5b8def" } }];
+    if (h.fit_y && h.fit_y.length) traces.push({ x: h.fit_x, y: h.fit_y, mode: "lines", name: interpolate(gettext("Fitted %s"), [h.fit_name]), line: { color: "#222" } });
     const shapes = [], notes = [];
     for (const [key, v] of [["LSL", spec.lsl], ["USL", spec.usl]]) {
       if (v === null) continue;
@@ -94,7 +94,7 @@
       if (v) { v.children[0].textContent = d.verdict.label; v.children[1].textContent = d.state.label; }
       live.dataset.updated = new Date().toISOString();
     } catch (e) {
-      live.textContent = "could not load the chart data: " + e.message;
+      live.textContent = interpolate(gettext("could not load the chart data: %s"), [e.message]);
     }
   }
   function soon() { if (!pending) pending = setTimeout(refresh, 1500); }
@@ -102,8 +102,8 @@
   function connect() {
     let ws;
     try { ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath); } catch (e) { return; }
-    ws.onopen = () => { socketOpen = true; live.textContent = "live: following the cell stream"; };
-    ws.onclose = () => { socketOpen = false; live.textContent = "live: reconnecting (polling every " + cfg.pollS + " s)"; setTimeout(connect, 5000); };
+    ws.onopen = () => { socketOpen = true; live.textContent = gettext("live: following the cell stream"); };
+    ws.onclose = () => { socketOpen = false; live.textContent = interpolate(gettext("live: reconnecting (polling every %s s)"), [cfg.pollS]); setTimeout(connect, 5000); };
     ws.onmessage = (m) => {
       let f; try { f = JSON.parse(m.data); } catch (e) { return; }
       if (f.type === "resync" || f.type === "snapshot") { soon(); return; }

@@ -68,3 +68,12 @@ def test_it_keeps_spc_from_people_without_a_role(characteristic: Characteristic,
     client = login(outsider)
     assert client.get(characteristic.get_absolute_url()).status_code == 403
     assert client.get(reverse("api-spc-characteristic", args=[characteristic.pk])).status_code == 403
+
+
+def test_it_notes_a_non_normal_distribution_on_the_characteristic_page(
+    characteristic: Characteristic, add_values: Callable[[Sequence[float]], None], quality_engineer: Any, login: Any
+) -> None:
+    add_values(list(MEAN - 0.01 + np.random.default_rng(5).exponential(SIGMA, 200)))  # skewed: not normal
+    page = login(quality_engineer).get(characteristic.get_absolute_url()).content.decode()
+    assert "Not normal (Anderson–Darling p = " in page
+    assert "the normal-based indices may mislead; consider the percentile method" in page

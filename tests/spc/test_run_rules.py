@@ -123,3 +123,11 @@ def test_it_rarely_fires_rule_one_on_an_in_control_process() -> None:
     x = np.random.default_rng(0).normal(0, 1, 100_000)
     rate = stats.rule_hits(x, 0.0, 1.0, ["nelson_1"])["nelson_1"].mean()
     assert rate == pytest.approx(0.0027, abs=0.0006)  # ARL 370
+
+
+def test_it_names_each_rule_in_english_as_the_statistics_module_does() -> None:
+    """spc.choices marks the rules' words for translation; spc.stats (no Django) keeps its own copy in English."""
+    from spc import stats
+    from spc.choices import RunRule
+
+    assert {r.value: str(r.label) for r in RunRule if r.value in stats.RULES} == stats.RULES

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from traceability import audit
 from traceability.actions.common import Actor, signed_in_user, snapshot
@@ -51,32 +52,43 @@ class FeatureInput(TypedDict):
 def _checked_features(family: str, features: Sequence[FeatureInput]) -> list[FeatureInput]:
     if family not in PROGRAMME_FEATURES:
         raise RefusedByRule(
-            f"No measurement programme for family {family!r}: the edge devices measure "
-            f"{', '.join(PROGRAMME_FEATURES)}. Ask for a programme before releasing such a drawing."
+            gettext(
+                "No measurement programme for family %(family)s: the edge devices measure %(families)s. "
+                "Ask for a programme before releasing such a drawing."
+            )
+            % {"family": repr(family), "families": ", ".join(PROGRAMME_FEATURES)}
         )
     names = [f["name"] for f in features]
     if len(set(names)) != len(names):
-        raise RefusedByRule("A feature name appears twice on the drawing.")
+        raise RefusedByRule(gettext("A feature name appears twice on the drawing."))
     missing = [n for n in PROGRAMME_FEATURES[family] if n not in names]
     if family == PartFamily.FLANGE and not any(re.fullmatch(r"bolt_hole_\d+_diameter", n) for n in names):
-        missing.append("bolt_hole_1_diameter (one per bolt hole)")
+        missing.append(gettext("bolt_hole_1_diameter (one per bolt hole)"))
     if missing:
         raise RefusedByRule(
-            f"The {PartFamily(family).label.split(':')[0].lower()} programme measures {', '.join(missing)}: "
-            "the drawing must give each its nominal and tolerance."
+            gettext(
+                "The %(family)s programme measures %(missing)s: the drawing must give each its nominal and tolerance."
+            )
+            % {"family": str(PartFamily(family).label).split(":")[0].lower(), "missing": ", ".join(missing)}
         )
     checked = []
     for f in features:
         if f["kind"] not in FEATURE_KINDS:
-            raise RefusedByRule(f"{f['name']}: kind must be one of {', '.join(FEATURE_KINDS)}.")
+            raise RefusedByRule(
+                gettext("%(feature)s: kind must be one of %(kinds)s.")
+                % {"feature": f["name"], "kinds": ", ".join(FEATURE_KINDS)}
+            )
         lower, upper, nominal = float(f["lower_tol"]), float(f["upper_tol"]), float(f["nominal"])
         if lower > 0 or upper < 0 or lower == upper:
             raise RefusedByRule(
-                f"{f['name']}: the lower deviation is zero or negative, the upper zero or positive, "
-                "and the band is not empty."
+                gettext(
+                    "%(feature)s: the lower deviation is zero or negative, the upper zero or positive, "
+                    "and the band is not empty."
+                )
+                % {"feature": f["name"]}
             )
         if nominal <= 0:
-            raise RefusedByRule(f"{f['name']}: the nominal must be positive.")
+            raise RefusedByRule(gettext("%(feature)s: the nominal must be positive.") % {"feature": f["name"]})
         checked.append(
             FeatureInput(
                 name=f["name"],
@@ -184,12 +196,14 @@ def revise_drawing(
     """Release a new revision of the part type's drawing (the next letter unless given); it becomes current for
     the next capture. The earlier revision stays as it was."""
     if not reason.strip():
-        raise RefusedByRule("Say why the drawing changes: the reason is part of the revision's record.")
+        raise RefusedByRule(gettext("Say why the drawing changes: the reason is part of the revision's record."))
     part_type = PartType.objects.select_for_update().get(pk=part_type.pk)
     checked = _checked_features(part_type.family, features)
     revision = revision or next_revision(part_type.revision)
     if DrawingRevision.objects.filter(part_type=part_type, revision=revision).exists():
-        raise RefusedByRule(f"{part_type.code} already has a revision {revision}.")
+        raise RefusedByRule(
+            gettext("%(code)s already has a revision %(revision)s.") % {"code": part_type.code, "revision": revision}
+        )
     before = snapshot(part_type, ["drawing_number", "revision"])
     drawing = _release(
         part_type,
