@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: demo test venv venv-dev migrate seed services browser check lint lock clean messages
+.PHONY: demo test venv venv-train venv-dev migrate seed services browser check lint lock clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,21 @@ $(VENV)/.runtime-installed: requirements.lock | $(BIN)/python
 	$(PIP) install -q --require-hashes -r requirements.lock
 	touch $@
 
-# Test and training packages. torch goes in first, pinned, from the machine's CPU wheel or index (its hash differs
-# between the CPU and CUDA builds, so it is not in the lock); then everything else as locked.
-$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
+# Training (the model registry's "Train a candidate" and the torch baseline backend). torch goes in first, pinned,
+# from the machine's CPU wheel or index (its hash differs between the CPU and CUDA builds, so it is not in the
+# lock); then the ONNX exporter as locked.
+$(VENV)/.train-installed: $(VENV)/.runtime-installed requirements-train.lock
 	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q --require-hashes -r requirements-train.lock
+	touch $@
+
+# Test and benchmark packages, as locked.
+$(VENV)/.dev-installed: $(VENV)/.train-installed requirements-dev.lock
 	$(PIP) install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
 venv: $(VENV)/.runtime-installed
+venv-train: $(VENV)/.train-installed
 venv-dev: $(VENV)/.dev-installed
 
 migrate: venv
@@ -31,7 +38,8 @@ migrate: venv
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-demo: seed
+# The demo trains candidate models from the browser, so it installs the training packages too.
+demo: venv-train seed
 	$(BIN)/python manage.py run_demo
 
 # Translations: extract the marked messages into locale/pt_BR/LC_MESSAGES/*.po (translate the new ones there),
@@ -70,6 +78,7 @@ UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3
 lock: $(BIN)/python
 	$(PIP) install -q uv==0.13.9
 	$(UV_COMPILE) --universal requirements.txt -o requirements.lock
+	$(UV_COMPILE) --universal --no-emit-package torch requirements.txt requirements-train.txt -o requirements-train.lock
 	$(UV_COMPILE) --universal --no-emit-package torch requirements-dev.txt -o requirements-dev.lock
 	$(UV_COMPILE) --python-platform aarch64-manylinux_2_35 requirements-edge.txt -o requirements-edge.lock
 

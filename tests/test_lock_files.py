@@ -36,7 +36,8 @@ def locked(path: Path) -> dict[str, str]:
     [
         ("requirements.txt", "requirements.lock", set()),
         ("requirements-edge.txt", "requirements-edge.lock", set()),
-        ("requirements-dev.txt", "requirements-dev.lock", {"torch"}),  # installed first, from the CPU wheel (Makefile)
+        ("requirements-train.txt", "requirements-train.lock", {"torch"}),  # installed first, from the CPU wheel (Makefile)
+        ("requirements-dev.txt", "requirements-dev.lock", {"torch"}),
     ],
 )
 def test_each_lock_pins_what_its_requirements_pin(requirements: str, lock: str, left_out: set[str]) -> None:
@@ -47,7 +48,9 @@ def test_each_lock_pins_what_its_requirements_pin(requirements: str, lock: str, 
     assert not differs, f"{lock} is out of date (requirement, locked): {differs}; run `make lock`"
 
 
-@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-edge.lock", "requirements-dev.lock"])
+@pytest.mark.parametrize(
+    "lock", ["requirements.lock", "requirements-edge.lock", "requirements-train.lock", "requirements-dev.lock"]
+)
 def test_every_locked_package_carries_its_hashes(lock: str) -> None:
     text = (ROOT / lock).read_text()
     entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])  # after the two header comment lines
