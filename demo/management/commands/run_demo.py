@@ -240,7 +240,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  simulated PLC on {endpoint}, linked by the cell gateway (OPC UA)")
         if not training:
             self.stdout.write(
-                "  model training off: PyTorch is not installed (make venv-dev installs it; then /modelops/)"
+                "  model training off: PyTorch is not installed (make venv-train installs it; then /modelops/)"
             )
         if not options["no_profile"]:
             self._queue_first_profiling_run(device)
