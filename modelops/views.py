@@ -95,6 +95,8 @@ def version_detail(request: HttpRequest, sha256: str) -> HttpResponse:
             "metrics": version.golden_metrics,
             "comparisons": comparisons,
             "shadow": selectors.shadow_summary(version),
+            "deliveries": selectors.deliveries_of(version),
+            "profiling_rows": [r for r in selectors.transition(version) if str(r["stage"]).startswith("device ")],
             "disagreements": selectors.disagreements(version),
             "assign_form": AssignForm(),
             "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
