@@ -17,6 +17,7 @@ from modelops import actions, golden, selectors
 from modelops.choices import Alias
 from modelops.errors import ModelRefused
 from modelops.models import ModelVersion
+from traceability.actions import esign
 from traceability.errors import DomainError
 from traceability.models import Cell
 
@@ -58,6 +59,7 @@ def registry(request: HttpRequest) -> HttpResponse:
             "changes": selectors.alias_changes(),
             "train_form": TrainForm(),
             "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
+            "signer_name": esign.printed_name(request.user),
         },
     )
 
@@ -100,6 +102,7 @@ def version_detail(request: HttpRequest, sha256: str) -> HttpResponse:
             "disagreements": selectors.disagreements(version),
             "assign_form": AssignForm(),
             "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
+            "signer_name": esign.printed_name(request.user),
         },
     )
 
