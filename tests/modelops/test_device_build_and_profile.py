@@ -6,6 +6,7 @@ cannot build or measure is refused with the reason and never runs."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,33 @@ def test_a_newer_deploy_supersedes_one_being_built_and_its_late_report_changes_n
     old = DeployIntent.objects.get(device=device, version=first)
     assert old.status == DeployStatus.SUPERSEDED
     assert [d["sha256"] for d in edge.ask()["deployments"]] == [second.sha256]
+
+
+def test_the_profiling_endpoint_stores_only_reports_signed_by_a_registered_device(
+    cell: Any, quality_engineer: Any, live_server: Any, tmp_path: Path
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from edge_worker.contracts.queues import STORE_PROFILING_RUN_TASK
+    from edge_worker.profiling.protocol import failure_report
+
+    device, credentials = device_of(cell, quality_engineer)
+    report = failure_report(str(uuid.uuid4()), device.device_id, {}, "no model on the device")
+
+    def post(message: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            f"{live_server.url}/{md.PROFILING_PATH}", data=json.dumps(message).encode(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    assert post(report)[0] == 403  # unsigned
+    assert post(credentials.sign(report, "modelops.report"))[0] == 403  # signed for another purpose
+    assert not ProfilingRun.objects.exists()
+    status, body = post(credentials.sign(report, STORE_PROFILING_RUN_TASK))
+    assert status == 200 and body["status"] == ProfilingRunStatus.FAILED and body["created"]
+    assert ProfilingRun.objects.get().error == "no model on the device"
