@@ -27,6 +27,7 @@ from modelops import actions
 from modelops.choices import Alias, AliasChangeKind, DeployStatus
 from modelops.models import AliasChange, DeployIntent, ModelAlias, ModelVersion, ShadowComparison, TrainingRun
 from profiling.models import ProfilingRun
+from tests.accessibility.test_axe_e2e import describe, violations
 from tests.modelops.support import PASSWORD, device_of, shipped_version
 from tests.support import browser as chromium
 from tests.support import processes
@@ -158,6 +159,7 @@ def test_a_quality_engineer_takes_a_candidate_from_training_to_rollback_in_the_b
             expect(delivery.locator('tr[data-backend="onnxruntime"]')).to_contain_text(" s")
             expect(delivery.locator('tr[data-backend="tensorrt"]')).to_contain_text("not built")
             expect(delivery.locator(".delivery-profiling a")).to_have_text("Done")
+            assert not (found := violations(page)), describe(found)
 
             results = [
                 edge.inspect(capture_for(device.device_id, seed, d))
@@ -186,6 +188,7 @@ def test_a_quality_engineer_takes_a_candidate_from_training_to_rollback_in_the_b
             row = page.locator(f'tr[data-cell="{cell.code}"][data-alias="champion"]')
             row.get_by_text("Roll back…").click()
             expect(row.locator(".sign-meaning")).to_contain_text(f"goes back to {champion.version}")
+            assert not (found := violations(page)), describe(found)  # the registry, its signature prompt open
             row.get_by_label("Reason").fill("operators disagree with it on dents")
             row.get_by_label("Password or signing PIN").fill(PASSWORD)
             row.get_by_role("button", name="Sign and roll back").click()
