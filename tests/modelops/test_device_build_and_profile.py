@@ -219,3 +219,37 @@ def test_the_profiling_endpoint_stores_only_reports_signed_by_a_registered_devic
     status, body = post(credentials.sign(report, STORE_PROFILING_RUN_TASK))
     assert status == 200 and body["status"] == ProfilingRunStatus.FAILED and body["created"]
     assert ProfilingRun.objects.get().error == "no model on the device"
+
+
+def test_the_worker_builds_and_profiles_a_delivery_on_a_thread_of_its_own_one_at_a_time(
+    cell: Any, quality_engineer: Any, live_server: Any, media: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from edge_worker.power import NoneSampler, PowerMonitor
+    from edge_worker.runtime import EdgeRuntime
+
+    device, credentials = device_of(cell, quality_engineer)
+    version = shipped_version(quality_engineer)
+    deploy(version, cell, quality_engineer)
+    for name, value in {
+        "TWINWEB_SERVER_URL": live_server.url,
+        "TWINWEB_EDGE_DEVICE": device.device_id,
+        "TWINWEB_EDGE_SECRET": credentials.secret.text(),
+        "TWINWEB_EDGE_MODELS_DIR": str(tmp_path / "edge"),
+        "TWINWEB_MODEL_PROFILE_IMAGES": "4",
+        "TWINWEB_MODEL_PROFILE_ROUNDS": "1",
+        "TWINWEB_MODEL_PROFILE_WARMUP": "0",
+        "TWINWEB_POWER_SAMPLER": "none",
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime = EdgeRuntime(device_id=device.device_id, backend="onnxruntime", monitor=PowerMonitor(NoneSampler()))
+    try:
+        assert runtime.model.alias == ""  # the shipped model decides until the delivery is ready
+        assert runtime.sync_models_in_background() is True
+        assert runtime.sync_models_in_background() is False  # one sync at a time: the next beat tries again
+        assert runtime._sync_thread is not None
+        runtime._sync_thread.join(120)
+        assert (runtime.model.sha256, runtime.model.alias) == (version.sha256, "champion")
+        assert DeployIntent.objects.get(device=device).status == DeployStatus.INSTALLED
+    finally:
+        runtime.close()
