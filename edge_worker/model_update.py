@@ -198,8 +198,8 @@ class ModelClient:
         return target
 
     def activate(self, deployment: Mapping[str, Any], staged: Path) -> Path:
-        """Move a built and profiled model under its alias, atomically per file (the card last: a reader sees the
-        old or the new model), and clear its staging folder."""
+        """Move a built and profiled model under its alias (a rename per file, the card last) and clear its staging
+        folder. The runtime loads what is under the aliases when the sync has returned (EdgeRuntime.reload_models)."""
         target = self.models_dir / str(deployment["alias"])
         target.mkdir(parents=True, exist_ok=True)
         for name in (ONNX_NAME, CARD_NAME):
@@ -310,6 +310,9 @@ class ModelClient:
             outcome.offline = f"server unreachable: {exc}"
             log.warning("model sync: %s", outcome.offline)
             return outcome
+        # One sync at a time (EdgeRuntime.sync_models_in_background): whatever is staged is left from a sync that
+        # died (power cut, restart), and its deployment, still open on the server, is in this answer again.
+        shutil.rmtree(self.models_dir / STAGING, ignore_errors=True)
         for deployment in answer.get("deployments", []):
             prepared = Preparation()
             try:
