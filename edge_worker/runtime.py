@@ -141,6 +141,7 @@ class EdgeRuntime:
         self.hardware = _hardware()
         self._done: deque[float] = deque(maxlen=10_000)
         self._lock = threading.Lock()
+        self._sync_thread: threading.Thread | None = None
         self._started = time.monotonic()
 
     def _load_classifier(self) -> None:
@@ -223,6 +224,19 @@ class EdgeRuntime:
             f"refused {[(d['version'], d['reason']) for d in outcome.refused]}, "
             f"retired {outcome.retired}"
         )
+
+    def sync_models_in_background(self) -> bool:
+        """`sync_models` on a thread of its own, so a delivery's engine builds and profiling (minutes on a Jetson,
+        for a TensorRT plan) neither hold the inspections back (the models in use go on deciding) nor silence the
+        telemetry. False when a sync is still running (the next beat tries again)."""
+        with self._lock:
+            if self._sync_thread is not None and self._sync_thread.is_alive():
+                return False
+            self._sync_thread = threading.Thread(
+                target=lambda: log.info("model sync: %s", self.sync_models()), name="edge-model-sync", daemon=True
+            )
+            self._sync_thread.start()
+        return True
 
     def _shadow(self, image: bytes, result_id: uuid.UUID) -> None:
         """Classify the same capture with the candidate; the comparison waits for the next heartbeat."""

@@ -66,7 +66,7 @@ class TelemetryLoop:
                 log.warning("telemetry not sent: %s", exc)
             if time.monotonic() - last_sync >= sync_every:  # a deploy decided while we were offline lands here
                 last_sync = time.monotonic()
-                log.info("model sync: %s", runtime.sync_models())
+                runtime.sync_models_in_background()
             self._stop.wait(self.interval_s)
 
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             runtime.backend_reason,
             runtime.monitor.sampler.describe(),
         )
-        log.info("model sync on start: %s", runtime.sync_models())  # picks up a deploy made while offline
+        runtime.sync_models_in_background()  # picks up a deploy made while offline (built and profiled aside)
         if loop is not None:
             loop.start()
 

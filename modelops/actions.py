@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from django.utils.translation import gettext
 
 from inspection.models import EdgeDevice
 from modelops import selectors
-from modelops.choices import ALIAS_NAMES, Alias, AliasChangeKind, DeployStatus, TrainingStatus
+from modelops.choices import ALIAS_NAMES, OPEN_DEPLOY_STATUSES, Alias, AliasChangeKind, DeployStatus, TrainingStatus
 from modelops.errors import ModelRefused
 from modelops.models import AliasChange, DeployIntent, ModelAlias, ModelVersion, ShadowComparison, TrainingRun
 from traceability import audit
@@ -172,7 +173,7 @@ def _deploy_to_cell(cell: Cell, alias: str, version: ModelVersion | None, at: dt
     """Store what each device of the cell is to install; an older pending intent for the same alias is superseded."""
     count = 0
     for device in EdgeDevice.objects.filter(cell=cell).order_by("pk"):
-        DeployIntent.objects.filter(device=device, alias=alias, status=DeployStatus.PENDING).update(
+        DeployIntent.objects.filter(device=device, alias=alias, status__in=OPEN_DEPLOY_STATUSES).update(
             status=DeployStatus.SUPERSEDED, reported_at=at
         )
         if version is not None:
@@ -370,24 +371,78 @@ def mark_offered(intents: list[DeployIntent]) -> None:
     DeployIntent.objects.filter(pk__in=[i.pk for i in intents]).update(offered_at=timezone.now())
 
 
+_PROGRESS_STATUSES = (DeployStatus.DOWNLOADING, DeployStatus.BUILDING, DeployStatus.PROFILING)
+
+
+def _engines(engines: Any) -> list[dict[str, Any]]:
+    """The device's engine builds, kept to the fields the page shows (ValueError when they are not a list)."""
+    if not isinstance(engines, list):
+        raise ValueError("engines must be a list")
+    out = []
+    for e in engines[:20]:
+        seconds = e.get("seconds") if isinstance(e, dict) else None
+        out.append(
+            {
+                "backend": str(e.get("backend", ""))[:40],
+                "precision": str(e.get("precision", ""))[:10],
+                "built": bool(e.get("built")),
+                "seconds": float(seconds)
+                if isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+                else None,
+                "detail": str(e.get("detail", ""))[:500],
+            }
+        )
+    return out
+
+
 @transaction.atomic(durable=True)
-def record_device_report(device: EdgeDevice, *, intent_id: int, sha256: str, status: str, reason: str) -> DeployIntent:
+def record_device_report(
+    device: EdgeDevice,
+    *,
+    intent_id: int,
+    sha256: str,
+    status: str,
+    reason: str,
+    progress: str = "",
+    engines: Any = None,
+    profiling_run_id: str = "",
+) -> DeployIntent:
+    """What the device says of a deployment: how far it got (downloading, building k of n, profiling; not audited:
+    a measurement, like a training run's epochs), or where it ended: ready (installed) or failed (refused), audited
+    with the engines it built and the profiling run that measured it."""
     intent = (
         DeployIntent.objects.select_for_update().select_related("version").filter(pk=intent_id, device=device).first()
     )
     if intent is None or intent.version.sha256 != sha256:
         raise ModelRefused(gettext("No such deployment for this device."))
-    if status not in (DeployStatus.INSTALLED, DeployStatus.REFUSED):
+    if status not in (*_PROGRESS_STATUSES, DeployStatus.INSTALLED, DeployStatus.REFUSED):
         raise ModelRefused(gettext("Unknown status %(status)s.") % {"status": repr(status)})
-    if intent.status != DeployStatus.PENDING:
-        return intent  # a repeated report changes nothing
-    intent.status, intent.reason, intent.reported_at = status, reason[:500], timezone.now()
-    intent.save(update_fields=["status", "reason", "reported_at"])
+    if intent.status not in OPEN_DEPLOY_STATUSES:
+        return intent  # a repeated final report (or one for a superseded deployment) changes nothing
+    run_id = uuid.UUID(profiling_run_id) if profiling_run_id else intent.profiling_run_id
+    intent.status, intent.reported_at = status, timezone.now()
+    intent.progress = progress[:200]
+    intent.engines = _engines(engines) if engines is not None else intent.engines
+    intent.profiling_run_id = run_id
+    if status in _PROGRESS_STATUSES:
+        intent.save(update_fields=["status", "progress", "engines", "profiling_run_id", "reported_at"])
+        return intent
+    intent.reason = reason[:500]
+    intent.save(update_fields=["status", "reason", "progress", "engines", "profiling_run_id", "reported_at"])
     audit.append(
         actor=None,
         action=f"modelops.deploy.{status}",
         subject=("modelops.deployintent", str(intent.pk)),
-        after={"device": device.device_id, "version": intent.version.version, "reason": reason[:500]},
+        after={
+            "device": device.device_id,
+            "alias": intent.alias,
+            "version": intent.version.version,
+            "reason": reason[:500],
+            "engines": {
+                f"{e['backend']} {e['precision']}": e["seconds"] if e["built"] else e["detail"] for e in intent.engines
+            },
+            "profiling_run": str(run_id) if run_id else None,
+        },
     )
     return intent
 

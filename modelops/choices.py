@@ -26,9 +26,22 @@ class TrainingStatus(models.TextChoices):
 
 class DeployStatus(models.TextChoices):
     PENDING = "pending", _("Waiting for the device to ask")
-    INSTALLED = "installed", _("Installed on the device")
-    REFUSED = "refused", _("Refused by the device")
+    DOWNLOADING = "downloading", _("Downloading")
+    BUILDING = "building", _("Building engines")
+    PROFILING = "profiling", _("Profiling on the device")
+    INSTALLED = "installed", _("Ready on the device (built and profiled)")
+    REFUSED = "refused", _("Failed on the device")
     SUPERSEDED = "superseded", _("Superseded by a later deployment")
+
+
+# A deployment the device has not finished: offered again whenever the device asks (it may have restarted mid-build),
+# superseded by a newer deployment of the same alias.
+OPEN_DEPLOY_STATUSES = (
+    DeployStatus.PENDING,
+    DeployStatus.DOWNLOADING,
+    DeployStatus.BUILDING,
+    DeployStatus.PROFILING,
+)
 
 
 class AliasChangeKind(models.TextChoices):
@@ -38,13 +51,17 @@ class AliasChangeKind(models.TextChoices):
     AUTO_ROLLBACK = "auto_rollback", _("Rolled back automatically (operators' override rate)")
 
 
+# The stylesheet's badge classes (badge-ok, badge-bad, badge-warn, badge-info, badge-neutral).
 BADGE = {
-    TrainingStatus.QUEUED: "secondary",
+    TrainingStatus.QUEUED: "neutral",
     TrainingStatus.RUNNING: "info",
-    TrainingStatus.DONE: "success",
-    TrainingStatus.FAILED: "danger",
-    DeployStatus.PENDING: "warning",
-    DeployStatus.INSTALLED: "success",
-    DeployStatus.REFUSED: "danger",
-    DeployStatus.SUPERSEDED: "secondary",
+    TrainingStatus.DONE: "ok",
+    TrainingStatus.FAILED: "bad",
+    DeployStatus.PENDING: "warn",
+    DeployStatus.DOWNLOADING: "info",
+    DeployStatus.BUILDING: "info",
+    DeployStatus.PROFILING: "info",
+    DeployStatus.INSTALLED: "ok",
+    DeployStatus.REFUSED: "bad",
+    DeployStatus.SUPERSEDED: "neutral",
 }

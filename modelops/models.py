@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from inspection.models import EdgeDevice
-from modelops.choices import Alias, AliasChangeKind, DeployStatus, TrainingStatus
+from modelops.choices import BADGE, OPEN_DEPLOY_STATUSES, Alias, AliasChangeKind, DeployStatus, TrainingStatus
 from traceability.models import Cell
 
 
@@ -77,13 +77,21 @@ class AliasChange(models.Model):
 
 
 class DeployIntent(models.Model):
-    """What a device is to install. It waits here until the device asks (on start and heartbeat)."""
+    """What a device is to install. It waits here until the device asks (on start and heartbeat), then follows the
+    device's reports: downloading, building its engines, profiling, ready (installed) or failed (refused)."""
 
     device = models.ForeignKey(EdgeDevice, on_delete=models.PROTECT, related_name="+")
     alias = models.CharField(max_length=20, choices=Alias.choices)
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
     status = models.CharField(max_length=20, choices=DeployStatus.choices, default=DeployStatus.PENDING)
     reason = models.TextField(blank=True)
+    progress = models.CharField(
+        max_length=200, blank=True, help_text='The device\'s last step, e.g. "building 2 of 4".'
+    )
+    engines = models.JSONField(
+        default=list, blank=True, help_text="Engines built on the device: backend, precision, built, seconds, detail."
+    )
+    profiling_run_id = models.UUIDField(null=True, blank=True, help_text="The profiling run of this delivery.")
     requested_at = models.DateTimeField()
     offered_at = models.DateTimeField(null=True, blank=True, help_text="Last time the device was told.")
     reported_at = models.DateTimeField(null=True, blank=True)
@@ -93,10 +101,23 @@ class DeployIntent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["device", "alias"],
-                condition=models.Q(status="pending"),
-                name="one_pending_deploy_per_device_alias",
+                condition=models.Q(status__in=[s.value for s in OPEN_DEPLOY_STATUSES]),
+                name="one_open_deploy_per_device_alias",
             )
         ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_DEPLOY_STATUSES
+
+    @property
+    def badge(self) -> str:
+        return BADGE.get(DeployStatus(self.status), "neutral")
+
+    @property
+    def build_seconds(self) -> float | None:
+        seconds = [e["seconds"] for e in self.engines if e.get("built") and e.get("seconds") is not None]
+        return round(sum(seconds), 3) if seconds else None
 
 
 class TrainingRun(models.Model):

@@ -17,10 +17,10 @@ from edge_worker.vision.preprocess import CHANNELS, INPUT_SIZE, to_uint8_input
 from edge_worker.vision.render import DEFECT_CLASSES
 from inspection.choices import Verdict
 from inspection.models import EdgeDevice, Inspection
-from modelops.choices import Alias
+from modelops.choices import OPEN_DEPLOY_STATUSES, Alias
 from modelops.golden import GOLDEN_SEED, GoldenSet, held_out
 from modelops.models import AliasChange, DeployIntent, ModelAlias, ModelVersion, ShadowComparison, TrainingRun
-from profiling.models import ProfilingVariant
+from profiling.models import ProfilingRun, ProfilingVariant
 from review.choices import ReviewStatus, ReviewVerdict
 from review.models import Review, ReviewedInspection
 from traceability.models import Cell
@@ -51,11 +51,31 @@ def deployments(limit: int = 50) -> list[DeployIntent]:
 
 
 def pending_for(device: EdgeDevice) -> list[DeployIntent]:
+    """What the device is still to install: not yet asked for, or begun and not finished (it may have restarted
+    mid-build: it starts that one again)."""
     return list(
-        DeployIntent.objects.filter(device=device, status="pending")
+        DeployIntent.objects.filter(device=device, status__in=OPEN_DEPLOY_STATUSES)
         .select_related("version")
         .order_by("requested_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A deployment of a version with the profiling run the device made of it (None until its report arrives)."""
+
+    intent: DeployIntent
+    profiling: ProfilingRun | None
+
+
+def deliveries_of(version: ModelVersion) -> list[Delivery]:
+    """Every deployment of `version`, newest first, each with its profiling run (two queries)."""
+    intents = list(DeployIntent.objects.filter(version=version).select_related("device"))
+    runs = {
+        r.run_id: r
+        for r in ProfilingRun.objects.filter(run_id__in=[i.profiling_run_id for i in intents if i.profiling_run_id])
+    }
+    return [Delivery(i, runs.get(i.profiling_run_id) if i.profiling_run_id else None) for i in intents]
 
 
 def disagreements(version: ModelVersion, limit: int = 100) -> list[ShadowComparison]:

@@ -19,6 +19,7 @@ from modelops import actions, golden, selectors
 from modelops.choices import ALIAS_NAMES, Alias
 from modelops.errors import ModelRefused
 from modelops.models import ModelVersion
+from traceability.actions import esign
 from traceability.errors import DomainError
 from traceability.models import Cell
 
@@ -68,6 +69,7 @@ def registry(request: HttpRequest) -> HttpResponse:
             "changes": selectors.alias_changes(),
             "train_form": TrainForm(),
             "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
+            "signer_name": esign.printed_name(request.user),
         },
     )
 
@@ -105,9 +107,12 @@ def version_detail(request: HttpRequest, sha256: str) -> HttpResponse:
             "metrics": version.golden_metrics,
             "comparisons": comparisons,
             "shadow": selectors.shadow_summary(version),
+            "deliveries": selectors.deliveries_of(version),
+            "profiling_rows": [r for r in selectors.transition(version) if str(r["stage"]).startswith("device ")],
             "disagreements": selectors.disagreements(version),
             "assign_form": AssignForm(),
             "can_manage": request.user.has_perm(actions.MANAGE_MODELS),
+            "signer_name": esign.printed_name(request.user),
         },
     )
 

@@ -254,7 +254,7 @@ class Profiler:
         )
 
     def _run_variant(self, spec: VariantSpec, test_set: TestSet, model_dir: Path | None, threads: int) -> VariantResult:
-        from edge_worker.vision.backends import BackendUnavailable, ModelInfo
+        from edge_worker.vision.backends import BackendUnavailable, ModelFileError, ModelInfo
 
         result = VariantResult(spec.key, spec.backend, spec.precision, spec.label, False, "")
         gc.collect()
@@ -297,6 +297,10 @@ class Profiler:
         except BackendUnavailable as exc:
             result.available = False
             result.reason = str(exc)[:2000]
+            return result
+        except ModelFileError as exc:  # e.g. a delivered model: the device receives the ONNX, not the PyTorch weights
+            result.available = False
+            result.reason = f"not available: {exc}"[:2000]
             return result
         except Exception as exc:  # one broken variant must not lose the others' results
             log.exception("profiling variant %s failed", spec.key)

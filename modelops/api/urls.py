@@ -9,4 +9,5 @@ urlpatterns = [
     path("edge/download", views.download, name="modelops-edge-download"),
     path("edge/report", views.report, name="modelops-edge-report"),
     path("edge/shadow", views.shadow, name="modelops-edge-shadow"),
+    path("edge/profiling", views.profiling, name="modelops-edge-profiling"),
 ]

@@ -15,9 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 from edge_worker.contracts import model_delivery as md
 from edge_worker.contracts.signing import AuthError, sign_command
 from inspection.actions import edge_auth
+from inspection.actions.ingest import PayloadRefused
 from modelops import actions, selectors
 from modelops.errors import ModelRefused
 from modelops.models import DeployIntent
+from profiling.actions import ProfilingReportError, store_profiling_run
 
 View = Callable[[HttpRequest], HttpResponse]
 
@@ -99,10 +101,33 @@ def report(request: HttpRequest) -> HttpResponse:
             sha256=str(auth.body.get("sha256", "")),
             status=str(auth.body.get("status", "")),
             reason=str(auth.body.get("reason", "")),
+            progress=str(auth.body.get("progress", "")),
+            engines=auth.body.get("engines"),
+            profiling_run_id=str(auth.body.get("profiling_run_id") or ""),
         )
-    except (ModelRefused, ValueError) as exc:
+    except (ModelRefused, ValueError, TypeError, AttributeError) as exc:
         return JsonResponse({"refused": str(exc)}, status=400)
     return JsonResponse({"status": intent.status})
+
+
+@csrf_exempt
+def profiling(request: HttpRequest) -> HttpResponse:
+    """The profiling report of a delivered version, over the same HTTP the delivery uses. It is the report the
+    device would put on the `ingest` queue, signed the same way, and it is stored by the same action
+    (profiling.actions.store_profiling_run: authenticated, validated, idempotent on its run id)."""
+    if request.method != "POST":
+        return JsonResponse({"refused": "unsigned: a device-signed POST is required"}, status=403)
+    try:
+        message = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"refused": "not JSON"}, status=400)
+    try:
+        run, created = store_profiling_run(message)
+    except PayloadRefused as exc:
+        return JsonResponse({"refused": str(exc)}, status=403)
+    except ProfilingReportError as exc:
+        return JsonResponse({"refused": str(exc)}, status=400)
+    return JsonResponse({"run": str(run.run_id), "status": run.status, "created": created})
 
 
 @csrf_exempt

@@ -26,8 +26,12 @@ def device_of(cell: Any, actor: Any, device_id: str | None = None) -> tuple[Edge
     return device, Credentials(device.device_id, ensure_edge_secret(device, actor=actor))
 
 
-def client(url: str, credentials: Credentials, models_dir: Path) -> ModelClient:
-    return ModelClient(url, credentials, models_dir, timeout_s=10)
+# The profiling protocol a device runs on each delivered version, cut to a few images (no power sensor here).
+QUICK_PROFILE = {"images": 4, "warmup": 0, "rounds": 1, "power_sampler": "none"}
+
+
+def client(url: str, credentials: Credentials, models_dir: Path, **options: Any) -> ModelClient:
+    return ModelClient(url, credentials, models_dir, timeout_s=10, **{"profile": QUICK_PROFILE, **options})
 
 
 def shipped_version(actor: Any) -> ModelVersion:

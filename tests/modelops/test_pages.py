@@ -14,7 +14,7 @@ from modelops.choices import TrainingStatus
 from modelops.models import TrainingRun
 from modelops.tasks import train_model
 from profiling.models import ProfilingRun, ProfilingVariant
-from tests.modelops.support import PASSWORD, device_of, shipped_version
+from tests.modelops.support import PASSWORD, device_of, other_version, shipped_version
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,16 @@ def test_the_registry_lists_versions_aliases_and_deployments(
     )
     page = login(quality_engineer).get("/modelops/").content.decode()
     assert version.version in page and device.device_id in page and "not asked yet (offline?)" in page
-    assert "Start training" in page and "Roll back" in page
+    assert "Start training" in page
+    # A first champion has nothing to roll back to: no signature is asked for a move that would be refused.
+    assert "nothing to roll back to" in page and "Roll back…" not in page
+    second = other_version(quality_engineer, "b")
+    actions.assign_alias(
+        second, cell=cell, alias="candidate", actor=quality_engineer, credential=PASSWORD, reason="trial"
+    )
+    actions.promote(cell, actor=quality_engineer, credential=PASSWORD, reason="better")
+    page = login(quality_engineer).get("/modelops/").content.decode()
+    assert "Roll back…" in page and f"goes back to {version.version}" in page and "You sign as Quinn Tester" in page
 
 
 def test_an_auditor_sees_the_registry_but_no_buttons(cell: Any, auditor: Any, login: Any) -> None:
