@@ -36,7 +36,8 @@ def locked(path: Path) -> dict[str, str]:
     [
         ("requirements.txt", "requirements.lock", set()),
         ("requirements-edge.txt", "requirements-edge.lock", set()),
-        ("requirements-train.txt", "requirements-train.lock", {"torch"}),  # installed first, from the CPU wheel (Makefile)
+        # torch is installed first, from the machine's CPU wheel (Makefile)
+        ("requirements-train.txt", "requirements-train.lock", {"torch"}),
         ("requirements-dev.txt", "requirements-dev.lock", {"torch"}),
     ],
 )

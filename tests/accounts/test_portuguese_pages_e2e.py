@@ -331,7 +331,11 @@ def test_it_shows_the_quality_engineers_pages_in_portuguese(
         assert "Criar o tipo de peça e sua primeira revisão" in new_part_type and "Número do desenho" in new_part_type
 
         registry = visit_in_portuguese(page, f"{server.url}/modelops/")
-        assert "Registro de modelos" in registry and "campeão" in registry and "Voltar versão" in registry
+        assert (
+            "Registro de modelos" in registry
+            and "campeão" in registry
+            and "nenhuma versão anterior para voltar" in registry
+        )  # a first champion
         detail = visit_in_portuguese(page, f"{server.url}/modelops/v/{version.sha256}/")
         assert "Modo sombra" in detail and "Implantar" in detail
         transition = visit_in_portuguese(page, f"{server.url}/modelops/v/{version.sha256}/transition")
