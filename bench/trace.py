@@ -299,11 +299,11 @@ def _production_steps(parts: int) -> list[tuple[str, str]]:
             "inspections",
             f"""
             INSERT INTO {t["inspection"]} (id, result_id, capture_id, part_id, station_id, verdict, reason, defect_class,
-                class_probabilities, findings, model_version, model_sha256, backend, backend_version, precision,
-                timings_ms, power_note, captured_at, inspected_at, received_at, needs_review, latency_ms)
+                class_probabilities, findings, model_version, model_sha256, model_alias, backend, backend_version,
+                precision, timings_ms, power_note, captured_at, inspected_at, received_at, needs_review, latency_ms)
             SELECT i, md5('r' || i)::uuid, md5('c' || i)::uuid, i, 3,
                    CASE WHEN i % 37 = 0 THEN 'fail' ELSE 'pass' END, '', '', '{{}}'::jsonb, '[]'::jsonb,
-                   'bench-1.0', '', 'opencv', '4', 'fp32', '{{}}'::jsonb, '',
+                   'bench-1.0', '', '', 'opencv', '4', 'fp32', '{{}}'::jsonb, '',
                    {t0} + i * interval '15 seconds' + interval '50 seconds',
                    {t0} + i * interval '15 seconds' + interval '51 seconds',
                    {t0} + i * interval '15 seconds' + interval '52 seconds', false, 40

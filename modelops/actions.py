@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from inspection.models import EdgeDevice
+from inspection.models import EdgeDevice, Inspection
 from modelops import selectors
 from modelops.choices import ALIAS_NAMES, OPEN_DEPLOY_STATUSES, Alias, AliasChangeKind, DeployStatus, TrainingStatus
 from modelops.errors import ModelRefused
@@ -478,3 +478,34 @@ def record_shadow(device: EdgeDevice, comparisons: list[dict[str, Any]]) -> int:
         )
         stored += created
     return stored
+
+
+@transaction.atomic
+def send_disagreement_to_review(comparison: ShadowComparison, *, actor: Any) -> Inspection:
+    """Put the capture champion and candidate disagreed on in Debug Mode's queue: its stored inspection (the
+    champion's, the one that counted) is flagged for review with the two verdicts as the reason. Sending it again
+    changes nothing."""
+    require_manager(actor)
+    inspection = Inspection.objects.select_for_update().filter(result_id=comparison.result_id).first()
+    if inspection is None:
+        raise ModelRefused(
+            gettext("The champion's result for capture %(result)s is not stored yet: nothing to review.")
+            % {"result": comparison.result_id}
+        )
+    if inspection.needs_review:
+        return inspection
+    inspection.needs_review = True
+    inspection.save(update_fields=["needs_review"])
+    audit.append(
+        actor=actor,
+        action="modelops.shadow.send_to_review",
+        subject=("inspection.inspection", str(inspection.result_id)),
+        before={"needs_review": False},
+        after={"needs_review": True},
+        reason=(
+            f"shadow disagreement on {comparison.device.device_id}: champion {comparison.champion.version} said "
+            f"{comparison.champion_class} ({comparison.champion_confidence:.3f}), candidate "
+            f"{comparison.candidate.version} said {comparison.candidate_class} ({comparison.candidate_confidence:.3f})"
+        ),
+    )
+    return inspection

@@ -4,6 +4,7 @@ set's arrays, the operators' override rate on a version's verdicts, and the RQ1 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +80,27 @@ def deliveries_of(version: ModelVersion) -> list[Delivery]:
 
 
 def disagreements(version: ModelVersion, limit: int = 100) -> list[ShadowComparison]:
-    return list(
+    """The captures the candidate saw otherwise than the champion, newest first; each says whether its inspection
+    waits in Debug Mode (`in_review`: None when the inspection is not stored)."""
+    rows = list(
         ShadowComparison.objects.filter(candidate=version, agree=False).select_related("device", "champion")[:limit]
     )
+    flagged = dict(
+        Inspection.objects.filter(
+            result_id__in=[_as_uuid(r.result_id) for r in rows if _as_uuid(r.result_id)]
+        ).values_list("result_id", "needs_review")
+    )
+    for row in rows:
+        result_id = _as_uuid(row.result_id)
+        row.in_review = flagged.get(result_id) if result_id else None  # type: ignore[attr-defined]
+    return rows
+
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 def shadow_summary(version: ModelVersion) -> dict[str, int]:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("modelops/v/<str:sha256>/assign", views.assign, name="modelops-assign"),
     path("modelops/cell/<str:cell_code>/promote", views.promote, name="modelops-promote"),
     path("modelops/cell/<str:cell_code>/rollback", views.rollback, name="modelops-rollback"),
+    path("modelops/shadow/<int:comparison_id>/review", views.send_to_review, name="modelops-shadow-review"),
 ]

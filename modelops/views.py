@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from modelops import actions, golden, selectors
 from modelops.choices import ALIAS_NAMES, Alias
 from modelops.errors import ModelRefused
-from modelops.models import ModelVersion
+from modelops.models import ModelVersion, ShadowComparison
 from traceability.actions import esign
 from traceability.errors import DomainError
 from traceability.models import Cell
@@ -215,3 +215,20 @@ def rollback(request: HttpRequest, cell_code: str) -> HttpResponse:
         ),
         "modelops-registry",
     )
+
+
+@login_required
+@require_POST
+def send_to_review(request: HttpRequest, comparison_id: int) -> HttpResponse:
+    comparison = get_object_or_404(ShadowComparison.objects.select_related("candidate"), pk=comparison_id)
+    try:
+        inspection = actions.send_disagreement_to_review(comparison, actor=request.user)
+    except (ModelRefused, DomainError) as exc:
+        _refused(request, exc)
+    else:
+        messages.success(
+            request,
+            _("Capture %(result)s of part %(serial)s waits in Debug Mode.")
+            % {"result": comparison.result_id, "serial": inspection.part.serial},
+        )
+    return redirect("modelops-version", comparison.candidate.sha256)
