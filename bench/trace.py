@@ -442,6 +442,53 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
+def _relation_reads(node: dict[str, Any]) -> list[str]:
+    """Each table a plan reads, how (index or full scan) and the rows that node returned."""
+    reads = []
+    if "Relation Name" in node:
+        how = node["Node Type"] + (f" ({node['Index Name']})" if "Index Name" in node else "")
+        reads.append(f"{node['Relation Name']}: {how}, {node.get('Actual Rows', 0)} rows")
+    for child in node.get("Plans", []):
+        reads += _relation_reads(child)
+    return reads
+
+
+def explain(parts: int, seed: int) -> list[str]:
+    """The plan of every query of one backward trace and of the recall's forward trace (EXPLAIN ANALYZE): which
+    tables are read by index and which in full, with the rows each node touched. A trace stays flat as history
+    grows when no table that grows with history is read in full."""
+    import json as json_module
+
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from traceability import genealogy, selectors
+    from traceability.models import MaterialLot
+
+    serial = f"BS-{random.Random(seed).randint(1, parts):07d}"
+    lines: list[str] = []
+    for label, run in (
+        (f"backward trace of {serial}", lambda: genealogy.backward_trace(selectors.parts().get(serial=serial))),
+        (
+            f"forward trace of {RECALL_LOT}",
+            lambda: genealogy.forward_trace(MaterialLot.objects.get(lot_key=RECALL_LOT)),
+        ),
+    ):
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        reads = [q for q in captured.captured_queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
+        for number, query in enumerate(reads, 1):
+            with transaction.atomic(), connection.cursor() as cursor:
+                if "reached(" in query["sql"]:  # a wide trace query runs under these settings (genealogy._rows)
+                    cursor.execute(genealogy.WIDE_QUERY_SETTINGS)
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
+                answer = cursor.fetchone()[0]
+                plan = (json_module.loads(answer) if isinstance(answer, str) else answer)[0]
+            nodes = _relation_reads(plan["Plan"])
+            lines.append(f"{label}, query {number} ({plan['Execution Time']:.2f} ms): " + "; ".join(nodes))
+    return lines
+
+
 def measure(parts: int, *, samples: int, seed: int, with_epcis: bool) -> dict[str, Any]:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
@@ -617,6 +664,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-epcis", action="store_true", help="skip timing the recall lot's EPCIS export")
     parser.add_argument("--reuse", action="store_true", help="reuse the database if it already holds the history")
+    parser.add_argument("--explain", action="store_true", help="print the plans of one backward and the forward trace")
     parser.add_argument(
         "--write-docs", action="store_true", help=f"replace the section {SECTION!r} of docs/benchmarks.md"
     )
@@ -643,6 +691,9 @@ def main() -> None:
         generation_s = generate(args.parts, log=log)
         log(f"generated in {generation_s:.0f} s")
     sizes = counts()
+    if args.explain:
+        for line in explain(generated_parts() or args.parts, args.seed):
+            print(line)
     load_before = os.getloadavg()[0]
     result = measure(
         generated_parts() or args.parts, samples=args.samples, seed=args.seed, with_epcis=not args.no_epcis

@@ -250,6 +250,9 @@ def _sql_parts_reached(*, with_details: bool) -> str:
     )
 
 
+WIDE_QUERY_SETTINGS = "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+
+
 def _rows(sql: str, params: Sequence[Any], *, wide: bool = False) -> list[tuple[Any, ...]]:
     """Run a trace query. For `wide` queries (a recall may reach thousands of parts) PostgreSQL cannot estimate
     the recursive CTE's size and guesses millions of rows: it then JIT-compiles the query (~0.5 s) and hashes the
@@ -257,7 +260,7 @@ def _rows(sql: str, params: Sequence[Any], *, wide: bool = False) -> list[tuple[
     transaction JIT is off and the planner keeps to nested loops over the indexes (~0.1 s for 10,000 parts)."""
     if wide and connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+            cursor.execute(WIDE_QUERY_SETTINGS)
             cursor.execute(sql, list(params))
             return cursor.fetchall()
     with connection.cursor() as cursor:
