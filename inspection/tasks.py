@@ -216,14 +216,13 @@ def ingest_results(payloads: Any) -> dict[str, Any]:
     last one committed. A retry (database away, worker killed) stores again only what had not committed."""
     started = time.perf_counter()
     if not isinstance(payloads, list) or not payloads:
-        letter = dead_letter(
+        return _malformed(
             payloads,
-            reason=DeadLetterReason.MALFORMED,
-            source=RESULTS_SOURCE,
-            detail=f"{INGEST_RESULTS_TASK} takes a non-empty list of result messages, not {type(payloads).__name__}",
+            RESULTS_SOURCE,
+            f"{INGEST_RESULTS_TASK} takes a non-empty list of result messages, not {type(payloads).__name__}",
+            "refused",
+            started,
         )
-        metrics.record_ingest("refused", duration_s=time.perf_counter() - started)
-        return {"refused": letter.reason, "dead_letter": letter.pk}
     committer = _group_committer()
     outcomes: list[IngestOutcome | Exception] = []
     if committer is not None:  # one writer per process, as for single results
@@ -240,19 +239,19 @@ def ingest_results(payloads: Any) -> dict[str, Any]:
     }
 
 
+def _malformed(payload: Any, source: str, detail: str, outcome: str, started: float) -> dict[str, Any]:
+    letter = dead_letter(payload, reason=DeadLetterReason.MALFORMED, source=source, detail=detail)
+    metrics.record_ingest(outcome, duration_s=time.perf_counter() - started)
+    return {"refused": letter.reason, "dead_letter": letter.pk}
+
+
 def _settle(payload: Any, outcome: IngestOutcome | Exception, started: float) -> dict[str, Any]:
     """What became of one result: counted in the metrics; a payload that broke its storing kept as a dead letter
     (a bug or an unforeseen payload: kept for a person rather than lost)."""
     if isinstance(outcome, Exception):
         log.error("result could not be stored", exc_info=outcome)
-        letter = dead_letter(
-            payload,
-            reason=DeadLetterReason.MALFORMED,
-            source=RESULT_SOURCE,
-            detail=f"could not be stored ({type(outcome).__name__}: {outcome})",
-        )
-        metrics.record_ingest("failed", duration_s=time.perf_counter() - started)
-        return {"refused": letter.reason, "dead_letter": letter.pk}
+        detail = f"could not be stored ({type(outcome).__name__}: {outcome})"
+        return _malformed(payload, RESULT_SOURCE, detail, "failed", started)
     if outcome.refused is not None:
         metrics.record_ingest("refused", duration_s=time.perf_counter() - started)
         return {"refused": outcome.refused.reason, "dead_letter": outcome.refused.pk}

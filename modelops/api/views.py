@@ -24,13 +24,20 @@ from profiling.actions import ProfilingReportError, store_profiling_run
 View = Callable[[HttpRequest], HttpResponse]
 
 
-def _verified(request: HttpRequest, task: str) -> edge_auth.Authenticated | HttpResponse:
+def _posted_json(request: HttpRequest) -> Any:
+    """The JSON a device POSTed, or the refusal to answer with."""
     if request.method != "POST":  # nothing here answers anyone but a device, and a device signs a POST
         return JsonResponse({"refused": "unsigned: a device-signed POST is required"}, status=403)
     try:
-        message = json.loads(request.body or b"null")
+        return json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"refused": "not JSON"}, status=400)
+
+
+def _verified(request: HttpRequest, task: str) -> edge_auth.Authenticated | HttpResponse:
+    message = _posted_json(request)
+    if isinstance(message, HttpResponse):
+        return message
     try:
         return edge_auth.verify(message, task=task)
     except AuthError as exc:
@@ -115,12 +122,9 @@ def profiling(request: HttpRequest) -> HttpResponse:
     """The profiling report of a delivered version, over the same HTTP the delivery uses. It is the report the
     device would put on the `ingest` queue, signed the same way, and it is stored by the same action
     (profiling.actions.store_profiling_run: authenticated, validated, idempotent on its run id)."""
-    if request.method != "POST":
-        return JsonResponse({"refused": "unsigned: a device-signed POST is required"}, status=403)
-    try:
-        message = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"refused": "not JSON"}, status=400)
+    message = _posted_json(request)
+    if isinstance(message, HttpResponse):
+        return message
     try:
         run, created = store_profiling_run(message)
     except PayloadRefused as exc:
