@@ -22,7 +22,7 @@ from typing import Any, cast
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from inspection.choices import DeviceHealth, Verdict
 from inspection.models import EdgeDevice, Inspection
@@ -232,18 +232,23 @@ def _raise(alarm: Alarm) -> Alarm:
 def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     """A person takes note of an alarm and says why/what they do about it. The rule still decides clearing."""
     if not can_acknowledge_alarm(actor, alarm.cell):
-        raise PermissionDenied("Your role may not acknowledge alarms.")
+        raise PermissionDenied(gettext("Your role may not acknowledge alarms."))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Say why you acknowledge this alarm."})
+        raise ValidationError({"reason": gettext("Say why you acknowledge this alarm.")})
     alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
     if alarm.rule == AlarmRule.SPC:
         raise RefusedByRule(
-            "An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause "
-            "and a corrective action."
+            gettext(
+                "An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause and a "
+                "corrective action."
+            )
         )
     if alarm.acknowledged_at is not None:
-        raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
+        raise RefusedByRule(
+            gettext("Alarm %(alarm)s was already acknowledged by %(who)s.")
+            % {"alarm": alarm.pk, "who": alarm.acknowledged_by}
+        )
     alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user
     alarm.acknowledged_at = timezone.now()
     alarm.ack_reason = reason
