@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from inspection.models import Inspection
 from review import selectors
@@ -71,7 +71,7 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
     """Hold the part of `inspection` (every inspection of it that needs a human) for `actor` for
     TWINWEB_REVIEW_CLAIM_TTL_S seconds; claiming one's own case again renews it. The claim is addressed by the
     part's leading inspection, whichever of its inspections was opened."""
-    require_permission(actor, roles.REVIEW, "review inspections")
+    require_permission(actor, roles.REVIEW, gettext_lazy("You may not review inspections."))
     now = now or timezone.now()
     part = locked_part(inspection)
     open_ = selectors.case_inspections(part)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 
 from inspection.models import Inspection
@@ -54,9 +55,10 @@ def inspection_subject(inspection: Inspection) -> tuple[str, str]:
     return "inspection.inspection", str(inspection.result_id)
 
 
-def require_permission(user: Any, permission: str, what: str) -> None:
+def require_permission(user: Any, permission: str, refusal: Promise) -> None:
+    """`refusal`: the sentence a user without `permission` reads (lazy: it is rendered in their language)."""
     if not (user and user.is_authenticated and user.has_perm(permission)):
-        raise NotAllowed(f"You may not {what}.")
+        raise NotAllowed(str(refusal))
 
 
 def iso_at(moment: dt.datetime) -> str:

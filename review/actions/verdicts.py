@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from inspection.choices import Verdict
 from inspection.models import Inspection
@@ -182,7 +182,7 @@ def sign_verdict(
     if the part's evidence changed meanwhile (a station reported again), so a signature never covers evidence its
     signer did not see. Returns (review, applied now); a resubmission with the same idempotency key returns the
     review it already made and changes nothing, claim or no claim."""
-    require_permission(actor, roles.REVIEW, "sign review verdicts")
+    require_permission(actor, roles.REVIEW, gettext_lazy("You may not sign review verdicts."))
     key = uuid.UUID(str(idempotency_key))
     existing = Review.objects.filter(idempotency_key=key).select_related("inspection").first()
     if existing is not None:
@@ -384,7 +384,7 @@ def countersign_review(
     request: Any = None,
 ) -> tuple[Signature, bool]:
     """A second person approves an override on a four-eyes part type; then the override takes effect."""
-    require_permission(actor, roles.COUNTERSIGN, "countersign overrides")
+    require_permission(actor, roles.COUNTERSIGN, gettext_lazy("You may not countersign overrides."))
     key = uuid.UUID(str(idempotency_key))
     existing = Signature.objects.filter(idempotency_key=key).first()
     if existing is not None:
