@@ -13,10 +13,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from edge_worker.contracts.inspection import Capture
 from edge_worker.contracts.queues import INSPECT_CAPTURE_TASK, edge_queue
-from gateway.address_space import CycleEvent, EventKind, PlcOutcome
+from gateway.address_space import CycleEvent, EventKind, GapCause, PlcOutcome
 from gateway.choices import CycleEventKind, IncidentKind
 from gateway.models import CycleRecord, LinkIncident
 from inspection import selectors as inspection_selectors
@@ -24,6 +25,7 @@ from inspection.actions.dead_letters import dead_letter
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import DeadLetter, EdgeDevice, Inspection
 from live.actions import raise_event_alarm
+from live.alarm_texts import AlarmText, nested
 from live.choices import AlarmRule
 from traceability import actions as trace_actions
 from traceability import audit
@@ -420,11 +422,20 @@ def record_link_incident(
     return _incident(cell, kind, detail=detail, station=station, boot_id=boot_id, first=first, last=last)
 
 
+GAP_CAUSES = {
+    GapCause.NOT_IN_BUFFER: gettext_noop("not in the PLC's buffer of %(buffer_size)s any more"),
+    GapCause.OVERWRITTEN: gettext_noop("slot overwritten by event %(event)s before it was read"),
+}
+
+
 @transaction.atomic(durable=True)
-def record_gap(station: Station, *, boot_id: str, first: int, last: int, reason: str) -> LinkIncident:
+def record_gap(
+    station: Station, *, boot_id: str, first: int, last: int, cause: GapCause, cause_params: dict[str, Any]
+) -> LinkIncident:
     """Events the twin can no longer read (a cut longer than the PLC's buffer): recorded and raised as an andon
     alarm on the live view, so the missing cycles are shown, not hidden."""
     count = last - first + 1
+    reason = AlarmText(GAP_CAUSES[GapCause(cause)], cause_params)
     incident = _incident(
         station.cell,
         IncidentKind.GAP,
@@ -432,13 +443,16 @@ def record_gap(station: Station, *, boot_id: str, first: int, last: int, reason:
         boot_id=boot_id,
         first=first,
         last=last,
-        detail=f"{count} event(s) {first}–{last} at {station.code} lost: {reason}",
+        detail=f"{count} event(s) {first}–{last} at {station.code} lost: {reason.english()}",
     )
     raise_event_alarm(
         station.cell,
         rule=AlarmRule.LINK_GAP,
         station=station,
-        message=f"{count} PLC event(s) lost at {station.code} ({reason})"[:300],
+        text=AlarmText(
+            gettext_noop("%(count)s PLC event(s) lost at %(station)s (%(reason)s)"),
+            {"count": count, "station": station.code, "reason": nested(reason.code, **reason.params)},
+        ),
         evidence={"boot_id": boot_id, "first": first, "last": last, "incident": incident.pk},
     )
     return incident

@@ -72,6 +72,13 @@ class PlcOutcome(str, enum.Enum):
     NOK = "NOK"
 
 
+class GapCause(str, enum.Enum):
+    """Why events could not be read (the link knows no Django; gateway.actions words each cause, translated)."""
+
+    NOT_IN_BUFFER = "not_in_buffer"  # a cut longer than the station's buffer: {"buffer_size": n}
+    OVERWRITTEN = "overwritten"  # the slot was reused while being read: {"event": the sequence found there}
+
+
 def slot_name(index: int, buffer_size: int) -> str:
     return f"Slot{index:0{max(2, len(str(buffer_size - 1)))}d}"
 

@@ -39,6 +39,7 @@ from gateway.address_space import (
     RESULT_FOLDER,
     SLOT_VARIABLES,
     STATIONS_FOLDER,
+    GapCause,
     MachineryItemState,
     TagError,
     parse_slot,
@@ -415,7 +416,8 @@ class CellGateway:
                 self.boot_id,
                 first,
                 oldest_kept - 1,
-                f"not in the PLC's buffer of {station.buffer_size} any more",
+                GapCause.NOT_IN_BUFFER,
+                {"buffer_size": station.buffer_size},
             )
             first = oldest_kept
         sequences = list(range(first, target + 1))
@@ -437,7 +439,8 @@ class CellGateway:
                         self.boot_id,
                         sequence,
                         sequence,
-                        f"slot overwritten by event {found} before it was read",
+                        GapCause.OVERWRITTEN,
+                        {"event": found},
                     )
                     station.last_stored = sequence
                     continue

@@ -12,7 +12,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from gateway import actions
-from gateway.address_space import CycleEvent
+from gateway.address_space import CycleEvent, GapCause
 from gateway.choices import IncidentKind
 from gateway.models import CycleRecord, LinkIncident
 from inspection.models import Inspection
@@ -104,8 +104,12 @@ class DjangoStore:
             source=self.source,
         )
 
-    def gap(self, station_id: int, boot_id: str, first: int, last: int, reason: str) -> None:
-        actions.record_gap(self._station(station_id), boot_id=boot_id, first=first, last=last, reason=reason)
+    def gap(
+        self, station_id: int, boot_id: str, first: int, last: int, cause: GapCause, params: dict[str, Any]
+    ) -> None:
+        actions.record_gap(
+            self._station(station_id), boot_id=boot_id, first=first, last=last, cause=cause, cause_params=params
+        )
 
     def _station(self, station_id: int) -> Station:
         station = self._stations.get(station_id)

@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from inspection import selectors
@@ -70,8 +72,14 @@ def calibration(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"{station.code}: {done.px_per_mm:.5f} px/mm (residual "
-                    f"{done.residual_px:.3f} px): the next capture is measured with it.",
+                    gettext(
+                        "%(station)s: %(scale)s px/mm (residual %(residual)s px): the next capture is measured with it."
+                    )
+                    % {
+                        "station": station.code,
+                        "scale": number_format(done.px_per_mm, 5),
+                        "residual": number_format(done.residual_px, 3),
+                    },
                 )
                 return redirect("calibration")
     cells = [(cell, selectors.calibration_overview(cell)) for cell in trace_selectors.cells_overview()]

@@ -22,10 +22,12 @@ from typing import Any, cast
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from inspection.choices import DeviceHealth, Verdict
 from inspection.models import EdgeDevice, Inspection
 from inspection.selectors import device_health
+from live.alarm_texts import AlarmText
 from live.choices import EVENT_RULES, AlarmRule
 from live.models import Alarm
 from live.selectors import OFF_TAKT_KINDS, alarm_record, can_acknowledge_alarm
@@ -40,6 +42,8 @@ from twinweb.live import publish_on_commit
 NOK_STREAK = 3
 SLOW_CYCLE_PARTS = 10
 SLOW_CYCLE_FACTOR = 1.2
+STALE_TEXT = gettext_noop("Edge device %(device)s is stale: no heartbeat")
+STALE_DEVICE_TEXTS = {DeviceHealth.OFFLINE: gettext_noop("Edge device %(device)s is offline: no heartbeat")}
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class RuleFinding:
     station: Station | None
     device: EdgeDevice | None
     holds: bool
-    message: str
+    text: AlarmText
     evidence: dict[str, Any]
 
 
@@ -77,7 +81,9 @@ def _nok_findings(cell: Cell, stations: list[Station]) -> list[RuleFinding]:
                 station=station,
                 device=None,
                 holds=holds,
-                message=f"{station.name}: {NOK_STREAK} NOK in a row",
+                text=AlarmText(
+                    gettext_noop("%(station)s: %(count)s NOK in a row"), {"station": station.name, "count": NOK_STREAK}
+                ),
                 evidence={"serials": [serial for _, serial in reversed(results)]},
             )
         )
@@ -106,7 +112,10 @@ def _slow_cycle_findings(cell: Cell, stations: list[Station]) -> list[RuleFindin
                 station=station,
                 device=None,
                 holds=holds,
-                message=f"{station.name}: cycle time over {limit_s:.1f} s for {SLOW_CYCLE_PARTS} parts",
+                text=AlarmText(
+                    gettext_noop("%(station)s: cycle time over %(limit_s)s s for %(parts)s parts"),
+                    {"station": station.name, "limit_s": limit_s, "parts": SLOW_CYCLE_PARTS},
+                ),
                 evidence={"limit_s": limit_s, "durations_s": [round(d, 2) for d in reversed(durations)]},
             )
         )
@@ -123,7 +132,7 @@ def _stale_device_findings(cell: Cell, now: dt.datetime) -> list[RuleFinding]:
                 station=None,
                 device=device,
                 holds=health in (DeviceHealth.STALE, DeviceHealth.OFFLINE),
-                message=f"Edge device {device.device_id} is {health.label.lower()}: no heartbeat",
+                text=AlarmText(STALE_DEVICE_TEXTS.get(health, STALE_TEXT), {"device": device.device_id}),
                 evidence={
                     "last_heartbeat_at": device.last_heartbeat_at.isoformat() if device.last_heartbeat_at else None
                 },
@@ -162,10 +171,10 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
                 rule=finding.rule,
                 station=finding.station,
                 device=finding.device,
-                message=finding.message,
                 evidence=finding.evidence,
                 raised_at=now,
             )
+            alarm.set_text(finding.text)
             changed.append(_raise(alarm))
         elif not finding.holds and alarm is not None:
             alarm.cleared_at = now
@@ -178,7 +187,7 @@ def evaluate_cell_alarms(cell: Cell, *, now: dt.datetime | None = None) -> list[
 
 @transaction.atomic
 def raise_event_alarm(
-    cell: Cell, *, rule: AlarmRule, station: Station | None, message: str, evidence: dict[str, Any]
+    cell: Cell, *, rule: AlarmRule, station: Station | None, text: AlarmText, evidence: dict[str, Any]
 ) -> Alarm:
     """An alarm for something that happened (PLC events lost on the cell link): raised once while active, with each
     further occurrence added to its evidence; it clears when a person acknowledges it."""
@@ -190,18 +199,18 @@ def raise_event_alarm(
     if alarm is not None:
         occurrences = [*alarm.evidence.get("occurrences", []), evidence][-50:]
         alarm.evidence = {**alarm.evidence, "occurrences": occurrences}
-        alarm.message = message
-        alarm.save(update_fields=["evidence", "message"])
+        alarm.set_text(text)
+        alarm.save(update_fields=["evidence", "message", "message_code", "message_params"])
         audit.append(actor=None, action="alarm.repeat", subject=alarm, after={"rule": rule, "evidence": evidence})
         return alarm
     alarm = Alarm(
         cell=cell,
         rule=rule,
         station=station,
-        message=message,
         evidence={"occurrences": [evidence]},
         raised_at=timezone.now(),
     )
+    alarm.set_text(text)
     return _raise(alarm)
 
 
@@ -223,18 +232,23 @@ def _raise(alarm: Alarm) -> Alarm:
 def acknowledge_alarm(alarm: Alarm, *, actor: Actor, reason: str) -> Alarm:
     """A person takes note of an alarm and says why/what they do about it. The rule still decides clearing."""
     if not can_acknowledge_alarm(actor, alarm.cell):
-        raise PermissionDenied("Your role may not acknowledge alarms.")
+        raise PermissionDenied(gettext("Your role may not acknowledge alarms."))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Say why you acknowledge this alarm."})
+        raise ValidationError({"reason": gettext("Say why you acknowledge this alarm.")})
     alarm = Alarm.objects.select_for_update(of=("self",)).select_related("station", "device").get(pk=alarm.pk)
     if alarm.rule == AlarmRule.SPC:
         raise RefusedByRule(
-            "An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause "
-            "and a corrective action."
+            gettext(
+                "An SPC alarm is acknowledged on its characteristic's SPC page, with an assignable cause and a "
+                "corrective action."
+            )
         )
     if alarm.acknowledged_at is not None:
-        raise RefusedByRule(f"Alarm {alarm.pk} was already acknowledged by {alarm.acknowledged_by}.")
+        raise RefusedByRule(
+            gettext("Alarm %(alarm)s was already acknowledged by %(who)s.")
+            % {"alarm": alarm.pk, "who": alarm.acknowledged_by}
+        )
     alarm.acknowledged_by = signed_in_user(actor)  # the actor: can_acknowledge_alarm admits only a signed-in user
     alarm.acknowledged_at = timezone.now()
     alarm.ack_reason = reason

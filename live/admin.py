@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from live.models import Alarm
 from traceability.admin import ReadOnlyAdmin
@@ -15,6 +16,7 @@ class AlarmAdmin(ReadOnlyAdmin):
         "rule",
         "station",
         "device",
+        "words",
         "raised_at",
         "cleared_at",
         "acknowledged_by",
@@ -24,3 +26,7 @@ class AlarmAdmin(ReadOnlyAdmin):
     date_hierarchy = "raised_at"
     list_select_related = ["cell", "station", "device", "acknowledged_by"]
     search_fields = ["message", "ack_reason"]
+
+    @admin.display(description=_("message"))
+    def words(self, alarm: Alarm) -> str:
+        return alarm.text()

@@ -39,6 +39,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from accounts.sessions import SESSION_KEY as LANGUAGE_SESSION_KEY
 from live import selectors as live_state
+from live.models import display_text
 from traceability.access import can_view_cell
 from traceability.models import Cell
 from twinweb.events import EventFrame, HeartbeatFrame, PongFrame, ResyncFrame, SnapshotFrame
@@ -111,6 +112,17 @@ def _language(scope: dict[str, Any]) -> str:
             with contextlib.suppress(LookupError):
                 return get_supported_language_variant(tag)
     return settings.LANGUAGE_CODE
+
+
+def in_language(event: dict[str, Any], language: str) -> dict[str, Any]:
+    """The event as this connection shows it: an alarm's `text` rendered in the connection's language (events are
+    published outside requests, so in English). Other events go as they are: the page names their codes."""
+    alarm = event.get("alarm")
+    if not isinstance(alarm, dict) or not alarm.get("message_code"):
+        return event
+    with translation.override(language):
+        text = display_text(alarm["message_code"], alarm.get("message_params") or {}, str(alarm.get("message", "")))
+    return {**event, "alarm": {**alarm, "text": text}}
 
 
 def _load_cell(cell_id: int) -> Cell | None:
@@ -220,6 +232,7 @@ class CellConsumer(AsyncWebsocketConsumer):
     # (the heartbeat says "degraded" and the page polls the snapshot) and idle sockets cost Redis nothing.
     channel_layer_alias = None  # type: ignore[assignment]
     cell: Cell | None = None
+    language: str = settings.LANGUAGE_CODE
 
     async def connect(self) -> None:
         # Queued frames in order: outbox key -> (coalescing key, frame); latest_by_key: coalescing key -> newest
@@ -235,12 +248,13 @@ class CellConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake is refused (HTTP 403)
             return
         self.cell = cell
+        self.language = _language(self.scope)
         # Subscribe before reading the snapshot so nothing published in between is missed; events already in
         # the snapshot carry a seq <= its seq and the client drops them.
         await self.accept()
         await CellHub.subscribe(cell.pk, self)
         WEBSOCKET_CLIENTS.inc()
-        await self.send(text_data=await database_sync_to_async(_snapshot_frame)(cell, _language(self.scope)))
+        await self.send(text_data=await database_sync_to_async(_snapshot_frame)(cell, self.language))
         WEBSOCKET_FRAMES_SENT.labels(kind="snapshot").inc()
         self.tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._heartbeat())]
 
@@ -266,7 +280,7 @@ class CellConsumer(AsyncWebsocketConsumer):
         """An event from the hub: queue it for the sender. Normally every event goes out; once this client is
         COALESCE_AFTER frames behind, an event replaces the queued older one with the same (type, station)."""
         seq = int(message["seq"])
-        event = message.get("event", {})
+        event = in_language(message.get("event", {}), self.language)
         ckey = coalesce_key(seq, event)
         coalesced = 0
         if len(self.outbox) >= COALESCE_AFTER:

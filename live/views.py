@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -32,7 +33,7 @@ from traceability.models import Cell
 def _viewable_cell(user: Any, cell_id: int) -> Cell:
     cell = get_object_or_404(Cell.objects.select_related("line__area__site"), pk=cell_id)
     if not can_view_cell(user, cell):
-        raise PermissionDenied("Your role may not watch this cell.")
+        raise PermissionDenied(gettext("Your role may not watch this cell."))
     return cell
 
 
@@ -97,7 +98,7 @@ def cell_journey(request: Request, cell_id: int, serial: str) -> Response:
     cell = _viewable_cell(request.user, cell_id)
     journey = live_state.part_journey(cell, serial)
     if journey is None:
-        raise NotFound(f"No part {serial}.")
+        raise NotFound(gettext("No part %(serial)s.") % {"serial": serial})
     return Response(journey)
 
 

@@ -230,7 +230,7 @@ def renew(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
     inspection = _inspection(result_id)
     claim_ = selectors.open_claim_of(inspection, request.user)
     if claim_ is None:
-        return JsonResponse({"detail": "Your claim has lapsed.", "code": "claim_lapsed"}, status=409)
+        return JsonResponse({"detail": _("Your claim has lapsed."), "code": "claim_lapsed"}, status=409)
     try:
         claim_ = claims.renew_claim(claim_, actor=request.user)
     except DomainError as exc:
@@ -264,7 +264,7 @@ def present_view(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
             actor=request.user,
         )
     except (TypeError, ValueError):
-        return JsonResponse({"detail": "Malformed view request.", "code": "malformed"}, status=400)
+        return JsonResponse({"detail": _("Malformed view request."), "code": "malformed"}, status=400)
     except DomainError as exc:
         return _json_error(exc)
     return JsonResponse({"command_id": str(command.command_id)})
@@ -278,7 +278,7 @@ def sign(request: HttpRequest, result_id: uuid.UUID) -> JsonResponse:
     try:
         key = uuid.UUID(str(data.get("idempotency_key", "")))
     except ValueError:
-        return JsonResponse({"detail": "A decision needs its idempotency key.", "code": "malformed"}, status=400)
+        return JsonResponse({"detail": _("A decision needs its idempotency key."), "code": "malformed"}, status=400)
     shown = data.get("inspections")
     try:
         review, applied = verdicts.sign_verdict(

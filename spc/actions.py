@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils.translation import gettext
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from inspection.models import Measurement
+from live.alarm_texts import AlarmText, nested
 from live.choices import AlarmRule
 from live.models import Alarm
 from live.selectors import alarm_record
@@ -261,9 +262,18 @@ def freeze_limits(
     return frozen
 
 
-def _alarm_message(ch: Characteristic, rule: str) -> str:
-    label = RunRule(rule).label
-    return f"SPC {ch.part_type.code} {ch.feature.name} @ {ch.station.code}: {label}"[:300]
+def _alarm_text(ch: Characteristic, rule: str) -> AlarmText:
+    with translation.override("en"):  # the rule's msgid: its English name (the catalog has no English entries)
+        rule_msgid = str(RunRule(rule).label)
+    return AlarmText(
+        gettext_noop("SPC %(part_type)s %(feature)s @ %(station)s: %(rule)s"),
+        {
+            "part_type": ch.part_type.code,
+            "feature": ch.feature.name,
+            "station": ch.station.code,
+            "rule": nested(rule_msgid),
+        },
+    )
 
 
 @transaction.atomic(durable=True)
@@ -313,12 +323,10 @@ def evaluate_characteristic(characteristic: Characteristic, *, now: dt.datetime 
         mid = int(point_ids[i])
         at, serial = details[mid]
         value = analysis.dispersion[i] if rule == RunRule.DISPERSION_1 else analysis.location[i]
-        message = _alarm_message(ch, rule)
         alarm = Alarm(
             cell_id=ch.station.cell_id,
             rule=AlarmRule.SPC,
             station=ch.station,
-            message=message,
             evidence={
                 "characteristic": ch.pk,
                 "rule": rule,
@@ -328,6 +336,7 @@ def evaluate_characteristic(characteristic: Characteristic, *, now: dt.datetime 
             },
             raised_at=now,
         )
+        alarm.set_text(_alarm_text(ch, rule))
         alarm.full_clean()
         alarm.save()
         violation = RuleViolation(

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from live.models import Alarm
 from spc import stats
@@ -86,14 +87,14 @@ class Characteristic(models.Model):
 
     def clean(self) -> None:
         if self.feature_id and self.drawing_id and self.feature.drawing_id != self.drawing_id:
-            raise ValidationError({"feature": "The feature belongs to another drawing revision."})
+            raise ValidationError({"feature": gettext("The feature belongs to another drawing revision.")})
         if self.drawing_id and self.part_type_id and self.drawing.part_type_id != self.part_type_id:
-            raise ValidationError({"drawing": "The drawing belongs to another part type."})
+            raise ValidationError({"drawing": gettext("The drawing belongs to another part type.")})
         allowed = {r.value for r in SELECTABLE_RULES}
         if not isinstance(self.rules, list) or not all(isinstance(r, str) and r in allowed for r in self.rules):
-            raise ValidationError({"rules": f"Choose among {', '.join(sorted(allowed))}."})
+            raise ValidationError({"rules": gettext("Choose among %(rules)s.") % {"rules": ", ".join(sorted(allowed))}})
         if not self.rules:
-            raise ValidationError({"rules": "Choose at least one rule (rule 1 at the least)."})
+            raise ValidationError({"rules": gettext("Choose at least one rule (rule 1 at the least).")})
 
 
 class ControlLimits(models.Model):

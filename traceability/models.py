@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from traceability.choices import (
     CameraView,
@@ -352,7 +353,7 @@ class Part(models.Model):
 
     def clean(self) -> None:
         if self.batch_id and self.part_type_id and self.batch.part_type_id != self.part_type_id:
-            raise ValidationError({"batch": "The batch makes another part type."})
+            raise ValidationError({"batch": gettext("The batch makes another part type.")})
 
 
 class LotConsumption(models.Model):
@@ -408,7 +409,7 @@ class StationEvent(models.Model):
 
     def clean(self) -> None:
         if self.left_at and self.entered_at and self.left_at < self.entered_at:
-            raise ValidationError({"left_at": "A part cannot leave a station before it entered it."})
+            raise ValidationError({"left_at": gettext("A part cannot leave a station before it entered it.")})
 
     @property
     def duration_s(self) -> float | None:
@@ -466,7 +467,7 @@ class FailureCase(models.Model):
 
     def clean(self) -> None:
         if self.status == FailureCaseStatus.CLOSED and not self.disposition:
-            raise ValidationError({"disposition": "A case is closed with a disposition."})
+            raise ValidationError({"disposition": gettext("A case is closed with a disposition.")})
 
 
 # --- Audit trail ----------------------------------------------------------------------------------------

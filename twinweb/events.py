@@ -196,7 +196,12 @@ class AlarmRow(Row):
     rule_label: str
     station: str | None
     device_id: str | None
-    message: str
+    message: str  # English (logs, API clients that predate `text`)
+    # The msgid and parameters of live/alarm_texts.py ("" and {} for alarms raised before they were stored); the
+    # cell consumer renders `text` from them in each connection's language.
+    message_code: str
+    message_params: dict[str, Any]
+    text: str  # the words in the language of the request or connection that the row was made for
     raised_at: str | None
     cleared_at: str | None
     acknowledged_at: str | None

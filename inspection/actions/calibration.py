@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 from edge_worker.vision.calibrate import TARGET_PITCH_MM, calibrate_from_dot_grid
 from edge_worker.vision.errors import ImageError, MeasurementError
@@ -30,13 +32,21 @@ def calibrate_station(
         image = decode_image(png, expected_size=None)
         fit = calibrate_from_dot_grid(image, pitch_mm=pitch_mm)
     except (ImageError, MeasurementError) as exc:
-        raise RefusedByRule(f"Calibration of {station.code} refused: {exc}.") from None
+        raise RefusedByRule(
+            gettext("Calibration of %(station)s refused: %(problem)s.") % {"station": station.code, "problem": exc}
+        ) from None
     limit = float(settings.TWINWEB_CALIBRATION_MAX_RESIDUAL_PX)
     if fit.residual_px > limit:
         raise RefusedByRule(
-            f"Calibration of {station.code} refused: the dots sit {fit.residual_px:.3f} px (RMS) off a "
-            f"regular grid, over the limit of {limit} px (a bent target, a tilted camera or a blurred "
-            "image). Nothing was stored."
+            gettext(
+                "Calibration of %(station)s refused: the dots sit %(residual)s px (RMS) off a regular grid, over the "
+                "limit of %(limit)s px (a bent target, a tilted camera or a blurred image). Nothing was stored."
+            )
+            % {
+                "station": station.code,
+                "residual": number_format(fit.residual_px, 3),
+                "limit": number_format(limit),
+            }
         )
     sha = hashlib.sha256(png).hexdigest()
     name = write_image_file(sha, png)  # before the transaction: file I/O stays outside it

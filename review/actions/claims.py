@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from inspection.models import Inspection
 from review import selectors
@@ -70,7 +71,7 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
     """Hold the part of `inspection` (every inspection of it that needs a human) for `actor` for
     TWINWEB_REVIEW_CLAIM_TTL_S seconds; claiming one's own case again renews it. The claim is addressed by the
     part's leading inspection, whichever of its inspections was opened."""
-    require_permission(actor, roles.REVIEW, "review inspections")
+    require_permission(actor, roles.REVIEW, gettext_lazy("You may not review inspections."))
     now = now or timezone.now()
     part = locked_part(inspection)
     open_ = selectors.case_inspections(part)
@@ -82,7 +83,8 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
     if current is not None:
         if current.holder_id != actor.pk:
             raise RefusedByRule(
-                f"{printed_name(current.holder)} is reviewing {part.serial} (claim held until {iso_at(current.expires_at)})."
+                gettext("%(holder)s is reviewing %(serial)s (claim held until %(until)s).")
+                % {"holder": printed_name(current.holder), "serial": part.serial, "until": iso_at(current.expires_at)}
             )
         current.expires_at = now + claim_ttl()
         current.save(update_fields=["expires_at"])
@@ -93,7 +95,7 @@ def claim_case(inspection: Inspection, *, actor: Any, now: dt.datetime | None = 
             claim.save()
     except IntegrityError:
         # Another session's claim committed between our check and our insert: the constraint decided.
-        raise RefusedByRule(f"Someone else has just claimed {part.serial}.") from None
+        raise RefusedByRule(gettext("Someone else has just claimed %(serial)s.") % {"serial": part.serial}) from None
     audit.append(
         actor=actor,
         action="review.claim",
@@ -124,7 +126,7 @@ def renew_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = Non
     now = now or timezone.now()
     claim = ReviewClaim.objects.select_for_update(of=("self",)).get(pk=claim.pk)
     if claim.holder_id != actor.pk or claim.ended_at is not None or claim.expires_at <= now:
-        raise RefusedByRule("This claim is no longer yours: open the queue and claim the case again.")
+        raise RefusedByRule(gettext("This claim is no longer yours: open the queue and claim the case again."))
     claim.expires_at = now + claim_ttl()
     claim.save(update_fields=["expires_at"])
     return claim
@@ -140,7 +142,7 @@ def release_claim(claim: ReviewClaim, *, actor: Any, now: dt.datetime | None = N
     if claim.ended_at is not None:
         return claim
     if claim.holder_id != actor.pk:
-        raise NotAllowed("Only the operator holding a claim releases it.")
+        raise NotAllowed(gettext("Only the operator holding a claim releases it."))
     end_claim(claim, end=ClaimEnd.RELEASED, actor=actor, at=now or timezone.now())
     publish_on_commit(
         cell_id_of(claim.inspection),

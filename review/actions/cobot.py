@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from edge_worker.contracts.cobot import CobotAck, MovePart, PresentView
 from edge_worker.contracts.queues import (
@@ -61,7 +62,7 @@ def present_finding_view(
     """Tell the cell's cobot to hold the part so the operator sees this finding."""
     inspection = Inspection.objects.select_related("part", "station__cell").get(pk=inspection.pk)
     if open_claim_of(inspection, actor) is None:
-        raise RefusedByRule("Claim the case before moving the cobot.")
+        raise RefusedByRule(gettext("Claim the case before moving the cobot."))
     cell = inspection.station.cell
     command = PresentView(
         command_id=str(uuid.uuid4()),

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext
 
 from inspection.models import Inspection
 from review.choices import (
@@ -53,9 +55,10 @@ def inspection_subject(inspection: Inspection) -> tuple[str, str]:
     return "inspection.inspection", str(inspection.result_id)
 
 
-def require_permission(user: Any, permission: str, what: str) -> None:
+def require_permission(user: Any, permission: str, refusal: Promise) -> None:
+    """`refusal`: the sentence a user without `permission` reads (lazy: it is rendered in their language)."""
     if not (user and user.is_authenticated and user.has_perm(permission)):
-        raise NotAllowed(f"You may not {what}.")
+        raise NotAllowed(str(refusal))
 
 
 def iso_at(moment: dt.datetime) -> str:
@@ -72,8 +75,11 @@ def nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
     serial = part.serial
     if part.status in trace_actions.FINAL_PART_STATES:
         return RefusedByRule(
-            f"{serial} is {part.get_status_display().lower()}: its status is final, so there is "
-            "nothing left to review and the cobot will not move it again."
+            gettext(
+                "%(serial)s is %(status)s: its status is final, so there is nothing left to review and the cobot "
+                "will not move it again."
+            )
+            % {"serial": serial, "status": part.get_status_display().lower()}
         )
     pending = (
         Review.objects.filter(inspection__part=part, status=ReviewStatus.AWAITING_COUNTERSIGN)
@@ -81,12 +87,19 @@ def nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
         .first()
     )
     if pending is not None:
-        return RefusedByRule(f"{serial}: the override by {printed_name(pending.reviewer)} awaits a countersignature.")
+        return RefusedByRule(
+            gettext("%(serial)s: the override by %(reviewer)s awaits a countersignature.")
+            % {"serial": serial, "reviewer": printed_name(pending.reviewer)}
+        )
     decided = ReviewedInspection.objects.filter(inspection=inspection).select_related("review__reviewer").first()
     if decided is not None:
         return RefusedByRule(
-            f"{serial} was already reviewed by {printed_name(decided.review.reviewer)} "
-            f"(signed {iso_at(decided.review.signed_at)})."
+            gettext("%(serial)s was already reviewed by %(reviewer)s (signed %(at)s).")
+            % {
+                "serial": serial,
+                "reviewer": printed_name(decided.review.reviewer),
+                "at": iso_at(decided.review.signed_at),
+            }
         )
     later = (
         Review.objects.filter(inspection__part=part, signed_at__gte=inspection.captured_at)
@@ -96,8 +109,11 @@ def nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
     )
     if later is not None:
         return RefusedByRule(
-            f"{serial} was already decided by {printed_name(later.reviewer)}'s review signed "
-            f"{iso_at(later.signed_at)}, after this inspection was captured: the cobot has moved it."
+            gettext(
+                "%(serial)s was already decided by %(reviewer)s's review signed %(at)s, after this inspection was "
+                "captured: the cobot has moved it."
+            )
+            % {"serial": serial, "reviewer": printed_name(later.reviewer), "at": iso_at(later.signed_at)}
         )
     closed = (
         FailureCase.objects.filter(part=part, status=FailureCaseStatus.CLOSED, closed_at__gte=inspection.captured_at)
@@ -107,10 +123,18 @@ def nothing_to_review(part: Part, inspection: Inspection) -> RefusedByRule:
     if closed is not None:
         assert closed.closed_at is not None  # closed_at__gte: never None
         return RefusedByRule(
-            f"{serial} was already dispositioned ({closed.get_disposition_display().lower()}, "
-            f"failure case {closed.pk}, {iso_at(closed.closed_at)}) after this inspection was captured."
+            gettext(
+                "%(serial)s was already dispositioned (%(disposition)s, failure case %(case)s, %(at)s) after this "
+                "inspection was captured."
+            )
+            % {
+                "serial": serial,
+                "disposition": closed.get_disposition_display().lower(),
+                "case": closed.pk,
+                "at": iso_at(closed.closed_at),
+            }
         )
-    return RefusedByRule(f"Inspection of {serial} does not need a review.")
+    return RefusedByRule(gettext("Inspection of %(serial)s does not need a review.") % {"serial": serial})
 
 
 # --- Claims --------------------------------------------------------------------------------------------

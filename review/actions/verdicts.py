@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 
 from inspection.choices import Verdict
 from inspection.models import Inspection
@@ -97,26 +98,29 @@ def _validate_decision(
     try:
         verdict_ = ReviewVerdict(verdict)
     except ValueError:
-        raise RefusedByRule(f"Unknown verdict {verdict!r}.") from None
+        raise RefusedByRule(gettext("Unknown verdict %(verdict)s.") % {"verdict": repr(verdict)}) from None
     if verdict_ not in _allowed_verdicts(failed):
-        raise RefusedByRule(
-            f"A part the machine {'failed' if failed else 'passed'} cannot be {verdict_.label.lower()}."
+        refusal = (
+            gettext("A part the machine failed cannot be %(verdict)s.")
+            if failed
+            else gettext("A part the machine passed cannot be %(verdict)s.")
         )
+        raise RefusedByRule(refusal % {"verdict": verdict_.label.lower()})
     if verdict_ == ReviewVerdict.CONFIRM_NOK:
         if disposition not in (ReviewDisposition.SCRAP, ReviewDisposition.REWORK):
-            raise RefusedByRule("Choose scrap or rework for a NOK part.")
+            raise RefusedByRule(gettext("Choose scrap or rework for a NOK part."))
         if not has_case:
             if not DefectCode.objects.filter(code=reason_code).exists():
-                raise RefusedByRule("Choose the defect you found.")
+                raise RefusedByRule(gettext("Choose the defect you found."))
         else:
             reason_code = ""
     else:
         disposition = ReviewDisposition.RETURN_TO_LINE
     if verdict_ == ReviewVerdict.OVERRIDE_OK:
         if reason_code not in OverrideReason.values:
-            raise RefusedByRule("An override to OK needs a reason code from the list.")
+            raise RefusedByRule(gettext("An override to OK needs a reason code from the list."))
         if reason_code == OverrideReason.OTHER and not note.strip():
-            raise RefusedByRule("Reason 'other' needs a note saying why.")
+            raise RefusedByRule(gettext("Reason 'other' needs a note saying why."))
     if verdict_ == ReviewVerdict.CONFIRM_OK:
         reason_code = ""
     return verdict_, ReviewDisposition(disposition), reason_code
@@ -178,12 +182,12 @@ def sign_verdict(
     if the part's evidence changed meanwhile (a station reported again), so a signature never covers evidence its
     signer did not see. Returns (review, applied now); a resubmission with the same idempotency key returns the
     review it already made and changes nothing, claim or no claim."""
-    require_permission(actor, roles.REVIEW, "sign review verdicts")
+    require_permission(actor, roles.REVIEW, gettext_lazy("You may not sign review verdicts."))
     key = uuid.UUID(str(idempotency_key))
     existing = Review.objects.filter(idempotency_key=key).select_related("inspection").first()
     if existing is not None:
         if existing.reviewer_id != actor.pk or existing.inspection.part_id != inspection.part_id:
-            raise RefusedByRule("This decision key belongs to another decision.")
+            raise RefusedByRule(gettext("This decision key belongs to another decision."))
         return existing, False
     # Before the transaction: password hashing is slow on purpose, and SQLite's write lock starts with it.
     method = authenticate_signer(actor, credential, subject=inspection_subject(inspection), request=request)
@@ -231,30 +235,49 @@ def _record_verdict(
         raise nothing_to_review(part, inspection)
     if reviewed is not None and sorted(map(str, reviewed)) != sorted(str(i.result_id) for i in open_):
         raise RefusedByRule(
-            f"The evidence for {part.serial} changed while you reviewed it (a station reported "
-            "again): reopen the case, look at it and sign again. Nothing was recorded."
+            gettext(
+                "The evidence for %(serial)s changed while you reviewed it (a station reported again): reopen the "
+                "case, look at it and sign again. Nothing was recorded."
+            )
+            % {"serial": part.serial}
         )
     claims = ReviewClaim.objects.select_related("holder").filter(part=part)
     live = claims.filter(ended_at__isnull=True, expires_at__gt=now)
     other = live.exclude(holder=actor).first()
     if other is not None:
-        raise RefusedByRule(f"{printed_name(other.holder)} holds this case now: your verdict was not recorded.")
+        raise RefusedByRule(
+            gettext("%(holder)s holds this case now: your verdict was not recorded.")
+            % {"holder": printed_name(other.holder)}
+        )
     mine = live.filter(holder=actor).first()
     if mine is None:
         last = claims.filter(holder=actor).order_by("-claimed_at").first()
         if last is None:
-            raise RefusedByRule("Claim the case before signing a verdict.")
-        how = "was released" if last.end_reason == ClaimEnd.RELEASED else "lapsed"
-        raise ClaimLapsed(
-            f"Your claim on {part.serial} {how} at {iso_at(last.ended_at or last.expires_at)}: the verdict "
-            "was not recorded. Claim the case again to sign it."
+            raise RefusedByRule(gettext("Claim the case before signing a verdict."))
+        lapsed = (
+            gettext(
+                "Your claim on %(serial)s was released at %(at)s: the verdict was not recorded. Claim the case "
+                "again to sign it."
+            )
+            if last.end_reason == ClaimEnd.RELEASED
+            else gettext(
+                "Your claim on %(serial)s lapsed at %(at)s: the verdict was not recorded. Claim the case again to "
+                "sign it."
+            )
         )
+        raise ClaimLapsed(lapsed % {"serial": part.serial, "at": iso_at(last.ended_at or last.expires_at)})
     waiting = FailureCase.objects.filter(part=part, status=FailureCaseStatus.AWAITING_COUNTERSIGN).first()
     if waiting is not None:
         raise RefusedByRule(
-            f"{part.serial}: a signed {waiting.pending_disposition.replace('_', ' ')} of failure case "
-            f"{waiting.pk} awaits a countersignature; no other decision is accepted until it is "
-            "countersigned. Nothing was recorded."
+            gettext(
+                "%(serial)s: a signed disposition (%(disposition)s) of failure case %(case)s awaits a "
+                "countersignature; no other decision is accepted until it is countersigned. Nothing was recorded."
+            )
+            % {
+                "serial": part.serial,
+                "disposition": waiting.get_pending_disposition_display(),
+                "case": waiting.pk,
+            }
         )
     lead = selectors.lead_inspection(open_)
     case = selectors.open_failure_case(open_)
@@ -361,15 +384,15 @@ def countersign_review(
     request: Any = None,
 ) -> tuple[Signature, bool]:
     """A second person approves an override on a four-eyes part type; then the override takes effect."""
-    require_permission(actor, roles.COUNTERSIGN, "countersign overrides")
+    require_permission(actor, roles.COUNTERSIGN, gettext_lazy("You may not countersign overrides."))
     key = uuid.UUID(str(idempotency_key))
     existing = Signature.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.signer_id != actor.pk or existing.review_id != review.pk:
-            raise RefusedByRule("This decision key belongs to another decision.")
+            raise RefusedByRule(gettext("This decision key belongs to another decision."))
         return existing, False
     if review.reviewer_id == actor.pk:
-        raise NotAllowed("The countersignature must come from a second person, not the reviewer.")
+        raise NotAllowed(gettext("The countersignature must come from a second person, not the reviewer."))
     method = authenticate_signer(actor, credential, subject=inspection_subject(review.inspection), request=request)
     return _record_countersignature(review, actor=actor, method=method, key=key, now=now), True
 
@@ -388,10 +411,11 @@ def _record_countersignature(
         .get(pk=review.pk)
     )
     if review.status != ReviewStatus.AWAITING_COUNTERSIGN:
-        raise RefusedByRule("This review does not await a countersignature.")
+        raise RefusedByRule(gettext("This review does not await a countersignature."))
     if part.status in trace_actions.FINAL_PART_STATES:
         raise RefusedByRule(
-            f"{part.serial} is {part.get_status_display().lower()} now: the override can no longer take effect."
+            gettext("%(serial)s is %(status)s now: the override can no longer take effect.")
+            % {"serial": part.serial, "status": part.get_status_display().lower()}
         )
     decided = list(
         Inspection.objects.filter(decided_by__review=review)

@@ -510,7 +510,7 @@
       const li = h("li", { class: "alarm" + (a.acknowledged_at ? " acked" : ""), "data-alarm-id": a.id },
         h("div", { class: "alarm-head" },
           h("span", { class: "badge " + (a.acknowledged_at ? "badge-warn" : "badge-bad") }, a.acknowledged_at ? gettext("ACK") : gettext("ALARM")),
-          h("strong", {}, a.message)),
+          h("strong", {}, a.text || a.message)),
         h("div", { class: "muted small" }, interpolate(gettext("%(rule)s · raised %(at)s"), { rule: RULE_LABEL[a.rule] || a.rule_label, at: time(a.raised_at) }, true)),
         a.acknowledged_at ? h("div", { class: "small" }, interpolate(gettext("Acknowledged by %(who)s at %(at)s: “%(reason)s”"), { who: a.acknowledged_by, at: time(a.acknowledged_at), reason: a.ack_reason }, true)) : null);
       // An SPC alarm is acknowledged on its characteristic's page, with an assignable cause and a corrective action.

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import UserPreference
-from live.actions import raise_event_alarm
-from live.choices import AlarmRule
+from gateway.actions import record_gap
+from gateway.address_space import GapCause
 from modelops import actions as modelops_actions
 from tests.modelops.support import device_of, shipped_version
 from tests.spc.conftest import add_values, characteristic, measured  # noqa: F401 (fixtures of the SPC page)
@@ -23,7 +22,7 @@ from tests.support import factories, processes
 from tests.support.profiling_reports import profiling_report, store_sent, variant_report
 from tests.support.review_cases import make_review_case
 from traceability import roles
-from traceability.models import DrawingRevision
+from traceability.models import DrawingRevision, Station
 
 pytestmark = [
     pytest.mark.e2e,
@@ -228,18 +227,19 @@ def test_it_shows_the_main_pages_in_portuguese(tmp_path: Path, monkeypatch: pyte
         assert re.search(r"ciclo meta \d+,\d s", live), "the decimal comma"
         assert "OCIOSA" in live  # the station state, translated by the script catalog
 
-        # After the snapshot: an alarm event is published outside any request (so in English), and the page names
-        # its rule from the script catalog.
+        # After the snapshot: the cell link raises an alarm outside any request (so in English); the page names its
+        # rule from the script catalog, and the socket words the alarm in João's language.
         def raise_gap_alarm() -> None:
-            with transaction.atomic():
-                raise_event_alarm(
-                    cell, rule=AlarmRule.LINK_GAP, station=None, message="3 eventos", evidence={"lost": 3}
-                )
+            station = Station.objects.get(cell=cell, code="load")
+            record_gap(
+                station, boot_id="b1", first=2, last=4, cause=GapCause.NOT_IN_BUFFER, cause_params={"buffer_size": 8}
+            )
 
         snapshots = page.evaluate("window.__twin.snapshots")
         chromium.in_plain_thread(raise_gap_alarm)
         alarm = page.locator("#alarms li.alarm")
         expect(alarm).to_contain_text("Eventos do CLP perdidos no link da célula", timeout=10_000)
+        expect(alarm).to_contain_text("3 evento(s) do CLP perdido(s) em load (fora do buffer do CLP de 8 eventos)")
         expect(alarm).to_contain_text("disparado às")
         expect(alarm).to_contain_text("ALARME")
         assert not english_words(alarm.inner_text()), alarm.inner_text()

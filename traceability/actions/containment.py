@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from traceability import audit, genealogy, selectors
 from traceability.actions import esign
@@ -55,11 +56,13 @@ def contain_lot(lot: MaterialLot, *, actor: Actor, reason: str) -> list[Part]:
     already shipped: those need a recall at the customer.
     """
     if not reason.strip():
-        raise RefusedByRule("Containing a lot needs a reason.")
+        raise RefusedByRule(gettext("Containing a lot needs a reason."))
     at = timezone.now()
     lots = list(MaterialLot.objects.select_for_update().filter(pk__in=genealogy.descendant_lot_ids(lot)).order_by("pk"))
     if Containment.objects.filter(lot=lot, released_at__isnull=True).exists():
-        raise RefusedByRule(f"Lot {lot.lot_key} is already contained: release that containment first.")
+        raise RefusedByRule(
+            gettext("Lot %(lot)s is already contained: release that containment first.") % {"lot": lot.lot_key}
+        )
     containment = Containment(lot=lot, reason=reason.strip(), contained_at=at, contained_by=signed_in_user(actor))
     containment.full_clean()
     containment.save()
@@ -179,7 +182,7 @@ def release_containment(
     (unless another active containment covers them), and every part it held returns to `status_on_release` unless
     another active containment still holds it. The release is an electronic signature (esign) with its reason."""
     if not reason.strip():
-        raise RefusedByRule("Releasing a containment needs a reason.")
+        raise RefusedByRule(gettext("Releasing a containment needs a reason."))
     method = esign.authenticate_signer(
         actor, credential, subject=("traceability.materiallot", lot.lot_key), request=request
     )
@@ -190,7 +193,7 @@ def release_containment(
 def _release(lot: MaterialLot, *, actor: Any, reason: str, method: str) -> ContainmentRelease:
     containment = Containment.objects.select_for_update().filter(lot=lot, released_at__isnull=True).first()
     if containment is None:
-        raise RefusedByRule(f"Lot {lot.lot_key} has no active containment to release.")
+        raise RefusedByRule(gettext("Lot %(lot)s has no active containment to release.") % {"lot": lot.lot_key})
     at = timezone.now()
     esign.sign_record(
         ("traceability.containment", str(containment.pk)),

@@ -24,6 +24,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from traceability import audit
 from traceability.choices import RecordSignatureMeaning
@@ -107,7 +108,7 @@ def authenticate_signer(
     """Re-authenticate `user` with their password or signing PIN; returns which one. Refuses (and audits the
     refusal, and counts it as a failed login) when the credential is wrong or signing is locked."""
     if not credential:
-        raise SignatureRefused("Enter your password or PIN to sign.")
+        raise SignatureRefused(gettext("Enter your password or PIN to sign."))
     now = timezone.now()
     limit = int(settings.TWINWEB_SIGNATURE_MAX_FAILURES)
     # Autocommit: the reservation must be visible to every other attempt at once, not at the caller's commit.
@@ -116,8 +117,14 @@ def authenticate_signer(
     if not reserved:
         minutes = int(_window().total_seconds() // 60)
         raise SignatureRefused(
-            f"Signing is locked for {user.get_username()} after {limit} refused attempts; try "
-            f"again in {minutes} minutes or ask a supervisor."
+            ngettext(
+                "Signing is locked for %(user)s after %(limit)s refused attempts; try again in %(minutes)s minute "
+                "or ask a supervisor.",
+                "Signing is locked for %(user)s after %(limit)s refused attempts; try again in %(minutes)s minutes "
+                "or ask a supervisor.",
+                minutes,
+            )
+            % {"user": user.get_username(), "limit": limit, "minutes": minutes}
         )
     method = _credential_method(user, credential)  # slow on purpose (password hashing): outside any lock
     if method is not None:
@@ -135,7 +142,7 @@ def authenticate_signer(
         )
     if request is not None:  # (django-axes counts per client address, so it needs the request)
         user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
-    raise SignatureRefused("Password or PIN not accepted: nothing was signed.")
+    raise SignatureRefused(gettext("Password or PIN not accepted: nothing was signed."))
 
 
 @transaction.atomic
@@ -143,9 +150,9 @@ def set_signing_pin(user: Any, *, pin: str, current_password: str, actor: Any, r
     """Set or change the user's signing PIN: 4 to 8 digits, and only with the current password (a session alone,
     at an unlocked tablet, is not enough). A wrong password counts against the signing lockout."""
     if not PIN_PATTERN.match(pin or ""):
-        raise RefusedByRule("A PIN is 4 to 8 digits.")
+        raise RefusedByRule(gettext("A PIN is 4 to 8 digits."))
     if not current_password:
-        raise SignatureRefused("Enter your current password to set a signing PIN.")
+        raise SignatureRefused(gettext("Enter your current password to set a signing PIN."))
     authenticate_signer(
         user,
         current_password,
@@ -154,7 +161,7 @@ def set_signing_pin(user: Any, *, pin: str, current_password: str, actor: Any, r
         action="signing_pin.refused",
     )
     if not user.check_password(current_password):  # a PIN may not vouch for a new PIN
-        raise SignatureRefused("Your password, not your PIN, sets a new PIN.")
+        raise SignatureRefused(gettext("Your password, not your PIN, sets a new PIN."))
     row, _ = SigningPin.objects.update_or_create(
         user=user, defaults={"pin_hash": make_password(pin), "set_at": timezone.now()}
     )

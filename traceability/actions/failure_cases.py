@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from traceability import audit, roles
 from traceability.actions import esign
@@ -96,9 +97,12 @@ def disposition_failure_case(
     decide through those signed paths; this is the step they share."""
     case = FailureCase.objects.select_for_update().get(pk=case.pk)
     if case.status == FailureCaseStatus.CLOSED:
-        raise RefusedByRule(f"Failure case {case.pk} is already closed ({case.get_disposition_display()}).")
+        raise RefusedByRule(
+            gettext("Failure case %(case)s is already closed (%(disposition)s).")
+            % {"case": case.pk, "disposition": case.get_disposition_display()}
+        )
     if disposition == Disposition.PENDING:
-        raise RefusedByRule("Choose a disposition: scrap, rework or use as is.")
+        raise RefusedByRule(gettext("Choose a disposition: scrap, rework or use as is."))
     at = at or timezone.now()
     before = snapshot(case, ["disposition", "status", "closed_at"])
     case.disposition = disposition
@@ -147,9 +151,15 @@ def _decision_content(case: FailureCase, *, disposition: str, reason: str, at: d
 def _refuse_while_awaiting(case: FailureCase) -> None:
     if case.status == FailureCaseStatus.AWAITING_COUNTERSIGN:
         raise RefusedByRule(
-            f"Failure case {case.pk} ({case.part.serial}): a signed {case.pending_disposition.replace('_', ' ')} "
-            "awaits a second person's countersignature; no other decision is accepted until it is "
-            "countersigned."
+            gettext(
+                "Failure case %(case)s (%(serial)s): a signed disposition (%(disposition)s) awaits a second "
+                "person's countersignature; no other decision is accepted until it is countersigned."
+            )
+            % {
+                "case": case.pk,
+                "serial": case.part.serial,
+                "disposition": Disposition(case.pending_disposition).label,
+            }
         )
 
 
@@ -165,12 +175,12 @@ def decide_failure_case(
     """A quality engineer's signed decision on a failed part (API, admin, pages). Needs a reason and a signature;
     using a part as it is on a four-eyes part type then waits for a countersignature (the part stays failed)."""
     if not (actor and actor.is_authenticated and actor.has_perm("traceability.change_failurecase")):
-        raise NotAllowed("Your role may not decide failure cases.")
+        raise NotAllowed(gettext("Your role may not decide failure cases."))
     reason = (reason or "").strip()
     if not reason:
-        raise RefusedByRule("Give the reason for the disposition: it is part of the signed record.")
+        raise RefusedByRule(gettext("Give the reason for the disposition: it is part of the signed record."))
     if disposition not in (Disposition.SCRAP, Disposition.REWORK, Disposition.USE_AS_IS):
-        raise RefusedByRule("Choose a disposition: scrap, rework or use as is.")
+        raise RefusedByRule(gettext("Choose a disposition: scrap, rework or use as is."))
     # Before the transaction: password hashing is slow on purpose.
     method = esign.authenticate_signer(actor, credential, subject=_subject(case), request=request)
     return _record_decision(case, disposition=Disposition(disposition), reason=reason, actor=actor, method=method)
@@ -182,7 +192,10 @@ def _record_decision(
 ) -> FailureCase:
     case = FailureCase.objects.select_for_update().select_related("part__part_type").get(pk=case.pk)
     if case.status == FailureCaseStatus.CLOSED:
-        raise RefusedByRule(f"Failure case {case.pk} is already closed ({case.get_disposition_display()}).")
+        raise RefusedByRule(
+            gettext("Failure case %(case)s is already closed (%(disposition)s).")
+            % {"case": case.pk, "disposition": case.get_disposition_display()}
+        )
     _refuse_while_awaiting(case)
     pending_review = awaiting_countersignature_elsewhere(case.part)
     if pending_review:
@@ -224,7 +237,7 @@ def await_countersignature(case: FailureCase, *, disposition: Disposition, actor
 def countersign_failure_case(case: FailureCase, *, credential: str, actor: Any, request: Any = None) -> FailureCase:
     """A second person approves a disposition that awaits their countersignature; then it takes effect."""
     if not (actor and actor.is_authenticated and actor.has_perm(roles.COUNTERSIGN)):
-        raise NotAllowed("Your role may not countersign dispositions.")
+        raise NotAllowed(gettext("Your role may not countersign dispositions."))
     method = esign.authenticate_signer(actor, credential, subject=_subject(case), request=request)
     return _record_countersignature(case, actor=actor, method=method)
 
@@ -233,12 +246,12 @@ def countersign_failure_case(case: FailureCase, *, credential: str, actor: Any, 
 def _record_countersignature(case: FailureCase, *, actor: Any, method: str) -> FailureCase:
     case = FailureCase.objects.select_for_update().select_related("part").get(pk=case.pk)
     if case.status != FailureCaseStatus.AWAITING_COUNTERSIGN:
-        raise RefusedByRule(f"Failure case {case.pk} does not await a countersignature.")
+        raise RefusedByRule(gettext("Failure case %(case)s does not await a countersignature.") % {"case": case.pk})
     authors = {
         s.signer_id for s in esign.signatures_of(_subject(case)) if s.meaning == RecordSignatureMeaning.DISPOSITION
     }
     if actor.pk in authors:
-        raise NotAllowed("The countersignature must come from a second person, not the one who decided.")
+        raise NotAllowed(gettext("The countersignature must come from a second person, not the one who decided."))
     now = timezone.now()
     disposition = Disposition(case.pending_disposition)
     esign.sign_record(

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from traceability import audit
 from traceability.actions.common import Actor, snapshot
@@ -58,9 +59,15 @@ def split_lot(
     at = at or timezone.now()
     total = sum((quantity for _, quantity in children), Decimal(0))
     if total > parent.quantity:
-        raise RefusedByRule(f"Cannot split {total} out of lot {parent.lot_key}, which holds {parent.quantity}.")
+        raise RefusedByRule(
+            gettext("Cannot split %(total)s out of lot %(lot)s, which holds %(quantity)s.")
+            % {"total": total, "lot": parent.lot_key, "quantity": parent.quantity}
+        )
     if parent.status != LotStatus.RELEASED:
-        raise RefusedByRule(f"Lot {parent.lot_key} is {parent.get_status_display().lower()}: only released lots split.")
+        raise RefusedByRule(
+            gettext("Lot %(lot)s is %(status)s: only released lots split.")
+            % {"lot": parent.lot_key, "status": parent.get_status_display().lower()}
+        )
     created = []
     for lot_key, quantity in children:
         child = MaterialLot(
@@ -95,15 +102,21 @@ def merge_lots(
     """Merge quantities of several lots of one material into a new lot."""
     at = at or timezone.now()
     if len(parents) < 2:
-        raise RefusedByRule("A merge needs at least two lots.")
+        raise RefusedByRule(gettext("A merge needs at least two lots."))
     materials = {lot.material_id for lot, _ in parents}
     if len(materials) != 1:
-        raise RefusedByRule("Only lots of the same material can be merged.")
+        raise RefusedByRule(gettext("Only lots of the same material can be merged."))
     for lot, quantity in parents:
         if quantity > lot.quantity:
-            raise RefusedByRule(f"Lot {lot.lot_key} holds {lot.quantity}, less than {quantity}.")
+            raise RefusedByRule(
+                gettext("Lot %(lot)s holds %(held)s, less than %(quantity)s.")
+                % {"lot": lot.lot_key, "held": lot.quantity, "quantity": quantity}
+            )
         if lot.status != LotStatus.RELEASED:
-            raise RefusedByRule(f"Lot {lot.lot_key} is {lot.get_status_display().lower()}: only released lots merge.")
+            raise RefusedByRule(
+                gettext("Lot %(lot)s is %(status)s: only released lots merge.")
+                % {"lot": lot.lot_key, "status": lot.get_status_display().lower()}
+            )
     first = parents[0][0]
     merged = MaterialLot(
         lot_key=lot_key,
@@ -132,7 +145,7 @@ def merge_lots(
 @transaction.atomic
 def set_lot_status(lot: MaterialLot, *, status: LotStatus, actor: Actor, reason: str) -> MaterialLot:
     if not reason.strip():
-        raise RefusedByRule("Changing a lot's status needs a reason.")
+        raise RefusedByRule(gettext("Changing a lot's status needs a reason."))
     before = lot.status
     lot.status = status
     lot.full_clean()

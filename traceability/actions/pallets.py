@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from traceability import audit
 from traceability.actions.common import Actor, snapshot
@@ -32,12 +33,19 @@ def pack_part(part: Part, *, pallet: Pallet, actor: Actor, at: dt.datetime | Non
     part = Part.objects.select_for_update().get(pk=part.pk)
     if part.status not in PACKABLE_STATES:
         raise RefusedByRule(
-            f"Part {part.serial} is {part.get_status_display().lower()}: only passed or reworked parts are packed."
+            gettext("Part %(serial)s is %(status)s: only passed or reworked parts are packed.")
+            % {"serial": part.serial, "status": part.get_status_display().lower()}
         )
     if pallet.status != PalletStatus.OPEN:
-        raise RefusedByRule(f"Pallet {pallet.sscc} is {pallet.get_status_display().lower()}.")
+        raise RefusedByRule(
+            gettext("Pallet %(pallet)s is %(status)s.")
+            % {"pallet": pallet.sscc, "status": pallet.get_status_display().lower()}
+        )
     if part.pallet is not None:
-        raise RefusedByRule(f"Part {part.serial} is already packed on pallet {part.pallet.sscc}.")
+        raise RefusedByRule(
+            gettext("Part %(serial)s is already packed on pallet %(pallet)s.")
+            % {"serial": part.serial, "pallet": part.pallet.sscc}
+        )
     part.pallet = pallet
     part.packed_at = at or timezone.now()
     part.save(update_fields=["pallet", "packed_at"])
@@ -50,12 +58,16 @@ def pack_parts(parts: Sequence[Part], *, pallet: Pallet, actor: Actor, at: dt.da
     """Pack many parts on one pallet in one transaction (a full layer from the unloading station)."""
     at = at or timezone.now()
     if pallet.status != PalletStatus.OPEN:
-        raise RefusedByRule(f"Pallet {pallet.sscc} is {pallet.get_status_display().lower()}.")
+        raise RefusedByRule(
+            gettext("Pallet %(pallet)s is %(status)s.")
+            % {"pallet": pallet.sscc, "status": pallet.get_status_display().lower()}
+        )
     locked = list(Part.objects.select_for_update().filter(pk__in=[p.pk for p in parts]))
     refused = [p.serial for p in locked if p.status not in PACKABLE_STATES or p.pallet_id]
     if refused:
         raise RefusedByRule(
-            f"These parts may not be packed (held, failed or already packed): {', '.join(refused[:10])}."
+            gettext("These parts may not be packed (held, failed or already packed): %(serials)s.")
+            % {"serials": ", ".join(refused[:10])}
         )
     Part.objects.filter(pk__in=[p.pk for p in locked]).update(pallet=pallet, packed_at=at)
     audit.append_many(
@@ -67,7 +79,10 @@ def pack_parts(parts: Sequence[Part], *, pallet: Pallet, actor: Actor, at: dt.da
 @transaction.atomic
 def close_pallet(pallet: Pallet, *, actor: Actor) -> Pallet:
     if pallet.status != PalletStatus.OPEN:
-        raise RefusedByRule(f"Pallet {pallet.sscc} is {pallet.get_status_display().lower()}.")
+        raise RefusedByRule(
+            gettext("Pallet %(pallet)s is %(status)s.")
+            % {"pallet": pallet.sscc, "status": pallet.get_status_display().lower()}
+        )
     pallet.status = PalletStatus.CLOSED
     pallet.save(update_fields=["status"])
     audit.append(actor=actor, action="pallet.close", subject=pallet, after={"status": pallet.status})
@@ -79,11 +94,14 @@ def ship_pallet(pallet: Pallet, *, actor: Actor, at: dt.datetime | None = None) 
     at = at or timezone.now()
     held = pallet.parts.exclude(status__in=PACKABLE_STATES).values_list("serial", flat=True)
     if held:
-        raise RefusedByRule(f"Pallet {pallet.sscc} holds parts that may not ship: {', '.join(held[:10])}.")
+        raise RefusedByRule(
+            gettext("Pallet %(pallet)s holds parts that may not ship: %(serials)s.")
+            % {"pallet": pallet.sscc, "serials": ", ".join(held[:10])}
+        )
     if pallet.status == PalletStatus.SHIPPED:
-        raise RefusedByRule(f"Pallet {pallet.sscc} has already shipped.")
+        raise RefusedByRule(gettext("Pallet %(pallet)s has already shipped.") % {"pallet": pallet.sscc})
     if not pallet.parts.exists():
-        raise RefusedByRule(f"Pallet {pallet.sscc} is empty.")
+        raise RefusedByRule(gettext("Pallet %(pallet)s is empty.") % {"pallet": pallet.sscc})
     pallet.status = PalletStatus.SHIPPED
     pallet.shipped_at = at
     pallet.save(update_fields=["status", "shipped_at"])

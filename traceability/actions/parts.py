@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from traceability import audit, selectors
 from traceability.actions.common import FINAL_PART_STATES, Actor, snapshot
@@ -93,7 +94,10 @@ def _consume(part: Part, *, lot: MaterialLot, quantity: Decimal, at: dt.datetime
     # The stored, locked status: a containment committing meanwhile must not be missed (PostgreSQL).
     lot.status = MaterialLot.objects.select_for_update().values_list("status", flat=True).get(pk=lot.pk)
     if lot.status not in (LotStatus.RELEASED,):
-        raise RefusedByRule(f"Lot {lot.lot_key} is {lot.get_status_display().lower()}: it cannot be consumed.")
+        raise RefusedByRule(
+            gettext("Lot %(lot)s is %(status)s: it cannot be consumed.")
+            % {"lot": lot.lot_key, "status": lot.get_status_display().lower()}
+        )
     consumption = LotConsumption(part=part, lot=lot, quantity=quantity, consumed_at=at)
     consumption.full_clean()
     consumption.save()
@@ -103,7 +107,8 @@ def _consume(part: Part, *, lot: MaterialLot, quantity: Decimal, at: dt.datetime
 def _assemble(assembly: Part, *, component: Part, at: dt.datetime) -> PartComponent:
     if component.status not in (PartStatus.PASSED, PartStatus.REWORKED):
         raise RefusedByRule(
-            f"Component {component.serial} is {component.get_status_display().lower()}: only good parts are built in."
+            gettext("Component %(serial)s is %(status)s: only good parts are built in.")
+            % {"serial": component.serial, "status": component.get_status_display().lower()}
         )
     link = PartComponent(assembly=assembly, component=component, assembled_at=at)
     link.full_clean()
@@ -137,7 +142,10 @@ def set_part_status(
     the one it takes on release (scrapping is the exception: destroying a suspect part is always safe)."""
     part = Part.objects.select_for_update().select_related("batch").get(pk=part.pk)  # decide on the stored state
     if part.status in FINAL_PART_STATES and status != part.status:
-        raise RefusedByRule(f"Part {part.serial} is {part.get_status_display().lower()}: its status is final.")
+        raise RefusedByRule(
+            gettext("Part %(serial)s is %(status)s: its status is final.")
+            % {"serial": part.serial, "status": part.get_status_display().lower()}
+        )
     before = part.status
     if before == status:
         return part

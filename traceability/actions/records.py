@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db import models, transaction
+from django.utils.translation import gettext
 
 from traceability import audit
 from traceability.actions.common import Actor, snapshot
@@ -56,10 +57,10 @@ def correct_record(
 ) -> AuditRecord:
     """Correct earlier recorded values. The original audit record stays as it was; the correction points at it."""
     if not reason.strip():
-        raise RefusedByRule("A correction needs a reason.")
+        raise RefusedByRule(gettext("A correction needs a reason."))
     subject_type, subject_key = audit.subject_identity(instance)
     if (corrects.subject_type, corrects.subject_key) != (subject_type, subject_key):
-        raise RefusedByRule("The corrected record is about another subject.")
+        raise RefusedByRule(gettext("The corrected record is about another subject."))
     before = snapshot(instance, changes.keys())
     for name, value in changes.items():
         setattr(instance, name, value)
