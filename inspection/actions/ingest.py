@@ -37,6 +37,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,9 @@ from inspection.models import (
 from traceability import actions as trace_actions
 from traceability import audit
 from traceability.choices import FoundBy, PartStatus
-from traceability.models import DefectCode, DrawingRevision, Part, Station
-from twinweb.events import DeviceTelemetry, InspectionRecorded
+from traceability.models import DefectCode, DrawingRevision, FailureCase, Part, Station
+from traceability.selectors import part_ids_held_by_active_containment
+from twinweb.events import DeviceTelemetry, InspectionRecorded, LiveEvent, PartStatusChanged
 from twinweb.live import publish, publish_many, publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -473,6 +475,8 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     }
     inspections: list[Inspection] = []
     audit_entries: list[audit.PendingRecord] = []
+    defect_codes = _DefectCodes()
+    changes = _MachinePartChanges()
     recorded: dict[int, list[_Recorded]] = {}
     heartbeats: dict[int, tuple[EdgeDevice, InspectionResult]] = {}
     for item in items:
@@ -494,33 +498,31 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
             # One non-conformance per failed part: a second station confirming it adds evidence, not a new case.
             reasons.append("part already failed")
         elif result.verdict == Verdict.FAIL and not stale and part.status not in trace_actions.FINAL_PART_STATES:
-            case = trace_actions.open_failure_case(
-                part,
-                defect_code=_defect_code(result),
+            case = FailureCase(
+                part=part,
+                defect_code=defect_codes.get(result),
                 found_by=FoundBy.MACHINE,
-                actor=None,
                 station=station,
                 description=result.reason[:2000],
-                at=result.inspected_at,
+                opened_at=result.inspected_at,
             )
-            trace_actions.set_part_status(
+            part_change = PartStatus.FAILED
+            changes.open(
+                case,
                 part,
-                status=PartStatus.FAILED,
-                actor=None,
+                PartStatus.FAILED,
                 reason=f"inspection {result.result_id} at {station.code}: {result.reason}"[:500],
                 at=result.inspected_at,
             )
-            part_change = PartStatus.FAILED
         elif _low_confidence_pass(result) and not stale and part.status == PartStatus.IN_PROCESS:
             # The machine is unsure: the part waits for Debug Mode instead of leaving the cell unreviewed.
-            trace_actions.set_part_status(
+            part_change = PartStatus.ON_HOLD
+            changes.move(
                 part,
-                status=PartStatus.ON_HOLD,
-                actor=None,
+                PartStatus.ON_HOLD,
                 reason=f"low-confidence pass at {station.code} awaits a review",
                 at=result.inspected_at,
             )
-            part_change = PartStatus.ON_HOLD
         blob = blobs[result.image_sha256] if result.has_image else None
         inspections.append(
             Inspection(
@@ -575,16 +577,21 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
                     "precision": result.model.precision,
                     "drawing_revision": result.drawing_revision or None,
                     "calibration": result.calibration_id,
-                    "failure_case": case.pk if case else None,
+                    "failure_case": None,  # set once the case is stored (_MachinePartChanges.apply)
                     "part_status": part_change,
                     "needs_review": "; ".join(reasons) or None,
                 },
             )
         )
+        if case is not None:
+            changes.name_case_in(audit_entries[-1], case)
         heartbeats[device.pk] = (device, result)
         if station.cell_id:
             recorded.setdefault(station.cell_id, []).append((result, inspections[-1], blob))
 
+    # What the machine decided about parts (failure cases, status moves) goes in before the inspections that name
+    # the cases, with its audit records ahead of the inspections' own, as when each was its own action.
+    audit_entries[:0] = changes.apply()
     Inspection.objects.bulk_create(inspections)
     _insert_measurements(
         [
@@ -639,6 +646,100 @@ def _insert_measurements(rows: list[tuple[Any, ...]]) -> None:
         with cursor.cursor.copy(f"COPY {Measurement._meta.db_table} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row((*row[:-1], Jsonb(row[-1] or {})))
+
+
+class _DefectCodes:
+    """The defect code of each failed result, looked up (or first recorded) once per code in a batch."""
+
+    def __init__(self) -> None:
+        self._by_code: dict[str, DefectCode] = {}
+
+    def get(self, result: InspectionResult) -> DefectCode:
+        code = result.defect_class if result.defect_class and result.defect_class != OK_CLASS else DIMENSION_DEFECT_CODE
+        if code not in self._by_code:
+            self._by_code[code] = _defect_code(result)
+        return self._by_code[code]
+
+
+@dataclass
+class _StatusMove:
+    part: Part
+    before: str
+    status: PartStatus
+    reason: str
+    at: dt.datetime
+
+
+class _MachinePartChanges:
+    """The failure cases and part status moves a batch of results decides, stored set-based: one insert for the
+    cases, one update for the statuses, their audit records chained with the batch's. The same records, events and
+    outcome as `traceability.actions.open_failure_case` and `set_part_status` one by one; a part an active
+    containment holds goes through `set_part_status` itself (its new status waits for the release)."""
+
+    def __init__(self) -> None:
+        self.cases: list[FailureCase] = []
+        self.moves: list[_StatusMove] = []
+        self._case_audits: list[tuple[audit.PendingRecord, FailureCase]] = []
+
+    def open(self, case: FailureCase, part: Part, status: PartStatus, *, reason: str, at: dt.datetime) -> None:
+        self.cases.append(case)
+        self.move(part, status, reason=reason, at=at)
+
+    def move(self, part: Part, status: PartStatus, *, reason: str, at: dt.datetime) -> None:
+        self.moves.append(_StatusMove(part, part.status, status, reason, at))
+        part.status = status  # the batch's later results see it (the row is locked by this transaction)
+
+    def name_case_in(self, entry: audit.PendingRecord, case: FailureCase) -> None:
+        self._case_audits.append((entry, case))
+
+    def apply(self) -> list[audit.PendingRecord]:
+        records: list[audit.PendingRecord] = []
+        if self.cases:
+            FailureCase.objects.bulk_create(self.cases)
+            records += [
+                audit.PendingRecord(
+                    None,
+                    "failure_case.open",
+                    ("traceability.failurecase", str(case.pk)),
+                    after=trace_actions.snapshot(case),
+                    at=None,
+                )
+                for case in self.cases
+            ]
+            for entry, case in self._case_audits:
+                assert entry.after is not None
+                entry.after["failure_case"] = case.pk
+        held = part_ids_held_by_active_containment([m.part.pk for m in self.moves]) if self.moves else set()
+        moved: list[_StatusMove] = []
+        for move in self.moves:
+            if move.part.pk in held:
+                move.part.status = move.before  # decided by the action, on the stored row
+                trace_actions.set_part_status(move.part, status=move.status, actor=None, reason=move.reason, at=move.at)
+                continue
+            move.part.status_changed_at = move.at
+            moved.append(move)
+        if moved:
+            Part.objects.bulk_update([m.part for m in moved], ["status", "status_changed_at"])
+            records += [
+                audit.PendingRecord(
+                    None,
+                    "part.status",
+                    move.part,
+                    before={"status": move.before},
+                    after={"status": move.status},
+                    reason=move.reason,
+                )
+                for move in moved
+            ]
+            events: dict[int, list[LiveEvent]] = {}
+            for move in moved:
+                if move.part.batch.cell_id:
+                    events.setdefault(move.part.batch.cell_id, []).append(
+                        PartStatusChanged(serial=move.part.serial, status=move.status)
+                    )
+            for cell_id, cell_events in events.items():
+                transaction.on_commit(partial(publish_many, cell_id, cell_events))
+        return records
 
 
 def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt.datetime, Any]]:
