@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.gateway import ensure_database, start_redis  # noqa: E402
+from bench.ingest import cpu_snapshot, cpu_used, group_pids, postgres_backends  # noqa: E402
 from bench.live import _client, percentile  # noqa: E402
 
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/twinweb_bench_loop"
@@ -190,6 +191,14 @@ def edge_received_times(logs: list[Path]) -> dict[str, float]:
     return {result_id: received[task] for task, result_id in results.items() if task in received}
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU-seconds of the whole machine since boot, from /proc/stat (every process, not only ours)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -277,8 +286,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             edge.name, edge.log_path = f"edge-{device}", logs / f"edge-{device}.log"
             edges.append(edge.start())
         workers.extend(edges)
+        gateways: list[Any] = []
         for cell, port in zip(cells, ports):
-            workers.append(
+            gateways.append(
                 processes.Worker(
                     f"gateway-{cell.code}",
                     [
@@ -294,8 +304,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     logs,
                 ).start()
             )
-        for name in ("watch_andon", "watch_spc"):
-            workers.append(processes.Worker(name, [sys.executable, manage, name, "--interval", "5"], env, logs).start())
+        workers.extend(gateways)
+        watchers = [
+            processes.Worker(name, [sys.executable, manage, name, "--interval", "5"], env, logs).start()
+            for name in ("watch_andon", "watch_spc")
+        ]
+        workers.extend(watchers)
         ingest.wait_for_log("ready.", 180)
         for edge, device in zip(edges, devices):
             edge.wait_for_log(f"edge worker {device} ready", 300)
@@ -342,6 +356,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"WebSocket clients did not start: {line!r}")
             print(f"{args.clients} WebSocket clients and the browser are live; load {load_average()}", flush=True)
 
+            db_name = args.db_url.rsplit("/", 1)[1]
+
+            def roles() -> dict[str, list[int]]:
+                def groups(ws: list[Any]) -> list[int]:
+                    return [pid for w in ws for pid in group_pids(w.process.pid)]
+
+                assert plc is not None and clients is not None and server.proc is not None
+                return {
+                    "simulated PLCs (1 process)": [plc.pid],
+                    f"cell gateways ({len(cells)} processes)": groups(gateways),
+                    f"edge workers ({len(edges)} processes: render camera, inspection)": groups(edges),
+                    "ingest worker": groups([ingest]),
+                    "Daphne (live pages)": group_pids(server.proc.pid),
+                    "watch_andon, watch_spc": groups(watchers),
+                    f"{args.clients} WebSocket clients (1 process)": [clients.pid],
+                    "PostgreSQL backends of the bench database": postgres_backends(db_name),
+                    "redis-server": [redis_proc.pid],
+                }
+
+            cpu_before, machine_before, wall_before = cpu_snapshot(roles()), machine_cpu(), time.monotonic()
             started = dt.datetime.now(dt.UTC)
             plc.stdin.write("go\n")
             plc.stdin.flush()
@@ -351,6 +385,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 done = Inspection.objects.filter(received_at__gte=started).count()
                 print(f"  {time.monotonic() - deadline + args.seconds:5.0f} s: {done} inspections stored", flush=True)
             load_during = load_average()
+            cpu_after, machine_after, wall_s = cpu_snapshot(roles()), machine_cpu(), time.monotonic() - wall_before
+            cpu = {name: used / wall_s for name, used in cpu_used(cpu_before, cpu_after).items()}
+            cpu["whole machine (every process, ours and others')"] = (machine_after[0] - machine_before[0]) / wall_s
             plc.stdin.write("stop\n")
             plc.stdin.flush()
             emitted: dict[str, dict[str, int]] = json.loads(plc.stdout.readline())
@@ -390,7 +427,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dead_letters = DeadLetter.objects.count()
         edge_received = edge_received_times([e.log_path for e in edges])
     finally:
-        for proc in (plc, clients):
+        for worker in reversed(workers):  # the gateways first: their PLCs are still up
+            worker.kill(15)
+        for proc in (clients, plc):
             if proc is not None and proc.poll() is None:
                 try:
                     assert proc.stdin is not None
@@ -399,8 +438,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     proc.wait(timeout=20)
                 except (OSError, subprocess.TimeoutExpired, AssertionError):
                     proc.kill()
-        for worker in reversed(workers):
-            worker.kill(15)
         server.stop()
         redis_proc.terminate()
 
@@ -417,6 +454,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stored_events=stored_events,
         dead_letters=dead_letters,
         loads=(load_before, load_during, load_after),
+        cpu=cpu,
         started=started,
         work=work,
     )
@@ -517,6 +555,7 @@ def analyse(args: argparse.Namespace, **data: Any) -> dict[str, Any]:
         "parts_loaded": loaded,
         "dead_letters": data["dead_letters"],
         "loads": data["loads"],
+        "cpu": data["cpu"],
         "when": data["started"].strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()}",
         "work": str(data["work"]),
@@ -596,6 +635,13 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"(gaps {r['probe']['gaps']}, snapshot re-fetches {r['probe']['resyncs']}). Edge receive stamps found for "
         f"{r['with_edge_log']}/{r['inspections']}. "
         + ("Nothing was lost." if complete else "NOT complete: see the counts."),
+        "",
+        "CPU used while the PLCs ran (CPU-seconds per second of the run, so 1.00 = one core busy; the machine has "
+        f"{os.cpu_count()}):",
+        "",
+        "| Process | cores |",
+        "|---|---|",
+        *(f"| {name} | {used:.2f} |" for name, used in r["cpu"].items()),
         "",
     ]
     return "\n".join(lines)
