@@ -417,7 +417,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "capture_id", "source_timestamp", "received_at", "verdict_reported_at", "station__cell_id"
             )
         )
-        stored_events = CycleRecord.objects.filter(station__cell__in=cells).count()
+        all_events = list(
+            CycleRecord.objects.filter(station__cell__in=cells)
+            .order_by("station__cell_id", "received_at")
+            .values("station__cell_id", "station__code", "kind", "source_timestamp", "received_at")
+        )
+        stored_events = len(all_events)
         inspections = {
             i["capture_id"]: i
             for i in Inspection.objects.filter(capture_id__in=[r["capture_id"] for r in records]).values(
@@ -452,6 +457,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         edge_received=edge_received,
         emitted=emitted,
         stored_events=stored_events,
+        all_events=all_events,
         dead_letters=dead_letters,
         loads=(load_before, load_during, load_after),
         cpu=cpu,
@@ -536,6 +542,24 @@ def analyse(args: argparse.Namespace, **data: Any) -> dict[str, Any]:
         if reported is not None and committed is not None and reported > committed:
             stages["verdict"].append(reported - committed)
 
+    # The gateway records a cell's events one transaction at a time, in the order the PLC raised them: per station
+    # and kind, how long from the PLC's stamp (where an event waits behind the others of its takt), and the time
+    # between two successive records of one cell within a takt's burst (one event's transaction).
+    by_kind: dict[tuple[str, str], list[float]] = {}
+    between: list[float] = []
+    previous: dict[int, dt.datetime] = {}
+    for event in data["all_events"]:
+        by_kind.setdefault((event["station__code"], event["kind"]), []).append(
+            (event["received_at"] - event["source_timestamp"]).total_seconds() * 1000
+        )
+        last = previous.get(event["station__cell_id"])
+        if last is not None and (event["received_at"] - last).total_seconds() < 2:
+            between.append((event["received_at"] - last).total_seconds() * 1000)
+        previous[event["station__cell_id"]] = event["received_at"]
+    gateway_order = sorted(
+        ((station, kind, percentile(v, 50), percentile(v, 95), len(v)) for (station, kind), v in by_kind.items()),
+        key=lambda row: row[2] or 0,
+    )
     emitted_events = sum(c["events"] for c in data["emitted"].values())
     loaded = sum(c["loaded"] for c in data["emitted"].values())
     browser_cell = by_cell.get(cells[0], set())
@@ -555,6 +579,8 @@ def analyse(args: argparse.Namespace, **data: Any) -> dict[str, Any]:
         "parts_loaded": loaded,
         "dead_letters": data["dead_letters"],
         "loads": data["loads"],
+        "gateway_order": gateway_order,
+        "gateway_between": {p: percentile(between, p) for p in (50, 95)} | {"n": len(between)},
         "cpu": data["cpu"],
         "when": data["started"].strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()}",
@@ -596,6 +622,35 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
+LOOP_STAGES = (
+    "plc_gateway",
+    "gateway_edge",
+    "edge_image",
+    "image_inspected",
+    "inspected_sent",
+    "sent_ingest",
+    "ingest_committed",
+    "ws",
+    "dom",
+)
+
+
+def verdict_line(r: dict[str, Any]) -> str:
+    """Whether the aim (p95 under 250 ms end to end) is met, and which stage holds most of the time."""
+    stages, labels = r["stages"], dict(STAGES)
+    dom, ws = stages["e2e_dom"][95], stages["e2e_ws"][95]
+    met = dom is not None and ws is not None and dom < 250 and ws < 250
+    by_p50 = max(LOOP_STAGES, key=lambda k: stages[k][50] or 0)
+    by_p95 = max(LOOP_STAGES, key=lambda k: stages[k][95] or 0)
+    total = stages["e2e_ws"][50] or 0
+    share = f" ({100 * (stages[by_p50][50] or 0) / total:.0f} % of the end-to-end p50)" if total else ""
+    return (
+        f"**Aim, p95 under 250 ms end to end: {'met' if met else 'not met'}** (p95 {_fmt(ws)} ms to the WebSocket "
+        f"clients, {_fmt(dom)} ms to the browser's DOM). The largest stage at the median is "
+        f"“{labels[by_p50]}”{share}; at p95, “{labels[by_p95]}”."
+    )
+
+
 def markdown(r: dict[str, Any], command: str) -> str:
     a = r["args"]
     takt = a["cycle"] / a["speed"]
@@ -635,6 +690,20 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"(gaps {r['probe']['gaps']}, snapshot re-fetches {r['probe']['resyncs']}). Edge receive stamps found for "
         f"{r['with_edge_log']}/{r['inspections']}. "
         + ("Nothing was lost." if complete else "NOT complete: see the counts."),
+        "",
+        verdict_line(r),
+        "",
+        "PLC stamp → gateway recorded, every event, by station and kind (ms), in the order the gateway records "
+        "a takt's events; one event's transaction (the time between two successive records of one cell within a "
+        f"takt) is p50 {_fmt(r['gateway_between'][50])} ms, p95 {_fmt(r['gateway_between'][95])} ms "
+        f"({r['gateway_between']['n']} pairs):",
+        "",
+        "| Station, event | p50 | p95 | events |",
+        "|---|---|---|---|",
+        *(
+            f"| {station}, {kind} | {_fmt(p50)} | {_fmt(p95)} | {n} |"
+            for station, kind, p50, p95, n in r["gateway_order"]
+        ),
         "",
         "CPU used while the PLCs ran (CPU-seconds per second of the run, so 1.00 = one core busy; the machine has "
         f"{os.cpu_count()}):",
