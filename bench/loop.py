@@ -174,7 +174,8 @@ def plc_spec(cells: list[Any], ports: list[int], args: argparse.Namespace) -> di
 
 
 def log_time(stamp: str) -> float:
-    """Celery's log stamp (local time, milliseconds after the comma) as epoch seconds."""
+    """Celery's log stamp (local time, milliseconds after the comma) as epoch seconds. The workers' local time is this
+    process's: they inherit TZ, which django.setup() set here from TIME_ZONE."""
     return dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
@@ -386,7 +387,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"  {time.monotonic() - deadline + args.seconds:5.0f} s: {done} inspections stored", flush=True)
             load_during = load_average()
             cpu_after, machine_after, wall_s = cpu_snapshot(roles()), machine_cpu(), time.monotonic() - wall_before
-            cpu = {name: used / wall_s for name, used in cpu_used(cpu_before, cpu_after).items()}
+            # PostgreSQL backends come and go (a connection per request, per task): count the new ones too.
+            used = cpu_used(cpu_before, cpu_after)
+            pg = "PostgreSQL backends of the bench database"
+            used[pg] += sum(t for pid, t in cpu_after[pg].items() if pid not in cpu_before[pg])
+            cpu = {name: seconds / wall_s for name, seconds in used.items()}
             cpu["whole machine (every process, ours and others')"] = (machine_after[0] - machine_before[0]) / wall_s
             plc.stdin.write("stop\n")
             plc.stdin.flush()
