@@ -86,6 +86,8 @@ async def _client(
                     "event": event.get("type"),
                     "result_id": event.get("result_id"),
                     "committed_at": event.get("committed_at"),
+                    "sent_at": event.get("sent_at"),
+                    "captured_at": event.get("captured_at"),
                     "published_at": frame.get("published_at"),
                 }
             )

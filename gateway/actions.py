@@ -154,6 +154,18 @@ def _open_event(part: Part, station: Station) -> StationEvent | None:
 
 
 def _start(record: CycleRecord, event: CycleEvent, part: Part, station: Station) -> None:
+    # The capture command is scheduled first: commit hooks run in the order they were scheduled, and the camera
+    # should not wait for the station's live event (a notification to the pages, a Redis round trip or two).
+    if station.inspection_job and station.inspection_job != InspectionJob.NONE:
+        device = _inspecting_device(station.cell)
+        if device is None:
+            log.warning(
+                "cell %s has no edge device: %s at %s is not inspected", station.cell.code, part.serial, station.code
+            )
+        else:
+            record.capture_id = uuid.uuid4()
+            record.capture_sent_at = timezone.now()
+            _send_capture_after_commit(capture_command(record, part, station, device), edge_queue(device.device_id))
     station_event = _open_event(part, station) or trace_actions.record_station_entry(
         part,
         station=station,
@@ -170,16 +182,6 @@ def _start(record: CycleRecord, event: CycleEvent, part: Part, station: Station)
             at=event.start_time,
             reason=f"routed to {station.code} (failure analysis) by the cell",
         )
-    if station.inspection_job and station.inspection_job != InspectionJob.NONE:
-        device = _inspecting_device(station.cell)
-        if device is None:
-            log.warning(
-                "cell %s has no edge device: %s at %s is not inspected", station.cell.code, part.serial, station.code
-            )
-            return
-        record.capture_id = uuid.uuid4()
-        record.capture_sent_at = timezone.now()
-        _send_capture_after_commit(capture_command(record, part, station, device), edge_queue(device.device_id))
 
 
 def _inspection_of(part: Part, station: Station, started_at: dt.datetime) -> Inspection | None:
