@@ -428,7 +428,11 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     # arrival order, so "newest" below cannot race.
     part_ids = sorted({item.part.pk for item in items})  # type: ignore[union-attr]
     parts = {
-        p.pk: p for p in Part.objects.select_for_update().select_related("batch").filter(pk__in=part_ids).order_by("pk")
+        p.pk: p
+        for p in Part.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("batch")
+        .filter(pk__in=part_ids)
+        .order_by("pk")
     }
     # The newest stored result of each part at each station: (part id, station id) -> (captured at, result id).
     newest: dict[tuple[int, int], tuple[dt.datetime, str]] = {}

@@ -142,7 +142,7 @@ def set_part_status(
     the one it takes on release (scrapping is the exception: destroying a suspect part is always safe)."""
     # Decide on the stored state. Only the part's row is locked (of "self"): its batch is shared by every part of
     # the cell's day, and a lock on it made each new part's foreign-key check wait, or deadlock, behind this one.
-    part = Part.objects.select_for_update(of=("self",)).select_related("batch").get(pk=part.pk)
+    part = Part.objects.select_for_update(of=("self",), no_key=True).select_related("batch").get(pk=part.pk)
     if part.status in FINAL_PART_STATES and status != part.status:
         raise RefusedByRule(
             gettext("Part %(serial)s is %(status)s: its status is final.")
