@@ -12,6 +12,7 @@ from django.test import Client
 from accounts.models import UserPreference
 from edge_worker.vision.parts import DEMO_PART_TYPES
 from inspection.models import Inspection, Measurement
+from modelops.models import ModelAlias
 from traceability.models import (
     AuditRecord,
     Cell,
@@ -47,8 +48,15 @@ def test_seed_demo_builds_a_believable_cell_and_is_idempotent(capsys: Any) -> No
     assert signed_in.status_code == 302
     assert "Células de produção" in client.get("/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
 
+    # The registry starts with the shipped model as the cell's champion, moved there by the quality engineer's
+    # signature, so a trained candidate has a champion to be compared with and shadowed beside.
+    champion = ModelAlias.objects.select_related("version").get(cell__code="ac-cell-1", alias="champion")
+    assert champion.version.provenance["shipped"] is True
+    assert AuditRecord.objects.filter(action__startswith="modelops.alias").exists()
+
     call_command("seed_demo", parts=1000)
     assert (Part.objects.count(), StationEvent.objects.count()) == counts[:2]
+    assert ModelAlias.objects.count() == 1
     call_command("verify_audit")
 
 

@@ -121,6 +121,7 @@ class Command(BaseCommand):
             self._calibrate(cell)
             self._history(admin, rng, cell, part_types, lots, total=parts)
             self._spc_baselines()
+            self._champion_model(cell)
             self.stdout.write(self.style.SUCCESS(f"Seeded demo cell {cell.name} with {Part.objects.count()} parts."))
         from demo.reviews import seed_review_cases
 
@@ -223,6 +224,37 @@ class Command(BaseCommand):
         )
         lots["o-ring-80"] = [merged, rings[1], rings[3]]
         return lots
+
+    def _champion_model(self, cell: Cell) -> None:
+        """The model registry starts where a plant starts: the shipped model registered and made the cell's champion
+        by the quality engineer (signed with the demo password), so a trained candidate is compared with it on the
+        same golden-set images and shadowed beside it."""
+        import json
+
+        from edge_worker.vision.backends import DEFAULT_MODEL_DIR, MODEL_JSON
+        from modelops.actions import assign_alias, register_version
+        from modelops.choices import Alias
+
+        quinn = get_user_model().objects.get(username="quinn")
+        card = json.loads((DEFAULT_MODEL_DIR / MODEL_JSON).read_text())
+        onnx = (DEFAULT_MODEL_DIR / card["files"]["onnx"]["name"]).read_bytes()
+        version = register_version(
+            onnx=onnx,
+            card=card,
+            provenance={"shipped": True, "note": "the model shipped in edge_worker/models"},
+            golden_set="",
+            golden_metrics={},
+            actor=quinn,
+        )
+        assign_alias(
+            version,
+            cell=cell,
+            alias=Alias.CHAMPION,
+            actor=quinn,
+            credential=DEMO_PASSWORD,
+            reason="demo: the shipped model is today's champion",
+        )
+        self.stdout.write(f"  Model registry: {version.version} is the champion of {cell.code}")
 
     def _spc_baselines(self) -> None:
         """SPC: every measured characteristic gets its chart; the worn bore's limits are frozen by the quality
