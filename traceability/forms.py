@@ -127,7 +127,16 @@ class FeatureForm(forms.Form):
     unit = forms.CharField(max_length=10, initial="mm", label=_("Unit"))
 
 
-FeatureFormSet = forms.formset_factory(FeatureForm, extra=2, can_delete=True)
+class BaseFeatureFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        # The formset is a table: each row's inputs are named by their column (and row), not by a <label> of their own.
+        for field in form.fields.values():
+            label = str(field.label or _("Remove"))
+            field.widget.attrs["aria-label"] = f"{label} ({index + 1})" if index is not None else label
+
+
+FeatureFormSet = forms.formset_factory(FeatureForm, formset=BaseFeatureFormSet, extra=2, can_delete=True)
 
 
 class RevisionForm(forms.Form):
