@@ -24,8 +24,7 @@ from inspection import selectors as inspection_selectors
 from inspection.actions.dead_letters import dead_letter
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import DeadLetter, EdgeDevice, Inspection
-from live.actions import raise_event_alarm
-from live.alarm_texts import AlarmText, nested
+from live.actions import AlarmText, nested, raise_event_alarm
 from live.choices import AlarmRule
 from traceability import actions as trace_actions
 from traceability import audit

@@ -27,7 +27,8 @@ from django.utils.translation import gettext, gettext_noop
 from inspection.choices import DeviceHealth, Verdict
 from inspection.models import EdgeDevice, Inspection
 from inspection.selectors import device_health
-from live.alarm_texts import AlarmText
+from live.alarm_texts import AlarmText as AlarmText  # other apps word their alarms with these (the public face of live)
+from live.alarm_texts import nested as nested
 from live.choices import EVENT_RULES, AlarmRule
 from live.models import Alarm
 from live.selectors import OFF_TAKT_KINDS, alarm_record, can_acknowledge_alarm

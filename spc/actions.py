@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from inspection.models import Measurement
-from live.alarm_texts import AlarmText, nested
+from live.actions import AlarmText, nested  # the words of an alarm, for each reader's language
 from live.choices import AlarmRule
 from live.models import Alarm
 from live.selectors import alarm_record
