@@ -313,7 +313,7 @@ def test_it_shows_the_quality_engineers_pages_in_portuguese(
         )
         assert "Carta de controle" in spc and "Capabilidade" in spc and "Violações de regra" in spc
         assert "Fase I: limites não congelados." in spc
-        assert page.locator("#spc-location .legend, #spc-location svg").count() > 0  # Plotly drew the chart
+        expect(page.locator("#spc-location svg").first).to_be_attached(timeout=15_000)  # Plotly drew the chart
 
         runs = visit_in_portuguese(page, f"{server.url}/profiling/")
         assert "Perfilamento na borda" in runs and "Acurácia (%)" in runs and "Os números da apresentação" in runs
