@@ -37,7 +37,6 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ from edge_worker.contracts.refusal import Refusal
 from edge_worker.contracts.queues import INGEST_REFUSAL_TASK, INGEST_RESULT_TASK, INGEST_TELEMETRY_TASK
 from inspection.actions.dead_letters import PayloadRefused, dead_letter
 from inspection.actions.edge_auth import Authenticated, authenticate, authenticate_many
+from inspection.actions.part_changes import DefectCodes, MachinePartChanges, insert_measurements
 from inspection.choices import DeadLetterReason, Verdict
 from inspection.models import (
     DeadLetter,
@@ -60,16 +60,14 @@ from inspection.models import (
     EdgeDevice,
     ImageBlob,
     Inspection,
-    Measurement,
     StationCalibration,
     TelemetrySample,
 )
 from traceability import actions as trace_actions
 from traceability import audit
 from traceability.choices import FoundBy, PartStatus
-from traceability.models import DefectCode, DrawingRevision, FailureCase, Part, Station
-from traceability.selectors import part_ids_held_by_active_containment
-from twinweb.events import DeviceTelemetry, InspectionRecorded, LiveEvent, PartStatusChanged
+from traceability.models import DrawingRevision, FailureCase, Part, Station
+from twinweb.events import DeviceTelemetry, InspectionRecorded
 from twinweb.live import publish, publish_many, publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -78,8 +76,6 @@ RESULT_SOURCE = "inspection.tasks.ingest_result"
 RESULTS_SOURCE = "inspection.tasks.ingest_results"
 TELEMETRY_SOURCE = "inspection.tasks.ingest_telemetry"
 REFUSAL_SOURCE = "inspection.tasks.ingest_refusal"
-DIMENSION_DEFECT_CODE = "dimension_out_of_tolerance"
-OK_CLASS = "ok"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # What two deliveries of one result must agree on to count as the same result (timings may differ when the
 # device re-ran a redelivered capture).
@@ -204,19 +200,6 @@ def _existing_inspections(result_ids: set[uuid.UUID]) -> dict[uuid.UUID, Inspect
             result_id__in=result_ids
         )
     }
-
-
-def _defect_code(result: InspectionResult) -> DefectCode:
-    code = result.defect_class if result.defect_class and result.defect_class != OK_CLASS else DIMENSION_DEFECT_CODE
-    found = DefectCode.objects.filter(code=code).first()
-    if found is not None:
-        return found
-    # A class the model learned after the master data was set up: record it rather than lose the failure.
-    return trace_actions.save_record(
-        DefectCode(code=code, name=code.replace("_", " ").capitalize()),
-        actor=None,
-        reason=f"defect class {code!r} first reported by an edge device",
-    )
 
 
 @dataclass
@@ -479,8 +462,8 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     }
     inspections: list[Inspection] = []
     audit_entries: list[audit.PendingRecord] = []
-    defect_codes = _DefectCodes()
-    changes = _MachinePartChanges()
+    defect_codes = DefectCodes()
+    changes = MachinePartChanges()
     recorded: dict[int, list[_Recorded]] = {}
     heartbeats: dict[int, tuple[EdgeDevice, InspectionResult]] = {}
     for item in items:
@@ -581,7 +564,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
                     "precision": result.model.precision,
                     "drawing_revision": result.drawing_revision or None,
                     "calibration": result.calibration_id,
-                    "failure_case": None,  # set once the case is stored (_MachinePartChanges.apply)
+                    "failure_case": None,  # set once the case is stored (MachinePartChanges.apply)
                     "part_status": part_change,
                     "needs_review": "; ".join(reasons) or None,
                 },
@@ -597,7 +580,7 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     # the cases, with its audit records ahead of the inspections' own, as when each was its own action.
     audit_entries[:0] = changes.apply()
     Inspection.objects.bulk_create(inspections)
-    _insert_measurements(
+    insert_measurements(
         [
             (inspection.pk, m.name, m.kind, m.value, m.nominal, m.lower_tol, m.upper_tol, m.unit, m.passed, m.geometry)
             for item, inspection in zip(items, inspections)
@@ -629,121 +612,6 @@ def _store_all(items: list[_Item], received_at: dt.datetime) -> dict[uuid.UUID, 
     for cell_id, cell_recorded in recorded.items():
         _publish_stamped(cell_id, cell_recorded)
     return {i.result_id: i for i in inspections}
-
-
-_MEASUREMENT_COLUMNS = ("inspection_id", "name", "kind", "value", "nominal", "lower_tol", "upper_tol", "unit", "passed")
-
-
-def _insert_measurements(rows: list[tuple[Any, ...]]) -> None:
-    """Insert measurement rows (the columns above, then the geometry). On PostgreSQL through COPY: a result has
-    several measurements and their INSERT, built and quoted value by value, was the largest single cost of storing
-    a batch."""
-    if connection.vendor != "postgresql":
-        Measurement.objects.bulk_create(
-            [Measurement(**dict(zip(_MEASUREMENT_COLUMNS, row[:-1])), geometry=row[-1] or {}) for row in rows]
-        )
-        return
-    from psycopg.types.json import Jsonb
-
-    columns = ", ".join(connection.ops.quote_name(c) for c in (*_MEASUREMENT_COLUMNS, "geometry"))
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {Measurement._meta.db_table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((*row[:-1], Jsonb(row[-1] or {})))
-
-
-class _DefectCodes:
-    """The defect code of each failed result, looked up (or first recorded) once per code in a batch."""
-
-    def __init__(self) -> None:
-        self._by_code: dict[str, DefectCode] = {}
-
-    def get(self, result: InspectionResult) -> DefectCode:
-        code = result.defect_class if result.defect_class and result.defect_class != OK_CLASS else DIMENSION_DEFECT_CODE
-        if code not in self._by_code:
-            self._by_code[code] = _defect_code(result)
-        return self._by_code[code]
-
-
-@dataclass
-class _StatusMove:
-    part: Part
-    before: str
-    status: PartStatus
-    reason: str
-    at: dt.datetime
-
-
-class _MachinePartChanges:
-    """The failure cases and part status moves a batch of results decides, stored set-based: one insert for the
-    cases, one update for the statuses, their audit records chained with the batch's. The same records, events and
-    outcome as `traceability.actions.open_failure_case` and `set_part_status` one by one; a part an active
-    containment holds goes through `set_part_status` itself (its new status waits for the release)."""
-
-    def __init__(self) -> None:
-        self.cases: list[FailureCase] = []
-        self.moves: list[_StatusMove] = []
-        self._case_audits: list[tuple[audit.PendingRecord, FailureCase]] = []
-
-    def open(self, case: FailureCase, part: Part, status: PartStatus, *, reason: str, at: dt.datetime) -> None:
-        self.cases.append(case)
-        self.move(part, status, reason=reason, at=at)
-
-    def move(self, part: Part, status: PartStatus, *, reason: str, at: dt.datetime) -> None:
-        self.moves.append(_StatusMove(part, part.status, status, reason, at))
-        part.status = status  # the batch's later results see it (the row is locked by this transaction)
-
-    def name_case_in(self, entry: audit.PendingRecord, case: FailureCase) -> None:
-        self._case_audits.append((entry, case))
-
-    def apply(self) -> list[audit.PendingRecord]:
-        records: list[audit.PendingRecord] = []
-        if self.cases:
-            FailureCase.objects.bulk_create(self.cases)
-            records += [
-                audit.PendingRecord(
-                    None,
-                    "failure_case.open",
-                    ("traceability.failurecase", str(case.pk)),
-                    after=trace_actions.snapshot(case),
-                    at=None,
-                )
-                for case in self.cases
-            ]
-            for entry, case in self._case_audits:
-                assert entry.after is not None
-                entry.after["failure_case"] = case.pk
-        held = part_ids_held_by_active_containment([m.part.pk for m in self.moves]) if self.moves else set()
-        moved: list[_StatusMove] = []
-        for move in self.moves:
-            if move.part.pk in held:
-                move.part.status = move.before  # decided by the action, on the stored row
-                trace_actions.set_part_status(move.part, status=move.status, actor=None, reason=move.reason, at=move.at)
-                continue
-            move.part.status_changed_at = move.at
-            moved.append(move)
-        if moved:
-            Part.objects.bulk_update([m.part for m in moved], ["status", "status_changed_at"])
-            records += [
-                audit.PendingRecord(
-                    None,
-                    "part.status",
-                    move.part,
-                    before={"status": move.before},
-                    after={"status": move.status},
-                    reason=move.reason,
-                )
-                for move in moved
-            ]
-            events: dict[int, list[LiveEvent]] = {}
-            for move in moved:
-                if move.part.batch.cell_id:
-                    events.setdefault(move.part.batch.cell_id, []).append(
-                        PartStatusChanged(serial=move.part.serial, status=move.status)
-                    )
-            for cell_id, cell_events in events.items():
-                transaction.on_commit(partial(publish_many, cell_id, cell_events))
-        return records
 
 
 def _newest_per_part_and_station(part_ids: list[int]) -> list[tuple[int, int, dt.datetime, Any]]:
